@@ -31,8 +31,10 @@ mod field;
 mod framing;
 mod headers;
 mod method;
+mod percent;
 mod request;
 mod scan;
+mod status;
 mod version;
 
 pub mod chunked;
@@ -42,3 +44,5 @@ pub mod query;
 pub mod response;
 
 pub use error::Error;
+pub use method::Method;
+pub use version::Version;
