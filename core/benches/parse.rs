@@ -1,1 +1,2 @@
+//! Parser benchmark (filled in below).
 fn main() {}

@@ -107,9 +107,7 @@ impl Error {
             Error::MissingHost => "missing Host header",
             Error::DuplicateHost => "more than one Host header",
             Error::InvalidContentLength => "invalid Content-Length",
-            Error::ContentLengthWithTransferEncoding => {
-                "both Content-Length and Transfer-Encoding"
-            }
+            Error::ContentLengthWithTransferEncoding => "both Content-Length and Transfer-Encoding",
             Error::TransferEncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 request",
             Error::InvalidTransferEncoding => "invalid Transfer-Encoding",
             Error::InvalidChunkSize => "invalid chunk size",

@@ -6,7 +6,7 @@
 //! the caller owns. The OS backends (`peregrine-epoll`, `peregrine-kqueue`,
 //! `peregrine-std`) move bytes; this crate decides what they mean.
 //!
-//! ```ignore
+//! ```
 //! use peregrine_core::{Method, Parsed, RequestParser};
 //!
 //! let mut parser = RequestParser::<16>::new();
@@ -44,5 +44,11 @@ pub mod query;
 pub mod response;
 
 pub use error::Error;
+pub use framing::BodyFraming;
+pub use headers::{Header, HeaderIter, Headers, Tokens, Values};
 pub use method::Method;
+pub use request::{
+    DEFAULT_MAX_HEAD_LEN, DEFAULT_MAX_HEADERS, DEFAULT_MAX_TARGET_LEN, Parsed, Request,
+    RequestParser, TargetForm,
+};
 pub use version::Version;

@@ -1,1 +1,675 @@
-//! (module under construction)
+//! The incremental request-head parser and the parsed [`Request`] view.
+//!
+//! # How it parses
+//!
+//! [`RequestParser`] is a resumable state machine over the request line and
+//! the header section. Each call of [`RequestParser::parse`] continues where
+//! the previous one stopped: the caller passes the same buffer again, with
+//! more bytes appended, and the parser looks only at the new bytes. Total
+//! work is linear in the length of the head however it is split, and a head
+//! delivered one byte per call gives exactly the result of the head at once,
+//! errors included. Errors are found as soon as the offending byte arrives.
+//!
+//! Runs of valid bytes (request-target, header values) are skipped by the
+//! vectorised scanners of the `scan` module, which also find the CR that ends
+//! a value: one pass both validates the line and finds its end. Byte-level
+//! decisions (which byte ended a run, and whether that is an error) are made
+//! by the scalar state machine alone.
+//!
+//! # What it accepts (RFC 9112)
+//!
+//! - `method SP request-target SP HTTP-version CRLF`, exactly one SP between
+//!   the parts; the method any token; versions `HTTP/1.0` and `HTTP/1.1`
+//!   (other `HTTP/d.d` → 505, anything else → 400). Empty lines (CRLF) before
+//!   the request line are skipped (§2.2).
+//! - The four target forms (§3.2): origin (`/path?query`), absolute
+//!   (`http://host/path`), authority (`host:port`, CONNECT only) and asterisk
+//!   (`*`, OPTIONS only). Target bytes must be in `0x21..=0x7E`.
+//! - Header fields as described in the `field` module; every line ends in
+//!   CRLF. **A bare LF is rejected (400)**, although §2.2 allows a recipient to
+//!   accept it: a server that accepts what a proxy in front of it does not
+//!   can be led to see a different request than the proxy (request
+//!   smuggling).
+//! - HTTP/1.1 requires exactly one `Host` header; HTTP/1.0 allows none.
+//!
+//! # Limits
+//!
+//! - Header fields: `MAX_HEADERS` (const generic) → 431 beyond it.
+//! - Head size: [`RequestParser::with_max_head_len`] (default
+//!   [`DEFAULT_MAX_HEAD_LEN`]), normally the size of the read buffer → 431.
+//! - Request-target: [`RequestParser::with_max_target_len`] (default
+//!   [`DEFAULT_MAX_TARGET_LEN`]) → 414, reported as soon as the target
+//!   exceeds it, before the line is complete.
+
+use heapless::Vec;
+
+use crate::field::{FieldScanner, Step};
+use crate::framing::{self, BodyFraming};
+use crate::headers::{FieldSpan, Headers};
+use crate::{Error, Method, Version, scan};
+
+/// Default limit on the request-target, in bytes (as nginx's default
+/// `large_client_header_buffers`).
+pub const DEFAULT_MAX_TARGET_LEN: usize = 8 * 1024;
+
+/// Default limit on the whole request head, in bytes.
+pub const DEFAULT_MAX_HEAD_LEN: usize = 16 * 1024;
+
+/// Default capacity of the header table.
+pub const DEFAULT_MAX_HEADERS: usize = 64;
+
+/// The form of a request-target (RFC 9112 §3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TargetForm {
+    /// `/path?query`: the usual form.
+    Origin,
+    /// `scheme://authority/path?query`: sent to proxies, and accepted by
+    /// servers (RFC 9112 §3.2.2).
+    Absolute,
+    /// `host:port`: only with `CONNECT`.
+    Authority,
+    /// `*`: only with `OPTIONS`.
+    Asterisk,
+}
+
+/// Where the parser stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Before the request line; empty lines may come first.
+    Start,
+    /// After the CR of an empty line before the request line.
+    StartLineFeed,
+    /// Inside the method.
+    Method,
+    /// Inside the request-target.
+    Target,
+    /// Inside the version.
+    Version,
+    /// After the CR that ends the request line.
+    RequestLineFeed,
+    /// Inside the header section.
+    Fields,
+    /// The head is complete.
+    Complete,
+    /// The head is malformed; the error is sticky.
+    Failed(Error),
+}
+
+/// The result of [`RequestParser::parse`].
+#[derive(Clone, Copy, Debug)]
+pub enum Parsed<'a> {
+    /// The head is complete; [`Request::head_len`] bytes of the buffer hold it.
+    Complete(Request<'a>),
+    /// More bytes are needed.
+    Partial,
+}
+
+/// An incremental, zero-copy request-head parser with a fixed-capacity header
+/// table of `MAX_HEADERS` fields.
+///
+/// It stores offsets into the caller's buffer, never bytes, and never
+/// allocates. Call [`parse`](Self::parse) with the bytes received so far,
+/// again with more appended until it is complete, then [`reset`](Self::reset)
+/// it for the next request.
+///
+/// ```
+/// use peregrine_core::{Error, Parsed, RequestParser};
+///
+/// let mut parser = RequestParser::<4>::new().with_max_target_len(16);
+/// let wire = b"GET /a-target-longer-than-sixteen-bytes";
+/// // The limit is enforced before the line is even complete: 414.
+/// assert_eq!(parser.parse(wire).unwrap_err(), Error::TargetTooLong);
+/// assert_eq!(Error::TargetTooLong.status(), 414);
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequestParser<const MAX_HEADERS: usize = DEFAULT_MAX_HEADERS> {
+    /// Where parsing stopped.
+    state: State,
+    /// The next byte to look at.
+    pos: u32,
+    /// Start of the request line part being scanned.
+    mark: u32,
+    /// The method, classified.
+    method: Method,
+    /// The method's bytes.
+    method_span: (u32, u32),
+    /// The request-target's bytes.
+    target_span: (u32, u32),
+    /// The form of the target.
+    form: TargetForm,
+    /// The version.
+    version: Version,
+    /// The header section's scanner.
+    fields: FieldScanner,
+    /// The header table.
+    headers: Vec<FieldSpan, MAX_HEADERS>,
+    /// How many `Host` fields were seen.
+    hosts: u8,
+    /// Limit on the request-target.
+    max_target_len: u32,
+    /// Limit on the head.
+    max_head_len: u32,
+}
+
+impl<const MAX_HEADERS: usize> Default for RequestParser<MAX_HEADERS> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
+    /// A parser with the default limits.
+    pub const fn new() -> Self {
+        RequestParser {
+            state: State::Start,
+            pos: 0,
+            mark: 0,
+            method: Method::Get,
+            method_span: (0, 0),
+            target_span: (0, 0),
+            form: TargetForm::Origin,
+            version: Version::Http11,
+            fields: FieldScanner::new(),
+            headers: Vec::new(),
+            hosts: 0,
+            max_target_len: DEFAULT_MAX_TARGET_LEN as u32,
+            max_head_len: DEFAULT_MAX_HEAD_LEN as u32,
+        }
+    }
+
+    /// Sets the limit on the request-target (414 beyond it).
+    pub const fn with_max_target_len(mut self, len: usize) -> Self {
+        self.max_target_len = clamp_u32(len);
+        self
+    }
+
+    /// Sets the limit on the whole head (431 beyond it); at most `u32::MAX`.
+    ///
+    /// A server sets it to the size of the buffer it reads heads into: a
+    /// head that does not fit can never complete.
+    pub const fn with_max_head_len(mut self, len: usize) -> Self {
+        self.max_head_len = clamp_u32(len);
+        self
+    }
+
+    /// The limit on the whole head.
+    pub const fn max_head_len(&self) -> usize {
+        self.max_head_len as usize
+    }
+
+    /// Forgets the current request, keeping the limits.
+    #[inline]
+    pub fn reset(&mut self) {
+        self.state = State::Start;
+        self.pos = 0;
+        self.fields = FieldScanner::new();
+        self.headers.clear();
+        self.hosts = 0;
+    }
+
+    /// Parses the head at the start of `buf`, continuing from the previous
+    /// call.
+    ///
+    /// Every call must pass the bytes of the previous call, unchanged, at the
+    /// start of `buf`, possibly followed by more. After an error, every call
+    /// returns that error until [`reset`](Self::reset).
+    ///
+    /// When the head does not complete within the head limit, the error is
+    /// [`Error::HeadTooLarge`] (431), or [`Error::TargetTooLong`] (414) if the
+    /// request-target is what did not fit.
+    #[inline]
+    pub fn parse<'a>(&'a mut self, buf: &'a [u8]) -> Result<Parsed<'a>, Error> {
+        if self.advance(buf)? {
+            Ok(Parsed::Complete(self.view(buf)))
+        } else {
+            Ok(Parsed::Partial)
+        }
+    }
+
+    /// The parsed request, once [`parse`](Self::parse) has returned
+    /// [`Parsed::Complete`] for this `buf`.
+    pub fn request<'a>(&'a self, buf: &'a [u8]) -> Option<Request<'a>> {
+        (self.state == State::Complete && self.pos as usize <= buf.len()).then(|| self.view(buf))
+    }
+
+    /// Whether the head is complete.
+    pub fn is_complete(&self) -> bool {
+        self.state == State::Complete
+    }
+
+    /// Whether no byte of a request has been seen yet (empty lines before
+    /// a request line do not count).
+    pub fn is_idle(&self) -> bool {
+        self.state == State::Start
+    }
+
+    /// Runs the state machine; `Ok(true)` when the head is complete.
+    #[inline]
+    fn advance(&mut self, buf: &[u8]) -> Result<bool, Error> {
+        match self.state {
+            State::Complete => return Ok(true),
+            State::Failed(error) => return Err(error),
+            _ => {}
+        }
+        let limit = self.max_head_len as usize;
+        let input = if buf.len() > limit {
+            &buf[..limit]
+        } else {
+            buf
+        };
+        let mut pos = self.pos as usize;
+        let result = self.run(input, &mut pos);
+        self.pos = pos as u32;
+        let result = match result {
+            Ok(false) if buf.len() >= limit => Err(if self.state == State::Target {
+                Error::TargetTooLong
+            } else {
+                Error::HeadTooLarge
+            }),
+            other => other,
+        };
+        match result {
+            Ok(true) => self.state = State::Complete,
+            Err(error) => self.state = State::Failed(error),
+            Ok(false) => {}
+        }
+        result
+    }
+
+    /// The state machine proper, over `input` from `*pos`.
+    #[inline(always)]
+    fn run(&mut self, input: &[u8], pos: &mut usize) -> Result<bool, Error> {
+        loop {
+            if self.state == State::Fields {
+                return self.run_fields(input, pos);
+            }
+            let Some(&byte) = input.get(*pos) else {
+                return Ok(false);
+            };
+            match self.state {
+                State::Start => match byte {
+                    b'\r' => {
+                        *pos += 1;
+                        self.state = State::StartLineFeed;
+                    }
+                    b'\n' => return Err(Error::BareLineFeed),
+                    _ => {
+                        self.mark = *pos as u32;
+                        self.state = State::Method;
+                    }
+                },
+                State::StartLineFeed => {
+                    if byte != b'\n' {
+                        return Err(Error::BareCarriageReturn);
+                    }
+                    *pos += 1;
+                    self.state = State::Start;
+                }
+                State::Method => {
+                    *pos += scan::token_run(&input[*pos..]);
+                    let Some(&stop) = input.get(*pos) else {
+                        return Ok(false);
+                    };
+                    let start = self.mark as usize;
+                    if stop != b' ' || *pos == start {
+                        return Err(match stop {
+                            b'\r' | b'\n' if *pos > start => Error::InvalidRequestLine,
+                            _ => Error::InvalidMethod,
+                        });
+                    }
+                    self.method = Method::from_bytes(&input[start..*pos]);
+                    self.method_span = (self.mark, *pos as u32);
+                    *pos += 1;
+                    self.mark = *pos as u32;
+                    self.state = State::Target;
+                }
+                State::Target => {
+                    let start = self.mark as usize;
+                    *pos += scan::target_run(&input[*pos..]);
+                    if *pos - start > self.max_target_len as usize {
+                        return Err(Error::TargetTooLong);
+                    }
+                    let Some(&stop) = input.get(*pos) else {
+                        return Ok(false);
+                    };
+                    match stop {
+                        b' ' if *pos > start => {}
+                        b' ' | b'\r' | b'\n' => return Err(Error::InvalidRequestLine),
+                        _ => return Err(Error::InvalidTarget),
+                    }
+                    self.form = classify_target(self.method, &input[start..*pos])?;
+                    self.target_span = (self.mark, *pos as u32);
+                    *pos += 1;
+                    self.mark = *pos as u32;
+                    self.state = State::Version;
+                }
+                State::Version => {
+                    // At most 9 bytes: looked at again on each call until
+                    // complete, a constant cost.
+                    let start = self.mark as usize;
+                    let Some(version) = parse_version(&input[start..])? else {
+                        *pos = input.len();
+                        return Ok(false);
+                    };
+                    let Some(&stop) = input.get(start + 8) else {
+                        *pos = input.len();
+                        return Ok(false);
+                    };
+                    match stop {
+                        b'\r' => {}
+                        b' ' => return Err(Error::InvalidRequestLine),
+                        b'\n' => return Err(Error::BareLineFeed),
+                        _ => return Err(Error::InvalidVersion),
+                    }
+                    self.version = version;
+                    *pos = start + 9;
+                    self.state = State::RequestLineFeed;
+                }
+                State::RequestLineFeed => {
+                    if byte != b'\n' {
+                        return Err(Error::BareCarriageReturn);
+                    }
+                    *pos += 1;
+                    self.state = State::Fields;
+                }
+                State::Fields | State::Complete | State::Failed(_) => {
+                    unreachable!("handled before the loop")
+                }
+            }
+        }
+    }
+
+    /// Scans header fields into the table until the empty line.
+    #[inline(always)]
+    fn run_fields(&mut self, input: &[u8], pos: &mut usize) -> Result<bool, Error> {
+        loop {
+            match self.fields.step(input, pos)? {
+                Step::Field(range) => {
+                    let span = FieldSpan::new(range);
+                    if span.is(input, b"host") {
+                        if self.hosts > 0 {
+                            return Err(Error::DuplicateHost);
+                        }
+                        self.hosts = 1;
+                    }
+                    self.headers.push(span).map_err(|_| Error::TooManyHeaders)?;
+                }
+                Step::End => {
+                    if self.hosts == 0 && self.version == Version::Http11 {
+                        return Err(Error::MissingHost);
+                    }
+                    return Ok(true);
+                }
+                Step::Partial => return Ok(false),
+            }
+        }
+    }
+
+    /// The view of a complete head.
+    #[inline]
+    fn view<'a>(&'a self, buf: &'a [u8]) -> Request<'a> {
+        Request {
+            buf,
+            fields: &self.headers,
+            method: self.method,
+            method_span: self.method_span,
+            target_span: self.target_span,
+            form: self.form,
+            version: self.version,
+            head_len: self.pos,
+        }
+    }
+}
+
+/// `len` as `u32`, saturating.
+const fn clamp_u32(len: usize) -> u32 {
+    if len > u32::MAX as usize {
+        u32::MAX
+    } else {
+        len as u32
+    }
+}
+
+/// Parses `HTTP/d.d` from the start of `bytes`: `Ok(None)` while the bytes
+/// so far could still become a version.
+fn parse_version(bytes: &[u8]) -> Result<Option<Version>, Error> {
+    const PATTERN: &[u8; 8] = b"HTTP/0.0";
+    for (i, (&b, &p)) in bytes.iter().zip(PATTERN).enumerate() {
+        let fits = if matches!(i, 5 | 7) {
+            b.is_ascii_digit()
+        } else {
+            b == p
+        };
+        if !fits {
+            return Err(Error::InvalidVersion);
+        }
+    }
+    if bytes.len() < PATTERN.len() {
+        return Ok(None);
+    }
+    match (bytes[5], bytes[7]) {
+        (b'1', b'1') => Ok(Some(Version::Http11)),
+        (b'1', b'0') => Ok(Some(Version::Http10)),
+        _ => Err(Error::UnsupportedVersion),
+    }
+}
+
+/// Decides the form of a (non-empty, byte-valid) target and whether the
+/// method allows it (RFC 9112 §3.2).
+fn classify_target(method: Method, target: &[u8]) -> Result<TargetForm, Error> {
+    match (method, target[0]) {
+        (Method::Connect, _) if is_authority(target) => Ok(TargetForm::Authority),
+        (Method::Connect, _) => Err(Error::InvalidTarget),
+        (_, b'/') => Ok(TargetForm::Origin),
+        (Method::Options, b'*') if target.len() == 1 => Ok(TargetForm::Asterisk),
+        _ if scheme_len(target).is_some() => Ok(TargetForm::Absolute),
+        _ => Err(Error::InvalidTarget),
+    }
+}
+
+/// The length of `scheme ":"` at the start of an absolute-URI, if any
+/// (RFC 3986 §3.1: `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`).
+fn scheme_len(target: &[u8]) -> Option<usize> {
+    let colon = memchr::memchr(b':', target)?;
+    let scheme = &target[..colon];
+    let valid = scheme.first()?.is_ascii_alphabetic()
+        && scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    valid.then_some(colon + 1)
+}
+
+/// Whether `target` is `uri-host ":" port` (RFC 9112 §3.2.3).
+fn is_authority(target: &[u8]) -> bool {
+    let Some(colon) = memchr::memrchr(b':', target) else {
+        return false;
+    };
+    let (host, port) = (&target[..colon], &target[colon + 1..]);
+    !host.is_empty()
+        && !host.iter().any(|b| matches!(b, b'/' | b'?' | b'#' | b'@'))
+        && (1..=5).contains(&port.len())
+        && port.iter().all(u8::is_ascii_digit)
+}
+
+/// A parsed request head, borrowing the buffer and the parser's table.
+///
+/// Everything beyond the request line and the raw fields is computed only
+/// when asked for.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// The buffer the head was parsed from.
+    buf: &'a [u8],
+    /// The header table.
+    fields: &'a [FieldSpan],
+    /// The method, classified.
+    method: Method,
+    /// The method's bytes.
+    method_span: (u32, u32),
+    /// The target's bytes.
+    target_span: (u32, u32),
+    /// The target's form.
+    form: TargetForm,
+    /// The version.
+    version: Version,
+    /// Length of the head, final CRLF included.
+    head_len: u32,
+}
+
+impl<'a> Request<'a> {
+    /// The method.
+    #[inline]
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The method as sent, also for extension methods.
+    pub fn method_str(&self) -> &'a str {
+        // A method is a token, so ASCII; the fallback is never taken.
+        core::str::from_utf8(self.slice(self.method_span)).unwrap_or_default()
+    }
+
+    /// The request-target as sent.
+    #[inline]
+    pub fn target(&self) -> &'a [u8] {
+        self.slice(self.target_span)
+    }
+
+    /// The form of the request-target.
+    pub fn target_form(&self) -> TargetForm {
+        self.form
+    }
+
+    /// The path of the target, without the query: `/` for an absolute-form
+    /// target without one, the target itself for the authority and
+    /// asterisk forms. Still percent-encoded; see
+    /// [`path::decode_path`](crate::path::decode_path).
+    pub fn path(&self) -> &'a [u8] {
+        let target = self.target();
+        let path = match self.form {
+            TargetForm::Origin => target,
+            TargetForm::Authority | TargetForm::Asterisk => return target,
+            TargetForm::Absolute => {
+                let rest = &target[scheme_len(target).unwrap_or(0)..];
+                match rest.strip_prefix(b"//") {
+                    Some(authority_and_path) => {
+                        match memchr::memchr2(b'/', b'?', authority_and_path) {
+                            Some(i) => &authority_and_path[i..],
+                            None => &[],
+                        }
+                    }
+                    None => rest,
+                }
+            }
+        };
+        let path = match memchr::memchr(b'?', path) {
+            Some(question) => &path[..question],
+            None => path,
+        };
+        if path.is_empty() { b"/" } else { path }
+    }
+
+    /// The raw query (after the first `?`), if the target has one.
+    pub fn query(&self) -> Option<&'a [u8]> {
+        if matches!(self.form, TargetForm::Authority | TargetForm::Asterisk) {
+            return None;
+        }
+        let target = self.target();
+        memchr::memchr(b'?', target).map(|question| &target[question + 1..])
+    }
+
+    /// The version.
+    #[inline]
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The header fields.
+    #[inline]
+    pub fn headers(&self) -> Headers<'a> {
+        Headers::new(self.buf, self.fields)
+    }
+
+    /// The value of the first header named `name` (ASCII case-insensitive).
+    #[inline]
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers().get(name)
+    }
+
+    /// The length of the head in the buffer; the body, if any, starts here.
+    #[inline]
+    pub fn head_len(&self) -> usize {
+        self.head_len as usize
+    }
+
+    /// How the body is delimited; errors are those of RFC 9112 §6.
+    #[inline]
+    pub fn body_framing(&self) -> Result<BodyFraming, Error> {
+        framing::decide(&self.headers(), self.version)
+    }
+
+    /// The `Content-Length`, if present and valid.
+    pub fn content_length(&self) -> Result<Option<u64>, Error> {
+        framing::content_length(&self.headers())
+    }
+
+    /// Whether `Transfer-Encoding` ends in `chunked`.
+    pub fn is_chunked(&self) -> bool {
+        self.headers()
+            .tokens("transfer-encoding")
+            .last()
+            .is_some_and(|coding| coding.eq_ignore_ascii_case(b"chunked"))
+    }
+
+    /// Whether the `Connection` header holds `token` (case-insensitive).
+    pub fn has_connection_token(&self, token: &str) -> bool {
+        self.headers().has_token("connection", token)
+    }
+
+    /// Whether the client asks to keep the connection open after this
+    /// request (RFC 9112 §9.3): HTTP/1.1 unless `Connection: close`,
+    /// HTTP/1.0 only with `Connection: keep-alive` (and no `close`).
+    pub fn keep_alive(&self) -> bool {
+        let mut close = false;
+        let mut keep_alive = false;
+        for token in self.headers().tokens("connection") {
+            close |= token.eq_ignore_ascii_case(b"close");
+            keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+        }
+        !close && (self.version == Version::Http11 || keep_alive)
+    }
+
+    /// Whether the client sent `Expect: 100-continue` (ignored in HTTP/1.0
+    /// requests, RFC 9110 §10.1.1).
+    pub fn expects_continue(&self) -> bool {
+        self.version == Version::Http11
+            && self
+                .header("expect")
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
+    }
+
+    /// Whether the request asks to switch to `protocol` (RFC 9110 §7.8):
+    /// `Connection` holds `upgrade` and `Upgrade` lists `protocol` (its
+    /// name, compared case-insensitively, with or without a `/version`).
+    pub fn is_upgrade_to(&self, protocol: &str) -> bool {
+        self.has_connection_token("upgrade")
+            && self.headers().tokens("upgrade").any(|offered| {
+                let name = match memchr::memchr(b'/', offered) {
+                    Some(slash) => &offered[..slash],
+                    None => offered,
+                };
+                name.eq_ignore_ascii_case(protocol.as_bytes())
+            })
+    }
+
+    /// Whether this is a request to upgrade to WebSocket (method and the
+    /// other handshake headers are checked by the WebSocket layer).
+    pub fn is_websocket_upgrade(&self) -> bool {
+        self.is_upgrade_to("websocket")
+    }
+
+    /// The bytes of a span.
+    #[inline]
+    fn slice(&self, (start, end): (u32, u32)) -> &'a [u8] {
+        &self.buf[start as usize..end as usize]
+    }
+}
