@@ -14,6 +14,11 @@
 //! The scanner keeps its place in a few integers, so it can stop at any byte
 //! when input runs out and continue when more arrives without looking at any
 //! byte twice (only trailing whitespace is looked at again, when trimmed).
+//!
+//! Its verdicts never depend on positions, so a caller may hand it a new
+//! buffer on each call (the chunked decoder consumes its input as it goes).
+//! The ranges it returns are meaningful only when every call passed the same
+//! buffer, growing, as the request parser does.
 
 use crate::Error;
 use crate::scan;
@@ -110,27 +115,22 @@ impl FieldScanner {
                     }
                     b' ' | b'\t' => return Err(Error::ObsoleteLineFolding),
                     b'\n' => return Err(Error::BareLineFeed),
-                    _ => {
+                    _ if scan::is_tchar(byte) => {
                         self.name_start = *at as u32;
                         self.state = State::Name;
                     }
+                    _ => return Err(Error::InvalidHeaderName),
                 },
                 State::Name => {
                     *at += scan::token_run(&buf[*at..]);
                     let Some(&stop) = buf.get(*at) else {
                         return Ok(Step::Partial);
                     };
-                    if stop != b':' {
-                        return Err(
-                            if (stop == b' ' || stop == b'\t') && *at > self.name_start as usize {
-                                Error::WhitespaceBeforeColon
-                            } else {
-                                Error::InvalidHeaderName
-                            },
-                        );
-                    }
-                    if *at == self.name_start as usize {
-                        return Err(Error::InvalidHeaderName);
+                    // The name is not empty: `LineStart` saw its first byte.
+                    match stop {
+                        b':' => {}
+                        b' ' | b'\t' => return Err(Error::WhitespaceBeforeColon),
+                        _ => return Err(Error::InvalidHeaderName),
                     }
                     self.name_end = *at as u32;
                     *at += 1;
@@ -162,9 +162,9 @@ impl FieldScanner {
                     if byte != b'\n' {
                         return Err(Error::BareCarriageReturn);
                     }
-                    let value_start = self.value_start as usize;
                     // The value ends before the CR; trailing OWS is not part of it.
                     let mut value_end = *at - 1;
+                    let value_start = (self.value_start as usize).min(value_end);
                     while value_end > value_start && matches!(buf[value_end - 1], b' ' | b'\t') {
                         value_end -= 1;
                     }
