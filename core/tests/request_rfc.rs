@@ -234,7 +234,8 @@ fn error_statuses() {
 
 #[test]
 fn target_forms() {
-    let cases: &[(&[u8], TargetForm, &[u8], Option<&[u8]>)] = &[
+    type Case<'a> = (&'a [u8], TargetForm, &'a [u8], Option<&'a [u8]>);
+    let cases: &[Case<'_>] = &[
         (
             b"GET /a/b?x=1 HTTP/1.1\r\nHost: h\r\n\r\n",
             TargetForm::Origin,
@@ -685,7 +686,7 @@ fn body_framing_rules() {
 fn connection_semantics() {
     let request = |version: &str, headers: &str, check: &dyn Fn(Request<'_>)| {
         let wire = format!("GET / HTTP/{version}\r\nHost: a\r\n{headers}\r\n");
-        with_request(wire.as_bytes(), |r| check(r));
+        with_request(wire.as_bytes(), check);
     };
     // RFC 9112 §9.3: persistence by version and Connection tokens.
     request("1.1", "", &|r| assert!(r.keep_alive()));
