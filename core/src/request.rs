@@ -577,6 +577,22 @@ impl<'a> Request<'a> {
         memchr::memchr(b'?', target).map(|question| &target[question + 1..])
     }
 
+    /// The `key=value` pairs of the query, raw; decode each with
+    /// [`query::decode_component`](crate::query::decode_component).
+    ///
+    /// ```
+    /// use peregrine_core::{Parsed, RequestParser};
+    ///
+    /// let wire = b"GET /search?q=fast+server&&lang HTTP/1.1\r\nHost: a\r\n\r\n";
+    /// let mut parser = RequestParser::<4>::new();
+    /// let Ok(Parsed::Complete(request)) = parser.parse(wire) else { panic!() };
+    /// let pairs: Vec<_> = request.query_pairs().collect();
+    /// assert_eq!(pairs, [(&b"q"[..], &b"fast+server"[..]), (b"lang", b"")]);
+    /// ```
+    pub fn query_pairs(&self) -> crate::query::Pairs<'a> {
+        crate::query::pairs(self.query().unwrap_or_default())
+    }
+
     /// The version.
     #[inline]
     pub fn version(&self) -> Version {
