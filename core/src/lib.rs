@@ -45,4 +45,5 @@ pub mod response;
 
 pub use error::Error;
 pub use method::Method;
+pub use status::StatusCode;
 pub use version::Version;
