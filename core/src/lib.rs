@@ -51,4 +51,5 @@ pub use request::{
     DEFAULT_MAX_HEAD_LEN, DEFAULT_MAX_HEADERS, DEFAULT_MAX_TARGET_LEN, Parsed, Request,
     RequestParser, TargetForm,
 };
+pub use status::StatusCode;
 pub use version::Version;
