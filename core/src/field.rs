@@ -94,8 +94,12 @@ impl FieldScanner {
     /// Positions must fit in `u32`; callers bound their input accordingly.
     #[inline]
     pub(crate) fn step(&mut self, buf: &[u8], pos: &mut usize) -> Result<Step, Error> {
+        // Work on local copies so the state stays in registers; it is
+        // written back once, whatever the outcome.
         let mut at = *pos;
-        let result = self.run(buf, &mut at);
+        let mut scanner = *self;
+        let result = scanner.run(buf, &mut at);
+        *self = scanner;
         *pos = at;
         result
     }
