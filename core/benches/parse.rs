@@ -35,7 +35,8 @@ Cache-Control: max-age=0\r\n\
 
 /// A request with 32 header fields of assorted sizes.
 fn many_headers() -> Vec<u8> {
-    let mut request = b"POST /api/v1/items?page=2&sort=desc HTTP/1.1\r\nHost: api.example.com\r\n".to_vec();
+    let mut request =
+        b"POST /api/v1/items?page=2&sort=desc HTTP/1.1\r\nHost: api.example.com\r\n".to_vec();
     for i in 1..32 {
         let value = "x".repeat(8 + (i * 7) % 40);
         request.extend_from_slice(format!("X-Custom-Header-{i}: {value}\r\n").as_bytes());

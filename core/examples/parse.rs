@@ -36,7 +36,10 @@ fn main() -> std::io::Result<()> {
         let request = match parser.parse(&input[offset..]) {
             Ok(Parsed::Complete(request)) => request,
             Ok(Parsed::Partial) => {
-                println!("incomplete request: {} bytes left over", input.len() - offset);
+                println!(
+                    "incomplete request: {} bytes left over",
+                    input.len() - offset
+                );
                 break;
             }
             Err(error) => {
@@ -59,7 +62,10 @@ fn main() -> std::io::Result<()> {
             println!("  query: {key} = {value}");
         }
         for header in request.headers() {
-            let (name, value) = (String::from_utf8_lossy(header.name), String::from_utf8_lossy(header.value));
+            let (name, value) = (
+                String::from_utf8_lossy(header.name),
+                String::from_utf8_lossy(header.value),
+            );
             println!("  header: {name}: {value}");
         }
         let body_len = match request.body_framing() {
@@ -79,8 +85,12 @@ fn main() -> std::io::Result<()> {
 
         let keep_alive = request.keep_alive();
         let mut encoder = ResponseEncoder::new(&mut response, StatusCode::OK).expect("fits");
-        encoder.header("Content-Type", b"text/plain").expect("valid header");
-        let (head, _) = encoder.finish(b"Hello, World!", &context(keep_alive)).expect("fits");
+        encoder
+            .header("Content-Type", b"text/plain")
+            .expect("valid header");
+        let (head, _) = encoder
+            .finish(b"Hello, World!", &context(keep_alive))
+            .expect("fits");
         println!("response head:\n{}", String::from_utf8_lossy(head));
         offset = body_start + body_len;
     }

@@ -197,8 +197,6 @@ pub struct ChunkedDecoder {
     state: State,
     /// Digits of the current chunk size read so far.
     digits: u8,
-    /// Whether the last trailer byte given to the field scanner was a CR.
-    trailer_cr: bool,
     /// The chunk size being read, then the bytes of its data left.
     size: u64,
     /// Bytes of extensions on the current size line, then bytes of the
@@ -234,7 +232,6 @@ impl ChunkedDecoder {
         ChunkedDecoder {
             state: State::Size,
             digits: 0,
-            trailer_cr: false,
             size: 0,
             line_len: 0,
             body_len: 0,
@@ -432,7 +429,6 @@ impl ChunkedDecoder {
                     if self.size == 0 {
                         self.state = State::Trailers;
                         self.line_len = 0;
-                        self.trailer_cr = false;
                         self.fields = FieldScanner::new();
                     } else {
                         self.state = State::Data;
@@ -539,17 +535,6 @@ impl ChunkedDecoder {
         let rest = &buf[*pos..];
         let window = &rest[..rest.len().min(budget)];
         let mut at = 0;
-        if self.trailer_cr && window.first() == Some(&b'\n') {
-            // The CR before this LF came in an earlier call. The scanner
-            // trims a value by looking back from the CR, which must then be
-            // in the buffer it is given: hand it this line end on its own.
-            let mut line_end = 1;
-            if self.fields.step(b"\r\n", &mut line_end)? == Step::End {
-                *pos += 1;
-                return Ok(true);
-            }
-            at = 1;
-        }
         loop {
             match self.fields.step(window, &mut at)? {
                 // Trailer fields are validated, then discarded.
@@ -564,9 +549,6 @@ impl ChunkedDecoder {
         // The scanner stops short only at the end of its input.
         *pos += at;
         self.line_len += at;
-        if at > 0 {
-            self.trailer_cr = window[at - 1] == b'\r';
-        }
         if window.len() < rest.len() {
             return Err(Error::TrailersTooLarge);
         }

@@ -167,7 +167,9 @@ impl FieldScanner {
                         return Err(Error::BareCarriageReturn);
                     }
                     // The value ends before the CR; trailing OWS is not part of it.
-                    let mut value_end = *at - 1;
+                    // The CR may have come in an earlier call on another
+                    // buffer (the chunked decoder's), so this LF can be at 0.
+                    let mut value_end = (*at).saturating_sub(1);
                     let value_start = (self.value_start as usize).min(value_end);
                     while value_end > value_start && matches!(buf[value_end - 1], b' ' | b'\t') {
                         value_end -= 1;
@@ -247,6 +249,22 @@ mod tests {
         for (input, error) in cases {
             assert_eq!(scan_all(input), Err(*error), "{}", input.escape_ascii());
         }
+    }
+
+    #[test]
+    fn accepts_a_fresh_buffer_on_each_call() {
+        // The chunked decoder hands over each piece of a trailer on its own:
+        // a line end split between CR and LF must not look back before 0.
+        let mut scanner = FieldScanner::new();
+        let mut pos = 0;
+        assert_eq!(scanner.step(b"Name: v \r", &mut pos), Ok(Step::Partial));
+        pos = 0;
+        assert!(matches!(
+            scanner.step(b"\n\r\n", &mut pos),
+            Ok(Step::Field(_))
+        ));
+        assert_eq!(scanner.step(b"\n\r\n", &mut pos), Ok(Step::End));
+        assert_eq!(pos, 3);
     }
 
     #[test]
