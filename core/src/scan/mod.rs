@@ -41,9 +41,6 @@
 //!
 //! [`token_run`] has no block fast path: tchar is an irregular class, so it
 //! looks bytes up in a 256-entry table, four at a time.
-// The request parser is the only caller; until it is wired up, only the tests
-// use this module.
-#![cfg_attr(not(test), allow(dead_code))]
 
 /// Skips whole blocks of bytes known valid; the body of every block fast path.
 ///

@@ -108,6 +108,7 @@ pub(super) mod sse2 {
     }
 }
 
+#[cfg(any(test, feature = "std", target_feature = "avx2"))]
 pub(super) mod avx2 {
     //! AVX2: 32 bytes a step.
 
