@@ -105,94 +105,95 @@ impl FieldScanner {
     }
 
     /// The body of [`step`](Self::step), on a local cursor.
+    ///
+    /// The phases of a line run in order, each guarded by its state: a call
+    /// resumes at the phase it stopped in and runs straight through the
+    /// rest of the line, so a line that is all there is scanned with no
+    /// dispatch between phases.
     #[inline(always)]
     fn run(&mut self, buf: &[u8], at: &mut usize) -> Result<Step, Error> {
-        loop {
+        if self.state == State::LineStart {
             let Some(&byte) = buf.get(*at) else {
                 return Ok(Step::Partial);
             };
-            match self.state {
-                State::LineStart => match byte {
-                    b'\r' => {
-                        *at += 1;
-                        self.state = State::EndLineFeed;
-                    }
-                    b' ' | b'\t' => return Err(Error::ObsoleteLineFolding),
-                    b'\n' => return Err(Error::BareLineFeed),
-                    _ if scan::is_tchar(byte) => {
-                        self.name_start = *at as u32;
-                        self.state = State::Name;
-                    }
-                    _ => return Err(Error::InvalidHeaderName),
-                },
-                State::Name => {
-                    *at += scan::token_run(&buf[*at..]);
-                    let Some(&stop) = buf.get(*at) else {
-                        return Ok(Step::Partial);
-                    };
-                    // The name is not empty: `LineStart` saw its first byte.
-                    match stop {
-                        b':' => {}
-                        b' ' | b'\t' => return Err(Error::WhitespaceBeforeColon),
-                        _ => return Err(Error::InvalidHeaderName),
-                    }
-                    self.name_end = *at as u32;
+            match byte {
+                b'\r' => {
                     *at += 1;
-                    self.state = State::LeadingWhitespace;
+                    self.state = State::EndLineFeed;
                 }
-                State::LeadingWhitespace => {
-                    if byte == b' ' || byte == b'\t' {
-                        *at += 1;
-                    } else {
-                        self.value_start = *at as u32;
-                        self.state = State::Value;
-                    }
-                }
-                State::Value => {
-                    *at += scan::value_run(&buf[*at..]);
-                    let Some(&stop) = buf.get(*at) else {
-                        return Ok(Step::Partial);
-                    };
-                    match stop {
-                        b'\r' => {
-                            *at += 1;
-                            self.state = State::FieldLineFeed;
-                        }
-                        b'\n' => return Err(Error::BareLineFeed),
-                        _ => return Err(Error::InvalidHeaderValue),
-                    }
-                }
-                State::FieldLineFeed => {
-                    if byte != b'\n' {
-                        return Err(Error::BareCarriageReturn);
-                    }
-                    // The value ends before the CR; trailing OWS is not part of it.
-                    // The CR may have come in an earlier call on another
-                    // buffer (the chunked decoder's), so this LF can be at 0.
-                    let mut value_end = (*at).saturating_sub(1);
-                    let value_start = (self.value_start as usize).min(value_end);
-                    while value_end > value_start && matches!(buf[value_end - 1], b' ' | b'\t') {
-                        value_end -= 1;
-                    }
+                b' ' | b'\t' => return Err(Error::ObsoleteLineFolding),
+                b'\n' => return Err(Error::BareLineFeed),
+                _ if scan::is_tchar(byte) => {
+                    self.name_start = *at as u32;
                     *at += 1;
-                    self.state = State::LineStart;
-                    return Ok(Step::Field(FieldRange {
-                        name_start: self.name_start as usize,
-                        name_end: self.name_end as usize,
-                        value_start,
-                        value_end,
-                    }));
+                    self.state = State::Name;
                 }
-                State::EndLineFeed => {
-                    if byte != b'\n' {
-                        return Err(Error::BareCarriageReturn);
-                    }
-                    *at += 1;
-                    self.state = State::LineStart;
-                    return Ok(Step::End);
-                }
+                _ => return Err(Error::InvalidHeaderName),
             }
         }
+        if self.state == State::Name {
+            // The name is not empty: `LineStart` took its first byte.
+            *at += scan::token_run(&buf[*at..]);
+            let Some(&stop) = buf.get(*at) else {
+                return Ok(Step::Partial);
+            };
+            match stop {
+                b':' => {}
+                b' ' | b'\t' => return Err(Error::WhitespaceBeforeColon),
+                _ => return Err(Error::InvalidHeaderName),
+            }
+            self.name_end = *at as u32;
+            *at += 1;
+            self.state = State::LeadingWhitespace;
+        }
+        if self.state == State::LeadingWhitespace {
+            while let Some(b' ' | b'\t') = buf.get(*at) {
+                *at += 1;
+            }
+            if *at == buf.len() {
+                return Ok(Step::Partial);
+            }
+            self.value_start = *at as u32;
+            self.state = State::Value;
+        }
+        if self.state == State::Value {
+            *at += scan::value_run(&buf[*at..]);
+            let Some(&stop) = buf.get(*at) else {
+                return Ok(Step::Partial);
+            };
+            match stop {
+                b'\r' => {}
+                b'\n' => return Err(Error::BareLineFeed),
+                _ => return Err(Error::InvalidHeaderValue),
+            }
+            *at += 1;
+            self.state = State::FieldLineFeed;
+        }
+        let Some(&byte) = buf.get(*at) else {
+            return Ok(Step::Partial);
+        };
+        if byte != b'\n' {
+            return Err(Error::BareCarriageReturn);
+        }
+        *at += 1;
+        let line_ended = core::mem::replace(&mut self.state, State::LineStart);
+        if line_ended == State::EndLineFeed {
+            return Ok(Step::End);
+        }
+        // The value ends before the CR; trailing OWS is not part of it. The
+        // CR may have come in an earlier call on another buffer (the chunked
+        // decoder's), so the LF can be at 0 and the value start stale.
+        let mut value_end = (*at - 1).saturating_sub(1);
+        let value_start = (self.value_start as usize).min(value_end);
+        while value_end > value_start && matches!(buf[value_end - 1], b' ' | b'\t') {
+            value_end -= 1;
+        }
+        Ok(Step::Field(FieldRange {
+            name_start: self.name_start as usize,
+            name_end: self.name_end as usize,
+            value_start,
+            value_end,
+        }))
     }
 }
 
