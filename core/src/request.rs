@@ -277,113 +277,122 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
     }
 
     /// The state machine proper, over `input` from `*pos`.
+    ///
+    /// As in the field scanner, the phases of the request line run in
+    /// order, each guarded by its state: a call resumes at the phase it
+    /// stopped in and runs straight on.
     #[inline(always)]
     fn run(&mut self, input: &[u8], pos: &mut usize) -> Result<bool, Error> {
-        loop {
-            if self.state == State::Fields {
-                return self.run_fields(input, pos);
-            }
+        while let State::Start | State::StartLineFeed = self.state {
             let Some(&byte) = input.get(*pos) else {
                 return Ok(false);
             };
-            match self.state {
-                State::Start => match byte {
-                    b'\r' => {
-                        *pos += 1;
-                        self.state = State::StartLineFeed;
-                    }
-                    b'\n' => return Err(Error::BareLineFeed),
-                    _ => {
-                        self.mark = *pos as u32;
-                        self.state = State::Method;
-                    }
-                },
-                State::StartLineFeed => {
-                    if byte != b'\n' {
-                        return Err(Error::BareCarriageReturn);
-                    }
+            match (self.state, byte) {
+                (State::Start, b'\r') => {
+                    *pos += 1;
+                    self.state = State::StartLineFeed;
+                }
+                (State::Start, b'\n') => return Err(Error::BareLineFeed),
+                (State::Start, _) => {
+                    self.mark = *pos as u32;
+                    self.state = State::Method;
+                }
+                (_, b'\n') => {
                     *pos += 1;
                     self.state = State::Start;
                 }
-                State::Method => {
-                    *pos += scan::token_run(&input[*pos..]);
-                    let Some(&stop) = input.get(*pos) else {
-                        return Ok(false);
-                    };
-                    let start = self.mark as usize;
-                    if stop != b' ' || *pos == start {
-                        return Err(match stop {
-                            b'\r' | b'\n' if *pos > start => Error::InvalidRequestLine,
-                            _ => Error::InvalidMethod,
-                        });
-                    }
-                    self.method = Method::from_bytes(&input[start..*pos]);
-                    self.method_span = (self.mark, *pos as u32);
-                    *pos += 1;
-                    self.mark = *pos as u32;
-                    self.state = State::Target;
-                }
-                State::Target => {
-                    let start = self.mark as usize;
-                    *pos += scan::target_run(&input[*pos..]);
-                    if *pos - start > self.max_target_len as usize {
-                        return Err(Error::TargetTooLong);
-                    }
-                    let Some(&stop) = input.get(*pos) else {
-                        return Ok(false);
-                    };
-                    match stop {
-                        b' ' if *pos > start => {}
-                        b' ' | b'\r' | b'\n' => return Err(Error::InvalidRequestLine),
-                        _ => return Err(Error::InvalidTarget),
-                    }
-                    self.form = classify_target(self.method, &input[start..*pos])?;
-                    self.target_span = (self.mark, *pos as u32);
-                    *pos += 1;
-                    self.mark = *pos as u32;
-                    self.state = State::Version;
-                }
-                State::Version => {
-                    // At most 9 bytes: looked at again on each call until
-                    // complete, a constant cost.
-                    let start = self.mark as usize;
-                    let Some(version) = parse_version(&input[start..])? else {
-                        *pos = input.len();
-                        return Ok(false);
-                    };
-                    let Some(&stop) = input.get(start + 8) else {
-                        *pos = input.len();
-                        return Ok(false);
-                    };
-                    match stop {
-                        b'\r' => {}
-                        b' ' => return Err(Error::InvalidRequestLine),
-                        b'\n' => return Err(Error::BareLineFeed),
-                        _ => return Err(Error::InvalidVersion),
-                    }
-                    self.version = version;
-                    *pos = start + 9;
-                    self.state = State::RequestLineFeed;
-                }
-                State::RequestLineFeed => {
-                    if byte != b'\n' {
-                        return Err(Error::BareCarriageReturn);
-                    }
-                    *pos += 1;
-                    self.state = State::Fields;
-                }
-                State::Fields | State::Complete | State::Failed(_) => {
-                    unreachable!("handled before the loop")
-                }
+                (_, _) => return Err(Error::BareCarriageReturn),
             }
         }
+        if self.state == State::Method {
+            *pos += scan::token_run(&input[*pos..]);
+            let Some(&stop) = input.get(*pos) else {
+                return Ok(false);
+            };
+            let start = self.mark as usize;
+            if stop != b' ' || *pos == start {
+                return Err(match stop {
+                    b'\r' | b'\n' if *pos > start => Error::InvalidRequestLine,
+                    _ => Error::InvalidMethod,
+                });
+            }
+            self.method = Method::from_bytes(&input[start..*pos]);
+            self.method_span = (self.mark, *pos as u32);
+            *pos += 1;
+            self.mark = *pos as u32;
+            self.state = State::Target;
+        }
+        if self.state == State::Target {
+            let start = self.mark as usize;
+            *pos += scan::target_run(&input[*pos..]);
+            if *pos - start > self.max_target_len as usize {
+                return Err(Error::TargetTooLong);
+            }
+            let Some(&stop) = input.get(*pos) else {
+                return Ok(false);
+            };
+            match stop {
+                b' ' if *pos > start => {}
+                b' ' | b'\r' | b'\n' => return Err(Error::InvalidRequestLine),
+                _ => return Err(Error::InvalidTarget),
+            }
+            self.form = classify_target(self.method, &input[start..*pos])?;
+            self.target_span = (self.mark, *pos as u32);
+            *pos += 1;
+            self.mark = *pos as u32;
+            self.state = State::Version;
+        }
+        if self.state == State::Version {
+            // At most 9 bytes: looked at again on each call until
+            // complete, a constant cost.
+            let start = self.mark as usize;
+            let Some((version, stop)) = parse_version(&input[start..])? else {
+                *pos = input.len();
+                return Ok(false);
+            };
+            match stop {
+                b'\r' => {}
+                b' ' => return Err(Error::InvalidRequestLine),
+                b'\n' => return Err(Error::BareLineFeed),
+                _ => return Err(Error::InvalidVersion),
+            }
+            self.version = version;
+            *pos = start + 9;
+            self.state = State::RequestLineFeed;
+        }
+        if self.state == State::RequestLineFeed {
+            let Some(&byte) = input.get(*pos) else {
+                return Ok(false);
+            };
+            if byte != b'\n' {
+                return Err(Error::BareCarriageReturn);
+            }
+            *pos += 1;
+            self.state = State::Fields;
+        }
+        self.run_fields(input, pos)
     }
 
     /// Scans header fields into the table until the empty line.
     #[inline(always)]
     fn run_fields(&mut self, input: &[u8], pos: &mut usize) -> Result<bool, Error> {
+        // The scanner works on a local copy, kept in registers across fields.
+        let mut fields = self.fields;
+        let result = self.collect_fields(&mut fields, input, pos);
+        self.fields = fields;
+        result
+    }
+
+    /// Steps `fields` over the header section, filling the table.
+    #[inline(always)]
+    fn collect_fields(
+        &mut self,
+        fields: &mut FieldScanner,
+        input: &[u8],
+        pos: &mut usize,
+    ) -> Result<bool, Error> {
         loop {
-            match self.fields.step(input, pos)? {
+            match fields.step(input, pos)? {
                 Step::Field(range) => {
                     let span = FieldSpan::new(range);
                     if span.is(input, b"host") {
@@ -430,9 +439,18 @@ const fn clamp_u32(len: usize) -> u32 {
     }
 }
 
-/// Parses `HTTP/d.d` from the start of `bytes`: `Ok(None)` while the bytes
-/// so far could still become a version.
-fn parse_version(bytes: &[u8]) -> Result<Option<Version>, Error> {
+/// Parses `HTTP/d.d` and the byte after it from the start of `bytes`:
+/// `Ok(None)` while the bytes so far could still become a version.
+#[inline]
+fn parse_version(bytes: &[u8]) -> Result<Option<(Version, u8)>, Error> {
+    if let Some((version, &[stop])) = bytes.first_chunk::<8>().zip(bytes.get(8..9)) {
+        // The common case, one comparison each.
+        match version {
+            b"HTTP/1.1" => return Ok(Some((Version::Http11, stop))),
+            b"HTTP/1.0" => return Ok(Some((Version::Http10, stop))),
+            _ => {}
+        }
+    }
     const PATTERN: &[u8; 8] = b"HTTP/0.0";
     for (i, (&b, &p)) in bytes.iter().zip(PATTERN).enumerate() {
         let fits = if matches!(i, 5 | 7) {
@@ -444,12 +462,12 @@ fn parse_version(bytes: &[u8]) -> Result<Option<Version>, Error> {
             return Err(Error::InvalidVersion);
         }
     }
-    if bytes.len() < PATTERN.len() {
+    let Some(&stop) = bytes.get(8) else {
         return Ok(None);
-    }
+    };
     match (bytes[5], bytes[7]) {
-        (b'1', b'1') => Ok(Some(Version::Http11)),
-        (b'1', b'0') => Ok(Some(Version::Http10)),
+        (b'1', b'1') => Ok(Some((Version::Http11, stop))),
+        (b'1', b'0') => Ok(Some((Version::Http10, stop))),
         _ => Err(Error::UnsupportedVersion),
     }
 }
