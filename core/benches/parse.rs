@@ -17,7 +17,7 @@ Host: 127.0.0.1:8080\r\n\
 Connection: keep-alive\r\n\
 \r\n";
 
-/// A browser's navigation request: ~500 bytes, 12 headers.
+/// A browser's navigation request: 621 bytes, 12 headers.
 const BROWSER: &[u8] = b"GET /wp-content/uploads/2010/03/hello-kitty-darth-vader-pink.jpg HTTP/1.1\r\n\
 Host: www.kittyhell.com\r\n\
 User-Agent: Mozilla/5.0 (Macintosh; U; Intel Mac OS X 10.6; ja-JP-mac; rv:1.9.2.3) Gecko/20100401 Firefox/3.6.3 Pathtraq/0.9\r\n\

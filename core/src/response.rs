@@ -168,6 +168,20 @@ enum FramingField {
     Chunked,
 }
 
+/// The status line for `status`: a ready-made one for registered codes,
+/// else `HTTP/1.1 NNN \r\n` written into `unregistered`.
+fn status_line(status: StatusCode, unregistered: &mut [u8; 15]) -> &[u8] {
+    if let Some(line) = status.status_line() {
+        return line;
+    }
+    let code = status.as_u16();
+    *unregistered = *b"HTTP/1.1 000 \r\n";
+    unregistered[9] = b'0' + (code / 100) as u8;
+    unregistered[10] = b'0' + (code / 10 % 10) as u8;
+    unregistered[11] = b'0' + (code % 10) as u8;
+    unregistered
+}
+
 /// Writes one response head into a caller-provided buffer.
 ///
 /// [`new`](Self::new) writes the status line, [`header`](Self::header)
@@ -198,18 +212,61 @@ impl<'b> ResponseEncoder<'b> {
             status,
             upgrade: false,
         };
-        match status.status_line() {
-            Some(line) => encoder.push(line)?,
-            None => {
-                let code = status.as_u16();
-                let mut line = *b"HTTP/1.1 000 \r\n";
-                line[9] = b'0' + (code / 100) as u8;
-                line[10] = b'0' + (code / 10 % 10) as u8;
-                line[11] = b'0' + (code % 10) as u8;
-                encoder.push(&line)?;
-            }
-        }
+        let mut unregistered = [0; 15];
+        encoder.push(status_line(status, &mut unregistered))?;
         Ok(encoder)
+    }
+
+    /// Replaces the status, also after headers were added (they move to
+    /// follow the new status line).
+    ///
+    /// ```
+    /// use peregrine_core::StatusCode;
+    /// use peregrine_core::response::ResponseEncoder;
+    ///
+    /// let mut buf = [0u8; 128];
+    /// let mut response = ResponseEncoder::new(&mut buf, StatusCode::OK)?;
+    /// response.header("Location", b"/new")?;
+    /// response.set_status(StatusCode::MOVED_PERMANENTLY)?;
+    /// assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
+    /// # Ok::<(), peregrine_core::response::EncodeError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::BufferFull`] if the longer status line does not fit;
+    /// the response is then unchanged.
+    pub fn set_status(&mut self, status: StatusCode) -> Result<(), EncodeError> {
+        let mut old_unregistered = [0; 15];
+        let old_len = status_line(self.status, &mut old_unregistered).len();
+        let mut unregistered = [0; 15];
+        let line = status_line(status, &mut unregistered);
+        let len = self.len - old_len + line.len();
+        if len > self.buf.len() {
+            return Err(EncodeError::BufferFull);
+        }
+        self.buf.copy_within(old_len..self.len, line.len());
+        self.buf[..line.len()].copy_from_slice(line);
+        self.len = len;
+        self.status = status;
+        Ok(())
+    }
+
+    /// The status of the response.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Like [`finish_streaming`](Self::finish_streaming), but hands the
+    /// buffer back with the head's length, so the caller can write the
+    /// body right after the head.
+    pub(crate) fn finish_in_place(
+        mut self,
+        length: Option<u64>,
+        ctx: &Context<'_>,
+    ) -> Result<(&'b mut [u8], usize, ResponseFraming), EncodeError> {
+        let framing = self.write_streaming_tail(length, ctx)?;
+        Ok((self.buf, self.len, framing))
     }
 
     /// Appends the header field `name: value`.
@@ -395,6 +452,18 @@ impl<'b> ResponseEncoder<'b> {
         length: Option<u64>,
         ctx: &Context<'_>,
     ) -> Result<(&'b [u8], ResponseFraming), EncodeError> {
+        let framing = self.write_streaming_tail(length, ctx)?;
+        Ok((self.into_head(), framing))
+    }
+
+    /// The tail of a streamed response's head; see
+    /// [`finish_streaming`](Self::finish_streaming).
+    #[inline]
+    fn write_streaming_tail(
+        &mut self,
+        length: Option<u64>,
+        ctx: &Context<'_>,
+    ) -> Result<ResponseFraming, EncodeError> {
         let (field, framing) = if !self.status.allows_body() {
             (FramingField::None, ResponseFraming::Empty)
         } else {
@@ -410,7 +479,7 @@ impl<'b> ResponseEncoder<'b> {
             framing
         };
         self.write_tail(field, ctx.keep_alive && !framing.must_close(), ctx)?;
-        Ok((self.into_head(), framing))
+        Ok(framing)
     }
 
     /// Appends `Date`, `Connection`, the framing field and the blank line.
