@@ -62,6 +62,9 @@ pub enum Error {
     InvalidChunkSize,
     /// Chunk data is not followed by CRLF (400).
     InvalidChunkData,
+    /// The request did not arrive in time: its head or body stalled past
+    /// the server's timeout (408).
+    RequestTimeout,
     /// The body exceeds the limit the server set (413).
     BodyTooLarge,
     /// The request-target exceeds the limit the server set (414).
@@ -82,6 +85,7 @@ impl Error {
     /// The status code a client should receive for this error.
     pub const fn status(self) -> u16 {
         match self {
+            Error::RequestTimeout => 408,
             Error::BodyTooLarge => 413,
             Error::TargetTooLong => 414,
             Error::TooManyHeaders | Error::HeadTooLarge | Error::TrailersTooLarge => 431,
@@ -112,6 +116,7 @@ impl Error {
             Error::InvalidTransferEncoding => "invalid Transfer-Encoding",
             Error::InvalidChunkSize => "invalid chunk size",
             Error::InvalidChunkData => "chunk data not followed by CRLF",
+            Error::RequestTimeout => "request timed out",
             Error::BodyTooLarge => "body too large",
             Error::TargetTooLong => "request-target too long",
             Error::TooManyHeaders => "too many header fields",

@@ -26,9 +26,11 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod connection;
 mod error;
 mod field;
 mod framing;
+mod handler;
 mod headers;
 mod method;
 mod percent;
@@ -43,8 +45,10 @@ pub mod path;
 pub mod query;
 pub mod response;
 
+pub use connection::{Config, Connection, Env, Interest, IoBuffers, Transmit};
 pub use error::Error;
 pub use framing::BodyFraming;
+pub use handler::{BodyPolicy, FileRegion, Fill, Handler, Response, ResponseError};
 pub use headers::{Header, HeaderIter, Headers, Tokens, Values};
 pub use method::Method;
 pub use request::{

@@ -41,6 +41,8 @@
 //!   [`DEFAULT_MAX_TARGET_LEN`]) → 414, reported as soon as the target
 //!   exceeds it, before the line is complete.
 
+use core::net::SocketAddr;
+
 use heapless::Vec;
 
 use crate::field::{FieldScanner, Step};
@@ -426,6 +428,8 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
             form: self.form,
             version: self.version,
             head_len: self.pos,
+            body: &[],
+            peer: None,
         }
     }
 }
@@ -531,9 +535,37 @@ pub struct Request<'a> {
     version: Version,
     /// Length of the head, final CRLF included.
     head_len: u32,
+    /// The body, when the connection read it whole.
+    body: &'a [u8],
+    /// The peer's address, when the transport knows it.
+    peer: Option<SocketAddr>,
 }
 
 impl<'a> Request<'a> {
+    /// The same request with its body attached.
+    pub(crate) fn with_body(self, body: &'a [u8]) -> Self {
+        Request { body, ..self }
+    }
+
+    /// The same request with the peer's address attached.
+    pub(crate) fn with_peer(self, peer: Option<SocketAddr>) -> Self {
+        Request { peer, ..self }
+    }
+
+    /// The body, as read whole by the connection before the handler runs.
+    /// Empty when there is none, before it is read, and when the handler
+    /// reads it as a stream ([`BodyPolicy::Stream`](crate::BodyPolicy)).
+    #[inline]
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The peer's address, if the backend knows it.
+    #[inline]
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
     /// The method.
     #[inline]
     pub fn method(&self) -> Method {

@@ -257,6 +257,11 @@ impl<'b> ResponseEncoder<'b> {
         self.status
     }
 
+    /// Bytes of the buffer not yet used.
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len() - self.len
+    }
+
     /// Like [`finish_streaming`](Self::finish_streaming), but hands the
     /// buffer back with the head's length, so the caller can write the
     /// body right after the head.

@@ -1,0 +1,440 @@
+//! The handler API: the trait a server's user implements once, and the
+//! [`Response`] it fills for each request.
+//!
+//! A [`Handler`] is shared by every worker of a server (`Sync`); each call
+//! gets the parsed [`Request`] and a [`Response`] writing straight into the
+//! connection's write buffer. Per-worker state (a cache, a random number
+//! generator, counters without atomics) is the type parameter `L`: each
+//! worker creates one with [`Handler::new_local`] and the handler reaches
+//! it through [`Response::local`].
+//!
+//! ```
+//! use peregrine_core::{Handler, Request, Response, StatusCode};
+//!
+//! struct Hello;
+//!
+//! impl Handler for Hello {
+//!     fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
+//!         match request.path() {
+//!             b"/" => response.body_static(b"Hello, World!"),
+//!             _ => {
+//!                 response.status(StatusCode::NOT_FOUND);
+//!             }
+//!         }
+//!     }
+//! }
+//! ```
+
+use core::fmt;
+
+use crate::response::{Context, EncodeError, ResponseEncoder, ResponseFraming};
+use crate::{Request, StatusCode};
+
+/// The application side of a server: called once per request.
+///
+/// Only [`handle`](Self::handle) is required; every other method is a
+/// hook with a default body.
+pub trait Handler<L: Default = ()>: Sync {
+    /// Answers one request by filling `response`. A handler that sets no
+    /// body answers with an empty one (`Content-Length: 0`).
+    fn handle(&self, request: &Request<'_>, response: &mut Response<'_, L>);
+
+    /// Creates the state worker number `worker` keeps for itself; called
+    /// once per worker, when it starts.
+    fn new_local(&self, worker: usize) -> L {
+        let _ = worker;
+        L::default()
+    }
+
+    /// Decides, once the head is in, what becomes of the request body.
+    ///
+    /// The default, [`BodyPolicy::Buffer`], reads it whole into memory
+    /// ([`Request::body`]) before [`handle`](Self::handle) runs; bodies over
+    /// the connection's limit are answered `413` without being read. A
+    /// `100 Continue` is sent only when the body will be read.
+    fn body_policy(&self, request: &Request<'_>) -> BodyPolicy {
+        let _ = request;
+        BodyPolicy::Buffer
+    }
+
+    /// Receives the body of a request whose policy is
+    /// [`BodyPolicy::Stream`], piece by piece as it arrives, before
+    /// [`handle`](Self::handle) is called. `tag` is the request's own
+    /// scratch value, starting at 0 and handed on to
+    /// [`Response::tag`].
+    fn body_chunk(&self, request: &Request<'_>, chunk: &[u8], tag: &mut u64, local: &mut L) {
+        let _ = (request, chunk, tag, local);
+    }
+
+    /// Produces the next piece of a body started with
+    /// [`Response::stream`], into `buf`. Called whenever the connection has
+    /// room, so the body never piles up in memory. `tag` is the value the
+    /// response carried ([`Response::set_tag`]).
+    fn fill_body(&self, tag: &mut u64, buf: &mut [u8], local: &mut L) -> Fill {
+        let _ = (tag, buf, local);
+        Fill::Done(0)
+    }
+}
+
+/// What the connection does with a request body; see
+/// [`Handler::body_policy`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BodyPolicy {
+    /// Read it whole before the handler runs (up to the configured limit;
+    /// beyond it, `413`).
+    Buffer,
+    /// Hand it to [`Handler::body_chunk`] as it arrives, with no limit but
+    /// the connection's timeouts.
+    Stream,
+    /// The handler answers without it: no `100 Continue` is sent, and the
+    /// body is read and discarded (or, if the client waits for
+    /// `100 Continue`, the connection closes after the response).
+    Ignore,
+}
+
+/// What [`Handler::fill_body`] produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fill {
+    /// This many bytes were written to the buffer and more will follow.
+    More(usize),
+    /// This many bytes were written and the body is complete.
+    Done(usize),
+}
+
+/// A region of a file for the backend to send with `sendfile` (or by
+/// reading it, where there is none). The core only describes it; what
+/// `handle` names (a file descriptor, a handle) is between the handler and
+/// the backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileRegion {
+    /// The file, as the backend knows it (on Unix, a raw file descriptor).
+    pub handle: u64,
+    /// Where the region starts in the file.
+    pub offset: u64,
+    /// The region's length in bytes.
+    pub len: u64,
+}
+
+/// Why a [`Response`] refused a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ResponseError {
+    /// The header name is not a token.
+    InvalidHeaderName,
+    /// The header value holds CR, LF, NUL or another control byte.
+    InvalidHeaderValue,
+    /// The connection writes this header itself (`Content-Length`,
+    /// `Transfer-Encoding`, `Connection`, `Date`).
+    ReservedHeader,
+    /// The head does not fit the write buffer.
+    HeadTooLarge,
+    /// The body does not fit the write buffer: stream it instead
+    /// ([`Response::stream`]).
+    BodyTooLarge,
+    /// The body was already set; the response is complete.
+    AlreadyFinished,
+}
+
+impl ResponseError {
+    /// Maps an encoder error.
+    fn from_encode(error: EncodeError) -> Self {
+        match error {
+            EncodeError::InvalidHeaderName => ResponseError::InvalidHeaderName,
+            EncodeError::InvalidHeaderValue => ResponseError::InvalidHeaderValue,
+            EncodeError::ReservedHeader => ResponseError::ReservedHeader,
+            _ => ResponseError::HeadTooLarge,
+        }
+    }
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResponseError::InvalidHeaderName => "invalid response header name",
+            ResponseError::InvalidHeaderValue => "invalid response header value",
+            ResponseError::ReservedHeader => "header is written by the connection",
+            ResponseError::HeadTooLarge => "response head does not fit the write buffer",
+            ResponseError::BodyTooLarge => "response body does not fit the write buffer",
+            ResponseError::AlreadyFinished => "response body already set",
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ResponseError {}
+
+/// Upper bound of what finishing a head appends: `Date`, `Connection`,
+/// `Content-Length` or `Transfer-Encoding`, and the blank line.
+const HEAD_TAIL_MAX: usize = 160;
+
+/// How the body follows a finished head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodySource {
+    /// Nothing follows: the body, if any, was copied after the head.
+    InBuffer,
+    /// A static slice follows.
+    Static(&'static [u8]),
+    /// The handler fills it in pieces, framed as said.
+    Stream(ResponseFraming),
+    /// A file region follows.
+    File(FileRegion),
+}
+
+/// Where a response stands.
+enum Stage<'a> {
+    /// Status and headers are being written.
+    Head(ResponseEncoder<'a>),
+    /// The head is finished: `len` bytes of the buffer hold it (and a
+    /// copied body), and the body comes from `source`.
+    Finished { len: usize, source: BodySource },
+    /// The head could not be written.
+    Failed,
+}
+
+/// The response a [`Handler`] fills: status, headers, then a body, written
+/// straight into the connection's write buffer.
+///
+/// The body is one of: bytes copied into the buffer ([`body`](Self::body)),
+/// a `&'static` slice sent without copying ([`body_static`](Self::body_static)),
+/// a stream the handler fills as the socket drains ([`stream`](Self::stream)),
+/// or a file region ([`send_file`](Self::send_file)). Setting the body
+/// finishes the head: `Content-Length` (or chunked coding), `Date` and
+/// `Connection` are the connection's to write.
+pub struct Response<'a, L = ()> {
+    /// The head being written, or done.
+    stage: Stage<'a>,
+    /// What the head depends on.
+    ctx: Context<'a>,
+    /// The worker's state.
+    local: &'a mut L,
+    /// The request's scratch value.
+    tag: u64,
+    /// Whether the handler asked to close the connection.
+    close: bool,
+    /// Whether the handler takes the connection over after this response.
+    hijack: bool,
+}
+
+impl<'a, L> Response<'a, L> {
+    /// A `200 OK` response writing into `buf`.
+    pub(crate) fn new(buf: &'a mut [u8], ctx: Context<'a>, local: &'a mut L, tag: u64) -> Self {
+        let stage = match ResponseEncoder::new(buf, StatusCode::OK) {
+            Ok(encoder) => Stage::Head(encoder),
+            Err(_) => Stage::Failed,
+        };
+        Response {
+            stage,
+            ctx,
+            local,
+            tag,
+            close: false,
+            hijack: false,
+        }
+    }
+
+    /// Sets the status (`200 OK` until set). Ignored once the body is set.
+    pub fn status(&mut self, status: StatusCode) -> &mut Self {
+        if let Stage::Head(encoder) = &mut self.stage {
+            if encoder.set_status(status).is_err() {
+                self.stage = Stage::Failed;
+            }
+        }
+        self
+    }
+
+    /// Adds a header field; names and values are validated, so nothing a
+    /// client sent can split the response.
+    ///
+    /// # Errors
+    ///
+    /// See [`ResponseError`]; on error nothing is added.
+    pub fn header(
+        &mut self,
+        name: &str,
+        value: impl AsRef<[u8]>,
+    ) -> Result<&mut Self, ResponseError> {
+        match &mut self.stage {
+            Stage::Head(encoder) => {
+                encoder
+                    .header(name, value.as_ref())
+                    .map_err(ResponseError::from_encode)?;
+                Ok(self)
+            }
+            Stage::Finished { .. } => Err(ResponseError::AlreadyFinished),
+            Stage::Failed => Err(ResponseError::HeadTooLarge),
+        }
+    }
+
+    /// Sets the body to a copy of `bytes`, finishing the response. Bodies
+    /// up to half the write buffer always fit; larger ones may not, and
+    /// should be [streamed](Self::stream).
+    ///
+    /// # Errors
+    ///
+    /// [`ResponseError::BodyTooLarge`] if it does not fit (the response is
+    /// then still open), [`ResponseError::AlreadyFinished`] if a body was
+    /// set before.
+    pub fn body(&mut self, bytes: &[u8]) -> Result<(), ResponseError> {
+        let Stage::Head(encoder) = &self.stage else {
+            return Err(self.finished_error());
+        };
+        let sends_body = encoder.status().allows_body() && !self.ctx.head_request;
+        if sends_body && encoder.remaining() < bytes.len().saturating_add(HEAD_TAIL_MAX) {
+            return Err(ResponseError::BodyTooLarge);
+        }
+        self.finish_with(Some(bytes.len() as u64), |buf, head_len, framing| {
+            if framing == ResponseFraming::Empty {
+                return (head_len, BodySource::InBuffer);
+            }
+            buf[head_len..head_len + bytes.len()].copy_from_slice(bytes);
+            (head_len + bytes.len(), BodySource::InBuffer)
+        })
+    }
+
+    /// Sets the body to a `&'static` slice, sent without being copied.
+    pub fn body_static(&mut self, bytes: &'static [u8]) {
+        self.finish_with(Some(bytes.len() as u64), |_, head_len, framing| {
+            let source = match framing {
+                ResponseFraming::Empty => BodySource::InBuffer,
+                _ => BodySource::Static(bytes),
+            };
+            (head_len, source)
+        })
+        .ok();
+    }
+
+    /// Streams the body: [`Handler::fill_body`] is called for each piece
+    /// as the socket drains. With a known `length` the head says
+    /// `Content-Length`; otherwise the body is chunked (or, for an HTTP/1.0
+    /// client, ends when the connection closes). A stream that ends short
+    /// of its `length` closes the connection.
+    pub fn stream(&mut self, length: Option<u64>) {
+        self.finish_with(length, |_, head_len, framing| match framing {
+            ResponseFraming::Empty => (head_len, BodySource::InBuffer),
+            framing => (head_len, BodySource::Stream(framing)),
+        })
+        .ok();
+    }
+
+    /// Sends a file region as the body; the backend transfers it (with
+    /// `sendfile` where it can).
+    pub fn send_file(&mut self, region: FileRegion) {
+        self.finish_with(Some(region.len), |_, head_len, framing| match framing {
+            ResponseFraming::Empty => (head_len, BodySource::InBuffer),
+            _ => (head_len, BodySource::File(region)),
+        })
+        .ok();
+    }
+
+    /// Closes the connection after this response. Called before the body
+    /// is set, the head also says `Connection: close`.
+    pub fn close(&mut self) -> &mut Self {
+        self.close = true;
+        self.ctx.keep_alive = false;
+        self
+    }
+
+    /// Takes the connection over after this response (for a protocol
+    /// switch): once the head is written the backend hands the socket to
+    /// the application instead of reading another request.
+    pub fn hijack(&mut self) -> &mut Self {
+        self.hijack = true;
+        self
+    }
+
+    /// The worker's own state.
+    pub fn local(&mut self) -> &mut L {
+        self.local
+    }
+
+    /// The request's scratch value (set by [`Handler::body_chunk`] or
+    /// [`set_tag`](Self::set_tag); 0 otherwise).
+    pub fn tag(&self) -> u64 {
+        self.tag
+    }
+
+    /// Sets the scratch value [`Handler::fill_body`] will be given.
+    pub fn set_tag(&mut self, tag: u64) -> &mut Self {
+        self.tag = tag;
+        self
+    }
+
+    /// The error for setting a body on a response that is not open.
+    fn finished_error(&self) -> ResponseError {
+        match self.stage {
+            Stage::Failed => ResponseError::HeadTooLarge,
+            _ => ResponseError::AlreadyFinished,
+        }
+    }
+
+    /// Finishes the head for a body of `length`, then lets `place` put the
+    /// body (returning the bytes used and the body's source).
+    fn finish_with(
+        &mut self,
+        length: Option<u64>,
+        place: impl FnOnce(&mut [u8], usize, ResponseFraming) -> (usize, BodySource),
+    ) -> Result<(), ResponseError> {
+        let stage = core::mem::replace(&mut self.stage, Stage::Failed);
+        let Stage::Head(encoder) = stage else {
+            self.stage = stage;
+            return Err(self.finished_error());
+        };
+        match encoder.finish_in_place(length, &self.ctx) {
+            Ok((buf, head_len, framing)) => {
+                if framing.must_close() {
+                    self.close = true;
+                }
+                let (len, source) = place(buf, head_len, framing);
+                self.stage = Stage::Finished { len, source };
+                Ok(())
+            }
+            Err(_) => Err(ResponseError::HeadTooLarge),
+        }
+    }
+
+    /// Completes the response (an empty body if none was set) and reports
+    /// what the connection must send.
+    pub(crate) fn complete(mut self) -> Completed {
+        if let Stage::Head(_) = self.stage {
+            // Nothing was set: an empty body.
+            let _ = self.finish_with(Some(0), |_, head_len, _| (head_len, BodySource::InBuffer));
+        }
+        let (len, source) = match self.stage {
+            Stage::Finished { len, source } => (len, source),
+            _ => (0, BodySource::InBuffer),
+        };
+        Completed {
+            written: (len > 0).then_some(len),
+            source,
+            close: self.close || !self.ctx.keep_alive,
+            hijack: self.hijack,
+            tag: self.tag,
+        }
+    }
+}
+
+/// What a completed [`Response`] left for the connection to send.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Completed {
+    /// Bytes of the buffer holding the head (and a copied body), or `None`
+    /// if the head could not be written.
+    pub(crate) written: Option<usize>,
+    /// Where the body comes from.
+    pub(crate) source: BodySource,
+    /// Whether the connection closes after this response.
+    pub(crate) close: bool,
+    /// Whether the application takes the connection over.
+    pub(crate) hijack: bool,
+    /// The request's scratch value.
+    pub(crate) tag: u64,
+}
+
+impl<L> fmt::Debug for Response<'_, L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("tag", &self.tag)
+            .field("close", &self.close)
+            .field("hijack", &self.hijack)
+            .finish_non_exhaustive()
+    }
+}
