@@ -2,9 +2,12 @@
 //!
 //! The protocol core of the Peregrine HTTP/1.1 server: `#![no_std]`, no
 //! `alloc`, no sockets. It parses request heads incrementally into
-//! fixed-capacity tables, frames bodies, and encodes responses into buffers
-//! the caller owns. The OS backends (`peregrine-epoll`, `peregrine-kqueue`,
-//! `peregrine-std`) move bytes; this crate decides what they mean.
+//! fixed-capacity tables, frames bodies, encodes responses into buffers the
+//! caller owns, and drives whole connections as a sans-IO state machine.
+//! The OS backends (`peregrine-epoll`, `peregrine-kqueue`, `peregrine-std`)
+//! move bytes; this crate decides what they mean.
+//!
+//! ## Parsing
 //!
 //! ```
 //! use peregrine_core::{Method, Parsed, RequestParser};
@@ -19,6 +22,44 @@
 //! assert_eq!(request.path(), b"/hello");
 //! assert_eq!(request.header("host"), Some(&b"example.com"[..]));
 //! assert_eq!(request.head_len(), wire.len());
+//! ```
+//!
+//! ## Driving a connection by hand
+//!
+//! A [`Connection`] is told what happened and asked what it wants; the
+//! caller owns the socket, the clock and the buffers. This is all a
+//! backend does, minus the system calls:
+//!
+//! ```
+//! use peregrine_core::{Config, Connection, Env, Handler, IoBuffers, Request, Response, Transmit};
+//!
+//! struct Hello;
+//! impl Handler for Hello {
+//!     fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+//!         response.body_static(b"Hello, World!");
+//!     }
+//! }
+//!
+//! let mut bufs = Box::new(IoBuffers::<4096, 4096>::new());
+//! let mut conn = Connection::<4096, 4096, 16>::new(Config::DEFAULT, None, 0);
+//! let mut env = Env { handler: &Hello, local: &mut (), date: None, now: 0 };
+//!
+//! // Bytes in: two pipelined requests arrive in one read.
+//! let wire = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+//! conn.read_buf(&mut bufs)[..wire.len()].copy_from_slice(wire);
+//! conn.on_read(wire.len(), &mut bufs, &mut env);
+//!
+//! // Bytes out: both responses, ready for one writev.
+//! let mut slices = [&[][..]; 8];
+//! let Transmit::Write(out) = conn.transmit(&bufs, &mut slices) else { panic!() };
+//! let out: Vec<u8> = out.concat();
+//! let one = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!";
+//! assert_eq!(out, [&one[..], one].concat());
+//! conn.on_written(out.len(), &mut bufs, &mut env);
+//!
+//! // Idle keep-alive: nothing buffered, a deadline for the idle timeout.
+//! assert!(!conn.holds_buffers());
+//! assert_eq!(conn.deadline(), Some(Config::DEFAULT.idle_timeout));
 //! ```
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]

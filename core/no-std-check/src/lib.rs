@@ -4,7 +4,9 @@
 
 use core::panic::PanicInfo;
 
-use peregrine_core::{Parsed, RequestParser};
+use peregrine_core::{
+    Config, Connection, Env, Handler, IoBuffers, Parsed, Request, RequestParser, Response, Transmit,
+};
 
 /// Parses the request in `ptr[..len]`; returns its head length, or 0 when
 /// it is incomplete or malformed.
@@ -20,6 +22,59 @@ pub unsafe extern "C" fn peregrine_parse_head_len(ptr: *const u8, len: usize) ->
         Ok(Parsed::Complete(request)) => request.head_len(),
         _ => 0,
     }
+}
+
+/// Answers every request with a fixed greeting.
+struct Hello;
+
+impl Handler for Hello {
+    fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+        response.body_static(b"Hello from no_std");
+    }
+}
+
+/// Runs a connection over the requests in `input[..input_len]` and copies
+/// the responses into `out[..out_cap]`; returns the bytes copied.
+///
+/// # Safety
+/// `input` must point to `input_len` readable bytes and `out` to `out_cap`
+/// writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn peregrine_serve(
+    input: *const u8,
+    input_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+) -> usize {
+    // SAFETY: the caller guarantees both regions are valid and distinct.
+    let (input, out) = unsafe {
+        (
+            core::slice::from_raw_parts(input, input_len),
+            core::slice::from_raw_parts_mut(out, out_cap),
+        )
+    };
+    let mut bufs = IoBuffers::<1024, 2048>::new();
+    let mut conn = Connection::<1024, 2048, 16>::new(Config::DEFAULT, None, 0);
+    let mut env = Env {
+        handler: &Hello,
+        local: &mut (),
+        date: None,
+        now: 0,
+    };
+    let space = conn.read_buf(&mut bufs);
+    let n = space.len().min(input.len());
+    space[..n].copy_from_slice(&input[..n]);
+    conn.on_read(n, &mut bufs, &mut env);
+    let mut copied = 0;
+    let mut slices = [&[][..]; 8];
+    if let Transmit::Write(pieces) = conn.transmit(&bufs, &mut slices) {
+        for piece in pieces {
+            let take = piece.len().min(out.len() - copied);
+            out[copied..copied + take].copy_from_slice(&piece[..take]);
+            copied += take;
+        }
+    }
+    copied
 }
 
 #[panic_handler]
