@@ -203,6 +203,8 @@ enum Stage<'a> {
 pub struct Response<'a, L = ()> {
     /// The head being written, or done.
     stage: Stage<'a>,
+    /// The status set.
+    status: StatusCode,
     /// What the head depends on.
     ctx: Context<'a>,
     /// The worker's state.
@@ -224,6 +226,7 @@ impl<'a, L> Response<'a, L> {
         };
         Response {
             stage,
+            status: StatusCode::OK,
             ctx,
             local,
             tag,
@@ -238,6 +241,7 @@ impl<'a, L> Response<'a, L> {
             if encoder.set_status(status).is_err() {
                 self.stage = Stage::Failed;
             }
+            self.status = status;
         }
         self
     }
@@ -404,6 +408,8 @@ impl<'a, L> Response<'a, L> {
             _ => (0, BodySource::InBuffer),
         };
         Completed {
+            status: self.status.as_u16(),
+
             written: (len > 0).then_some(len),
             source,
             close: self.close || !self.ctx.keep_alive,
@@ -416,6 +422,8 @@ impl<'a, L> Response<'a, L> {
 /// What a completed [`Response`] left for the connection to send.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Completed {
+    /// The status sent.
+    pub(crate) status: u16,
     /// Bytes of the buffer holding the head (and a copied body), or `None`
     /// if the head could not be written.
     pub(crate) written: Option<usize>,

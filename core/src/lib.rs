@@ -86,7 +86,7 @@ pub mod path;
 pub mod query;
 pub mod response;
 
-pub use connection::{Config, Connection, Env, Interest, IoBuffers, Transmit};
+pub use connection::{Config, Connection, Counters, Env, Interest, IoBuffers, Transmit};
 pub use error::Error;
 pub use framing::BodyFraming;
 pub use handler::{BodyPolicy, FileRegion, Fill, Handler, Response, ResponseError};

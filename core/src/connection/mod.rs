@@ -128,6 +128,44 @@ pub struct Env<'e, H, L> {
     pub now: u64,
 }
 
+/// What a connection did, for a server's statistics: taken and reset with
+/// [`Connection::take_counters`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Requests whose head was complete.
+    pub requests: u64,
+    /// Responses by class: `[1xx, 2xx, 3xx, 4xx, 5xx]` (interim `100
+    /// Continue` included).
+    pub responses: [u64; 5],
+    /// Requests refused as malformed or over a limit (4xx/5xx from the
+    /// protocol layer, not from the handler).
+    pub parse_errors: u64,
+    /// Requests that stalled (`408`) and peers that stopped reading.
+    pub timeouts: u64,
+}
+
+impl Counters {
+    /// Adds `other` to these counters.
+    pub fn add(&mut self, other: &Counters) {
+        self.requests += other.requests;
+        for (mine, theirs) in self.responses.iter_mut().zip(other.responses) {
+            *mine += theirs;
+        }
+        self.parse_errors += other.parse_errors;
+        self.timeouts += other.timeouts;
+    }
+
+    /// Counts a response with `status`.
+    fn response(&mut self, status: u16) {
+        if let Some(class) = self
+            .responses
+            .get_mut(usize::from(status / 100).wrapping_sub(1))
+        {
+            *class += 1;
+        }
+    }
+}
+
 /// Which readiness a connection waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Interest {
@@ -273,6 +311,10 @@ pub struct Connection<
     idle_since: u64,
     /// When lingering began.
     linger_since: u64,
+    /// What happened since the counters were last taken.
+    counters: Counters,
+    /// The server is shutting down: no new requests after the current one.
+    draining: bool,
 }
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
@@ -322,7 +364,48 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             last_write: now,
             idle_since: now,
             linger_since: now,
+            counters: Counters {
+                requests: 0,
+                responses: [0; 5],
+                parse_errors: 0,
+                timeouts: 0,
+            },
+            draining: false,
         }
+    }
+
+    /// Returns what happened since the last call, and resets it.
+    pub fn take_counters(&mut self) -> Counters {
+        core::mem::take(&mut self.counters)
+    }
+
+    /// Starts a graceful close: an idle connection closes now; a busy one
+    /// finishes the request in hand, says `Connection: close` if its head
+    /// is not written yet, and closes after it.
+    pub fn shutdown(&mut self, now: u64) {
+        self.draining = true;
+        if self.life != Life::Open {
+            return;
+        }
+        let idle = matches!(self.input, Input::Head)
+            && self.read_end == self.read_start
+            && self.queue.is_empty()
+            && self.stream.is_none();
+        if idle {
+            self.life = Life::Closed;
+            return;
+        }
+        if matches!(self.input, Input::Head) && self.read_end > self.read_start {
+            // A partial head: let it complete and be answered, then close.
+            self.close_after = true;
+            self.last_write = now;
+            return;
+        }
+        self.close_after = true;
+        if !matches!(self.input, Input::Body { .. }) {
+            self.input = Input::Stopped;
+        }
+        self.finish_if_drained();
     }
 
     /// Where to read into: the free tail of the read buffer. Never empty
@@ -502,6 +585,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             Life::Closed | Life::Hijacked => {}
             Life::Open if !self.queue.is_empty() || self.stream.is_some() => {
                 // The peer does not read what it asked for.
+                self.counters.timeouts += 1;
                 self.life = Life::Closed;
             }
             Life::Open => match self.input {
@@ -640,8 +724,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 return false;
             }
         };
-        let keep_alive =
-            request.keep_alive() && self.requests < self.config.max_requests && !self.peer_closed;
+        let keep_alive = request.keep_alive()
+            && self.requests < self.config.max_requests
+            && !self.peer_closed
+            && !self.draining;
+        self.counters.requests += 1;
         let expects_continue = request.expects_continue();
         let head_len = request.head_len();
         let start = self.read_start + head_len;
@@ -679,6 +766,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             BodyPolicy::Stream => {}
         }
         if expects_continue {
+            self.counters.response(100);
             self.push(Segment::Static(response::CONTINUE), env.now);
         }
         if self.read_start > 0 && policy == BodyPolicy::Buffer {
@@ -853,9 +941,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     fn enqueue(&mut self, bufs: &mut IoBuffers<READ, WRITE>, completed: Completed, now: u64) {
         let Some(len) = completed.written else {
             // The head did not fit: a bare 500, and close.
+            self.counters.response(500);
             self.queue_error(bufs, StatusCode::INTERNAL_SERVER_ERROR, None, now);
             return;
         };
+        self.counters.response(completed.status);
         let start = self.write_end;
         self.write_end += len;
         self.push(
@@ -901,6 +991,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Answers a request that cannot be served with `error`'s status and
     /// closes the connection after it.
     fn fail(&mut self, bufs: &mut IoBuffers<READ, WRITE>, error: Error, now: u64) {
+        if error == Error::RequestTimeout {
+            self.counters.timeouts += 1;
+        } else {
+            self.counters.parse_errors += 1;
+        }
+        self.counters.response(error.status());
         let status = StatusCode::new(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
         self.queue_error(bufs, status, Some(error), now);
     }
