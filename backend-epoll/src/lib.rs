@@ -1,0 +1,50 @@
+//! # peregrine-epoll
+//!
+//! The Linux backend of Peregrine: a multi-worker HTTP/1.1 server over
+//! epoll. Each worker is one thread with its own edge-triggered epoll and
+//! its own `SO_REUSEPORT` listener, so the kernel spreads connections and
+//! none is handed between threads. Everything is allocated when a worker
+//! starts; nothing per request.
+//!
+//! ```no_run
+//! use peregrine_epoll::{Handler, Request, Response, Server};
+//!
+//! struct Hello;
+//!
+//! impl Handler for Hello {
+//!     fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+//!         response.body_static(b"Hello, World!");
+//!     }
+//! }
+//!
+//! let server = Server::bind("127.0.0.1:8080")?.workers(2);
+//! let stats = server.run(Hello)?;
+//! println!("served {} requests", stats.requests);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+#![cfg(any(target_os = "linux", target_os = "android"))]
+
+mod poller;
+
+pub use peregrine_core::{
+    BodyPolicy, Config, FileRegion, Fill, Handler, Method, Request, Response, ResponseError,
+    StatusCode, Version,
+};
+pub use peregrine_driver::{ShutdownHandle, Stats};
+pub use poller::Epoll;
+
+/// Default size of a connection's read buffer.
+pub const DEFAULT_READ_BUFFER: usize = 16 * 1024;
+/// Default size of a connection's write buffer.
+pub const DEFAULT_WRITE_BUFFER: usize = 16 * 1024;
+/// Default capacity of a request's header table.
+pub const DEFAULT_MAX_HEADERS: usize = 32;
+
+/// The epoll server with the default buffer sizes; see
+/// [`peregrine_driver::Server`] for the builder.
+pub type Server = ServerWith<DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, DEFAULT_MAX_HEADERS>;
+
+/// The epoll server with buffer sizes and header capacity of your choice:
+/// `ServerWith::<8192, 8192, 16>::bind(addr)`.
+pub type ServerWith<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> =
+    peregrine_driver::Server<Epoll, READ, WRITE, MAX_HEADERS>;

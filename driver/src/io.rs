@@ -1,0 +1,140 @@
+//! Moving bytes between a socket and a connection: the one loop every
+//! backend runs, blocking or not.
+
+use std::io::{self, ErrorKind};
+
+use peregrine_core::{Connection, Env, FileRegion, Handler, IoBuffers, Transmit};
+
+/// How many slices one vectored write takes at most.
+pub const MAX_SLICES: usize = 64;
+
+/// What a backend's socket must do for [`drive`].
+pub trait Socket {
+    /// Reads into `buf` (`Ok(0)`: the peer closed its write side).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Writes `slices` in order with one system call where possible.
+    fn write_slices(&mut self, slices: &[&[u8]]) -> io::Result<usize>;
+    /// Sends (part of) a file region.
+    fn send_file(&mut self, region: FileRegion) -> io::Result<usize>;
+    /// Shuts down the write side.
+    fn shutdown_write(&mut self) -> io::Result<()>;
+}
+
+/// What the driver knows of a socket's readiness.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// A read may return data (cleared when one would block).
+    pub readable: bool,
+    /// A write may make progress (cleared when one would block).
+    pub writable: bool,
+}
+
+/// How a socket reports readiness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Non-blocking with edge-triggered notification: a read that returns
+    /// less than asked has drained the socket, and new data brings a new
+    /// event, so the driver need not read again to see `EAGAIN`.
+    EdgeTriggered,
+    /// Blocking: every call waits; readiness is always assumed.
+    Blocking,
+}
+
+/// Moves bytes between `socket` and `conn` until neither side can make
+/// progress: writes what is queued, reads what arrives, and lets the
+/// connection handle it, in a loop. Returns an error only for a socket
+/// failure, after which the connection is to be dropped.
+pub fn drive<S, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+    bufs: &mut IoBuffers<READ, WRITE>,
+    socket: &mut S,
+    ready: &mut Readiness,
+    mode: Mode,
+    env: &mut Env<'_, H, L>,
+) -> io::Result<()>
+where
+    S: Socket,
+    H: Handler<L>,
+    L: Default,
+{
+    loop {
+        if conn.is_closed() || conn.is_hijacked() {
+            return Ok(());
+        }
+        let mut progressed = false;
+        if ready.writable {
+            progressed |= write(conn, bufs, socket, ready, mode, env)?;
+        }
+        if ready.readable && conn.interest().read {
+            let space = conn.read_buf(bufs);
+            let asked = space.len();
+            match socket.read(space) {
+                Ok(0) => {
+                    ready.readable = false;
+                    conn.on_read_closed(env.now);
+                }
+                Ok(n) => {
+                    if n < asked && mode == Mode::EdgeTriggered {
+                        ready.readable = false;
+                    }
+                    conn.on_read(n, bufs, env);
+                }
+                Err(error) if error.kind() == ErrorKind::WouldBlock => ready.readable = false,
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+            progressed = true;
+        }
+        if !progressed {
+            return Ok(());
+        }
+    }
+}
+
+/// Writes what the connection has queued, once; `true` if anything
+/// happened.
+fn write<S, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+    bufs: &mut IoBuffers<READ, WRITE>,
+    socket: &mut S,
+    ready: &mut Readiness,
+    mode: Mode,
+    env: &mut Env<'_, H, L>,
+) -> io::Result<bool>
+where
+    S: Socket,
+    H: Handler<L>,
+    L: Default,
+{
+    let mut slices: [&[u8]; MAX_SLICES] = [&[]; MAX_SLICES];
+    let (result, offered) = match conn.transmit(bufs, &mut slices) {
+        Transmit::Idle => return Ok(false),
+        Transmit::Write(slices) => (
+            socket.write_slices(slices),
+            slices.iter().map(|s| s.len() as u64).sum(),
+        ),
+        Transmit::SendFile(region) => (socket.send_file(region), region.len),
+        Transmit::CloseWrite => {
+            // The peer may be gone already; the connection closes either way.
+            let _ = socket.shutdown_write();
+            conn.on_write_closed(env.now);
+            return Ok(true);
+        }
+    };
+    match result {
+        Ok(n) => {
+            if (n as u64) < offered && mode == Mode::EdgeTriggered {
+                // The socket buffer is full; an event says when it drains.
+                ready.writable = false;
+            }
+            conn.on_written(n, bufs, env);
+            Ok(true)
+        }
+        Err(error) if error.kind() == ErrorKind::WouldBlock => {
+            ready.writable = false;
+            Ok(false)
+        }
+        Err(error) if error.kind() == ErrorKind::Interrupted => Ok(true),
+        Err(error) => Err(error),
+    }
+}

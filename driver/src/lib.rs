@@ -1,0 +1,33 @@
+//! # peregrine-driver
+//!
+//! What every Peregrine backend shares, so that each backend is only a thin
+//! layer over its OS readiness API:
+//!
+//! - [`io::drive`]: the loop that moves bytes between a socket and a
+//!   `peregrine_core::Connection` (blocking or edge-triggered);
+//! - [`slab::Slab`]: connection slots with generation-tagged tokens;
+//! - [`timers::Timers`]: lazily armed per-worker deadlines;
+//! - [`stats`]: statistics and the [`ShutdownHandle`];
+//! - on Unix, [`reactor`]: the worker event loop, generic over a
+//!   [`reactor::Poller`] (epoll, kqueue), and [`Server`], the builder the
+//!   epoll and kqueue backends expose.
+
+pub mod io;
+pub mod slab;
+pub mod stats;
+pub mod timers;
+
+#[cfg(unix)]
+pub mod reactor;
+#[cfg(unix)]
+mod server;
+#[cfg(unix)]
+mod signals;
+#[cfg(unix)]
+pub mod unix;
+
+#[cfg(unix)]
+pub use server::Server;
+pub use stats::{ShutdownHandle, Stats, Waker};
+
+pub use peregrine_core as core;

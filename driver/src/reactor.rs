@@ -1,0 +1,549 @@
+//! The event loop of one worker, generic over the readiness API (epoll,
+//! kqueue): accept, dispatch readiness to connections, lend buffers, fire
+//! deadlines, shut down gracefully.
+//!
+//! Everything a worker uses is allocated when it starts — the connection
+//! slab, the buffer pool, the timer heap, the event list — and nothing is
+//! allocated per request or per connection after that.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use peregrine_core::date::DateCache;
+use peregrine_core::{Config, Connection, Counters, Env, Handler, IoBuffers};
+
+use crate::io::{Mode, Readiness, drive};
+use crate::slab::{Slab, Token};
+use crate::stats::{Shared, Waker};
+use crate::timers::Timers;
+use crate::unix::{self, FdSocket};
+
+/// The token of the listening socket.
+pub const LISTENER: u64 = 0;
+/// The token of the worker's waker.
+pub const WAKER: u64 = 1;
+
+/// How long accepting pauses after running out of descriptors, in ms.
+const ACCEPT_BACKOFF_MS: u64 = 100;
+
+/// A readiness API: what a backend supplies.
+pub trait Poller: Sized {
+    /// One event as the API reports it.
+    type Event;
+
+    /// A new instance, with its waker registered under [`WAKER`].
+    fn new() -> io::Result<Self>;
+    /// The waker other threads use to interrupt [`wait`](Self::wait).
+    fn waker(&self) -> Arc<dyn Waker>;
+    /// Clears a wake-up after the waker's event was seen.
+    fn clear_wake(&self);
+    /// Watches a listening socket for incoming connections.
+    fn add_listener(&self, fd: &OwnedFd) -> io::Result<()>;
+    /// Watches a connection for reading, writing and hang-up,
+    /// edge-triggered.
+    fn add_connection(&self, fd: &OwnedFd, token: u64) -> io::Result<()>;
+    /// Waits up to `timeout_ms` (forever if `None`) and fills `events`.
+    fn wait(&mut self, events: &mut Vec<Self::Event>, timeout_ms: Option<u64>) -> io::Result<()>;
+    /// An event's token and whether it reports readable (or hang-up) and
+    /// writable.
+    fn decode(event: &Self::Event) -> (u64, bool, bool);
+}
+
+/// Sizes and settings of a worker.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WorkerSettings {
+    /// The worker's number.
+    pub(crate) id: usize,
+    /// Connection timeouts and limits.
+    pub(crate) config: Config,
+    /// Connections served at once; more wait in the listen backlog.
+    pub(crate) max_connections: usize,
+    /// Buffer pairs in the pool; connections beyond wait for one.
+    pub(crate) buffers: usize,
+    /// How long in-flight requests get after shutdown begins, in ms.
+    pub(crate) grace_ms: u64,
+    /// Pin the worker to CPU `id`.
+    pub(crate) pin: bool,
+}
+
+/// One connection and what the worker keeps about it.
+struct Slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
+    /// The protocol state.
+    conn: Connection<READ, WRITE, MAX_HEADERS>,
+    /// The socket.
+    fd: OwnedFd,
+    /// What is known of the socket's readiness.
+    ready: Readiness,
+    /// The buffer pair lent to it, if any.
+    buffer: Option<u32>,
+    /// The deadline armed in the timer heap, if any.
+    armed: Option<u64>,
+    /// Queued for a buffer.
+    waiting: bool,
+}
+
+/// One worker's state.
+struct Worker<'h, P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
+    /// Settings.
+    settings: WorkerSettings,
+    /// The readiness API.
+    poller: P,
+    /// The listening socket, until shutdown.
+    listener: Option<OwnedFd>,
+    /// Connections.
+    slab: Slab<Slot<READ, WRITE, MAX_HEADERS>>,
+    /// The buffer pool.
+    buffers: Vec<IoBuffers<READ, WRITE>>,
+    /// Free buffers.
+    free_buffers: Vec<u32>,
+    /// Lent to a connection that needs buffers only for a moment (a
+    /// timeout on an idle connection) when the pool is empty.
+    scratch: Box<IoBuffers<READ, WRITE>>,
+    /// Connections waiting for a buffer.
+    waiting: VecDeque<Token>,
+    /// Connections with work left after their per-wakeup maximum.
+    ready_list: VecDeque<Token>,
+    /// Deadlines.
+    timers: Timers,
+    /// The cached `Date` line.
+    date: DateCache,
+    /// The application.
+    handler: &'h H,
+    /// The application's state for this worker.
+    local: L,
+    /// Totals of the connections' counters.
+    totals: Counters,
+    /// Connections accepted.
+    accepted: u64,
+    /// State shared with other threads.
+    shared: Arc<Shared>,
+    /// Time zero of this worker's clock.
+    origin: Instant,
+    /// Accepting pauses until then (out of descriptors).
+    accept_paused_until: Option<u64>,
+    /// Accepting stopped because the slab is full.
+    accept_blocked: bool,
+    /// When shutdown began.
+    shutdown_since: Option<u64>,
+    /// Scratch list of tokens.
+    tokens: Vec<Token>,
+}
+
+/// Runs a worker until shutdown completes.
+pub(crate) fn run<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    settings: WorkerSettings,
+    listener: OwnedFd,
+    handler: &H,
+    shared: Arc<Shared>,
+) -> io::Result<()>
+where
+    P: Poller,
+    H: Handler<L>,
+    L: Default,
+{
+    if settings.pin {
+        unix::pin_to_cpu(settings.id)?;
+    }
+    let poller = P::new()?;
+    poller.add_listener(&listener)?;
+    shared.add_waker(poller.waker());
+    let buffers_count = settings.buffers.clamp(1, settings.max_connections.max(1));
+    let mut buffers = Vec::with_capacity(buffers_count);
+    buffers.resize_with(buffers_count, IoBuffers::new);
+    let mut worker = Worker::<P, H, L, READ, WRITE, MAX_HEADERS> {
+        settings,
+        poller,
+        listener: Some(listener),
+        slab: Slab::with_capacity(settings.max_connections),
+        buffers,
+        free_buffers: (0..buffers_count as u32).rev().collect(),
+        scratch: Box::new(IoBuffers::new()),
+        waiting: VecDeque::with_capacity(settings.max_connections),
+        ready_list: VecDeque::with_capacity(settings.max_connections),
+        timers: Timers::with_capacity(settings.max_connections),
+        date: DateCache::new(),
+        handler,
+        local: handler.new_local(settings.id),
+        totals: Counters::default(),
+        accepted: 0,
+        shared,
+        origin: Instant::now(),
+        accept_paused_until: None,
+        accept_blocked: false,
+        shutdown_since: None,
+        tokens: Vec::with_capacity(settings.max_connections),
+    };
+    worker.event_loop()
+}
+
+impl<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS>
+where
+    P: Poller,
+    H: Handler<L>,
+    L: Default,
+{
+    /// Milliseconds since the worker started.
+    fn now(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    /// Refreshes the `Date` line (reformatted only when the second changes).
+    fn refresh_date(&mut self) {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.date.update(secs);
+    }
+
+    /// The loop.
+    fn event_loop(&mut self) -> io::Result<()> {
+        let mut events = Vec::with_capacity(1024);
+        loop {
+            let now = self.now();
+            if self.shared.is_shutting_down() && self.shutdown_since.is_none() {
+                self.begin_shutdown(now);
+            }
+            if let Some(since) = self.shutdown_since {
+                if self.slab.is_empty() {
+                    break;
+                }
+                if now >= since.saturating_add(self.settings.grace_ms) {
+                    self.close_all();
+                    break;
+                }
+            }
+            let timeout = self.wait_timeout(now);
+            match self.poller.wait(&mut events, timeout) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            }
+            let now = self.now();
+            self.refresh_date();
+            for event in &events {
+                let (token, readable, writable) = P::decode(event);
+                match token {
+                    LISTENER => self.accept(now),
+                    WAKER => self.poller.clear_wake(),
+                    raw => {
+                        let token = Token::from_u64(raw);
+                        if let Some(slot) = self.slab.get_mut(token) {
+                            slot.ready.readable |= readable;
+                            slot.ready.writable |= writable;
+                            self.service(token, now);
+                        }
+                    }
+                }
+            }
+            self.run_ready_list(now);
+            self.fire_timers(now);
+            self.retry_accept(now);
+            self.publish();
+        }
+        self.publish();
+        Ok(())
+    }
+
+    /// How long the next wait may last.
+    fn wait_timeout(&self, now: u64) -> Option<u64> {
+        if !self.ready_list.is_empty() {
+            return Some(0);
+        }
+        let shutdown = self
+            .shutdown_since
+            .map(|since| since.saturating_add(self.settings.grace_ms));
+        [self.timers.next(), self.accept_paused_until, shutdown]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| at.saturating_sub(now))
+    }
+
+    /// Accepts connections until the backlog is empty, the slab full, or
+    /// descriptors run out.
+    fn accept(&mut self, now: u64) {
+        if self.accept_paused_until.is_some() {
+            return;
+        }
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            if self.slab.is_full() {
+                // Connections wait in the backlog until a slot frees.
+                self.accept_blocked = true;
+                return;
+            }
+            let (fd, peer) = match unix::accept(listener.as_fd()) {
+                Ok(accepted) => accepted,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) if unix::is_resource_exhaustion(&error) => {
+                    // Keep serving; try again later rather than spin.
+                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF_MS);
+                    return;
+                }
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) =>
+                {
+                    continue;
+                }
+                Err(_) => return,
+            };
+            let slot = Slot {
+                conn: Connection::new(self.settings.config, peer, now),
+                fd,
+                ready: Readiness::default(),
+                buffer: None,
+                armed: None,
+                waiting: false,
+            };
+            let Ok(token) = self.slab.insert(slot) else {
+                return;
+            };
+            let registered = match self.slab.get_mut(token) {
+                Some(slot) => self.poller.add_connection(&slot.fd, token.to_u64()),
+                None => Ok(()),
+            };
+            if registered.is_err() {
+                self.slab.remove(token);
+                continue;
+            }
+            self.accepted += 1;
+            self.arm(token);
+        }
+    }
+
+    /// Retries accepting after a pause or once a slot freed.
+    fn retry_accept(&mut self, now: u64) {
+        if self.accept_paused_until.is_some_and(|until| now >= until) {
+            self.accept_paused_until = None;
+            self.accept(now);
+        }
+        if self.accept_blocked && !self.slab.is_full() {
+            self.accept_blocked = false;
+            self.accept(now);
+        }
+    }
+
+    /// Drives one connection as far as it goes, then settles its buffer,
+    /// its timer and whether it is done.
+    fn service(&mut self, token: Token, now: u64) {
+        let Worker {
+            slab,
+            buffers,
+            free_buffers,
+            waiting,
+            ready_list,
+            handler,
+            local,
+            date,
+            totals,
+            ..
+        } = self;
+        let Some(slot) = slab.get_mut(token) else {
+            return;
+        };
+        let buffer = match slot.buffer {
+            Some(buffer) => buffer,
+            None => {
+                let wants_io = (slot.ready.readable && slot.conn.interest().read)
+                    || slot.conn.interest().write;
+                if !wants_io {
+                    return;
+                }
+                match free_buffers.pop() {
+                    Some(buffer) => {
+                        slot.buffer = Some(buffer);
+                        buffer
+                    }
+                    None => {
+                        if !slot.waiting {
+                            slot.waiting = true;
+                            waiting.push_back(token);
+                        }
+                        return;
+                    }
+                }
+            }
+        };
+        let mut env = Env {
+            handler: *handler,
+            local,
+            date: Some(date),
+            now,
+        };
+        let result = drive(
+            &mut slot.conn,
+            &mut buffers[buffer as usize],
+            &mut FdSocket(slot.fd.as_fd()),
+            &mut slot.ready,
+            Mode::EdgeTriggered,
+            &mut env,
+        );
+        totals.add(&slot.conn.take_counters());
+        if slot.conn.has_work() && ready_list.len() < ready_list.capacity() {
+            ready_list.push_back(token);
+        }
+        let done = result.is_err() || slot.conn.is_closed() || slot.conn.is_hijacked();
+        if done {
+            self.close(token);
+            return;
+        }
+        self.settle(token);
+    }
+
+    /// After a connection was driven: returns its buffer if it holds no
+    /// state, and arms its deadline.
+    fn settle(&mut self, token: Token) {
+        let Some(slot) = self.slab.get_mut(token) else {
+            return;
+        };
+        if !slot.conn.holds_buffers() {
+            if let Some(buffer) = slot.buffer.take() {
+                self.free_buffers.push(buffer);
+                self.lend_to_waiter();
+            }
+        }
+        self.arm(token);
+    }
+
+    /// Arms a connection's deadline.
+    fn arm(&mut self, token: Token) {
+        let Some(slot) = self.slab.get_mut(token) else {
+            return;
+        };
+        if let Some(deadline) = slot.conn.deadline() {
+            slot.armed = Some(self.timers.arm(token, deadline, slot.armed));
+        }
+        let slab = &mut self.slab;
+        self.timers.sweep_if_full(|token, deadline| {
+            slab.get_mut(token)
+                .is_none_or(|slot| slot.armed != Some(deadline))
+        });
+    }
+
+    /// Hands a freed buffer's turn to the next connection waiting.
+    fn lend_to_waiter(&mut self) {
+        while let Some(token) = self.waiting.pop_front() {
+            if let Some(slot) = self.slab.get_mut(token) {
+                slot.waiting = false;
+                self.ready_list.push_back(token);
+                return;
+            }
+        }
+    }
+
+    /// Drives connections that had work left over, once each.
+    fn run_ready_list(&mut self, now: u64) {
+        for _ in 0..self.ready_list.len() {
+            let Some(token) = self.ready_list.pop_front() else {
+                break;
+            };
+            let Some(slot) = self.slab.get_mut(token) else {
+                continue;
+            };
+            if slot.buffer.is_some() && slot.conn.has_work() {
+                let buffer = slot.buffer.unwrap_or_default() as usize;
+                let mut env = Env {
+                    handler: self.handler,
+                    local: &mut self.local,
+                    date: Some(&self.date),
+                    now,
+                };
+                slot.conn.poll(&mut self.buffers[buffer], &mut env);
+            }
+            self.service(token, now);
+        }
+    }
+
+    /// Handles every deadline that passed.
+    fn fire_timers(&mut self, now: u64) {
+        while let Some((token, due)) = self.timers.pop_due(now) {
+            let Some(slot) = self.slab.get_mut(token) else {
+                continue;
+            };
+            if slot.armed != Some(due) {
+                continue;
+            }
+            slot.armed = None;
+            match slot.conn.deadline() {
+                Some(deadline) if deadline <= now => {
+                    let bufs = match slot.buffer {
+                        Some(buffer) => &mut self.buffers[buffer as usize],
+                        None => &mut *self.scratch,
+                    };
+                    slot.conn.on_timeout(bufs, now);
+                    // Only a connection holding its own buffer can have
+                    // queued a response (a 408 needs a partial request);
+                    // one without that did is dropped, never sent garbage.
+                    let stranded = slot.buffer.is_none() && slot.conn.holds_buffers();
+                    slot.ready.writable = true;
+                    self.totals.add(&slot.conn.take_counters());
+                    if slot.conn.is_closed() || stranded {
+                        self.close(token);
+                    } else {
+                        self.service(token, now);
+                        self.arm(token);
+                    }
+                }
+                Some(_) => self.arm(token),
+                None => {}
+            }
+        }
+    }
+
+    /// Closes a connection and frees what it held.
+    fn close(&mut self, token: Token) {
+        if let Some(slot) = self.slab.remove(token) {
+            if let Some(buffer) = slot.buffer {
+                self.free_buffers.push(buffer);
+                self.lend_to_waiter();
+            }
+            // Dropping the descriptor closes it and removes it from the
+            // poller.
+            drop(slot.fd);
+        }
+    }
+
+    /// Stops accepting and winds down every connection.
+    fn begin_shutdown(&mut self, now: u64) {
+        self.shutdown_since = Some(now);
+        self.listener = None;
+        self.slab.tokens(&mut self.tokens);
+        for index in 0..self.tokens.len() {
+            let token = self.tokens[index];
+            if let Some(slot) = self.slab.get_mut(token) {
+                slot.conn.shutdown(now);
+                slot.ready.writable = true;
+                if slot.conn.is_closed() {
+                    self.close(token);
+                } else {
+                    self.service(token, now);
+                }
+            }
+        }
+    }
+
+    /// Force-closes what is left after the grace period.
+    fn close_all(&mut self) {
+        self.slab.tokens(&mut self.tokens);
+        for index in 0..self.tokens.len() {
+            let token = self.tokens[index];
+            self.close(token);
+        }
+    }
+
+    /// Publishes this worker's numbers.
+    fn publish(&self) {
+        if let Some(counters) = self.shared.workers.get(self.settings.id) {
+            counters.publish(self.accepted, self.slab.len() as u64, &self.totals);
+        }
+    }
+}

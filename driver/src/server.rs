@@ -1,0 +1,207 @@
+//! The server builder every backend exposes, generic over its poller.
+
+use std::io;
+use std::marker::PhantomData;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use peregrine_core::{Config, Handler};
+
+use crate::reactor::{self, Poller, WorkerSettings};
+use crate::stats::{Shared, ShutdownHandle, Stats};
+use crate::unix;
+
+/// A server bound to an address, configured with builder methods, run
+/// with [`run`](Self::run).
+///
+/// `READ` and `WRITE` size each connection's buffers (while it has bytes
+/// in flight), `MAX_HEADERS` its header table. Memory per worker, allocated
+/// when it starts:
+/// `buffers × (READ + WRITE) + max_connections × (connection state, about
+/// 1 KiB with 32 headers)`.
+pub struct Server<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
+    /// The first listener, bound at once so the address is known.
+    listener: OwnedFd,
+    /// The address bound.
+    addr: SocketAddr,
+    /// Worker threads.
+    workers: usize,
+    /// Connection timeouts and limits.
+    config: Config,
+    /// Connections per worker.
+    max_connections: usize,
+    /// Buffer pairs per worker.
+    buffers: usize,
+    /// Pin worker i to CPU i.
+    pin: bool,
+    /// Grace period of a graceful shutdown.
+    grace: Duration,
+    /// Shut down on SIGINT and SIGTERM.
+    signals: bool,
+    /// State shared with handles.
+    shared: Arc<Shared>,
+    /// The readiness API.
+    poller: PhantomData<fn() -> P>,
+}
+
+impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Server<P, READ, WRITE, MAX_HEADERS>
+{
+    /// Binds `addr` (port 0 picks a free port; see
+    /// [`local_addr`](Self::local_addr)). Defaults: one worker per CPU,
+    /// 1,024 connections and 256 buffer pairs per worker,
+    /// [`Config::DEFAULT`], a 10 s grace period, SIGINT/SIGTERM handled.
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
+        let addr = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
+        let listener = unix::listener(addr, true)?;
+        let addr = unix::local_addr(listener.as_fd())?;
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Server {
+            listener,
+            addr,
+            workers,
+            config: Config::DEFAULT,
+            max_connections: 1024,
+            buffers: 256,
+            pin: false,
+            grace: Duration::from_secs(10),
+            signals: true,
+            shared: Shared::new(workers),
+            poller: PhantomData,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Sets the number of worker threads (at least 1).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self.shared = Shared::new(self.workers);
+        self
+    }
+
+    /// Sets connection timeouts and limits.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets how many connections each worker serves at once; beyond it,
+    /// connections wait in the listen backlog.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
+    /// Sets how many buffer pairs each worker lends to connections with
+    /// bytes in flight (idle keep-alive connections hold none).
+    pub fn buffers(mut self, buffers: usize) -> Self {
+        self.buffers = buffers.max(1);
+        self
+    }
+
+    /// Pins worker i to CPU i (Linux).
+    pub fn pin_workers(mut self, pin: bool) -> Self {
+        self.pin = pin;
+        self
+    }
+
+    /// Sets how long requests in flight get to finish after shutdown
+    /// begins; what is left is then closed.
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Whether SIGINT and SIGTERM begin a graceful shutdown (default yes).
+    pub fn handle_signals(mut self, handle: bool) -> Self {
+        self.signals = handle;
+        self
+    }
+
+    /// A handle to stop the server and read its statistics, from any
+    /// thread or from inside a handler. Take it after setting
+    /// [`workers`](Self::workers).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Runs the server until it shuts down, then returns its statistics.
+    /// `handler` is shared by all workers; each creates its own state with
+    /// [`Handler::new_local`].
+    pub fn run<H, L>(self, handler: H) -> io::Result<Stats>
+    where
+        H: Handler<L>,
+        L: Default,
+    {
+        let handle = self.shutdown_handle();
+        let mut listeners = Vec::with_capacity(self.workers);
+        listeners.push(self.listener);
+        for _ in 1..self.workers {
+            listeners.push(unix::listener(self.addr, true)?);
+        }
+        let signals = if self.signals {
+            Some(crate::signals::watch(handle.clone())?)
+        } else {
+            None
+        };
+        let settings = WorkerSettings {
+            id: 0,
+            config: self.config,
+            max_connections: self.max_connections,
+            buffers: self.buffers,
+            grace_ms: self.grace.as_millis() as u64,
+            pin: self.pin,
+        };
+        let handler = &handler;
+        let result = std::thread::scope(|scope| {
+            let workers: Vec<_> = listeners
+                .into_iter()
+                .enumerate()
+                .map(|(id, listener)| {
+                    let shared = Arc::clone(&self.shared);
+                    let stop = ShutdownHandle {
+                        shared: Arc::clone(&self.shared),
+                    };
+                    let settings = WorkerSettings { id, ..settings };
+                    std::thread::Builder::new()
+                        .name(format!("peregrine-worker-{id}"))
+                        .spawn_scoped(scope, move || {
+                            let result = reactor::run::<P, H, L, READ, WRITE, MAX_HEADERS>(
+                                settings, listener, handler, shared,
+                            );
+                            if result.is_err() {
+                                // One worker failing stops the others.
+                                stop.shutdown();
+                            }
+                            result
+                        })
+                })
+                .collect::<io::Result<_>>()?;
+            let mut first_error = None;
+            for worker in workers {
+                let result = worker
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a worker panicked")));
+                if let Err(error) = result {
+                    first_error.get_or_insert(error);
+                }
+            }
+            first_error.map_or(Ok(()), Err)
+        });
+        if let Some(signals) = signals {
+            signals.stop();
+        }
+        result.map(|()| handle.stats())
+    }
+}

@@ -1,0 +1,152 @@
+//! Server statistics and the shutdown handle, shared by all workers.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use peregrine_core::Counters;
+
+/// Something that interrupts a worker's wait.
+pub trait Waker: Send + Sync {
+    /// Wakes the worker.
+    fn wake(&self);
+}
+
+/// Totals over a server's life.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Connections accepted.
+    pub connections_accepted: u64,
+    /// Connections open now.
+    pub connections_open: u64,
+    /// Requests whose head was complete.
+    pub requests: u64,
+    /// Responses by class: `[1xx, 2xx, 3xx, 4xx, 5xx]`.
+    pub responses: [u64; 5],
+    /// Requests refused as malformed or over a limit.
+    pub parse_errors: u64,
+    /// Requests that stalled (408) and peers that stopped reading.
+    pub timeouts: u64,
+}
+
+/// One worker's counters, written by it alone.
+#[derive(Debug, Default)]
+pub(crate) struct WorkerCounters {
+    /// Connections accepted.
+    accepted: AtomicU64,
+    /// Connections open.
+    open: AtomicU64,
+    /// Requests.
+    requests: AtomicU64,
+    /// Responses by class.
+    responses: [AtomicU64; 5],
+    /// Protocol errors.
+    parse_errors: AtomicU64,
+    /// Timeouts.
+    timeouts: AtomicU64,
+}
+
+impl WorkerCounters {
+    /// Publishes a worker's totals (single writer: plain stores suffice).
+    pub(crate) fn publish(&self, accepted: u64, open: u64, totals: &Counters) {
+        self.accepted.store(accepted, Relaxed);
+        self.open.store(open, Relaxed);
+        self.requests.store(totals.requests, Relaxed);
+        for (slot, value) in self.responses.iter().zip(totals.responses) {
+            slot.store(value, Relaxed);
+        }
+        self.parse_errors.store(totals.parse_errors, Relaxed);
+        self.timeouts.store(totals.timeouts, Relaxed);
+    }
+
+    /// Adds this worker's numbers to `stats`.
+    fn add_to(&self, stats: &mut Stats) {
+        stats.connections_accepted += self.accepted.load(Relaxed);
+        stats.connections_open += self.open.load(Relaxed);
+        stats.requests += self.requests.load(Relaxed);
+        for (total, slot) in stats.responses.iter_mut().zip(&self.responses) {
+            *total += slot.load(Relaxed);
+        }
+        stats.parse_errors += self.parse_errors.load(Relaxed);
+        stats.timeouts += self.timeouts.load(Relaxed);
+    }
+}
+
+/// State the workers and every [`ShutdownHandle`] share.
+pub(crate) struct Shared {
+    /// Set once shutdown begins.
+    shutdown: AtomicBool,
+    /// Each worker's counters.
+    pub(crate) workers: Vec<WorkerCounters>,
+    /// Each worker's waker, registered when it starts.
+    wakers: Mutex<Vec<Arc<dyn Waker>>>,
+}
+
+impl Shared {
+    /// State for `workers` workers.
+    pub(crate) fn new(workers: usize) -> Arc<Self> {
+        Arc::new(Shared {
+            shutdown: AtomicBool::new(false),
+            workers: (0..workers).map(|_| WorkerCounters::default()).collect(),
+            wakers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Registers a worker's waker; wakes it at once if shutdown has begun.
+    pub(crate) fn add_waker(&self, waker: Arc<dyn Waker>) {
+        let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        if self.shutdown.load(Relaxed) {
+            waker.wake();
+        }
+        wakers.push(waker);
+    }
+
+    /// Whether shutdown has begun.
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutdown.load(Relaxed)
+    }
+}
+
+/// Stops a server gracefully, from any thread or from inside a handler,
+/// and reads its statistics. Cheap to clone.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    /// The server's shared state.
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl ShutdownHandle {
+    /// Begins a graceful shutdown: workers stop accepting, finish the
+    /// requests in flight, close idle connections, and force-close what is
+    /// left after the grace period. Returns at once; `run` returns when the
+    /// workers are done.
+    pub fn shutdown(&self) {
+        let wakers = self.shared.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        self.shared.shutdown.store(true, Relaxed);
+        for waker in wakers.iter() {
+            waker.wake();
+        }
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shared.is_shutting_down()
+    }
+
+    /// The server's statistics so far (each worker publishes once per
+    /// loop, so the numbers may trail by one batch of events).
+    pub fn stats(&self) -> Stats {
+        let mut stats = Stats::default();
+        for worker in &self.shared.workers {
+            worker.add_to(&mut stats);
+        }
+        stats
+    }
+}
+
+impl std::fmt::Debug for ShutdownHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShutdownHandle")
+            .field("shutting_down", &self.is_shutting_down())
+            .finish()
+    }
+}

@@ -1,0 +1,178 @@
+//! Unix sockets through rustix: listeners, accepting, and [`Socket`] for a
+//! connected descriptor. Shared by the epoll and kqueue backends.
+
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+use peregrine_core::FileRegion;
+use rustix::net::{self, AddressFamily, SocketFlags, SocketType, sockopt};
+
+use crate::io::{MAX_SLICES, Socket};
+
+/// How many pending connections a listener's backlog holds.
+const BACKLOG: i32 = 1024;
+
+/// A non-blocking TCP listener on `addr`; with `reuse_port`, several
+/// listeners may share the port and the kernel spreads connections over
+/// them (`SO_REUSEPORT`; `SO_REUSEPORT_LB` on FreeBSD).
+pub fn listener(addr: SocketAddr, reuse_port: bool) -> io::Result<OwnedFd> {
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    let fd = socket(family)?;
+    sockopt::set_socket_reuseaddr(&fd, true)?;
+    if reuse_port {
+        #[cfg(target_os = "freebsd")]
+        sockopt::set_socket_reuseport_lb(&fd, true)?;
+        #[cfg(not(target_os = "freebsd"))]
+        sockopt::set_socket_reuseport(&fd, true)?;
+    }
+    net::bind(&fd, &addr)?;
+    net::listen(&fd, BACKLOG)?;
+    Ok(fd)
+}
+
+/// A non-blocking, close-on-exec stream socket.
+fn socket(family: AddressFamily) -> io::Result<OwnedFd> {
+    #[cfg(not(target_vendor = "apple"))]
+    {
+        let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+        Ok(net::socket_with(family, SocketType::STREAM, flags, None)?)
+    }
+    #[cfg(target_vendor = "apple")]
+    {
+        let fd = net::socket(family, SocketType::STREAM, None)?;
+        rustix::io::ioctl_fionbio(&fd, true)?;
+        rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC)?;
+        Ok(fd)
+    }
+}
+
+/// The address a socket is bound to.
+pub fn local_addr(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
+    SocketAddr::try_from(net::getsockname(fd)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not an IP socket"))
+}
+
+/// Accepts one connection: non-blocking, close-on-exec, `TCP_NODELAY` on
+/// (responses go out whole, so Nagle's algorithm only adds delay), no
+/// `SIGPIPE` on Apple systems.
+pub fn accept(listener: BorrowedFd<'_>) -> io::Result<(OwnedFd, Option<SocketAddr>)> {
+    #[cfg(not(target_vendor = "apple"))]
+    let (fd, peer) = net::acceptfrom_with(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC)?;
+    #[cfg(target_vendor = "apple")]
+    let (fd, peer) = {
+        let (fd, peer) = net::acceptfrom(listener)?;
+        rustix::io::ioctl_fionbio(&fd, true)?;
+        rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC)?;
+        sockopt::set_socket_nosigpipe(&fd, true)?;
+        (fd, peer)
+    };
+    sockopt::set_tcp_nodelay(&fd, true)?;
+    let peer = peer.and_then(|addr| SocketAddr::try_from(addr).ok());
+    Ok((fd, peer))
+}
+
+/// Whether an accept error means "out of descriptors or memory": stop
+/// accepting for a while, keep serving.
+pub fn is_resource_exhaustion(error: &io::Error) -> bool {
+    matches!(
+        rustix::io::Errno::from_io_error(error),
+        Some(
+            rustix::io::Errno::MFILE
+                | rustix::io::Errno::NFILE
+                | rustix::io::Errno::NOBUFS
+                | rustix::io::Errno::NOMEM
+        )
+    )
+}
+
+/// A connected socket, as a [`Socket`] for the driver.
+#[derive(Debug)]
+pub struct FdSocket<'a>(pub BorrowedFd<'a>);
+
+impl Socket for FdSocket<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(rustix::io::read(self.0, buf)?)
+    }
+
+    fn write_slices(&mut self, slices: &[&[u8]]) -> io::Result<usize> {
+        let mut iov = [IoSlice::new(&[]); MAX_SLICES];
+        let count = slices.len().min(MAX_SLICES);
+        for (slot, slice) in iov.iter_mut().zip(&slices[..count]) {
+            *slot = IoSlice::new(slice);
+        }
+        #[cfg(not(target_vendor = "apple"))]
+        {
+            // MSG_NOSIGNAL: a peer that has gone away is an error here,
+            // not a signal that kills the process.
+            let mut control = net::SendAncillaryBuffer::default();
+            Ok(net::sendmsg(
+                self.0,
+                &iov[..count],
+                &mut control,
+                net::SendFlags::NOSIGNAL,
+            )?)
+        }
+        #[cfg(target_vendor = "apple")]
+        {
+            Ok(rustix::io::writev(self.0, &iov[..count])?)
+        }
+    }
+
+    fn send_file(&mut self, region: FileRegion) -> io::Result<usize> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            let Ok(raw) = std::os::fd::RawFd::try_from(region.handle) else {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "not a descriptor",
+                ));
+            };
+            // SAFETY: a handler that sends a file region promises the
+            // descriptor stays open until the response is written
+            // (`FileRegion::handle`); it is only borrowed for this call.
+            let file = unsafe { BorrowedFd::borrow_raw(raw) };
+            let mut offset = region.offset;
+            let count = usize::try_from(region.len).unwrap_or(usize::MAX);
+            Ok(rustix::fs::sendfile(
+                self.0,
+                file,
+                Some(&mut offset),
+                count,
+            )?)
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let _ = region;
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "sendfile is Linux-only here",
+            ))
+        }
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        Ok(net::shutdown(self.0, net::Shutdown::Write)?)
+    }
+}
+
+/// Pins the calling thread to CPU `cpu` (modulo the CPUs there are).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu % cpus);
+    Ok(rustix::thread::sched_setaffinity(None, &set)?)
+}
+
+/// Pins the calling thread to a CPU: not available on this system.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn pin_to_cpu(_cpu: usize) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "CPU affinity is Linux-only here",
+    ))
+}
