@@ -1,4 +1,7 @@
-//! Shared bits of the example servers: command-line options.
+//! Shared bits of the example servers: handlers the tests reuse, and
+//! command-line options.
+
+pub mod hello;
 
 use std::time::Duration;
 
