@@ -98,8 +98,3 @@ pub use request::{
 };
 pub use status::StatusCode;
 pub use version::Version;
-
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

@@ -16,13 +16,7 @@ fn main() -> std::io::Result<()> {
         Some(path) => Box::leak(std::fs::read(path)?.into_boxed_slice()),
         None => b"Hello, World!",
     };
-    let mut server = Server::bind(("0.0.0.0", options.port))?.pin_workers(options.pin);
-    if let Some(workers) = options.workers {
-        server = server.workers(workers);
-    }
-    if let Some(grace) = options.grace {
-        server = server.grace_period(grace);
-    }
+    let server = options.apply(Server::bind(("0.0.0.0", options.port))?);
     eprintln!("hello: listening on http://{}", server.local_addr());
     let stats = server.run(Hello::with_body(body))?;
     eprintln!(

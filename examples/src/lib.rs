@@ -55,6 +55,24 @@ impl Options {
     }
 }
 
+impl Options {
+    /// Applies the server options (workers, pinning, grace period) to an
+    /// epoll server.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn apply<const R: usize, const W: usize, const H: usize>(
+        &self,
+        mut server: peregrine_epoll::ServerWith<R, W, H>,
+    ) -> peregrine_epoll::ServerWith<R, W, H> {
+        if let Some(workers) = self.workers {
+            server = server.workers(workers);
+        }
+        if let Some(grace) = self.grace {
+            server = server.grace_period(grace);
+        }
+        server.pin_workers(self.pin)
+    }
+}
+
 /// Parses a number or exits with a usage line.
 fn parse<T: std::str::FromStr>(value: &str, name: &str) -> T {
     value
