@@ -18,6 +18,8 @@ pub mod stats;
 pub mod timers;
 
 #[cfg(unix)]
+mod accept;
+#[cfg(unix)]
 pub mod reactor;
 #[cfg(unix)]
 mod server;

@@ -67,6 +67,8 @@ pub(crate) struct WorkerSettings {
     pub(crate) grace_ms: u64,
     /// Pin the worker to CPU `id`.
     pub(crate) pin: bool,
+    /// Connections come from accept threads, not a listener of its own.
+    pub(crate) handoff: bool,
 }
 
 /// One connection and what the worker keeps about it.
@@ -135,7 +137,7 @@ struct Worker<'h, P, H, L, const READ: usize, const WRITE: usize, const MAX_HEAD
 /// Runs a worker until shutdown completes.
 pub(crate) fn run<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
     settings: WorkerSettings,
-    listener: OwnedFd,
+    listener: Option<OwnedFd>,
     handler: &H,
     shared: Arc<Shared>,
 ) -> io::Result<()>
@@ -148,7 +150,12 @@ where
         unix::pin_to_cpu(settings.id)?;
     }
     let poller = P::new()?;
-    poller.add_listener(&listener)?;
+    if let Some(listener) = &listener {
+        poller.add_listener(listener)?;
+    }
+    if let Some(handoff) = shared.handoffs.get(settings.id) {
+        let _ = handoff.waker.set(poller.waker());
+    }
     shared.add_waker(poller.waker());
     let buffers_count = settings.buffers.clamp(1, settings.max_connections.max(1));
     let mut buffers = Vec::with_capacity(buffers_count);
@@ -156,7 +163,7 @@ where
     let mut worker = Worker::<P, H, L, READ, WRITE, MAX_HEADERS> {
         settings,
         poller,
-        listener: Some(listener),
+        listener,
         slab: Slab::with_capacity(settings.max_connections),
         buffers,
         free_buffers: (0..buffers_count as u32).rev().collect(),
@@ -228,7 +235,12 @@ where
                 let (token, readable, writable) = P::decode(event);
                 match token {
                     LISTENER => self.accept(now),
-                    WAKER => self.poller.clear_wake(),
+                    WAKER => {
+                        self.poller.clear_wake();
+                        if self.settings.handoff {
+                            self.take_handoffs(now);
+                        }
+                    }
                     raw => {
                         let token = Token::from_u64(raw);
                         if let Some(slot) = self.slab.get_mut(token) {
@@ -296,28 +308,56 @@ where
                 }
                 Err(_) => return,
             };
-            let slot = Slot {
-                conn: Connection::new(self.settings.config, peer, now),
-                fd,
-                ready: Readiness::default(),
-                buffer: None,
-                armed: None,
-                waiting: false,
-            };
-            let Ok(token) = self.slab.insert(slot) else {
+            self.adopt(fd, peer, now);
+        }
+    }
+
+    /// Takes connections accept threads left for this worker.
+    fn take_handoffs(&mut self, now: u64) {
+        let shared = Arc::clone(&self.shared);
+        let Some(handoff) = shared.handoffs.get(self.settings.id) else {
+            return;
+        };
+        loop {
+            if self.slab.is_full() {
+                self.accept_blocked = true;
+                return;
+            }
+            let next = handoff
+                .queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front();
+            let Some((fd, peer)) = next else {
                 return;
             };
-            let registered = match self.slab.get_mut(token) {
-                Some(slot) => self.poller.add_connection(&slot.fd, token.to_u64()),
-                None => Ok(()),
-            };
-            if registered.is_err() {
-                self.slab.remove(token);
-                continue;
-            }
-            self.accepted += 1;
-            self.arm(token);
+            self.adopt(fd, peer, now);
         }
+    }
+
+    /// Takes a new connection into the slab and the poller.
+    fn adopt(&mut self, fd: OwnedFd, peer: Option<std::net::SocketAddr>, now: u64) {
+        let slot = Slot {
+            conn: Connection::new(self.settings.config, peer, now),
+            fd,
+            ready: Readiness::default(),
+            buffer: None,
+            armed: None,
+            waiting: false,
+        };
+        let Ok(token) = self.slab.insert(slot) else {
+            return;
+        };
+        let registered = match self.slab.get_mut(token) {
+            Some(slot) => self.poller.add_connection(&slot.fd, token.to_u64()),
+            None => Ok(()),
+        };
+        if registered.is_err() {
+            self.close(token);
+            return;
+        }
+        self.accepted += 1;
+        self.arm(token);
     }
 
     /// Retries accepting after a pause or once a slot freed.
@@ -328,7 +368,11 @@ where
         }
         if self.accept_blocked && !self.slab.is_full() {
             self.accept_blocked = false;
-            self.accept(now);
+            if self.settings.handoff {
+                self.take_handoffs(now);
+            } else {
+                self.accept(now);
+            }
         }
     }
 
@@ -502,6 +546,13 @@ where
     /// Closes a connection and frees what it held.
     fn close(&mut self, token: Token) {
         if let Some(slot) = self.slab.remove(token) {
+            if self.settings.handoff {
+                if let Some(handoff) = self.shared.handoffs.get(self.settings.id) {
+                    handoff
+                        .load
+                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
             if let Some(buffer) = slot.buffer {
                 self.free_buffers.push(buffer);
                 self.lend_to_waiter();

@@ -39,6 +39,8 @@ pub struct Server<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: u
     grace: Duration,
     /// Shut down on SIGINT and SIGTERM.
     signals: bool,
+    /// Dedicated accept threads (0: each worker accepts for itself).
+    accept_threads: usize,
     /// State shared with handles.
     shared: Arc<Shared>,
     /// The readiness API.
@@ -70,6 +72,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             pin: false,
             grace: Duration::from_secs(10),
             signals: true,
+            accept_threads: 0,
             shared: Shared::new(workers),
             poller: PhantomData,
         })
@@ -120,6 +123,15 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self
     }
 
+    /// Accepts on `threads` dedicated threads that hand each connection to
+    /// the least-loaded worker, instead of the default: one `SO_REUSEPORT`
+    /// listener per worker, where the kernel spreads connections and none
+    /// is handed between threads. 0 restores the default.
+    pub fn accept_threads(mut self, threads: usize) -> Self {
+        self.accept_threads = threads;
+        self
+    }
+
     /// Whether SIGINT and SIGTERM begin a graceful shutdown (default yes).
     pub fn handle_signals(mut self, handle: bool) -> Self {
         self.signals = handle;
@@ -144,11 +156,23 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         L: Default,
     {
         let handle = self.shutdown_handle();
-        let mut listeners = Vec::with_capacity(self.workers);
+        // One listener per worker, or per accept thread.
+        let handoff = self.accept_threads > 0;
+        let count = if handoff {
+            self.accept_threads
+        } else {
+            self.workers
+        };
+        let mut listeners = Vec::with_capacity(count);
         listeners.push(self.listener);
-        for _ in 1..self.workers {
+        for _ in 1..count {
             listeners.push(unix::listener(self.addr, true)?);
         }
+        let (worker_listeners, accept_listeners) = if handoff {
+            (Vec::new(), listeners)
+        } else {
+            (listeners, Vec::new())
+        };
         let signals = if self.signals {
             Some(crate::signals::watch(handle.clone())?)
         } else {
@@ -161,13 +185,14 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             buffers: self.buffers,
             grace_ms: self.grace.as_millis() as u64,
             pin: self.pin,
+            handoff,
         };
         let handler = &handler;
         let result = std::thread::scope(|scope| {
-            let workers: Vec<_> = listeners
-                .into_iter()
-                .enumerate()
-                .map(|(id, listener)| {
+            let mut worker_listeners = worker_listeners.into_iter();
+            let workers: Vec<_> = (0..self.workers)
+                .map(|id| {
+                    let listener = worker_listeners.next();
                     let shared = Arc::clone(&self.shared);
                     let stop = ShutdownHandle {
                         shared: Arc::clone(&self.shared),
@@ -187,7 +212,26 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                         })
                 })
                 .collect::<io::Result<_>>()?;
+            let acceptors: Vec<_> = accept_listeners
+                .into_iter()
+                .enumerate()
+                .map(|(id, listener)| {
+                    let shared = Arc::clone(&self.shared);
+                    std::thread::Builder::new()
+                        .name(format!("peregrine-accept-{id}"))
+                        .spawn_scoped(scope, move || crate::accept::run(listener, shared))
+                })
+                .collect::<io::Result<_>>()?;
             let mut first_error = None;
+            for acceptor in acceptors {
+                let result = acceptor
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("an accept thread panicked")));
+                if let Err(error) = result {
+                    handle.shutdown();
+                    first_error.get_or_insert(error);
+                }
+            }
             for worker in workers {
                 let result = worker
                     .join()

@@ -1,9 +1,13 @@
 //! Server statistics and the shutdown handle, shared by all workers.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use peregrine_core::Counters;
+
+/// Connections an accept thread may leave waiting for one worker.
+pub(crate) const HANDOFF_CAPACITY: usize = 1024;
 
 /// Something that interrupts a worker's wait.
 pub trait Waker: Send + Sync {
@@ -71,6 +75,22 @@ impl WorkerCounters {
     }
 }
 
+/// A connection accepted by an accept thread, on its way to a worker.
+#[cfg(unix)]
+pub(crate) type Accepted = (std::os::fd::OwnedFd, Option<std::net::SocketAddr>);
+
+/// Where accept threads leave connections for one worker.
+#[cfg(unix)]
+pub(crate) struct Handoff {
+    /// Connections not yet taken, allocated once.
+    pub(crate) queue: Mutex<VecDeque<Accepted>>,
+    /// Connections the worker holds or is about to: what "least loaded"
+    /// compares.
+    pub(crate) load: AtomicUsize,
+    /// Wakes the worker; set when it starts.
+    pub(crate) waker: OnceLock<Arc<dyn Waker>>,
+}
+
 /// State the workers and every [`ShutdownHandle`] share.
 pub(crate) struct Shared {
     /// Set once shutdown begins.
@@ -79,6 +99,9 @@ pub(crate) struct Shared {
     pub(crate) workers: Vec<WorkerCounters>,
     /// Each worker's waker, registered when it starts.
     wakers: Mutex<Vec<Arc<dyn Waker>>>,
+    /// Each worker's hand-off queue (accept-thread mode).
+    #[cfg(unix)]
+    pub(crate) handoffs: Vec<Handoff>,
 }
 
 impl Shared {
@@ -88,6 +111,14 @@ impl Shared {
             shutdown: AtomicBool::new(false),
             workers: (0..workers).map(|_| WorkerCounters::default()).collect(),
             wakers: Mutex::new(Vec::new()),
+            #[cfg(unix)]
+            handoffs: (0..workers)
+                .map(|_| Handoff {
+                    queue: Mutex::new(VecDeque::with_capacity(HANDOFF_CAPACITY)),
+                    load: AtomicUsize::new(0),
+                    waker: OnceLock::new(),
+                })
+                .collect(),
         })
     }
 

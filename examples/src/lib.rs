@@ -18,6 +18,9 @@ pub struct Options {
     pub pin: bool,
     /// `--grace-ms N`: the shutdown grace period.
     pub grace: Option<Duration>,
+    /// `--accept-threads N`: dedicated accept threads (0: one listener per
+    /// worker).
+    pub accept_threads: usize,
 }
 
 impl Options {
@@ -29,6 +32,7 @@ impl Options {
             body_file: None,
             pin: false,
             grace: None,
+            accept_threads: 0,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -45,6 +49,9 @@ impl Options {
                         &value("--grace-ms"),
                         "--grace-ms",
                     )));
+                }
+                "--accept-threads" => {
+                    options.accept_threads = parse(&value("--accept-threads"), "--accept-threads");
                 }
                 "--pin" => options.pin = true,
                 "-h" | "--help" => usage(""),
@@ -69,7 +76,9 @@ impl Options {
         if let Some(grace) = self.grace {
             server = server.grace_period(grace);
         }
-        server.pin_workers(self.pin)
+        server
+            .pin_workers(self.pin)
+            .accept_threads(self.accept_threads)
     }
 }
 
@@ -86,7 +95,7 @@ fn usage(problem: &str) -> ! {
         eprintln!("error: {problem}");
     }
     eprintln!(
-        "options: --port N (default 8080)  --workers N  --body-file FILE  --pin  --grace-ms N"
+        "options: --port N (default 8080)  --workers N  --body-file FILE  --pin  --grace-ms N  --accept-threads N"
     );
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }
