@@ -321,6 +321,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     Connection<READ, WRITE, MAX_HEADERS>
 {
     /// A new connection, accepted at `now`.
+    ///
+    /// Capacities are checked at compile time: a read buffer too small for
+    /// a minimal request head, or a write buffer too small for an error
+    /// response, does not build.
+    ///
+    /// ```compile_fail
+    /// use peregrine_core::{Config, Connection};
+    /// // A 64-byte read buffer cannot hold a request head: rejected.
+    /// let conn = Connection::<64, 4096, 8>::new(Config::DEFAULT, None, 0);
+    /// ```
     pub const fn new(config: Config, peer: Option<SocketAddr>, now: u64) -> Self {
         const {
             assert!(
