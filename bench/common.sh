@@ -1,0 +1,191 @@
+# shellcheck shell=bash
+# Helpers shared by bench/wrk.sh and bench/profile.sh; sourced, not run.
+#
+# Both scripts compare the `hello` example with nginx answering the same
+# bytes: "Hello, World!" (13 B) or a 6150-byte body (the body size of the
+# published benchmark of the Zig server we compare against elsewhere).
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+HELLO=$ROOT/target/release/examples/hello
+
+die() {
+    echo "error: $*" >&2
+    exit 1
+}
+
+note() { echo "-- $*" >&2; }
+
+# Installs the Debian packages named in "$@" (command:package pairs) when
+# their command is missing.
+need_commands() {
+    local missing=() pair
+    for pair in "$@"; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    note "installing ${missing[*]}"
+    local sudo=
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null ||
+        die "apt-get update failed"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+        die "could not install ${missing[*]}"
+    for pair in "$@"; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || die "${pair%%:*} still missing after installing ${pair#*:}"
+    done
+}
+
+# nginx lives in /usr/sbin, which a non-root PATH may lack.
+export PATH=$PATH:/usr/sbin:/sbin
+
+build_hello() {
+    note "building hello (release)"
+    (cd "$ROOT" && cargo build --release --quiet -p peregrine-examples --example hello) ||
+        die "cargo build failed"
+    [ -x "$HELLO" ] || die "$HELLO not built"
+}
+
+# Writes the body of SIZE bytes (13 or any other size) to FILE. The
+# 13-byte body is "Hello, World!"; others are a repeating [a-z0-9] pattern,
+# so the same text can sit in an nginx config string without escaping.
+write_body() {
+    local size=$1 file=$2
+    if [ "$size" -eq 13 ]; then
+        printf 'Hello, World!' >"$file"
+    else
+        awk -v n="$size" 'BEGIN { s = "abcdefghijklmnopqrstuvwxyz0123456789"
+            while (length(out) < n) out = out s
+            printf "%s", substr(out, 1, n) }' >"$file"
+    fi
+    [ "$(wc -c <"$file")" -eq "$size" ] || die "could not write a $size-byte body"
+}
+
+# Writes an nginx config to DIR/nginx.conf answering GET / with the bytes of
+# BODY_FILE on 127.0.0.1:PORT. MASTER is "on" or "off" (off: one process,
+# for valgrind and strace).
+#
+# The body is sent by `return 200`, the same in-memory path for both sizes.
+# nginx refuses a config token over 4096 bytes, so a larger body is split
+# into `map` constants of at most 4000 bytes and joined by the `return`
+# string ("$body_0$body_1"). That costs nginx one copy of the body per
+# request into a pool buffer, which the literal 13-byte string does not.
+# The alternative, a static file, adds an open (or an open_file_cache
+# lookup) and a read or sendfile per request: further from the path
+# Peregrine takes, which answers from memory with one writev.
+write_nginx_conf() {
+    local dir=$1 port=$2 body_file=$3 master=${4:-on}
+    local body maps='' ret='' i=0 off=0 chunk=4000
+    body=$(cat "$body_file")
+    if [ ${#body} -le $chunk ]; then
+        ret=$body
+    else
+        while [ $off -lt ${#body} ]; do
+            maps+="    map \"\" \$body_$i { default \"${body:$off:$chunk}\"; }"$'\n'
+            ret+="\$body_$i"
+            off=$((off + chunk))
+            i=$((i + 1))
+        done
+    fi
+    mkdir -p "$dir/tmp"
+    cat >"$dir/nginx.conf" <<EOF
+daemon off;
+master_process $master;
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events {
+    worker_connections 8192;
+    multi_accept on;
+}
+http {
+    access_log off;
+    server_tokens off;
+    default_type text/plain;
+    keepalive_timeout 75s;
+    keepalive_requests 1000000000;
+    client_body_temp_path $dir/tmp;
+    proxy_temp_path $dir/tmp;
+    fastcgi_temp_path $dir/tmp;
+    uwsgi_temp_path $dir/tmp;
+    scgi_temp_path $dir/tmp;
+$maps    server {
+        listen 127.0.0.1:$port backlog=1024;
+        location = / {
+            return 200 "$ret";
+        }
+    }
+}
+EOF
+    nginx -t -q -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" ||
+        die "nginx rejected $dir/nginx.conf"
+}
+
+# Fails unless nothing listens on 127.0.0.1:PORT.
+port_free() {
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+        die "something already listens on 127.0.0.1:$1 (set another port in the environment)"
+    fi
+}
+
+# Waits up to TIMEOUT seconds for 127.0.0.1:PORT to answer GET / with
+# SIZE bytes, while process PID lives. LOG is shown when it fails.
+wait_ready() {
+    local port=$1 pid=$2 size=$3 timeout=$4 log=$5 deadline got
+    deadline=$((SECONDS + timeout))
+    while [ $SECONDS -lt $deadline ]; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$log" >&2 2>/dev/null
+            die "server (pid $pid, port $port) died while starting; log: $log"
+        fi
+        got=$(curl -s --max-time 2 -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$port/" 2>/dev/null) || got=
+        if [ "$got" = "200 $size" ]; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    tail -n 20 "$log" >&2 2>/dev/null
+    die "server (pid $pid) did not answer GET / on 127.0.0.1:$port with 200 and $size bytes within ${timeout}s (last: '${got:-no answer}'); log: $log"
+}
+
+# Sends SIGNAL to PID and waits up to TIMEOUT seconds for it to exit;
+# SIGKILL after that. Returns 1 if it had to be killed.
+stop_pid() {
+    local pid=$1 signal=$2 timeout=$3 deadline
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -s "$signal" "$pid" 2>/dev/null
+    deadline=$((SECONDS + timeout))
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -s KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        return 1
+    fi
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+# Median of the numbers on standard input (mean of the middle two when
+# their count is even); "-" when there are none.
+median() {
+    sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "-"; exit }
+        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+raise_fd_limit() {
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 4096 ] ||
+        note "open-file limit is $(ulimit -n): runs with 1000 connections may fail"
+}
+
+machine_line() {
+    local model
+    model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+    echo "machine: $(nproc) CPUs, ${model:-unknown CPU}, $(uname -sr)"
+    echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
+}

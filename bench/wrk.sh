@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# Throughput, latency and server CPU per request: the `hello` example
+# against nginx, both with one worker pinned to one CPU, wrk with one
+# thread pinned to the other, on 127.0.0.1.
+#
+#   bench/wrk.sh                       # the full matrix, 3 rounds of 10 s
+#   ROUNDS=1 DURATION=3s BODIES=13 CONNS=100 MODES=pipelined bench/wrk.sh
+#
+# Matrix: body 13 B and 6150 B × 100 and 1000 connections × plain and
+# pipelined (16 requests per write, bench/pipeline.lua). In each cell the
+# servers take turns, peregrine then nginx, ROUNDS times, and the report
+# gives the medians. Server CPU per request is the server's utime + stime
+# (/proc/PID/stat fields 14 and 15, nginx's master and worker added) over
+# the wrk run, divided by the requests wrk completed.
+#
+# Environment (defaults in brackets):
+#   ROUNDS [3]  DURATION [10s]  WARMUP [2s, 0 for none]  PAUSE [1, seconds between runs]
+#   BODIES ["13 6150"]  CONNS ["100 1000"]  MODES ["plain pipelined"]  DEPTH [16]
+#   SERVER_CPU [0]  CLIENT_CPU [1]  PEREGRINE_PORT [18080]  NGINX_PORT [18081]
+#
+# The Markdown report goes to standard output and to bench/results/wrk-*.md;
+# every run's raw wrk output and figures go to bench/results/wrk-*.log.
+set -euo pipefail
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+PAUSE=${PAUSE:-1}
+BODIES=${BODIES:-13 6150}
+CONNS=${CONNS:-100 1000}
+MODES=${MODES:-plain pipelined}
+DEPTH=${DEPTH:-16}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+PEREGRINE_PORT=${PEREGRINE_PORT:-18080}
+NGINX_PORT=${NGINX_PORT:-18081}
+
+# Seconds in a wrk duration ("10", "10s", "2m", "1h").
+seconds() {
+    case $1 in
+    *[0-9]s | *[0-9]) echo "${1%s}" ;;
+    *[0-9]m) echo $((${1%m} * 60)) ;;
+    *[0-9]h) echo $((${1%h} * 3600)) ;;
+    *) die "not a duration: $1" ;;
+    esac
+}
+
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
+[[ $DEPTH =~ ^[1-9][0-9]*$ ]] || die "DEPTH must be a positive integer, not '$DEPTH'"
+duration_s=$(seconds "$DURATION")
+[[ $duration_s =~ ^[0-9]+$ && $duration_s -gt 0 ]] || die "DURATION must be at least 1s, not '$DURATION'"
+[ "$WARMUP" = 0 ] || seconds "$WARMUP" >/dev/null
+for b in $BODIES; do [[ $b =~ ^[1-9][0-9]*$ ]] || die "BODIES: not a size: $b"; done
+for c in $CONNS; do [[ $c =~ ^[1-9][0-9]*$ ]] || die "CONNS: not a count: $c"; done
+for m in $MODES; do [[ $m == plain || $m == pipelined ]] || die "MODES: plain or pipelined, not $m"; done
+[ "$(nproc)" -ge 2 ] || note "only $(nproc) CPU: server and wrk will share it"
+
+need_commands wrk:wrk nginx:nginx-light curl:curl taskset:util-linux
+build_hello
+raise_fd_limit
+
+CLK_TCK=$(getconf CLK_TCK)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/peregrine-wrk.XXXXXX")
+chmod 755 "$tmp" # nginx's worker runs as another user when started as root
+pids=()
+tee_pid=
+
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do
+        stop_pid "$pid" TERM 5 || true
+    done
+    rm -rf "$tmp"
+    if [ -n "$tee_pid" ]; then
+        exec >&-
+        wait "$tee_pid" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+mkdir -p "$BENCH_DIR/results"
+stamp=$(date -u +%Y%m%d-%H%M%S)
+log=$BENCH_DIR/results/wrk-$stamp.log
+report=$BENCH_DIR/results/wrk-$stamp.md
+: >"$log"
+
+# Everything printed to standard output also goes to the report file.
+exec > >(tee "$report")
+tee_pid=$!
+
+# utime + stime, in clock ticks, of PID and its children (nginx's worker).
+cpu_ticks() {
+    local pid=$1 total=0 child t
+    t=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }') || return 1
+    total=$t
+    # shellcheck disable=SC2013 # the file is one line of pids
+    for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+        t=$(sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk '{ print $12 + $13 }') || continue
+        total=$((total + ${t:-0}))
+    done
+    echo "$total"
+}
+
+# A wrk latency ("635.12us", "1.23ms", "2.00s") in microseconds.
+to_us() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0
+        if (v ~ /us$/) f = 1; else if (v ~ /ms$/) f = 1000
+        else if (v ~ /m$/) f = 60000000; else if (v ~ /h$/) f = 3600000000
+        else if (v ~ /s$/) f = 1000000; else f = -1
+        if (f < 0) print "nan"; else printf "%.1f\n", n * f }'
+}
+
+start_peregrine() { # BODY_FILE SIZE
+    local out=$tmp/peregrine-$2.out
+    port_free "$PEREGRINE_PORT"
+    taskset -c "$SERVER_CPU" "$HELLO" --port "$PEREGRINE_PORT" --workers 1 \
+        --body-file "$1" --grace-ms 1000 >"$out" 2>&1 &
+    peregrine_pid=$!
+    pids+=("$peregrine_pid")
+    wait_ready "$PEREGRINE_PORT" "$peregrine_pid" "$2" 30 "$out"
+}
+
+start_nginx() { # BODY_FILE SIZE
+    local dir=$tmp/nginx-$2
+    port_free "$NGINX_PORT"
+    mkdir -p "$dir"
+    chmod 755 "$dir"
+    write_nginx_conf "$dir" "$NGINX_PORT" "$1" on
+    taskset -c "$SERVER_CPU" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
+        >"$dir/stdout" 2>&1 &
+    nginx_pid=$!
+    pids+=("$nginx_pid")
+    wait_ready "$NGINX_PORT" "$nginx_pid" "$2" 30 "$dir/error.log"
+}
+
+stop_servers() {
+    stop_pid "$peregrine_pid" INT 10 || note "peregrine did not stop on SIGINT; killed"
+    stop_pid "$nginx_pid" QUIT 10 || note "nginx did not stop on SIGQUIT; killed"
+    pids=()
+}
+
+# One wrk run: SERVER PID PORT CONNS MODE DURATION LABEL. Appends the raw
+# output to the log and, for a measured run, a record line
+#   run <label> <server> <req/s> <p50 µs> <p99 µs> <µs/request> <requests> <errors>
+# and sets $errors_seen when wrk reported socket errors or non-2xx answers.
+run_wrk() {
+    local server=$1 pid=$2 port=$3 conns=$4 mode=$5 duration=$6 label=$7
+    local args=(-t1 -c"$conns" -d"$duration" --timeout 5s --latency)
+    [ "$mode" = pipelined ] && args+=(-s "$BENCH_DIR/pipeline.lua")
+    args+=("http://127.0.0.1:$port/")
+    [ "$mode" = pipelined ] && args+=(-- "$DEPTH")
+
+    local t0 t1 out status=0
+    kill -0 "$pid" 2>/dev/null || die "$server (pid $pid) is not running"
+    t0=$(cpu_ticks "$pid")
+    out=$(timeout -k 5 $(($(seconds "$duration") + 30)) taskset -c "$CLIENT_CPU" wrk "${args[@]}" 2>&1) || status=$?
+    t1=$(cpu_ticks "$pid" 2>/dev/null) || t1=
+    {
+        echo "### $label $server: taskset -c $CLIENT_CPU wrk ${args[*]}"
+        echo "$out"
+    } >>"$log"
+    [ "$status" -eq 0 ] || die "wrk against $server failed (exit $status); see $log"
+    if ! kill -0 "$pid" 2>/dev/null || [ -z "$t1" ]; then
+        tail -n 20 "$tmp"/peregrine-*.out "$tmp"/nginx-*/error.log >&2 2>/dev/null || true
+        die "$server (pid $pid) died during the run ($label); its output is above, wrk's in $log"
+    fi
+    [ "$label" = warmup ] && return 0
+
+    local requests rps p50 p99 errors us
+    requests=$(awk '/requests in/ { print $1; exit }' <<<"$out")
+    rps=$(awk '/^Requests\/sec:/ { print $2; exit }' <<<"$out")
+    p50=$(awk '$1 == "50%" { print $2; exit }' <<<"$out")
+    p99=$(awk '$1 == "99%" { print $2; exit }' <<<"$out")
+    [[ ${requests:-0} =~ ^[0-9]+$ && $requests -gt 0 ]] ||
+        die "wrk completed no request against $server ($label); see $log"
+    errors=$(awk '/Socket errors:/ { gsub(",", ""); s += $4 + $6 + $8 + $10 }
+        /Non-2xx/ { s += $NF } END { print s + 0 }' <<<"$out")
+    [ "$errors" -eq 0 ] || errors_seen=1
+    us=$(awk -v d="$((t1 - t0))" -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d * 1e6 / hz / n }')
+    echo "run $label $server $rps $(to_us "$p50") $(to_us "$p99") $us $requests $errors" |
+        tee -a "$log" | sed 's/^/-- /' >&2
+}
+
+# Formatting for the report.
+fmt_int() { printf '%.0f' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
+fmt_lat() { awk -v u="$1" 'BEGIN { if (u == "-" || u == "nan") print "-"; else if (u < 1000) printf "%.0f µs\n", u; else printf "%.2f ms\n", u / 1000 }'; }
+fmt_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f×\n", a / b }'; }
+# Median of column COL of the record lines of LABEL and SERVER.
+med() { awk -v l="$1" -v s="$2" -v c="$3" '$1 == "run" && $2 == l && $3 == s { print $c }' "$log" | median; }
+
+summary=()
+
+echo "# Peregrine vs nginx: wrk"
+echo
+machine_line
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "servers: one worker, taskset -c $SERVER_CPU; wrk -t1, taskset -c $CLIENT_CPU; nginx $(nginx -v 2>&1 | sed 's/.*\///'), $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)"
+echo "rounds: $ROUNDS × $DURATION per server and cell, interleaved (warm-up $WARMUP); medians below"
+echo "raw: ${log#"$ROOT"/}"
+
+for size in $BODIES; do
+    body=$tmp/body-$size
+    write_body "$size" "$body"
+    start_peregrine "$body" "$size"
+    start_nginx "$body" "$size"
+    for conns in $CONNS; do
+        for mode in $MODES; do
+            label="${size}B-c${conns}-${mode}"
+            note "cell $label"
+            errors_seen=0
+            if [ "$WARMUP" != 0 ]; then
+                run_wrk peregrine "$peregrine_pid" "$PEREGRINE_PORT" "$conns" "$mode" "$WARMUP" warmup
+                sleep "$PAUSE"
+                run_wrk nginx "$nginx_pid" "$NGINX_PORT" "$conns" "$mode" "$WARMUP" warmup
+                sleep "$PAUSE"
+            fi
+            for round in $(seq "$ROUNDS"); do
+                note "round $round/$ROUNDS"
+                run_wrk peregrine "$peregrine_pid" "$PEREGRINE_PORT" "$conns" "$mode" "$DURATION" "$label"
+                sleep "$PAUSE"
+                run_wrk nginx "$nginx_pid" "$NGINX_PORT" "$conns" "$mode" "$DURATION" "$label"
+                sleep "$PAUSE"
+            done
+
+            title="$size B, $conns connections, "
+            [ "$mode" = plain ] && title+="no pipelining" || title+="pipelined ×$DEPTH"
+            echo
+            echo "### $title"
+            echo
+            rps_ratio=$(fmt_ratio "$(med "$label" peregrine 4)" "$(med "$label" nginx 4)")
+            cpu_ratio=$(fmt_ratio "$(med "$label" peregrine 7)" "$(med "$label" nginx 7)")
+            echo "| server | req/s | p50 | p99 | server CPU µs/request |"
+            echo "|---|---:|---:|---:|---:|"
+            for s in peregrine nginx; do
+                if [ "$mode" = plain ]; then
+                    p50=$(fmt_lat "$(med "$label" $s 5)") p99=$(fmt_lat "$(med "$label" $s 6)")
+                else
+                    p50=n/a p99=n/a
+                fi
+                echo "| $s | $(fmt_int "$(med "$label" $s 4)") | $p50 | $p99 | $(printf '%.2f' "$(med "$label" $s 7)") |"
+            done
+            echo "| peregrine/nginx | $rps_ratio | | | $cpu_ratio |"
+            if [ "$mode" = pipelined ]; then
+                echo
+                echo "Latency n/a: under pipelining wrk 4.1's latency correction assumes one request per write and its percentiles come out wrong (p99 often 0); the raw figures are in the log."
+            fi
+            if [ "$errors_seen" -ne 0 ]; then
+                echo
+                echo "wrk reported socket errors or non-2xx responses in this cell; see the log."
+            fi
+            summary+=("| $size B | $conns | $mode | $(fmt_int "$(med "$label" peregrine 4)") | $(fmt_int "$(med "$label" nginx 4)") | $rps_ratio | $(printf '%.2f' "$(med "$label" peregrine 7)") | $(printf '%.2f' "$(med "$label" nginx 7)") | $cpu_ratio |")
+        done
+    done
+    stop_servers
+done
+
+echo
+echo "### Summary (medians)"
+echo
+echo "| body | connections | mode | peregrine req/s | nginx req/s | ratio | peregrine µs/req | nginx µs/req | ratio |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${summary[@]}"
