@@ -50,9 +50,8 @@
 //! conn.on_read(wire.len(), &mut bufs, &mut env);
 //!
 //! // Bytes out: both responses, ready for one writev.
-//! let mut slices = [&[][..]; 8];
-//! let Transmit::Write(out) = conn.transmit(&bufs, &mut slices) else { panic!() };
-//! let out: Vec<u8> = out.concat();
+//! let Transmit::Write(slices) = conn.transmit(&bufs) else { panic!() };
+//! let out: Vec<u8> = slices.flatten().copied().collect();
 //! let one = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!";
 //! assert_eq!(out, [&one[..], one].concat());
 //! conn.on_written(out.len(), &mut bufs, &mut env);
@@ -86,7 +85,7 @@ pub mod path;
 pub mod query;
 pub mod response;
 
-pub use connection::{Config, Connection, Counters, Env, Interest, IoBuffers, Transmit};
+pub use connection::{Config, Connection, Counters, Env, Interest, IoBuffers, Slices, Transmit};
 pub use error::Error;
 pub use framing::BodyFraming;
 pub use handler::{BodyPolicy, FileRegion, Fill, Handler, Response, ResponseError};

@@ -12,8 +12,9 @@ pub const MAX_SLICES: usize = 64;
 pub trait Socket {
     /// Reads into `buf` (`Ok(0)`: the peer closed its write side).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
-    /// Writes `slices` in order with one system call where possible.
-    fn write_slices(&mut self, slices: &[&[u8]]) -> io::Result<usize>;
+    /// Writes `slices` in order with one system call where possible (at
+    /// most [`MAX_SLICES`] of them; the rest go in a later call).
+    fn write_slices<'b>(&mut self, slices: impl Iterator<Item = &'b [u8]>) -> io::Result<usize>;
     /// Sends (part of) a file region.
     fn send_file(&mut self, region: FileRegion) -> io::Result<usize>;
     /// Shuts down the write side.
@@ -106,13 +107,12 @@ where
     H: Handler<L>,
     L: Default,
 {
-    let mut slices: [&[u8]; MAX_SLICES] = [&[]; MAX_SLICES];
-    let (result, offered) = match conn.transmit(bufs, &mut slices) {
+    let (result, offered) = match conn.transmit(bufs) {
         Transmit::Idle => return Ok(false),
-        Transmit::Write(slices) => (
-            socket.write_slices(slices),
-            slices.iter().map(|s| s.len() as u64).sum(),
-        ),
+        Transmit::Write(slices) => {
+            let offered = slices.clone().take(MAX_SLICES).map(|s| s.len() as u64).sum();
+            (socket.write_slices(slices), offered)
+        }
         Transmit::SendFile(region) => (socket.send_file(region), region.len),
         Transmit::CloseWrite => {
             // The peer may be gone already; the connection closes either way.

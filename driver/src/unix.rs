@@ -98,11 +98,13 @@ impl Socket for FdSocket<'_> {
         Ok(rustix::io::read(self.0, buf)?)
     }
 
-    fn write_slices(&mut self, slices: &[&[u8]]) -> io::Result<usize> {
-        let mut iov = [IoSlice::new(&[]); MAX_SLICES];
-        let count = slices.len().min(MAX_SLICES);
-        for (slot, slice) in iov.iter_mut().zip(&slices[..count]) {
-            *slot = IoSlice::new(slice);
+    fn write_slices<'b>(&mut self, slices: impl Iterator<Item = &'b [u8]>) -> io::Result<usize> {
+        // Filled in one pass, nothing initialised beforehand.
+        let mut iov = heapless::Vec::<IoSlice<'b>, MAX_SLICES>::new();
+        for slice in slices {
+            if iov.push(IoSlice::new(slice)).is_err() {
+                break;
+            }
         }
         #[cfg(not(target_vendor = "apple"))]
         {
@@ -111,14 +113,14 @@ impl Socket for FdSocket<'_> {
             let mut control = net::SendAncillaryBuffer::default();
             Ok(net::sendmsg(
                 self.0,
-                &iov[..count],
+                &iov,
                 &mut control,
                 net::SendFlags::NOSIGNAL,
             )?)
         }
         #[cfg(target_vendor = "apple")]
         {
-            Ok(rustix::io::writev(self.0, &iov[..count])?)
+            Ok(rustix::io::writev(self.0, &iov)?)
         }
     }
 

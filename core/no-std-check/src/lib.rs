@@ -66,8 +66,7 @@ pub unsafe extern "C" fn peregrine_serve(
     space[..n].copy_from_slice(&input[..n]);
     conn.on_read(n, &mut bufs, &mut env);
     let mut copied = 0;
-    let mut slices = [&[][..]; 8];
-    if let Transmit::Write(pieces) = conn.transmit(&bufs, &mut slices) {
+    if let Transmit::Write(pieces) = conn.transmit(&bufs) {
         for piece in pieces {
             let take = piece.len().min(out.len() - copied);
             out[copied..copied + take].copy_from_slice(&piece[..take]);

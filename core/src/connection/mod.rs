@@ -177,13 +177,13 @@ pub struct Interest {
 
 /// What the caller should do with the socket next; see
 /// [`Connection::transmit`].
-#[derive(Debug, PartialEq, Eq)]
-pub enum Transmit<'s, 'b> {
+#[derive(Clone, Debug)]
+pub enum Transmit<'b> {
     /// Nothing to write.
     Idle,
     /// Write these slices, in order (one `writev`), then report how many
     /// bytes went out with [`Connection::on_written`].
-    Write(&'s [&'b [u8]]),
+    Write(Slices<'b>),
     /// Send this file region (`sendfile`), then report the bytes sent with
     /// [`Connection::on_written`].
     SendFile(FileRegion),
@@ -192,6 +192,42 @@ pub enum Transmit<'s, 'b> {
     /// [`Connection::on_write_closed`]; keep reading until the peer closes
     /// or the linger deadline passes.
     CloseWrite,
+}
+
+/// The slices of a [`Transmit::Write`], in order: an iterator, so the
+/// caller builds its `iovec` array (or whatever its API takes) in one
+/// pass, with nothing to initialise first.
+#[derive(Clone, Debug)]
+pub struct Slices<'b> {
+    /// Segments not yet returned, front half of the ring.
+    front: &'b [Segment],
+    /// Then the back half.
+    back: &'b [Segment],
+    /// The write buffer that buffer segments point into.
+    write: &'b [u8],
+}
+
+impl<'b> Iterator for Slices<'b> {
+    type Item = &'b [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'b [u8]> {
+        if self.front.is_empty() {
+            self.front = core::mem::take(&mut self.back);
+        }
+        let (segment, rest) = self.front.split_first()?;
+        self.front = rest;
+        match *segment {
+            Segment::Buffer { start, end } => Some(&self.write[start as usize..end as usize]),
+            Segment::Static(bytes) => Some(bytes),
+            // A file region goes out on its own, after the slices before it.
+            Segment::File(_) => {
+                self.front = &[];
+                self.back = &[];
+                None
+            }
+        }
+    }
 }
 
 /// Where the connection is in its life.
@@ -472,32 +508,23 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
     }
 
-    /// The output to write next, with `slices` as room for the pieces.
-    pub fn transmit<'s, 'b>(
-        &self,
-        bufs: &'b IoBuffers<READ, WRITE>,
-        slices: &'s mut [&'b [u8]],
-    ) -> Transmit<'s, 'b> {
+    /// The output to write next.
+    #[inline]
+    pub fn transmit<'b>(&'b self, bufs: &'b IoBuffers<READ, WRITE>) -> Transmit<'b> {
         if self.life == Life::ClosingWrite {
             return Transmit::CloseWrite;
         }
-        let mut count = 0;
-        for segment in self.queue.iter() {
-            if count == slices.len() {
-                break;
+        match self.queue.front() {
+            None => Transmit::Idle,
+            Some(Segment::File(region)) => Transmit::SendFile(*region),
+            Some(_) => {
+                let (front, back) = self.queue.as_slices();
+                Transmit::Write(Slices {
+                    front,
+                    back,
+                    write: &bufs.write,
+                })
             }
-            slices[count] = match *segment {
-                Segment::Buffer { start, end } => &bufs.write[start as usize..end as usize],
-                Segment::Static(bytes) => bytes,
-                Segment::File(region) if count == 0 => return Transmit::SendFile(region),
-                Segment::File(_) => break,
-            };
-            count += 1;
-        }
-        if count == 0 {
-            Transmit::Idle
-        } else {
-            Transmit::Write(&slices[..count])
         }
     }
 

@@ -100,9 +100,14 @@ impl Queue {
         self.segments.push_back(segment).is_ok()
     }
 
-    /// The segments, front first.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Segment> {
-        self.segments.iter()
+    /// The segments, front first, as the two halves of the ring.
+    pub(crate) fn as_slices(&self) -> (&[Segment], &[Segment]) {
+        self.segments.as_slices()
+    }
+
+    /// The first segment.
+    pub(crate) fn front(&self) -> Option<&Segment> {
+        self.segments.front()
     }
 
     /// Records that `n` bytes from the front were sent; returns how many
@@ -142,12 +147,9 @@ mod tests {
         assert!(queue.push(Segment::Static(b"")));
         assert_eq!(queue.free(), SEGMENTS - 2);
         assert_eq!(queue.consume(15), 0);
-        assert_eq!(
-            queue.iter().next(),
-            Some(&Segment::Buffer { start: 15, end: 20 })
-        );
+        assert_eq!(queue.front(), Some(&Segment::Buffer { start: 15, end: 20 }));
         assert_eq!(queue.consume(7), 0);
-        assert_eq!(queue.iter().next(), Some(&Segment::Static(b"atic")));
+        assert_eq!(queue.front(), Some(&Segment::Static(b"atic")));
         assert_eq!(queue.consume(10), 6);
         assert!(queue.is_empty());
     }

@@ -105,8 +105,7 @@ impl Driver {
     /// Writes until the connection has nothing more (or stops).
     pub fn flush(&mut self) {
         for _ in 0..10_000 {
-            let mut slices = [&[][..]; 8];
-            let written = match self.conn.transmit(&self.bufs, &mut slices) {
+            let written = match self.conn.transmit(&self.bufs) {
                 Transmit::Idle => {
                     if self.conn.has_work() {
                         self.conn
