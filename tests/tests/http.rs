@@ -244,12 +244,27 @@ fn pipelined_requests_in_one_write_are_answered_in_order(backend: Backend) {
         assert!(!response.has_connection_token("close"), "response {i}");
     }
     assert!(client.buffered().is_empty(), "more than 100 responses");
+
+    // 1,000 requests in one write: five times the read buffer, so heads
+    // are split where it fills.
+    let echo = |i: usize| format!("{i}:{}", "x".repeat(i % 50));
+    let requests: Vec<u8> = (0..1000)
+        .flat_map(|i| post_echo(echo(i).as_bytes()))
+        .collect();
+    assert!(requests.len() > 5 * 16 * 1024);
+    client.send(&requests);
+    for i in 0..1000 {
+        let response = client.response();
+        assert_eq!(response.text(), echo(i), "response {i}");
+    }
+    assert!(client.buffered().is_empty(), "more than 1,000 responses");
+
     // The connection is still good.
     client.send(&get("/"));
     assert_hello(&client.response());
     drop(client);
     let stats = server.stop();
-    assert_eq!(stats.requests, 101, "{stats:?}");
+    assert_eq!(stats.requests, 1101, "{stats:?}");
     assert_eq!(stats.connections_accepted, 1, "{stats:?}");
 }
 

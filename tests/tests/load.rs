@@ -19,6 +19,8 @@ backend_tests!(
     two_thousand_concurrent_connections,
     huge_response_to_a_slow_reader,
     slowloris_gets_408_while_others_are_served,
+    stalled_body_gets_408,
+    reader_that_stops_is_dropped_after_the_write_timeout,
     graceful_shutdown_completes_requests_in_flight,
     #[ignore = "bug: shutdown closes a connection whose request is unread (reset, no response)"]
     graceful_shutdown_answers_requests_not_yet_read,
@@ -209,6 +211,70 @@ fn slowloris_gets_408_while_others_are_served(backend: Backend) {
     }
     let stats = server.stop();
     assert_eq!(stats.timeouts, 2, "{stats:?}");
+}
+
+fn stalled_body_gets_408(backend: Backend) {
+    let options = Options {
+        config: Config {
+            body_timeout: 300,
+            ..Config::DEFAULT
+        },
+        ..Options::default()
+    };
+    let server = TestServer::start_with(backend, options, Hello::new());
+    let mut client = server.connect();
+    let started = Instant::now();
+    client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
+    let response = client.response();
+    let elapsed = started.elapsed();
+    assert_eq!(response.status, 408, "{response:?}");
+    assert!(response.has_connection_token("close"));
+    assert!(
+        elapsed >= Duration::from_millis(290) && elapsed < Duration::from_secs(5),
+        "408 after {elapsed:?}, body timeout 300 ms"
+    );
+    client.expect_closed();
+    drop(client);
+    assert_eq!(server.stop().timeouts, 1);
+}
+
+fn reader_that_stops_is_dropped_after_the_write_timeout(backend: Backend) {
+    const TOTAL: u64 = 100 * 1024 * 1024;
+    let options = Options {
+        config: Config {
+            write_timeout: 200,
+            ..Config::DEFAULT
+        },
+        ..Options::default()
+    };
+    let server = TestServer::start_with(backend, options, LargeBytes);
+    let mut client = server.connect();
+    client.send(&get(&format!("/bytes/{TOTAL}")));
+    assert_eq!(client.response_head().status, 200);
+    // The client stops reading for five write timeouts (the behaviour
+    // under test, not a synchronisation); others are served meanwhile.
+    let stalled = Instant::now();
+    let mut other = server.connect();
+    other.send(&get("/"));
+    assert_eq!(other.response().body, b"Hello, World!");
+    std::thread::sleep(Duration::from_secs(1).saturating_sub(stalled.elapsed()));
+    // What the sockets had buffered arrives, then the end.
+    let mut received = 0u64;
+    let mut piece = vec![0; 64 * 1024];
+    loop {
+        match client.read(&mut piece) {
+            Ok(0) => break,
+            Ok(n) => {
+                assert!(piece[..n] == *peregrine_tests::pattern_at(TOTAL, received, n));
+                received += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    assert!(received < TOTAL, "the whole body arrived: no timeout");
+    drop((client, other));
+    assert_eq!(server.stop().timeouts, 1);
 }
 
 /// [`Hello`] whose streamed bodies wait for a gate: until it opens,
