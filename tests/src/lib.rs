@@ -1,0 +1,876 @@
+//! # peregrine-tests
+//!
+//! Socket-level integration tests of the Peregrine servers: real servers on
+//! `127.0.0.1`, real clients (ureq for well-formed traffic, raw
+//! [`TcpStream`]s for everything a well-behaved client would never send).
+//!
+//! This library holds what the tests share:
+//!
+//! - [`TestServer`]: a server running on a thread of the test process,
+//!   stopped gracefully (and joined, with a deadline) when dropped;
+//! - [`Backend`] and [`backend_tests!`]: every test is written once, as a
+//!   function of the backend, and run against each backend there is;
+//! - [`Client`]: a raw HTTP/1.1 client connection that parses responses
+//!   strictly (status line, headers, `Content-Length`, chunked, or
+//!   until-close bodies) and can tell whether the server closed;
+//! - handlers beyond the reference [`Hello`]: [`LargeBytes`] (`/bytes/N`
+//!   without its 16 MiB cap) and [`Blocking`] (holds a worker until the
+//!   test lets go, to make races deterministic);
+//! - small helpers: request builders, the expected bytes of `/bytes/N`,
+//!   descriptor limits.
+//!
+//! `src/bin/child_server.rs` runs a server in a process of its own, for
+//! tests that change process-wide limits or watch the server from outside.
+//!
+//! Every wait is bounded: sockets get read and write timeouts, and servers
+//! are joined through a channel with a deadline.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Mutex, OnceLock, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use peregrine_core::{Config, Handler};
+use peregrine_core::{Fill, Method, Request, Response};
+use peregrine_examples::hello::{Hello, MAX_BYTES, pattern_byte};
+
+/// How long a test waits for a server to stop after asking it to.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a [`Client`] waits for a read or a write before failing.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A server backend the tests run against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `peregrine-epoll`: one edge-triggered epoll per worker (Linux).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    Epoll,
+}
+
+impl Backend {
+    /// Every backend built on this platform.
+    pub const ALL: &[Backend] = &[
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Backend::Epoll,
+    ];
+
+    /// Its name, as [`from_name`](Self::from_name) takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Backend::Epoll => "epoll",
+        }
+    }
+
+    /// The backend called `name`, if it is built here.
+    pub fn from_name(name: &str) -> Option<Backend> {
+        Backend::ALL.iter().copied().find(|b| b.name() == name)
+    }
+}
+
+/// Runs each listed test function (`fn name(backend: Backend)`) once per
+/// backend, as `#[test]`s named `<backend>::<name>`. Attributes written
+/// before a name (`#[ignore = "..."]`) are applied to each generated test.
+///
+/// ```
+/// use peregrine_examples::hello::Hello;
+/// use peregrine_tests::{Backend, TestServer, backend_tests, get};
+///
+/// fn serves_hello(backend: Backend) {
+///     let server = TestServer::start(backend, Hello::new());
+///     let mut client = server.connect();
+///     client.send(&get("/"));
+///     assert_eq!(client.response().body, b"Hello, World!");
+/// }
+///
+/// backend_tests!(serves_hello);
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! backend_tests {
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        mod epoll {
+            $(
+                $(#[$attr])*
+                #[test]
+                fn $name() {
+                    super::$name($crate::Backend::Epoll)
+                }
+            )*
+        }
+    };
+}
+
+/// How a [`TestServer`] is configured; [`Default`] is what most tests
+/// need: two workers, the default connection [`Config`], limits and grace
+/// period.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Worker threads.
+    pub workers: usize,
+    /// Connection timeouts and limits.
+    pub config: Config,
+    /// Connections per worker.
+    pub max_connections: usize,
+    /// Buffer pairs per worker.
+    pub buffers: usize,
+    /// Grace period of a graceful shutdown.
+    pub grace: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            workers: 2,
+            config: Config::DEFAULT,
+            max_connections: 1024,
+            buffers: 256,
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The statistics a server returns when it stops.
+pub type Stats = peregrine_epoll::Stats;
+
+/// The handle that stops a running server.
+pub type ShutdownHandle = peregrine_epoll::ShutdownHandle;
+
+/// A server running on its own thread, listening on `127.0.0.1` on a port
+/// of its own. Dropping it shuts the server down gracefully and waits (at
+/// most [`STOP_TIMEOUT`]) for it to stop.
+pub struct TestServer {
+    /// Where it listens.
+    addr: SocketAddr,
+    /// Stops it.
+    handle: ShutdownHandle,
+    /// What `run` returned, sent when it returns.
+    done: mpsc::Receiver<io::Result<Stats>>,
+    /// The thread running it; taken when joined.
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts `handler` on `backend` with the default [`Options`].
+    pub fn start<H, L>(backend: Backend, handler: H) -> TestServer
+    where
+        H: Handler<L> + Send + 'static,
+        L: Default,
+    {
+        TestServer::start_with(backend, Options::default(), handler)
+    }
+
+    /// Starts `handler` on `backend` configured by `options`.
+    ///
+    /// # Panics
+    ///
+    /// If the server cannot bind or its thread cannot start.
+    pub fn start_with<H, L>(backend: Backend, options: Options, handler: H) -> TestServer
+    where
+        H: Handler<L> + Send + 'static,
+        L: Default,
+    {
+        let (tx, done) = mpsc::channel();
+        let (addr, handle, thread) = match backend {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Backend::Epoll => {
+                let server = peregrine_epoll::Server::bind("127.0.0.1:0")
+                    .expect("bind 127.0.0.1:0")
+                    .workers(options.workers)
+                    .config(options.config)
+                    .max_connections(options.max_connections)
+                    .buffers(options.buffers)
+                    .grace_period(options.grace)
+                    .handle_signals(false);
+                let addr = server.local_addr();
+                let handle = server.shutdown_handle();
+                let thread = std::thread::Builder::new()
+                    .name("test-server".into())
+                    .spawn(move || {
+                        let _ = tx.send(server.run(handler));
+                    })
+                    .expect("spawn the server thread");
+                (addr, handle, thread)
+            }
+        };
+        TestServer {
+            addr,
+            handle,
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A handle to stop the server or read its statistics.
+    pub fn handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// Connects a raw client.
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Begins a graceful shutdown and waits, at most `timeout`, for `run`
+    /// to return; returns its statistics.
+    ///
+    /// # Panics
+    ///
+    /// If `run` failed or did not return in time.
+    pub fn stop_within(mut self, timeout: Duration) -> Stats {
+        self.handle.shutdown();
+        self.wait(timeout)
+    }
+
+    /// [`stop_within`](Self::stop_within) [`STOP_TIMEOUT`].
+    pub fn stop(self) -> Stats {
+        self.stop_within(STOP_TIMEOUT)
+    }
+
+    /// Waits, at most `timeout`, for `run` to return (after a shutdown
+    /// begun elsewhere) and joins the thread.
+    ///
+    /// # Panics
+    ///
+    /// If `run` failed or did not return in time.
+    pub fn wait(&mut self, timeout: Duration) -> Stats {
+        let result = self
+            .done
+            .recv_timeout(timeout)
+            .unwrap_or_else(|_| panic!("the server did not stop within {timeout:?}"));
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("the server thread panicked");
+        }
+        result.expect("the server failed")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        self.handle.shutdown();
+        // A server that does not stop is left behind rather than hang the
+        // test; the test fails on its own assertions (or already did).
+        if self.done.recv_timeout(STOP_TIMEOUT).is_ok() {
+            let _ = thread.join();
+        } else if !std::thread::panicking() {
+            panic!("the server did not stop within {STOP_TIMEOUT:?}");
+        }
+    }
+}
+
+/// A response as read off the wire by [`Client`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawResponse {
+    /// `HTTP/1.1` or `HTTP/1.0`.
+    pub version: String,
+    /// The status code.
+    pub status: u16,
+    /// The reason phrase.
+    pub reason: String,
+    /// The header fields, in order, as sent.
+    pub headers: Vec<(String, String)>,
+    /// The body, de-chunked.
+    pub body: Vec<u8>,
+    /// Whether the body was chunked.
+    pub chunked: bool,
+    /// The bytes the head took on the wire.
+    pub head_len: usize,
+}
+
+impl RawResponse {
+    /// The value of the only header named `name` (case-insensitive).
+    ///
+    /// # Panics
+    ///
+    /// If there are several.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let mut values = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str());
+        let first = values.next();
+        assert!(
+            values.next().is_none(),
+            "several {name} headers in {self:?}"
+        );
+        first
+    }
+
+    /// Every value of the headers named `name` (case-insensitive).
+    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether a `Connection` header holds `token` (case-insensitive).
+    pub fn has_connection_token(&self, token: &str) -> bool {
+        self.header_all("connection")
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+
+    /// The `Content-Length`, if sent.
+    pub fn content_length(&self) -> Option<u64> {
+        self.header("content-length")
+            .map(|v| v.parse().expect("numeric Content-Length"))
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A raw client connection: writes whatever it is given and parses the
+/// responses, keeping bytes read beyond one response for the next.
+#[derive(Debug)]
+pub struct Client {
+    /// The socket.
+    stream: TcpStream,
+    /// Bytes read and not yet parsed: `buf[start..]`.
+    buf: Vec<u8>,
+    /// Start of the unparsed bytes.
+    start: usize,
+    /// The peer closed (a read returned 0).
+    eof: bool,
+}
+
+impl Client {
+    /// Connects to `addr`, with [`IO_TIMEOUT`] on reads and writes.
+    ///
+    /// # Panics
+    ///
+    /// If the connection fails.
+    #[track_caller]
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        Client::from_stream(stream)
+    }
+
+    /// Wraps a connected socket, setting [`IO_TIMEOUT`] and `TCP_NODELAY`.
+    pub fn from_stream(stream: TcpStream) -> Client {
+        stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+        stream.set_write_timeout(Some(IO_TIMEOUT)).expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        Client {
+            stream,
+            buf: Vec::with_capacity(16 * 1024),
+            start: 0,
+            eof: false,
+        }
+    }
+
+    /// The socket.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Writes all of `bytes`.
+    ///
+    /// # Panics
+    ///
+    /// If the write fails.
+    #[track_caller]
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream
+            .write_all(bytes)
+            .unwrap_or_else(|e| panic!("write: {e}"));
+    }
+
+    /// Bytes read but not yet parsed into a response.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Reads one response to a request with a body in return (not HEAD).
+    ///
+    /// # Panics
+    ///
+    /// If it is malformed, or does not arrive within [`IO_TIMEOUT`].
+    #[track_caller]
+    pub fn response(&mut self) -> RawResponse {
+        self.try_response(false)
+            .unwrap_or_else(|e| panic!("reading a response: {e}"))
+    }
+
+    /// Reads one response to a HEAD request (no body follows the head).
+    ///
+    /// # Panics
+    ///
+    /// If it is malformed, or does not arrive within [`IO_TIMEOUT`].
+    #[track_caller]
+    pub fn head_response(&mut self) -> RawResponse {
+        self.try_response(true)
+            .unwrap_or_else(|e| panic!("reading a response: {e}"))
+    }
+
+    /// Reads only a response head (the body stays unread).
+    ///
+    /// # Panics
+    ///
+    /// If it is malformed, or does not arrive within [`IO_TIMEOUT`].
+    #[track_caller]
+    pub fn response_head(&mut self) -> RawResponse {
+        self.try_head()
+            .unwrap_or_else(|e| panic!("reading a response head: {e}"))
+    }
+
+    /// Reads one response; `head_request` says it answers a HEAD.
+    ///
+    /// # Errors
+    ///
+    /// A socket error, a timeout, a malformed response, or the peer
+    /// closing before the response is whole.
+    pub fn try_response(&mut self, head_request: bool) -> io::Result<RawResponse> {
+        let mut response = self.try_head()?;
+        let bodiless = head_request
+            || (100..200).contains(&response.status)
+            || response.status == 204
+            || response.status == 304;
+        if bodiless {
+            return Ok(response);
+        }
+        let chunked = response
+            .header_all("transfer-encoding")
+            .flat_map(|v| v.split(','))
+            .last()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked"));
+        response.body = if chunked {
+            response.chunked = true;
+            self.chunked_body()?
+        } else if let Some(length) = response.content_length() {
+            self.exact(length as usize)?
+        } else {
+            self.until_close()?
+        };
+        Ok(response)
+    }
+
+    /// Reads a response head.
+    fn try_head(&mut self) -> io::Result<RawResponse> {
+        let end = self.find(b"\r\n\r\n")? + 4;
+        let head = self.take(end);
+        let text = std::str::from_utf8(&head).map_err(|_| invalid("head is not UTF-8"))?;
+        let mut lines = text[..text.len() - 4].split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let mut parts = status_line.splitn(3, ' ');
+        let version = parts.next().unwrap_or_default().to_owned();
+        if version != "HTTP/1.1" && version != "HTTP/1.0" {
+            return Err(invalid(&format!("bad status line {status_line:?}")));
+        }
+        let status = parts
+            .next()
+            .filter(|code| code.len() == 3)
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| invalid(&format!("bad status line {status_line:?}")))?;
+        let reason = parts.next().unwrap_or_default().to_owned();
+        let mut headers = Vec::new();
+        for line in lines {
+            let (name, value) = line
+                .split_once(':')
+                .ok_or_else(|| invalid(&format!("bad header line {line:?}")))?;
+            if name.is_empty() || name.contains(' ') {
+                return Err(invalid(&format!("bad header name {line:?}")));
+            }
+            headers.push((name.to_owned(), value.trim().to_owned()));
+        }
+        Ok(RawResponse {
+            version,
+            status,
+            reason,
+            headers,
+            body: Vec::new(),
+            chunked: false,
+            head_len: end,
+        })
+    }
+
+    /// Reads a chunked body (and its trailers, dropped).
+    fn chunked_body(&mut self) -> io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        loop {
+            let line_end = self.find(b"\r\n")?;
+            let line = self.take(line_end + 2);
+            let line = std::str::from_utf8(&line[..line_end])
+                .map_err(|_| invalid("chunk size is not UTF-8"))?;
+            let size = line.split(';').next().unwrap_or_default().trim();
+            let size = usize::from_str_radix(size, 16)
+                .map_err(|_| invalid(&format!("bad chunk size {line:?}")))?;
+            if size == 0 {
+                // Trailer fields, then the empty line.
+                loop {
+                    let end = self.find(b"\r\n")?;
+                    if self.take(end + 2).len() == 2 {
+                        return Ok(body);
+                    }
+                }
+            }
+            body.extend_from_slice(&self.exact(size)?);
+            if self.exact(2)? != b"\r\n" {
+                return Err(invalid("chunk data not followed by CRLF"));
+            }
+        }
+    }
+
+    /// Reads exactly `n` bytes.
+    fn exact(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        while self.buffered().len() < n {
+            if self.fill()? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("closed {} bytes short", n - self.buffered().len()),
+                ));
+            }
+        }
+        Ok(self.take(n))
+    }
+
+    /// Reads until the peer closes.
+    fn until_close(&mut self) -> io::Result<Vec<u8>> {
+        while self.fill()? > 0 {}
+        let n = self.buffered().len();
+        Ok(self.take(n))
+    }
+
+    /// The offset of `needle` in the unparsed bytes, reading until it
+    /// shows up.
+    fn find(&mut self, needle: &[u8]) -> io::Result<usize> {
+        let mut from = 0;
+        loop {
+            let buffered = self.buffered();
+            if let Some(at) = buffered[from..]
+                .windows(needle.len())
+                .position(|w| w == needle)
+            {
+                return Ok(from + at);
+            }
+            from = buffered.len().saturating_sub(needle.len() - 1);
+            if self.fill()? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "closed before {:?}; got {:?}",
+                        String::from_utf8_lossy(needle),
+                        String::from_utf8_lossy(self.buffered())
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// Removes and returns the first `n` unparsed bytes.
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let taken = self.buf[self.start..self.start + n].to_vec();
+        self.advance(n);
+        taken
+    }
+
+    /// Drops the first `n` unparsed bytes.
+    fn advance(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+    }
+
+    /// Reads once more into the buffer; 0 at the end of the stream.
+    fn fill(&mut self) -> io::Result<usize> {
+        if self.eof {
+            return Ok(0);
+        }
+        if self.start > 0 && self.start * 2 > self.buf.len() {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + 64 * 1024, 0);
+        let result = loop {
+            match self.stream.read(&mut self.buf[len..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let n = *result.as_ref().unwrap_or(&0);
+        self.buf.truncate(len + n);
+        let n = result?;
+        self.eof = n == 0;
+        Ok(n)
+    }
+
+    /// Asserts the server closed the connection: nothing more arrives, then
+    /// the end of the stream (a reset counts as closed, too).
+    ///
+    /// # Panics
+    ///
+    /// If bytes arrive, or the connection stays open past [`IO_TIMEOUT`].
+    #[track_caller]
+    pub fn expect_closed(&mut self) {
+        assert!(
+            self.buffered().is_empty(),
+            "unexpected bytes after the response: {:?}",
+            String::from_utf8_lossy(self.buffered())
+        );
+        match self.fill() {
+            Ok(0) => {}
+            Ok(_) => panic!(
+                "expected the server to close; got {:?}",
+                String::from_utf8_lossy(self.buffered())
+            ),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("expected the server to close; got {e}"),
+        }
+    }
+
+    /// Whether the server has closed the connection, waiting at most
+    /// `timeout` to find out; `false` if it is still open then.
+    ///
+    /// # Panics
+    ///
+    /// If bytes arrive.
+    #[track_caller]
+    pub fn is_closed_within(&mut self, timeout: Duration) -> bool {
+        self.stream
+            .set_read_timeout(Some(timeout))
+            .expect("timeout");
+        let result = self.fill();
+        self.stream
+            .set_read_timeout(Some(IO_TIMEOUT))
+            .expect("timeout");
+        match result {
+            Ok(0) => true,
+            Ok(_) => panic!(
+                "unexpected bytes: {:?}",
+                String::from_utf8_lossy(self.buffered())
+            ),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => true,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                false
+            }
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
+/// Reads what was buffered first, then from the socket: a body can be read
+/// piece by piece after [`Client::response_head`].
+impl Read for Client {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.buffered().is_empty() {
+            if self.eof {
+                return Ok(0);
+            }
+            return self.stream.read(out);
+        }
+        let n = self.buffered().len().min(out.len());
+        out[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
+        self.advance(n);
+        Ok(n)
+    }
+}
+
+/// An `InvalidData` error.
+fn invalid(message: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message.to_owned())
+}
+
+/// A `GET` of `path` with `Host`, nothing else.
+pub fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").into_bytes()
+}
+
+/// A `POST /echo` with `body`, framed by `Content-Length`.
+pub fn post_echo(body: &[u8]) -> Vec<u8> {
+    let mut request = format!(
+        "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    request
+}
+
+/// The body of `GET /bytes/N` for `n` bytes (byte `i` is
+/// `pattern_byte(n - i)`).
+pub fn pattern(n: u64) -> Vec<u8> {
+    (0..n).map(|i| pattern_byte(n - i)).collect()
+}
+
+/// The `len` bytes (at most [`PATTERN_WINDOW`]) expected at `offset` in
+/// the body of `/bytes/total`, without building the whole body (bodies
+/// may be hundreds of MiB).
+///
+/// # Panics
+///
+/// If `len` is over [`PATTERN_WINDOW`] or `offset` past `total`.
+pub fn pattern_at(total: u64, offset: u64, len: usize) -> &'static [u8] {
+    // table[j] is pattern_byte(r) for every r ≡ -j (mod 26): a window's
+    // worth of the pattern plus one period, from a phase of 0.
+    static TABLE: OnceLock<Vec<u8>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        (0..(PATTERN_WINDOW + 26) as u64)
+            .map(|j| pattern_byte(26 * (1 << 30) - j))
+            .collect()
+    });
+    assert!(len <= PATTERN_WINDOW, "{len} bytes asked of the pattern");
+    let remaining = total - offset;
+    let phase = ((26 - remaining % 26) % 26) as usize;
+    &table[phase..phase + len]
+}
+
+/// The longest slice [`pattern_at`] gives.
+pub const PATTERN_WINDOW: usize = 1 << 20;
+
+/// Raises the soft limit on open descriptors to at least `wanted` (up to
+/// the hard limit); returns the soft limit in force afterwards.
+#[cfg(unix)]
+pub fn raise_fd_limit(wanted: u64) -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let current = limit.current.unwrap_or(u64::MAX);
+    if current >= wanted {
+        return current;
+    }
+    let target = limit.maximum.map_or(wanted, |max| max.min(wanted));
+    let raised = Rlimit {
+        current: Some(target),
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => target,
+        Err(_) => current,
+    }
+}
+
+/// Writes `bytes` one at a time, each in its own segment (`TCP_NODELAY` is
+/// on for [`Client`]s).
+///
+/// # Panics
+///
+/// If a write fails.
+#[track_caller]
+pub fn send_byte_by_byte(client: &mut Client, bytes: &[u8]) {
+    for byte in bytes {
+        client.send(std::slice::from_ref(byte));
+        client.stream().flush().expect("flush");
+    }
+}
+
+/// [`Hello`] without its cap on `/bytes/N`: any `N` up to `u64::MAX` is
+/// streamed, with the same pattern and the same `fill_body`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LargeBytes;
+
+impl Handler for LargeBytes {
+    fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
+        let count = request
+            .path()
+            .strip_prefix(b"/bytes/")
+            .and_then(|digits| std::str::from_utf8(digits).ok())
+            .and_then(|digits| digits.parse::<u64>().ok());
+        match count {
+            Some(n) if n > MAX_BYTES && request.method() == Method::Get => {
+                response.set_tag(n);
+                response.stream(Some(n));
+            }
+            _ => Hello::new().handle(request, response),
+        }
+    }
+
+    fn fill_body(&self, remaining: &mut u64, buf: &mut [u8], local: &mut ()) -> Fill {
+        Hello::new().fill_body(remaining, buf, local)
+    }
+}
+
+/// [`Hello`], except that `GET /block` holds its worker until the test
+/// says so: a way to have a worker busy, deterministically, while clients
+/// do things it cannot see yet. Made with [`Blocking::new`], which also
+/// returns the [`BlockingControl`].
+#[derive(Debug)]
+pub struct Blocking {
+    /// Told when a `/block` request is being handled.
+    entered: Mutex<mpsc::Sender<()>>,
+    /// Waited on (at most [`IO_TIMEOUT`]) before answering `/block`.
+    release: Mutex<mpsc::Receiver<()>>,
+}
+
+/// The test's side of a [`Blocking`] handler.
+#[derive(Debug)]
+pub struct BlockingControl {
+    /// Hears when a `/block` request is being handled.
+    entered: mpsc::Receiver<()>,
+    /// Lets one go.
+    release: mpsc::Sender<()>,
+}
+
+impl Blocking {
+    /// The handler and its control.
+    pub fn new() -> (Blocking, BlockingControl) {
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel();
+        let handler = Blocking {
+            entered: Mutex::new(entered_tx),
+            release: Mutex::new(release_rx),
+        };
+        (handler, BlockingControl { entered, release })
+    }
+}
+
+impl BlockingControl {
+    /// Waits (at most [`IO_TIMEOUT`]) until a `/block` request holds its
+    /// worker.
+    ///
+    /// # Panics
+    ///
+    /// If none does in time.
+    #[track_caller]
+    pub fn wait_entered(&self) {
+        self.entered
+            .recv_timeout(IO_TIMEOUT)
+            .expect("no /block request was handled");
+    }
+
+    /// Lets the `/block` request answer (`released`).
+    pub fn release(&self) {
+        let _ = self.release.send(());
+    }
+}
+
+impl Handler for Blocking {
+    fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
+        if request.path() == b"/block" {
+            let _ = self.entered.lock().map(|entered| entered.send(()));
+            let _ = self
+                .release
+                .lock()
+                .map(|release| release.recv_timeout(IO_TIMEOUT));
+            response.body_static(b"released");
+        } else {
+            Hello::new().handle(request, response);
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! No heap allocation per request: a counting global allocator counts the
+//! allocations made on the server's worker threads (marked when each
+//! creates its handler state), and after a warm-up 10,000 requests of
+//! every kind — keep-alive, pipelined, chunked, `100 Continue`, streamed,
+//! error responses, a new connection each — must make none.
+//!
+//! This is a test binary of its own because it installs the allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use peregrine_core::{BodyPolicy, Fill, Handler, Request, Response};
+use peregrine_examples::hello::Hello;
+use peregrine_tests::{Backend, Client, TestServer, backend_tests, get, pattern, post_echo};
+
+backend_tests!(no_allocation_per_request);
+
+/// Passes every call to the system allocator, counting those made on a
+/// marked thread.
+struct CountingAllocator;
+
+/// Allocations (and reallocations) made on marked threads.
+static SERVER_ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Whether this thread is a server worker. Const-initialised with no
+    /// destructor, so reading it never allocates.
+    static ON_SERVER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Counts one allocation if this thread is marked.
+fn count() {
+    if ON_SERVER.try_with(Cell::get).unwrap_or(false) {
+        SERVER_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments,
+// so `System`'s guarantees are this allocator's.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded as received; the caller upholds `alloc`'s
+        // contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: `ptr` came from this allocator, hence from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from this allocator, hence from `System`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Worker threads marked.
+static MARKED: AtomicUsize = AtomicUsize::new(0);
+
+/// [`Hello`], marking each worker thread when it creates its state.
+struct Marked;
+
+impl Handler for Marked {
+    fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
+        Hello::new().handle(request, response);
+    }
+
+    fn new_local(&self, _worker: usize) {
+        ON_SERVER.with(|on| on.set(true));
+        MARKED.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn body_policy(&self, request: &Request<'_>) -> BodyPolicy {
+        Hello::new().body_policy(request)
+    }
+
+    fn fill_body(&self, tag: &mut u64, buf: &mut [u8], local: &mut ()) -> Fill {
+        Hello::new().fill_body(tag, buf, local)
+    }
+}
+
+/// Malformed requests, each closing its connection.
+const MALFORMED: &[&[u8]] = &[
+    b"G@T / HTTP/1.1\r\nHost: t\r\n\r\n",
+    b"GET / HTTP/1.1\r\n\r\n",
+    b"GET / HTTP/1.1\nHost: t\n\n",
+    b"GET / HTTP/2.0\r\nHost: t\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 99999\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+];
+
+/// A pipeline of `n` assorted requests, and a check of its responses.
+fn pipeline(n: usize) -> (Vec<u8>, impl Fn(usize, &mut Client)) {
+    let mut wire = Vec::new();
+    for i in 0..n {
+        match i % 6 {
+            0 => wire.extend(get("/")),
+            1 => wire.extend(post_echo(format!("pipelined {i}").as_bytes())),
+            2 => wire.extend(get(&format!("/bytes/{}", 100 + i))),
+            3 => wire.extend(
+                b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n",
+            ),
+            4 => wire.extend(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n"),
+            _ => wire.extend(get("/missing")),
+        }
+    }
+    let check = |i: usize, client: &mut Client| match i % 6 {
+        0 => assert_eq!(client.response().body, b"Hello, World!"),
+        1 => assert_eq!(client.response().text(), format!("pipelined {i}")),
+        2 => assert_eq!(client.response().body, pattern(100 + i as u64)),
+        3 => assert_eq!(client.response().body, b"abcd"),
+        4 => assert_eq!(client.head_response().content_length(), Some(13)),
+        _ => assert_eq!(client.response().status, 404),
+    };
+    (wire, check)
+}
+
+/// Drives `rounds` of every kind of traffic; returns the requests sent.
+fn traffic(server: &TestServer, rounds: usize) -> usize {
+    let addr = server.addr();
+    let mut sent = 0;
+    for round in 0..rounds {
+        // Keep-alive: one connection, requests one after another.
+        let mut client = Client::connect(addr);
+        for i in 0..20 {
+            client.send(&get("/"));
+            assert_eq!(client.response().body, b"Hello, World!");
+            client.send(&post_echo(format!("{round}/{i}").as_bytes()));
+            assert_eq!(client.response().text(), format!("{round}/{i}"));
+        }
+        // 100 Continue, and a handler's 405.
+        client.send(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n",
+        );
+        assert_eq!(client.response().status, 100);
+        client.send(b"ok");
+        assert_eq!(client.response().body, b"ok");
+        client.send(b"DELETE / HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(client.response().status, 405);
+        sent += 43;
+
+        // Pipelined: 60 requests in one write.
+        let (wire, check) = pipeline(60);
+        client.send(&wire);
+        for i in 0..60 {
+            check(i, &mut client);
+        }
+        sent += 60;
+        drop(client);
+
+        // Connection churn: a new connection per request, closed by
+        // either side.
+        for i in 0..10 {
+            let mut client = Client::connect(addr);
+            if i % 2 == 0 {
+                client.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+                assert_eq!(client.response().body, b"Hello, World!");
+                client.expect_closed();
+            } else {
+                client.send(b"GET /bytes/3000 HTTP/1.0\r\n\r\n");
+                assert_eq!(client.response().body, pattern(3000));
+            }
+            sent += 1;
+        }
+        // Keep-alive connections the client closes.
+        for _ in 0..4 {
+            let mut client = Client::connect(addr);
+            client.send(&get("/"));
+            assert_eq!(client.response().status, 200);
+            sent += 1;
+        }
+
+        // Error responses, each closing its connection.
+        for (i, wire) in MALFORMED.iter().enumerate() {
+            if (round + i) % 2 == 0 {
+                let mut client = Client::connect(addr);
+                client.send(wire);
+                let response = client.response();
+                assert!(response.status >= 400, "{response:?}");
+                client.expect_closed();
+                sent += 1;
+            }
+        }
+    }
+    sent
+}
+
+fn no_allocation_per_request(backend: Backend) {
+    let server = TestServer::start(backend, Marked);
+    // Warm-up: every path taken on every worker (the kernel spreads
+    // connections over them).
+    traffic(&server, 20);
+    let before = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    let mut sent = 0;
+    while sent < 10_000 {
+        sent += traffic(&server, 1);
+    }
+    let after_traffic = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    let stats = server.stop();
+    let after_stop = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    assert_eq!(MARKED.load(Ordering::SeqCst), 2, "both workers marked");
+    assert!(
+        before > 0,
+        "no allocation counted at start-up: the count is blind"
+    );
+    assert!(stats.requests >= 10_000, "{stats:?}");
+    assert_eq!(
+        after_traffic - before,
+        0,
+        "{} allocations on server threads during {sent} requests",
+        after_traffic - before
+    );
+    // Closing what is left and stopping allocate nothing either.
+    assert_eq!(after_stop - after_traffic, 0, "allocations while stopping");
+}
