@@ -5,6 +5,7 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use peregrine_driver::Waker;
+use peregrine_driver::io::Readiness;
 use peregrine_driver::reactor::{LISTENER, Poller, WAKER};
 use rustix::event::epoll::{self, CreateFlags, Event, EventData, EventFlags};
 use rustix::event::{EventfdFlags, Timespec, eventfd};
@@ -92,11 +93,14 @@ impl Poller for Epoll {
         Ok(())
     }
 
-    fn decode(event: &Event) -> (u64, bool, bool) {
+    fn decode(event: &Event) -> (u64, Readiness) {
         let flags = event.flags;
-        let readable = flags
-            .intersects(EventFlags::IN | EventFlags::RDHUP | EventFlags::HUP | EventFlags::ERR);
-        let writable = flags.intersects(EventFlags::OUT | EventFlags::HUP | EventFlags::ERR);
-        (event.data.u64(), readable, writable)
+        let hangup = flags.intersects(EventFlags::RDHUP | EventFlags::HUP | EventFlags::ERR);
+        let readiness = Readiness {
+            readable: hangup || flags.contains(EventFlags::IN),
+            writable: flags.intersects(EventFlags::OUT | EventFlags::HUP | EventFlags::ERR),
+            hangup,
+        };
+        (event.data.u64(), readiness)
     }
 }

@@ -28,6 +28,9 @@ pub struct Readiness {
     pub readable: bool,
     /// A write may make progress (cleared when one would block).
     pub writable: bool,
+    /// The poller reported that the peer hung up: the socket will read
+    /// end-of-file once its data is drained.
+    pub hangup: bool,
 }
 
 /// How a socket reports readiness.
@@ -75,7 +78,10 @@ where
                     conn.on_read_closed(env.now);
                 }
                 Ok(n) => {
-                    if n < asked && mode == Mode::EdgeTriggered {
+                    // A short read drained the socket, unless the peer hung
+                    // up: then the end-of-file is still to be read, and no
+                    // new event will say so.
+                    if n < asked && mode == Mode::EdgeTriggered && !ready.hangup {
                         ready.readable = false;
                     }
                     conn.on_read(n, bufs, env);
@@ -110,7 +116,11 @@ where
     let (result, offered) = match conn.transmit(bufs) {
         Transmit::Idle => return Ok(false),
         Transmit::Write(slices) => {
-            let offered = slices.clone().take(MAX_SLICES).map(|s| s.len() as u64).sum();
+            let offered = slices
+                .clone()
+                .take(MAX_SLICES)
+                .map(|s| s.len() as u64)
+                .sum();
             (socket.write_slices(slices), offered)
         }
         Transmit::SendFile(region) => (socket.send_file(region), region.len),

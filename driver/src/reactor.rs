@@ -47,9 +47,8 @@ pub trait Poller: Sized {
     fn add_connection(&self, fd: &OwnedFd, token: u64) -> io::Result<()>;
     /// Waits up to `timeout_ms` (forever if `None`) and fills `events`.
     fn wait(&mut self, events: &mut Vec<Self::Event>, timeout_ms: Option<u64>) -> io::Result<()>;
-    /// An event's token and whether it reports readable (or hang-up) and
-    /// writable.
-    fn decode(event: &Self::Event) -> (u64, bool, bool);
+    /// An event's token and the readiness it reports.
+    fn decode(event: &Self::Event) -> (u64, Readiness);
 }
 
 /// Sizes and settings of a worker.
@@ -232,7 +231,7 @@ where
             let now = self.now();
             self.refresh_date();
             for event in &events {
-                let (token, readable, writable) = P::decode(event);
+                let (token, readiness) = P::decode(event);
                 match token {
                     LISTENER => self.accept(now),
                     WAKER => {
@@ -244,8 +243,9 @@ where
                     raw => {
                         let token = Token::from_u64(raw);
                         if let Some(slot) = self.slab.get_mut(token) {
-                            slot.ready.readable |= readable;
-                            slot.ready.writable |= writable;
+                            slot.ready.readable |= readiness.readable;
+                            slot.ready.writable |= readiness.writable;
+                            slot.ready.hangup |= readiness.hangup;
                             self.service(token, now);
                         }
                     }
@@ -570,9 +570,17 @@ where
         self.slab.tokens(&mut self.tokens);
         for index in 0..self.tokens.len() {
             let token = self.tokens[index];
+            // Requests that reached the socket before shutdown are answered:
+            // read what is there (its events may not be collected yet)
+            // before deciding the connection is idle.
+            if let Some(slot) = self.slab.get_mut(token) {
+                slot.conn.drain();
+                slot.ready.readable = true;
+                slot.ready.writable = true;
+            }
+            self.service(token, now);
             if let Some(slot) = self.slab.get_mut(token) {
                 slot.conn.shutdown(now);
-                slot.ready.writable = true;
                 if slot.conn.is_closed() {
                     self.close(token);
                 } else {

@@ -19,7 +19,6 @@ backend_tests!(
     connection_close_from_the_client_closes,
     last_request_allowed_on_a_connection_says_close,
     half_closed_client_still_gets_its_responses,
-    #[ignore = "bug: a FIN read together with the last request is missed; the connection stays open until the idle timeout"]
     half_close_arriving_with_the_request_closes_the_connection,
     pipelined_requests_in_one_write_are_answered_in_order,
     request_written_one_byte_at_a_time,

@@ -22,7 +22,6 @@ backend_tests!(
     stalled_body_gets_408,
     reader_that_stops_is_dropped_after_the_write_timeout,
     graceful_shutdown_completes_requests_in_flight,
-    #[ignore = "bug: shutdown closes a connection whose request is unread (reset, no response)"]
     graceful_shutdown_answers_requests_not_yet_read,
 );
 

@@ -425,6 +425,15 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         core::mem::take(&mut self.counters)
     }
 
+    /// Marks the connection as draining: requests from now on are still
+    /// answered, with `Connection: close`, and the connection closes after
+    /// the first of them. A backend calls it before reading what is
+    /// already in the socket at shutdown, then calls
+    /// [`shutdown`](Self::shutdown).
+    pub fn drain(&mut self) {
+        self.draining = true;
+    }
+
     /// Starts a graceful close: an idle connection closes now; a busy one
     /// finishes the request in hand, says `Connection: close` if its head
     /// is not written yet, and closes after it.
