@@ -1,177 +1,1374 @@
-//! Scripted conversations with the connection machine: each input is
-//! also run split into pieces of every small size, with writes that make
-//! partial progress, and must give the same bytes out.
+//! Scripted conversations with the connection machine: exact bytes in,
+//! exact bytes out. Each conversation run through `converse*` is also run
+//! split into two reads at every byte, one byte per read, coalesced, in
+//! small pieces, with 1-byte write progress and with idle buffers
+//! scribbled over, and must give the same bytes and end state every time
+//! (see `support::converse_with`).
 
 mod support;
 
-use peregrine_core::Config;
-use support::Driver;
+use peregrine_core::{Config, Error, FileRegion, StatusCode, response::CONTINUE};
+use support::{
+    BigDriver, Driver, Echo, Event, Local, READ, Step, WRITE, converse, converse_script,
+    converse_with, error_response, file_bytes, gen_body, streamed_summary,
+};
 
-/// Runs `input` whole and split every way (pieces of 1..=7 bytes, writes
-/// of 1 byte and unbounded), asserting the output is the same, and
-/// returns it.
-fn converse(input: &[u8]) -> String {
-    let mut whole = Driver::new();
-    whole.feed(input, input.len());
-    let expected = whole.output().to_owned();
-    for step in 1..=7 {
-        for write_step in [1, 5, usize::MAX] {
-            let mut split = Driver::new();
-            split.write_step = write_step;
-            split.feed(input, step);
-            assert_eq!(
-                split.output(),
-                expected,
-                "read pieces of {step}, writes of {write_step}"
-            );
-        }
-    }
-    expected
+const GET: &str = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+const HELLO: &str = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!";
+const HELLO_CLOSE: &str =
+    "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 13\r\n\r\nHello, World!";
+const NOT_FOUND: &str = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+const NOT_FOUND_CLOSE: &str =
+    "HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+
+/// The error response the connection sends for `error`.
+fn error(error: Error) -> String {
+    let status = StatusCode::new(error.status()).unwrap();
+    error_response(
+        &format!("{} {}", error.status(), status.canonical_reason().unwrap()),
+        error.reason(),
+    )
 }
+
+/// `POST /echo` with `body`, length-delimited.
+fn echo(body: &str) -> String {
+    format!(
+        "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The answer to [`echo`].
+fn echoed(body: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Asserts the conversation ended with the write side shut, the peer's
+/// further bytes read and dropped, and the connection closed once the peer
+/// closes too.
+fn assert_closes(script: &[Step<'_>]) {
+    let mut full = script.to_vec();
+    full.push(Step::Send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+    full.push(Step::Eof);
+    let driver = converse_script(&full);
+    assert!(driver.write_closed, "the write side was not shut");
+    assert!(driver.conn.is_closed());
+}
+
+// Keep-alive and persistence.
 
 #[test]
 fn keep_alive_pipeline_answers_in_order() {
-    let out = converse(
-        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\
-          POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nping\
-          GET /missing HTTP/1.1\r\nHost: a\r\n\r\n",
+    let input = format!(
+        "{GET}{}GET /missing HTTP/1.1\r\nHost: a\r\n\r\n",
+        echo("ping")
     );
+    let driver = converse(input.as_bytes());
     assert_eq!(
-        out,
-        "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!\
-         HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nping\
-         HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+        driver.output(),
+        format!("{HELLO}{}{NOT_FOUND}", echoed("ping"))
     );
+    assert!(!driver.write_closed);
+    assert!(!driver.conn.holds_buffers());
 }
 
 #[test]
-fn a_hundred_pipelined_requests_in_one_read_are_answered_in_order() {
-    let mut input = Vec::new();
-    for i in 0..100 {
-        input.extend_from_slice(
-            format!("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n{i:03}").as_bytes(),
-        );
-    }
-    let mut driver = Driver::new();
-    driver.feed(&input, input.len());
-    let out = driver.output();
-    let bodies: Vec<&str> = out.split("\r\n\r\n").skip(1).map(|s| &s[..3]).collect();
-    let expected: Vec<String> = (0..100).map(|i| format!("{i:03}")).collect();
-    assert_eq!(bodies, expected);
+fn keep_alive_serves_requests_arriving_over_time() {
+    let (a, b) = (echo("one"), echo("two"));
+    let driver = converse_script(&[
+        Step::Send(GET.as_bytes()),
+        Step::Advance(1000),
+        Step::Send(a.as_bytes()),
+        Step::Advance(59_999),
+        Step::Send(b.as_bytes()),
+        Step::Advance(10),
+        Step::Send(GET.as_bytes()),
+    ]);
+    assert_eq!(
+        driver.output(),
+        format!("{HELLO}{}{}{HELLO}", echoed("one"), echoed("two"))
+    );
+    assert!(!driver.write_closed && !driver.conn.is_closed());
+    assert!(driver.conn.interest().read);
 }
 
 #[test]
 fn http10_closes_unless_keep_alive() {
+    let driver = converse(b"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n");
+    assert_eq!(driver.output(), HELLO_CLOSE);
+    assert!(driver.write_closed);
+    assert!(!driver.conn.is_closed(), "lingers until the peer closes");
+    assert_closes(&[Step::Send(b"GET / HTTP/1.0\r\n\r\n")]);
+
+    let once =
+        "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 13\r\n\r\nHello, World!";
+    let driver = converse(
+        b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n\
+          GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n\
+          GET / HTTP/1.0\r\n\r\n",
+    );
+    assert_eq!(driver.output(), format!("{once}{once}{HELLO_CLOSE}"));
+    assert!(driver.write_closed);
+}
+
+#[test]
+fn client_connection_close_is_answered_then_the_write_side_shut_then_lingering() {
+    let request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let driver = converse(request);
+    assert_eq!(driver.output(), HELLO_CLOSE);
+    assert_eq!(driver.log.last(), Some(&Event::CloseWrite));
+    assert!(driver.write_closed);
+    // Lingering: still reading (and dropping) what the peer sends.
+    assert!(!driver.conn.is_closed());
+    assert!(driver.conn.interest().read && !driver.conn.interest().write);
+    assert!(!driver.conn.holds_buffers());
+
+    // Closed once the peer closes...
     let mut driver = Driver::new();
-    driver.feed(b"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n", 64);
+    driver.arrive(request);
+    driver.arrive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nmore garbage");
+    assert_eq!(driver.output(), HELLO_CLOSE);
+    assert!(driver.pending.is_empty(), "lingering reads everything");
+    driver.close_read();
+    assert!(driver.conn.is_closed());
+
+    // ... or when the linger deadline passes.
+    let mut driver = Driver::new();
+    driver.advance(100);
+    driver.arrive(request);
+    driver.advance(Config::DEFAULT.linger_timeout - 1);
+    assert!(!driver.conn.is_closed());
+    driver.advance(1);
+    assert!(driver.conn.is_closed());
+    assert_eq!(driver.output(), HELLO_CLOSE);
+
+    // The handler can close too.
+    let driver =
+        converse(b"GET /close HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(
         driver.output(),
-        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 13\r\n\r\nHello, World!"
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbye"
     );
     assert!(driver.write_closed);
+}
 
-    let out = converse(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+#[test]
+fn last_of_max_requests_says_close() {
+    let config = Config {
+        max_requests: 3,
+        ..Config::DEFAULT
+    };
+    let input = GET.repeat(4);
+    let driver = converse_with(
+        &|| Driver::with_config(config),
+        &[Step::Send(input.as_bytes())],
+    );
+    assert_eq!(driver.output(), format!("{HELLO}{HELLO}{HELLO_CLOSE}"));
+    assert!(driver.write_closed);
+}
+
+// Pipelining and batching.
+
+#[test]
+fn three_pipelined_requests_are_answered_in_one_write() {
+    let input = format!(
+        "{GET}{}GET /missing HTTP/1.1\r\nHost: a\r\n\r\n",
+        echo("ping")
+    );
+    let mut driver = Driver::new();
+    driver.arrive(input.as_bytes());
+    let expected = format!("{HELLO}{}{NOT_FOUND}", echoed("ping"));
+    assert_eq!(driver.output(), expected);
+    // One read, then one write offering every response: the first
+    // response's head, its static body, then the other two responses,
+    // which lie next to each other in the write buffer and form one slice.
     assert_eq!(
-        out,
-        "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 13\r\n\r\nHello, World!"
+        driver.log,
+        [
+            Event::Read(input.len()),
+            Event::Write {
+                offered: expected.len(),
+                slices: 3,
+                written: expected.len()
+            }
+        ]
+    );
+}
+
+/// A hundred `POST /echo` requests with 3-byte bodies `000`..`099`, and
+/// their answers; each answer is 41 bytes.
+fn hundred() -> (String, String) {
+    let mut input = String::new();
+    let mut output = String::new();
+    for i in 0..100 {
+        input += &echo(&format!("{i:03}"));
+        output += &echoed(&format!("{i:03}"));
+    }
+    assert_eq!(output.len(), 100 * 41);
+    (input, output)
+}
+
+#[test]
+fn a_hundred_pipelined_requests_in_one_read_are_answered_in_one_write() {
+    let (input, output) = hundred();
+    // Big buffers, so that all hundred are read at once and their answers
+    // fit in half the write buffer; the per-wakeup cap raised to 100, so
+    // the one `on_read` handles them all. Then the single write offers the
+    // whole output (one slice: the answers lie end to end).
+    let config = Config {
+        max_requests_per_wakeup: 100,
+        ..Config::DEFAULT
+    };
+    let mut driver = BigDriver::big(config);
+    driver.arrive(input.as_bytes());
+    assert_eq!(driver.output(), output);
+    assert_eq!(
+        driver.log,
+        [
+            Event::Read(input.len()),
+            Event::Write {
+                offered: output.len(),
+                slices: 1,
+                written: output.len()
+            }
+        ]
+    );
+
+    // With the default cap of 64 the first write offers 64 answers; the
+    // write drains the queue and `on_written` takes the other 36.
+    let mut driver = BigDriver::big(Config::DEFAULT);
+    driver.arrive(input.as_bytes());
+    assert_eq!(driver.output(), output);
+    assert_eq!(driver.writes_offered(), [64 * 41, 36 * 41]);
+
+    // A write buffer of 2048 bytes: a response is begun only while half
+    // of it is free, so one batch holds the answers that begin within the
+    // first 1024 bytes: 25 of 41 bytes (the 25th ends at 1025). Four
+    // batches, each one write, as few as the buffer allows.
+    let mut driver: Driver<Echo, Local, 16384, WRITE, 16> = Driver::build(Echo, Config::DEFAULT);
+    driver.arrive(input.as_bytes());
+    assert_eq!(driver.output(), output);
+    assert_eq!(driver.writes_offered(), [1025; 4]);
+    assert_eq!(
+        driver
+            .log
+            .iter()
+            .filter(|e| matches!(e, Event::Read(_)))
+            .count(),
+        1
     );
 }
 
 #[test]
-fn errors_get_their_status_and_close() {
-    let cases: &[(&[u8], &str)] = &[
-        (b"GET / HTTP/1.1\r\n\r\n", "400 Bad Request"),
+fn a_hundred_pipelined_requests_through_small_buffers_in_every_schedule() {
+    let (input, output) = hundred();
+    let driver = converse(input.as_bytes());
+    assert_eq!(driver.output(), output);
+    // No write ever offers more than the write buffer holds.
+    assert!(driver.writes_offered().iter().all(|&n| n <= WRITE));
+}
+
+#[test]
+fn per_wakeup_cap_yields_and_poll_continues() {
+    let (input, output) = hundred();
+    let config = Config {
+        max_requests_per_wakeup: 10,
+        ..Config::DEFAULT
+    };
+    let mut driver = BigDriver::big(config);
+    driver.pending.extend(input.as_bytes());
+    assert!(driver.read_once());
+    assert_eq!(driver.local.handled, 10);
+    assert!(driver.conn.has_work());
+    assert!(driver.conn.interest().write);
+
+    // `poll` handles the next ten; the output of the first ten was not
+    // written yet, so twenty answers are queued.
+    driver.conn.poll(
+        &mut driver.bufs,
+        &mut peregrine_core::Env {
+            handler: &driver.handler,
+            local: &mut driver.local,
+            date: None,
+            now: 0,
+        },
+    );
+    assert_eq!(driver.local.handled, 20);
+    assert!(driver.conn.has_work());
+    assert!(driver.write_once());
+    assert_eq!(driver.writes_offered(), [20 * 41]);
+    assert_eq!(driver.output(), &output[..20 * 41]);
+
+    driver.pump();
+    assert_eq!(driver.output(), output);
+    assert_eq!(driver.local.handled, 100);
+    assert!(!driver.conn.has_work());
+}
+
+// 100-continue.
+
+#[test]
+fn continue_is_sent_before_a_body_the_handler_reads() {
+    let head =
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+    let driver = converse_script(&[Step::Send(head), Step::Send(b"hi")]);
+    assert_eq!(
+        driver.output(),
+        format!("{}{}", "HTTP/1.1 100 Continue\r\n\r\n", echoed("hi"))
+    );
+
+    // Sent as soon as the head is in, before any of the body.
+    let mut driver = Driver::new();
+    driver.arrive(head);
+    assert_eq!(driver.out, CONTINUE);
+    driver.arrive(b"hi");
+    assert_eq!(
+        driver.output(),
+        format!("HTTP/1.1 100 Continue\r\n\r\n{}", echoed("hi"))
+    );
+
+    // Streamed bodies, and chunked ones, too.
+    let driver = converse(
+        b"POST /in HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello\
+          POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nTransfer-Encoding: chunked\r\n\r\n\
+          2\r\nok\r\n0\r\n\r\n",
+    );
+    assert_eq!(
+        driver.output(),
+        format!(
+            "HTTP/1.1 100 Continue\r\n\r\n{}HTTP/1.1 100 Continue\r\n\r\n{}",
+            echoed("hello"),
+            echoed("ok")
+        )
+    );
+
+    // Not to HTTP/1.0 clients, which do not know it.
+    let driver =
+        converse(b"POST /echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi");
+    assert_eq!(
+        driver.output(),
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi"
+    );
+}
+
+#[test]
+fn continue_is_not_sent_for_an_ignored_or_refused_body() {
+    // Ignored: answered at once without the body; the client waits for a
+    // 100 that never comes, so the connection closes.
+    let head =
+        b"POST /other HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+    let driver = converse(head);
+    assert_eq!(driver.output(), NOT_FOUND_CLOSE);
+    assert!(driver.write_closed);
+    assert_closes(&[Step::Send(head), Step::Send(b"hi")]);
+
+    // Over the limit: 413, no 100.
+    let head =
+        b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 99999\r\n\r\n";
+    let driver = converse(head);
+    assert_eq!(driver.output(), error(Error::BodyTooLarge));
+    assert_closes(&[Step::Send(head)]);
+}
+
+#[test]
+fn ignored_body_is_discarded_and_the_next_request_served() {
+    let driver = converse(
+        b"POST /other HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello\
+          PUT /other HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\nTrailer: x\r\n\r\n\
+          GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(driver.output(), format!("{NOT_FOUND}{NOT_FOUND}{HELLO}"));
+    assert!(!driver.write_closed);
+
+    // A malformed ignored body: its response is out, so the connection
+    // just closes after it.
+    let driver = converse(
+        b"POST /other HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\
+          GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(driver.output(), NOT_FOUND);
+    assert!(driver.write_closed);
+}
+
+// HEAD and bodiless statuses.
+
+#[test]
+fn head_gets_the_get_framing_without_a_body() {
+    let driver = converse(
+        b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n\
+          HEAD /gen/length/100/10 HTTP/1.1\r\nHost: a\r\n\r\n\
+          HEAD /gen/chunked/100/10 HTTP/1.1\r\nHost: a\r\n\r\n\
+          HEAD /file/1/0/500 HTTP/1.1\r\nHost: a\r\n\r\n\
+          HEAD /echo HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(
+        driver.output(),
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n\
+             HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n\
+             HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+             HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n\
+             HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n\
+             {HELLO}"
+        )
+    );
+    assert!(
+        !driver
+            .log
+            .iter()
+            .any(|e| matches!(e, Event::SendFile { .. }))
+    );
+    assert!(!driver.write_closed);
+}
+
+#[test]
+fn no_content_and_not_modified_have_no_body() {
+    let driver = converse(
+        b"GET /status/204 HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /status/304 HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /status/200 HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(
+        driver.output(),
+        format!(
+            "HTTP/1.1 204 No Content\r\n\r\n\
+             HTTP/1.1 304 Not Modified\r\n\r\n\
+             HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nignored\
+             {HELLO}"
+        )
+    );
+}
+
+// Errors.
+
+#[test]
+fn every_error_status_is_sent_with_close_and_the_connection_closes() {
+    let long_header = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+        "v".repeat(READ)
+    );
+    let many_headers = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
+        (0..16).map(|i| format!("X-{i}: v\r\n")).collect::<String>()
+    );
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "t".repeat(2 * READ));
+    let chunked_too_big = format!(
+        "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n{}",
+        format!("100\r\n{}\r\n", "x".repeat(256)).repeat(5)
+    );
+    let cases: Vec<(&str, String, Error)> = vec![
         (
-            b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
-            "505 HTTP Version Not Supported",
+            "no Host",
+            "GET / HTTP/1.1\r\n\r\n".into(),
+            Error::MissingHost,
         ),
         (
-            b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
-            "501 Not Implemented",
+            "two Hosts",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".into(),
+            Error::DuplicateHost,
         ),
         (
-            b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n",
-            "413 Content Too Large",
+            "bad request line",
+            "GET  / HTTP/1.1\r\nHost: a\r\n\r\n".into(),
+            Error::InvalidRequestLine,
+        ),
+        (
+            "bare LF",
+            "GET / HTTP/1.1\nHost: a\r\n\r\n".into(),
+            Error::BareLineFeed,
+        ),
+        (
+            "bad Content-Length",
+            "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n".into(),
+            Error::InvalidContentLength,
+        ),
+        (
+            "Content-Length and Transfer-Encoding",
+            "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\
+             Transfer-Encoding: chunked\r\n\r\n"
+                .into(),
+            Error::ContentLengthWithTransferEncoding,
+        ),
+        (
+            "bad chunk size",
+            "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".into(),
+            Error::InvalidChunkSize,
+        ),
+        (
+            "chunk data without CRLF",
+            "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab".into(),
+            Error::InvalidChunkData,
+        ),
+        (
+            "streamed body with a bad chunk",
+            "POST /in HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".into(),
+            Error::InvalidChunkSize,
+        ),
+        (
+            "Content-Length over the buffer",
+            "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n".into(),
+            Error::BodyTooLarge,
+        ),
+        (
+            "chunked body growing over the buffer",
+            chunked_too_big,
+            Error::BodyTooLarge,
+        ),
+        ("target over the buffer", long_target, Error::TargetTooLong),
+        ("too many headers", many_headers, Error::TooManyHeaders),
+        ("head over the buffer", long_header, Error::HeadTooLarge),
+        (
+            "gzip coding",
+            "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n".into(),
+            Error::UnsupportedTransferCoding,
+        ),
+        (
+            "HTTP/2.0",
+            "GET / HTTP/2.0\r\nHost: a\r\n\r\n".into(),
+            Error::UnsupportedVersion,
         ),
     ];
-    for (input, status) in cases {
-        let out = converse(input);
-        assert!(out.starts_with(&format!("HTTP/1.1 {status}\r\n")), "{out}");
-        assert!(out.contains("Connection: close\r\n"), "{out}");
+    for (what, input, err) in cases {
+        let driver = converse(input.as_bytes());
+        assert_eq!(driver.output(), error(err), "{what}");
+        assert!(driver.write_closed, "{what}: write side not shut");
+        assert_closes(&[Step::Send(input.as_bytes())]);
     }
 }
 
 #[test]
-fn chunked_upload_is_decoded_before_the_handler_runs() {
-    let out = converse(b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
-    assert_eq!(
-        out,
-        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabcde\
-         HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!"
-    );
-}
-
-#[test]
-fn continue_is_sent_only_when_the_body_will_be_read() {
-    let out = converse(
-        b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi",
-    );
-    assert_eq!(
-        out,
-        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
-    );
-    // A handler that ignores the body answers at once, then closes.
-    let mut driver = Driver::new();
-    driver.feed(
-        b"POST /other HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
-        1000,
+fn limits_from_the_config_give_413_and_414() {
+    let config = Config {
+        max_body_len: 10,
+        max_target_len: 16,
+        ..Config::DEFAULT
+    };
+    let make = || Driver::with_config(config);
+    let cases: &[(&[u8], Error)] = &[
+        (
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n",
+            Error::BodyTooLarge,
+        ),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nabcdef\r\n",
+            Error::BodyTooLarge,
+        ),
+        (b"GET /0123456789abcdef HTTP/1.1\r\nHost: a\r\n\r\n", Error::TargetTooLong),
+    ];
+    for &(input, err) in cases {
+        let driver = converse_with(&make, &[Step::Send(input), Step::Eof]);
+        assert_eq!(driver.output(), error(err));
+        assert!(driver.write_closed && driver.conn.is_closed());
+    }
+    // At the limits: served.
+    let driver = converse_with(
+        &make,
+        &[Step::Send(
+            b"GET /0123456789abcde HTTP/1.1\r\nHost: a\r\n\r\n\
+              POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789",
+        )],
     );
     assert_eq!(
         driver.output(),
-        "HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        format!("{NOT_FOUND}{}", echoed("0123456789"))
     );
-    // Too large: 413 without 100.
-    let out = converse(
-        b"POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 99999\r\n\r\n",
-    );
-    assert!(out.starts_with("HTTP/1.1 413"), "{out}");
 }
 
 #[test]
-fn streamed_body_is_chunked_through_a_tiny_window() {
-    let out = converse(b"GET /stream HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+fn an_error_after_good_requests_follows_their_answers() {
+    let input = format!("{GET}{}GET / HTTP/1.1\r\nHo@st: a\r\n\r\n{GET}", echo("x"));
+    let driver = converse(input.as_bytes());
     assert_eq!(
-        out,
-        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\nabc\r\n3\r\nabc\r\n0\r\n\r\n\
-         HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!"
+        driver.output(),
+        format!("{HELLO}{}{}", echoed("x"), error(Error::InvalidHeaderName))
     );
+    assert!(driver.write_closed);
 }
+
+// Half-close.
 
 #[test]
 fn half_close_still_gets_the_response() {
+    let input = format!("{GET}{}", echo("abc"));
+    let driver = converse_script(&[Step::Send(input.as_bytes()), Step::Eof]);
+    assert_eq!(driver.output(), format!("{HELLO}{}", echoed("abc")));
+    assert!(driver.write_closed);
+    assert!(driver.conn.is_closed());
+
+    // The end of input arrives before anything was written.
     let mut driver = Driver::new();
-    driver.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 100);
+    driver.write_plan = vec![0];
+    driver.arrive(GET.as_bytes());
     driver.close_read();
-    assert!(driver.output().ends_with("Hello, World!"));
+    assert!(driver.eof_reported && !driver.conn.is_closed());
+    driver.write_plan = vec![1];
+    driver.pump();
+    assert_eq!(driver.output(), HELLO);
+    assert!(driver.conn.is_closed());
+
+    // A streamed answer is finished first.
+    let mut driver = Driver::new();
+    driver.write_plan = vec![0];
+    driver.arrive(b"GET /gen/chunked/5000/100 HTTP/1.1\r\nHost: a\r\n\r\n");
+    driver.close_read();
+    driver.write_plan = vec![7];
+    driver.pump();
+    assert_eq!(
+        driver.output(),
+        format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{}",
+            chunked(&gen_body(5000), 100)
+        )
+    );
+    assert!(driver.write_closed && driver.conn.is_closed());
+
+    // A partial body: nothing can complete it, nothing is answered.
+    let driver = converse_script(&[
+        Step::Send(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab"),
+        Step::Eof,
+    ]);
+    assert_eq!(driver.output(), "");
+    assert!(driver.conn.is_closed());
+
+    // A partial request is dropped: nothing can complete it.
+    let driver = converse_script(&[Step::Send(b"GET / HTTP/1.1\r\nHo"), Step::Eof]);
+    assert_eq!(driver.output(), "");
     assert!(driver.conn.is_closed());
 }
 
 #[test]
-fn slow_head_gets_408_and_idle_connection_closes_silently() {
-    let mut driver = Driver::new();
-    driver.feed(b"GET / HTTP/1.1\r\nHo", 100);
-    driver.advance(Config::DEFAULT.header_timeout - 1);
+#[ignore = "bug: on_read_closed drops complete pipelined requests not yet handled"]
+fn half_close_answers_every_request_already_received() {
+    // Thirty requests in one read; the per-wakeup cap lets the read handle
+    // ten. The connection still wants to read, and the next read reports
+    // the end of input (as a backend reading until it would block sees),
+    // before anything was written. The twenty requests already received
+    // must still be answered.
+    let input = "GET /echo HTTP/1.1\r\nHost: a\r\n\r\n".repeat(30);
+    let answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    let config = Config {
+        max_requests_per_wakeup: 10,
+        ..Config::DEFAULT
+    };
+    let mut driver = Driver::with_config(config);
+    driver.pending.extend(input.as_bytes());
+    assert!(driver.read_once());
+    assert_eq!(driver.local.handled, 10);
+    assert!(driver.conn.interest().read && driver.conn.has_work());
+    driver.eof = true;
+    assert!(driver.read_once());
+    assert!(driver.eof_reported);
+    driver.pump();
+    assert_eq!(driver.output(), answer.repeat(30));
+}
+
+// Timeouts, on the test's clock.
+
+#[test]
+fn header_timeout_counts_from_the_first_byte_of_the_head() {
+    let limit = Config::DEFAULT.header_timeout;
+    let driver = converse_script(&[
+        Step::Advance(5),
+        Step::Send(b"GET / HTTP/1.1\r\nHo"),
+        Step::Advance(limit / 2),
+        Step::Send(b"st: a\r\n"),
+        Step::Advance(limit - limit / 2 - 1),
+    ]);
     assert_eq!(driver.output(), "");
+    let driver = converse_script(&[
+        Step::Advance(5),
+        Step::Send(b"GET / HTTP/1.1\r\nHo"),
+        Step::Advance(limit / 2),
+        Step::Send(b"st: a\r\n"),
+        Step::Advance(limit - limit / 2),
+    ]);
+    assert_eq!(driver.output(), error(Error::RequestTimeout));
+    assert!(driver.write_closed);
+    assert_closes(&[Step::Send(b"GET / HTTP/1.1\r\nHo"), Step::Advance(limit)]);
+}
+
+#[test]
+fn header_timeout_passed_behind_unread_output_answers_408_once_it_drains() {
+    // The next head begins with the first request; the peer reads nothing
+    // for 20 s, past the header deadline (masked by the write deadline
+    // meanwhile). Once the answer drains, the deadline is due: 408.
+    let mut driver = Driver::new();
+    driver.write_plan = vec![0];
+    driver.arrive(format!("{GET}GET / HT").as_bytes());
+    driver.advance(20_000);
+    assert!(driver.out.is_empty() && !driver.conn.is_closed());
+    driver.write_plan = vec![usize::MAX];
+    driver.pump();
+    assert_eq!(
+        driver.output(),
+        format!("{HELLO}{}", error(Error::RequestTimeout))
+    );
+    assert!(driver.write_closed);
+}
+
+#[test]
+#[ignore = "bug: the header timeout of a head that starts in the read completing the previous request restarts on every read"]
+fn header_timeout_of_a_pipelined_head_counts_from_its_first_byte() {
+    let limit = Config::DEFAULT.header_timeout;
+    // The next head begins in the same read as the first request; then
+    // one byte comes every `limit / 2`: a slowloris must still get 408
+    // `limit` after the head began.
+    let mut driver = Driver::new();
+    driver.arrive(format!("{GET}G").as_bytes());
+    assert_eq!(driver.output(), HELLO);
+    driver.advance(limit / 2);
+    driver.arrive(b"E");
+    driver.advance(limit / 2);
+    assert_eq!(
+        driver.output(),
+        format!("{HELLO}{}", error(Error::RequestTimeout))
+    );
+}
+
+#[test]
+fn body_timeout_counts_between_reads() {
+    let limit = Config::DEFAULT.body_timeout;
+    let head = b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc";
+    let driver = converse_script(&[
+        Step::Send(head),
+        Step::Advance(limit - 1),
+        Step::Send(b"de"),
+        Step::Advance(limit - 1),
+    ]);
+    assert_eq!(driver.output(), "");
+    assert!(driver.conn.holds_buffers());
+    let driver = converse_script(&[
+        Step::Send(head),
+        Step::Advance(limit - 1),
+        Step::Send(b"de"),
+        Step::Advance(limit),
+    ]);
+    assert_eq!(driver.output(), error(Error::RequestTimeout));
+    assert_closes(&[Step::Send(head), Step::Advance(limit)]);
+
+    // A streamed body, and an ignored one (answered already: its 404 is
+    // followed by the 408).
+    let driver = converse_script(&[
+        Step::Send(b"POST /in HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc"),
+        Step::Advance(limit),
+    ]);
+    assert_eq!(driver.output(), error(Error::RequestTimeout));
+    let driver = converse_script(&[
+        Step::Send(b"POST /other HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc"),
+        Step::Advance(limit),
+    ]);
+    assert_eq!(
+        driver.output(),
+        format!("{NOT_FOUND}{}", error(Error::RequestTimeout))
+    );
+}
+
+#[test]
+fn idle_keep_alive_connection_closes_silently() {
+    let limit = Config::DEFAULT.idle_timeout;
+    let driver = converse_script(&[Step::Send(GET.as_bytes()), Step::Advance(limit - 1)]);
+    assert!(!driver.conn.is_closed());
+    let driver = converse_script(&[Step::Send(GET.as_bytes()), Step::Advance(limit)]);
+    assert!(driver.conn.is_closed());
+    assert!(!driver.write_closed, "closed without a shutdown");
+    assert_eq!(driver.output(), HELLO);
+
+    // Idle from when the output drained, not from when it was queued.
+    let mut driver = Driver::new();
+    driver.write_plan = vec![0];
+    driver.arrive(GET.as_bytes());
+    driver.advance(1000);
+    driver.write_plan = vec![usize::MAX];
+    driver.pump();
+    assert_eq!(driver.output(), HELLO);
+    driver.advance(limit - 1);
+    assert!(!driver.conn.is_closed());
     driver.advance(1);
+    assert!(driver.conn.is_closed());
+
+    // A fresh connection that never sends anything.
+    let mut driver = Driver::new();
+    driver.advance(limit);
+    assert!(driver.conn.is_closed() && driver.out.is_empty());
+}
+
+#[test]
+#[ignore = "bug: after an ignored body ends, the idle timeout counts from when its response was written"]
+fn idle_timeout_counts_from_the_end_of_an_ignored_body() {
+    // The 404 goes out at once; the body it ignored trickles in for 29 s;
+    // only then is the connection idle.
+    let limit = Config::DEFAULT.idle_timeout;
+    let mut driver = Driver::new();
+    driver.arrive(b"POST /other HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc");
+    assert_eq!(driver.output(), NOT_FOUND);
+    driver.advance(29_000);
+    driver.arrive(b"defghij");
+    assert!(!driver.conn.holds_buffers(), "idle");
+    driver.advance(limit - 1);
+    assert!(
+        !driver.conn.is_closed(),
+        "closed {} ms after it became idle",
+        limit - 1
+    );
+}
+
+#[test]
+fn write_timeout_drops_a_peer_that_does_not_read() {
+    let limit = Config::DEFAULT.write_timeout;
+    let mut driver = Driver::new();
+    driver.write_plan = vec![0];
+    driver.arrive(GET.as_bytes());
+    driver.advance(limit - 1);
+    assert!(!driver.conn.is_closed());
+    driver.advance(1);
+    assert!(driver.conn.is_closed());
+    assert!(driver.out.is_empty() && !driver.write_closed);
+
+    // Progress, even one byte, restarts it.
+    let mut driver = Driver::new();
+    driver.write_plan = vec![0];
+    driver.arrive(GET.as_bytes());
+    driver.advance(limit - 1);
+    driver.write_plan = vec![1, 0];
+    driver.pump();
+    assert_eq!(driver.out, b"H");
+    driver.advance(limit - 1);
+    assert!(!driver.conn.is_closed());
+    driver.advance(1);
+    assert!(driver.conn.is_closed());
+
+    // A streamed body the peer stops reading.
+    let mut driver = Driver::new();
+    driver.write_plan = vec![100, 0];
+    driver.arrive(b"GET /gen/chunked/100000/1000 HTTP/1.1\r\nHost: a\r\n\r\n");
+    driver.advance(limit);
+    assert!(driver.conn.is_closed());
+}
+
+#[test]
+fn linger_timeout_counts_from_the_shutdown() {
+    let limit = Config::DEFAULT.linger_timeout;
+    let driver = converse_script(&[
+        Step::Send(b"GET /close HTTP/1.1\r\nHost: a\r\n\r\n"),
+        Step::Advance(limit - 1),
+    ]);
+    assert!(driver.write_closed && !driver.conn.is_closed());
+    let driver = converse_script(&[
+        Step::Send(b"GET /close HTTP/1.1\r\nHost: a\r\n\r\n"),
+        Step::Advance(limit),
+    ]);
+    assert!(driver.conn.is_closed());
+
+    // The shutdown comes late (the peer read slowly): lingering starts
+    // then.
+    let mut driver = Driver::new();
+    driver.write_plan = vec![0];
+    driver.arrive(b"GET /close HTTP/1.1\r\nHost: a\r\n\r\n");
+    driver.advance(10_000);
+    driver.write_plan = vec![usize::MAX];
+    driver.pump();
+    assert!(driver.write_closed);
+    driver.advance(limit - 1);
+    assert!(!driver.conn.is_closed());
+    driver.advance(1);
+    assert!(driver.conn.is_closed());
+}
+
+#[test]
+#[ignore = "bug: a closing connection's deadline before the shutdown is linger_timeout after its creation"]
+fn closing_connection_deadline_is_not_in_the_past() {
+    // A connection 5 s old answers `Connection: close`; once the output is
+    // written it waits for the backend to shut the write side. Its
+    // deadline must not already have passed, or a backend that runs
+    // timers first closes the socket without the shutdown and the
+    // lingering that protect the response from a reset.
+    let mut driver = Driver::new();
+    driver.advance(5000);
+    driver.writes_per_round = 0;
+    driver.arrive(b"GET /close HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(driver.write_once(), "the response");
+    assert!(driver.conn.interest().write, "the shutdown is next");
+    let deadline = driver.conn.deadline().unwrap();
+    assert!(
+        deadline > driver.now,
+        "deadline {deadline} at {}",
+        driver.now
+    );
+}
+
+// Streamed responses.
+
+/// A chunked body of `body`, in chunks of `piece` bytes.
+fn chunked(body: &[u8], piece: usize) -> String {
+    let mut out = String::new();
+    for chunk in body.chunks(piece) {
+        out += &format!(
+            "{:x}\r\n{}\r\n",
+            chunk.len(),
+            std::str::from_utf8(chunk).unwrap()
+        );
+    }
+    out + "0\r\n\r\n"
+}
+
+/// Decodes a chunked body at the start of `wire`: the body and the bytes
+/// after it.
+fn dechunk(mut wire: &[u8]) -> (Vec<u8>, &[u8]) {
+    let mut body = Vec::new();
+    loop {
+        let line = wire.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&wire[..line]).unwrap(), 16).unwrap();
+        wire = &wire[line + 2..];
+        if size == 0 {
+            assert!(wire.starts_with(b"\r\n"));
+            return (body, &wire[2..]);
+        }
+        body.extend_from_slice(&wire[..size]);
+        assert_eq!(&wire[size..size + 2], b"\r\n");
+        wire = &wire[size + 2..];
+    }
+}
+
+#[test]
+fn streamed_body_is_chunked_through_a_tiny_window() {
+    let driver =
+        converse(b"GET /stream HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(
+        driver.output(),
+        format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\nabc\r\n3\r\nabc\r\n0\r\n\r\n{HELLO}"
+        )
+    );
+}
+
+#[test]
+fn long_streams_go_through_the_write_buffer_a_piece_at_a_time() {
+    let body = gen_body(5000);
+    let driver = converse(
+        b"GET /gen/chunked/5000/100 HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /gen/length/5000/100 HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(
+        driver.output(),
+        format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{}\
+             HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n{}{HELLO}",
+            chunked(&body, 100),
+            std::str::from_utf8(&body).unwrap()
+        )
+    );
+    assert!(driver.writes_offered().iter().all(|&n| n <= WRITE));
+
+    // Pieces as large as the buffer allows: chunk sizes follow the room
+    // left, the body is the same.
+    let body = gen_body(20_000);
+    let driver = converse(
+        b"GET /gen/chunked/20000/20000 HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /gen/length/20000/20000 HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    let rest = driver
+        .out
+        .strip_prefix(&b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"[..])
+        .unwrap();
+    let (decoded, rest) = dechunk(rest);
+    assert_eq!(decoded, body);
+    let length_head = b"HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n";
+    let rest = rest.strip_prefix(&length_head[..]).unwrap();
+    assert_eq!(rest[..20_000], body[..]);
+    assert_eq!(&rest[20_000..], HELLO.as_bytes());
+    assert!(driver.writes_offered().iter().all(|&n| n <= WRITE));
+}
+
+#[test]
+fn stream_short_of_its_length_closes_the_connection() {
+    let driver = converse(
+        b"GET /gen/short/10/3 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(
+        driver.output(),
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234"
+    );
+    assert!(driver.write_closed);
+    assert_closes(&[Step::Send(
+        b"GET /gen/short/10/3 HTTP/1.1\r\nHost: a\r\n\r\n",
+    )]);
+}
+
+#[test]
+fn stream_of_unknown_length_to_http10_ends_with_the_connection() {
+    let driver = converse(b"GET /gen/chunked/250/100 HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n");
+    assert_eq!(
+        driver.output(),
+        format!(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{}",
+            std::str::from_utf8(&gen_body(250)).unwrap()
+        )
+    );
+    assert!(driver.write_closed);
+
+    let driver = converse(b"GET /gen/close/10/4 HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(
+        driver.output(),
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 10\r\n\r\n0123456789"
+    );
+    assert!(driver.write_closed);
+}
+
+// Files.
+
+#[test]
+fn send_file_follows_the_head_and_resumes_after_partial_progress() {
+    let input =
+        b"GET /file/7/100/5000 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let head = "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n";
+    let mut expected = head.as_bytes().to_vec();
+    expected.extend(file_bytes(7, 100, 5000));
+    expected.extend_from_slice(HELLO.as_bytes());
+    let driver = converse(input);
+    assert_eq!(driver.out, expected);
+
+    // An empty region: nothing to send after the head.
+    let driver = converse(b"GET /file/7/100/0 HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(
+        driver.output(),
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    );
+    assert!(
+        !driver
+            .log
+            .iter()
+            .any(|e| matches!(e, Event::SendFile { .. }))
+    );
+
+    // The head is one write, then the region, then the next response.
+    let mut driver = Driver::new();
+    driver.write_plan = vec![1500];
+    driver.arrive(input);
+    assert_eq!(driver.out, expected);
+    let sent: Vec<_> = driver
+        .log
+        .iter()
+        .filter(|e| !matches!(e, Event::Read(_)))
+        .cloned()
+        .collect();
+    let region = |offset, len| FileRegion {
+        handle: 7,
+        offset,
+        len,
+    };
+    assert_eq!(
+        sent,
+        [
+            Event::Write {
+                offered: head.len(),
+                slices: 1,
+                written: head.len()
+            },
+            Event::SendFile {
+                region: region(100, 5000),
+                written: 1500
+            },
+            Event::SendFile {
+                region: region(1600, 3500),
+                written: 1500
+            },
+            Event::SendFile {
+                region: region(3100, 2000),
+                written: 1500
+            },
+            Event::SendFile {
+                region: region(4600, 500),
+                written: 500
+            },
+            Event::Write {
+                offered: HELLO.len(),
+                slices: 2,
+                written: HELLO.len()
+            },
+        ]
+    );
+}
+
+// Request bodies.
+
+#[test]
+fn streamed_request_body_reaches_body_chunk_whole_before_handle() {
+    let driver = converse(
+        b"POST /in HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world\
+          POST /in HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5\r\nhello\r\n1;x=y\r\n \r\n5\r\nworld\r\n0\r\nT: v\r\n\r\n\
+          POST /in HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n\
+          GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(
+        driver.output(),
+        format!(
+            "{}{}{}{HELLO}",
+            echoed("hello world"),
+            echoed("hello world"),
+            echoed("")
+        )
+    );
+
+    // One byte per read: one `body_chunk` per byte.
+    let mut driver = Driver::new();
+    driver.feed(
+        b"POST /in HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world",
+        1,
+    );
+    assert_eq!(driver.output(), echoed("hello world"));
+    assert_eq!(driver.local.chunks, 11);
+}
+
+#[test]
+fn streamed_request_body_may_be_larger_than_the_read_buffer() {
+    let body: Vec<u8> = (0..5000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut input = b"POST /in HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n".to_vec();
+    input.extend_from_slice(&body);
+    input.extend_from_slice(b"POST /in HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for piece in body.chunks(700) {
+        input.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        input.extend_from_slice(piece);
+        input.extend_from_slice(b"\r\n");
+    }
+    input.extend_from_slice(b"0\r\n\r\n");
+    let summary = String::from_utf8(streamed_summary(&body)).unwrap();
+    let mut driver = Driver::new();
+    driver.arrive(&input);
+    assert_eq!(driver.output(), echoed(&summary).repeat(2));
+    let mut driver = Driver::new();
+    driver.feed(&input, 333);
+    assert_eq!(driver.output(), echoed(&summary).repeat(2));
+}
+
+/// A first request, then a head filling the small read buffer to its
+/// last byte: `POST <path>` with a 5-byte body to come.
+fn head_ending_at_the_end_of_the_read_buffer(path: &str) -> String {
+    let bare = format!("POST {path} HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX: \r\n\r\n");
+    let pad = READ - GET.len() - bare.len();
+    let input = format!(
+        "{GET}{}",
+        bare.replace("X: ", &format!("X: {}", "p".repeat(pad)))
+    );
+    assert_eq!(input.len(), READ);
+    input
+}
+
+#[test]
+#[ignore = "bug: a streamed body whose head ends at the end of the read buffer is never read"]
+fn streamed_body_after_a_head_ending_at_the_end_of_the_read_buffer_is_read() {
+    let mut driver = Driver::new();
+    driver.arrive(head_ending_at_the_end_of_the_read_buffer("/in").as_bytes());
+    assert_eq!(driver.output(), HELLO);
+    // The connection must want the body (today: no interest, no room).
+    assert!(driver.conn.interest().read, "does not read the body");
+    driver.arrive(b"hello");
+    assert_eq!(driver.output(), format!("{HELLO}{}", echoed("hello")));
+}
+
+#[test]
+#[ignore = "bug: an ignored body whose head ends at the end of the read buffer is never read"]
+fn ignored_body_after_a_head_ending_at_the_end_of_the_read_buffer_is_read() {
+    let mut driver = Driver::new();
+    driver.arrive(head_ending_at_the_end_of_the_read_buffer("/no").as_bytes());
+    assert_eq!(driver.output(), format!("{HELLO}{NOT_FOUND}"));
+    assert!(driver.conn.interest().read, "does not read the body");
+    driver.arrive(b"hello");
+    driver.arrive(GET.as_bytes());
+    assert_eq!(driver.output(), format!("{HELLO}{NOT_FOUND}{HELLO}"));
+}
+
+#[test]
+fn streamed_body_after_a_head_near_the_end_of_the_read_buffer_is_read() {
+    // One byte of room after the head: the body comes a byte per read,
+    // slowly but whole.
+    let input = head_ending_at_the_end_of_the_read_buffer("/in").replacen("pp", "p", 1);
+    let driver = converse_script(&[Step::Send(input.as_bytes()), Step::Send(b"hello")]);
+    assert_eq!(driver.output(), format!("{HELLO}{}", echoed("hello")));
+}
+
+#[test]
+fn chunked_upload_is_decoded_before_the_handler_runs() {
+    let driver = converse(b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(driver.output(), format!("{}{HELLO}", echoed("abcde")));
+}
+
+#[test]
+fn a_body_filling_the_read_buffer_after_its_head_is_accepted() {
+    let head_len = "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 000\r\n\r\n".len();
+    let body = "b".repeat(READ - head_len);
+    let input = format!("{}{GET}", echo(&body));
+    assert_eq!(echo(&body).len(), READ);
+    // The answer (1011 bytes) is the first in the write buffer: it fits.
+    let driver = converse(input.as_bytes());
+    assert_eq!(driver.output(), format!("{}{HELLO}", echoed(&body)));
+}
+
+// Hijack.
+
+#[test]
+fn hijack_hands_over_after_the_head_with_the_bytes_read_past_it() {
+    let driver = converse(
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /upgrade HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n\
+          HELLO in the new protocol",
+    );
+    assert_eq!(
+        driver.output(),
+        format!(
+            "{HELLO}HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: upgrade\r\n\r\n"
+        )
+    );
+    assert!(driver.conn.is_hijacked());
+    // Bytes of the new protocol that came with the request are in
+    // `leftover`; the rest were not read (`converse` checks their sum over
+    // every schedule).
+    assert_eq!(
+        driver.conn.leftover(&driver.bufs),
+        b"HELLO in the new protocol"
+    );
+    assert_eq!(driver.outcome().unread, b"HELLO in the new protocol");
+
+    // Not before the head is out.
+    let mut driver = Driver::new();
+    driver.write_plan = vec![1];
+    driver.writes_per_round = 1;
+    driver
+        .pending
+        .extend(b"GET /upgrade HTTP/1.1\r\nHost: a\r\n\r\nxyz");
+    driver.read_once();
+    while driver.write_once() {
+        let done = driver.out.ends_with(b"\r\n\r\n");
+        assert_eq!(
+            driver.conn.is_hijacked(),
+            done,
+            "after {} bytes",
+            driver.out.len()
+        );
+    }
+    assert!(driver.conn.is_hijacked());
+    assert_eq!(driver.conn.leftover(&driver.bufs), b"xyz");
+    assert!(!driver.conn.interest().read && driver.conn.deadline().is_none());
+}
+
+// Odd handlers and odd inputs.
+
+#[test]
+fn a_head_too_large_for_the_write_buffer_becomes_a_bare_500_and_close() {
+    let input = format!("GET /fat/{} HTTP/1.1\r\nHost: a\r\n\r\n{GET}", WRITE - 40);
+    let driver = converse(input.as_bytes());
+    assert_eq!(
+        driver.output(),
+        "HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    );
+    assert!(driver.write_closed);
+}
+
+#[test]
+fn a_body_too_large_to_copy_is_refused_to_the_handler_only() {
+    let driver =
+        converse(b"GET /big/5000 HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(
+        driver.output(),
+        format!("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 7\r\n\r\nno room{HELLO}")
+    );
+    assert!(!driver.write_closed);
+}
+
+#[test]
+fn empty_lines_between_pipelined_requests_are_skipped() {
+    let input = format!("{GET}\r\n{GET}\r\n\r\n{GET}");
+    let driver = converse(input.as_bytes());
+    assert_eq!(driver.output(), HELLO.repeat(3));
+}
+
+#[test]
+fn static_bodies_fill_the_output_queue_before_the_write_buffer() {
+    // Each answer is two segments (head, static body): the queue, not
+    // the buffer, bounds a batch.
+    let input = GET.repeat(40);
+    let driver = converse(input.as_bytes());
+    assert_eq!(driver.output(), HELLO.repeat(40));
+    let continues =
+        "POST /echo HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx"
+            .repeat(25);
+    let driver = converse(format!("{continues}{}", GET.repeat(10)).as_bytes());
+    assert_eq!(
+        driver.output(),
+        format!("HTTP/1.1 100 Continue\r\n\r\n{}", echoed("x")).repeat(25) + &HELLO.repeat(10)
+    );
+}
+
+// Buffers.
+
+#[test]
+fn idle_connections_hold_no_buffers() {
+    let mut driver = Driver::new();
+    assert!(!driver.conn.holds_buffers());
+    driver.arrive(GET.as_bytes());
+    assert_eq!(driver.output(), HELLO);
+    assert!(!driver.conn.holds_buffers());
+
+    driver.arrive(b"GET / HT");
+    assert!(driver.conn.holds_buffers(), "partial head");
+    driver.arrive(b"TP/1.1\r\nHost: a\r\n\r\n");
+    assert!(!driver.conn.holds_buffers());
+
+    driver.arrive(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nab");
+    assert!(driver.conn.holds_buffers(), "partial body");
+    driver.arrive(b"cd");
+    assert!(!driver.conn.holds_buffers());
+
+    driver.write_plan = vec![10, 0];
+    driver.arrive(GET.as_bytes());
+    assert!(driver.conn.holds_buffers(), "output in flight");
+    driver.write_plan = vec![usize::MAX];
+    driver.pump();
+    assert!(!driver.conn.holds_buffers());
+
+    driver.write_plan = vec![100, 0];
+    driver.arrive(b"GET /gen/chunked/100000/1000 HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(driver.conn.holds_buffers(), "stream in progress");
+    driver.write_plan = vec![usize::MAX];
+    driver.pump();
+    assert!(!driver.conn.holds_buffers());
+
+    // Every schedule of `converse` is also run with the buffers scribbled
+    // over whenever they are not held; a long pipelined conversation:
+    let input = format!(
+        "{GET}{}GET /stream HTTP/1.1\r\nHost: a\r\n\r\n{}GET /file/1/2/30 HTTP/1.1\r\nHost: a\r\n\r\n",
+        echo("abc"),
+        echo("")
+    );
+    converse(input.as_bytes());
+}
+
+#[test]
+#[ignore = "bug: Response::body promises bodies up to half the write buffer fit, but one of 900 bytes does not"]
+fn bodies_up_to_half_the_write_buffer_fit() {
+    // The first answer takes exactly the first half of the write buffer;
+    // the second is started, half the buffer being free, and its body is
+    // under half the buffer.
+    let first = 1024 - "HTTP/1.1 200 OK\r\nContent-Length: 0000\r\n\r\n".len();
+    let input = format!(
+        "GET /big/{first} HTTP/1.1\r\nHost: a\r\n\r\nGET /big/900 HTTP/1.1\r\nHost: a\r\n\r\n"
+    );
+    let mut driver = Driver::new();
+    driver.arrive(input.as_bytes());
+    assert!(driver.writes_offered()[0] > 1024);
     assert!(
         driver
             .output()
-            .starts_with("HTTP/1.1 408 Request Timeout\r\n")
+            .ends_with(&format!("Content-Length: 900\r\n\r\n{}", "x".repeat(900))),
+        "{}",
+        &driver.output()[driver.output().len() - 60..]
     );
-
-    let mut idle = Driver::new();
-    idle.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 100);
-    idle.advance(Config::DEFAULT.idle_timeout);
-    assert!(idle.conn.is_closed());
-    assert!(idle.output().ends_with("Hello, World!"));
 }
