@@ -269,9 +269,11 @@ impl<'a, L> Response<'a, L> {
         }
     }
 
-    /// Sets the body to a copy of `bytes`, finishing the response. Bodies
-    /// up to half the write buffer always fit; larger ones may not, and
-    /// should be [streamed](Self::stream).
+    /// Sets the body to a copy of `bytes`, finishing the response. A
+    /// response is started only with half the write buffer free, so one
+    /// whose head and body together take at most half the write buffer,
+    /// less 160 bytes for the fields the connection adds, always fits;
+    /// larger ones may not, and should be [streamed](Self::stream).
     ///
     /// # Errors
     ///

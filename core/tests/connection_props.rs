@@ -401,7 +401,6 @@ proptest! {
     /// `streamed_body_after_a_head_ending_at_the_end_of_the_read_buffer_is_read`
     /// in `connection.rs`).
     #[test]
-    #[ignore = "bug: a streamed body whose head ends at the end of the read buffer is never read"]
     fn pipelines_with_streamed_bodies_through_small_buffers(
         requests in prop::collection::vec(request(true), 1..=20),
         schedule in schedule(),

@@ -18,20 +18,32 @@ struct Outcome {
 /// Decodes `input` handed over in pieces of `step` bytes, as a server
 /// would: each piece is decoded in place, the payload moved out.
 fn decode(input: &[u8], step: usize) -> Outcome {
-    let mut decoder = ChunkedDecoder::new().with_max_extension_len(64).with_max_trailer_len(128);
-    let mut outcome = Outcome { payload: Vec::new(), end: None, error: None };
+    let mut decoder = ChunkedDecoder::new()
+        .with_max_extension_len(64)
+        .with_max_trailer_len(128);
+    let mut outcome = Outcome {
+        payload: Vec::new(),
+        end: None,
+        error: None,
+    };
     let mut offset = 0;
     while offset < input.len() {
         let mut piece = input[offset..(offset + step).min(input.len())].to_vec();
         match decoder.decode_in_place(&mut piece) {
             Ok(decoded) => {
                 assert!(decoded.produced <= decoded.consumed && decoded.consumed <= piece.len());
-                outcome.payload.extend_from_slice(&piece[..decoded.produced]);
+                outcome
+                    .payload
+                    .extend_from_slice(&piece[..decoded.produced]);
                 if decoded.done {
                     outcome.end = Some(offset + decoded.consumed);
                     return outcome;
                 }
-                assert_eq!(decoded.consumed, piece.len(), "all input is consumed until done");
+                assert_eq!(
+                    decoded.consumed,
+                    piece.len(),
+                    "all input is consumed until done"
+                );
                 offset += piece.len();
             }
             Err(error) => {
@@ -44,7 +56,9 @@ fn decode(input: &[u8], step: usize) -> Outcome {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&split, input)) = data.split_first() else { return };
+    let Some((&split, input)) = data.split_first() else {
+        return;
+    };
     let whole = decode(input, input.len().max(1));
     let step = usize::from(split % 9) + 1;
     let pieces = decode(input, step);

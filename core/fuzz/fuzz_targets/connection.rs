@@ -45,7 +45,10 @@ fn size(request: &Request<'_>) -> u64 {
 
 impl Handler<Local> for Fuzz {
     fn handle(&self, request: &Request<'_>, response: &mut Response<'_, Local>) {
-        let _ = (request.query_pairs().count(), request.is_websocket_upgrade());
+        let _ = (
+            request.query_pairs().count(),
+            request.is_websocket_upgrade(),
+        );
         if let Some(value) = request.header("x-echo") {
             // Whatever the client sent: refused unless valid.
             let _ = response.header("X-Echo", value);
@@ -81,7 +84,11 @@ impl Handler<Local> for Fuzz {
                 response.set_tag(STALL * 3 + n);
                 response.stream(None);
             }
-            Some(b'f') => response.send_file(FileRegion { handle: 3, offset: n, len: n }),
+            Some(b'f') => response.send_file(FileRegion {
+                handle: 3,
+                offset: n,
+                len: n,
+            }),
             Some(b'u') => {
                 response.status(StatusCode::SWITCHING_PROTOCOLS);
                 let _ = response.header("Upgrade", "fuzz");
@@ -124,7 +131,11 @@ impl Handler<Local> for Fuzz {
         let n = (*tag).min(buf.len() as u64).min(700) as usize;
         buf[..n].fill(b'z');
         *tag -= n as u64;
-        if *tag == 0 { Fill::Done(n) } else { Fill::More(n) }
+        if *tag == 0 {
+            Fill::Done(n)
+        } else {
+            Fill::More(n)
+        }
     }
 }
 
@@ -147,7 +158,12 @@ struct Driver {
 
 impl Driver {
     fn env<'e>(local: &'e mut Local, now: u64) -> Env<'e, Fuzz, Local> {
-        Env { handler: &Fuzz, local, date: None, now }
+        Env {
+            handler: &Fuzz,
+            local,
+            date: None,
+            now,
+        }
     }
 
     fn write_once(&mut self) -> bool {
@@ -185,7 +201,11 @@ impl Driver {
             }
         };
         self.written += written as u64;
-        self.conn.on_written(written, &mut self.bufs, &mut Self::env(&mut self.local, self.now));
+        self.conn.on_written(
+            written,
+            &mut self.bufs,
+            &mut Self::env(&mut self.local, self.now),
+        );
         true
     }
 
@@ -210,7 +230,8 @@ impl Driver {
         let n = space.len().min(self.pending.len());
         space[..n].copy_from_slice(&self.pending[..n]);
         self.pending.drain(..n);
-        self.conn.on_read(n, &mut self.bufs, &mut Self::env(&mut self.local, self.now));
+        self.conn
+            .on_read(n, &mut self.bufs, &mut Self::env(&mut self.local, self.now));
         true
     }
 
@@ -224,7 +245,8 @@ impl Driver {
                 writes += 1;
             }
             if self.conn.has_work() {
-                self.conn.poll(&mut self.bufs, &mut Self::env(&mut self.local, self.now));
+                self.conn
+                    .poll(&mut self.bufs, &mut Self::env(&mut self.local, self.now));
                 progress = true;
             }
             progress |= self.read_once();
@@ -275,10 +297,21 @@ impl Driver {
         }
         let interest = conn.interest();
         let transmit = conn.transmit(&self.bufs);
-        assert_eq!(interest.write, !matches!(transmit, Transmit::Idle), "{transmit:?}");
+        assert_eq!(
+            interest.write,
+            !matches!(transmit, Transmit::Idle),
+            "{transmit:?}"
+        );
         assert!(
             interest.read || interest.write || conn.has_work() || conn.deadline().is_some(),
             "waits for nothing"
+        );
+        // A connection neither closed nor handed over waits for the socket
+        // or has work; waiting only for a timer would be a stall.
+        assert!(
+            interest.read || interest.write || conn.has_work(),
+            "waits only for its deadline {:?}",
+            conn.deadline()
         );
         if !self.first_bytes.is_empty() {
             let n = self.first_bytes.len().min(9);
@@ -288,7 +321,9 @@ impl Driver {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&head, rest)) = data.split_first() else { return };
+    let Some((&head, rest)) = data.split_first() else {
+        return;
+    };
     let tight = head & 1 == 1;
     let schedule_len = usize::from(head >> 1).min(rest.len());
     let (schedule, mut input) = rest.split_at(schedule_len);
@@ -362,7 +397,10 @@ fuzz_target!(|data: &[u8]| {
         if driver.conn.is_closed() || driver.conn.is_hijacked() {
             return;
         }
-        let deadline = driver.conn.deadline().expect("open, with nothing to wait for");
+        let deadline = driver
+            .conn
+            .deadline()
+            .expect("open, with nothing to wait for");
         driver.advance_to(deadline);
     }
     panic!("the connection never finishes");

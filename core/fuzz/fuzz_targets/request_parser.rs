@@ -18,9 +18,20 @@ fn summarise(result: Result<Parsed<'_>, Error>) -> Outcome {
         Ok(Parsed::Complete(request)) => {
             // Exercise every on-demand accessor: none may panic.
             let _ = (request.path(), request.query(), request.method_str());
-            let _ = (request.body_framing(), request.keep_alive(), request.expects_continue());
-            let _ = (request.is_websocket_upgrade(), request.content_length(), request.is_chunked());
-            let headers = request.headers().iter().map(|h| (h.name.to_vec(), h.value.to_vec()));
+            let _ = (
+                request.body_framing(),
+                request.keep_alive(),
+                request.expects_continue(),
+            );
+            let _ = (
+                request.is_websocket_upgrade(),
+                request.content_length(),
+                request.is_chunked(),
+            );
+            let headers = request
+                .headers()
+                .iter()
+                .map(|h| (h.name.to_vec(), h.value.to_vec()));
             Outcome::Complete(request.head_len(), headers.collect())
         }
         Ok(Parsed::Partial) => Outcome::Partial,
@@ -29,8 +40,14 @@ fn summarise(result: Result<Parsed<'_>, Error>) -> Outcome {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&split, input)) = data.split_first() else { return };
-    let whole = summarise(RequestParser::<16>::new().with_max_target_len(512).parse(input));
+    let Some((&split, input)) = data.split_first() else {
+        return;
+    };
+    let whole = summarise(
+        RequestParser::<16>::new()
+            .with_max_target_len(512)
+            .parse(input),
+    );
 
     // The same input in pieces of `split % 7 + 1` bytes.
     let step = usize::from(split % 7) + 1;

@@ -469,9 +469,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         if self.life == Life::Lingering {
             self.read_start = 0;
             self.read_end = 0;
-        } else if matches!(self.input, Input::Head) && self.read_start > 0 {
-            // Move a partial head to the front, so it can use the whole
-            // buffer; the parser's offsets are relative to its start.
+        } else if matches!(self.input, Input::Head | Input::Discard { .. }) && self.read_start > 0 {
+            // Move a partial head (or undiscarded body bytes) to the front,
+            // so it can use the whole buffer; the parser's offsets are
+            // relative to its start.
             bufs.read.copy_within(self.read_start..self.read_end, 0);
             self.read_end -= self.read_start;
             self.read_start = 0;
@@ -507,11 +508,19 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         match self.life {
             Life::Lingering => self.life = Life::Closed,
             Life::Open => {
-                // No further request can arrive; a partial one never will.
-                self.input = Input::Stopped;
-                self.close_after = true;
                 self.last_write = now;
-                self.finish_if_drained();
+                // Requests already received are still answered (`poll`
+                // stops once only a partial one is left); a body or a
+                // partial head can never complete.
+                // Complete requests are left only if the last `poll` stopped
+                // early (per-wakeup maximum, output backed up).
+                let complete_left = self.yielded || !self.can_respond();
+                if !matches!(self.input, Input::Head)
+                    || self.read_end == self.read_start
+                    || !complete_left
+                {
+                    self.stop_reading();
+                }
             }
             _ => {}
         }
@@ -589,7 +598,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             }
             match self.input {
                 Input::Head => {
-                    if self.read_end == self.read_start || !self.can_respond() {
+                    if self.read_end == self.read_start {
+                        self.stop_if_peer_closed();
+                        break;
+                    }
+                    if !self.can_respond() {
                         break;
                     }
                     if handled == self.config.max_requests_per_wakeup {
@@ -597,6 +610,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                         break;
                     }
                     if !self.read_head(bufs, env) {
+                        if matches!(self.input, Input::Head) {
+                            // Only a partial head is left.
+                            self.stop_if_peer_closed();
+                        }
                         break;
                     }
                     handled += 1;
@@ -607,7 +624,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                     }
                 }
                 Input::Discard { .. } => {
-                    if !self.discard_body(bufs) {
+                    if !self.discard_body(bufs, env.now) {
                         break;
                     }
                 }
@@ -652,9 +669,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         let c = &self.config;
         match self.life {
             Life::Closed | Life::Hijacked => return None,
-            Life::Lingering | Life::ClosingWrite => {
-                return Some(self.linger_since.saturating_add(c.linger_timeout));
-            }
+            // The caller shuts the write side as soon as it is told to.
+            Life::ClosingWrite => return Some(self.last_write.saturating_add(c.write_timeout)),
+            Life::Lingering => return Some(self.linger_since.saturating_add(c.linger_timeout)),
             Life::Open => {}
         }
         if !self.queue.is_empty() || self.stream.is_some() {
@@ -677,6 +694,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         match self.life {
             Life::Open => Interest {
                 read: !matches!(self.input, Input::Stopped)
+                    && !self.peer_closed
                     && !self.hijack_after
                     && self.read_end - self.reclaimable() < READ
                     && (self.can_respond() || !matches!(self.input, Input::Head)),
@@ -728,11 +746,26 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         &bufs.read[self.read_start..self.read_end]
     }
 
+    /// Stops reading requests and closes once the output drains.
+    fn stop_reading(&mut self) {
+        self.input = Input::Stopped;
+        self.close_after = true;
+        self.finish_if_drained();
+    }
+
+    /// After the peer shut its write side, no request can complete any
+    /// more: stop.
+    fn stop_if_peer_closed(&mut self) {
+        if self.peer_closed {
+            self.stop_reading();
+        }
+    }
+
     /// Bytes at the front of the read buffer that [`read_buf`](Self::read_buf)
     /// can reclaim.
     fn reclaimable(&self) -> usize {
         match self.input {
-            Input::Head => self.read_start,
+            Input::Head | Input::Discard { .. } => self.read_start,
             _ => 0,
         }
     }
@@ -751,6 +784,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         bufs: &mut IoBuffers<READ, WRITE>,
         env: &mut Env<'_, H, L>,
     ) -> bool {
+        // The header timeout runs from the first byte of the head, also one
+        // that arrived in the read completing the previous request.
+        self.head_since.get_or_insert(env.now);
         let request = match self
             .parser
             .parse(&bufs.read[self.read_start..self.read_end])
@@ -770,10 +806,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 return false;
             }
         };
-        let keep_alive = request.keep_alive()
-            && self.requests < self.config.max_requests
-            && !self.peer_closed
-            && !self.draining;
+        let keep_alive =
+            request.keep_alive() && self.requests < self.config.max_requests && !self.draining;
         self.counters.requests += 1;
         let expects_continue = request.expects_continue();
         let head_len = request.head_len();
@@ -782,7 +816,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             BodyFraming::Length(0) => {
                 self.respond(bufs, env, start..start, keep_alive, 0);
                 self.read_start = start;
-                return self.next_request();
+                return self.next_request(env.now);
             }
             BodyFraming::Length(n) => Framing::Length(n),
             BodyFraming::Chunked => Framing::Chunked(ChunkedDecoder::new()),
@@ -815,8 +849,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             self.counters.response(100);
             self.push(Segment::Static(response::CONTINUE), env.now);
         }
-        if self.read_start > 0 && policy == BodyPolicy::Buffer {
-            // The body gathers after the head: give it the whole buffer.
+        if head_len >= READ {
+            // No room left after the head to read any of the body into.
+            self.fail(bufs, Error::HeadTooLarge, env.now);
+            return false;
+        }
+        if self.read_start > 0 {
+            // The body is read after the head: give it the whole buffer.
             bufs.read.copy_within(self.read_start..self.read_end, 0);
             self.read_end -= self.read_start;
             self.read_start = 0;
@@ -904,11 +943,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
         self.respond(bufs, env, body, keep_alive, tag);
         self.read_start = end;
-        self.next_request()
+        self.next_request(env.now)
     }
 
     /// Reads and drops the body of an answered request; `true` when done.
-    fn discard_body(&mut self, bufs: &mut IoBuffers<READ, WRITE>) -> bool {
+    fn discard_body(&mut self, bufs: &mut IoBuffers<READ, WRITE>, now: u64) -> bool {
         let Input::Discard { framing } = &mut self.input else {
             return false;
         };
@@ -933,7 +972,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         };
         if done {
             self.read_start = end;
-            self.next_request()
+            self.next_request(now)
         } else {
             self.read_end = self.read_start;
             false
@@ -941,7 +980,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Gets ready for the next request; `false` if the connection stopped.
-    fn next_request(&mut self) -> bool {
+    fn next_request(&mut self, now: u64) -> bool {
         self.parser.reset();
         self.head_since = None;
         if self.close_after || self.hijack_after {
@@ -952,6 +991,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         if self.read_start == self.read_end {
             self.read_start = 0;
             self.read_end = 0;
+            if self.queue.is_empty() && self.stream.is_none() {
+                // Idle from now: nothing read, nothing to write.
+                self.idle_since = now;
+            }
         }
         true
     }
