@@ -145,8 +145,8 @@ pub struct RequestParser<const MAX_HEADERS: usize = DEFAULT_MAX_HEADERS> {
     fields: FieldScanner,
     /// The header table.
     headers: Vec<FieldSpan, MAX_HEADERS>,
-    /// How many `Host` fields were seen.
-    hosts: u8,
+    /// Which of the fields the connection consults were seen.
+    seen: Seen,
     /// Limit on the request-target.
     max_target_len: u32,
     /// Limit on the head.
@@ -173,7 +173,7 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
             version: Version::Http11,
             fields: FieldScanner::new(),
             headers: Vec::new(),
-            hosts: 0,
+            seen: Seen::NONE,
             max_target_len: DEFAULT_MAX_TARGET_LEN as u32,
             max_head_len: DEFAULT_MAX_HEAD_LEN as u32,
         }
@@ -206,7 +206,7 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
         self.pos = 0;
         self.fields = FieldScanner::new();
         self.headers.clear();
-        self.hosts = 0;
+        self.seen = Seen::NONE;
     }
 
     /// Parses the head at the start of `buf`, continuing from the previous
@@ -397,16 +397,15 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
             match fields.step(input, pos)? {
                 Step::Field(range) => {
                     let span = FieldSpan::new(range);
-                    if span.is(input, b"host") {
-                        if self.hosts > 0 {
-                            return Err(Error::DuplicateHost);
-                        }
-                        self.hosts = 1;
+                    let field = Seen::classify(&span, input);
+                    if field == Seen::HOST && self.seen.has(Seen::HOST) {
+                        return Err(Error::DuplicateHost);
                     }
+                    self.seen.0 |= field.0;
                     self.headers.push(span).map_err(|_| Error::TooManyHeaders)?;
                 }
                 Step::End => {
-                    if self.hosts == 0 && self.version == Version::Http11 {
+                    if !self.seen.has(Seen::HOST) && self.version == Version::Http11 {
                         return Err(Error::MissingHost);
                     }
                     return Ok(true);
@@ -428,9 +427,58 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
             form: self.form,
             version: self.version,
             head_len: self.pos,
+            seen: self.seen,
             body: &[],
             peer: None,
         }
+    }
+}
+
+/// Which of the fields that the connection itself consults a head has:
+/// noted while parsing (a length switch per field, compared only when the
+/// length matches), so that a request without them skips the lookups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Seen(u8);
+
+impl Seen {
+    /// None of them.
+    const NONE: Seen = Seen(0);
+    /// `Host`.
+    const HOST: Seen = Seen(1);
+    /// `Content-Length`.
+    pub(crate) const CONTENT_LENGTH: Seen = Seen(2);
+    /// `Transfer-Encoding`.
+    pub(crate) const TRANSFER_ENCODING: Seen = Seen(4);
+    /// `Connection`.
+    pub(crate) const CONNECTION: Seen = Seen(8);
+    /// `Expect`.
+    pub(crate) const EXPECT: Seen = Seen(16);
+    /// `Upgrade`.
+    pub(crate) const UPGRADE: Seen = Seen(32);
+
+    /// Which of them `span` names, if any.
+    #[inline]
+    fn classify(span: &FieldSpan, buf: &[u8]) -> Seen {
+        let (field, name): (Seen, &[u8]) = match span.name_len() {
+            4 => (Seen::HOST, b"host"),
+            6 => (Seen::EXPECT, b"expect"),
+            7 => (Seen::UPGRADE, b"upgrade"),
+            10 => (Seen::CONNECTION, b"connection"),
+            14 => (Seen::CONTENT_LENGTH, b"content-length"),
+            17 => (Seen::TRANSFER_ENCODING, b"transfer-encoding"),
+            _ => return Seen::NONE,
+        };
+        if span.name(buf).eq_ignore_ascii_case(name) {
+            field
+        } else {
+            Seen::NONE
+        }
+    }
+
+    /// Whether `field` was seen.
+    #[inline]
+    pub(crate) fn has(self, field: Seen) -> bool {
+        self.0 & field.0 != 0
     }
 }
 
@@ -535,6 +583,8 @@ pub struct Request<'a> {
     version: Version,
     /// Length of the head, final CRLF included.
     head_len: u32,
+    /// Which fields the connection consults are present.
+    seen: Seen,
     /// The body, when the connection read it whole.
     body: &'a [u8],
     /// The peer's address, when the transport knows it.
@@ -670,6 +720,9 @@ impl<'a> Request<'a> {
     /// How the body is delimited; errors are those of RFC 9112 §6.
     #[inline]
     pub fn body_framing(&self) -> Result<BodyFraming, Error> {
+        if !self.seen.has(Seen::CONTENT_LENGTH) && !self.seen.has(Seen::TRANSFER_ENCODING) {
+            return Ok(BodyFraming::Length(0));
+        }
         framing::decide(&self.headers(), self.version)
     }
 
@@ -695,6 +748,9 @@ impl<'a> Request<'a> {
     /// request (RFC 9112 §9.3): HTTP/1.1 unless `Connection: close`,
     /// HTTP/1.0 only with `Connection: keep-alive` (and no `close`).
     pub fn keep_alive(&self) -> bool {
+        if !self.seen.has(Seen::CONNECTION) {
+            return self.version == Version::Http11;
+        }
         let mut close = false;
         let mut keep_alive = false;
         for token in self.headers().tokens("connection") {
@@ -707,7 +763,8 @@ impl<'a> Request<'a> {
     /// Whether the client sent `Expect: 100-continue` (ignored in HTTP/1.0
     /// requests, RFC 9110 §10.1.1).
     pub fn expects_continue(&self) -> bool {
-        self.version == Version::Http11
+        self.seen.has(Seen::EXPECT)
+            && self.version == Version::Http11
             && self
                 .header("expect")
                 .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
@@ -717,7 +774,8 @@ impl<'a> Request<'a> {
     /// `Connection` holds `upgrade` and `Upgrade` lists `protocol` (its
     /// name, compared case-insensitively, with or without a `/version`).
     pub fn is_upgrade_to(&self, protocol: &str) -> bool {
-        self.has_connection_token("upgrade")
+        self.seen.has(Seen::UPGRADE)
+            && self.has_connection_token("upgrade")
             && self.headers().tokens("upgrade").any(|offered| {
                 let name = match memchr::memchr(b'/', offered) {
                     Some(slash) => &offered[..slash],

@@ -664,51 +664,18 @@ pub fn encode_error<'b>(
     Ok(encoder.into_head())
 }
 
-/// Whether `name` is a non-empty RFC 9110 token.
+/// Whether `name` is a token (RFC 9110 §5.6.2).
 #[inline]
 fn is_token(name: &[u8]) -> bool {
-    !name.is_empty() && name.iter().all(|&b| TCHAR[b as usize])
+    !name.is_empty() && crate::scan::token_run(name) == name.len()
 }
 
 /// Whether every byte of `value` may appear in a field value: visible ASCII,
 /// SP, HTAB and obs-text (RFC 9110 §5.5).
 #[inline]
 fn is_field_value(value: &[u8]) -> bool {
-    value
-        .iter()
-        .all(|&b| matches!(b, b'\t' | b' '..=b'~' | 0x80..=0xff))
+    crate::scan::value_run(value) == value.len()
 }
-
-/// `tchar` of RFC 9110 §5.6.2.
-const TCHAR: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = matches!(
-            b as u8,
-            b'0'..=b'9'
-                | b'a'..=b'z'
-                | b'A'..=b'Z'
-                | b'!'
-                | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        );
-        b += 1;
-    }
-    table
-};
 
 #[cfg(test)]
 mod tests {
@@ -1312,7 +1279,7 @@ mod tests {
         assert!(text(&head).contains(&format!("\r\n{all_tchars}: v\r\n")));
         for b in 0..=255u8 {
             let name = [b'X', b];
-            let expected = TCHAR[b as usize];
+            let expected = crate::scan::is_tchar(b);
             let listed = all_tchars.as_bytes().contains(&b);
             assert_eq!(expected, listed, "{b:#04x}");
             if let Ok(name) = core::str::from_utf8(&name) {
