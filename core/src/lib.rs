@@ -85,6 +85,7 @@ pub mod date;
 pub mod path;
 pub mod query;
 pub mod response;
+pub mod ws;
 
 pub use connection::{Config, Connection, Counters, Env, Interest, IoBuffers, Transmit};
 pub use error::Error;
