@@ -34,9 +34,9 @@
 //! let mut parser = RequestParser::<16>::new();
 //! let Ok(Parsed::Complete(request)) = parser.parse(&buf[..filled]) else { panic!() };
 //! let head_len = request.head_len();
-//! let handshake = ws::check_upgrade(&request)?;
+//! let handshake = ws::check_upgrade(&request).unwrap();
 //! let mut out = [0u8; 256];
-//! let response = ws::write_accept(&mut out, &handshake, None, None)?;
+//! let response = ws::write_accept(&mut out, &handshake, None, None).unwrap();
 //! assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
 //!
 //! // Frames: the bytes after the head move to the front, and belong to
@@ -44,10 +44,10 @@
 //! let mut session = Session::new();
 //! buf.copy_within(head_len..filled, 0);
 //! session.on_read(filled - head_len);
-//! while let Some(message) = session.receive(&mut buf)? {
+//! while let Some(message) = session.receive(&mut buf).unwrap() {
 //!     if let Message::Text(text) = message {
 //!         // Echo it.
-//!         let echo = session.encode_text(&mut out, text)?;
+//!         let echo = session.encode_text(&mut out, text).unwrap();
 //!         assert_eq!(echo, b"\x81\x05Hello");
 //!     }
 //! }
@@ -56,12 +56,11 @@
 //! let close = b"\x88\x82\x00\x00\x00\x00\x03\xe8"; // 1000, masked with zeros
 //! session.read_buf(&mut buf)[..close.len()].copy_from_slice(close);
 //! session.on_read(close.len());
-//! let message = session.receive(&mut buf)?;
+//! let message = session.receive(&mut buf).unwrap();
 //! assert_eq!(message, Some(Message::Close(Some(ws::CloseCode::NORMAL), "")));
 //! let mut control = [0; MAX_CONTROL_FRAME_LEN];
 //! assert_eq!(session.next_output(&mut control), Some(&b"\x88\x02\x03\xe8"[..]));
 //! assert!(session.is_finished()); // the server closes the connection
-//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod base64;

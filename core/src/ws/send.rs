@@ -9,7 +9,7 @@
 //!
 //! Each writes the header and the payload to the start of `out` and
 //! returns them, ready for one write. To send a large payload without
-//! copying it, write [`encode_header`](super::encode_header)'s header and
+//! copying it, write [`encode_header`]'s header and
 //! the payload with one vectored write instead.
 
 use core::fmt;

@@ -147,9 +147,9 @@ enum Ready {
 /// space[..wire.len()].copy_from_slice(wire); // as a socket read would
 /// session.on_read(wire.len());
 ///
-/// assert_eq!(session.receive(&mut buf)?, Some(Message::Text("Hello")));
-/// assert_eq!(session.receive(&mut buf)?, Some(Message::Ping(b"")));
-/// assert_eq!(session.receive(&mut buf)?, None); // read more
+/// assert_eq!(session.receive(&mut buf), Ok(Some(Message::Text("Hello"))));
+/// assert_eq!(session.receive(&mut buf), Ok(Some(Message::Ping(b""))));
+/// assert_eq!(session.receive(&mut buf), Ok(None)); // read more
 ///
 /// // The pong that answers the ping, then frames of the server's own.
 /// let mut control = [0; MAX_CONTROL_FRAME_LEN];
@@ -157,7 +157,7 @@ enum Ready {
 /// assert_eq!(session.next_output(&mut control), None);
 /// let mut out = [0; 64];
 /// assert_eq!(session.encode_text(&mut out, "Hi")?, b"\x81\x02Hi");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok::<(), peregrine_core::ws::SendError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Session {
