@@ -216,8 +216,10 @@ pub struct FrameDecoder {
     seen: u8,
     /// Bytes of extended length: 0, 2 or 8, known once `seen >= 2`.
     extended: u8,
-    /// The first byte: FIN, RSV and opcode.
-    first: u8,
+    /// The FIN bit, known once `seen >= 1`.
+    fin: bool,
+    /// The opcode, known once `seen >= 1`.
+    opcode: Opcode,
     /// The payload length, as far as it has been read.
     len: u64,
     /// The masking key, as far as it has been read.
@@ -238,7 +240,8 @@ impl FrameDecoder {
         FrameDecoder {
             seen: 0,
             extended: 0,
-            first: 0,
+            fin: false,
+            opcode: Opcode::Continuation,
             len: 0,
             mask: [0; 4],
             failed: None,
@@ -273,12 +276,8 @@ impl FrameDecoder {
             }
             if self.seen == 6 + self.extended {
                 let header = FrameHeader {
-                    fin: self.first & 0x80 != 0,
-                    opcode: match Opcode::from_u8(self.first & 0x0F) {
-                        Some(opcode) => opcode,
-                        // `step` refused reserved opcodes at the first byte.
-                        None => return Err(FrameError::ReservedOpcode),
-                    },
+                    fin: self.fin,
+                    opcode: self.opcode,
                     mask: self.mask,
                     payload_len: self.len,
                 };
@@ -302,17 +301,19 @@ impl FrameDecoder {
                 let Some(opcode) = Opcode::from_u8(byte & 0x0F) else {
                     return Err(FrameError::ReservedOpcode);
                 };
-                if opcode.is_control() && byte & 0x80 == 0 {
+                let fin = byte & 0x80 != 0;
+                if opcode.is_control() && !fin {
                     return Err(FrameError::FragmentedControl);
                 }
-                self.first = byte;
+                self.fin = fin;
+                self.opcode = opcode;
             }
             1 => {
                 if byte & 0x80 == 0 {
                     return Err(FrameError::Unmasked);
                 }
                 let len = byte & 0x7F;
-                if self.first & 0x08 != 0 && usize::from(len) > MAX_CONTROL_PAYLOAD {
+                if self.opcode.is_control() && usize::from(len) > MAX_CONTROL_PAYLOAD {
                     return Err(FrameError::ControlTooLong);
                 }
                 self.extended = match len {
