@@ -84,6 +84,7 @@ pub mod date;
 pub mod path;
 pub mod query;
 pub mod response;
+pub mod ws;
 
 pub use connection::{Config, Connection, Counters, Env, Interest, IoBuffers, Slices, Transmit};
 pub use error::Error;
