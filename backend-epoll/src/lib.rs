@@ -28,7 +28,7 @@ mod poller;
 
 pub use peregrine_core::{
     BodyPolicy, Config, FileRegion, Fill, Handler, Method, Request, Response, ResponseError,
-    StatusCode, Version,
+    StatusCode, Upgrade, Version, WebSocket,
 };
 pub use peregrine_driver::{ShutdownHandle, Stats};
 pub use poller::Epoll;

@@ -27,7 +27,9 @@
 
 use core::fmt;
 
+use crate::connection::Output;
 use crate::response::{Context, EncodeError, ResponseEncoder, ResponseFraming};
+use crate::ws::{self, CloseCode, Message, SendError, Session};
 use crate::{Request, StatusCode};
 
 /// The application side of a server: called once per request.
@@ -73,6 +75,126 @@ pub trait Handler<L: Default = ()>: Sync {
     fn fill_body(&self, tag: &mut u64, buf: &mut [u8], local: &mut L) -> Fill {
         let _ = (tag, buf, local);
         Fill::Done(0)
+    }
+
+    /// Decides a valid WebSocket handshake (RFC 6455 §4.2): accept it,
+    /// optionally choosing one of the offered subprotocols, or decline it
+    /// (the default), in which case the request goes to
+    /// [`handle`](Self::handle) like any other. Malformed handshakes are
+    /// answered `400`/`426` before this is asked.
+    fn websocket(&self, request: &Request<'_>, handshake: &ws::Handshake<'_>) -> Upgrade {
+        let _ = (request, handshake);
+        Upgrade::Decline
+    }
+
+    /// A WebSocket connection is open (the `101` is queued); the handler
+    /// may send through `socket` already.
+    fn on_open(&self, socket: &mut WebSocket<'_, L>) {
+        let _ = socket;
+    }
+
+    /// A complete text or binary message arrived (reassembled from its
+    /// fragments, text validated as UTF-8). Pings are answered without
+    /// asking.
+    fn on_message(&self, message: Message<'_>, socket: &mut WebSocket<'_, L>) {
+        let _ = (message, socket);
+    }
+
+    /// The WebSocket connection is closing: the client sent a Close frame
+    /// (`code` as sent; `None` for none), or broke the protocol (the code
+    /// the server answered with). Nothing can be sent any more.
+    fn on_close(&self, code: Option<CloseCode>, reason: &str, local: &mut L) {
+        let _ = (code, reason, local);
+    }
+}
+
+/// A handler's answer to a WebSocket handshake; see [`Handler::websocket`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upgrade {
+    /// Not a WebSocket endpoint: handle the request as plain HTTP.
+    Decline,
+    /// Switch protocols, naming the subprotocol chosen (one the client
+    /// offered) or none.
+    Accept {
+        /// The subprotocol, if any.
+        protocol: Option<&'static str>,
+    },
+}
+
+/// An open WebSocket connection, as the handler's callbacks see it: send
+/// messages, ping, close. Frames go into the connection's write buffer;
+/// when it is full a send fails with [`SendError::BufferFull`] instead of
+/// growing anything.
+pub struct WebSocket<'a, L = ()> {
+    /// The protocol state.
+    session: &'a mut Session,
+    /// Where frames go.
+    output: Output<'a>,
+    /// The worker's state.
+    local: &'a mut L,
+}
+
+impl<'a, L> WebSocket<'a, L> {
+    /// A context over a session and the connection's output.
+    pub(crate) fn new(session: &'a mut Session, output: Output<'a>, local: &'a mut L) -> Self {
+        WebSocket {
+            session,
+            output,
+            local,
+        }
+    }
+
+    /// Sends a text message.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::BufferFull`] when the write buffer has no room (the
+    /// peer is not reading fast enough), [`SendError::Closed`] once the
+    /// closing handshake began.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        let session = &mut *self.session;
+        self.output.write_with(|buf| session.encode_text(buf, text))
+    }
+
+    /// Sends a binary message; errors as for [`send_text`](Self::send_text).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        let session = &mut *self.session;
+        self.output
+            .write_with(|buf| session.encode_binary(buf, data))
+    }
+
+    /// Sends a Ping (payload at most 125 bytes).
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        let session = &mut *self.session;
+        self.output
+            .write_with(|buf| session.encode_ping(buf, payload))
+    }
+
+    /// Starts the closing handshake with `code` and `reason` (at most 123
+    /// bytes); the connection closes once the client answers or the linger
+    /// time passes.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        let session = &mut *self.session;
+        self.output
+            .write_with(|buf| session.encode_close(buf, code, reason))
+    }
+
+    /// Whether messages may still be sent.
+    pub fn can_send(&self) -> bool {
+        self.session.can_send()
+    }
+
+    /// The worker's own state.
+    pub fn local(&mut self) -> &mut L {
+        self.local
+    }
+}
+
+impl<L> fmt::Debug for WebSocket<'_, L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("can_send", &self.session.can_send())
+            .finish_non_exhaustive()
     }
 }
 

@@ -89,7 +89,9 @@ pub mod ws;
 pub use connection::{Config, Connection, Counters, Env, Interest, IoBuffers, Slices, Transmit};
 pub use error::Error;
 pub use framing::BodyFraming;
-pub use handler::{BodyPolicy, FileRegion, Fill, Handler, Response, ResponseError};
+pub use handler::{
+    BodyPolicy, FileRegion, Fill, Handler, Response, ResponseError, Upgrade, WebSocket,
+};
 pub use headers::{Header, HeaderIter, Headers, Tokens, Values};
 pub use method::Method;
 pub use request::{

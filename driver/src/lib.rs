@@ -13,6 +13,7 @@
 //!   epoll and kqueue backends expose.
 
 pub mod io;
+pub mod pool;
 pub mod slab;
 pub mod stats;
 pub mod timers;

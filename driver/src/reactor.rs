@@ -97,12 +97,12 @@ struct Worker<'h, P, H, L, const READ: usize, const WRITE: usize, const MAX_HEAD
     /// Connections.
     slab: Slab<Slot<READ, WRITE, MAX_HEADERS>>,
     /// The buffer pool.
-    buffers: Vec<IoBuffers<READ, WRITE>>,
+    buffers: Box<[IoBuffers<READ, WRITE>]>,
     /// Free buffers.
     free_buffers: Vec<u32>,
     /// Lent to a connection that needs buffers only for a moment (a
     /// timeout on an idle connection) when the pool is empty.
-    scratch: Box<IoBuffers<READ, WRITE>>,
+    scratch: Box<[IoBuffers<READ, WRITE>]>,
     /// Connections waiting for a buffer.
     waiting: VecDeque<Token>,
     /// Connections with work left after their per-wakeup maximum.
@@ -157,8 +157,7 @@ where
     }
     shared.add_waker(poller.waker());
     let buffers_count = settings.buffers.clamp(1, settings.max_connections.max(1));
-    let mut buffers = Vec::with_capacity(buffers_count);
-    buffers.resize_with(buffers_count, IoBuffers::new);
+    let buffers = crate::pool::zeroed_buffers(buffers_count);
     let mut worker = Worker::<P, H, L, READ, WRITE, MAX_HEADERS> {
         settings,
         poller,
@@ -166,7 +165,7 @@ where
         slab: Slab::with_capacity(settings.max_connections),
         buffers,
         free_buffers: (0..buffers_count as u32).rev().collect(),
-        scratch: Box::new(IoBuffers::new()),
+        scratch: crate::pool::zeroed_buffers(1),
         waiting: VecDeque::with_capacity(settings.max_connections),
         ready_list: VecDeque::with_capacity(settings.max_connections),
         timers: Timers::with_capacity(settings.max_connections),
@@ -521,7 +520,7 @@ where
                 Some(deadline) if deadline <= now => {
                     let bufs = match slot.buffer {
                         Some(buffer) => &mut self.buffers[buffer as usize],
-                        None => &mut *self.scratch,
+                        None => &mut self.scratch[0],
                     };
                     slot.conn.on_timeout(bufs, now);
                     // Only a connection holding its own buffer can have

@@ -25,9 +25,10 @@ use crate::chunked::ChunkedDecoder;
 use crate::date::DateCache;
 use crate::handler::{BodySource, Completed};
 use crate::response::{self, CHUNK_HEADER_MAX, Context, ResponseEncoder, ResponseFraming};
+use crate::ws::{self, Message, SendError, Session};
 use crate::{
     BodyFraming, BodyPolicy, Error, FileRegion, Fill, Handler, Method, Parsed, RequestParser,
-    Response, StatusCode,
+    Response, StatusCode, Upgrade, WebSocket,
 };
 use queue::{Queue, Segment};
 
@@ -230,6 +231,59 @@ impl<'b> Iterator for Slices<'b> {
     }
 }
 
+/// Where a WebSocket context writes frames: the connection's write buffer
+/// and output queue.
+pub(crate) struct Output<'a> {
+    /// The write buffer.
+    write: &'a mut [u8],
+    /// End of its used part.
+    write_end: &'a mut usize,
+    /// The output queue.
+    queue: &'a mut Queue,
+    /// When output was last queued or written.
+    last_write: &'a mut u64,
+    /// The time now.
+    now: u64,
+}
+
+impl Output<'_> {
+    /// The same output, borrowed for a shorter while.
+    fn reborrow(&mut self) -> Output<'_> {
+        Output {
+            write: self.write,
+            write_end: self.write_end,
+            queue: self.queue,
+            last_write: self.last_write,
+            now: self.now,
+        }
+    }
+
+    /// Lets `encode` write a frame into the free part of the write buffer
+    /// and queues it.
+    pub(crate) fn write_with(
+        &mut self,
+        encode: impl FnOnce(&mut [u8]) -> Result<&[u8], SendError>,
+    ) -> Result<(), SendError> {
+        if self.queue.free() < 2 {
+            return Err(SendError::BufferFull);
+        }
+        let start = *self.write_end;
+        let len = encode(&mut self.write[start..])?.len();
+        if self.queue.is_empty() {
+            *self.last_write = self.now;
+        }
+        let end = start + len;
+        if !self.queue.push(Segment::Buffer {
+            start: start as u32,
+            end: end as u32,
+        }) {
+            return Err(SendError::BufferFull);
+        }
+        *self.write_end = end;
+        Ok(())
+    }
+}
+
 /// Where the connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Life {
@@ -279,6 +333,8 @@ enum Input {
         /// How the body is delimited.
         framing: Framing,
     },
+    /// WebSocket frames, after a `101`.
+    WebSocket,
     /// No more requests are read.
     Stopped,
 }
@@ -351,6 +407,8 @@ pub struct Connection<
     counters: Counters,
     /// The server is shutting down: no new requests after the current one.
     draining: bool,
+    /// The WebSocket session, once the connection switched protocols.
+    session: Option<Session>,
 }
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
@@ -417,6 +475,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 timeouts: 0,
             },
             draining: false,
+            session: None,
         }
     }
 
@@ -466,6 +525,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Where to read into: the free tail of the read buffer. Never empty
     /// while the connection wants to read.
     pub fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<READ, WRITE>) -> &'b mut [u8] {
+        if let (Input::WebSocket, Some(session)) = (&self.input, &mut self.session) {
+            return session.read_buf(&mut bufs.read);
+        }
         if self.life == Life::Lingering {
             self.read_start = 0;
             self.read_end = 0;
@@ -497,7 +559,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 self.head_since = Some(env.now);
             }
         }
-        self.read_end = (self.read_end + n).min(READ);
+        if let (Input::WebSocket, Some(session)) = (&self.input, &mut self.session) {
+            session.on_read(n);
+        } else {
+            self.read_end = (self.read_end + n).min(READ);
+        }
         self.poll(bufs, env);
     }
 
@@ -628,6 +694,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                         break;
                     }
                 }
+                Input::WebSocket => {
+                    self.run_websocket(bufs, env);
+                    break;
+                }
                 Input::Stopped => break,
             }
         }
@@ -685,6 +755,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             Input::Body { .. } | Input::Discard { .. } => {
                 self.last_read.saturating_add(c.body_timeout)
             }
+            Input::WebSocket => self
+                .last_read
+                .max(self.last_write)
+                .saturating_add(c.idle_timeout),
             Input::Head | Input::Stopped => self.idle_since.saturating_add(c.idle_timeout),
         })
     }
@@ -693,7 +767,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     pub fn interest(&self) -> Interest {
         match self.life {
             Life::Open => Interest {
-                read: !matches!(self.input, Input::Stopped)
+                read: self.input_open()
                     && !self.peer_closed
                     && !self.hijack_after
                     && self.read_end - self.reclaimable() < READ
@@ -721,6 +795,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Whether the buffers hold state: if not, the caller may return them
     /// to its pool and lend any pair next time.
     pub fn holds_buffers(&self) -> bool {
+        if let (Input::WebSocket, Some(session)) = (&self.input, &self.session) {
+            return session.holds_buffer() || !self.queue.is_empty();
+        }
         self.read_end > self.read_start
             || !self.queue.is_empty()
             || self.stream.is_some()
@@ -744,6 +821,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// of the new protocol).
     pub fn leftover<'b>(&self, bufs: &'b IoBuffers<READ, WRITE>) -> &'b [u8] {
         &bufs.read[self.read_start..self.read_end]
+    }
+
+    /// Whether the input side still takes bytes: requests, or frames of a
+    /// WebSocket session that still reads.
+    fn input_open(&self) -> bool {
+        match self.input {
+            Input::Stopped => false,
+            Input::WebSocket => self.session.as_ref().is_some_and(Session::wants_read),
+            _ => true,
+        }
     }
 
     /// Stops reading requests and closes once the output drains.
@@ -809,6 +896,40 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         let keep_alive =
             request.keep_alive() && self.requests < self.config.max_requests && !self.draining;
         self.counters.requests += 1;
+        if request.is_websocket_upgrade() {
+            let head_len = request.head_len();
+            let outcome = match ws::check_upgrade(&request) {
+                Err(error) => Err(error),
+                Ok(handshake) => Ok(match env.handler.websocket(&request, &handshake) {
+                    Upgrade::Decline => None,
+                    Upgrade::Accept { protocol } => Some(
+                        ws::write_accept(
+                            &mut bufs.write[self.write_end..],
+                            &handshake,
+                            protocol,
+                            env.date,
+                        )
+                        .map(|head| head.len()),
+                    ),
+                }),
+            };
+            match outcome {
+                Err(error) => {
+                    self.reject_upgrade(bufs, error, env.now);
+                    return false;
+                }
+                Ok(Some(Ok(len))) => {
+                    self.open_websocket(bufs, env, head_len, len);
+                    return true;
+                }
+                // The chosen subprotocol was not offered: the handler's bug.
+                Ok(Some(Err(_))) => {
+                    self.queue_error(bufs, StatusCode::INTERNAL_SERVER_ERROR, None, env.now);
+                    return false;
+                }
+                Ok(None) => {}
+            }
+        }
         let expects_continue = request.expects_continue();
         let head_len = request.head_len();
         let start = self.read_start + head_len;
@@ -944,6 +1065,142 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.respond(bufs, env, body, keep_alive, tag);
         self.read_start = end;
         self.next_request(env.now)
+    }
+
+    /// Answers a malformed WebSocket handshake (`400`, or `426` with the
+    /// version the server speaks) and closes.
+    fn reject_upgrade(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        error: ws::HandshakeError,
+        now: u64,
+    ) {
+        self.counters.parse_errors += 1;
+        self.counters.response(error.status());
+        self.input = Input::Stopped;
+        self.close_after = true;
+        match ws::write_reject(&mut bufs.write[self.write_end..], error, None) {
+            Ok((head, body)) => {
+                let start = self.write_end;
+                self.write_end += head.len();
+                self.push(
+                    Segment::Buffer {
+                        start: start as u32,
+                        end: self.write_end as u32,
+                    },
+                    now,
+                );
+                self.push(Segment::Static(body), now);
+            }
+            Err(_) => self.life = Life::Closed,
+        }
+        self.finish_if_drained();
+    }
+
+    /// Switches to WebSocket after the `101` head of `len` bytes was
+    /// written: bytes after the request head belong to the session.
+    fn open_websocket<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+        head_len: usize,
+        len: usize,
+    ) {
+        self.counters.response(101);
+        let start = self.write_end;
+        self.write_end += len;
+        self.push(
+            Segment::Buffer {
+                start: start as u32,
+                end: self.write_end as u32,
+            },
+            env.now,
+        );
+        let leftover = self.read_start + head_len..self.read_end;
+        let mut session = Session::new();
+        let n = leftover.len();
+        bufs.read.copy_within(leftover, 0);
+        // A fresh session reads from the start of the buffer.
+        let _ = session.read_buf(&mut bufs.read);
+        session.on_read(n);
+        self.read_start = 0;
+        self.read_end = 0;
+        self.parser.reset();
+        self.head_since = None;
+        self.input = Input::WebSocket;
+        let session = self.session.insert(session);
+        let output = Output {
+            write: &mut bufs.write,
+            write_end: &mut self.write_end,
+            queue: &mut self.queue,
+            last_write: &mut self.last_write,
+            now: env.now,
+        };
+        env.handler
+            .on_open(&mut WebSocket::new(session, output, env.local));
+    }
+
+    /// Delivers the messages read so far, answers pings and closes, and
+    /// ends the connection once the closing handshake is done.
+    fn run_websocket<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        let Some(session) = &mut self.session else {
+            return;
+        };
+        let IoBuffers { read, write } = bufs;
+        loop {
+            let received = session.receive(read);
+            let mut output = Output {
+                write,
+                write_end: &mut self.write_end,
+                queue: &mut self.queue,
+                last_write: &mut self.last_write,
+                now: env.now,
+            };
+            let more = match received {
+                Ok(Some(message)) => {
+                    match message {
+                        Message::Text(_) | Message::Binary(_) => {
+                            let mut socket = WebSocket::new(session, output.reborrow(), env.local);
+                            env.handler.on_message(message, &mut socket);
+                        }
+                        Message::Close(code, reason) => {
+                            env.handler.on_close(code, reason, env.local)
+                        }
+                        Message::Ping(_) | Message::Pong(_) => {}
+                    }
+                    true
+                }
+                Ok(None) => false,
+                Err(error) => {
+                    env.handler
+                        .on_close(Some(error.close_code()), "", env.local);
+                    false
+                }
+            };
+            // Pongs and the Close that answers one go out in order.
+            let mut control = [0; ws::MAX_CONTROL_FRAME_LEN];
+            while let Some(frame) = session.next_output(&mut control) {
+                let frame_len = frame.len();
+                let _ = output.write_with(|buf| {
+                    let dst = buf.get_mut(..frame_len).ok_or(SendError::BufferFull)?;
+                    dst.copy_from_slice(&control[..frame_len]);
+                    Ok(&*dst)
+                });
+            }
+            if !more {
+                break;
+            }
+        }
+        if session.is_finished() || !session.wants_read() {
+            // The closing handshake is done (or failed): the server closes
+            // the TCP connection once its frames are out (RFC 6455 §7.1.1).
+            self.input = Input::Stopped;
+            self.close_after = true;
+        }
     }
 
     /// Reads and drops the body of an answered request; `true` when done.

@@ -339,6 +339,13 @@ impl Session {
         }
     }
 
+    /// Whether the buffer holds bytes the session still needs: an
+    /// undecoded read, or part of a message. When not, the caller may lend
+    /// the session another buffer next time.
+    pub fn holds_buffer(&self) -> bool {
+        self.pos < self.filled || self.message_len + self.control_len > 0
+    }
+
     /// Whether [`next_output`](Self::next_output) has a frame to send.
     pub fn has_output(&self) -> bool {
         self.pong_len.is_some() || self.queued_close.is_some()

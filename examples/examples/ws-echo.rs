@@ -1,0 +1,53 @@
+//! A WebSocket echo server: every text and binary message sent to `/` or
+//! `/ws` comes back unchanged. The server Autobahn|Testsuite runs against.
+//!
+//! ```text
+//! cargo run --release -p peregrine-examples --example ws-echo -- --port 9001
+//! ```
+//!
+//! Messages up to 16 MiB are echoed (the largest Autobahn sends), so each
+//! connection in flight uses two 16 MiB buffers; the pool is kept small.
+
+use peregrine_core::ws::{Handshake, Message};
+use peregrine_epoll::{Handler, Request, Response, ServerWith, StatusCode, Upgrade, WebSocket};
+use peregrine_examples::Options;
+
+/// Room for a 16 MiB message plus frame headers and control frames.
+const BUFFER: usize = (16 << 20) + 4096;
+
+/// Echoes every message.
+struct Echo;
+
+impl Handler for Echo {
+    fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+        response.status(StatusCode::NOT_FOUND);
+    }
+
+    fn websocket(&self, request: &Request<'_>, _: &Handshake<'_>) -> Upgrade {
+        match request.path() {
+            b"/" | b"/ws" => Upgrade::Accept { protocol: None },
+            _ => Upgrade::Decline,
+        }
+    }
+
+    fn on_message(&self, message: Message<'_>, socket: &mut WebSocket<'_>) {
+        // A send fails only when the peer stops reading; the connection's
+        // timeouts deal with that peer.
+        let _ = match message {
+            Message::Text(text) => socket.send_text(text),
+            Message::Binary(data) => socket.send_binary(data),
+            _ => Ok(()),
+        };
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let options = Options::from_args();
+    let server = ServerWith::<BUFFER, BUFFER, 32>::bind(("0.0.0.0", options.port))?
+        .buffers(4)
+        .max_connections(256);
+    let server = options.apply(server);
+    eprintln!("ws-echo: listening on ws://{}", server.local_addr());
+    server.run(Echo)?;
+    Ok(())
+}
