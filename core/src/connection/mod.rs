@@ -1081,15 +1081,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.close_after = true;
         match ws::write_reject(&mut bufs.write[self.write_end..], error, None) {
             Ok((head, body)) => {
-                let start = self.write_end;
-                self.write_end += head.len();
-                self.push(
-                    Segment::Buffer {
-                        start: start as u32,
-                        end: self.write_end as u32,
-                    },
-                    now,
-                );
+                self.push_written(head.len(), now);
                 self.push(Segment::Static(body), now);
             }
             Err(_) => self.life = Life::Closed,
@@ -1107,15 +1099,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         len: usize,
     ) {
         self.counters.response(101);
-        let start = self.write_end;
-        self.write_end += len;
-        self.push(
-            Segment::Buffer {
-                start: start as u32,
-                end: self.write_end as u32,
-            },
-            env.now,
-        );
+        self.push_written(len, env.now);
         let leftover = self.read_start + head_len..self.read_end;
         let mut session = Session::new();
         let n = leftover.len();
@@ -1292,15 +1276,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             return;
         };
         self.counters.response(completed.status);
-        let start = self.write_end;
-        self.write_end += len;
-        self.push(
-            Segment::Buffer {
-                start: start as u32,
-                end: self.write_end as u32,
-            },
-            now,
-        );
+        self.push_written(len, now);
         match completed.source {
             BodySource::InBuffer => {}
             BodySource::Static(bytes) => self.push(Segment::Static(bytes), now),
@@ -1319,6 +1295,20 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
         self.close_after |= completed.close;
         self.hijack_after |= completed.hijack;
+    }
+
+    /// Queues the `len` bytes just written at the end of the used part of
+    /// the write buffer.
+    fn push_written(&mut self, len: usize, now: u64) {
+        let start = self.write_end;
+        self.write_end += len;
+        self.push(
+            Segment::Buffer {
+                start: start as u32,
+                end: self.write_end as u32,
+            },
+            now,
+        );
     }
 
     /// Appends a segment to the output.
@@ -1374,15 +1364,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         };
         match written {
             Ok(len) => {
-                let start = self.write_end;
-                self.write_end += len;
-                self.push(
-                    Segment::Buffer {
-                        start: start as u32,
-                        end: self.write_end as u32,
-                    },
-                    now,
-                );
+                self.push_written(len, now);
             }
             // No room even for an error: drop the connection.
             Err(_) => self.life = Life::Closed,
