@@ -64,6 +64,12 @@ pub struct Config {
     pub max_body_len: u64,
     /// Longest request-target; longer ones are answered `414`. Default 8 KiB.
     pub max_target_len: usize,
+    /// How long a WebSocket connection may go without a frame from the
+    /// peer; it is then closed with `1001`. Default 5 minutes.
+    pub websocket_idle_timeout: u64,
+    /// Sends a Ping when the peer has been silent this long (0: never).
+    /// Default 0.
+    pub websocket_ping_interval: u64,
 }
 
 impl Config {
@@ -78,6 +84,8 @@ impl Config {
         max_requests_per_wakeup: 64,
         max_body_len: u64::MAX,
         max_target_len: crate::DEFAULT_MAX_TARGET_LEN,
+        websocket_idle_timeout: 300_000,
+        websocket_ping_interval: 0,
     };
 }
 
@@ -409,6 +417,10 @@ pub struct Connection<
     draining: bool,
     /// The WebSocket session, once the connection switched protocols.
     session: Option<Session>,
+    /// When the last automatic Ping went out.
+    last_ping: u64,
+    /// When the server's own Close frame went out, awaiting the reply.
+    close_sent_at: Option<u64>,
 }
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
@@ -476,6 +488,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             },
             draining: false,
             session: None,
+            last_ping: now,
+            close_sent_at: None,
         }
     }
 
@@ -722,6 +736,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 self.life = Life::Closed;
             }
             Life::Open => match self.input {
+                Input::WebSocket => self.websocket_timeout(bufs, now),
                 Input::Head if self.read_end > self.read_start => {
                     self.fail(bufs, Error::RequestTimeout, now);
                 }
@@ -755,10 +770,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             Input::Body { .. } | Input::Discard { .. } => {
                 self.last_read.saturating_add(c.body_timeout)
             }
-            Input::WebSocket => self
-                .last_read
-                .max(self.last_write)
-                .saturating_add(c.idle_timeout),
+            Input::WebSocket => self.websocket_deadline(),
             Input::Head | Input::Stopped => self.idle_since.saturating_add(c.idle_timeout),
         })
     }
@@ -1067,6 +1079,66 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.next_request(env.now)
     }
 
+    /// The next WebSocket deadline: the reply to the server's Close, the
+    /// idle limit, or the next automatic Ping.
+    fn websocket_deadline(&self) -> u64 {
+        let c = &self.config;
+        if let Some(sent) = self.close_sent_at {
+            return sent.saturating_add(c.linger_timeout);
+        }
+        let idle = self.last_read.saturating_add(c.websocket_idle_timeout);
+        if c.websocket_ping_interval == 0 {
+            return idle;
+        }
+        let ping = self
+            .last_read
+            .max(self.last_ping)
+            .saturating_add(c.websocket_ping_interval);
+        idle.min(ping)
+    }
+
+    /// A WebSocket deadline passed: no reply to our Close (drop the
+    /// connection), idle too long (close with 1001), or time to ping.
+    fn websocket_timeout(&mut self, bufs: &mut IoBuffers<READ, WRITE>, now: u64) {
+        if self.close_sent_at.is_some() {
+            self.life = Life::Closed;
+            return;
+        }
+        let Some(session) = &mut self.session else {
+            self.life = Life::Closed;
+            return;
+        };
+        let idle = now
+            >= self
+                .last_read
+                .saturating_add(self.config.websocket_idle_timeout);
+        let mut output = Output {
+            write: &mut bufs.write,
+            write_end: &mut self.write_end,
+            queue: &mut self.queue,
+            last_write: &mut self.last_write,
+            now,
+        };
+        if idle {
+            let sent = output
+                .write_with(|buf| session.encode_close(buf, ws::CloseCode::GOING_AWAY, "idle"));
+            if sent.is_err() {
+                self.life = Life::Closed;
+                return;
+            }
+            self.close_sent_at = Some(now);
+        } else {
+            self.last_ping = now;
+            if output
+                .write_with(|buf| session.encode_ping(buf, b""))
+                .is_err()
+            {
+                // The peer reads nothing we send: it is gone.
+                self.life = Life::Closed;
+            }
+        }
+    }
+
     /// Answers a malformed WebSocket handshake (`400`, or `426` with the
     /// version the server speaks) and closes.
     fn reject_upgrade(
@@ -1178,6 +1250,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             if !more {
                 break;
             }
+        }
+        if !session.can_send() && session.wants_read() && self.close_sent_at.is_none() {
+            // The server's Close went out: the reply gets a bounded wait.
+            self.close_sent_at = Some(env.now);
         }
         if session.is_finished() || !session.wants_read() {
             // The closing handshake is done (or failed): the server closes
