@@ -45,9 +45,7 @@ backend_tests!(
     frames_sent_with_the_handshake_are_kept,
     burst_of_messages_in_one_write_is_echoed_in_order,
     frames_breaking_the_protocol_are_closed_with_1002,
-    #[ignore = "bug: after the handler's Close the server waits idle_timeout, not linger_timeout, for the client's reply"]
     handler_close_without_a_reply_ends_after_the_linger_time,
-    #[ignore = "bug: graceful shutdown drops open WebSocket connections without a Close frame (no 1001)"]
     graceful_shutdown_closes_websockets_with_going_away,
 );
 

@@ -239,6 +239,10 @@ impl<'b> Iterator for Slices<'b> {
     }
 }
 
+/// The Close frame a shutting-down server sends its WebSocket peers: 1001
+/// "going away" (static, so no buffer is needed to send it).
+const GOING_AWAY: &[u8] = b"\x88\x0c\x03\xe9going away";
+
 /// Where a WebSocket context writes frames: the connection's write buffer
 /// and output queue.
 pub(crate) struct Output<'a> {
@@ -513,6 +517,18 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     pub fn shutdown(&mut self, now: u64) {
         self.draining = true;
         if self.life != Life::Open {
+            return;
+        }
+        if let (Input::WebSocket, Some(session)) = (&self.input, &mut self.session) {
+            // Close with 1001 and wait (the linger time) for the reply.
+            let mut frame = [0; ws::MAX_CONTROL_FRAME_LEN];
+            if session
+                .encode_close(&mut frame, ws::CloseCode::GOING_AWAY, "going away")
+                .is_ok()
+            {
+                self.close_sent_at = Some(now);
+                self.push(Segment::Static(GOING_AWAY), now);
+            }
             return;
         }
         let idle = matches!(self.input, Input::Head)
