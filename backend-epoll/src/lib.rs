@@ -48,9 +48,3 @@ pub type Server = ServerWith<DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, DEFAULT_
 /// `ServerWith::<8192, 8192, 16>::bind(addr)`.
 pub type ServerWith<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> =
     peregrine_driver::Server<Epoll, READ, WRITE, MAX_HEADERS>;
-
-/// The README's examples, compiled (and run where they do not bind a
-/// port) as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

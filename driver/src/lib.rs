@@ -1,19 +1,24 @@
 //! # peregrine-driver
 //!
 //! What every Peregrine backend shares, so that each backend is only a thin
-//! layer over its OS readiness API:
+//! layer over its OS readiness API (or, for the portable backend, over
+//! blocking threads):
 //!
 //! - [`io::drive`]: the loop that moves bytes between a socket and a
 //!   `peregrine_core::Connection` (blocking or edge-triggered);
 //! - [`slab::Slab`]: connection slots with generation-tagged tokens;
 //! - [`timers::Timers`]: lazily armed per-worker deadlines;
 //! - [`stats`]: statistics and the [`ShutdownHandle`];
+//! - [`clock`] and [`signals`]: the millisecond clock and `Date` refresh,
+//!   and SIGINT/SIGTERM as a graceful shutdown, for any backend;
 //! - on Unix, [`reactor`]: the worker event loop, generic over a
 //!   [`reactor::Poller`] (epoll, kqueue), and [`Server`], the builder the
 //!   epoll and kqueue backends expose.
 
+pub mod clock;
 pub mod io;
 pub mod pool;
+pub mod signals;
 pub mod slab;
 pub mod stats;
 pub mod timers;
@@ -24,8 +29,6 @@ mod accept;
 pub mod reactor;
 #[cfg(unix)]
 mod server;
-#[cfg(unix)]
-mod signals;
 #[cfg(unix)]
 pub mod unix;
 

@@ -10,11 +10,11 @@ use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use peregrine_core::date::DateCache;
 use peregrine_core::{Config, Connection, Counters, Env, Handler, IoBuffers};
 
+use crate::clock::{self, Clock};
 use crate::io::{Mode, Readiness, drive};
 use crate::slab::{Slab, Token};
 use crate::stats::{Shared, Waker};
@@ -121,8 +121,8 @@ struct Worker<'h, P, H, L, const READ: usize, const WRITE: usize, const MAX_HEAD
     accepted: u64,
     /// State shared with other threads.
     shared: Arc<Shared>,
-    /// Time zero of this worker's clock.
-    origin: Instant,
+    /// This worker's clock.
+    clock: Clock,
     /// Accepting pauses until then (out of descriptors).
     accept_paused_until: Option<u64>,
     /// Accepting stopped because the slab is full.
@@ -175,7 +175,7 @@ where
         totals: Counters::default(),
         accepted: 0,
         shared,
-        origin: Instant::now(),
+        clock: Clock::new(),
         accept_paused_until: None,
         accept_blocked: false,
         shutdown_since: None,
@@ -193,15 +193,12 @@ where
 {
     /// Milliseconds since the worker started.
     fn now(&self) -> u64 {
-        self.origin.elapsed().as_millis() as u64
+        self.clock.now()
     }
 
     /// Refreshes the `Date` line (reformatted only when the second changes).
     fn refresh_date(&mut self) {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.date.update(secs);
+        clock::refresh_date(&mut self.date);
     }
 
     /// The loop.

@@ -1,23 +1,33 @@
-//! SIGINT and SIGTERM as a graceful shutdown.
+//! SIGINT and SIGTERM as a graceful shutdown, for every backend.
+//!
+//! On Unix a thread waits for the first of either signal (through
+//! `signal-hook`, so no handler of the application's is replaced for good)
+//! and calls [`ShutdownHandle::shutdown`]. Elsewhere [`watch`] does
+//! nothing: a server there stops through its [`ShutdownHandle`].
 
 use std::io;
-use std::thread::JoinHandle;
-
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::{Handle, Signals};
 
 use crate::stats::ShutdownHandle;
 
-/// A thread that turns the first SIGINT or SIGTERM into a shutdown.
-pub(crate) struct SignalWatch {
-    /// Stops the iterator.
-    handle: Handle,
-    /// The thread.
-    thread: JoinHandle<()>,
+/// What [`watch`] started; [`stop`](Self::stop) it when the server is
+/// done.
+pub struct SignalWatch {
+    /// The iterator's handle and the thread waiting on it.
+    #[cfg(unix)]
+    inner: (signal_hook::iterator::Handle, std::thread::JoinHandle<()>),
 }
 
-/// Starts watching for SIGINT and SIGTERM.
-pub(crate) fn watch(shutdown: ShutdownHandle) -> io::Result<SignalWatch> {
+/// Starts turning the first SIGINT or SIGTERM into `shutdown` (a no-op
+/// outside Unix).
+///
+/// # Errors
+///
+/// If the signal handlers cannot be installed or the thread not started.
+#[cfg(unix)]
+pub fn watch(shutdown: ShutdownHandle) -> io::Result<SignalWatch> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::iterator::Signals;
+
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     let handle = signals.handle();
     let thread = std::thread::Builder::new()
@@ -27,13 +37,37 @@ pub(crate) fn watch(shutdown: ShutdownHandle) -> io::Result<SignalWatch> {
                 shutdown.shutdown();
             }
         })?;
-    Ok(SignalWatch { handle, thread })
+    Ok(SignalWatch {
+        inner: (handle, thread),
+    })
+}
+
+/// Starts turning the first SIGINT or SIGTERM into `shutdown` (a no-op
+/// outside Unix).
+///
+/// # Errors
+///
+/// Never, here.
+#[cfg(not(unix))]
+pub fn watch(shutdown: ShutdownHandle) -> io::Result<SignalWatch> {
+    let _ = shutdown;
+    Ok(SignalWatch {})
 }
 
 impl SignalWatch {
     /// Stops watching (the server is done) and restores default handling.
-    pub(crate) fn stop(self) {
-        self.handle.close();
-        let _ = self.thread.join();
+    pub fn stop(self) {
+        #[cfg(unix)]
+        {
+            let (handle, thread) = self.inner;
+            handle.close();
+            let _ = thread.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for SignalWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignalWatch").finish_non_exhaustive()
     }
 }

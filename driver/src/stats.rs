@@ -107,12 +107,20 @@ pub(crate) struct Shared {
 impl Shared {
     /// State for `workers` workers.
     pub(crate) fn new(workers: usize) -> Arc<Self> {
+        Self::with_handoffs(workers, workers)
+    }
+
+    /// State for `workers` statistics slots and `handoffs` hand-off queues
+    /// (none for a backend without accept threads).
+    fn with_handoffs(workers: usize, handoffs: usize) -> Arc<Self> {
+        #[cfg(not(unix))]
+        let _ = handoffs;
         Arc::new(Shared {
             shutdown: AtomicBool::new(false),
             workers: (0..workers).map(|_| WorkerCounters::default()).collect(),
             wakers: Mutex::new(Vec::new()),
             #[cfg(unix)]
-            handoffs: (0..workers)
+            handoffs: (0..handoffs)
                 .map(|_| Handoff {
                     queue: Mutex::new(VecDeque::with_capacity(HANDOFF_CAPACITY)),
                     load: AtomicUsize::new(0),
@@ -146,6 +154,32 @@ pub struct ShutdownHandle {
 }
 
 impl ShutdownHandle {
+    /// A handle with `slots` statistics slots, for a backend that runs its
+    /// own threads instead of the (Unix) reactor: each thread
+    /// (or each thread at a time) publishes its totals into a slot of its
+    /// own with [`publish`](Self::publish), and [`stats`](Self::stats)
+    /// adds the slots up.
+    pub fn new(slots: usize) -> Self {
+        ShutdownHandle {
+            shared: Shared::with_handoffs(slots, 0),
+        }
+    }
+
+    /// Publishes the totals of statistics slot `slot` (ignored if there is
+    /// no such slot): connections it accepted, connections open now, and
+    /// its connections' counters added up. Each call replaces what the
+    /// slot held, so one slot must have one writer at a time.
+    pub fn publish(&self, slot: usize, accepted: u64, open: u64, totals: &Counters) {
+        if let Some(counters) = self.shared.workers.get(slot) {
+            counters.publish(accepted, open, totals);
+        }
+    }
+
+    /// Registers `waker`, woken when shutdown begins (at once if it has).
+    pub fn add_waker(&self, waker: Arc<dyn Waker>) {
+        self.shared.add_waker(waker);
+    }
+
     /// Begins a graceful shutdown: workers stop accepting, finish the
     /// requests in flight, close idle connections, and force-close what is
     /// left after the grace period. Returns at once; `run` returns when the

@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use peregrine_epoll::{Handler, Request, Response, Server};
+use peregrine_core::{Handler, Request, Response};
 use peregrine_examples::Options;
 
 /// Counts requests across all workers.
@@ -30,9 +30,7 @@ impl Handler for Counter {
 
 fn main() -> std::io::Result<()> {
     let options = Options::from_args();
-    let server = options.apply(Server::bind(("0.0.0.0", options.port))?);
-    eprintln!("counter: listening on http://{}", server.local_addr());
-    let stats = server.run(Counter::default())?;
+    let stats = options.run("counter", |_| Counter::default())?;
     eprintln!("counter: stopped after {} requests", stats.requests);
     Ok(())
 }

@@ -3,9 +3,9 @@
 //!
 //! ```text
 //! cargo run --release -p peregrine-examples --example hello -- --port 8080
+//! cargo run --release -p peregrine-examples --example hello -- --backend std --model pool
 //! ```
 
-use peregrine_epoll::Server;
 use peregrine_examples::Options;
 use peregrine_examples::hello::Hello;
 
@@ -16,9 +16,7 @@ fn main() -> std::io::Result<()> {
         Some(path) => Box::leak(std::fs::read(path)?.into_boxed_slice()),
         None => b"Hello, World!",
     };
-    let server = options.apply(Server::bind(("0.0.0.0", options.port))?);
-    eprintln!("hello: listening on http://{}", server.local_addr());
-    let stats = server.run(Hello::with_body(body))?;
+    let stats = options.run("hello", |_| Hello::with_body(body))?;
     eprintln!(
         "hello: stopped after {} requests ({:?})",
         stats.requests, stats

@@ -5,7 +5,7 @@
 //! cargo run --release -p peregrine-examples --example routes -- --port 8080
 //! ```
 
-use peregrine_epoll::{Handler, Method, Request, Response, Server, StatusCode};
+use peregrine_core::{Handler, Method, Request, Response, StatusCode};
 use peregrine_examples::Options;
 
 /// The router.
@@ -30,8 +30,6 @@ impl Handler for Routes {
 
 fn main() -> std::io::Result<()> {
     let options = Options::from_args();
-    let server = options.apply(Server::bind(("0.0.0.0", options.port))?);
-    eprintln!("routes: listening on http://{}", server.local_addr());
-    server.run(Routes)?;
+    options.run("routes", |_| Routes)?;
     Ok(())
 }

@@ -8,8 +8,8 @@
 //! curl http://127.0.0.1:8080/shutdown
 //! ```
 
-use peregrine_epoll::{Handler, Request, Response, Server, ShutdownHandle, StatusCode};
-use peregrine_examples::Options;
+use peregrine_core::{Handler, Request, Response, StatusCode};
+use peregrine_examples::{Options, ShutdownHandle};
 
 /// Answers `/run` and `/shutdown`.
 struct Shutdown {
@@ -39,10 +39,7 @@ impl Handler for Shutdown {
 
 fn main() -> std::io::Result<()> {
     let options = Options::from_args();
-    let server = options.apply(Server::bind(("0.0.0.0", options.port))?);
-    eprintln!("shutdown: listening on http://{}", server.local_addr());
-    let handle = server.shutdown_handle();
-    let stats = server.run(Shutdown { handle })?;
+    let stats = options.run("shutdown", |handle| Shutdown { handle })?;
     eprintln!(
         "shutdown: stopped gracefully after {} requests",
         stats.requests

@@ -9,7 +9,7 @@
 //! connection in flight uses two 16 MiB buffers; the pool is kept small.
 
 use peregrine_core::ws::{Handshake, Message};
-use peregrine_epoll::{Handler, Request, Response, ServerWith, StatusCode, Upgrade, WebSocket};
+use peregrine_core::{Handler, Request, Response, StatusCode, Upgrade, WebSocket};
 use peregrine_examples::Options;
 
 /// Room for a 16 MiB message plus frame headers and control frames.
@@ -42,12 +42,9 @@ impl Handler for Echo {
 }
 
 fn main() -> std::io::Result<()> {
-    let options = Options::from_args();
-    let server = ServerWith::<BUFFER, BUFFER, 32>::bind(("0.0.0.0", options.port))?
-        .buffers(4)
-        .max_connections(256);
-    let server = options.apply(server);
-    eprintln!("ws-echo: listening on ws://{}", server.local_addr());
-    server.run(Echo)?;
+    let mut options = Options::from_args();
+    // Few buffer pairs: each is 32 MiB (allocated lazily by the system).
+    options.buffers.get_or_insert(4);
+    options.run_sized::<BUFFER, BUFFER, 32, _, _>("ws-echo", |_| Echo)?;
     Ok(())
 }

@@ -1,26 +1,61 @@
 //! Shared bits of the example servers: handlers the tests reuse, and
-//! command-line options.
+//! command-line options, including which backend runs the example.
 
 pub mod hello;
 
+use std::io;
 use std::time::Duration;
+
+use peregrine_core::Handler;
+pub use peregrine_std::{Model, ShutdownHandle, Stats};
+
+/// The backends an example can run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `peregrine-epoll` (Linux; the default there).
+    Epoll,
+    /// `peregrine-std`, on any system (the default elsewhere).
+    Std,
+}
+
+impl Backend {
+    /// The default on this system: epoll where it exists.
+    pub const DEFAULT: Backend = if cfg!(any(target_os = "linux", target_os = "android")) {
+        Backend::Epoll
+    } else {
+        Backend::Std
+    };
+}
+
+/// Connection threads of `--model per-connection` when `--workers` is not
+/// given.
+pub const DEFAULT_MAX_THREADS: usize = 1024;
 
 /// Options every example takes.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// `--port N` (default 8080).
     pub port: u16,
-    /// `--workers N` (default: one per CPU).
+    /// `--backend epoll|std` (default epoll on Linux, std elsewhere).
+    pub backend: Backend,
+    /// `--model single|per-connection|pool` (std backend; default pool).
+    pub model: Option<Model>,
+    /// `--workers N`: epoll workers (default one per CPU), std pool
+    /// threads (default 64), or the cap on per-connection threads (default
+    /// [`DEFAULT_MAX_THREADS`]).
     pub workers: Option<usize>,
     /// `--body-file F`, for examples that serve a file's bytes.
     pub body_file: Option<String>,
-    /// `--pin`: pin worker i to CPU i.
+    /// `--pin`: pin worker i to CPU i (epoll).
     pub pin: bool,
     /// `--grace-ms N`: the shutdown grace period.
     pub grace: Option<Duration>,
-    /// `--accept-threads N`: dedicated accept threads (0: one listener per
-    /// worker).
+    /// `--accept-threads N`: dedicated accept threads (epoll; 0: one
+    /// listener per worker).
     pub accept_threads: usize,
+    /// Buffer pairs per epoll worker (set by examples with large buffers,
+    /// not on the command line); `None`: the server's default.
+    pub buffers: Option<usize>,
 }
 
 impl Options {
@@ -28,12 +63,16 @@ impl Options {
     pub fn from_args() -> Options {
         let mut options = Options {
             port: 8080,
+            backend: Backend::DEFAULT,
+            model: None,
             workers: None,
             body_file: None,
             pin: false,
             grace: None,
             accept_threads: 0,
+            buffers: None,
         };
+        let mut model = None;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             let mut value = |name: &str| {
@@ -42,6 +81,14 @@ impl Options {
             };
             match arg.as_str() {
                 "--port" => options.port = parse(&value("--port"), "--port"),
+                "--backend" => {
+                    options.backend = match value("--backend").as_str() {
+                        "epoll" => Backend::Epoll,
+                        "std" => Backend::Std,
+                        other => usage(&format!("--backend: epoll or std, not {other}")),
+                    };
+                }
+                "--model" => model = Some(value("--model")),
                 "--workers" => options.workers = Some(parse(&value("--workers"), "--workers")),
                 "--body-file" => options.body_file = Some(value("--body-file")),
                 "--grace-ms" => {
@@ -58,27 +105,113 @@ impl Options {
                 other => usage(&format!("unknown option {other}")),
             }
         }
+        options.model = model.map(|model| match model.as_str() {
+            "single" => Model::Single,
+            "per-connection" => Model::PerConnection {
+                max_threads: options.workers.unwrap_or(DEFAULT_MAX_THREADS),
+            },
+            "pool" => Model::Pool,
+            other => usage(&format!(
+                "--model: single, per-connection or pool, not {other}"
+            )),
+        });
+        match options.backend {
+            Backend::Epoll => {
+                if options.model.is_some() {
+                    usage("--model applies to --backend std");
+                }
+                if !cfg!(any(target_os = "linux", target_os = "android")) {
+                    usage("--backend epoll is Linux-only");
+                }
+            }
+            Backend::Std => {
+                if options.pin || options.accept_threads > 0 {
+                    usage("--pin and --accept-threads apply to --backend epoll");
+                }
+            }
+        }
         options
     }
-}
 
-impl Options {
-    /// Applies the server options (workers, pinning, grace period) to an
-    /// epoll server.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub fn apply<const R: usize, const W: usize, const H: usize>(
+    /// Binds `0.0.0.0:PORT` on the chosen backend, configured by these
+    /// options; builds the handler with `make`, which gets the server's
+    /// shutdown handle; says where it listens (as `NAME: listening on
+    /// ...`) and serves until shutdown (Ctrl-C, or the handle).
+    ///
+    /// # Errors
+    ///
+    /// If the port cannot be bound or the server fails.
+    pub fn run<H, L>(&self, name: &str, make: impl FnOnce(ShutdownHandle) -> H) -> io::Result<Stats>
+    where
+        H: Handler<L>,
+        L: Default,
+    {
+        self.run_sized::<16384, 16384, 32, H, L>(name, make)
+    }
+
+    /// [`run`](Self::run) with each connection's buffer sizes and header
+    /// capacity chosen: `READ`, `WRITE`, `MAX_HEADERS`.
+    ///
+    /// # Errors
+    ///
+    /// If the port cannot be bound or the server fails.
+    pub fn run_sized<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
         &self,
-        mut server: peregrine_epoll::ServerWith<R, W, H>,
-    ) -> peregrine_epoll::ServerWith<R, W, H> {
-        if let Some(workers) = self.workers {
-            server = server.workers(workers);
+        name: &str,
+        make: impl FnOnce(ShutdownHandle) -> H,
+    ) -> io::Result<Stats>
+    where
+        H: Handler<L>,
+        L: Default,
+    {
+        let addr = ("0.0.0.0", self.port);
+        match self.backend {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Backend::Epoll => {
+                let mut server =
+                    peregrine_epoll::ServerWith::<READ, WRITE, MAX_HEADERS>::bind(addr)?;
+                if let Some(buffers) = self.buffers {
+                    server = server.buffers(buffers);
+                }
+                if let Some(workers) = self.workers {
+                    server = server.workers(workers);
+                }
+                if let Some(grace) = self.grace {
+                    server = server.grace_period(grace);
+                }
+                let server = server
+                    .pin_workers(self.pin)
+                    .accept_threads(self.accept_threads);
+                eprintln!(
+                    "{name}: listening on http://{} (epoll)",
+                    server.local_addr()
+                );
+                let handler = make(server.shutdown_handle());
+                server.run(handler)
+            }
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            Backend::Epoll => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the epoll backend is Linux-only",
+            )),
+            Backend::Std => {
+                let model = self.model.unwrap_or_default();
+                let mut server =
+                    peregrine_std::ServerWith::<READ, WRITE, MAX_HEADERS>::bind(addr)?.model(model);
+                if let Some(workers) = self.workers {
+                    server = server.workers(workers);
+                }
+                if let Some(grace) = self.grace {
+                    server = server.grace_period(grace);
+                }
+                eprintln!(
+                    "{name}: listening on http://{} (std, {model:?})",
+                    server.local_addr()
+                );
+                let handler = make(server.shutdown_handle());
+                server.run(handler)
+            }
         }
-        if let Some(grace) = self.grace {
-            server = server.grace_period(grace);
-        }
-        server
-            .pin_workers(self.pin)
-            .accept_threads(self.accept_threads)
     }
 }
 
@@ -95,7 +228,8 @@ fn usage(problem: &str) -> ! {
         eprintln!("error: {problem}");
     }
     eprintln!(
-        "options: --port N (default 8080)  --workers N  --body-file FILE  --pin  --grace-ms N  --accept-threads N"
+        "options: --port N (default 8080)  --backend epoll|std  --model single|per-connection|pool (std)  \
+         --workers N  --body-file FILE  --pin (epoll)  --grace-ms N  --accept-threads N (epoll)"
     );
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }

@@ -34,6 +34,7 @@ use std::time::Duration;
 pub use peregrine_core::{Config, Handler};
 use peregrine_core::{Fill, Method, Request, Response};
 use peregrine_examples::hello::{Hello, MAX_BYTES, pattern_byte};
+pub use peregrine_std::Model;
 
 /// How long a test waits for a server to stop after asking it to.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -41,12 +42,26 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a [`Client`] waits for a read or a write before failing.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A server backend the tests run against.
+/// The README's examples, compiled (and run where they do not bind a
+/// port) as doctests: this crate depends on every backend they use.
+#[cfg(all(doctest, any(target_os = "linux", target_os = "android")))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
+/// A server backend the tests run against: each backend crate, and for
+/// the portable one each of its concurrency models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// `peregrine-epoll`: one edge-triggered epoll per worker (Linux).
     #[cfg(any(target_os = "linux", target_os = "android"))]
     Epoll,
+    /// `peregrine-std` with `Model::Pool` of [`Options::threads`] threads.
+    StdPool,
+    /// `peregrine-std` with `Model::PerConnection`, at most
+    /// [`Options::threads`] connection threads.
+    StdPerConnection,
+    /// `peregrine-std` with `Model::Single`: one connection at a time.
+    StdSingle,
 }
 
 impl Backend {
@@ -54,6 +69,9 @@ impl Backend {
     pub const ALL: &[Backend] = &[
         #[cfg(any(target_os = "linux", target_os = "android"))]
         Backend::Epoll,
+        Backend::StdPool,
+        Backend::StdPerConnection,
+        Backend::StdSingle,
     ];
 
     /// Its name, as [`from_name`](Self::from_name) takes it.
@@ -61,6 +79,9 @@ impl Backend {
         match self {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Backend::Epoll => "epoll",
+            Backend::StdPool => "std-pool",
+            Backend::StdPerConnection => "std-per-connection",
+            Backend::StdSingle => "std-single",
         }
     }
 
@@ -68,11 +89,36 @@ impl Backend {
     pub fn from_name(name: &str) -> Option<Backend> {
         Backend::ALL.iter().copied().find(|b| b.name() == name)
     }
+
+    /// How many threads serving connections a server configured by
+    /// `options` starts, each calling `Handler::new_local` once; `None`
+    /// when a thread is started for each connection.
+    pub fn workers(self, options: &Options) -> Option<usize> {
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Backend::Epoll => Some(options.workers),
+            Backend::StdPool => Some(options.threads),
+            Backend::StdPerConnection => None,
+            Backend::StdSingle => Some(1),
+        }
+    }
 }
 
 /// Runs each listed test function (`fn name(backend: Backend)`) once per
-/// backend, as `#[test]`s named `<backend>::<name>`. Attributes written
-/// before a name (`#[ignore = "..."]`) are applied to each generated test.
+/// backend, as `#[test]`s named `<backend>::<name>` (`epoll`, `std_pool`,
+/// `std_per_connection`, `std_single`). Attributes written before a name
+/// (`#[ignore = "..."]`) are applied to each generated test.
+///
+/// A test that needs more than every backend gives names the capability
+/// in brackets before its name, and is generated only for the backends
+/// that have it:
+///
+/// - `[concurrent]`: serves several connections at once (all but
+///   `std_single`);
+/// - `[persistent]`: its threads are started once, not per connection
+///   (all but `std_per_connection`);
+/// - `[multiplexed]`: a worker serves many connections, so one held busy
+///   leaves the others' bytes unread (`epoll`).
 ///
 /// ```
 /// use peregrine_examples::hello::Hello;
@@ -85,28 +131,65 @@ impl Backend {
 ///     assert_eq!(client.response().body, b"Hello, World!");
 /// }
 ///
-/// backend_tests!(serves_hello);
+/// fn serves_two_at_once(backend: Backend) {
+///     let server = TestServer::start(backend, Hello::new());
+///     let (mut a, mut b) = (server.connect(), server.connect());
+///     b.send(&get("/"));
+///     a.send(&get("/"));
+///     assert_eq!(b.response().status, 200);
+///     assert_eq!(a.response().status, 200);
+/// }
+///
+/// backend_tests!(serves_hello, [concurrent] serves_two_at_once);
 /// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! backend_tests {
-    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
+    ($($(#[$attr:meta])* $([$needs:ident])? $name:ident),* $(,)?) => {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         mod epoll {
-            $(
-                $(#[$attr])*
-                #[test]
-                fn $name() {
-                    super::$name($crate::Backend::Epoll)
-                }
-            )*
+            $($crate::backend_test!(Epoll, [$($needs)?], $(#[$attr])* $name);)*
+        }
+        mod std_pool {
+            $($crate::backend_test!(StdPool, [$($needs)?], $(#[$attr])* $name);)*
+        }
+        mod std_per_connection {
+            $($crate::backend_test!(StdPerConnection, [$($needs)?], $(#[$attr])* $name);)*
+        }
+        mod std_single {
+            $($crate::backend_test!(StdSingle, [$($needs)?], $(#[$attr])* $name);)*
         }
     };
 }
 
+/// One test of [`backend_tests!`] for one backend: nothing if the backend
+/// lacks the capability the test needs (an unknown capability does not
+/// compile).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! backend_test {
+    (StdSingle, [concurrent], $($rest:tt)*) => {};
+    (StdPerConnection, [persistent], $($rest:tt)*) => {};
+    (StdPool, [multiplexed], $($rest:tt)*) => {};
+    (StdPerConnection, [multiplexed], $($rest:tt)*) => {};
+    (StdSingle, [multiplexed], $($rest:tt)*) => {};
+    ($backend:ident, [$($needs:ident)?], $(#[$attr:meta])* $name:ident) => {
+        $crate::backend_test!(@check [$($needs)?]);
+        $(#[$attr])*
+        #[test]
+        fn $name() {
+            super::$name($crate::Backend::$backend)
+        }
+    };
+    (@check []) => {};
+    (@check [concurrent]) => {};
+    (@check [persistent]) => {};
+    (@check [multiplexed]) => {};
+}
+
 /// How a [`TestServer`] is configured; [`Default`] is what most tests
-/// need: two workers, the default connection [`Config`], limits and grace
-/// period.
+/// need: two workers (16 threads for a thread-per-connection backend), the
+/// default connection [`Config`], limits and grace period.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
     /// Worker threads.
@@ -119,6 +202,10 @@ pub struct Options {
     pub buffers: usize,
     /// Grace period of a graceful shutdown.
     pub grace: Duration,
+    /// Threads of the `std` backend: the pool's size, or the cap on
+    /// connection threads. Such a server serves that many connections at
+    /// once, so a test holding more open at once raises it.
+    pub threads: usize,
 }
 
 impl Default for Options {
@@ -129,15 +216,16 @@ impl Default for Options {
             max_connections: 1024,
             buffers: 256,
             grace: Duration::from_secs(10),
+            threads: 16,
         }
     }
 }
 
 /// The statistics a server returns when it stops.
-pub type Stats = peregrine_epoll::Stats;
+pub type Stats = peregrine_std::Stats;
 
 /// The handle that stops a running server.
-pub type ShutdownHandle = peregrine_epoll::ShutdownHandle;
+pub type ShutdownHandle = peregrine_std::ShutdownHandle;
 
 /// A server running on its own thread, listening on `127.0.0.1` on a port
 /// of its own. Dropping it shuts the server down gracefully and waits (at
@@ -174,28 +262,46 @@ impl TestServer {
         L: Default,
     {
         let (tx, done) = mpsc::channel();
-        let (addr, handle, thread) = match backend {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            Backend::Epoll => {
-                let server = peregrine_epoll::Server::bind("127.0.0.1:0")
-                    .expect("bind 127.0.0.1:0")
-                    .workers(options.workers)
-                    .config(options.config)
-                    .max_connections(options.max_connections)
-                    .buffers(options.buffers)
-                    .grace_period(options.grace)
-                    .handle_signals(false);
-                let addr = server.local_addr();
-                let handle = server.shutdown_handle();
-                let thread = std::thread::Builder::new()
-                    .name("test-server".into())
-                    .spawn(move || {
-                        let _ = tx.send(server.run(handler));
-                    })
-                    .expect("spawn the server thread");
-                (addr, handle, thread)
-            }
-        };
+        let (addr, handle, run): (_, _, Box<dyn FnOnce() -> io::Result<Stats> + Send>) =
+            match backend {
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                Backend::Epoll => {
+                    let server = peregrine_epoll::Server::bind("127.0.0.1:0")
+                        .expect("bind 127.0.0.1:0")
+                        .workers(options.workers)
+                        .config(options.config)
+                        .max_connections(options.max_connections)
+                        .buffers(options.buffers)
+                        .grace_period(options.grace)
+                        .handle_signals(false);
+                    let (addr, handle) = (server.local_addr(), server.shutdown_handle());
+                    (addr, handle, Box::new(move || server.run(handler)))
+                }
+                Backend::StdPool | Backend::StdPerConnection | Backend::StdSingle => {
+                    let model = match backend {
+                        Backend::StdPool => Model::Pool,
+                        Backend::StdPerConnection => Model::PerConnection {
+                            max_threads: options.threads,
+                        },
+                        _ => Model::Single,
+                    };
+                    let server = peregrine_std::Server::bind("127.0.0.1:0")
+                        .expect("bind 127.0.0.1:0")
+                        .workers(options.threads)
+                        .model(model)
+                        .config(options.config)
+                        .grace_period(options.grace)
+                        .handle_signals(false);
+                    let (addr, handle) = (server.local_addr(), server.shutdown_handle());
+                    (addr, handle, Box::new(move || server.run(handler)))
+                }
+            };
+        let thread = std::thread::Builder::new()
+            .name("test-server".into())
+            .spawn(move || {
+                let _ = tx.send(run());
+            })
+            .expect("spawn the server thread");
         TestServer {
             addr,
             handle,

@@ -11,11 +11,14 @@ use std::time::{Duration, Instant};
 
 use peregrine_tests::{Backend, Client, backend_tests, get};
 
-backend_tests!(keeps_serving_when_out_of_descriptors);
+backend_tests!([concurrent] keeps_serving_when_out_of_descriptors);
 
 /// The child's descriptor limit: stdio, per worker a listener, an epoll
 /// and a waker, and room for some fifty connections.
 const NOFILE: u64 = 64;
+/// Threads of a thread-per-connection child: more than it has descriptors
+/// for, so that it too runs out.
+const THREADS: usize = 256;
 /// Connections opened at once: several times what the child can hold.
 const FLOOD: usize = 200;
 /// How long the child is watched while flooded.
@@ -38,6 +41,7 @@ impl ChildServer {
     fn start(backend: Backend) -> ChildServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_child_server"))
             .args(["--backend", backend.name(), "--nofile", &NOFILE.to_string()])
+            .args(["--threads", &THREADS.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

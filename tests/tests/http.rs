@@ -19,16 +19,16 @@ backend_tests!(
     connection_close_from_the_client_closes,
     last_request_allowed_on_a_connection_says_close,
     half_closed_client_still_gets_its_responses,
-    half_close_arriving_with_the_request_closes_the_connection,
+    [concurrent] half_close_arriving_with_the_request_closes_the_connection,
     pipelined_requests_in_one_write_are_answered_in_order,
     request_written_one_byte_at_a_time,
-    uploads_are_echoed_exactly,
+    [concurrent] uploads_are_echoed_exactly,
     body_over_the_read_buffer_is_refused,
-    expect_100_continue,
+    [concurrent] expect_100_continue,
     head_has_the_get_length_and_no_body,
     malformed_requests_get_their_status_and_the_connection_closes,
     malformed_request_in_a_pipeline_is_answered_after_those_before_it,
-    handler_errors_keep_the_connection_open,
+    [concurrent] handler_errors_keep_the_connection_open,
 );
 
 /// A ureq agent that returns 4xx/5xx as responses, with a deadline.

@@ -16,13 +16,13 @@ use peregrine_tests::{
 };
 
 backend_tests!(
-    two_thousand_concurrent_connections,
+    [concurrent] two_thousand_concurrent_connections,
     huge_response_to_a_slow_reader,
-    slowloris_gets_408_while_others_are_served,
+    [concurrent] slowloris_gets_408_while_others_are_served,
     stalled_body_gets_408,
-    reader_that_stops_is_dropped_after_the_write_timeout,
-    graceful_shutdown_completes_requests_in_flight,
-    graceful_shutdown_answers_requests_not_yet_read,
+    [concurrent] reader_that_stops_is_dropped_after_the_write_timeout,
+    [concurrent] graceful_shutdown_completes_requests_in_flight,
+    [multiplexed] graceful_shutdown_answers_requests_not_yet_read,
 );
 
 /// A ureq agent that returns 4xx/5xx as responses, with a deadline.
@@ -49,6 +49,7 @@ fn two_thousand_concurrent_connections(backend: Backend) {
     );
     let options = Options {
         max_connections: 4096,
+        threads: THREADS * PER_THREAD + 16,
         ..Options::default()
     };
     let server = TestServer::start_with(backend, options, Hello::new());
@@ -309,6 +310,7 @@ fn graceful_shutdown_completes_requests_in_flight(backend: Backend) {
     const BODY: u64 = 256 * 1024;
     let options = Options {
         grace: Duration::from_secs(30),
+        threads: CONNECTIONS + 16,
         ..Options::default()
     };
     let open = Arc::new(AtomicBool::new(false));

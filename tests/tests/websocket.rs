@@ -40,7 +40,7 @@ backend_tests!(
     invalid_utf8_is_refused_before_the_message_ends,
     handshake_errors_are_answered_over_http,
     unmasked_client_frame_is_a_protocol_error,
-    many_clients_at_once,
+    [multiplexed] many_clients_at_once,
     server_closes_the_tcp_connection_after_the_closing_handshake,
     frames_sent_with_the_handshake_are_kept,
     burst_of_messages_in_one_write_is_echoed_in_order,
@@ -167,6 +167,31 @@ impl LargeServer {
                 .workers(1)
                 .buffers(2)
                 .max_connections(16)
+                .handle_signals(false);
+                let addr = server.local_addr();
+                let handle = server.shutdown_handle();
+                let thread = std::thread::Builder::new()
+                    .name("large-server".into())
+                    .spawn(move || {
+                        let _ = tx.send(server.run(echo));
+                    })
+                    .expect("spawn the server thread");
+                (addr, handle, thread)
+            }
+            Backend::StdPool | Backend::StdPerConnection | Backend::StdSingle => {
+                let model = match backend {
+                    Backend::StdPool => peregrine_std::Model::Pool,
+                    Backend::StdPerConnection => {
+                        peregrine_std::Model::PerConnection { max_threads: 2 }
+                    }
+                    _ => peregrine_std::Model::Single,
+                };
+                let server = peregrine_std::ServerWith::<LARGE_BUFFER, LARGE_BUFFER, 32>::bind(
+                    "127.0.0.1:0",
+                )
+                .expect("bind 127.0.0.1:0")
+                .workers(2)
+                .model(model)
                 .handle_signals(false);
                 let addr = server.local_addr();
                 let handle = server.shutdown_handle();

@@ -3,7 +3,7 @@
 //! outside (its CPU time, whether it is alive).
 //!
 //! ```text
-//! child_server --backend epoll [--nofile N] [--workers N]
+//! child_server --backend NAME [--nofile N] [--workers N] [--threads N]
 //! ```
 //!
 //! With `--nofile N` it first lowers its own soft `RLIMIT_NOFILE` to `N`.
@@ -29,6 +29,7 @@ fn main() {
             }
             "--nofile" => nofile = Some(value.parse::<u64>().unwrap_or_else(|_| usage(&value))),
             "--workers" => options.workers = value.parse().unwrap_or_else(|_| usage(&value)),
+            "--threads" => options.threads = value.parse().unwrap_or_else(|_| usage(&value)),
             _ => usage(&arg),
         }
     }
@@ -60,6 +61,6 @@ fn lower_fd_limit(limit: u64) {
 /// Exits with a usage line.
 fn usage(problem: &str) -> ! {
     eprintln!("child_server: bad argument {problem:?}");
-    eprintln!("usage: child_server --backend NAME [--nofile N] [--workers N]");
+    eprintln!("usage: child_server --backend NAME [--nofile N] [--workers N] [--threads N]");
     std::process::exit(2)
 }

@@ -1,0 +1,109 @@
+//! # peregrine-std
+//!
+//! The portable backend of Peregrine: the same HTTP/1.1 server, the same
+//! [`Handler`] API and the same builder as the epoll backend, over blocking
+//! `std::net` sockets, so it builds wherever std has TCP (Linux, macOS and
+//! the BSDs, Windows).
+//!
+//! ```no_run
+//! use peregrine_std::{Handler, Model, Request, Response, Server};
+//!
+//! struct Hello;
+//!
+//! impl Handler for Hello {
+//!     fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+//!         response.body_static(b"Hello, World!");
+//!     }
+//! }
+//!
+//! let server = Server::bind("127.0.0.1:8080")?
+//!     .model(Model::Pool)
+//!     .workers(32);
+//! let stats = server.run(Hello)?;
+//! println!("served {} requests", stats.requests);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! ## Design
+//!
+//! A connection is served by one thread from accept to close, with
+//! blocking calls: the thread runs
+//! [`peregrine_driver::io::drive`] in [`Mode::Blocking`] over the socket,
+//! which writes what the connection queued, reads, lets the connection
+//! parse and answer every request read (a whole pipeline in one `writev`),
+//! and loops. The [`Model`] says how many such threads there are and who
+//! accepts: one thread ([`Model::Single`]), a thread per connection up to a
+//! cap ([`Model::PerConnection`]), or a fixed pool of threads accepting on
+//! the shared listener ([`Model::Pool`], the default). In every model a
+//! thread serves one connection at a time, so the number of threads is the
+//! number of connections served at once; further connections wait in the
+//! listen backlog. The pool shares one listener rather than giving each
+//! thread an `SO_REUSEPORT` listener of its own: the kernel would then
+//! queue a connection behind a thread that may be holding a keep-alive
+//! connection for a minute while other threads sit idle.
+//!
+//! **Deadlines.** A blocking call cannot be interrupted, so none is left
+//! unbounded: before each `drive` the socket's read and write timeouts are
+//! set so that no call blocks past the connection's next deadline (header,
+//! body, idle, write or linger timeout), and none past 100 ms. When a call
+//! times out, the thread looks at the clock, and once a deadline has passed
+//! calls [`Connection::on_timeout`](peregrine_core::Connection::on_timeout):
+//! a slowloris client gets its `408` on time, a peer that stops reading is
+//! dropped after the write timeout. Timeouts are only set when they must
+//! change, so a request costs one `read` and one `writev`.
+//!
+//! **Shutdown.** [`ShutdownHandle::shutdown`] sets a flag. A thread blocked
+//! on a connection sees it within 100 ms, reads what already reached the
+//! socket without waiting, and hands it to the connection's graceful close
+//! (requests in flight finish, idle connections close); after the grace
+//! period what is left is closed. Threads blocked in `accept` are woken by
+//! the thread that called `run`, which connects to the server's own port
+//! once for each of them until none is left (a connection accepted after
+//! shutdown began is closed unanswered). The port closes as soon as no
+//! thread will accept any more.
+//!
+//! **Memory.** A thread's buffer pair (`READ + WRITE` bytes) is allocated
+//! when a pool thread starts, or the first time a connection-thread slot is
+//! used, and reused from then on. Serving a request allocates nothing;
+//! under [`Model::PerConnection`], starting each connection's thread does.
+//!
+//! ## Differences from the epoll backend
+//!
+//! - No `sendfile`: a response sent with `Response::send_file` cannot go
+//!   out, and its connection is closed (std has no portable `sendfile`).
+//! - `max_connections` and `buffers` are accepted and ignored (see
+//!   [`ServerWith::max_connections`]); `Config::max_requests_per_wakeup`
+//!   does not apply.
+//! - Responses are written with `write_vectored`. Rust programs ignore
+//!   `SIGPIPE` on Unix, so a write to a peer that left is an error, not a
+//!   signal; a program whose `main` is not Rust's must ignore it itself.
+//! - On Unix the listener has a backlog of 1,024; on other systems std's
+//!   (128). SIGINT and SIGTERM are handled on Unix only.
+//! - On Windows a socket timeout leaves the socket "in an indeterminate
+//!   state" by the letter of the documentation; in practice the next
+//!   call works, and this backend relies on that.
+
+mod server;
+mod socket;
+mod worker;
+
+pub use peregrine_core::{
+    BodyPolicy, Config, FileRegion, Fill, Handler, Method, Request, Response, ResponseError,
+    StatusCode, Version,
+};
+pub use peregrine_driver::{ShutdownHandle, Stats};
+pub use server::{DEFAULT_POOL_THREADS, Model, ServerWith};
+
+#[cfg(doc)]
+use peregrine_driver::io::Mode;
+
+/// Default size of a connection's read buffer.
+pub const DEFAULT_READ_BUFFER: usize = 16 * 1024;
+/// Default size of a connection's write buffer.
+pub const DEFAULT_WRITE_BUFFER: usize = 16 * 1024;
+/// Default capacity of a request's header table.
+pub const DEFAULT_MAX_HEADERS: usize = 32;
+
+/// The portable server with the default buffer sizes; see [`ServerWith`]
+/// for the builder.
+pub type Server = ServerWith<DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, DEFAULT_MAX_HEADERS>;

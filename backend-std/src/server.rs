@@ -1,0 +1,531 @@
+//! The builder, and the threads `run` starts for each [`Model`].
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, Scope, ScopedJoinHandle, Thread};
+use std::time::Duration;
+
+use peregrine_core::{Config, Handler};
+use peregrine_driver::clock::Clock;
+use peregrine_driver::{ShutdownHandle, Stats, Waker};
+
+use crate::socket::POLL_MS;
+use crate::worker::{Context, Lane, Worker};
+
+/// Pool threads when [`workers`](ServerWith::workers) is not set.
+pub const DEFAULT_POOL_THREADS: usize = 64;
+
+/// How long the supervisor waits between rounds of waking threads blocked
+/// in `accept` during a shutdown.
+const WAKE_RETRY: Duration = Duration::from_millis(50);
+
+/// How long connecting to the server's own port to wake an `accept` may
+/// take.
+const WAKE_CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// How a server spreads connections over threads. Every model serves a
+/// connection on one thread, with blocking calls, from its first byte to
+/// its close; they differ in how many threads there are and who accepts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Model {
+    /// One thread accepts a connection and serves it until it closes, then
+    /// accepts the next: one connection at a time (a keep-alive client
+    /// holds the server until it leaves or its idle timeout passes). For
+    /// tools, tests and embedded use.
+    Single,
+    /// An accepting thread starts a thread for each connection, at most
+    /// `max_threads` at once; beyond that the acceptor waits for one to
+    /// finish, and new connections wait in the listen backlog. A thread's
+    /// buffers are kept for the next one, but each connection pays for
+    /// starting a thread.
+    PerConnection {
+        /// Connection threads running at once (at least 1).
+        max_threads: usize,
+    },
+    /// [`workers`](ServerWith::workers) threads, started once, each
+    /// accepting on the shared listener and serving what it accepted until
+    /// it closes: at most that many connections at once, others wait in
+    /// the backlog. Nothing is allocated per connection.
+    #[default]
+    Pool,
+}
+
+/// A server bound to an address, configured with builder methods, run
+/// with [`run`](Self::run). The same builder as the epoll backend's, so a
+/// program switches backends by changing an import.
+///
+/// `READ` and `WRITE` size each thread's buffers, `MAX_HEADERS` its header
+/// table. Memory: `READ + WRITE` bytes per thread serving connections
+/// (allocated when a pool thread starts, or the first time a
+/// connection-thread slot is used), plus its stack.
+pub struct ServerWith<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
+    /// The listener, bound at once so the address is known.
+    listener: TcpListener,
+    /// The address bound.
+    addr: SocketAddr,
+    /// Threads of the pool.
+    workers: usize,
+    /// How connections are spread over threads.
+    model: Model,
+    /// Connection timeouts and limits.
+    config: Config,
+    /// Grace period of a graceful shutdown.
+    grace: Duration,
+    /// Shut down on SIGINT and SIGTERM.
+    signals: bool,
+    /// Shutdown and statistics, shared with handles.
+    handle: ShutdownHandle,
+}
+
+impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    ServerWith<READ, WRITE, MAX_HEADERS>
+{
+    /// Binds `addr` (port 0 picks a free port; see
+    /// [`local_addr`](Self::local_addr)). Defaults: [`Model::Pool`] of
+    /// [`DEFAULT_POOL_THREADS`] threads, [`Config::DEFAULT`], a 10 s grace
+    /// period, SIGINT/SIGTERM handled (on Unix).
+    ///
+    /// # Errors
+    ///
+    /// If `addr` resolves to nothing or cannot be bound.
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
+        let addr = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
+        let listener = listen(addr)?;
+        let addr = listener.local_addr()?;
+        let model = Model::default();
+        let workers = DEFAULT_POOL_THREADS;
+        Ok(ServerWith {
+            listener,
+            addr,
+            workers,
+            model,
+            config: Config::DEFAULT,
+            grace: Duration::from_secs(10),
+            signals: true,
+            handle: ShutdownHandle::new(slots(model, workers)),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Sets the number of pool threads (at least 1; [`Model::Pool`]
+    /// only): the connections served at once.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self.handle = ShutdownHandle::new(slots(self.model, self.workers));
+        self
+    }
+
+    /// Sets how connections are spread over threads (default
+    /// [`Model::Pool`]).
+    pub fn model(mut self, model: Model) -> Self {
+        self.model = model;
+        self.handle = ShutdownHandle::new(slots(self.model, self.workers));
+        self
+    }
+
+    /// Sets connection timeouts and limits. `max_requests_per_wakeup` does
+    /// not apply: a thread serves one connection and has no other to make
+    /// room for.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Accepted so that code written for the epoll builder compiles
+    /// unchanged; no effect here. A thread serves one connection at a
+    /// time, so the [`Model`]'s thread count is the limit on connections
+    /// served at once, and connections beyond it wait in the backlog.
+    pub fn max_connections(self, connections: usize) -> Self {
+        let _ = connections;
+        self
+    }
+
+    /// Accepted so that code written for the epoll builder compiles
+    /// unchanged; no effect here: each thread serving a connection owns
+    /// exactly one buffer pair.
+    pub fn buffers(self, buffers: usize) -> Self {
+        let _ = buffers;
+        self
+    }
+
+    /// Sets how long requests in flight get to finish after shutdown
+    /// begins; what is left is then closed.
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Whether SIGINT and SIGTERM begin a graceful shutdown (default yes;
+    /// Unix only, no effect elsewhere).
+    pub fn handle_signals(mut self, handle: bool) -> Self {
+        self.signals = handle;
+        self
+    }
+
+    /// A handle to stop the server and read its statistics, from any
+    /// thread or from inside a handler. Take it after setting
+    /// [`workers`](Self::workers) and [`model`](Self::model).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// Runs the server until it shuts down, then returns its statistics.
+    /// `handler` is shared by all threads; each thread that serves
+    /// connections creates its own state with [`Handler::new_local`] (a
+    /// pool thread once; under [`Model::PerConnection`], each connection's
+    /// thread, numbered by its slot `0..max_threads`).
+    ///
+    /// # Errors
+    ///
+    /// If the signal handlers or a thread cannot be started (the threads
+    /// already started are stopped first), or if a thread panicked.
+    pub fn run<H, L>(self, handler: H) -> io::Result<Stats>
+    where
+        H: Handler<L>,
+        L: Default,
+    {
+        let ServerWith {
+            listener,
+            addr,
+            workers,
+            model,
+            config,
+            grace,
+            signals,
+            handle,
+        } = self;
+        let signals = if signals {
+            Some(peregrine_driver::signals::watch(handle.clone())?)
+        } else {
+            None
+        };
+        let ctx = Context {
+            config: Config {
+                max_requests_per_wakeup: u32::MAX,
+                ..config
+            },
+            clock: Clock::new(),
+            grace_ms: u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+            handle: handle.clone(),
+            accept_turn: Mutex::new(()),
+            accepting: AtomicUsize::new(0),
+        };
+        handle.add_waker(Arc::new(Unpark(thread::current())));
+        let result = thread::scope(|scope| {
+            let mut threads = Vec::new();
+            let started = start::<H, L, READ, WRITE, MAX_HEADERS>(
+                scope,
+                &mut threads,
+                &ctx,
+                &handler,
+                Arc::new(listener),
+                model,
+                workers,
+            );
+            if started.is_err() {
+                // Stop the threads that did start.
+                handle.shutdown();
+            }
+            supervise(&ctx, addr, &threads);
+            let mut first_error = started.err();
+            for thread in threads {
+                let result = thread
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a server thread panicked")));
+                if let Err(error) = result {
+                    first_error.get_or_insert(error);
+                }
+            }
+            first_error.map_or(Ok(()), Err)
+        });
+        if let Some(signals) = signals {
+            signals.stop();
+        }
+        result.map(|()| handle.stats())
+    }
+}
+
+impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> std::fmt::Debug
+    for ServerWith<READ, WRITE, MAX_HEADERS>
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerWith")
+            .field("addr", &self.addr)
+            .field("model", &self.model)
+            .field("workers", &self.workers)
+            .field("config", &self.config)
+            .field("grace", &self.grace)
+            .field("signals", &self.signals)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Statistics slots a model needs: one per thread that serves
+/// connections.
+fn slots(model: Model, workers: usize) -> usize {
+    match model {
+        Model::Single => 1,
+        Model::PerConnection { max_threads } => max_threads.max(1),
+        Model::Pool => workers,
+    }
+}
+
+/// A blocking listener on `addr`. On Unix, the driver's (backlog 1,024,
+/// `SO_REUSEADDR`, close-on-exec); elsewhere std's.
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    #[cfg(unix)]
+    {
+        let listener = TcpListener::from(peregrine_driver::unix::listener(addr, false)?);
+        // Accepted sockets inherit this on some systems: both block.
+        listener.set_nonblocking(false)?;
+        Ok(listener)
+    }
+    #[cfg(not(unix))]
+    {
+        TcpListener::bind(addr)
+    }
+}
+
+/// Wakes the thread that runs the server.
+struct Unpark(Thread);
+
+impl Waker for Unpark {
+    fn wake(&self) {
+        self.0.unpark();
+    }
+}
+
+/// A server thread, returning its error if it has one.
+type ServerThread<'scope> = ScopedJoinHandle<'scope, io::Result<()>>;
+
+/// Starts the threads of `model` into `handles` (those that started, if
+/// one fails to).
+fn start<'scope, 'env, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    scope: &'scope Scope<'scope, 'env>,
+    handles: &mut Vec<ServerThread<'scope>>,
+    ctx: &'env Context,
+    handler: &'env H,
+    listener: Arc<TcpListener>,
+    model: Model,
+    workers: usize,
+) -> io::Result<()>
+where
+    H: Handler<L>,
+    L: Default,
+{
+    match model {
+        Model::Single | Model::Pool => {
+            let count = if model == Model::Single { 1 } else { workers };
+            handles.reserve(count);
+            for slot in 0..count {
+                let listener = Arc::clone(&listener);
+                let thread = thread::Builder::new()
+                    .name(format!("peregrine-worker-{slot}"))
+                    .spawn_scoped(scope, move || {
+                        let lane = Lane::<READ, WRITE>::new(slot);
+                        Worker::<H, L, READ, WRITE, MAX_HEADERS>::new(
+                            ctx,
+                            handler,
+                            lane,
+                            Some(listener),
+                        )
+                        .run();
+                        Ok(())
+                    })?;
+                handles.push(thread);
+            }
+        }
+        Model::PerConnection { max_threads } => {
+            let thread = thread::Builder::new()
+                .name("peregrine-accept".into())
+                .spawn_scoped(scope, move || {
+                    let lanes = Lanes::<READ, WRITE>::new(max_threads.max(1));
+                    let panicked = AtomicBool::new(false);
+                    thread::scope(|connections| {
+                        accept_per_connection::<H, L, READ, WRITE, MAX_HEADERS>(
+                            connections,
+                            ctx,
+                            handler,
+                            &listener,
+                            &lanes,
+                            &panicked,
+                        );
+                        // This thread accepts no more: close the port now,
+                        // while the connection threads finish.
+                        drop(listener);
+                    });
+                    if panicked.load(SeqCst) {
+                        Err(io::Error::other("a connection thread panicked"))
+                    } else {
+                        Ok(())
+                    }
+                })?;
+            handles.push(thread);
+        }
+    }
+    Ok(())
+}
+
+/// Waits for the server's threads to finish; once shutdown begins, wakes
+/// the thread blocked in `accept` (there is at most one) by connecting to
+/// the server's own port, until none is left there. A connect that fails
+/// (the process may be out of descriptors) is tried again.
+fn supervise(ctx: &Context, addr: SocketAddr, threads: &[ServerThread<'_>]) {
+    while !threads.iter().all(ScopedJoinHandle::is_finished) {
+        if ctx.handle.is_shutting_down() {
+            for _ in 0..ctx.accepting.load(SeqCst) {
+                wake_accept(addr);
+            }
+            thread::park_timeout(WAKE_RETRY);
+        } else {
+            // Woken by the shutdown; the timeout only bounds a missed
+            // wake-up.
+            thread::park_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+/// Makes one connection to the server's own port, so that a thread blocked
+/// in `accept` returns (and, seeing the shutdown, closes it and stops).
+fn wake_accept(addr: SocketAddr) {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    // Refused once the listener is closed: nobody is left to wake.
+    let _ = TcpStream::connect_timeout(&SocketAddr::new(ip, addr.port()), WAKE_CONNECT_TIMEOUT);
+}
+
+/// The lanes of connection threads: at most one thread per lane, so their
+/// number caps the threads.
+struct Lanes<const READ: usize, const WRITE: usize> {
+    /// Lanes no thread holds; allocated for all of them, so putting one
+    /// back never allocates.
+    free: Mutex<Vec<Lane<READ, WRITE>>>,
+    /// Signalled when a lane comes back.
+    freed: Condvar,
+}
+
+impl<const READ: usize, const WRITE: usize> Lanes<READ, WRITE> {
+    /// `count` lanes, slots `0..count` (slot 0 handed out first).
+    fn new(count: usize) -> Self {
+        Lanes {
+            free: Mutex::new((0..count).rev().map(Lane::new).collect()),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// A free lane, waiting for one if need be; `None` once shutdown has
+    /// begun.
+    fn take(&self, handle: &ShutdownHandle) -> Option<Lane<READ, WRITE>> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if handle.is_shutting_down() {
+                return None;
+            }
+            if let Some(lane) = free.pop() {
+                return Some(lane);
+            }
+            free = self
+                .freed
+                .wait_timeout(free, Duration::from_millis(POLL_MS))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Gives a lane back.
+    fn put(&self, lane: Lane<READ, WRITE>) {
+        self.free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(lane);
+        self.freed.notify_one();
+    }
+}
+
+/// A lane on its way to a connection thread; given back if dropped there
+/// (the thread could not be started).
+struct Loan<'l, const READ: usize, const WRITE: usize> {
+    /// The lane, until given back.
+    lane: Option<Lane<READ, WRITE>>,
+    /// Where it goes back.
+    lanes: &'l Lanes<READ, WRITE>,
+}
+
+impl<const READ: usize, const WRITE: usize> Drop for Loan<'_, READ, WRITE> {
+    fn drop(&mut self) {
+        if let Some(lane) = self.lane.take() {
+            self.lanes.put(lane);
+        }
+    }
+}
+
+/// The accepting thread of [`Model::PerConnection`]: takes a free lane,
+/// accepts, and starts a thread serving the connection on that lane.
+fn accept_per_connection<
+    'scope,
+    'env,
+    H,
+    L,
+    const READ: usize,
+    const WRITE: usize,
+    const MAX_HEADERS: usize,
+>(
+    scope: &'scope Scope<'scope, 'env>,
+    ctx: &'env Context,
+    handler: &'env H,
+    listener: &TcpListener,
+    lanes: &'env Lanes<READ, WRITE>,
+    panicked: &'env AtomicBool,
+) where
+    H: Handler<L>,
+    L: Default,
+{
+    while let Some(lane) = lanes.take(&ctx.handle) {
+        let mut loan = Loan {
+            lane: Some(lane),
+            lanes,
+        };
+        let Some((stream, peer)) = ctx.accept(listener) else {
+            return;
+        };
+        let spawned = thread::Builder::new()
+            .name("peregrine-connection".into())
+            .spawn_scoped(scope, move || {
+                let Some(lane) = loan.lane.take() else {
+                    return;
+                };
+                let slot = lane.slot;
+                let served = catch_unwind(AssertUnwindSafe(|| {
+                    let mut worker =
+                        Worker::<H, L, READ, WRITE, MAX_HEADERS>::new(ctx, handler, lane, None);
+                    worker.serve(stream, peer);
+                    worker.into_lane()
+                }));
+                let lane = served.unwrap_or_else(|_| {
+                    // The lane went down with the thread's state (its
+                    // statistics too); a fresh one keeps the cap.
+                    panicked.store(true, SeqCst);
+                    Lane::new(slot)
+                });
+                lanes.put(lane);
+            });
+        if spawned.is_err() {
+            // Out of threads or memory: the connection is closed (dropped
+            // with the closure, which gives the lane back); retry later.
+            thread::sleep(Duration::from_millis(POLL_MS));
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! What a thread does with a connection: accept it, then serve it until it
+//! closes, with blocking calls whose waits are bounded (see
+//! [`socket`](crate::socket)).
+
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use peregrine_core::date::DateCache;
+use peregrine_core::{Config, Connection, Counters, Env, Handler, Interest, IoBuffers};
+use peregrine_driver::ShutdownHandle;
+use peregrine_driver::clock::{self, Clock};
+use peregrine_driver::io::{Mode, Readiness, drive};
+
+use crate::socket::{POLL_MS, StdSocket};
+
+/// How long accepting pauses after it failed (out of descriptors, out of
+/// memory): the thread keeps serving nothing rather than spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What every thread of a server shares.
+#[derive(Debug)]
+pub(crate) struct Context {
+    /// Connection timeouts and limits.
+    pub(crate) config: Config,
+    /// The clock every connection's deadlines are on.
+    pub(crate) clock: Clock,
+    /// How long requests in flight get once shutdown begins, in ms.
+    pub(crate) grace_ms: u64,
+    /// Shutdown and statistics.
+    pub(crate) handle: ShutdownHandle,
+    /// Held by the one thread that may accept. On Linux a blocked `accept`
+    /// holds a descriptor reserved for the connection to come, so a
+    /// hundred pool threads blocked in it would hold a hundred descriptors
+    /// and leave none for the connect that wakes them; the others wait
+    /// here instead, holding nothing.
+    pub(crate) accept_turn: Mutex<()>,
+    /// Threads in (or about to enter) a blocking `accept`, at most one:
+    /// whether the supervisor must connect to wake it at shutdown.
+    pub(crate) accepting: AtomicUsize,
+}
+
+impl Context {
+    /// Waits for a connection on `listener`; `None` once shutdown has
+    /// begun. A connection accepted after that (one the supervisor made to
+    /// wake this thread, or a late client) is closed.
+    pub(crate) fn accept(&self, listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
+        let _turn = self.accept_turn.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            self.accepting.fetch_add(1, SeqCst);
+            if self.handle.is_shutting_down() {
+                self.accepting.fetch_sub(1, SeqCst);
+                return None;
+            }
+            let result = listener.accept();
+            self.accepting.fetch_sub(1, SeqCst);
+            if self.handle.is_shutting_down() {
+                return None;
+            }
+            match result {
+                Ok(accepted) => return Some(accepted),
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        ErrorKind::Interrupted
+                            | ErrorKind::ConnectionAborted
+                            | ErrorKind::ConnectionReset
+                    ) => {}
+                // Out of descriptors or memory, or anything else that would
+                // fail again at once: try again later, never spin.
+                Err(_) => std::thread::sleep(ACCEPT_BACKOFF),
+            }
+        }
+    }
+}
+
+/// What a thread keeps between connections: its buffers, its statistics
+/// slot and its totals. A pool thread owns one for its life; a connection
+/// thread borrows one from the server's set.
+pub(crate) struct Lane<const READ: usize, const WRITE: usize> {
+    /// The statistics slot it publishes into.
+    pub(crate) slot: usize,
+    /// The buffer pair (a one-element pool), allocated on first use and
+    /// kept.
+    bufs: Option<Box<[IoBuffers<READ, WRITE>]>>,
+    /// Its connections' counters, added up.
+    totals: Counters,
+    /// Connections it served.
+    accepted: u64,
+}
+
+impl<const READ: usize, const WRITE: usize> Lane<READ, WRITE> {
+    /// A lane publishing into `slot`, with no buffers yet.
+    pub(crate) fn new(slot: usize) -> Self {
+        Lane {
+            slot,
+            bufs: None,
+            totals: Counters::default(),
+            accepted: 0,
+        }
+    }
+}
+
+/// A thread serving connections one after another.
+pub(crate) struct Worker<'a, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+{
+    /// The server's shared state.
+    ctx: &'a Context,
+    /// The application.
+    handler: &'a H,
+    /// The application's state for this thread.
+    local: L,
+    /// Buffers and statistics.
+    lane: Lane<READ, WRITE>,
+    /// The cached `Date` line.
+    date: DateCache,
+    /// The listener this thread accepts on, dropped as soon as it knows it
+    /// will accept no more (so the port closes once every thread knows).
+    pub(crate) listener: Option<Arc<TcpListener>>,
+}
+
+impl<'a, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Worker<'a, H, L, READ, WRITE, MAX_HEADERS>
+where
+    H: Handler<L>,
+    L: Default,
+{
+    /// A worker on `lane`: creates the application's state for it first
+    /// ([`Handler::new_local`] with the lane's slot), then its buffers if
+    /// the lane has none yet.
+    pub(crate) fn new(
+        ctx: &'a Context,
+        handler: &'a H,
+        mut lane: Lane<READ, WRITE>,
+        listener: Option<Arc<TcpListener>>,
+    ) -> Self {
+        let local = handler.new_local(lane.slot);
+        // Straight onto the heap: a pair of large buffers built on a
+        // thread's stack would overflow it.
+        lane.bufs
+            .get_or_insert_with(|| peregrine_driver::pool::zeroed_buffers(1));
+        Worker {
+            ctx,
+            handler,
+            local,
+            lane,
+            date: DateCache::new(),
+            listener,
+        }
+    }
+
+    /// Accepts and serves connections until shutdown.
+    pub(crate) fn run(&mut self) {
+        while let Some(listener) = self.listener.clone() {
+            let accepted = self.ctx.accept(&listener);
+            drop(listener);
+            match accepted {
+                Some((stream, peer)) => self.serve(stream, peer),
+                None => self.listener = None,
+            }
+        }
+        self.publish(0);
+    }
+
+    /// Gives the lane back (for the next connection thread).
+    pub(crate) fn into_lane(self) -> Lane<READ, WRITE> {
+        self.lane
+    }
+
+    /// Publishes the lane's numbers.
+    fn publish(&self, open: u64) {
+        let lane = &self.lane;
+        self.ctx
+            .handle
+            .publish(lane.slot, lane.accepted, open, &lane.totals);
+    }
+
+    /// Serves one connection until it closes, its peer fails, or the grace
+    /// period after a shutdown ends.
+    pub(crate) fn serve(&mut self, stream: TcpStream, peer: SocketAddr) {
+        self.lane.accepted += 1;
+        self.publish(1);
+        // Responses go out whole: Nagle's algorithm would only add delay.
+        let _ = stream.set_nodelay(true);
+        let ctx = self.ctx;
+        let Worker {
+            handler,
+            local,
+            lane,
+            date,
+            listener,
+            ..
+        } = self;
+        let Lane { bufs, totals, .. } = lane;
+        let Some(bufs) = bufs.as_deref_mut().and_then(|pool| pool.first_mut()) else {
+            return;
+        };
+        let mut socket = StdSocket::new(stream, ctx.clock, &ctx.handle);
+        let mut conn =
+            Connection::<READ, WRITE, MAX_HEADERS>::new(ctx.config, Some(peer), ctx.clock.now());
+        // When this connection learnt of the shutdown.
+        let mut draining: Option<u64> = None;
+        // Polls in a row that produced nothing to send.
+        let mut starved = 0u32;
+        loop {
+            let now = ctx.clock.now();
+            clock::refresh_date(date);
+            if conn.is_closed() || conn.is_hijacked() {
+                break;
+            }
+            match draining {
+                None if ctx.handle.is_shutting_down() => {
+                    draining = Some(now);
+                    // This thread accepts no more.
+                    *listener = None;
+                    // Requests that reached the socket before shutdown are
+                    // answered: read what is there without waiting, then
+                    // let the connection decide whether it is idle.
+                    conn.drain();
+                    if socket.set_nonblocking(true).is_ok() {
+                        socket.limit(u64::MAX, u64::MAX, false);
+                        let mut ready = Readiness {
+                            readable: true,
+                            writable: true,
+                            hangup: false,
+                        };
+                        let mut env = Env {
+                            handler: *handler,
+                            local: &mut *local,
+                            date: Some(&*date),
+                            now,
+                        };
+                        let result = drive(
+                            &mut conn,
+                            bufs,
+                            &mut socket,
+                            &mut ready,
+                            Mode::Blocking,
+                            &mut env,
+                        );
+                        totals.add(&conn.take_counters());
+                        if result.is_err() || socket.set_nonblocking(false).is_err() {
+                            break;
+                        }
+                    }
+                    conn.shutdown(now);
+                    continue;
+                }
+                Some(since) if now >= since.saturating_add(ctx.grace_ms) => break,
+                _ => {}
+            }
+            if conn.deadline().is_some_and(|deadline| deadline <= now) {
+                conn.on_timeout(bufs, now);
+                totals.add(&conn.take_counters());
+                continue;
+            }
+            let mut env = Env {
+                handler: *handler,
+                local: &mut *local,
+                date: Some(&*date),
+                now,
+            };
+            if conn.has_work() {
+                // A streamed body whose handler had nothing to give: ask
+                // again, waiting a little when it keeps giving nothing.
+                conn.poll(bufs, &mut env);
+                totals.add(&conn.take_counters());
+                if conn.interest().write {
+                    starved = 0;
+                } else {
+                    starved = starved.saturating_add(1);
+                    if starved > 1 {
+                        std::thread::sleep(Duration::from_millis(1));
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+            } else {
+                starved = 0;
+            }
+            let deadline = conn.deadline().unwrap_or(u64::MAX);
+            let grace_end = draining.map_or(u64::MAX, |since| since.saturating_add(ctx.grace_ms));
+            socket.limit(
+                now.saturating_add(POLL_MS),
+                deadline.min(grace_end),
+                draining.is_none(),
+            );
+            let mut ready = Readiness {
+                readable: true,
+                writable: true,
+                hangup: false,
+            };
+            let result = drive(
+                &mut conn,
+                bufs,
+                &mut socket,
+                &mut ready,
+                Mode::Blocking,
+                &mut env,
+            );
+            totals.add(&conn.take_counters());
+            ctx.handle.publish(lane.slot, lane.accepted, 1, totals);
+            if result.is_err() {
+                break;
+            }
+            if !conn.is_closed() && !conn.has_work() && conn.interest() == Interest::default() {
+                // Waiting for nothing but a deadline: sleep rather than
+                // spin (the connection should never be left so).
+                let wait = deadline.min(grace_end).saturating_sub(ctx.clock.now());
+                std::thread::sleep(Duration::from_millis(wait.clamp(1, POLL_MS)));
+            }
+        }
+        totals.add(&conn.take_counters());
+        drop(socket);
+        self.publish(0);
+    }
+}
