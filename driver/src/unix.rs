@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
 use peregrine_core::FileRegion;
-use rustix::net::{self, AddressFamily, SocketFlags, SocketType, sockopt};
+#[cfg(not(target_vendor = "apple"))]
+use rustix::net::SocketFlags;
+use rustix::net::{self, AddressFamily, SocketType, sockopt};
 
 use crate::io::{MAX_SLICES, Socket};
 

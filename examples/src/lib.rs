@@ -14,6 +14,14 @@ pub use peregrine_std::{Model, ShutdownHandle, Stats};
 pub enum Backend {
     /// `peregrine-epoll` (Linux; the default there).
     Epoll,
+    /// `peregrine-kqueue` (macOS, FreeBSD, DragonFly BSD).
+    #[cfg(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "dragonfly"
+    ))]
+    Kqueue,
     /// `peregrine-std`, on any system (the default elsewhere).
     Std,
 }
@@ -85,7 +93,14 @@ impl Options {
                     options.backend = match value("--backend").as_str() {
                         "epoll" => Backend::Epoll,
                         "std" => Backend::Std,
-                        other => usage(&format!("--backend: epoll or std, not {other}")),
+                        #[cfg(any(
+                            target_os = "macos",
+                            target_os = "ios",
+                            target_os = "freebsd",
+                            target_os = "dragonfly"
+                        ))]
+                        "kqueue" => Backend::Kqueue,
+                        other => usage(&format!("--backend: epoll, kqueue or std, not {other}")),
                     };
                 }
                 "--model" => model = Some(value("--model")),
@@ -124,9 +139,20 @@ impl Options {
                     usage("--backend epoll is Linux-only");
                 }
             }
+            #[cfg(any(
+                target_os = "macos",
+                target_os = "ios",
+                target_os = "freebsd",
+                target_os = "dragonfly"
+            ))]
+            Backend::Kqueue => {
+                if options.model.is_some() {
+                    usage("--model applies to --backend std");
+                }
+            }
             Backend::Std => {
                 if options.pin || options.accept_threads > 0 {
-                    usage("--pin and --accept-threads apply to --backend epoll");
+                    usage("--pin and --accept-threads apply to --backend epoll and kqueue");
                 }
             }
         }
@@ -167,28 +193,20 @@ impl Options {
         let addr = ("0.0.0.0", self.port);
         match self.backend {
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            Backend::Epoll => {
-                let mut server =
-                    peregrine_epoll::ServerWith::<READ, WRITE, MAX_HEADERS>::bind(addr)?;
-                if let Some(buffers) = self.buffers {
-                    server = server.buffers(buffers);
-                }
-                if let Some(workers) = self.workers {
-                    server = server.workers(workers);
-                }
-                if let Some(grace) = self.grace {
-                    server = server.grace_period(grace);
-                }
-                let server = server
-                    .pin_workers(self.pin)
-                    .accept_threads(self.accept_threads);
-                eprintln!(
-                    "{name}: listening on http://{} (epoll)",
-                    server.local_addr()
-                );
-                let handler = make(server.shutdown_handle());
-                server.run(handler)
-            }
+            Backend::Epoll => self
+                .run_reactor::<peregrine_epoll::Epoll, READ, WRITE, MAX_HEADERS, H, L>(
+                    name, "epoll", make,
+                ),
+            #[cfg(any(
+                target_os = "macos",
+                target_os = "ios",
+                target_os = "freebsd",
+                target_os = "dragonfly"
+            ))]
+            Backend::Kqueue => self
+                .run_reactor::<peregrine_kqueue::Kqueue, READ, WRITE, MAX_HEADERS, H, L>(
+                    name, "kqueue", make,
+                ),
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
             Backend::Epoll => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -212,6 +230,42 @@ impl Options {
                 server.run(handler)
             }
         }
+    }
+
+    /// Runs a server of one of the readiness backends (epoll, kqueue),
+    /// which share their builder.
+    #[cfg(unix)]
+    fn run_reactor<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
+        &self,
+        name: &str,
+        label: &str,
+        make: impl FnOnce(ShutdownHandle) -> H,
+    ) -> io::Result<Stats>
+    where
+        P: peregrine_driver::reactor::Poller,
+        H: Handler<L>,
+        L: Default,
+    {
+        let addr = ("0.0.0.0", self.port);
+        let mut server = peregrine_driver::Server::<P, READ, WRITE, MAX_HEADERS>::bind(addr)?;
+        if let Some(buffers) = self.buffers {
+            server = server.buffers(buffers);
+        }
+        if let Some(workers) = self.workers {
+            server = server.workers(workers);
+        }
+        if let Some(grace) = self.grace {
+            server = server.grace_period(grace);
+        }
+        let server = server
+            .pin_workers(self.pin)
+            .accept_threads(self.accept_threads);
+        eprintln!(
+            "{name}: listening on http://{} ({label})",
+            server.local_addr()
+        );
+        let handler = make(server.shutdown_handle());
+        server.run(handler)
     }
 }
 

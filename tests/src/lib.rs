@@ -55,6 +55,14 @@ pub enum Backend {
     /// `peregrine-epoll`: one edge-triggered epoll per worker (Linux).
     #[cfg(any(target_os = "linux", target_os = "android"))]
     Epoll,
+    /// `peregrine-kqueue`: one kqueue per worker (macOS, FreeBSD).
+    #[cfg(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "dragonfly"
+    ))]
+    Kqueue,
     /// `peregrine-std` with `Model::Pool` of [`Options::threads`] threads.
     StdPool,
     /// `peregrine-std` with `Model::PerConnection`, at most
@@ -69,6 +77,13 @@ impl Backend {
     pub const ALL: &[Backend] = &[
         #[cfg(any(target_os = "linux", target_os = "android"))]
         Backend::Epoll,
+        #[cfg(any(
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "freebsd",
+            target_os = "dragonfly"
+        ))]
+        Backend::Kqueue,
         Backend::StdPool,
         Backend::StdPerConnection,
         Backend::StdSingle,
@@ -79,6 +94,13 @@ impl Backend {
         match self {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Backend::Epoll => "epoll",
+            #[cfg(any(
+                target_os = "macos",
+                target_os = "ios",
+                target_os = "freebsd",
+                target_os = "dragonfly"
+            ))]
+            Backend::Kqueue => "kqueue",
             Backend::StdPool => "std-pool",
             Backend::StdPerConnection => "std-per-connection",
             Backend::StdSingle => "std-single",
@@ -97,6 +119,13 @@ impl Backend {
         match self {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Backend::Epoll => Some(options.workers),
+            #[cfg(any(
+                target_os = "macos",
+                target_os = "ios",
+                target_os = "freebsd",
+                target_os = "dragonfly"
+            ))]
+            Backend::Kqueue => Some(options.workers),
             Backend::StdPool => Some(options.threads),
             Backend::StdPerConnection => None,
             Backend::StdSingle => Some(1),
@@ -149,6 +178,10 @@ macro_rules! backend_tests {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         mod epoll {
             $($crate::backend_test!(Epoll, [$($needs)?], $(#[$attr])* $name);)*
+        }
+        #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", target_os = "dragonfly"))]
+        mod kqueue {
+            $($crate::backend_test!(Kqueue, [$($needs)?], $(#[$attr])* $name);)*
         }
         mod std_pool {
             $($crate::backend_test!(StdPool, [$($needs)?], $(#[$attr])* $name);)*
@@ -265,17 +298,15 @@ impl TestServer {
         let (addr, handle, run): (_, _, Box<dyn FnOnce() -> io::Result<Stats> + Send>) =
             match backend {
                 #[cfg(any(target_os = "linux", target_os = "android"))]
-                Backend::Epoll => {
-                    let server = peregrine_epoll::Server::bind("127.0.0.1:0")
-                        .expect("bind 127.0.0.1:0")
-                        .workers(options.workers)
-                        .config(options.config)
-                        .max_connections(options.max_connections)
-                        .buffers(options.buffers)
-                        .grace_period(options.grace)
-                        .handle_signals(false);
-                    let (addr, handle) = (server.local_addr(), server.shutdown_handle());
-                    (addr, handle, Box::new(move || server.run(handler)))
+                Backend::Epoll => start_reactor::<peregrine_epoll::Epoll, H, L>(&options, handler),
+                #[cfg(any(
+                    target_os = "macos",
+                    target_os = "ios",
+                    target_os = "freebsd",
+                    target_os = "dragonfly"
+                ))]
+                Backend::Kqueue => {
+                    start_reactor::<peregrine_kqueue::Kqueue, H, L>(&options, handler)
                 }
                 Backend::StdPool | Backend::StdPerConnection | Backend::StdSingle => {
                     let model = match backend {
@@ -979,4 +1010,34 @@ impl Handler for Blocking {
             Hello::new().handle(request, response);
         }
     }
+}
+
+/// A server of one of the readiness backends (epoll, kqueue), which share
+/// their builder, configured by `options`: its address, its shutdown
+/// handle, and what runs it.
+#[cfg(unix)]
+#[allow(clippy::type_complexity)]
+fn start_reactor<P, H, L>(
+    options: &Options,
+    handler: H,
+) -> (
+    std::net::SocketAddr,
+    ShutdownHandle,
+    Box<dyn FnOnce() -> io::Result<Stats> + Send>,
+)
+where
+    P: peregrine_driver::reactor::Poller + 'static,
+    H: Handler<L> + Send + 'static,
+    L: Default,
+{
+    let server = peregrine_driver::Server::<P, 16384, 16384, 32>::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .workers(options.workers)
+        .config(options.config)
+        .max_connections(options.max_connections)
+        .buffers(options.buffers)
+        .grace_period(options.grace)
+        .handle_signals(false);
+    let (addr, handle) = (server.local_addr(), server.shutdown_handle());
+    (addr, handle, Box::new(move || server.run(handler)))
 }

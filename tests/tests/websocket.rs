@@ -159,25 +159,14 @@ impl LargeServer {
         let (tx, done) = mpsc::channel();
         let (addr, handle, thread) = match backend {
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            Backend::Epoll => {
-                let server = peregrine_epoll::ServerWith::<LARGE_BUFFER, LARGE_BUFFER, 32>::bind(
-                    "127.0.0.1:0",
-                )
-                .expect("bind 127.0.0.1:0")
-                .workers(1)
-                .buffers(2)
-                .max_connections(16)
-                .handle_signals(false);
-                let addr = server.local_addr();
-                let handle = server.shutdown_handle();
-                let thread = std::thread::Builder::new()
-                    .name("large-server".into())
-                    .spawn(move || {
-                        let _ = tx.send(server.run(echo));
-                    })
-                    .expect("spawn the server thread");
-                (addr, handle, thread)
-            }
+            Backend::Epoll => large_reactor::<peregrine_epoll::Epoll>(echo, tx),
+            #[cfg(any(
+                target_os = "macos",
+                target_os = "ios",
+                target_os = "freebsd",
+                target_os = "dragonfly"
+            ))]
+            Backend::Kqueue => large_reactor::<peregrine_kqueue::Kqueue>(echo, tx),
             Backend::StdPool | Backend::StdPerConnection | Backend::StdSingle => {
                 let model = match backend {
                     Backend::StdPool => peregrine_std::Model::Pool,
@@ -211,6 +200,35 @@ impl LargeServer {
             thread: Some(thread),
         }
     }
+}
+
+/// A large-buffer [`Echo`] on a readiness backend (epoll, kqueue), which
+/// share their builder: one worker, a couple of buffer pairs, a few
+/// connections. Its address, shutdown handle and thread.
+#[cfg(unix)]
+fn large_reactor<P: peregrine_driver::reactor::Poller + 'static>(
+    echo: Echo,
+    tx: mpsc::Sender<std::io::Result<peregrine_tests::Stats>>,
+) -> (
+    std::net::SocketAddr,
+    peregrine_tests::ShutdownHandle,
+    JoinHandle<()>,
+) {
+    let server = peregrine_driver::Server::<P, LARGE_BUFFER, LARGE_BUFFER, 32>::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .workers(1)
+        .buffers(2)
+        .max_connections(16)
+        .handle_signals(false);
+    let addr = server.local_addr();
+    let handle = server.shutdown_handle();
+    let thread = std::thread::Builder::new()
+        .name("large-server".into())
+        .spawn(move || {
+            let _ = tx.send(server.run(echo));
+        })
+        .expect("spawn the server thread");
+    (addr, handle, thread)
 }
 
 impl Drop for LargeServer {

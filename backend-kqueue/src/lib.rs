@@ -1,0 +1,64 @@
+//! # peregrine-kqueue
+//!
+//! The BSD and macOS backend of Peregrine: a multi-worker HTTP/1.1 server
+//! over kqueue. It is the epoll backend's twin: each worker is one thread
+//! with its own kqueue (`EVFILT_READ`/`EVFILT_WRITE` with `EV_CLEAR`, so
+//! edge-triggered; `EV_EOF` reported as hang-up) and an `EVFILT_USER`
+//! event as its waker. Everything else — the worker loop, connection
+//! slots, timers, buffer pools, accepting (`SO_REUSEPORT_LB` on FreeBSD,
+//! `SO_NOSIGPIPE` and `FIONBIO` on Apple systems), shutdown — is
+//! `peregrine-driver`'s, shared with the epoll backend and exercised by
+//! its tests on Linux.
+//!
+//! This crate is compiled only on macOS, iOS, FreeBSD and DragonFly BSD
+//! (the systems with `EVFILT_USER`); elsewhere it is empty.
+//!
+//! ```no_run
+//! # #[cfg(any(target_os = "macos", target_os = "freebsd"))]
+//! # fn main() -> std::io::Result<()> {
+//! use peregrine_kqueue::{Handler, Request, Response, Server};
+//!
+//! struct Hello;
+//!
+//! impl Handler for Hello {
+//!     fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+//!         response.body_static(b"Hello, World!");
+//!     }
+//! }
+//!
+//! Server::bind("127.0.0.1:8080")?.run(Hello)?;
+//! # Ok(())
+//! # }
+//! # #[cfg(not(any(target_os = "macos", target_os = "freebsd")))]
+//! # fn main() {}
+//! ```
+#![cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "dragonfly"
+))]
+
+mod poller;
+
+pub use peregrine_core::{
+    BodyPolicy, Config, FileRegion, Fill, Handler, Method, Request, Response, ResponseError,
+    StatusCode, Upgrade, Version, WebSocket,
+};
+pub use peregrine_driver::{ShutdownHandle, Stats};
+pub use poller::Kqueue;
+
+/// Default size of a connection's read buffer.
+pub const DEFAULT_READ_BUFFER: usize = 16 * 1024;
+/// Default size of a connection's write buffer.
+pub const DEFAULT_WRITE_BUFFER: usize = 16 * 1024;
+/// Default capacity of a request's header table.
+pub const DEFAULT_MAX_HEADERS: usize = 32;
+
+/// The kqueue server with the default buffer sizes; see
+/// [`peregrine_driver::Server`] for the builder.
+pub type Server = ServerWith<DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, DEFAULT_MAX_HEADERS>;
+
+/// The kqueue server with buffer sizes and header capacity of your choice.
+pub type ServerWith<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> =
+    peregrine_driver::Server<Kqueue, READ, WRITE, MAX_HEADERS>;
