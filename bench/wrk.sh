@@ -14,6 +14,9 @@
 # the wrk run, divided by the requests wrk completed.
 #
 # Environment (defaults in brackets):
+#   PEREGRINE_ARGS [""]: more options for hello, e.g. "--backend std --model pool"
+#   (one worker or thread either way; `--model single` or `per-connection`
+#   measure the std backend's other models)
 #   ROUNDS [3]  DURATION [10s]  WARMUP [2s, 0 for none]  PAUSE [1, seconds between runs]
 #   BODIES ["13 6150"]  CONNS ["100 1000"]  MODES ["plain pipelined"]  DEPTH [16]
 #   SERVER_CPU [0]  CLIENT_CPU [1]  PEREGRINE_PORT [18080]  NGINX_PORT [18081]
@@ -24,6 +27,7 @@ set -euo pipefail
 # shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
+PEREGRINE_ARGS=${PEREGRINE_ARGS:-}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
@@ -117,8 +121,9 @@ to_us() {
 start_peregrine() { # BODY_FILE SIZE
     local out=$tmp/peregrine-$2.out
     port_free "$PEREGRINE_PORT"
+    # shellcheck disable=SC2086 # PEREGRINE_ARGS is a list of options
     taskset -c "$SERVER_CPU" "$HELLO" --port "$PEREGRINE_PORT" --workers 1 \
-        --body-file "$1" --grace-ms 1000 >"$out" 2>&1 &
+        --body-file "$1" --grace-ms 1000 $PEREGRINE_ARGS >"$out" 2>&1 &
     peregrine_pid=$!
     pids+=("$peregrine_pid")
     wait_ready "$PEREGRINE_PORT" "$peregrine_pid" "$2" 30 "$out"
