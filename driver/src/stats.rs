@@ -1,12 +1,18 @@
 //! Server statistics and the shutdown handle, shared by all workers.
 
+#[cfg(unix)]
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, OnceLock};
+#[cfg(unix)]
+use std::sync::OnceLock;
+#[cfg(unix)]
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 use peregrine_core::Counters;
 
 /// Connections an accept thread may leave waiting for one worker.
+#[cfg(unix)]
 pub(crate) const HANDOFF_CAPACITY: usize = 1024;
 
 /// Something that interrupts a worker's wait.
@@ -106,6 +112,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// State for `workers` workers.
+    #[cfg(unix)]
     pub(crate) fn new(workers: usize) -> Arc<Self> {
         Self::with_handoffs(workers, workers)
     }
