@@ -45,15 +45,10 @@ pub use peregrine_core::{
     BodyPolicy, Config, FileRegion, Fill, Handler, Method, Request, Response, ResponseError,
     StatusCode, Upgrade, Version, WebSocket,
 };
-pub use peregrine_driver::{ShutdownHandle, Stats};
+pub use peregrine_driver::{
+    DEFAULT_MAX_HEADERS, DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, ShutdownHandle, Stats,
+};
 pub use poller::Kqueue;
-
-/// Default size of a connection's read buffer.
-pub const DEFAULT_READ_BUFFER: usize = 16 * 1024;
-/// Default size of a connection's write buffer.
-pub const DEFAULT_WRITE_BUFFER: usize = 16 * 1024;
-/// Default capacity of a request's header table.
-pub const DEFAULT_MAX_HEADERS: usize = 32;
 
 /// The kqueue server with the default buffer sizes; see
 /// [`peregrine_driver::Server`] for the builder.
