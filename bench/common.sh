@@ -189,3 +189,38 @@ machine_line() {
     echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
 }
+
+# Sets up a run whose report is named NAME: servers whose pids the script
+# adds to `pids` are stopped with SIGNAL (KILL after 5 s) however the
+# script ends, the temporary directory `$tmp` is removed, `log` names the
+# raw log, and everything printed to standard output also goes to the
+# report, bench/results/NAME-STAMP.md.
+start_report() { # NAME SIGNAL
+    pids=()
+    tee_pid=
+    stop_signal=$2
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM HUP
+    mkdir -p "$BENCH_DIR/results"
+    local stamp
+    stamp=$(date -u +%Y%m%d-%H%M%S)
+    log=$BENCH_DIR/results/$1-$stamp.log
+    report=$BENCH_DIR/results/$1-$stamp.md
+    : >"$log"
+    exec > >(tee "$report")
+    tee_pid=$!
+}
+
+# Stops what start_report's run started and flushes its report.
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do
+        stop_pid "$pid" "$stop_signal" 5 || true
+    done
+    # shellcheck disable=SC2154 # tmp is set by the script that sources this file
+    rm -rf "$tmp"
+    if [ -n "$tee_pid" ]; then
+        exec >&-
+        wait "$tee_pid" 2>/dev/null || true
+    fi
+}

@@ -53,30 +53,7 @@ if [ "$(nproc)" -lt 2 ]; then CLIENT_CPU=$SERVER_CPU; fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/peregrine-profile.XXXXXX")
 chmod 755 "$tmp"
-pids=()
-tee_pid=
-
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        stop_pid "$pid" KILL 5 || true
-    done
-    rm -rf "$tmp"
-    if [ -n "$tee_pid" ]; then
-        exec >&-
-        wait "$tee_pid" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-mkdir -p "$BENCH_DIR/results"
-stamp=$(date -u +%Y%m%d-%H%M%S)
-log=$BENCH_DIR/results/profile-$stamp.log
-report=$BENCH_DIR/results/profile-$stamp.md
-: >"$log"
-exec > >(tee "$report")
-tee_pid=$!
+start_report profile KILL
 
 # Whether something listens on TCP port PORT (any address), from
 # /proc/net/tcp{,6}: no connection is made, so nothing is counted.

@@ -68,32 +68,7 @@ raise_fd_limit
 CLK_TCK=$(getconf CLK_TCK)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/peregrine-wrk.XXXXXX")
 chmod 755 "$tmp" # nginx's worker runs as another user when started as root
-pids=()
-tee_pid=
-
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        stop_pid "$pid" TERM 5 || true
-    done
-    rm -rf "$tmp"
-    if [ -n "$tee_pid" ]; then
-        exec >&-
-        wait "$tee_pid" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-mkdir -p "$BENCH_DIR/results"
-stamp=$(date -u +%Y%m%d-%H%M%S)
-log=$BENCH_DIR/results/wrk-$stamp.log
-report=$BENCH_DIR/results/wrk-$stamp.md
-: >"$log"
-
-# Everything printed to standard output also goes to the report file.
-exec > >(tee "$report")
-tee_pid=$!
+start_report wrk TERM
 
 # utime + stime, in clock ticks, of PID and its children (nginx's worker).
 cpu_ticks() {
