@@ -27,11 +27,12 @@
 mod poller;
 
 pub use peregrine_core::{
-    BodyPolicy, Config, FileRegion, Fill, Handler, Method, Request, Response, ResponseError,
-    StatusCode, Upgrade, Version, WebSocket,
+    BodyPolicy, Config, ConnectionId, FileRegion, Fill, Handler, Method, Request, Response,
+    ResponseError, StatusCode, Upgrade, Version, WebSocket,
 };
 pub use peregrine_driver::{
-    DEFAULT_MAX_HEADERS, DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, ShutdownHandle, Stats,
+    DEFAULT_MAILBOX_CAPACITY, DEFAULT_MAX_HEADERS, DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER,
+    PostError, Sender, ShutdownHandle, Stats,
 };
 pub use poller::Epoll;
 

@@ -27,10 +27,10 @@
 
 use core::fmt;
 
-use crate::connection::Output;
+use crate::connection::{Output, WebSocketState};
 use crate::response::{Context, EncodeError, ResponseEncoder, ResponseFraming};
-use crate::ws::{self, CloseCode, Message, SendError, Session};
-use crate::{Request, StatusCode};
+use crate::ws::{self, CloseCode, Message, SendError, TopicsFull};
+use crate::{ConnectionId, Request, StatusCode};
 
 /// The application side of a server: called once per request.
 ///
@@ -118,29 +118,50 @@ pub enum Upgrade {
     Accept {
         /// The subprotocol, if any.
         protocol: Option<&'static str>,
+        /// A value the connection keeps, read back with [`WebSocket::tag`]
+        /// (say, the room the request named). [`Upgrade::ACCEPT`] sets 0.
+        tag: u64,
     },
 }
 
+impl Upgrade {
+    /// Switch protocols, with no subprotocol and a tag of 0.
+    pub const ACCEPT: Upgrade = Upgrade::Accept {
+        protocol: None,
+        tag: 0,
+    };
+}
+
 /// An open WebSocket connection, as the handler's callbacks see it: send
-/// messages, ping, close. Frames go into the connection's write buffer;
-/// when it is full a send fails with [`SendError::BufferFull`] instead of
-/// growing anything.
+/// messages, ping, close, subscribe to topics. Frames go into the
+/// connection's write buffer; when it is full a send fails with
+/// [`SendError::BufferFull`] instead of growing anything (or, with
+/// [`Config::websocket_close_on_backpressure`](crate::Config), the
+/// connection closes with 1008).
 pub struct WebSocket<'a, L = ()> {
-    /// The protocol state.
-    session: &'a mut Session,
+    /// The connection's WebSocket state.
+    state: &'a mut WebSocketState,
     /// Where frames go.
     output: Output<'a>,
     /// The worker's state.
     local: &'a mut L,
+    /// The connection's name.
+    id: ConnectionId,
 }
 
 impl<'a, L> WebSocket<'a, L> {
-    /// A context over a session and the connection's output.
-    pub(crate) fn new(session: &'a mut Session, output: Output<'a>, local: &'a mut L) -> Self {
+    /// A context over a connection's WebSocket state and output.
+    pub(crate) fn new(
+        state: &'a mut WebSocketState,
+        output: Output<'a>,
+        local: &'a mut L,
+        id: ConnectionId,
+    ) -> Self {
         WebSocket {
-            session,
+            state,
             output,
             local,
+            id,
         }
     }
 
@@ -152,36 +173,66 @@ impl<'a, L> WebSocket<'a, L> {
     /// peer is not reading fast enough), [`SendError::Closed`] once the
     /// closing handshake began.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        let session = &mut *self.session;
-        self.output.write_with(|buf| session.encode_text(buf, text))
+        self.state.send(&mut self.output, |session, buf| {
+            session.encode_text(buf, text)
+        })
     }
 
     /// Sends a binary message; errors as for [`send_text`](Self::send_text).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        let session = &mut *self.session;
-        self.output
-            .write_with(|buf| session.encode_binary(buf, data))
+        self.state.send(&mut self.output, |session, buf| {
+            session.encode_binary(buf, data)
+        })
     }
 
     /// Sends a Ping (payload at most 125 bytes).
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        let session = &mut *self.session;
-        self.output
-            .write_with(|buf| session.encode_ping(buf, payload))
+        self.state.send(&mut self.output, |session, buf| {
+            session.encode_ping(buf, payload)
+        })
     }
 
     /// Starts the closing handshake with `code` and `reason` (at most 123
     /// bytes); the connection closes once the client answers or the linger
     /// time passes.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        let session = &mut *self.session;
-        self.output
-            .write_with(|buf| session.encode_close(buf, code, reason))
+        self.state.send(&mut self.output, |session, buf| {
+            session.encode_close(buf, code, reason)
+        })
     }
 
     /// Whether messages may still be sent.
     pub fn can_send(&self) -> bool {
-        self.session.can_send()
+        self.state.can_send()
+    }
+
+    /// The connection's id: keep it to send this connection messages later,
+    /// from any thread, through the backend's sender.
+    pub fn id(&self) -> ConnectionId {
+        self.id
+    }
+
+    /// The value given with [`Upgrade::Accept`] when the handshake was
+    /// accepted (what the request asked for: a room, a user).
+    pub fn tag(&self) -> u64 {
+        self.state.tag()
+    }
+
+    /// Subscribes the connection to `topic`: messages the backend's sender
+    /// publishes to that topic reach it. A topic is any number the
+    /// application chooses.
+    ///
+    /// # Errors
+    ///
+    /// [`TopicsFull`] if it already has [`ws::MAX_TOPICS`] topics.
+    pub fn subscribe(&mut self, topic: u64) -> Result<(), TopicsFull> {
+        self.state.topics().subscribe(topic)
+    }
+
+    /// Unsubscribes the connection from `topic`; `false` if it was not
+    /// subscribed.
+    pub fn unsubscribe(&mut self, topic: u64) -> bool {
+        self.state.topics().unsubscribe(topic)
     }
 
     /// The worker's own state.
@@ -193,7 +244,8 @@ impl<'a, L> WebSocket<'a, L> {
 impl<L> fmt::Debug for WebSocket<'_, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebSocket")
-            .field("can_send", &self.session.can_send())
+            .field("id", &self.id)
+            .field("can_send", &self.state.can_send())
             .finish_non_exhaustive()
     }
 }

@@ -86,7 +86,9 @@ pub mod query;
 pub mod response;
 pub mod ws;
 
-pub use connection::{Config, Connection, Counters, Env, Interest, IoBuffers, Slices, Transmit};
+pub use connection::{
+    Config, Connection, ConnectionId, Counters, Env, Interest, IoBuffers, Slices, Transmit,
+};
 pub use error::Error;
 pub use framing::BodyFraming;
 pub use handler::{

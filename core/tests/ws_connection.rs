@@ -19,7 +19,7 @@ impl Handler for Echo {
 
     fn websocket(&self, request: &Request<'_>, _: &Handshake<'_>) -> Upgrade {
         match request.path() {
-            b"/ws" => Upgrade::Accept { protocol: None },
+            b"/ws" => Upgrade::ACCEPT,
             _ => Upgrade::Decline,
         }
     }

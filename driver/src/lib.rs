@@ -9,6 +9,8 @@
 //! - [`slab::Slab`]: connection slots with generation-tagged tokens;
 //! - [`timers::Timers`]: lazily armed per-worker deadlines;
 //! - [`stats`]: statistics and the [`ShutdownHandle`];
+//! - on Unix, [`Sender`]: WebSocket messages from any thread, through a
+//!   lock-free mailbox per worker;
 //! - [`clock`] and [`signals`]: the millisecond clock and `Date` refresh,
 //!   and SIGINT/SIGTERM as a graceful shutdown, for any backend;
 //! - on Unix, [`reactor`]: the worker event loop, generic over a
@@ -26,12 +28,18 @@ pub mod timers;
 #[cfg(unix)]
 mod accept;
 #[cfg(unix)]
+mod outbox;
+#[cfg(unix)]
 pub mod reactor;
+#[cfg(unix)]
+mod sender;
 #[cfg(unix)]
 mod server;
 #[cfg(unix)]
 pub mod unix;
 
+#[cfg(unix)]
+pub use sender::{DEFAULT_MAILBOX_CAPACITY, PostError, Sender};
 #[cfg(unix)]
 pub use server::Server;
 pub use stats::{ShutdownHandle, Stats, Waker};

@@ -12,10 +12,12 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use peregrine_core::date::DateCache;
-use peregrine_core::{Config, Connection, Counters, Env, Handler, IoBuffers};
+use peregrine_core::ws::Message;
+use peregrine_core::{Config, Connection, ConnectionId, Counters, Env, Handler, IoBuffers};
 
 use crate::clock::{self, Clock};
 use crate::io::{Mode, Readiness, drive};
+use crate::sender::{self, Target};
 use crate::slab::{Slab, Token};
 use crate::stats::{Shared, Waker};
 use crate::timers::Timers;
@@ -131,6 +133,8 @@ struct Worker<'h, P, H, L, const READ: usize, const WRITE: usize, const MAX_HEAD
     shutdown_since: Option<u64>,
     /// Scratch list of tokens.
     tokens: Vec<Token>,
+    /// Where a message from the mailbox is copied before it is sent.
+    mail: Box<[u8]>,
 }
 
 /// Runs a worker until shutdown completes.
@@ -156,6 +160,13 @@ where
         let _ = handoff.waker.set(poller.waker());
     }
     shared.add_waker(poller.waker());
+    let mail_capacity = match shared.mailboxes.get(settings.id) {
+        Some(mailbox) => {
+            let _ = mailbox.waker.set(poller.waker());
+            mailbox.outbox.max_payload()
+        }
+        None => 0,
+    };
     let buffers_count = settings.buffers.clamp(1, settings.max_connections.max(1));
     let buffers = crate::pool::zeroed_buffers(buffers_count);
     let mut worker = Worker::<P, H, L, READ, WRITE, MAX_HEADERS> {
@@ -180,6 +191,7 @@ where
         accept_blocked: false,
         shutdown_since: None,
         tokens: Vec::with_capacity(settings.max_connections),
+        mail: vec![0; mail_capacity].into_boxed_slice(),
     };
     worker.event_loop()
 }
@@ -204,6 +216,8 @@ where
     /// The loop.
     fn event_loop(&mut self) -> io::Result<()> {
         let mut events = Vec::with_capacity(1024);
+        // Messages posted before the waker was registered.
+        self.take_mail(self.now());
         loop {
             let now = self.now();
             if self.shared.is_shutting_down() && self.shutdown_since.is_none() {
@@ -235,6 +249,7 @@ where
                         if self.settings.handoff {
                             self.take_handoffs(now);
                         }
+                        self.take_mail(now);
                     }
                     raw => {
                         let token = Token::from_u64(raw);
@@ -252,6 +267,8 @@ where
             self.retry_accept(now);
             self.publish();
         }
+        // What is left in the mailbox can no longer be delivered: count it.
+        self.take_mail(self.now());
         self.publish();
         Ok(())
     }
@@ -345,7 +362,11 @@ where
             return;
         };
         let registered = match self.slab.get_mut(token) {
-            Some(slot) => self.poller.add_connection(&slot.fd, token.to_u64()),
+            Some(slot) => {
+                let id = ConnectionId::new(self.settings.id as u32, token.to_u64());
+                slot.conn.set_id(id);
+                self.poller.add_connection(&slot.fd, token.to_u64())
+            }
             None => Ok(()),
         };
         if registered.is_err() {
@@ -354,6 +375,80 @@ where
         }
         self.accepted += 1;
         self.arm(token);
+    }
+
+    /// Sends the messages other threads posted to this worker's mailbox.
+    fn take_mail(&mut self, now: u64) {
+        let shared = Arc::clone(&self.shared);
+        let Some(mailbox) = shared.mailboxes.get(self.settings.id) else {
+            return;
+        };
+        let mut mail = std::mem::take(&mut self.mail);
+        mailbox.outbox.drain(&mut mail, |record| {
+            let undelivered = match sender::decode(record) {
+                None => 1,
+                Some((Target::Connection(key), message)) => {
+                    u64::from(!self.deliver(Token::from_u64(key), message, now))
+                }
+                Some((target, message)) => self.deliver_to_many(target, message, now),
+            };
+            if undelivered > 0 {
+                mailbox
+                    .undelivered
+                    .fetch_add(undelivered, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        self.mail = mail;
+    }
+
+    /// Sends `message` to every WebSocket connection `target` (a topic, or
+    /// all) covers; returns how many it did not reach.
+    fn deliver_to_many(&mut self, target: Target, message: Message<'_>, now: u64) -> u64 {
+        self.slab.tokens(&mut self.tokens);
+        let mut undelivered = 0;
+        for index in 0..self.tokens.len() {
+            let token = self.tokens[index];
+            let Some(slot) = self.slab.get_mut(token) else {
+                continue;
+            };
+            let covered = match target {
+                Target::Topic(topic) => slot.conn.is_subscribed(topic),
+                _ => slot.conn.is_websocket(),
+            };
+            if covered && !self.deliver(token, message, now) {
+                undelivered += 1;
+            }
+        }
+        undelivered
+    }
+
+    /// Sends `message` to one connection and writes it out if the socket
+    /// takes it; `false` if the connection is gone, does not speak
+    /// WebSocket or is closing, has no room for it, or no buffer is free.
+    fn deliver(&mut self, token: Token, message: Message<'_>, now: u64) -> bool {
+        let Some(slot) = self.slab.get_mut(token) else {
+            return false;
+        };
+        if !slot.conn.is_websocket() {
+            return false;
+        }
+        let buffer = match slot.buffer {
+            Some(buffer) => buffer,
+            None => match self.free_buffers.pop() {
+                Some(buffer) => {
+                    slot.buffer = Some(buffer);
+                    buffer
+                }
+                None => return false,
+            },
+        };
+        let sent = slot
+            .conn
+            .send_message(&mut self.buffers[buffer as usize], message, now);
+        // Write it now (and settle the buffer and the deadline), also after
+        // a failure that began a close.
+        self.service(token, now);
+        sent.is_ok()
     }
 
     /// Retries accepting after a pause or once a slot freed.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use peregrine_core::{Config, Handler};
 
 use crate::reactor::{self, Poller, WorkerSettings};
+use crate::sender::{DEFAULT_MAILBOX_CAPACITY, Sender};
 use crate::stats::{Shared, ShutdownHandle, Stats};
 use crate::unix;
 
@@ -41,6 +42,8 @@ pub struct Server<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: u
     signals: bool,
     /// Dedicated accept threads (0: each worker accepts for itself).
     accept_threads: usize,
+    /// Bytes of each worker's mailbox.
+    mailbox_capacity: usize,
     /// State shared with handles.
     shared: Arc<Shared>,
     /// The readiness API.
@@ -73,7 +76,8 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             grace: Duration::from_secs(10),
             signals: true,
             accept_threads: 0,
-            shared: Shared::new(workers),
+            mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
+            shared: Shared::new(workers, DEFAULT_MAILBOX_CAPACITY),
             poller: PhantomData,
         })
     }
@@ -86,7 +90,17 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Sets the number of worker threads (at least 1).
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers.max(1);
-        self.shared = Shared::new(self.workers);
+        self.shared = Shared::new(self.workers, self.mailbox_capacity);
+        self
+    }
+
+    /// Sets the bytes of each worker's mailbox, where [`Sender`]s post
+    /// WebSocket messages for it (default 256 KiB; a message takes its
+    /// length rounded up to 8 bytes, plus 16, until the worker takes it).
+    /// The largest message a sender can post is this less 16 bytes.
+    pub fn mailbox_capacity(mut self, bytes: usize) -> Self {
+        self.mailbox_capacity = bytes;
+        self.shared = Shared::new(self.workers, self.mailbox_capacity);
         self
     }
 
@@ -143,6 +157,15 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// [`workers`](Self::workers).
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// A handle to send WebSocket messages to this server's connections
+    /// from any thread. Take it after setting [`workers`](Self::workers)
+    /// and [`mailbox_capacity`](Self::mailbox_capacity).
+    pub fn sender(&self) -> Sender {
+        Sender {
             shared: Arc::clone(&self.shared),
         }
     }

@@ -36,6 +36,10 @@ pub struct Stats {
     pub parse_errors: u64,
     /// Requests that stalled (408) and peers that stopped reading.
     pub timeouts: u64,
+    /// WebSocket messages posted through a [`Sender`](crate::Sender) that
+    /// reached their worker but no connection: it was gone or closing,
+    /// its write buffer was full, or no buffer was free to write from.
+    pub messages_undelivered: u64,
 }
 
 /// One worker's counters, written by it alone.
@@ -108,31 +112,39 @@ pub(crate) struct Shared {
     /// Each worker's hand-off queue (accept-thread mode).
     #[cfg(unix)]
     pub(crate) handoffs: Vec<Handoff>,
+    /// Each worker's mailbox for messages from other threads.
+    #[cfg(unix)]
+    pub(crate) mailboxes: Vec<crate::sender::Mailbox>,
 }
 
 impl Shared {
-    /// State for `workers` workers.
+    /// State for `workers` workers, each with a mailbox of
+    /// `mailbox_capacity` bytes.
     #[cfg(unix)]
-    pub(crate) fn new(workers: usize) -> Arc<Self> {
-        Self::with_handoffs(workers, workers)
+    pub(crate) fn new(workers: usize, mailbox_capacity: usize) -> Arc<Self> {
+        Self::with_queues(workers, workers, mailbox_capacity)
     }
 
-    /// State for `workers` statistics slots and `handoffs` hand-off queues
-    /// (none for a backend without accept threads).
-    fn with_handoffs(workers: usize, handoffs: usize) -> Arc<Self> {
+    /// State for `workers` statistics slots and `queues` hand-off queues
+    /// and mailboxes (none for a backend that runs its own threads).
+    fn with_queues(workers: usize, queues: usize, mailbox_capacity: usize) -> Arc<Self> {
         #[cfg(not(unix))]
-        let _ = handoffs;
+        let _ = (queues, mailbox_capacity);
         Arc::new(Shared {
             shutdown: AtomicBool::new(false),
             workers: (0..workers).map(|_| WorkerCounters::default()).collect(),
             wakers: Mutex::new(Vec::new()),
             #[cfg(unix)]
-            handoffs: (0..handoffs)
+            handoffs: (0..queues)
                 .map(|_| Handoff {
                     queue: Mutex::new(VecDeque::with_capacity(HANDOFF_CAPACITY)),
                     load: AtomicUsize::new(0),
                     waker: OnceLock::new(),
                 })
+                .collect(),
+            #[cfg(unix)]
+            mailboxes: (0..queues)
+                .map(|_| crate::sender::Mailbox::with_capacity(mailbox_capacity))
                 .collect(),
         })
     }
@@ -168,7 +180,7 @@ impl ShutdownHandle {
     /// adds the slots up.
     pub fn new(slots: usize) -> Self {
         ShutdownHandle {
-            shared: Shared::with_handoffs(slots, 0),
+            shared: Shared::with_queues(slots, 0, 0),
         }
     }
 
@@ -210,6 +222,10 @@ impl ShutdownHandle {
         let mut stats = Stats::default();
         for worker in &self.shared.workers {
             worker.add_to(&mut stats);
+        }
+        #[cfg(unix)]
+        for mailbox in &self.shared.mailboxes {
+            stats.messages_undelivered += mailbox.undelivered.load(Relaxed);
         }
         stats
     }

@@ -25,7 +25,7 @@ impl Handler for Echo {
 
     fn websocket(&self, request: &Request<'_>, _: &Handshake<'_>) -> Upgrade {
         match request.path() {
-            b"/" | b"/ws" => Upgrade::Accept { protocol: None },
+            b"/" | b"/ws" => Upgrade::ACCEPT,
             _ => Upgrade::Decline,
         }
     }

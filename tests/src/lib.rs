@@ -294,7 +294,6 @@ impl TestServer {
         H: Handler<L> + Send + 'static,
         L: Default,
     {
-        let (tx, done) = mpsc::channel();
         let (addr, handle, run): (_, _, Box<dyn FnOnce() -> io::Result<Stats> + Send>) =
             match backend {
                 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -327,6 +326,16 @@ impl TestServer {
                     (addr, handle, Box::new(move || server.run(handler)))
                 }
             };
+        TestServer::spawn(addr, handle, run)
+    }
+
+    /// Runs `run` on a thread of its own.
+    fn spawn(
+        addr: SocketAddr,
+        handle: ShutdownHandle,
+        run: Box<dyn FnOnce() -> io::Result<Stats> + Send>,
+    ) -> TestServer {
+        let (tx, done) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("test-server".into())
             .spawn(move || {
@@ -339,6 +348,34 @@ impl TestServer {
             done,
             thread: Some(thread),
         }
+    }
+
+    /// Starts, on this platform's readiness backend (epoll or kqueue), the
+    /// handler `make` builds from the server's
+    /// [`Sender`](peregrine_driver::Sender); returns the server and a
+    /// sender of its own for the test.
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "dragonfly"
+    ))]
+    pub fn start_with_sender<H, L>(
+        options: Options,
+        make: impl FnOnce(peregrine_driver::Sender) -> H,
+    ) -> (TestServer, peregrine_driver::Sender)
+    where
+        H: Handler<L> + Send + 'static,
+        L: Default,
+    {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        type Native = peregrine_epoll::Epoll;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        type Native = peregrine_kqueue::Kqueue;
+        let (addr, handle, run, sender) = start_reactor_with::<Native, H, L>(&options, make);
+        (TestServer::spawn(addr, handle, run), sender)
     }
 
     /// The address the server listens on.
@@ -1030,6 +1067,32 @@ where
     H: Handler<L> + Send + 'static,
     L: Default,
 {
+    let (addr, handle, run, _) = start_reactor_with::<P, H, L>(options, |_| handler);
+    (addr, handle, run)
+}
+
+/// What a started reactor server gives the fixture: its address, its
+/// handles, and what runs it.
+#[cfg(unix)]
+type Started = (
+    std::net::SocketAddr,
+    ShutdownHandle,
+    Box<dyn FnOnce() -> io::Result<Stats> + Send>,
+    peregrine_driver::Sender,
+);
+
+/// Binds a reactor server configured by `options` and builds its handler
+/// with `make`, from the server's [`peregrine_driver::Sender`].
+#[cfg(unix)]
+fn start_reactor_with<P, H, L>(
+    options: &Options,
+    make: impl FnOnce(peregrine_driver::Sender) -> H,
+) -> Started
+where
+    P: peregrine_driver::reactor::Poller + 'static,
+    H: Handler<L> + Send + 'static,
+    L: Default,
+{
     let server = peregrine_driver::Server::<P, 16384, 16384, 32>::bind("127.0.0.1:0")
         .expect("bind 127.0.0.1:0")
         .workers(options.workers)
@@ -1038,6 +1101,11 @@ where
         .buffers(options.buffers)
         .grace_period(options.grace)
         .handle_signals(false);
-    let (addr, handle) = (server.local_addr(), server.shutdown_handle());
-    (addr, handle, Box::new(move || server.run(handler)))
+    let (addr, handle, sender) = (
+        server.local_addr(),
+        server.shutdown_handle(),
+        server.sender(),
+    );
+    let handler = make(sender.clone());
+    (addr, handle, Box::new(move || server.run(handler)), sender)
 }

@@ -105,7 +105,7 @@ impl Handler for Echo {
 
     fn websocket(&self, request: &Request<'_>, _: &Handshake<'_>) -> Upgrade {
         if request.path() == b"/ws" {
-            Upgrade::Accept { protocol: None }
+            Upgrade::ACCEPT
         } else {
             Upgrade::Decline
         }

@@ -17,7 +17,12 @@
 //!
 //! See the crate root for an example of driving one by hand.
 
+mod id;
 mod queue;
+mod websocket;
+
+pub use id::ConnectionId;
+pub(crate) use websocket::{Output, WebSocketState};
 
 use core::net::SocketAddr;
 
@@ -25,10 +30,10 @@ use crate::chunked::ChunkedDecoder;
 use crate::date::DateCache;
 use crate::handler::{BodySource, Completed};
 use crate::response::{self, CHUNK_HEADER_MAX, Context, ResponseEncoder, ResponseFraming};
-use crate::ws::{self, Message, SendError, Session};
+use crate::ws;
 use crate::{
     BodyFraming, BodyPolicy, Error, FileRegion, Fill, Handler, Method, Parsed, RequestParser,
-    Response, StatusCode, Upgrade, WebSocket,
+    Response, StatusCode, Upgrade,
 };
 use queue::{Queue, Segment};
 
@@ -70,6 +75,12 @@ pub struct Config {
     /// Sends a Ping when the peer has been silent this long (0: never).
     /// Default 0.
     pub websocket_ping_interval: u64,
+    /// What a WebSocket send does when the connection's write buffer (its
+    /// outbound budget) is full: `false`, the send fails with
+    /// [`SendError::BufferFull`](crate::ws::SendError::BufferFull) and the
+    /// connection stays; `true`, the connection is also closed with 1008
+    /// (policy violation) — for peers that must keep up. Default `false`.
+    pub websocket_close_on_backpressure: bool,
 }
 
 impl Config {
@@ -86,6 +97,7 @@ impl Config {
         max_target_len: crate::DEFAULT_MAX_TARGET_LEN,
         websocket_idle_timeout: 300_000,
         websocket_ping_interval: 0,
+        websocket_close_on_backpressure: false,
     };
 }
 
@@ -239,63 +251,6 @@ impl<'b> Iterator for Slices<'b> {
     }
 }
 
-/// The Close frame a shutting-down server sends its WebSocket peers: 1001
-/// "going away" (static, so no buffer is needed to send it).
-const GOING_AWAY: &[u8] = b"\x88\x0c\x03\xe9going away";
-
-/// Where a WebSocket context writes frames: the connection's write buffer
-/// and output queue.
-pub(crate) struct Output<'a> {
-    /// The write buffer.
-    write: &'a mut [u8],
-    /// End of its used part.
-    write_end: &'a mut usize,
-    /// The output queue.
-    queue: &'a mut Queue,
-    /// When output was last queued or written.
-    last_write: &'a mut u64,
-    /// The time now.
-    now: u64,
-}
-
-impl Output<'_> {
-    /// The same output, borrowed for a shorter while.
-    fn reborrow(&mut self) -> Output<'_> {
-        Output {
-            write: self.write,
-            write_end: self.write_end,
-            queue: self.queue,
-            last_write: self.last_write,
-            now: self.now,
-        }
-    }
-
-    /// Lets `encode` write a frame into the free part of the write buffer
-    /// and queues it.
-    pub(crate) fn write_with(
-        &mut self,
-        encode: impl FnOnce(&mut [u8]) -> Result<&[u8], SendError>,
-    ) -> Result<(), SendError> {
-        if self.queue.free() < 2 {
-            return Err(SendError::BufferFull);
-        }
-        let start = *self.write_end;
-        let len = encode(&mut self.write[start..])?.len();
-        if self.queue.is_empty() {
-            *self.last_write = self.now;
-        }
-        let end = start + len;
-        if !self.queue.push(Segment::Buffer {
-            start: start as u32,
-            end: end as u32,
-        }) {
-            return Err(SendError::BufferFull);
-        }
-        *self.write_end = end;
-        Ok(())
-    }
-}
-
 /// Where the connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Life {
@@ -419,12 +374,10 @@ pub struct Connection<
     counters: Counters,
     /// The server is shutting down: no new requests after the current one.
     draining: bool,
-    /// The WebSocket session, once the connection switched protocols.
-    session: Option<Session>,
-    /// When the last automatic Ping went out.
-    last_ping: u64,
-    /// When the server's own Close frame went out, awaiting the reply.
-    close_sent_at: Option<u64>,
+    /// The WebSocket state, once the connection switched protocols.
+    ws: Option<WebSocketState>,
+    /// The connection's name, for code outside its callbacks.
+    id: ConnectionId,
 }
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
@@ -491,9 +444,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 timeouts: 0,
             },
             draining: false,
-            session: None,
-            last_ping: now,
-            close_sent_at: None,
+            ws: None,
+            id: ConnectionId::new(0, 0),
         }
     }
 
@@ -519,16 +471,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         if self.life != Life::Open {
             return;
         }
-        if let (Input::WebSocket, Some(session)) = (&self.input, &mut self.session) {
-            // Close with 1001 and wait (the linger time) for the reply.
-            let mut frame = [0; ws::MAX_CONTROL_FRAME_LEN];
-            if session
-                .encode_close(&mut frame, ws::CloseCode::GOING_AWAY, "going away")
-                .is_ok()
-            {
-                self.close_sent_at = Some(now);
-                self.push(Segment::Static(GOING_AWAY), now);
-            }
+        if self.shutdown_websocket(now) {
             return;
         }
         let idle = matches!(self.input, Input::Head)
@@ -555,8 +498,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Where to read into: the free tail of the read buffer. Never empty
     /// while the connection wants to read.
     pub fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<READ, WRITE>) -> &'b mut [u8] {
-        if let (Input::WebSocket, Some(session)) = (&self.input, &mut self.session) {
-            return session.read_buf(&mut bufs.read);
+        if let (Input::WebSocket, Some(state)) = (&self.input, &mut self.ws) {
+            return state.session.read_buf(&mut bufs.read);
         }
         if self.life == Life::Lingering {
             self.read_start = 0;
@@ -589,8 +532,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 self.head_since = Some(env.now);
             }
         }
-        if let (Input::WebSocket, Some(session)) = (&self.input, &mut self.session) {
-            session.on_read(n);
+        if let (Input::WebSocket, Some(state)) = (&self.input, &mut self.ws) {
+            state.session.on_read(n);
         } else {
             self.read_end = (self.read_end + n).min(READ);
         }
@@ -823,8 +766,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Whether the buffers hold state: if not, the caller may return them
     /// to its pool and lend any pair next time.
     pub fn holds_buffers(&self) -> bool {
-        if let (Input::WebSocket, Some(session)) = (&self.input, &self.session) {
-            return session.holds_buffer() || !self.queue.is_empty();
+        if let (Input::WebSocket, Some(state)) = (&self.input, &self.ws) {
+            return state.session.holds_buffer() || !self.queue.is_empty();
         }
         self.read_end > self.read_start
             || !self.queue.is_empty()
@@ -856,7 +799,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     fn input_open(&self) -> bool {
         match self.input {
             Input::Stopped => false,
-            Input::WebSocket => self.session.as_ref().is_some_and(Session::wants_read),
+            Input::WebSocket => self.ws.as_ref().is_some_and(|s| s.session.wants_read()),
             _ => true,
         }
     }
@@ -930,7 +873,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 Err(error) => Err(error),
                 Ok(handshake) => Ok(match env.handler.websocket(&request, &handshake) {
                     Upgrade::Decline => None,
-                    Upgrade::Accept { protocol } => Some(
+                    Upgrade::Accept { protocol, tag } => Some((
                         ws::write_accept(
                             &mut bufs.write[self.write_end..],
                             &handshake,
@@ -938,7 +881,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                             env.date,
                         )
                         .map(|head| head.len()),
-                    ),
+                        tag,
+                    )),
                 }),
             };
             match outcome {
@@ -946,12 +890,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                     self.reject_upgrade(bufs, error, env.now);
                     return false;
                 }
-                Ok(Some(Ok(len))) => {
-                    self.open_websocket(bufs, env, head_len, len);
+                Ok(Some((Ok(len), tag))) => {
+                    self.open_websocket(bufs, env, head_len, len, tag);
                     return true;
                 }
                 // The chosen subprotocol was not offered: the handler's bug.
-                Ok(Some(Err(_))) => {
+                Ok(Some((Err(_), _))) => {
                     self.queue_error(bufs, StatusCode::INTERNAL_SERVER_ERROR, None, env.now);
                     return false;
                 }
@@ -1093,190 +1037,6 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.respond(bufs, env, body, keep_alive, tag);
         self.read_start = end;
         self.next_request(env.now)
-    }
-
-    /// The next WebSocket deadline: the reply to the server's Close, the
-    /// idle limit, or the next automatic Ping.
-    fn websocket_deadline(&self) -> u64 {
-        let c = &self.config;
-        if let Some(sent) = self.close_sent_at {
-            return sent.saturating_add(c.linger_timeout);
-        }
-        let idle = self.last_read.saturating_add(c.websocket_idle_timeout);
-        if c.websocket_ping_interval == 0 {
-            return idle;
-        }
-        let ping = self
-            .last_read
-            .max(self.last_ping)
-            .saturating_add(c.websocket_ping_interval);
-        idle.min(ping)
-    }
-
-    /// A WebSocket deadline passed: no reply to our Close (drop the
-    /// connection), idle too long (close with 1001), or time to ping.
-    fn websocket_timeout(&mut self, bufs: &mut IoBuffers<READ, WRITE>, now: u64) {
-        if self.close_sent_at.is_some() {
-            self.life = Life::Closed;
-            return;
-        }
-        let Some(session) = &mut self.session else {
-            self.life = Life::Closed;
-            return;
-        };
-        let idle = now
-            >= self
-                .last_read
-                .saturating_add(self.config.websocket_idle_timeout);
-        let mut output = Output {
-            write: &mut bufs.write,
-            write_end: &mut self.write_end,
-            queue: &mut self.queue,
-            last_write: &mut self.last_write,
-            now,
-        };
-        if idle {
-            let sent = output
-                .write_with(|buf| session.encode_close(buf, ws::CloseCode::GOING_AWAY, "idle"));
-            if sent.is_err() {
-                self.life = Life::Closed;
-                return;
-            }
-            self.close_sent_at = Some(now);
-        } else {
-            self.last_ping = now;
-            if output
-                .write_with(|buf| session.encode_ping(buf, b""))
-                .is_err()
-            {
-                // The peer reads nothing we send: it is gone.
-                self.life = Life::Closed;
-            }
-        }
-    }
-
-    /// Answers a malformed WebSocket handshake (`400`, or `426` with the
-    /// version the server speaks) and closes.
-    fn reject_upgrade(
-        &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
-        error: ws::HandshakeError,
-        now: u64,
-    ) {
-        self.counters.parse_errors += 1;
-        self.counters.response(error.status());
-        self.input = Input::Stopped;
-        self.close_after = true;
-        match ws::write_reject(&mut bufs.write[self.write_end..], error, None) {
-            Ok((head, body)) => {
-                self.push_written(head.len(), now);
-                self.push(Segment::Static(body), now);
-            }
-            Err(_) => self.life = Life::Closed,
-        }
-        self.finish_if_drained();
-    }
-
-    /// Switches to WebSocket after the `101` head of `len` bytes was
-    /// written: bytes after the request head belong to the session.
-    fn open_websocket<H: Handler<L>, L: Default>(
-        &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
-        env: &mut Env<'_, H, L>,
-        head_len: usize,
-        len: usize,
-    ) {
-        self.counters.response(101);
-        self.push_written(len, env.now);
-        let leftover = self.read_start + head_len..self.read_end;
-        let mut session = Session::new();
-        let n = leftover.len();
-        bufs.read.copy_within(leftover, 0);
-        // A fresh session reads from the start of the buffer.
-        let _ = session.read_buf(&mut bufs.read);
-        session.on_read(n);
-        self.read_start = 0;
-        self.read_end = 0;
-        self.parser.reset();
-        self.head_since = None;
-        self.input = Input::WebSocket;
-        let session = self.session.insert(session);
-        let output = Output {
-            write: &mut bufs.write,
-            write_end: &mut self.write_end,
-            queue: &mut self.queue,
-            last_write: &mut self.last_write,
-            now: env.now,
-        };
-        env.handler
-            .on_open(&mut WebSocket::new(session, output, env.local));
-    }
-
-    /// Delivers the messages read so far, answers pings and closes, and
-    /// ends the connection once the closing handshake is done.
-    fn run_websocket<H: Handler<L>, L: Default>(
-        &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
-        env: &mut Env<'_, H, L>,
-    ) {
-        let Some(session) = &mut self.session else {
-            return;
-        };
-        let IoBuffers { read, write } = bufs;
-        loop {
-            let received = session.receive(read);
-            let mut output = Output {
-                write,
-                write_end: &mut self.write_end,
-                queue: &mut self.queue,
-                last_write: &mut self.last_write,
-                now: env.now,
-            };
-            let more = match received {
-                Ok(Some(message)) => {
-                    match message {
-                        Message::Text(_) | Message::Binary(_) => {
-                            let mut socket = WebSocket::new(session, output.reborrow(), env.local);
-                            env.handler.on_message(message, &mut socket);
-                        }
-                        Message::Close(code, reason) => {
-                            env.handler.on_close(code, reason, env.local)
-                        }
-                        Message::Ping(_) | Message::Pong(_) => {}
-                    }
-                    true
-                }
-                Ok(None) => false,
-                Err(error) => {
-                    env.handler
-                        .on_close(Some(error.close_code()), "", env.local);
-                    false
-                }
-            };
-            // Pongs and the Close that answers one go out in order.
-            let mut control = [0; ws::MAX_CONTROL_FRAME_LEN];
-            while let Some(frame) = session.next_output(&mut control) {
-                let frame_len = frame.len();
-                let _ = output.write_with(|buf| {
-                    let dst = buf.get_mut(..frame_len).ok_or(SendError::BufferFull)?;
-                    dst.copy_from_slice(&control[..frame_len]);
-                    Ok(&*dst)
-                });
-            }
-            if !more {
-                break;
-            }
-        }
-        if !session.can_send() && session.wants_read() && self.close_sent_at.is_none() {
-            // The server's Close went out: the reply gets a bounded wait.
-            self.close_sent_at = Some(env.now);
-        }
-        if session.is_finished() || !session.wants_read() {
-            // The closing handshake is done (or failed): the server closes
-            // the TCP connection once its frames are out (RFC 6455 §7.1.1).
-            self.input = Input::Stopped;
-            self.close_after = true;
-        }
     }
 
     /// Reads and drops the body of an answered request; `true` when done.

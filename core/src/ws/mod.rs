@@ -71,6 +71,7 @@ pub mod handshake;
 pub mod mask;
 pub mod send;
 pub mod session;
+pub mod topics;
 pub mod utf8;
 
 pub use close::CloseCode;
@@ -89,4 +90,5 @@ pub use send::{
     encode_frame, encode_ping, encode_pong, encode_text,
 };
 pub use session::{Message, Session};
+pub use topics::{MAX_TOPICS, Topics, TopicsFull};
 pub use utf8::{InvalidUtf8, Utf8Validator};

@@ -1,0 +1,326 @@
+//! A worker's outbox: a fixed, lock-free queue of variable-length records
+//! that any number of threads post into and the worker alone takes from.
+//!
+//! The storage is a ring of `capacity` bytes (a whole number of 8-byte
+//! words), allocated once. A record is a header word, a target word and
+//! the payload, rounded up to whole words; it may wrap around the end of
+//! the ring, because the worker copies each payload out before using it.
+//!
+//! - A producer reserves room by advancing `head` with a compare-and-swap
+//!   (never past `tail + capacity`: a full outbox refuses the record),
+//!   writes the target and payload, then publishes the header word with
+//!   its `COMMITTED` bit (release).
+//! - The consumer reads the header at `tail` (acquire); an uncommitted
+//!   header means the next record is still being written, and it stops
+//!   there. Otherwise it copies the record out, zeroes its words (so a
+//!   later header read there sees "not committed" until a producer
+//!   publishes one) and advances `tail` (release), handing the room back.
+//!
+//! Every word is an atomic, so there is no `unsafe` here: relaxed loads and
+//! stores of words cost what plain ones do, and the header's
+//! release/acquire pair orders the rest.
+//!
+//! A producer wakes the worker only when the outbox's `notified` flag was
+//! clear, so a burst of posts costs one wake-up; the worker clears the flag
+//! before it drains.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Set in a header word once the record is complete.
+const COMMITTED: u64 = 1 << 63;
+
+/// Bytes a record takes besides its payload: the header and target words.
+pub(crate) const RECORD_OVERHEAD: usize = 16;
+
+/// A record as the consumer sees it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Record<'a> {
+    /// What the record is (the producer's choice, up to 16 bits).
+    pub(crate) kind: u16,
+    /// Whom it is for (the producer's choice).
+    pub(crate) target: u64,
+    /// A second number of the producer's choice, up to 15 bits (a close
+    /// code, for example).
+    pub(crate) extra: u16,
+    /// Its payload.
+    pub(crate) payload: &'a [u8],
+}
+
+/// Why a record was not posted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PostFailed {
+    /// Not enough free room now.
+    Full,
+    /// Larger than the whole outbox.
+    TooLarge,
+}
+
+/// A multi-producer, single-consumer ring of records.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    /// The ring, in words.
+    words: Box<[AtomicU64]>,
+    /// Bytes reserved by producers since the start (monotonic).
+    head: AtomicU64,
+    /// Bytes handed back by the consumer since the start (monotonic).
+    tail: AtomicU64,
+    /// Set by a producer that wakes the consumer; cleared by the consumer
+    /// before it drains.
+    notified: AtomicBool,
+}
+
+impl Outbox {
+    /// An outbox of `capacity` bytes (rounded up to a whole number of
+    /// words, at least one record's overhead plus a word).
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        let words = capacity.div_ceil(8).max(RECORD_OVERHEAD / 8 + 1);
+        Outbox {
+            words: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            head: AtomicU64::new(0),
+            tail: AtomicU64::new(0),
+            notified: AtomicBool::new(false),
+        }
+    }
+
+    /// The capacity in bytes.
+    pub(crate) fn capacity(&self) -> usize {
+        self.words.len() * 8
+    }
+
+    /// The largest payload a record can carry.
+    pub(crate) fn max_payload(&self) -> usize {
+        self.capacity() - RECORD_OVERHEAD
+    }
+
+    /// The word at byte position `position` of the ring (any multiple of 8,
+    /// wrapping).
+    fn word(&self, position: u64) -> &AtomicU64 {
+        let index = (position / 8) as usize % self.words.len();
+        &self.words[index]
+    }
+
+    /// Posts a record. Returns whether the consumer should be woken (the
+    /// first post since it last began draining).
+    pub(crate) fn post(
+        &self,
+        kind: u16,
+        target: u64,
+        extra: u16,
+        payload: &[u8],
+    ) -> Result<bool, PostFailed> {
+        if payload.len() > self.max_payload() {
+            return Err(PostFailed::TooLarge);
+        }
+        let size = (RECORD_OVERHEAD + payload.len().next_multiple_of(8)) as u64;
+        let capacity = self.capacity() as u64;
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            // Acquire: the consumer's zeroing of the room it handed back
+            // happens before this producer writes there.
+            let tail = self.tail.load(Ordering::Acquire);
+            if head + size - tail > capacity {
+                return Err(PostFailed::Full);
+            }
+            match self.head.compare_exchange_weak(
+                head,
+                head + size,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(current) => head = current,
+            }
+        }
+        self.word(head + 8).store(target, Ordering::Relaxed);
+        let mut position = head + RECORD_OVERHEAD as u64;
+        for chunk in payload.chunks(8) {
+            let mut bytes = [0; 8];
+            bytes[..chunk.len()].copy_from_slice(chunk);
+            self.word(position)
+                .store(u64::from_le_bytes(bytes), Ordering::Relaxed);
+            position += 8;
+        }
+        let header = COMMITTED
+            | u64::from(extra & 0x7fff) << 48
+            | u64::from(kind) << 32
+            | payload.len() as u64;
+        // SeqCst (a release, and ordered before the flag below): the
+        // consumer that sees the header sees the record, and a consumer
+        // that cleared the flag before this store will see it.
+        self.word(head).store(header, Ordering::SeqCst);
+        Ok(!self.notified.swap(true, Ordering::SeqCst))
+    }
+
+    /// Takes every complete record in order, copying each payload into
+    /// `scratch` (at least [`max_payload`](Self::max_payload) bytes) and
+    /// handing it to `take`; stops at the first record still being
+    /// written, or after the records that were reserved when it began
+    /// (so producers that keep posting cannot keep it here forever).
+    /// Returns how many records it took.
+    ///
+    /// Only one thread — the outbox's worker — may call this.
+    pub(crate) fn drain(&self, scratch: &mut [u8], mut take: impl FnMut(Record<'_>)) -> usize {
+        self.notified.store(false, Ordering::SeqCst);
+        let end = self.head.load(Ordering::SeqCst);
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        let mut taken = 0;
+        while tail < end {
+            let header = self.word(tail).load(Ordering::SeqCst);
+            if header & COMMITTED == 0 {
+                // Being written; its producer wakes the worker when done.
+                break;
+            }
+            let len = (header & 0xffff_ffff) as usize;
+            let kind = (header >> 32) as u16;
+            let extra = (header >> 48) as u16 & 0x7fff;
+            let target = self.word(tail + 8).load(Ordering::Relaxed);
+            let size = (RECORD_OVERHEAD + len.next_multiple_of(8)) as u64;
+            let mut position = tail + RECORD_OVERHEAD as u64;
+            for chunk in scratch[..len].chunks_mut(8) {
+                let bytes = self.word(position).load(Ordering::Relaxed).to_le_bytes();
+                chunk.copy_from_slice(&bytes[..chunk.len()]);
+                position += 8;
+            }
+            let mut position = tail;
+            while position < tail + size {
+                self.word(position).store(0, Ordering::Relaxed);
+                position += 8;
+            }
+            tail += size;
+            // Release: the zeroed room goes back to producers.
+            self.tail.store(tail, Ordering::Release);
+            take(Record {
+                kind,
+                target,
+                extra,
+                payload: &scratch[..len],
+            });
+            taken += 1;
+        }
+        taken
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// Drains everything into owned records.
+    fn drain_all(outbox: &Outbox) -> Vec<(u16, u64, u16, Vec<u8>)> {
+        let mut scratch = vec![0; outbox.max_payload()];
+        let mut out = Vec::new();
+        outbox.drain(&mut scratch, |r| {
+            out.push((r.kind, r.target, r.extra, r.payload.to_vec()))
+        });
+        out
+    }
+
+    #[test]
+    fn records_come_out_in_order_with_their_fields() {
+        let outbox = Outbox::with_capacity(256);
+        assert_eq!(outbox.post(1, 7, 1000, b"hello"), Ok(true));
+        assert_eq!(
+            outbox.post(2, u64::MAX, 0x7fff, b""),
+            Ok(false),
+            "one wake-up per burst"
+        );
+        assert_eq!(
+            drain_all(&outbox),
+            vec![
+                (1, 7, 1000, b"hello".to_vec()),
+                (2, u64::MAX, 0x7fff, Vec::new())
+            ]
+        );
+        assert_eq!(
+            outbox.post(3, 0, 0, b"again"),
+            Ok(true),
+            "drained: wake again"
+        );
+        assert!(drain_all(&outbox).len() == 1);
+    }
+
+    #[test]
+    fn a_full_outbox_refuses_until_drained_and_exact_fit_is_accepted() {
+        let outbox = Outbox::with_capacity(128);
+        // 128 bytes: 16 overhead + 48 payload = 64 per record: exactly two.
+        let payload = [0xab; 48];
+        assert!(outbox.post(1, 1, 0, &payload).is_ok());
+        assert!(outbox.post(1, 2, 0, &payload).is_ok());
+        assert_eq!(outbox.post(1, 3, 0, b""), Err(PostFailed::Full));
+        assert_eq!(drain_all(&outbox).len(), 2);
+        assert!(outbox.post(1, 3, 0, &payload).is_ok());
+    }
+
+    #[test]
+    fn payload_limit_is_capacity_less_overhead() {
+        let outbox = Outbox::with_capacity(128);
+        assert_eq!(outbox.max_payload(), 112);
+        assert_eq!(
+            outbox.post(1, 0, 0, &[0; 113]),
+            Err(PostFailed::TooLarge),
+            "limit + 1"
+        );
+        let payload: Vec<u8> = (0..112).collect();
+        assert!(outbox.post(1, 0, 0, &payload).is_ok(), "limit");
+        assert_eq!(drain_all(&outbox)[0].3, payload);
+    }
+
+    #[test]
+    fn records_wrapping_around_the_end_come_out_intact() {
+        let outbox = Outbox::with_capacity(96);
+        for round in 0..50u8 {
+            // Odd sizes walk the record boundaries around the ring.
+            let payload: Vec<u8> = (0..(round % 37)).map(|i| i ^ round).collect();
+            outbox
+                .post(u16::from(round), u64::from(round), 0, &payload)
+                .unwrap();
+            let records = drain_all(&outbox);
+            assert_eq!(
+                records,
+                vec![(u16::from(round), u64::from(round), 0, payload)]
+            );
+        }
+    }
+
+    #[test]
+    fn many_producers_one_consumer_lose_nothing_and_keep_each_order() {
+        const PRODUCERS: u64 = 4;
+        const EACH: u64 = 20_000;
+        let outbox = Arc::new(Outbox::with_capacity(4096));
+        let producers: Vec<_> = (0..PRODUCERS)
+            .map(|p| {
+                let outbox = Arc::clone(&outbox);
+                std::thread::spawn(move || {
+                    for seq in 0..EACH {
+                        let len = (seq % 29) as usize;
+                        let payload = vec![(seq as u8) ^ (p as u8); len];
+                        while outbox.post(p as u16, seq, 0, &payload).is_err() {
+                            std::thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut next = [0u64; PRODUCERS as usize];
+        let mut scratch = vec![0; outbox.max_payload()];
+        let mut received = 0;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while received < PRODUCERS * EACH {
+            assert!(std::time::Instant::now() < deadline, "records went missing");
+            outbox.drain(&mut scratch, |r| {
+                let p = r.kind as usize;
+                assert_eq!(r.target, next[p], "producer {p} out of order");
+                let len = (r.target % 29) as usize;
+                assert_eq!(r.payload, &vec![(r.target as u8) ^ (p as u8); len][..]);
+                next[p] += 1;
+                received += 1;
+            });
+            std::thread::yield_now();
+        }
+        for producer in producers {
+            producer.join().unwrap();
+        }
+        assert_eq!(drain_all(&outbox).len(), 0);
+    }
+}
