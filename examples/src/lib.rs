@@ -1,6 +1,8 @@
 //! Shared bits of the example servers: handlers the tests reuse, and
 //! command-line options, including which backend runs the example.
 
+#[cfg(unix)]
+pub mod chat;
 pub mod hello;
 
 use std::io;
@@ -195,7 +197,9 @@ impl Options {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Backend::Epoll => self
                 .run_reactor::<peregrine_epoll::Epoll, READ, WRITE, MAX_HEADERS, H, L>(
-                    name, "epoll", make,
+                    name,
+                    "epoll",
+                    |handle, _| make(handle),
                 ),
             #[cfg(any(
                 target_os = "macos",
@@ -205,7 +209,9 @@ impl Options {
             ))]
             Backend::Kqueue => self
                 .run_reactor::<peregrine_kqueue::Kqueue, READ, WRITE, MAX_HEADERS, H, L>(
-                    name, "kqueue", make,
+                    name,
+                    "kqueue",
+                    |handle, _| make(handle),
                 ),
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
             Backend::Epoll => Err(io::Error::new(
@@ -232,6 +238,46 @@ impl Options {
         }
     }
 
+    /// [`run`](Self::run) for a handler that sends WebSocket messages from
+    /// outside its callbacks: `make` also gets the server's
+    /// [`Sender`](peregrine_driver::Sender). Readiness backends only
+    /// (epoll, kqueue).
+    ///
+    /// # Errors
+    ///
+    /// If the port cannot be bound, the server fails, or the backend chosen
+    /// has no sender (`--backend std`).
+    #[cfg(unix)]
+    pub fn run_with_sender<H, L>(
+        &self,
+        name: &str,
+        make: impl FnOnce(ShutdownHandle, peregrine_driver::Sender) -> H,
+    ) -> io::Result<Stats>
+    where
+        H: Handler<L>,
+        L: Default,
+    {
+        match self.backend {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Backend::Epoll => self
+                .run_reactor::<peregrine_epoll::Epoll, 16384, 16384, 32, H, L>(name, "epoll", make),
+            #[cfg(any(
+                target_os = "macos",
+                target_os = "ios",
+                target_os = "freebsd",
+                target_os = "dragonfly"
+            ))]
+            Backend::Kqueue => self
+                .run_reactor::<peregrine_kqueue::Kqueue, 16384, 16384, 32, H, L>(
+                    name, "kqueue", make,
+                ),
+            _ => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "sending from other threads needs a readiness backend (epoll, kqueue)",
+            )),
+        }
+    }
+
     /// Runs a server of one of the readiness backends (epoll, kqueue),
     /// which share their builder.
     #[cfg(unix)]
@@ -239,7 +285,7 @@ impl Options {
         &self,
         name: &str,
         label: &str,
-        make: impl FnOnce(ShutdownHandle) -> H,
+        make: impl FnOnce(ShutdownHandle, peregrine_driver::Sender) -> H,
     ) -> io::Result<Stats>
     where
         P: peregrine_driver::reactor::Poller,
@@ -264,7 +310,7 @@ impl Options {
             "{name}: listening on http://{} ({label})",
             server.local_addr()
         );
-        let handler = make(server.shutdown_handle());
+        let handler = make(server.shutdown_handle(), server.sender());
         server.run(handler)
     }
 }
