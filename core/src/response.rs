@@ -310,27 +310,20 @@ impl<'b> ResponseEncoder<'b> {
     /// On error nothing is appended and the encoder stays usable.
     #[inline]
     pub fn header(&mut self, name: &str, value: &[u8]) -> Result<&mut Self, EncodeError> {
-        let name = name.as_bytes();
-        if !is_token(name) {
-            return Err(EncodeError::InvalidHeaderName);
-        }
-        let upgrade = match name.len() {
-            4 if name.eq_ignore_ascii_case(b"date") => return Err(EncodeError::ReservedHeader),
-            10 if name.eq_ignore_ascii_case(b"connection") => {
-                return Err(EncodeError::ReservedHeader);
-            }
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
-                return Err(EncodeError::ReservedHeader);
-            }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-                return Err(EncodeError::ReservedHeader);
-            }
-            7 => name.eq_ignore_ascii_case(b"upgrade"),
-            _ => false,
-        };
-        if !is_field_value(value) {
-            return Err(EncodeError::InvalidHeaderValue);
-        }
+        let upgrade = check_field(name.as_bytes(), value)?;
+        self.push_field(name.as_bytes(), value, upgrade)?;
+        Ok(self)
+    }
+
+    /// Appends a field that [`check_field`] accepted (`upgrade` is what it
+    /// returned).
+    #[inline]
+    pub(crate) fn push_field(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        upgrade: bool,
+    ) -> Result<(), EncodeError> {
         let start = self.len;
         // Saturating: an impossible length must end in `BufferFull`, not a
         // wrapped index.
@@ -350,7 +343,7 @@ impl<'b> ResponseEncoder<'b> {
         crlf.copy_from_slice(b"\r\n");
         self.len = end;
         self.upgrade |= upgrade;
-        Ok(self)
+        Ok(())
     }
 
     /// Finishes a response whose whole body is in hand, adding `Date`,
@@ -664,17 +657,62 @@ pub fn encode_error<'b>(
     Ok(encoder.into_head())
 }
 
-/// Whether `name` is a token (RFC 9110 §5.6.2).
-#[inline]
+/// Checks a header field the handler adds: the name a token and not one
+/// the encoder writes itself, the value free of control bytes. Returns
+/// whether the field is `Upgrade`.
+///
+/// Always inlined, and written so that for a name and value known at
+/// compile time (the usual case: `header("Content-Type", "text/plain")`)
+/// the whole check folds away: short inputs are checked by plain loops,
+/// which the compiler unrolls and evaluates.
+#[inline(always)]
+pub(crate) fn check_field(name: &[u8], value: &[u8]) -> Result<bool, EncodeError> {
+    if !is_token(name) {
+        return Err(EncodeError::InvalidHeaderName);
+    }
+    let upgrade = match name.len() {
+        4 if name.eq_ignore_ascii_case(b"date") => return Err(EncodeError::ReservedHeader),
+        10 if name.eq_ignore_ascii_case(b"connection") => {
+            return Err(EncodeError::ReservedHeader);
+        }
+        14 if name.eq_ignore_ascii_case(b"content-length") => {
+            return Err(EncodeError::ReservedHeader);
+        }
+        17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            return Err(EncodeError::ReservedHeader);
+        }
+        7 => name.eq_ignore_ascii_case(b"upgrade"),
+        _ => false,
+    };
+    if !is_field_value(value) {
+        return Err(EncodeError::InvalidHeaderValue);
+    }
+    Ok(upgrade)
+}
+
+/// Inputs up to this long are checked byte by byte, in a loop the
+/// compiler can unroll (and evaluate, for a constant input).
+const SHORT: usize = 32;
+
+/// Whether `name` is a token (RFC 9110 §5.6.2): one or more tchars.
+#[inline(always)]
 fn is_token(name: &[u8]) -> bool {
-    !name.is_empty() && crate::scan::token_run(name) == name.len()
+    if name.len() <= SHORT {
+        !name.is_empty() && name.iter().all(|&b| crate::scan::is_tchar(b))
+    } else {
+        crate::scan::token_run(name) == name.len()
+    }
 }
 
 /// Whether every byte of `value` may appear in a field value: visible ASCII,
 /// SP, HTAB and obs-text (RFC 9110 §5.5).
-#[inline]
+#[inline(always)]
 fn is_field_value(value: &[u8]) -> bool {
-    crate::scan::value_run(value) == value.len()
+    if value.len() <= SHORT {
+        value.iter().all(|&b| crate::scan::is_value_byte(b))
+    } else {
+        crate::scan::value_run(value) == value.len()
+    }
 }
 
 #[cfg(test)]
@@ -1287,6 +1325,27 @@ mod tests {
                     assert_refused(name, b"v", EncodeError::InvalidHeaderName);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn long_names_and_values_are_checked_too() {
+        // Past the length checked byte by byte, the run scanners decide.
+        for len in [SHORT - 1, SHORT, SHORT + 1, 3 * SHORT] {
+            for at in [0, len / 2, len - 1] {
+                let mut name = vec![b'N'; len];
+                name[at] = b'(';
+                let name = String::from_utf8(name).unwrap();
+                assert_refused(&name, b"v", EncodeError::InvalidHeaderName);
+                let mut value = vec![b'v'; len];
+                value[at] = b'\n';
+                assert_refused("X-Value", &value, EncodeError::InvalidHeaderValue);
+            }
+            let name = "N".repeat(len);
+            let value = vec![b'\t'; len];
+            let (head, _) =
+                encode_fixed(512, 200, &[(&name, &value)], b"", &ctx(V11, false, true)).unwrap();
+            assert!(head.windows(len).any(|w| w == name.as_bytes()));
         }
     }
 
