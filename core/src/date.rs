@@ -110,15 +110,17 @@ const fn civil_from_days(days: u64) -> (u32, u32, u32) {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DateCache {
-    line: [u8; LINE_LEN],
+    line: [u8; Self::LINE_LEN],
     unix_secs: u64,
 }
 
 const VALUE_START: usize = b"Date: ".len();
 const VALUE_END: usize = VALUE_START + IMF_FIXDATE_LEN;
-const LINE_LEN: usize = VALUE_END + 2;
 
 impl DateCache {
+    /// Length of [`header_line`](Self::header_line).
+    pub(crate) const LINE_LEN: usize = VALUE_END + 2;
+
     /// A cache showing the Unix epoch, `Thu, 01 Jan 1970 00:00:00 GMT`,
     /// until the first [`update`](Self::update).
     pub const fn new() -> Self {
@@ -147,6 +149,13 @@ impl DateCache {
     /// (37 bytes, CRLF included).
     #[inline]
     pub fn header_line(&self) -> &[u8] {
+        &self.line
+    }
+
+    /// [`header_line`](Self::header_line) as an array, for copies of a
+    /// fixed size.
+    #[inline]
+    pub(crate) fn line(&self) -> &[u8; Self::LINE_LEN] {
         &self.line
     }
 

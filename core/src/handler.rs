@@ -28,7 +28,7 @@
 use core::fmt;
 
 use crate::connection::{Output, WebSocketState};
-use crate::response::{Context, EncodeError, ResponseEncoder, ResponseFraming};
+use crate::response::{Context, EncodeError, ResponseEncoder, ResponseFraming, check_field};
 use crate::ws::{self, CloseCode, Message, SendError, TopicsFull};
 use crate::{ConnectionId, Request, StatusCode};
 
@@ -426,18 +426,47 @@ impl<'a, L> Response<'a, L> {
     /// # Errors
     ///
     /// See [`ResponseError`]; on error nothing is added.
+    #[inline(always)]
     pub fn header(
         &mut self,
         name: &str,
         value: impl AsRef<[u8]>,
     ) -> Result<&mut Self, ResponseError> {
+        // Checked here, inlined into the handler, so that the checks of a
+        // constant name and value fold away.
+        let (name, value) = (name.as_bytes(), value.as_ref());
+        let upgrade = match check_field(name, value) {
+            Ok(upgrade) => upgrade,
+            Err(error) => return Err(self.header_error(ResponseError::from_encode(error))),
+        };
+        self.push_field(name, value, upgrade)?;
+        Ok(self)
+    }
+
+    /// The error for a header refused by its check: the response's own
+    /// state's error comes first, as when the check runs after it.
+    #[cold]
+    fn header_error(&self, error: ResponseError) -> ResponseError {
+        match self.stage {
+            Stage::Head(_) => error,
+            Stage::Finished { .. } => ResponseError::AlreadyFinished,
+            Stage::Failed => ResponseError::HeadTooLarge,
+        }
+    }
+
+    /// Appends a checked header field. Inlined too: with a constant name
+    /// and value the copies are of a known size.
+    #[inline(always)]
+    fn push_field(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        upgrade: bool,
+    ) -> Result<(), ResponseError> {
         match &mut self.stage {
-            Stage::Head(encoder) => {
-                encoder
-                    .header(name, value.as_ref())
-                    .map_err(ResponseError::from_encode)?;
-                Ok(self)
-            }
+            Stage::Head(encoder) => encoder
+                .push_field(name, value, upgrade)
+                .map_err(ResponseError::from_encode),
             Stage::Finished { .. } => Err(ResponseError::AlreadyFinished),
             Stage::Failed => Err(ResponseError::HeadTooLarge),
         }
@@ -620,5 +649,77 @@ impl<L> fmt::Debug for Response<'_, L> {
             .field("close", &self.close)
             .field("hijack", &self.hijack)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Version;
+    use std::string::String;
+
+    fn ctx() -> Context<'static> {
+        Context {
+            request_version: Version::Http11,
+            head_request: false,
+            keep_alive: true,
+            date: None,
+        }
+    }
+
+    #[test]
+    fn header_errors_follow_the_response_state() {
+        let mut buf = [0u8; 256];
+        let mut local = ();
+        let mut response = Response::new(&mut buf, ctx(), &mut local, 0);
+        let name = String::from("X-Run");
+        let value = String::from("time value");
+        assert!(response.header(&name, &value).is_ok());
+        assert!(response.header("Content-Type", "text/plain").is_ok());
+        assert_eq!(
+            response.header("Bad Name", "v").err(),
+            Some(ResponseError::InvalidHeaderName)
+        );
+        assert_eq!(
+            response.header("X-Value", "a\r\nb").err(),
+            Some(ResponseError::InvalidHeaderValue)
+        );
+        assert_eq!(
+            response.header("content-length", "1").err(),
+            Some(ResponseError::ReservedHeader)
+        );
+        response.body_static(b"hi");
+        // Once the body is set, every header is refused as too late, a
+        // malformed one included.
+        assert_eq!(
+            response.header("X-Late", "v").err(),
+            Some(ResponseError::AlreadyFinished)
+        );
+        assert_eq!(
+            response.header("Bad Name", "v").err(),
+            Some(ResponseError::AlreadyFinished)
+        );
+        let completed = response.complete();
+        let len = completed.written.unwrap();
+        assert_eq!(
+            &buf[..len],
+            b"HTTP/1.1 200 OK\r\nX-Run: time value\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn header_errors_of_a_failed_head() {
+        // No room for the status line: the head failed.
+        let mut buf = [0u8; 4];
+        let mut local = ();
+        let mut response = Response::new(&mut buf, ctx(), &mut local, 0);
+        assert_eq!(
+            response.header("X-A", "v").err(),
+            Some(ResponseError::HeadTooLarge)
+        );
+        assert_eq!(
+            response.header("Bad Name", "v").err(),
+            Some(ResponseError::HeadTooLarge)
+        );
     }
 }

@@ -338,7 +338,12 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
                 b' ' | b'\r' | b'\n' => return Err(Error::InvalidRequestLine),
                 _ => return Err(Error::InvalidTarget),
             }
-            self.form = classify_target(self.method, &input[start..*pos])?;
+            // The usual origin form decided here; the rest out of line.
+            self.form = if input[start] == b'/' && self.method != Method::Connect {
+                TargetForm::Origin
+            } else {
+                classify_target(self.method, &input[start..*pos])?
+            };
             self.target_span = (self.mark, *pos as u32);
             *pos += 1;
             self.mark = *pos as u32;
@@ -431,6 +436,30 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
             body: &[],
             peer: None,
         }
+    }
+}
+
+/// The path and query of an absolute-form target (`http://host/p?q` →
+/// `/p?q`); empty when it has none.
+fn absolute_path(target: &[u8]) -> &[u8] {
+    let rest = &target[scheme_len(target).unwrap_or(0)..];
+    match rest.strip_prefix(b"//") {
+        Some(authority_and_path) => match memchr::memchr2(b'/', b'?', authority_and_path) {
+            Some(i) => &authority_and_path[i..],
+            None => &[],
+        },
+        None => rest,
+    }
+}
+
+/// Index of the first `?` in a request-target. Most targets are short:
+/// below 32 bytes a plain loop beats the set-up of `memchr`'s vector code.
+#[inline]
+fn find_question_mark(target: &[u8]) -> Option<usize> {
+    if target.len() < 32 {
+        target.iter().position(|&b| b == b'?')
+    } else {
+        memchr::memchr(b'?', target)
     }
 }
 
@@ -593,11 +622,13 @@ pub struct Request<'a> {
 
 impl<'a> Request<'a> {
     /// The same request with its body attached.
+    #[inline]
     pub(crate) fn with_body(self, body: &'a [u8]) -> Self {
         Request { body, ..self }
     }
 
     /// The same request with the peer's address attached.
+    #[inline]
     pub(crate) fn with_peer(self, peer: Option<SocketAddr>) -> Self {
         Request { peer, ..self }
     }
@@ -643,25 +674,15 @@ impl<'a> Request<'a> {
     /// target without one, the target itself for the authority and
     /// asterisk forms. Still percent-encoded; see
     /// [`path::decode_path`](crate::path::decode_path).
+    #[inline]
     pub fn path(&self) -> &'a [u8] {
         let target = self.target();
         let path = match self.form {
             TargetForm::Origin => target,
             TargetForm::Authority | TargetForm::Asterisk => return target,
-            TargetForm::Absolute => {
-                let rest = &target[scheme_len(target).unwrap_or(0)..];
-                match rest.strip_prefix(b"//") {
-                    Some(authority_and_path) => {
-                        match memchr::memchr2(b'/', b'?', authority_and_path) {
-                            Some(i) => &authority_and_path[i..],
-                            None => &[],
-                        }
-                    }
-                    None => rest,
-                }
-            }
+            TargetForm::Absolute => absolute_path(target),
         };
-        let path = match memchr::memchr(b'?', path) {
+        let path = match find_question_mark(path) {
             Some(question) => &path[..question],
             None => path,
         };
@@ -674,7 +695,7 @@ impl<'a> Request<'a> {
             return None;
         }
         let target = self.target();
-        memchr::memchr(b'?', target).map(|question| &target[question + 1..])
+        find_question_mark(target).map(|question| &target[question + 1..])
     }
 
     /// The `key=value` pairs of the query, raw; decode each with
@@ -747,10 +768,17 @@ impl<'a> Request<'a> {
     /// Whether the client asks to keep the connection open after this
     /// request (RFC 9112 §9.3): HTTP/1.1 unless `Connection: close`,
     /// HTTP/1.0 only with `Connection: keep-alive` (and no `close`).
+    #[inline]
     pub fn keep_alive(&self) -> bool {
         if !self.seen.has(Seen::CONNECTION) {
             return self.version == Version::Http11;
         }
+        self.keep_alive_by_field()
+    }
+
+    /// [`keep_alive`](Self::keep_alive) for a request with a `Connection`
+    /// field.
+    fn keep_alive_by_field(&self) -> bool {
         let mut close = false;
         let mut keep_alive = false;
         for token in self.headers().tokens("connection") {
@@ -762,9 +790,15 @@ impl<'a> Request<'a> {
 
     /// Whether the client sent `Expect: 100-continue` (ignored in HTTP/1.0
     /// requests, RFC 9110 §10.1.1).
+    #[inline]
     pub fn expects_continue(&self) -> bool {
-        self.seen.has(Seen::EXPECT)
-            && self.version == Version::Http11
+        self.seen.has(Seen::EXPECT) && self.expects_continue_by_field()
+    }
+
+    /// [`expects_continue`](Self::expects_continue) for a request with an
+    /// `Expect` field.
+    fn expects_continue_by_field(&self) -> bool {
+        self.version == Version::Http11
             && self
                 .header("expect")
                 .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
@@ -773,9 +807,15 @@ impl<'a> Request<'a> {
     /// Whether the request asks to switch to `protocol` (RFC 9110 §7.8):
     /// `Connection` holds `upgrade` and `Upgrade` lists `protocol` (its
     /// name, compared case-insensitively, with or without a `/version`).
+    #[inline]
     pub fn is_upgrade_to(&self, protocol: &str) -> bool {
-        self.seen.has(Seen::UPGRADE)
-            && self.has_connection_token("upgrade")
+        self.seen.has(Seen::UPGRADE) && self.is_upgrade_by_fields(protocol)
+    }
+
+    /// [`is_upgrade_to`](Self::is_upgrade_to) for a request with an
+    /// `Upgrade` field.
+    fn is_upgrade_by_fields(&self, protocol: &str) -> bool {
+        self.has_connection_token("upgrade")
             && self.headers().tokens("upgrade").any(|offered| {
                 let name = match memchr::memchr(b'/', offered) {
                     Some(slash) => &offered[..slash],
@@ -787,6 +827,7 @@ impl<'a> Request<'a> {
 
     /// Whether this is a request to upgrade to WebSocket (method and the
     /// other handshake headers are checked by the WebSocket layer).
+    #[inline]
     pub fn is_websocket_upgrade(&self) -> bool {
         self.is_upgrade_to("websocket")
     }

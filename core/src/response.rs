@@ -170,6 +170,7 @@ enum FramingField {
 
 /// The status line for `status`: a ready-made one for registered codes,
 /// else `HTTP/1.1 NNN \r\n` written into `unregistered`.
+#[inline]
 fn status_line(status: StatusCode, unregistered: &mut [u8; 15]) -> &[u8] {
     if let Some(line) = status.status_line() {
         return line;
@@ -265,6 +266,7 @@ impl<'b> ResponseEncoder<'b> {
     /// Like [`finish_streaming`](Self::finish_streaming), but hands the
     /// buffer back with the head's length, so the caller can write the
     /// body right after the head.
+    #[inline]
     pub(crate) fn finish_in_place(
         mut self,
         length: Option<u64>,
@@ -310,27 +312,20 @@ impl<'b> ResponseEncoder<'b> {
     /// On error nothing is appended and the encoder stays usable.
     #[inline]
     pub fn header(&mut self, name: &str, value: &[u8]) -> Result<&mut Self, EncodeError> {
-        let name = name.as_bytes();
-        if !is_token(name) {
-            return Err(EncodeError::InvalidHeaderName);
-        }
-        let upgrade = match name.len() {
-            4 if name.eq_ignore_ascii_case(b"date") => return Err(EncodeError::ReservedHeader),
-            10 if name.eq_ignore_ascii_case(b"connection") => {
-                return Err(EncodeError::ReservedHeader);
-            }
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
-                return Err(EncodeError::ReservedHeader);
-            }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-                return Err(EncodeError::ReservedHeader);
-            }
-            7 => name.eq_ignore_ascii_case(b"upgrade"),
-            _ => false,
-        };
-        if !is_field_value(value) {
-            return Err(EncodeError::InvalidHeaderValue);
-        }
+        let upgrade = check_field(name.as_bytes(), value)?;
+        self.push_field(name.as_bytes(), value, upgrade)?;
+        Ok(self)
+    }
+
+    /// Appends a field that [`check_field`] accepted (`upgrade` is what it
+    /// returned).
+    #[inline(always)]
+    pub(crate) fn push_field(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        upgrade: bool,
+    ) -> Result<(), EncodeError> {
         let start = self.len;
         // Saturating: an impossible length must end in `BufferFull`, not a
         // wrapped index.
@@ -350,7 +345,7 @@ impl<'b> ResponseEncoder<'b> {
         crlf.copy_from_slice(b"\r\n");
         self.len = end;
         self.upgrade |= upgrade;
-        Ok(self)
+        Ok(())
     }
 
     /// Finishes a response whose whole body is in hand, adding `Date`,
@@ -495,21 +490,68 @@ impl<'b> ResponseEncoder<'b> {
         keep_alive: bool,
         ctx: &Context<'_>,
     ) -> Result<(), EncodeError> {
-        if let Some(date) = ctx.date {
-            self.push(date.header_line())?;
-        }
         let connection = connection_line(
             !self.status.is_informational(),
             keep_alive,
             ctx.request_version,
             self.upgrade,
         );
+        let rest = &mut self.buf[self.len..];
+        let Some(tail) = rest.first_chunk_mut::<TAIL_MAX>() else {
+            return self.write_tail_checked(field, connection, ctx);
+        };
+        // Room for the longest tail: copies of fixed size, no checks.
+        let mut at = 0;
+        if let Some(date) = ctx.date {
+            let line = date.line();
+            tail[..line.len()].copy_from_slice(line);
+            at = line.len();
+        }
+        if !connection.is_empty() {
+            tail[at..at + connection.len()].copy_from_slice(connection);
+            at += connection.len();
+        }
+        match field {
+            FramingField::None => {}
+            FramingField::ContentLength(n) => {
+                const NAME: &[u8; 16] = b"Content-Length: ";
+                tail[at..at + NAME.len()].copy_from_slice(NAME);
+                at += NAME.len();
+                at += write_decimal(n, &mut tail[at..at + U64_DIGITS]);
+                tail[at..at + 2].copy_from_slice(b"\r\n");
+                at += 2;
+            }
+            FramingField::Chunked => {
+                const LINE: &[u8; 28] = b"Transfer-Encoding: chunked\r\n";
+                tail[at..at + LINE.len()].copy_from_slice(LINE);
+                at += LINE.len();
+            }
+        }
+        tail[at..at + 2].copy_from_slice(b"\r\n");
+        self.len += at + 2;
+        Ok(())
+    }
+
+    /// [`write_tail`](Self::write_tail) near the end of the buffer, each
+    /// piece checked for room.
+    #[cold]
+    fn write_tail_checked(
+        &mut self,
+        field: FramingField,
+        connection: &[u8],
+        ctx: &Context<'_>,
+    ) -> Result<(), EncodeError> {
+        if let Some(date) = ctx.date {
+            self.push(date.header_line())?;
+        }
         self.push(connection)?;
         match field {
             FramingField::None => {}
             FramingField::ContentLength(n) => {
                 self.push(b"Content-Length: ")?;
-                self.push(itoa::Buffer::new().format(n).as_bytes())?;
+                let mut digits = [0; U64_DIGITS];
+                let len = write_decimal(n, &mut digits);
+                self.push(&digits[..len])?;
                 self.push(b"\r\n")?;
             }
             FramingField::Chunked => self.push(b"Transfer-Encoding: chunked\r\n")?,
@@ -547,6 +589,36 @@ impl fmt::Debug for ResponseEncoder<'_> {
             .field("capacity", &self.buf.len())
             .finish()
     }
+}
+
+/// Digits of the largest `u64`.
+const U64_DIGITS: usize = 20;
+
+/// The longest tail [`ResponseEncoder::write_tail`] appends: `Date`, the
+/// longest `Connection` line, `Content-Length` with 20 digits, the blank
+/// line.
+const TAIL_MAX: usize = DateCache::LINE_LEN
+    + b"Connection: keep-alive, upgrade\r\n".len()
+    + b"Content-Length: \r\n".len()
+    + U64_DIGITS
+    + 2;
+
+/// Writes `n` in decimal at the start of `out` (at least 20 bytes);
+/// returns the number of digits.
+#[inline]
+fn write_decimal(mut n: u64, out: &mut [u8]) -> usize {
+    let mut len = 1;
+    let mut rest = n / 10;
+    while rest > 0 {
+        len += 1;
+        rest /= 10;
+    }
+    let digits = &mut out[..len];
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    len
 }
 
 /// The `Connection` line for a response: the persistence option, which
@@ -664,17 +736,62 @@ pub fn encode_error<'b>(
     Ok(encoder.into_head())
 }
 
-/// Whether `name` is a token (RFC 9110 §5.6.2).
-#[inline]
+/// Checks a header field the handler adds: the name a token and not one
+/// the encoder writes itself, the value free of control bytes. Returns
+/// whether the field is `Upgrade`.
+///
+/// Always inlined, and written so that for a name and value known at
+/// compile time (the usual case: `header("Content-Type", "text/plain")`)
+/// the whole check folds away: short inputs are checked by plain loops,
+/// which the compiler unrolls and evaluates.
+#[inline(always)]
+pub(crate) fn check_field(name: &[u8], value: &[u8]) -> Result<bool, EncodeError> {
+    if !is_token(name) {
+        return Err(EncodeError::InvalidHeaderName);
+    }
+    let upgrade = match name.len() {
+        4 if name.eq_ignore_ascii_case(b"date") => return Err(EncodeError::ReservedHeader),
+        10 if name.eq_ignore_ascii_case(b"connection") => {
+            return Err(EncodeError::ReservedHeader);
+        }
+        14 if name.eq_ignore_ascii_case(b"content-length") => {
+            return Err(EncodeError::ReservedHeader);
+        }
+        17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            return Err(EncodeError::ReservedHeader);
+        }
+        7 => name.eq_ignore_ascii_case(b"upgrade"),
+        _ => false,
+    };
+    if !is_field_value(value) {
+        return Err(EncodeError::InvalidHeaderValue);
+    }
+    Ok(upgrade)
+}
+
+/// Inputs up to this long are checked byte by byte, in a loop the
+/// compiler can unroll (and evaluate, for a constant input).
+const SHORT: usize = 32;
+
+/// Whether `name` is a token (RFC 9110 §5.6.2): one or more tchars.
+#[inline(always)]
 fn is_token(name: &[u8]) -> bool {
-    !name.is_empty() && crate::scan::token_run(name) == name.len()
+    if name.len() <= SHORT {
+        !name.is_empty() && name.iter().all(|&b| crate::scan::is_tchar(b))
+    } else {
+        crate::scan::token_run(name) == name.len()
+    }
 }
 
 /// Whether every byte of `value` may appear in a field value: visible ASCII,
 /// SP, HTAB and obs-text (RFC 9110 §5.5).
-#[inline]
+#[inline(always)]
 fn is_field_value(value: &[u8]) -> bool {
-    crate::scan::value_run(value) == value.len()
+    if value.len() <= SHORT {
+        value.iter().all(|&b| crate::scan::is_value_byte(b))
+    } else {
+        crate::scan::value_run(value) == value.len()
+    }
 }
 
 #[cfg(test)]
@@ -1287,6 +1404,105 @@ mod tests {
                     assert_refused(name, b"v", EncodeError::InvalidHeaderName);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn decimal_lengths() {
+        let mut out = [0; U64_DIGITS];
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            13,
+            99,
+            100,
+            6150,
+            999_999,
+            u64::MAX / 10,
+            u64::MAX,
+        ] {
+            let len = write_decimal(n, &mut out);
+            assert_eq!(&out[..len], n.to_string().as_bytes());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn decimal_matches_display(n: u64) {
+            let mut out = [0; U64_DIGITS];
+            let len = write_decimal(n, &mut out);
+            let expected = n.to_string();
+            prop_assert_eq!(&out[..len], expected.as_bytes());
+        }
+    }
+
+    #[test]
+    fn the_tail_is_the_same_with_and_without_room_to_spare() {
+        // A head that fits with at least the longest tail's room is written
+        // without per-piece checks; one near the end of the buffer piece by
+        // piece. Both give the same bytes, and a head that does not fit
+        // fails the same way.
+        let mut date = DateCache::new();
+        date.update(784_111_777);
+        let cases = [
+            (Version::Http11, true, Some(&date), Some(13)),
+            (Version::Http11, false, Some(&date), Some(u64::MAX)),
+            (Version::Http10, true, None, Some(6150)),
+            (Version::Http11, true, Some(&date), None),
+            (Version::Http10, true, Some(&date), None),
+        ];
+        for (version, keep_alive, date, length) in cases {
+            for upgrade in [false, true] {
+                let ctx = Context {
+                    request_version: version,
+                    head_request: false,
+                    keep_alive,
+                    date,
+                };
+                let headers: &[(&str, &[u8])] = if upgrade {
+                    &[("Upgrade", b"x")]
+                } else {
+                    &[("X-A", b"b")]
+                };
+                let (full, framing) = encode_streaming(1024, 200, headers, length, &ctx).unwrap();
+                assert!(full.len() < 1024 - TAIL_MAX);
+                for capacity in full.len() - 40..full.len() + TAIL_MAX + 2 {
+                    match encode_streaming(capacity, 200, headers, length, &ctx) {
+                        Ok((head, f)) => {
+                            assert!(capacity >= full.len());
+                            assert_eq!(text(&head), text(&full));
+                            assert_eq!(f, framing);
+                        }
+                        Err(error) => {
+                            assert!(capacity < full.len(), "{capacity}");
+                            assert_eq!(error, EncodeError::BufferFull);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_names_and_values_are_checked_too() {
+        // Past the length checked byte by byte, the run scanners decide.
+        for len in [SHORT - 1, SHORT, SHORT + 1, 3 * SHORT] {
+            for at in [0, len / 2, len - 1] {
+                let mut name = vec![b'N'; len];
+                name[at] = b'(';
+                let name = String::from_utf8(name).unwrap();
+                assert_refused(&name, b"v", EncodeError::InvalidHeaderName);
+                let mut value = vec![b'v'; len];
+                value[at] = b'\n';
+                assert_refused("X-Value", &value, EncodeError::InvalidHeaderValue);
+            }
+            let name = "N".repeat(len);
+            let value = vec![b'\t'; len];
+            let (head, _) =
+                encode_fixed(512, 200, &[(&name, &value)], b"", &ctx(V11, false, true)).unwrap();
+            assert!(head.windows(len).any(|w| w == name.as_bytes()));
         }
     }
 

@@ -116,12 +116,14 @@ where
     let (result, offered) = match conn.transmit(bufs) {
         Transmit::Idle => return Ok(false),
         Transmit::Write(slices) => {
-            let offered = slices
-                .clone()
+            // Counted as the socket takes them: one pass over the
+            // segments, and only what it was actually offered.
+            let mut offered = 0u64;
+            let taken = slices
                 .take(MAX_SLICES)
-                .map(|s| s.len() as u64)
-                .sum();
-            (socket.write_slices(slices), offered)
+                .inspect(|slice| offered += slice.len() as u64);
+            let result = socket.write_slices(taken);
+            (result, offered)
         }
         Transmit::SendFile(region) => (socket.send_file(region), region.len),
         Transmit::CloseWrite => {
@@ -146,5 +148,97 @@ where
         }
         Err(error) if error.kind() == ErrorKind::Interrupted => Ok(true),
         Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use peregrine_core::{Config, Request, Response};
+
+    /// Answers with a head in the write buffer and a static body: two
+    /// slices.
+    struct TwoSlices;
+
+    impl Handler for TwoSlices {
+        fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+            response.body_static(b"static body");
+        }
+    }
+
+    /// A socket holding one request, whose vectored write sends only the
+    /// first slice it is offered (as a socket limited to one slice per
+    /// call would), but all of it.
+    struct OneSliceAtATime {
+        input: &'static [u8],
+        written: Vec<u8>,
+    }
+
+    impl Socket for OneSliceAtATime {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.input.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.input[..n]);
+            self.input = &self.input[n..];
+            if n == 0 {
+                return Err(ErrorKind::WouldBlock.into());
+            }
+            Ok(n)
+        }
+
+        fn write_slices<'b>(
+            &mut self,
+            mut slices: impl Iterator<Item = &'b [u8]>,
+        ) -> io::Result<usize> {
+            let first = slices.next().unwrap_or_default();
+            self.written.extend_from_slice(first);
+            Ok(first.len())
+        }
+
+        fn send_file(&mut self, _: FileRegion) -> io::Result<usize> {
+            Err(ErrorKind::Unsupported.into())
+        }
+
+        fn shutdown_write(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_write_that_took_all_it_was_offered_is_not_a_full_socket() {
+        let mut conn = Connection::<1024, 2048, 8>::new(Config::DEFAULT, None, 0);
+        let mut bufs = Box::new(IoBuffers::<1024, 2048>::new());
+        let mut socket = OneSliceAtATime {
+            input: b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            written: Vec::new(),
+        };
+        let mut ready = Readiness {
+            readable: true,
+            writable: true,
+            hangup: false,
+        };
+        let mut local = ();
+        let mut env = Env {
+            handler: &TwoSlices,
+            local: &mut local,
+            date: None,
+            now: 0,
+        };
+        drive(
+            &mut conn,
+            &mut bufs,
+            &mut socket,
+            &mut ready,
+            Mode::EdgeTriggered,
+            &mut env,
+        )
+        .unwrap();
+        // Each write sent everything the socket took, so the driver kept
+        // writing until the response was out, with no event to wait for.
+        assert_eq!(
+            socket.written,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nstatic body"
+        );
+        assert!(ready.writable);
+        assert!(!conn.interest().write);
     }
 }

@@ -167,6 +167,7 @@ pub struct Counters {
 
 impl Counters {
     /// Adds `other` to these counters.
+    #[inline]
     pub fn add(&mut self, other: &Counters) {
         self.requests += other.requests;
         for (mine, theirs) in self.responses.iter_mut().zip(other.responses) {
@@ -177,6 +178,7 @@ impl Counters {
     }
 
     /// Counts a response with `status`.
+    #[inline]
     fn response(&mut self, status: u16) {
         if let Some(class) = self
             .responses
@@ -602,6 +604,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             self.write_end = 0;
             if self.stream.is_none() && self.read_end == self.read_start {
                 self.idle_since = env.now;
+                if matches!(self.input, Input::Head) && !self.peer_closed {
+                    // The usual end of a keep-alive exchange: nothing
+                    // read, nothing to write, nothing to stream, so a
+                    // poll would find nothing to do.
+                    self.yielded = false;
+                    self.finish_if_drained();
+                    return;
+                }
             }
         }
         self.poll(bufs, env);

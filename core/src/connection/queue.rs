@@ -1,7 +1,5 @@
 //! The queue of bytes a connection owes its peer, in order.
 
-use heapless::Deque;
-
 use crate::FileRegion;
 
 /// How many segments the queue holds. A response takes at most three
@@ -48,31 +46,55 @@ impl Segment {
     }
 }
 
-/// Output segments in the order they go on the wire.
-#[derive(Debug, Default)]
+/// Output segments in the order they go on the wire: a ring of
+/// [`SEGMENTS`] slots, `len` of them live from `head` on.
 pub(crate) struct Queue {
-    /// The segments.
-    segments: Deque<Segment, SEGMENTS>,
+    /// The slots; those outside the live range hold stale values.
+    segments: [Segment; SEGMENTS],
+    /// Slot of the first live segment (always below [`SEGMENTS`]).
+    head: u32,
+    /// Live segments (at most [`SEGMENTS`]).
+    len: u32,
+}
+
+const _: () = assert!(SEGMENTS.is_power_of_two() && SEGMENTS <= u32::MAX as usize);
+
+/// Mask that wraps a slot number around the ring.
+const WRAP: u32 = SEGMENTS as u32 - 1;
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue::new()
+    }
+}
+
+impl core::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let (front, back) = self.as_slices();
+        f.debug_list().entries(front).entries(back).finish()
+    }
 }
 
 impl Queue {
     /// An empty queue.
     pub(crate) const fn new() -> Self {
         Queue {
-            segments: Deque::new(),
+            segments: [Segment::Buffer { start: 0, end: 0 }; SEGMENTS],
+            head: 0,
+            len: 0,
         }
     }
 
     /// Whether nothing is left to send.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.segments.is_empty()
+        self.len == 0
     }
 
     /// How many more segments fit.
     #[inline]
     pub(crate) fn free(&self) -> usize {
-        SEGMENTS - self.segments.len()
+        SEGMENTS - self.len as usize
     }
 
     /// Appends a segment; a buffer range that continues the previous one
@@ -80,57 +102,89 @@ impl Queue {
     /// ([`free`](Self::free)); a full queue is a logic error reported as
     /// `false`.
     #[must_use]
+    #[inline]
     pub(crate) fn push(&mut self, segment: Segment) -> bool {
         if segment.len() == 0 {
             return true;
         }
-        if let (
-            Some(Segment::Buffer { end, .. }),
-            Segment::Buffer {
-                start,
-                end: new_end,
-            },
-        ) = (self.segments.back_mut(), segment)
-        {
-            if *end == start {
-                *end = new_end;
-                return true;
+        if self.len > 0 {
+            let last = (self.head + self.len - 1) & WRAP;
+            if let (
+                Segment::Buffer { end, .. },
+                Segment::Buffer {
+                    start,
+                    end: new_end,
+                },
+            ) = (&mut self.segments[last as usize], segment)
+            {
+                if *end == start {
+                    *end = new_end;
+                    return true;
+                }
             }
         }
-        self.segments.push_back(segment).is_ok()
+        if self.len as usize == SEGMENTS {
+            return false;
+        }
+        self.segments[((self.head + self.len) & WRAP) as usize] = segment;
+        self.len += 1;
+        true
     }
 
     /// The segments, front first, as the two halves of the ring.
+    #[inline]
     pub(crate) fn as_slices(&self) -> (&[Segment], &[Segment]) {
-        self.segments.as_slices()
+        let head = self.head as usize;
+        let len = self.len as usize;
+        let (wrapped, tail) = self.segments.split_at(head);
+        if head + len <= SEGMENTS {
+            (&tail[..len], &[])
+        } else {
+            (tail, &wrapped[..head + len - SEGMENTS])
+        }
     }
 
     /// The first segment.
+    #[inline]
     pub(crate) fn front(&self) -> Option<&Segment> {
-        self.segments.front()
+        if self.len == 0 {
+            None
+        } else {
+            Some(&self.segments[self.head as usize])
+        }
     }
 
     /// Records that `n` bytes from the front were sent; returns how many
     /// of them the queue did not hold (0 unless the caller miscounted).
+    #[inline]
     pub(crate) fn consume(&mut self, mut n: u64) -> u64 {
         while n > 0 {
-            let Some(front) = self.segments.front_mut() else {
+            if self.len == 0 {
                 return n;
-            };
+            }
+            let front = &mut self.segments[self.head as usize];
             let len = front.len();
             if n < len {
                 front.advance(n);
                 return 0;
             }
             n -= len;
-            self.segments.pop_front();
+            self.len -= 1;
+            // An emptied queue starts over at slot 0, so that its
+            // segments stay in one piece.
+            self.head = if self.len == 0 {
+                0
+            } else {
+                (self.head + 1) & WRAP
+            };
         }
         0
     }
 
     /// Forgets everything.
     pub(crate) fn clear(&mut self) {
-        self.segments.clear();
+        self.head = 0;
+        self.len = 0;
     }
 }
 
@@ -152,5 +206,39 @@ mod tests {
         assert_eq!(queue.front(), Some(&Segment::Static(b"atic")));
         assert_eq!(queue.consume(10), 6);
         assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn the_ring_wraps_and_keeps_order() {
+        let mut queue = Queue::new();
+        let statics: [&'static [u8]; 4] = [b"a", b"bb", b"ccc", b"dddd"];
+        // Fill, drain part, refill across the end of the ring.
+        for i in 0..SEGMENTS - 1 {
+            assert!(queue.push(Segment::Static(statics[i % 4])));
+        }
+        assert!(queue.push(Segment::Buffer { start: 0, end: 5 }));
+        assert_eq!(queue.free(), 0);
+        assert!(!queue.push(Segment::Static(b"over")));
+        // Joins the last buffer range even when full.
+        assert!(queue.push(Segment::Buffer { start: 5, end: 6 }));
+        let first_ten: u64 = (0..10).map(|i| statics[i % 4].len() as u64).sum();
+        assert_eq!(queue.consume(first_ten), 0);
+        assert_eq!(queue.free(), 10);
+        for i in 0..10 {
+            assert!(queue.push(Segment::Static(statics[i % 4])));
+        }
+        let (front, back) = queue.as_slices();
+        assert_eq!(front.len(), SEGMENTS - 10);
+        assert_eq!(back.len(), 10);
+        assert_eq!(front[0], Segment::Static(statics[10 % 4]));
+        assert_eq!(front[SEGMENTS - 11], Segment::Buffer { start: 0, end: 6 });
+        assert_eq!(back[9], Segment::Static(statics[9 % 4]));
+        let total: u64 = front.iter().chain(back).map(Segment::len).sum();
+        assert_eq!(queue.consume(total + 3), 3);
+        assert!(queue.is_empty());
+        assert_eq!(queue.front(), None);
+        assert_eq!(queue.as_slices(), (&[][..], &[][..]));
+        assert!(queue.push(Segment::Static(b"again")));
+        assert_eq!(queue.as_slices().0, &[Segment::Static(b"again")]);
     }
 }
