@@ -262,6 +262,9 @@ where
                 date: Some(&*date),
                 now,
             };
+            // No sender reaches this backend: a body waiting for the
+            // application (`Fill::Pending`) is asked again every tick.
+            conn.wake();
             if conn.has_work() {
                 // A streamed body whose handler had nothing to give: ask
                 // again, waiting a little when it keeps giving nothing.

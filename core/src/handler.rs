@@ -270,9 +270,18 @@ pub enum BodyPolicy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Fill {
     /// This many bytes were written to the buffer and more will follow.
+    /// `More(0)` asks again soon, after other connections are served (a
+    /// busy wait: prefer [`Pending`](Self::Pending)).
     More(usize),
     /// This many bytes were written and the body is complete.
     Done(usize),
+    /// Nothing is ready: the connection waits, costing nothing, until it is
+    /// woken — with the backend's sender (`Sender::wake`, given the
+    /// [`Response::id`] the handler kept), or by an embedding runtime with
+    /// [`Connection::wake`](crate::Connection::wake). Backends without a
+    /// sender ask again at their next timer tick. The write timeout does
+    /// not run while the connection waits for the application.
+    Pending,
 }
 
 /// A region of a file for the backend to send with `sendfile` (or by
@@ -385,6 +394,8 @@ pub struct Response<'a, L = ()> {
     local: &'a mut L,
     /// The request's scratch value.
     tag: u64,
+    /// The connection's name.
+    id: ConnectionId,
     /// Whether the handler asked to close the connection.
     close: bool,
     /// Whether the handler takes the connection over after this response.
@@ -393,7 +404,13 @@ pub struct Response<'a, L = ()> {
 
 impl<'a, L> Response<'a, L> {
     /// A `200 OK` response writing into `buf`.
-    pub(crate) fn new(buf: &'a mut [u8], ctx: Context<'a>, local: &'a mut L, tag: u64) -> Self {
+    pub(crate) fn new(
+        buf: &'a mut [u8],
+        ctx: Context<'a>,
+        local: &'a mut L,
+        tag: u64,
+        id: ConnectionId,
+    ) -> Self {
         let stage = match ResponseEncoder::new(buf, StatusCode::OK) {
             Ok(encoder) => Stage::Head(encoder),
             Err(_) => Stage::Failed,
@@ -404,6 +421,7 @@ impl<'a, L> Response<'a, L> {
             ctx,
             local,
             tag,
+            id,
             close: false,
             hijack: false,
         }
@@ -562,6 +580,12 @@ impl<'a, L> Response<'a, L> {
         self.tag
     }
 
+    /// The connection's id: what wakes a streamed body that answered
+    /// [`Fill::Pending`] (the backend's `Sender::wake`).
+    pub fn id(&self) -> ConnectionId {
+        self.id
+    }
+
     /// Sets the scratch value [`Handler::fill_body`] will be given.
     pub fn set_tag(&mut self, tag: u64) -> &mut Self {
         self.tag = tag;
@@ -671,7 +695,7 @@ mod tests {
     fn header_errors_follow_the_response_state() {
         let mut buf = [0u8; 256];
         let mut local = ();
-        let mut response = Response::new(&mut buf, ctx(), &mut local, 0);
+        let mut response = Response::new(&mut buf, ctx(), &mut local, 0, ConnectionId::default());
         let name = String::from("X-Run");
         let value = String::from("time value");
         assert!(response.header(&name, &value).is_ok());
@@ -712,7 +736,7 @@ mod tests {
         // No room for the status line: the head failed.
         let mut buf = [0u8; 4];
         let mut local = ();
-        let mut response = Response::new(&mut buf, ctx(), &mut local, 0);
+        let mut response = Response::new(&mut buf, ctx(), &mut local, 0, ConnectionId::default());
         assert_eq!(
             response.header("X-A", "v").err(),
             Some(ResponseError::HeadTooLarge)

@@ -17,7 +17,7 @@ use peregrine_core::{Config, Connection, ConnectionId, Counters, Env, Handler, I
 
 use crate::clock::{self, Clock};
 use crate::io::{Mode, Readiness, drive};
-use crate::sender::{self, Target};
+use crate::sender::{self, Mail, Target};
 use crate::slab::{Slab, Token};
 use crate::stats::{Shared, Waker};
 use crate::timers::Timers;
@@ -387,10 +387,16 @@ where
         mailbox.outbox.drain(&mut mail, |record| {
             let undelivered = match sender::decode(record) {
                 None => 1,
-                Some((Target::Connection(key), message)) => {
+                Some(Mail::Wake(key)) => {
+                    self.wake(Token::from_u64(key));
+                    0
+                }
+                Some(Mail::Message(Target::Connection(key), message)) => {
                     u64::from(!self.deliver(Token::from_u64(key), message, now))
                 }
-                Some((target, message)) => self.deliver_to_many(target, message, now),
+                Some(Mail::Message(target, message)) => {
+                    self.deliver_to_many(target, message, now)
+                }
             };
             if undelivered > 0 {
                 mailbox
@@ -399,6 +405,18 @@ where
             }
         });
         self.mail = mail;
+    }
+
+    /// Resumes a streamed body that waited for the application; it runs
+    /// with the connections that have work left.
+    fn wake(&mut self, token: Token) {
+        let Some(slot) = self.slab.get_mut(token) else {
+            return;
+        };
+        slot.conn.wake();
+        if slot.conn.has_work() && self.ready_list.len() < self.ready_list.capacity() {
+            self.ready_list.push_back(token);
+        }
     }
 
     /// Sends `message` to every WebSocket connection `target` (a topic, or

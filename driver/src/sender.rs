@@ -102,10 +102,24 @@ const PING: u16 = 3;
 const PONG: u16 = 4;
 /// A Close; the record's extra number is the code (0: none).
 const CLOSE: u16 = 5;
+/// Not a message: wake a streamed body that answered `Fill::Pending`.
+const WAKE: u16 = 6;
 
-/// A record taken from a mailbox as the target and message it carries;
-/// `None` for one no sender writes.
-pub(crate) fn decode(record: Record<'_>) -> Option<(Target, Message<'_>)> {
+/// What a mailbox record asks of the worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mail<'a> {
+    /// Send a WebSocket message.
+    Message(Target, Message<'a>),
+    /// Wake the connection with this key.
+    Wake(u64),
+}
+
+/// A record taken from a mailbox as what it asks; `None` for one no
+/// sender writes.
+pub(crate) fn decode(record: Record<'_>) -> Option<Mail<'_>> {
+    if record.kind == WAKE {
+        return Some(Mail::Wake(record.target));
+    }
     let target = match record.kind >> 8 {
         TARGET_CONNECTION => Target::Connection(record.target),
         TARGET_TOPIC => Target::Topic(record.target),
@@ -123,7 +137,7 @@ pub(crate) fn decode(record: Record<'_>) -> Option<(Target, Message<'_>)> {
         ),
         _ => return None,
     };
-    Some((target, message))
+    Some(Mail::Message(target, message))
 }
 
 /// Why a message was not posted.
@@ -191,6 +205,34 @@ impl Sender {
             .get(to.owner() as usize)
             .ok_or(PostError::NoSuchWorker)?;
         mailbox.post(Target::Connection(to.key()), message)
+    }
+
+    /// Wakes connection `to` (from
+    /// [`Response::id`](peregrine_core::Response::id)), whose streamed body
+    /// answered [`Fill::Pending`](peregrine_core::Fill::Pending): its
+    /// handler's `fill_body` is asked again. Harmless if the connection is
+    /// gone or not waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`PostError::Full`], or [`PostError::NoSuchWorker`] for an id from
+    /// another server.
+    pub fn wake(&self, to: ConnectionId) -> Result<(), PostError> {
+        let mailbox = self
+            .shared
+            .mailboxes
+            .get(to.owner() as usize)
+            .ok_or(PostError::NoSuchWorker)?;
+        let wake = mailbox
+            .outbox
+            .post(WAKE, to.key(), 0, &[])
+            .map_err(|_| PostError::Full)?;
+        if wake {
+            if let Some(waker) = mailbox.waker.get() {
+                waker.wake();
+            }
+        }
+        Ok(())
     }
 
     /// Sends `message` to every WebSocket connection subscribed to `topic`
@@ -261,7 +303,8 @@ mod tests {
         let mut scratch = vec![0; mailbox.outbox.max_payload()];
         let mut index = 0;
         mailbox.outbox.drain(&mut scratch, |record| {
-            assert_eq!(decode(record), Some(messages[index]));
+            let (target, message) = messages[index];
+            assert_eq!(decode(record), Some(Mail::Message(target, message)));
             index += 1;
         });
         assert_eq!(index, messages.len());

@@ -397,3 +397,69 @@ fn messages_for_a_connection_that_is_gone_are_counted_and_foreign_ids_refused() 
     let stats = server.stop();
     assert_eq!(stats.messages_undelivered, 1);
 }
+
+/// Streams `/feed` (chunked) from what the test puts in `pending`: while
+/// it is empty and not finished, `fill_body` answers `Fill::Pending` and
+/// the connection waits for a wake-up.
+struct Feed {
+    /// Told the connection's id when the request arrives, and each time
+    /// `fill_body` is asked.
+    events: Mutex<mpsc::Sender<Option<ConnectionId>>>,
+    /// Bytes to send, and whether the body ends after them.
+    pending: std::sync::Arc<Mutex<(Vec<u8>, bool)>>,
+}
+
+impl Handler for Feed {
+    fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+        response.stream(None);
+        let _ = self.events.lock().unwrap().send(Some(response.id()));
+    }
+
+    fn fill_body(&self, _: &mut u64, buf: &mut [u8], _: &mut ()) -> peregrine_core::Fill {
+        let _ = self.events.lock().unwrap().send(None);
+        let mut pending = self.pending.lock().unwrap();
+        let n = pending.0.len().min(buf.len());
+        buf[..n].copy_from_slice(&pending.0[..n]);
+        pending.0.drain(..n);
+        match (n, pending.0.is_empty() && pending.1) {
+            (_, true) => peregrine_core::Fill::Done(n),
+            (0, false) => peregrine_core::Fill::Pending,
+            (n, false) => peregrine_core::Fill::More(n),
+        }
+    }
+}
+
+#[test]
+fn a_streamed_body_waiting_for_the_application_resumes_when_woken() {
+    let (events_tx, events) = mpsc::channel();
+    let pending = std::sync::Arc::new(Mutex::new((Vec::new(), false)));
+    let feed_pending = std::sync::Arc::clone(&pending);
+    let (server, sender) = TestServer::start_with_sender(Options::default(), move |_| Feed {
+        events: Mutex::new(events_tx),
+        pending: feed_pending,
+    });
+    let mut client = server.connect();
+    client.send(&peregrine_tests::get("/feed"));
+    let id = events
+        .recv_timeout(OPEN_TIMEOUT)
+        .expect("handled")
+        .expect("the id comes first");
+    // Asked once, found nothing: now it waits, without asking again.
+    assert_eq!(events.recv_timeout(OPEN_TIMEOUT), Ok(None));
+    *pending.lock().unwrap() = (b"hello, woken world".to_vec(), true);
+    sender.wake(id).expect("posted");
+    let response = client.response();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "hello, woken world");
+    // One more call produced the body: the waiting connection was not
+    // polled in between.
+    assert_eq!(events.try_iter().count(), 1, "fill_body calls after the wake");
+    // A wake-up for a connection that waits for nothing is harmless.
+    sender.wake(id).expect("posted");
+    client.send(&peregrine_tests::get("/feed"));
+    let _ = events.recv_timeout(OPEN_TIMEOUT).expect("handled");
+    pending.lock().unwrap().1 = true;
+    sender.wake(id).expect("posted");
+    assert_eq!(client.response().text(), "");
+    server.stop();
+}

@@ -317,6 +317,9 @@ struct Stream {
     remaining: u64,
     /// The handler's scratch value.
     tag: u64,
+    /// The handler had nothing ready ([`Fill::Pending`]): wait for
+    /// [`Connection::wake`].
+    parked: bool,
 }
 
 /// One HTTP/1.1 connection, as a state machine. `READ` and `WRITE` are the
@@ -728,6 +731,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             Life::Lingering => return Some(self.linger_since.saturating_add(c.linger_timeout)),
             Life::Open => {}
         }
+        if self.queue.is_empty() && self.stream.is_some_and(|stream| stream.parked) {
+            // Waiting for the application, not for the peer: it ends the
+            // stream or wakes it.
+            return None;
+        }
         if !self.queue.is_empty() || self.stream.is_some() {
             return Some(self.last_write.saturating_add(c.write_timeout));
         }
@@ -771,6 +779,24 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// [`poll`](Self::poll) again after serving other connections.
     pub fn has_work(&self) -> bool {
         self.yielded
+    }
+
+    /// Resumes a streamed body whose handler answered [`Fill::Pending`]:
+    /// [`has_work`](Self::has_work) becomes true and the next
+    /// [`poll`](Self::poll) asks [`Handler::fill_body`] again. Does
+    /// nothing otherwise (a wake-up that arrives late is harmless).
+    pub fn wake(&mut self) {
+        if let Some(stream) = &mut self.stream {
+            if stream.parked {
+                stream.parked = false;
+                self.yielded = true;
+            }
+        }
+    }
+
+    /// Whether a streamed body waits for [`wake`](Self::wake).
+    pub fn is_parked(&self) -> bool {
+        self.stream.is_some_and(|stream| stream.parked)
     }
 
     /// Whether the buffers hold state: if not, the caller may return them
@@ -1123,7 +1149,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             keep_alive,
             date: env.date,
         };
-        let mut response = Response::new(&mut write[self.write_end..], ctx, env.local, tag);
+        let mut response =
+            Response::new(&mut write[self.write_end..], ctx, env.local, tag, self.id);
         env.handler.handle(&request, &mut response);
         let completed = response.complete();
         self.enqueue(bufs, completed, env.now);
@@ -1152,6 +1179,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                     framing,
                     remaining,
                     tag: completed.tag,
+                    parked: false,
                 });
             }
         }
@@ -1241,6 +1269,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         env: &mut Env<'_, H, L>,
     ) {
         while let Some(mut stream) = self.stream {
+            if stream.parked {
+                return;
+            }
             let free = WRITE - self.write_end;
             if self.queue.free() < 2 || free < WRITE / 4 {
                 return;
@@ -1265,6 +1296,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             let (n, done) = match fill {
                 Fill::More(n) => (n.min(data_len), false),
                 Fill::Done(n) => (n.min(data_len), true),
+                Fill::Pending => {
+                    stream.parked = true;
+                    self.stream = Some(stream);
+                    return;
+                }
             };
             let mut start = self.write_end + lead;
             let mut end = start + n;
