@@ -25,6 +25,8 @@
 //! Every wait is bounded: sockets get read and write timeouts, and servers
 //! are joined through a channel with a deadline.
 
+pub mod browser;
+
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Mutex, OnceLock, mpsc};
