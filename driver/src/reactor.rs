@@ -394,9 +394,7 @@ where
                 Some(Mail::Message(Target::Connection(key), message)) => {
                     u64::from(!self.deliver(Token::from_u64(key), message, now))
                 }
-                Some(Mail::Message(target, message)) => {
-                    self.deliver_to_many(target, message, now)
-                }
+                Some(Mail::Message(target, message)) => self.deliver_to_many(target, message, now),
             };
             if undelivered > 0 {
                 mailbox

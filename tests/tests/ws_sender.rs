@@ -453,7 +453,11 @@ fn a_streamed_body_waiting_for_the_application_resumes_when_woken() {
     assert_eq!(response.text(), "hello, woken world");
     // One more call produced the body: the waiting connection was not
     // polled in between.
-    assert_eq!(events.try_iter().count(), 1, "fill_body calls after the wake");
+    assert_eq!(
+        events.try_iter().count(),
+        1,
+        "fill_body calls after the wake"
+    );
     // A wake-up for a connection that waits for nothing is harmless.
     sender.wake(id).expect("posted");
     client.send(&peregrine_tests::get("/feed"));
