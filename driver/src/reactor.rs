@@ -713,3 +713,31 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::mem::size_of;
+
+    /// Bytes of connection state per connection, as `Server` and the
+    /// README document it: the slot, plus the slab's generation tag.
+    const fn documented(max_headers: usize) -> usize {
+        2_960 + 16 * max_headers
+    }
+
+    #[test]
+    fn connection_state_matches_the_documented_formula() {
+        let sizes = [
+            (8, size_of::<super::Slot<16384, 16384, 8>>()),
+            (32, size_of::<super::Slot<16384, 16384, 32>>()),
+            (64, size_of::<super::Slot<4096, 4096, 64>>()),
+        ];
+        for (max_headers, slot) in sizes {
+            let actual = slot + 8;
+            let documented = documented(max_headers);
+            assert!(
+                actual <= documented && documented - actual <= 64,
+                "MAX_HEADERS = {max_headers}: {actual} bytes, documented {documented}"
+            );
+        }
+    }
+}
