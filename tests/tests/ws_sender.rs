@@ -403,7 +403,7 @@ fn messages_for_a_connection_that_is_gone_are_counted_and_foreign_ids_refused() 
 /// the connection waits for a wake-up.
 struct Feed {
     /// Told the connection's id when the request arrives, and each time
-    /// `fill_body` is asked.
+    /// `fill_body` has answered.
     events: Mutex<mpsc::Sender<Option<ConnectionId>>>,
     /// Bytes to send, and whether the body ends after them.
     pending: std::sync::Arc<Mutex<(Vec<u8>, bool)>>,
@@ -416,16 +416,19 @@ impl Handler for Feed {
     }
 
     fn fill_body(&self, _: &mut u64, buf: &mut [u8], _: &mut ()) -> peregrine_core::Fill {
-        let _ = self.events.lock().unwrap().send(None);
         let mut pending = self.pending.lock().unwrap();
         let n = pending.0.len().min(buf.len());
         buf[..n].copy_from_slice(&pending.0[..n]);
         pending.0.drain(..n);
-        match (n, pending.0.is_empty() && pending.1) {
+        let fill = match (n, pending.0.is_empty() && pending.1) {
             (_, true) => peregrine_core::Fill::Done(n),
             (0, false) => peregrine_core::Fill::Pending,
             (n, false) => peregrine_core::Fill::More(n),
-        }
+        };
+        // Told once the answer is decided, so the test cannot change what
+        // this call sees.
+        let _ = self.events.lock().unwrap().send(None);
+        fill
     }
 }
 
