@@ -113,24 +113,24 @@ impl Outbox {
         }
         let size = (RECORD_OVERHEAD + payload.len().next_multiple_of(8)) as u64;
         let capacity = self.capacity() as u64;
-        let mut head = self.head.load(Ordering::Relaxed);
-        loop {
+        let head = loop {
             // Acquire: the consumer's zeroing of the room it handed back
-            // happens before this producer writes there.
+            // happens before this producer writes there. `tail` is read
+            // before `head`, so `head >= tail`: the consumer hands back only
+            // records whose reservation (an earlier `head`) it has seen.
             let tail = self.tail.load(Ordering::Acquire);
-            if head + size - tail > capacity {
+            let head = self.head.load(Ordering::Relaxed);
+            if head - tail + size > capacity {
                 return Err(PostFailed::Full);
             }
-            match self.head.compare_exchange_weak(
-                head,
-                head + size,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(current) => head = current,
+            if self
+                .head
+                .compare_exchange_weak(head, head + size, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                break head;
             }
-        }
+        };
         self.word(head + 8).store(target, Ordering::Relaxed);
         let mut position = head + RECORD_OVERHEAD as u64;
         for chunk in payload.chunks(8) {
