@@ -35,12 +35,6 @@ impl FieldSpan {
         }
     }
 
-    /// The name's length.
-    #[inline]
-    pub(crate) fn name_len(&self) -> u32 {
-        self.name_end - self.name_start
-    }
-
     /// The name's bytes in `buf`.
     #[inline]
     pub(crate) fn name<'a>(&self, buf: &'a [u8]) -> &'a [u8] {

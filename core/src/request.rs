@@ -16,6 +16,13 @@
 //! decisions (which byte ended a run, and whether that is an error) are made
 //! by the scalar state machine alone.
 //!
+//! A head that arrives whole and has the usual shape (origin-form target,
+//! `HTTP/1.1` or `HTTP/1.0`, plain header lines) is first tried in one
+//! straight pass with the same byte classes and scanners, without the state
+//! machine's bookkeeping. It either produces exactly the result the state
+//! machine would, or gives up without a trace, and the state machine parses
+//! the head from its first byte; every error comes from the state machine.
+//!
 //! # What it accepts (RFC 9112)
 //!
 //! - `method SP request-target SP HTTP-version CRLF`, exactly one SP between
@@ -45,7 +52,7 @@ use core::net::SocketAddr;
 
 use heapless::Vec;
 
-use crate::field::{FieldScanner, Step};
+use crate::field::{FieldRange, FieldScanner, Step};
 use crate::framing::{self, BodyFraming};
 use crate::headers::{FieldSpan, Headers};
 use crate::{Error, Method, Version, scan};
@@ -259,11 +266,26 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
         } else {
             buf
         };
+        if self.state == State::Start && self.pos == 0 {
+            if let Some(head_len) = self.parse_fast(input) {
+                self.pos = head_len as u32;
+                self.state = State::Complete;
+                return Ok(true);
+            }
+        }
+        self.advance_slow(input, buf.len() >= limit)
+    }
+
+    /// The state machine's part of [`advance`](Self::advance), on `input`
+    /// (the buffer cut to the head limit); `at_limit` says whether the
+    /// buffer reached the limit.
+    #[inline]
+    fn advance_slow(&mut self, input: &[u8], at_limit: bool) -> Result<bool, Error> {
         let mut pos = self.pos as usize;
         let result = self.run(input, &mut pos);
         self.pos = pos as u32;
         let result = match result {
-            Ok(false) if buf.len() >= limit => Err(if self.state == State::Target {
+            Ok(false) if at_limit => Err(if self.state == State::Target {
                 Error::TargetTooLong
             } else {
                 Error::HeadTooLarge
@@ -276,6 +298,119 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
             Ok(false) => {}
         }
         result
+    }
+
+    /// The fast path: a whole head of the common shape in one pass, from
+    /// the start of `input`, without the state machine's bookkeeping.
+    ///
+    /// It takes an origin-form request line (`/` first, any method but
+    /// `CONNECT`) with version `HTTP/1.1` or `HTTP/1.0`, then header lines
+    /// without surprises, up to the empty line. Every byte is checked by
+    /// the same classes and scanners as in the state machine, and whatever
+    /// it takes gives exactly what the state machine would give.
+    ///
+    /// Anything else — a partial head, leading empty lines, another target
+    /// form, any error — gives `None`, with the parser left as it was, and
+    /// the state machine parses the head from its first byte: errors are
+    /// decided by the state machine alone. `Some` is the head's length,
+    /// with the request line, the table and `seen` filled in.
+    #[inline]
+    fn parse_fast(&mut self, input: &[u8]) -> Option<usize> {
+        let head_len = self.parse_fast_fields(input);
+        if head_len.is_none() {
+            // The state machine starts from an empty table.
+            self.headers.clear();
+        }
+        head_len
+    }
+
+    /// The body of [`parse_fast`](Self::parse_fast); may leave fields in
+    /// the table when it gives up.
+    #[inline(always)]
+    fn parse_fast_fields(&mut self, input: &[u8]) -> Option<usize> {
+        let (method, method_end) = match input.first_chunk::<4>()? {
+            b"GET " => (Method::Get, 3),
+            _ => {
+                let end = scan::token_run(input);
+                if end == 0 || input.get(end) != Some(&b' ') {
+                    return None;
+                }
+                (Method::from_bytes(&input[..end]), end)
+            }
+        };
+        let target_start = method_end + 1;
+        if method == Method::Connect || input.get(target_start) != Some(&b'/') {
+            return None;
+        }
+        let target_end = target_start + scan::target_run(&input[target_start..]);
+        if target_end - target_start > self.max_target_len as usize {
+            return None;
+        }
+        // The SP after the target, the version and CRLF: two words.
+        let line_end = input.get(target_end..)?.first_chunk::<11>()?;
+        let (word, tail) = line_end.split_first_chunk::<8>()?;
+        if u64::from_le_bytes(*word) != u64::from_le_bytes(*b" HTTP/1.") || tail[1..] != *b"\r\n" {
+            return None;
+        }
+        let version = match tail[0] {
+            b'1' => Version::Http11,
+            b'0' => Version::Http10,
+            _ => return None,
+        };
+        let mut at = target_end + 11;
+        let mut seen = Seen::NONE;
+        loop {
+            let &first = input.get(at)?;
+            if first == b'\r' {
+                if input.get(at + 1) != Some(&b'\n') {
+                    return None;
+                }
+                at += 2;
+                break;
+            }
+            if !scan::is_tchar(first) {
+                return None;
+            }
+            let name_end = at + 1 + scan::token_run(&input[at + 1..]);
+            if input.get(name_end) != Some(&b':') {
+                return None;
+            }
+            let mut value_start = name_end + 1;
+            while let Some(b' ' | b'\t') = input.get(value_start) {
+                value_start += 1;
+            }
+            let cr = value_start + scan::value_run(&input[value_start..]);
+            if input.get(cr..cr + 2) != Some(b"\r\n") {
+                return None;
+            }
+            let mut value_end = cr;
+            while value_end > value_start && matches!(input[value_end - 1], b' ' | b'\t') {
+                value_end -= 1;
+            }
+            let span = FieldSpan::new(FieldRange {
+                name_start: at,
+                name_end,
+                value_start,
+                value_end,
+            });
+            let field = Seen::classify(&span, input);
+            if field == Seen::HOST && seen.has(Seen::HOST) {
+                return None;
+            }
+            seen.0 |= field.0;
+            self.headers.push(span).ok()?;
+            at = cr + 2;
+        }
+        if !seen.has(Seen::HOST) && version == Version::Http11 {
+            return None;
+        }
+        self.method = method;
+        self.method_span = (0, method_end as u32);
+        self.target_span = (target_start as u32, target_end as u32);
+        self.form = TargetForm::Origin;
+        self.version = version;
+        self.seen = seen;
+        Some(at)
     }
 
     /// The state machine proper, over `input` from `*pos`.
@@ -485,22 +620,30 @@ impl Seen {
     /// `Upgrade`.
     pub(crate) const UPGRADE: Seen = Seen(32);
 
-    /// Which of them `span` names, if any.
-    #[inline]
+    /// Which of them `span` names, if any. The name must be a token, as
+    /// the scanners ensure.
+    #[inline(always)]
     fn classify(span: &FieldSpan, buf: &[u8]) -> Seen {
-        let (field, name): (Seen, &[u8]) = match span.name_len() {
-            4 => (Seen::HOST, b"host"),
-            6 => (Seen::EXPECT, b"expect"),
-            7 => (Seen::UPGRADE, b"upgrade"),
-            10 => (Seen::CONNECTION, b"connection"),
-            14 => (Seen::CONTENT_LENGTH, b"content-length"),
-            17 => (Seen::TRANSFER_ENCODING, b"transfer-encoding"),
+        let name = span.name(buf);
+        let is = match name.len() {
+            4 => is_lowercase_of(name, b"host"),
+            6 => is_lowercase_of(name, b"expect"),
+            7 => is_lowercase_of(name, b"upgrade"),
+            10 => is_lowercase_of(name, b"connection"),
+            14 => is_lowercase_of(name, b"content-length"),
+            17 => is_lowercase_of(name, b"transfer-encoding"),
             _ => return Seen::NONE,
         };
-        if span.name(buf).eq_ignore_ascii_case(name) {
-            field
-        } else {
-            Seen::NONE
+        if !is {
+            return Seen::NONE;
+        }
+        match name.len() {
+            4 => Seen::HOST,
+            6 => Seen::EXPECT,
+            7 => Seen::UPGRADE,
+            10 => Seen::CONNECTION,
+            14 => Seen::CONTENT_LENGTH,
+            _ => Seen::TRANSFER_ENCODING,
         }
     }
 
@@ -509,6 +652,24 @@ impl Seen {
     pub(crate) fn has(self, field: Seen) -> bool {
         self.0 & field.0 != 0
     }
+}
+
+/// Whether the token `name` equals `lower` (lowercase letters and `-`),
+/// ignoring ASCII case, as a compare of fixed size.
+///
+/// Setting bit 5 of every byte lowercases letters; the only other byte
+/// that it turns into a letter or `-` is CR (into `-`), which no token
+/// holds. So for a token this is exactly `eq_ignore_ascii_case`.
+#[inline(always)]
+fn is_lowercase_of<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
+    let Some(name) = name.first_chunk::<N>() else {
+        return false;
+    };
+    let mut differ = 0;
+    for i in 0..N {
+        differ |= (name[i] | 0x20) ^ lower[i];
+    }
+    differ == 0
 }
 
 /// `len` as `u32`, saturating.
@@ -836,5 +997,289 @@ impl<'a> Request<'a> {
     #[inline]
     fn slice(&self, (start, end): (u32, u32)) -> &'a [u8] {
         &self.buf[start as usize..end as usize]
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    //! The fast path against the state machine: on any head, whole or
+    //! split, the outcome is the same.
+
+    use super::*;
+    use proptest::prelude::*;
+    use std::format;
+    use std::string::String;
+    use std::vec::Vec as StdVec;
+
+    /// Everything a parse decides, owned.
+    #[derive(Debug, PartialEq)]
+    enum Outcome {
+        Complete {
+            head_len: usize,
+            method: Method,
+            method_span: (u32, u32),
+            target_span: (u32, u32),
+            form: TargetForm,
+            version: Version,
+            seen: Seen,
+            fields: StdVec<FieldSpan>,
+        },
+        Partial,
+        Failed(Error),
+    }
+
+    fn outcome<const N: usize>(parser: &RequestParser<N>, result: Result<bool, Error>) -> Outcome {
+        match result {
+            Ok(true) => Outcome::Complete {
+                head_len: parser.pos as usize,
+                method: parser.method,
+                method_span: parser.method_span,
+                target_span: parser.target_span,
+                form: parser.form,
+                version: parser.version,
+                seen: parser.seen,
+                fields: parser.headers.iter().copied().collect(),
+            },
+            Ok(false) => Outcome::Partial,
+            Err(error) => Outcome::Failed(error),
+        }
+    }
+
+    fn parser() -> RequestParser<4> {
+        RequestParser::<4>::new()
+            .with_max_target_len(24)
+            .with_max_head_len(160)
+    }
+
+    /// The state machine alone, on the whole input.
+    fn slow(input: &[u8]) -> Outcome {
+        let mut parser = parser();
+        let limit = parser.max_head_len as usize;
+        let cut = &input[..input.len().min(limit)];
+        let result = parser.advance_slow(cut, input.len() >= limit);
+        outcome(&parser, result)
+    }
+
+    /// The usual entry (fast path first), on the whole input.
+    fn whole(input: &[u8]) -> Outcome {
+        let mut parser = parser();
+        let result = parser.advance(input);
+        outcome(&parser, result)
+    }
+
+    /// The usual entry on the first `split` bytes, then on all of them.
+    fn split(input: &[u8], split: usize) -> Outcome {
+        let mut parser = parser();
+        let first = parser.advance(&input[..split]);
+        if let Err(error) = first {
+            return Outcome::Failed(error);
+        }
+        let result = parser.advance(input);
+        outcome(&parser, result)
+    }
+
+    fn check(input: &[u8]) {
+        let expected = slow(input);
+        assert_eq!(whole(input), expected, "{}", input.escape_ascii());
+        for at in 0..=input.len() {
+            assert_eq!(
+                split(input, at),
+                expected,
+                "{} split at {at}",
+                input.escape_ascii()
+            );
+        }
+    }
+
+    /// A part of a head: mostly usual, sometimes odd.
+    fn piece(
+        usual: &'static [&'static str],
+        odd: &'static [&'static str],
+    ) -> BoxedStrategy<String> {
+        prop_oneof![
+            4 => proptest::sample::select(usual).prop_map(String::from),
+            1 => proptest::sample::select(odd).prop_map(String::from),
+        ]
+        .boxed()
+    }
+
+    fn head() -> impl Strategy<Value = StdVec<u8>> {
+        let method = piece(
+            &["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "X-Ext"],
+            &[
+                "CONNECT", "OPTIONS", "", "G T", "GET\t", "\r\nGET", "\nGET", "GÉT",
+            ],
+        );
+        let target = piece(
+            &[
+                "/",
+                "/a/b?c=d",
+                "/index.html",
+                "/p%20q#f",
+                "/a-target-of-24-bytes-xx",
+            ],
+            &[
+                "*",
+                "http://h/p",
+                "h:80",
+                "",
+                "/a b",
+                "/\x7f",
+                "/é",
+                "/the-target-of-25-bytes-xx",
+            ],
+        );
+        let version = piece(
+            &["HTTP/1.1", "HTTP/1.0"],
+            &["HTTP/2.0", "HTTP/1.1 ", "http/1.1", "HTTP/1", "HTTP/1.12"],
+        );
+        let name = piece(
+            &[
+                "Host",
+                "host",
+                "Content-Length",
+                "Transfer-Encoding",
+                "Connection",
+                "Accept",
+                "X-Y",
+            ],
+            &[
+                "", "Ho st", " Host", "Host ", "\tHost", "Hé", "Expect", "Upgrade", "A\r",
+            ],
+        );
+        let value = piece(
+            &[
+                "a",
+                "example.com:8080",
+                "",
+                " \t padded \t ",
+                "0",
+                "chunked",
+                "close",
+            ],
+            &["a\rb", "a\nb", "\x00", "\x7f", "é", "a\tb", "\t"],
+        );
+        let ending = piece(&["\r\n"], &["\n", "\r", "", "\r\r\n"]);
+        let line = (name, value, ending.clone()).prop_map(|(n, v, e)| format!("{n}:{v}{e}"));
+        (
+            method,
+            target,
+            version,
+            ending.clone(),
+            proptest::collection::vec(line, 0..6),
+            ending,
+        )
+            .prop_map(|(m, t, v, e1, lines, e2)| {
+                let mut head = format!("{m} {t} {v}{e1}");
+                for line in lines {
+                    head.push_str(&line);
+                }
+                head.push_str(&e2);
+                head.into_bytes()
+            })
+    }
+
+    /// One mutation: replace, insert or remove a byte.
+    fn mutate(mut head: StdVec<u8>, kind: u8, at: usize, byte: u8) -> StdVec<u8> {
+        if head.is_empty() {
+            return head;
+        }
+        let at = at % head.len();
+        match kind % 4 {
+            0 => head[at] = byte,
+            1 => head.insert(at, byte),
+            2 => {
+                head.remove(at);
+            }
+            _ => head.truncate(at),
+        }
+        head
+    }
+
+    proptest! {
+        #[test]
+        fn generated_heads(head in head()) {
+            check(&head);
+        }
+
+        #[test]
+        fn mutated_heads(
+            head in head(),
+            mutations in proptest::collection::vec((any::<u8>(), any::<usize>(), any::<u8>()), 1..4),
+        ) {
+            let mut head = head;
+            for (kind, at, byte) in mutations {
+                head = mutate(head, kind, at, byte);
+            }
+            check(&head);
+        }
+    }
+
+    #[test]
+    fn lowercase_compare_is_eq_ignore_ascii_case_on_tokens() {
+        let names: [&[u8]; 6] = [
+            b"host",
+            b"expect",
+            b"upgrade",
+            b"connection",
+            b"content-length",
+            b"transfer-encoding",
+        ];
+        let tokens = (0..=255u8).filter(|&b| scan::is_tchar(b));
+        for byte in tokens {
+            for lower in names {
+                for at in 0..lower.len() {
+                    let mut name = lower.to_vec();
+                    name[at] = byte;
+                    let expected = name.eq_ignore_ascii_case(lower);
+                    let got = match lower.len() {
+                        4 => is_lowercase_of(&name, b"host"),
+                        6 => is_lowercase_of(&name, b"expect"),
+                        7 => is_lowercase_of(&name, b"upgrade"),
+                        10 => is_lowercase_of(&name, b"connection"),
+                        14 => is_lowercase_of(&name, b"content-length"),
+                        _ => is_lowercase_of(&name, b"transfer-encoding"),
+                    };
+                    assert_eq!(got, expected, "{}", name.escape_ascii());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn usual_heads_take_the_fast_path() {
+        let heads: &[&[u8]] = &[
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1:18180\r\n\r\n",
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+            b"GET / HTTP/1.0\r\n\r\n",
+            b"PATCH /x?y HTTP/1.1\r\nhost:\t a \t\r\nX:\r\n\r\n",
+        ];
+        for head in heads {
+            let mut parser = parser();
+            assert!(parser.parse_fast(head).is_some(), "{}", head.escape_ascii());
+            check(head);
+        }
+    }
+
+    #[test]
+    fn the_rest_goes_to_the_state_machine() {
+        let heads: &[&[u8]] = &[
+            b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"CONNECT /a HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            b"GET / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nHost: a\r\n\r\n",
+            b"GET /the-target-of-25-bytes-xx HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\n\r\n",
+        ];
+        for head in heads {
+            let mut parser = parser();
+            assert!(parser.parse_fast(head).is_none(), "{}", head.escape_ascii());
+            assert!(parser.headers.is_empty());
+            check(head);
+        }
     }
 }

@@ -458,7 +458,7 @@ impl<'b> ResponseEncoder<'b> {
 
     /// The tail of a streamed response's head; see
     /// [`finish_streaming`](Self::finish_streaming).
-    #[inline]
+    #[inline(always)]
     fn write_streaming_tail(
         &mut self,
         length: Option<u64>,
@@ -483,7 +483,7 @@ impl<'b> ResponseEncoder<'b> {
     }
 
     /// Appends `Date`, `Connection`, the framing field and the blank line.
-    #[inline]
+    #[inline(always)]
     fn write_tail(
         &mut self,
         field: FramingField,
@@ -603,22 +603,45 @@ const TAIL_MAX: usize = DateCache::LINE_LEN
     + U64_DIGITS
     + 2;
 
-/// Writes `n` in decimal at the start of `out` (at least 20 bytes);
-/// returns the number of digits.
+/// Writes `n` in decimal at the start of `out`, which must be at least 20
+/// bytes; returns the number of digits. Bytes of `out` after the digits
+/// are overwritten with unspecified values.
+///
+/// Two digits a step from a table, into the right end of a scratch array,
+/// then one copy of a fixed size (the digits and what follows them), so no
+/// copy of a variable length.
 #[inline]
 fn write_decimal(mut n: u64, out: &mut [u8]) -> usize {
-    let mut len = 1;
-    let mut rest = n / 10;
-    while rest > 0 {
-        len += 1;
-        rest /= 10;
+    /// `PAIRS[2 * i..2 * i + 2]` is `i` (`0..100`) in two digits.
+    const PAIRS: [u8; 200] = {
+        let mut pairs = [0; 200];
+        let mut i = 0;
+        while i < 100 {
+            pairs[2 * i] = b'0' + (i / 10) as u8;
+            pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+            i += 1;
+        }
+        pairs
+    };
+    // The digits end at `U64_DIGITS`; the rest is room for the copy.
+    let mut scratch = [0u8; 2 * U64_DIGITS];
+    let mut start = U64_DIGITS;
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        start -= 2;
+        scratch[start..start + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
     }
-    let digits = &mut out[..len];
-    for digit in digits.iter_mut().rev() {
-        *digit = b'0' + (n % 10) as u8;
-        n /= 10;
+    if n >= 10 {
+        let pair = n as usize * 2;
+        start -= 2;
+        scratch[start..start + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        start -= 1;
+        scratch[start] = b'0' + n as u8;
     }
-    len
+    out[..U64_DIGITS].copy_from_slice(&scratch[start..start + U64_DIGITS]);
+    U64_DIGITS - start
 }
 
 /// The `Connection` line for a response: the persistence option, which

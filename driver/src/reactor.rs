@@ -196,6 +196,37 @@ where
     worker.event_loop()
 }
 
+/// Returns a connection's buffer to the pool if it holds no state;
+/// whether it did.
+#[inline]
+fn release_buffer<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    slot: &mut Slot<READ, WRITE, MAX_HEADERS>,
+    free_buffers: &mut Vec<u32>,
+) -> bool {
+    if slot.conn.holds_buffers() {
+        return false;
+    }
+    match slot.buffer.take() {
+        Some(buffer) => {
+            free_buffers.push(buffer);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Arms a connection's deadline in `timers` (lazily: see [`Timers::arm`]).
+#[inline]
+fn arm_slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    timers: &mut Timers,
+    token: Token,
+    slot: &mut Slot<READ, WRITE, MAX_HEADERS>,
+) {
+    if let Some(deadline) = slot.conn.deadline() {
+        slot.armed = Some(timers.arm(token, deadline, slot.armed));
+    }
+}
+
 impl<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS>
 where
@@ -496,6 +527,7 @@ where
             local,
             date,
             totals,
+            timers,
             ..
         } = self;
         let Some(slot) = slab.get_mut(token) else {
@@ -547,22 +579,14 @@ where
             self.close(token);
             return;
         }
-        self.settle(token);
-    }
-
-    /// After a connection was driven: returns its buffer if it holds no
-    /// state, and arms its deadline.
-    fn settle(&mut self, token: Token) {
-        let Some(slot) = self.slab.get_mut(token) else {
-            return;
-        };
-        if !slot.conn.holds_buffers() {
-            if let Some(buffer) = slot.buffer.take() {
-                self.free_buffers.push(buffer);
-                self.lend_to_waiter();
-            }
+        // Settle, on the slot in hand: return its buffer if it holds no
+        // state, and arm its deadline.
+        let freed = release_buffer(slot, free_buffers);
+        arm_slot(timers, token, slot);
+        if freed {
+            self.lend_to_waiter();
         }
-        self.arm(token);
+        self.sweep_timers();
     }
 
     /// Arms a connection's deadline.
@@ -570,9 +594,13 @@ where
         let Some(slot) = self.slab.get_mut(token) else {
             return;
         };
-        if let Some(deadline) = slot.conn.deadline() {
-            slot.armed = Some(self.timers.arm(token, deadline, slot.armed));
-        }
+        arm_slot(&mut self.timers, token, slot);
+        self.sweep_timers();
+    }
+
+    /// Drops stale timer entries once the heap is full.
+    #[inline]
+    fn sweep_timers(&mut self) {
         let slab = &mut self.slab;
         self.timers.sweep_if_full(|token, deadline| {
             slab.get_mut(token)

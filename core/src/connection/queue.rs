@@ -55,6 +55,9 @@ pub(crate) struct Queue {
     head: u32,
     /// Live segments (at most [`SEGMENTS`]).
     len: u32,
+    /// Bytes left in the live segments: a write that took them all
+    /// empties the queue at once.
+    bytes: u64,
 }
 
 const _: () = assert!(SEGMENTS.is_power_of_two() && SEGMENTS <= u32::MAX as usize);
@@ -82,6 +85,7 @@ impl Queue {
             segments: [Segment::Buffer { start: 0, end: 0 }; SEGMENTS],
             head: 0,
             len: 0,
+            bytes: 0,
         }
     }
 
@@ -104,7 +108,8 @@ impl Queue {
     #[must_use]
     #[inline]
     pub(crate) fn push(&mut self, segment: Segment) -> bool {
-        if segment.len() == 0 {
+        let bytes = segment.len();
+        if bytes == 0 {
             return true;
         }
         if self.len > 0 {
@@ -119,6 +124,7 @@ impl Queue {
             {
                 if *end == start {
                     *end = new_end;
+                    self.bytes += bytes;
                     return true;
                 }
             }
@@ -128,6 +134,7 @@ impl Queue {
         }
         self.segments[((self.head + self.len) & WRAP) as usize] = segment;
         self.len += 1;
+        self.bytes += bytes;
         true
     }
 
@@ -158,6 +165,13 @@ impl Queue {
     /// of them the queue did not hold (0 unless the caller miscounted).
     #[inline]
     pub(crate) fn consume(&mut self, mut n: u64) -> u64 {
+        if n >= self.bytes {
+            // All of it, the usual case: no walk over the segments.
+            let extra = n - self.bytes;
+            self.clear();
+            return extra;
+        }
+        self.bytes -= n;
         while n > 0 {
             if self.len == 0 {
                 return n;
@@ -185,6 +199,7 @@ impl Queue {
     pub(crate) fn clear(&mut self) {
         self.head = 0;
         self.len = 0;
+        self.bytes = 0;
     }
 }
 
@@ -234,6 +249,7 @@ mod tests {
         assert_eq!(front[SEGMENTS - 11], Segment::Buffer { start: 0, end: 6 });
         assert_eq!(back[9], Segment::Static(statics[9 % 4]));
         let total: u64 = front.iter().chain(back).map(Segment::len).sum();
+        assert_eq!(queue.bytes, total);
         assert_eq!(queue.consume(total + 3), 3);
         assert!(queue.is_empty());
         assert_eq!(queue.front(), None);

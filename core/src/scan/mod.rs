@@ -126,7 +126,7 @@ const TARGET: u8 = 1;
 
 /// Length of the leading run of bytes valid in a field value: HTAB, SP,
 /// VCHAR (`0x21..=0x7E`), obs-text (`0x80..=0xFF`).
-#[inline]
+#[inline(always)]
 pub(crate) fn value_run(bytes: &[u8]) -> usize {
     let known = fast::prefix::<VALUE>(bytes);
     known + scalar::value_run(&bytes[known..])
@@ -134,7 +134,7 @@ pub(crate) fn value_run(bytes: &[u8]) -> usize {
 
 /// Length of the leading run of bytes valid in a request-target:
 /// `0x21..=0x7E`.
-#[inline]
+#[inline(always)]
 pub(crate) fn target_run(bytes: &[u8]) -> usize {
     let known = fast::prefix::<TARGET>(bytes);
     known + scalar::target_run(&bytes[known..])
@@ -142,14 +142,20 @@ pub(crate) fn target_run(bytes: &[u8]) -> usize {
 
 /// Length of the leading run of RFC 9110 tchar bytes
 /// (``!#$%&'*+-.^_`|~``, DIGIT, ALPHA).
-#[inline]
+#[inline(always)]
 pub(crate) fn token_run(bytes: &[u8]) -> usize {
     let mut known = 0;
     let mut rest = bytes;
     while let Some((&[a, b, c, d], tail)) = rest.split_first_chunk::<4>() {
-        let all = TCHAR[a as usize] & TCHAR[b as usize] & TCHAR[c as usize] & TCHAR[d as usize];
-        if !all {
-            break;
+        // One bit per byte, the first in bit 0: the first clear bit is
+        // where the run ends, so the scalar loop is left the last 0..=3
+        // bytes only.
+        let valid = u32::from(TCHAR[a as usize])
+            | u32::from(TCHAR[b as usize]) << 1
+            | u32::from(TCHAR[c as usize]) << 2
+            | u32::from(TCHAR[d as usize]) << 3;
+        if valid != 0b1111 {
+            return known + valid.trailing_ones() as usize;
         }
         known += 4;
         rest = tail;
