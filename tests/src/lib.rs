@@ -380,6 +380,23 @@ impl TestServer {
         (TestServer::spawn(addr, handle, run), sender)
     }
 
+    /// Opens a WebSocket to `path` (tungstenite's client, its socket with
+    /// [`IO_TIMEOUT`] on reads and writes).
+    ///
+    /// # Panics
+    ///
+    /// If the connection or the handshake fails.
+    #[track_caller]
+    pub fn websocket(&self, path: &str) -> tungstenite::WebSocket<TcpStream> {
+        let stream = TcpStream::connect(self.addr).expect("connect");
+        stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+        stream.set_write_timeout(Some(IO_TIMEOUT)).expect("timeout");
+        let url = format!("ws://{}{path}", self.addr);
+        tungstenite::client(url.as_str(), stream)
+            .expect("handshake")
+            .0
+    }
+
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr

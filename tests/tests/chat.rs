@@ -25,12 +25,7 @@ fn start() -> TestServer {
 
 /// Joins `path` (`/ws?room=...`).
 fn join(server: &TestServer, path: &str) -> Ws {
-    let stream = TcpStream::connect(server.addr()).expect("connect");
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let url = format!("ws://{}{path}", server.addr());
-    tungstenite::client(url.as_str(), stream)
-        .expect("handshake")
-        .0
+    server.websocket(path)
 }
 
 /// Sends `text` from `from` and waits until `from` itself receives it back:

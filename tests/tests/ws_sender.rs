@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use peregrine_core::ws::{CloseCode, Handshake, Message};
 use peregrine_core::{Config, ConnectionId, Request, Response, StatusCode, Upgrade, WebSocket};
 use peregrine_driver::{PostError, Sender};
-use peregrine_tests::{Handler, IO_TIMEOUT, Options, TestServer, raise_fd_limit};
+use peregrine_tests::{Handler, Options, TestServer, raise_fd_limit};
 
 /// Tungstenite's blocking WebSocket over a plain socket.
 type Ws = tungstenite::WebSocket<TcpStream>;
@@ -120,11 +120,7 @@ fn open(
     path: &str,
     opened: &mpsc::Receiver<ConnectionId>,
 ) -> (Ws, ConnectionId) {
-    let stream = TcpStream::connect(server.addr()).expect("connect");
-    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
-    stream.set_write_timeout(Some(IO_TIMEOUT)).expect("timeout");
-    let url = format!("ws://{}{path}", server.addr());
-    let (ws, _) = tungstenite::client(url.as_str(), stream).expect("handshake");
+    let ws = server.websocket(path);
     let id = opened
         .recv_timeout(OPEN_TIMEOUT)
         .expect("the server opened it");
