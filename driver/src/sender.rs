@@ -70,13 +70,24 @@ impl Mailbox {
                 (CLOSE, code.map_or(0, CloseCode::as_u16), reason.as_bytes())
             }
         };
-        let wake = self
-            .outbox
-            .post(target_kind << 8 | message_kind, target, extra, payload)
-            .map_err(|failed| match failed {
-                PostFailed::Full => PostError::Full,
-                PostFailed::TooLarge => PostError::TooLarge,
-            })?;
+        self.post_record(target_kind << 8 | message_kind, target, extra, payload)
+    }
+
+    /// Posts one record and wakes the worker if it needs it.
+    fn post_record(
+        &self,
+        kind: u16,
+        target: u64,
+        extra: u16,
+        payload: &[u8],
+    ) -> Result<(), PostError> {
+        let wake =
+            self.outbox
+                .post(kind, target, extra, payload)
+                .map_err(|failed| match failed {
+                    PostFailed::Full => PostError::Full,
+                    PostFailed::TooLarge => PostError::TooLarge,
+                })?;
         if wake {
             if let Some(waker) = self.waker.get() {
                 waker.wake();
@@ -199,12 +210,8 @@ impl Sender {
     /// [`PostError::Full`], [`PostError::TooLarge`], or
     /// [`PostError::NoSuchWorker`] for an id from another server.
     pub fn send(&self, to: ConnectionId, message: Message<'_>) -> Result<(), PostError> {
-        let mailbox = self
-            .shared
-            .mailboxes
-            .get(to.owner() as usize)
-            .ok_or(PostError::NoSuchWorker)?;
-        mailbox.post(Target::Connection(to.key()), message)
+        self.mailbox(to)?
+            .post(Target::Connection(to.key()), message)
     }
 
     /// Wakes connection `to` (from
@@ -218,21 +225,15 @@ impl Sender {
     /// [`PostError::Full`], or [`PostError::NoSuchWorker`] for an id from
     /// another server.
     pub fn wake(&self, to: ConnectionId) -> Result<(), PostError> {
-        let mailbox = self
-            .shared
+        self.mailbox(to)?.post_record(WAKE, to.key(), 0, &[])
+    }
+
+    /// The mailbox of the worker serving `id`.
+    fn mailbox(&self, id: ConnectionId) -> Result<&Mailbox, PostError> {
+        self.shared
             .mailboxes
-            .get(to.owner() as usize)
-            .ok_or(PostError::NoSuchWorker)?;
-        let wake = mailbox
-            .outbox
-            .post(WAKE, to.key(), 0, &[])
-            .map_err(|_| PostError::Full)?;
-        if wake {
-            if let Some(waker) = mailbox.waker.get() {
-                waker.wake();
-            }
-        }
-        Ok(())
+            .get(id.owner() as usize)
+            .ok_or(PostError::NoSuchWorker)
     }
 
     /// Sends `message` to every WebSocket connection subscribed to `topic`
