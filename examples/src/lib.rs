@@ -194,26 +194,20 @@ impl Options {
     {
         let addr = ("0.0.0.0", self.port);
         match self.backend {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            Backend::Epoll => self
-                .run_reactor::<peregrine_epoll::Epoll, READ, WRITE, MAX_HEADERS, H, L>(
-                    name,
-                    "epoll",
-                    |handle, _| make(handle),
-                ),
+            #[cfg(unix)]
+            Backend::Epoll => {
+                self.run_readiness::<READ, WRITE, MAX_HEADERS, H, L>(name, |handle, _| make(handle))
+            }
             #[cfg(any(
                 target_os = "macos",
                 target_os = "ios",
                 target_os = "freebsd",
                 target_os = "dragonfly"
             ))]
-            Backend::Kqueue => self
-                .run_reactor::<peregrine_kqueue::Kqueue, READ, WRITE, MAX_HEADERS, H, L>(
-                    name,
-                    "kqueue",
-                    |handle, _| make(handle),
-                ),
-            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            Backend::Kqueue => {
+                self.run_readiness::<READ, WRITE, MAX_HEADERS, H, L>(name, |handle, _| make(handle))
+            }
+            #[cfg(not(unix))]
             Backend::Epoll => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "the epoll backend is Linux-only",
@@ -257,10 +251,32 @@ impl Options {
         H: Handler<L>,
         L: Default,
     {
+        self.run_readiness::<16384, 16384, 32, H, L>(name, make)
+    }
+
+    /// Runs the chosen readiness backend (epoll, kqueue); an error for one
+    /// this system lacks, or for `--backend std`.
+    #[cfg(unix)]
+    fn run_readiness<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
+        &self,
+        name: &str,
+        make: impl FnOnce(ShutdownHandle, peregrine_driver::Sender) -> H,
+    ) -> io::Result<Stats>
+    where
+        H: Handler<L>,
+        L: Default,
+    {
         match self.backend {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Backend::Epoll => self
-                .run_reactor::<peregrine_epoll::Epoll, 16384, 16384, 32, H, L>(name, "epoll", make),
+                .run_reactor::<peregrine_epoll::Epoll, READ, WRITE, MAX_HEADERS, H, L>(
+                    name, "epoll", make,
+                ),
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            Backend::Epoll => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the epoll backend is Linux-only",
+            )),
             #[cfg(any(
                 target_os = "macos",
                 target_os = "ios",
@@ -268,10 +284,10 @@ impl Options {
                 target_os = "dragonfly"
             ))]
             Backend::Kqueue => self
-                .run_reactor::<peregrine_kqueue::Kqueue, 16384, 16384, 32, H, L>(
+                .run_reactor::<peregrine_kqueue::Kqueue, READ, WRITE, MAX_HEADERS, H, L>(
                     name, "kqueue", make,
                 ),
-            _ => Err(io::Error::new(
+            Backend::Std => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "sending from other threads needs a readiness backend (epoll, kqueue)",
             )),
