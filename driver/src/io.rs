@@ -66,10 +66,14 @@ where
             return Ok(());
         }
         let mut progressed = false;
-        if ready.writable {
-            progressed |= write(conn, bufs, socket, ready, mode, env)?;
-        }
-        if ready.readable && conn.interest().read {
+        // Read first, then write in the same round: the usual exchange (a
+        // request in, its response out) takes one round, and the next
+        // finds nothing to do. While output is backed up the connection
+        // does not want to read, so the write side drains first; a
+        // blocking socket never reads while output waits, since the read
+        // could wait for a peer that waits for that output.
+        let interest = conn.interest();
+        if ready.readable && interest.read && (mode == Mode::EdgeTriggered || !interest.write) {
             let space = conn.read_buf(bufs);
             let asked = space.len();
             match socket.read(space) {
@@ -91,6 +95,9 @@ where
                 Err(error) => return Err(error),
             }
             progressed = true;
+        }
+        if ready.writable && !conn.is_closed() {
+            progressed |= write(conn, bufs, socket, ready, mode, env)?;
         }
         if !progressed {
             return Ok(());

@@ -97,7 +97,9 @@ pub struct FdSocket<'a>(pub BorrowedFd<'a>);
 
 impl Socket for FdSocket<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        Ok(rustix::io::read(self.0, buf)?)
+        // `recv` rather than `read`: the kernel goes straight to the
+        // socket, without the file layer's position bookkeeping.
+        Ok(net::recv(self.0, buf, net::RecvFlags::empty())?.0)
     }
 
     fn write_slices<'b>(&mut self, slices: impl Iterator<Item = &'b [u8]>) -> io::Result<usize> {
@@ -112,6 +114,11 @@ impl Socket for FdSocket<'_> {
         {
             // MSG_NOSIGNAL: a peer that has gone away is an error here,
             // not a signal that kills the process.
+            if let [only] = iov.as_slice() {
+                // One slice, the usual response: `send` spares the kernel
+                // reading a message header and importing an iovec.
+                return Ok(net::send(self.0, only, net::SendFlags::NOSIGNAL)?);
+            }
             let mut control = net::SendAncillaryBuffer::default();
             Ok(net::sendmsg(
                 self.0,
