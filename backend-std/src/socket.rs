@@ -140,6 +140,11 @@ impl Socket for StdSocket<'_> {
         timeout_as_would_block((&self.stream).read(buf))
     }
 
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.arm(true)?;
+        timeout_as_would_block((&self.stream).write(bytes))
+    }
+
     fn write_slices<'b>(&mut self, slices: impl Iterator<Item = &'b [u8]>) -> io::Result<usize> {
         self.arm(true)?;
         // Filled in one pass, nothing initialised beforehand.

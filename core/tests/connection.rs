@@ -198,6 +198,20 @@ fn three_pipelined_requests_are_answered_in_one_write() {
     );
 }
 
+#[test]
+fn a_response_wholly_in_the_write_buffer_is_offered_as_one_slice() {
+    let input = echo("ping");
+    let mut driver = Driver::new();
+    driver.arrive(input.as_bytes());
+    assert_eq!(driver.output(), echoed("ping"));
+    assert_eq!(driver.single_slice_writes, 1);
+    // A head in the buffer and a static body are two slices.
+    let mut driver = Driver::new();
+    driver.arrive(GET.as_bytes());
+    assert_eq!(driver.output(), HELLO);
+    assert_eq!(driver.single_slice_writes, 0);
+}
+
 /// A hundred `POST /echo` requests with 3-byte bodies `000`..`099`, and
 /// their answers; each answer is 41 bytes.
 fn hundred() -> (String, String) {

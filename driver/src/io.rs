@@ -12,6 +12,12 @@ pub const MAX_SLICES: usize = 64;
 pub trait Socket {
     /// Reads into `buf` (`Ok(0)`: the peer closed its write side).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Writes (the start of) `bytes`: the one-slice case of
+    /// [`write_slices`](Self::write_slices), which a socket may serve
+    /// with a cheaper call.
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.write_slices(core::iter::once(bytes))
+    }
     /// Writes `slices` in order with one system call where possible (at
     /// most [`MAX_SLICES`] of them; the rest go in a later call).
     fn write_slices<'b>(&mut self, slices: impl Iterator<Item = &'b [u8]>) -> io::Result<usize>;
@@ -69,11 +75,8 @@ where
         // Read first, then write in the same round: the usual exchange (a
         // request in, its response out) takes one round, and the next
         // finds nothing to do. While output is backed up the connection
-        // does not want to read, so the write side drains first; a
-        // blocking socket never reads while output waits, since the read
-        // could wait for a peer that waits for that output.
-        let interest = conn.interest();
-        if ready.readable && interest.read && (mode == Mode::EdgeTriggered || !interest.write) {
+        // does not want to read, so the write side drains first.
+        if ready.readable && may_read(conn, mode) {
             let space = conn.read_buf(bufs);
             let asked = space.len();
             match socket.read(space) {
@@ -105,6 +108,18 @@ where
     }
 }
 
+/// Whether the connection wants to read now: never with output waiting on
+/// a blocking socket, whose read could wait for a peer that waits for
+/// that output.
+#[inline]
+fn may_read<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    conn: &Connection<READ, WRITE, MAX_HEADERS>,
+    mode: Mode,
+) -> bool {
+    let interest = conn.interest();
+    interest.read && (mode == Mode::EdgeTriggered || !interest.write)
+}
+
 /// Writes what the connection has queued, once; `true` if anything
 /// happened.
 fn write<S, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
@@ -123,14 +138,11 @@ where
     let (result, offered) = match conn.transmit(bufs) {
         Transmit::Idle => return Ok(false),
         Transmit::Write(slices) => {
-            // Counted as the socket takes them: one pass over the
-            // segments, and only what it was actually offered.
-            let mut offered = 0u64;
-            let taken = slices
-                .take(MAX_SLICES)
-                .inspect(|slice| offered += slice.len() as u64);
-            let result = socket.write_slices(taken);
-            (result, offered)
+            if let Some(bytes) = slices.single() {
+                (socket.write(bytes), bytes.len() as u64)
+            } else {
+                write_all_slices(socket, slices)
+            }
         }
         Transmit::SendFile(region) => (socket.send_file(region), region.len),
         Transmit::CloseWrite => {
@@ -156,6 +168,22 @@ where
         Err(error) if error.kind() == ErrorKind::Interrupted => Ok(true),
         Err(error) => Err(error),
     }
+}
+
+/// Offers the slices to the socket in one vectored write (at most
+/// [`MAX_SLICES`]); the result, and how many bytes were offered.
+fn write_all_slices<'b, S: Socket>(
+    socket: &mut S,
+    slices: impl Iterator<Item = &'b [u8]>,
+) -> (io::Result<usize>, u64) {
+    // Counted as the socket takes them: one pass over the segments, and
+    // only what it was actually offered.
+    let mut offered = 0u64;
+    let taken = slices
+        .take(MAX_SLICES)
+        .inspect(|slice| offered += slice.len() as u64);
+    let result = socket.write_slices(taken);
+    (result, offered)
 }
 
 #[cfg(test)]

@@ -102,6 +102,20 @@ impl Socket for FdSocket<'_> {
         Ok(net::recv(self.0, buf, net::RecvFlags::empty())?.0)
     }
 
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        #[cfg(not(target_vendor = "apple"))]
+        {
+            // MSG_NOSIGNAL: a peer that has gone away is an error here,
+            // not a signal that kills the process.
+            Ok(net::send(self.0, bytes, net::SendFlags::NOSIGNAL)?)
+        }
+        #[cfg(target_vendor = "apple")]
+        {
+            // SO_NOSIGPIPE is set on the socket.
+            Ok(rustix::io::write(self.0, bytes)?)
+        }
+    }
+
     fn write_slices<'b>(&mut self, slices: impl Iterator<Item = &'b [u8]>) -> io::Result<usize> {
         // Filled in one pass, nothing initialised beforehand.
         let mut iov = heapless::Vec::<IoSlice<'b>, MAX_SLICES>::new();
@@ -114,11 +128,6 @@ impl Socket for FdSocket<'_> {
         {
             // MSG_NOSIGNAL: a peer that has gone away is an error here,
             // not a signal that kills the process.
-            if let [only] = iov.as_slice() {
-                // One slice, the usual response: `send` spares the kernel
-                // reading a message header and importing an iovec.
-                return Ok(net::send(self.0, only, net::SendFlags::NOSIGNAL)?);
-            }
             let mut control = net::SendAncillaryBuffer::default();
             Ok(net::sendmsg(
                 self.0,

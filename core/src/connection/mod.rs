@@ -230,6 +230,23 @@ pub struct Slices<'b> {
     write: &'b [u8],
 }
 
+impl<'b> Slices<'b> {
+    /// The whole output when it is one slice (the usual response: its head
+    /// and a small body in the write buffer), so the caller can make a plain
+    /// `send` of it; `None` when there are more.
+    #[inline]
+    pub fn single(&self) -> Option<&'b [u8]> {
+        match (self.front, self.back) {
+            ([segment], []) | ([], [segment]) => match *segment {
+                Segment::Buffer { start, end } => self.write.get(start as usize..end as usize),
+                Segment::Static(bytes) => Some(bytes),
+                Segment::File(_) => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 impl<'b> Iterator for Slices<'b> {
     type Item = &'b [u8];
 

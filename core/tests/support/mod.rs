@@ -317,6 +317,8 @@ pub struct Driver<
     pub scribble_idle: bool,
     /// `Transmit::CloseWrite` was acted on.
     pub write_closed: bool,
+    /// Writes whose output was one slice (`Slices::single`).
+    pub single_slice_writes: usize,
     /// What happened, in order.
     pub log: Vec<Event>,
 }
@@ -361,6 +363,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             slices: 64,
             scribble_idle: false,
             write_closed: false,
+            single_slice_writes: 0,
             log: Vec::new(),
         }
     }
@@ -502,6 +505,13 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
         let written = match self.conn.transmit(&self.bufs) {
             Transmit::Idle => return false,
             Transmit::Write(slices) => {
+                if let Some(single) = slices.single() {
+                    // The one-slice shortcut offers exactly what the
+                    // iterator would.
+                    let all: Vec<&[u8]> = slices.clone().collect();
+                    assert_eq!(all, [single], "`single` disagrees with the slices");
+                }
+                self.single_slice_writes += usize::from(slices.single().is_some());
                 // A vectored write takes at most `limit` slices.
                 let slices: Vec<&[u8]> = slices.take(limit).collect();
                 let offered: usize = slices.iter().map(|s| s.len()).sum();
