@@ -536,8 +536,10 @@ where
         let buffer = match slot.buffer {
             Some(buffer) => buffer,
             None => {
-                let wants_io = (slot.ready.readable && slot.conn.interest().read)
-                    || slot.conn.interest().write;
+                // Readable: lend it the buffers and let `drive` see
+                // whether it reads (it nearly always does; when not, the
+                // buffers come straight back).
+                let wants_io = slot.ready.readable || slot.conn.interest().write;
                 if !wants_io {
                     return;
                 }
