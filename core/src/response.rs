@@ -603,45 +603,62 @@ const TAIL_MAX: usize = DateCache::LINE_LEN
     + U64_DIGITS
     + 2;
 
-/// Writes `n` in decimal at the start of `out`, which must be at least 20
-/// bytes; returns the number of digits. Bytes of `out` after the digits
-/// are overwritten with unspecified values.
+/// Writes `n` in decimal at the start of `out`, which must have room for
+/// 20 digits, and returns the number of digits; the bytes after them are
+/// left as they were.
 ///
-/// Two digits a step from a table, into the right end of a scratch array,
-/// then one copy of a fixed size (the digits and what follows them), so no
-/// copy of a variable length.
+/// The length is known first, so the digits go straight to their place,
+/// two at a time from a table, right to left: no scratch copy, and for
+/// the short lengths of most bodies only a few steps.
 #[inline]
-fn write_decimal(mut n: u64, out: &mut [u8]) -> usize {
-    /// `PAIRS[2 * i..2 * i + 2]` is `i` (`0..100`) in two digits.
-    const PAIRS: [u8; 200] = {
-        let mut pairs = [0; 200];
+fn write_decimal(n: u64, out: &mut [u8]) -> usize {
+    /// `PAIRS[i]` is `i` (`0..100`) in two digits.
+    const PAIRS: [[u8; 2]; 100] = {
+        let mut pairs = [[0; 2]; 100];
         let mut i = 0;
         while i < 100 {
-            pairs[2 * i] = b'0' + (i / 10) as u8;
-            pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+            pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
             i += 1;
         }
         pairs
     };
-    // The digits end at `U64_DIGITS`; the rest is room for the copy.
-    let mut scratch = [0u8; 2 * U64_DIGITS];
-    let mut start = U64_DIGITS;
-    while n >= 100 {
-        let pair = (n % 100) as usize * 2;
-        n /= 100;
-        start -= 2;
-        scratch[start..start + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    let len = decimal_len(n);
+    let mut end = len;
+    let mut rest = n;
+    while rest >= 100 {
+        end -= 2;
+        out[end..end + 2].copy_from_slice(&PAIRS[(rest % 100) as usize]);
+        rest /= 100;
     }
-    if n >= 10 {
-        let pair = n as usize * 2;
-        start -= 2;
-        scratch[start..start + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    // One or two leading digits are left, and exactly that much room.
+    if rest >= 10 {
+        out[..2].copy_from_slice(&PAIRS[rest as usize]);
     } else {
-        start -= 1;
-        scratch[start] = b'0' + n as u8;
+        out[0] = b'0' + rest as u8;
     }
-    out[..U64_DIGITS].copy_from_slice(&scratch[start..start + U64_DIGITS]);
-    U64_DIGITS - start
+    len
+}
+
+/// How many decimal digits `n` has (1 for 0): a climb up the powers of
+/// ten, a step per digit, which is cheapest for the short numbers that
+/// body lengths mostly are.
+#[inline]
+fn decimal_len(n: u64) -> usize {
+    /// `POWERS[i]` is 10 to the `i`; the last is the largest power in `u64`.
+    const POWERS: [u64; U64_DIGITS] = {
+        let mut powers = [1; U64_DIGITS];
+        let mut i = 1;
+        while i < U64_DIGITS {
+            powers[i] = powers[i - 1] * 10;
+            i += 1;
+        }
+        powers
+    };
+    let mut len = 1;
+    while len < U64_DIGITS && n >= POWERS[len] {
+        len += 1;
+    }
+    len
 }
 
 /// The `Connection` line for a response: the persistence option, which
