@@ -350,6 +350,14 @@ impl std::error::Error for ResponseError {}
 /// `Content-Length` or `Transfer-Encoding`, and the blank line.
 const HEAD_TAIL_MAX: usize = 160;
 
+/// The longest `&'static` body [`Response::body_static`] copies after the
+/// head rather than queueing as a piece of its own. Up to this length a
+/// copy costs less than the extra piece does on its way out (one more
+/// queue entry, one more slice for the vectored write): measured with the
+/// `hello` example, a 256-byte body copied costs fewer instructions per
+/// request than a 257-byte one sent apart. Longer bodies stay zero-copy.
+pub(crate) const STATIC_COPY_MAX: usize = 256;
+
 /// How the body follows a finished head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BodySource {
@@ -520,11 +528,15 @@ impl<'a, L> Response<'a, L> {
         Ok(())
     }
 
-    /// Sets the body to a `&'static` slice, sent without being copied.
+    /// Sets the body to a `&'static` slice, sent without being copied —
+    /// unless it is at most 256 bytes: a short body is copied after the
+    /// head (when there is room), so that the response goes out as one
+    /// piece.
     #[inline(always)]
     pub fn body_static(&mut self, bytes: &'static [u8]) {
         match self.finish_head(Some(bytes.len() as u64)) {
             Ok(ResponseFraming::Empty) | Err(_) => {}
+            Ok(_) if bytes.len() <= STATIC_COPY_MAX && self.head.push(bytes).is_ok() => {}
             Ok(_) => self.stage = Stage::Finished(BodySource::Static(bytes)),
         }
     }
@@ -684,6 +696,8 @@ mod tests {
     use super::*;
     use crate::Version;
     use std::string::String;
+    use std::vec::Vec;
+    use std::{format, vec};
 
     fn ctx() -> Context<'static> {
         Context {
@@ -728,10 +742,68 @@ mod tests {
         );
         let completed = response.complete();
         let len = completed.written.unwrap();
+        // The short static body is copied after the head.
+        assert_eq!(completed.source, BodySource::InBuffer);
         assert_eq!(
             &buf[..len],
-            b"HTTP/1.1 200 OK\r\nX-Run: time value\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nX-Run: time value\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi"
         );
+    }
+
+    /// What `body_static(body)` leaves to send, with a buffer of
+    /// `capacity` bytes: the bytes written and the body's source.
+    fn static_response(
+        body: &'static [u8],
+        capacity: usize,
+        head_request: bool,
+    ) -> (Vec<u8>, BodySource) {
+        let mut buf = vec![0u8; capacity];
+        let mut local = ();
+        let ctx = Context {
+            head_request,
+            ..ctx()
+        };
+        let mut response = Response::new(&mut buf, ctx, &mut local, 0, ConnectionId::default());
+        response.body_static(body);
+        let completed = response.complete();
+        let len = completed.written.unwrap();
+        (buf[..len].to_vec(), completed.source)
+    }
+
+    #[test]
+    fn short_static_bodies_are_copied_and_long_ones_are_not() {
+        static LONGEST_COPIED: [u8; STATIC_COPY_MAX] = [b'a'; STATIC_COPY_MAX];
+        static SHORTEST_KEPT: [u8; STATIC_COPY_MAX + 1] = [b'b'; STATIC_COPY_MAX + 1];
+        let head = |len: usize| format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n");
+
+        let (wire, source) = static_response(&LONGEST_COPIED, 1024, false);
+        assert_eq!(source, BodySource::InBuffer);
+        let expected = [head(STATIC_COPY_MAX).as_bytes(), &LONGEST_COPIED[..]].concat();
+        assert_eq!(wire, expected);
+
+        let (wire, source) = static_response(&SHORTEST_KEPT, 1024, false);
+        assert_eq!(source, BodySource::Static(&SHORTEST_KEPT[..]));
+        assert_eq!(wire, head(STATIC_COPY_MAX + 1).as_bytes());
+    }
+
+    #[test]
+    fn a_short_static_body_without_room_after_the_head_stays_apart() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
+        for capacity in head.len()..head.len() + 2 {
+            let (wire, source) = static_response(b"hi", capacity, false);
+            assert_eq!(source, BodySource::Static(b"hi"));
+            assert_eq!(wire, head);
+        }
+        let (wire, source) = static_response(b"hi", head.len() + 2, false);
+        assert_eq!(source, BodySource::InBuffer);
+        assert_eq!(wire, [&head[..], b"hi"].concat());
+    }
+
+    #[test]
+    fn a_head_request_gets_no_static_body() {
+        let (wire, source) = static_response(b"hi", 256, true);
+        assert_eq!(source, BodySource::InBuffer);
+        assert_eq!(wire, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n");
     }
 
     #[test]
