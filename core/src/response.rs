@@ -237,18 +237,9 @@ impl<'b> ResponseEncoder<'b> {
     ///
     /// [`EncodeError::BufferFull`] if the longer status line does not fit;
     /// the response is then unchanged.
+    #[inline]
     pub fn set_status(&mut self, status: StatusCode) -> Result<(), EncodeError> {
-        let mut old_unregistered = [0; 15];
-        let old_len = status_line(self.status, &mut old_unregistered).len();
-        let mut unregistered = [0; 15];
-        let line = status_line(status, &mut unregistered);
-        let len = self.len - old_len + line.len();
-        if len > self.buf.len() {
-            return Err(EncodeError::BufferFull);
-        }
-        self.buf.copy_within(old_len..self.len, line.len());
-        self.buf[..line.len()].copy_from_slice(line);
-        self.len = len;
+        self.len = replace_status_line(self.buf, self.len, self.status, status)?;
         self.status = status;
         Ok(())
     }
@@ -263,17 +254,21 @@ impl<'b> ResponseEncoder<'b> {
         self.buf.len() - self.len
     }
 
-    /// Like [`finish_streaming`](Self::finish_streaming), but hands the
-    /// buffer back with the head's length, so the caller can write the
-    /// body right after the head.
+    /// Bytes written so far: the head, and whatever was appended after it.
     #[inline]
-    pub(crate) fn finish_in_place(
-        mut self,
-        length: Option<u64>,
-        ctx: &Context<'_>,
-    ) -> Result<(&'b mut [u8], usize, ResponseFraming), EncodeError> {
-        let framing = self.write_streaming_tail(length, ctx)?;
-        Ok((self.buf, self.len, framing))
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// An encoder over no buffer, standing in for one whose status line did
+    /// not fit: everything written to it fails.
+    pub(crate) fn empty() -> ResponseEncoder<'static> {
+        ResponseEncoder {
+            buf: &mut [],
+            len: 0,
+            status: StatusCode::OK,
+            upgrade: false,
+        }
     }
 
     /// Appends the header field `name: value`.
@@ -457,9 +452,11 @@ impl<'b> ResponseEncoder<'b> {
     }
 
     /// The tail of a streamed response's head; see
-    /// [`finish_streaming`](Self::finish_streaming).
+    /// [`finish_streaming`](Self::finish_streaming). The encoder's bytes
+    /// are then the finished head, and what is [pushed](Self::push) after
+    /// it the start of the body.
     #[inline(always)]
-    fn write_streaming_tail(
+    pub(crate) fn write_streaming_tail(
         &mut self,
         length: Option<u64>,
         ctx: &Context<'_>,
@@ -498,7 +495,8 @@ impl<'b> ResponseEncoder<'b> {
         );
         let rest = &mut self.buf[self.len..];
         let Some(tail) = rest.first_chunk_mut::<TAIL_MAX>() else {
-            return self.write_tail_checked(field, connection, ctx);
+            self.len = write_tail_checked(self.buf, self.len, field, connection, ctx.date)?;
+            return Ok(());
         };
         // Room for the longest tail: copies of fixed size, no checks.
         let mut at = 0;
@@ -532,45 +530,11 @@ impl<'b> ResponseEncoder<'b> {
         Ok(())
     }
 
-    /// [`write_tail`](Self::write_tail) near the end of the buffer, each
-    /// piece checked for room.
-    #[cold]
-    fn write_tail_checked(
-        &mut self,
-        field: FramingField,
-        connection: &[u8],
-        ctx: &Context<'_>,
-    ) -> Result<(), EncodeError> {
-        if let Some(date) = ctx.date {
-            self.push(date.header_line())?;
-        }
-        self.push(connection)?;
-        match field {
-            FramingField::None => {}
-            FramingField::ContentLength(n) => {
-                self.push(b"Content-Length: ")?;
-                let mut digits = [0; U64_DIGITS];
-                let len = write_decimal(n, &mut digits);
-                self.push(&digits[..len])?;
-                self.push(b"\r\n")?;
-            }
-            FramingField::Chunked => self.push(b"Transfer-Encoding: chunked\r\n")?,
-        }
-        self.push(b"\r\n")
-    }
-
     /// Copies `bytes` to the end of the head.
     #[inline]
-    fn push(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
-        let end = self.len + bytes.len();
-        match self.buf.get_mut(self.len..end) {
-            Some(dst) => {
-                dst.copy_from_slice(bytes);
-                self.len = end;
-                Ok(())
-            }
-            None => Err(EncodeError::BufferFull),
-        }
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        self.len = push_at(self.buf, self.len, bytes)?;
+        Ok(())
     }
 
     /// The bytes written so far, for the buffer's whole lifetime.
@@ -591,6 +555,73 @@ impl fmt::Debug for ResponseEncoder<'_> {
     }
 }
 
+// The helpers below that the encoder calls without inlining them take the
+// buffer and the length by value, never the encoder: a response whose
+// encoder's address is never taken stays in registers.
+
+/// Copies `bytes` into `buf` at `len`; returns the new length.
+#[inline]
+fn push_at(buf: &mut [u8], len: usize, bytes: &[u8]) -> Result<usize, EncodeError> {
+    let end = len + bytes.len();
+    match buf.get_mut(len..end) {
+        Some(dst) => {
+            dst.copy_from_slice(bytes);
+            Ok(end)
+        }
+        None => Err(EncodeError::BufferFull),
+    }
+}
+
+/// Replaces the status line of the `len`-byte head in `buf`, moving the
+/// fields after it; returns the new length, or leaves the head unchanged
+/// if the new line does not fit.
+fn replace_status_line(
+    buf: &mut [u8],
+    len: usize,
+    old: StatusCode,
+    new: StatusCode,
+) -> Result<usize, EncodeError> {
+    let mut old_unregistered = [0; 15];
+    let old_len = status_line(old, &mut old_unregistered).len();
+    let mut unregistered = [0; 15];
+    let line = status_line(new, &mut unregistered);
+    let new_len = len - old_len + line.len();
+    if new_len > buf.len() {
+        return Err(EncodeError::BufferFull);
+    }
+    buf.copy_within(old_len..len, line.len());
+    buf[..line.len()].copy_from_slice(line);
+    Ok(new_len)
+}
+
+/// [`ResponseEncoder::write_tail`] near the end of the buffer, each piece
+/// checked for room; returns the new length.
+#[cold]
+fn write_tail_checked(
+    buf: &mut [u8],
+    mut len: usize,
+    field: FramingField,
+    connection: &[u8],
+    date: Option<&DateCache>,
+) -> Result<usize, EncodeError> {
+    if let Some(date) = date {
+        len = push_at(buf, len, date.header_line())?;
+    }
+    len = push_at(buf, len, connection)?;
+    match field {
+        FramingField::None => {}
+        FramingField::ContentLength(n) => {
+            len = push_at(buf, len, b"Content-Length: ")?;
+            let mut digits = [0; U64_DIGITS];
+            let digits_len = write_decimal(n, &mut digits);
+            len = push_at(buf, len, &digits[..digits_len])?;
+            len = push_at(buf, len, b"\r\n")?;
+        }
+        FramingField::Chunked => len = push_at(buf, len, b"Transfer-Encoding: chunked\r\n")?,
+    }
+    push_at(buf, len, b"\r\n")
+}
+
 /// Digits of the largest `u64`.
 const U64_DIGITS: usize = 20;
 
@@ -603,45 +634,62 @@ const TAIL_MAX: usize = DateCache::LINE_LEN
     + U64_DIGITS
     + 2;
 
-/// Writes `n` in decimal at the start of `out`, which must be at least 20
-/// bytes; returns the number of digits. Bytes of `out` after the digits
-/// are overwritten with unspecified values.
+/// Writes `n` in decimal at the start of `out`, which must have room for
+/// 20 digits, and returns the number of digits; the bytes after them are
+/// left as they were.
 ///
-/// Two digits a step from a table, into the right end of a scratch array,
-/// then one copy of a fixed size (the digits and what follows them), so no
-/// copy of a variable length.
+/// The length is known first, so the digits go straight to their place,
+/// two at a time from a table, right to left: no scratch copy, and for
+/// the short lengths of most bodies only a few steps.
 #[inline]
-fn write_decimal(mut n: u64, out: &mut [u8]) -> usize {
-    /// `PAIRS[2 * i..2 * i + 2]` is `i` (`0..100`) in two digits.
-    const PAIRS: [u8; 200] = {
-        let mut pairs = [0; 200];
+fn write_decimal(n: u64, out: &mut [u8]) -> usize {
+    /// `PAIRS[i]` is `i` (`0..100`) in two digits.
+    const PAIRS: [[u8; 2]; 100] = {
+        let mut pairs = [[0; 2]; 100];
         let mut i = 0;
         while i < 100 {
-            pairs[2 * i] = b'0' + (i / 10) as u8;
-            pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+            pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
             i += 1;
         }
         pairs
     };
-    // The digits end at `U64_DIGITS`; the rest is room for the copy.
-    let mut scratch = [0u8; 2 * U64_DIGITS];
-    let mut start = U64_DIGITS;
-    while n >= 100 {
-        let pair = (n % 100) as usize * 2;
-        n /= 100;
-        start -= 2;
-        scratch[start..start + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    let len = decimal_len(n);
+    let mut end = len;
+    let mut rest = n;
+    while rest >= 100 {
+        end -= 2;
+        out[end..end + 2].copy_from_slice(&PAIRS[(rest % 100) as usize]);
+        rest /= 100;
     }
-    if n >= 10 {
-        let pair = n as usize * 2;
-        start -= 2;
-        scratch[start..start + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    // One or two leading digits are left, and exactly that much room.
+    if rest >= 10 {
+        out[..2].copy_from_slice(&PAIRS[rest as usize]);
     } else {
-        start -= 1;
-        scratch[start] = b'0' + n as u8;
+        out[0] = b'0' + rest as u8;
     }
-    out[..U64_DIGITS].copy_from_slice(&scratch[start..start + U64_DIGITS]);
-    U64_DIGITS - start
+    len
+}
+
+/// How many decimal digits `n` has (1 for 0): a climb up the powers of
+/// ten, a step per digit, which is cheapest for the short numbers that
+/// body lengths mostly are.
+#[inline]
+fn decimal_len(n: u64) -> usize {
+    /// `POWERS[i]` is 10 to the `i`; the last is the largest power in `u64`.
+    const POWERS: [u64; U64_DIGITS] = {
+        let mut powers = [1; U64_DIGITS];
+        let mut i = 1;
+        while i < U64_DIGITS {
+            powers[i] = powers[i - 1] * 10;
+            i += 1;
+        }
+        powers
+    };
+    let mut len = 1;
+    while len < U64_DIGITS && n >= POWERS[len] {
+        len += 1;
+    }
+    len
 }
 
 /// The `Connection` line for a response: the persistence option, which

@@ -9,8 +9,8 @@ mod support;
 
 use peregrine_core::{Config, Error, FileRegion, StatusCode, response::CONTINUE};
 use support::{
-    BigDriver, Driver, Echo, Event, Local, READ, Step, WRITE, converse, converse_script,
-    converse_with, error_response, file_bytes, gen_body, streamed_summary,
+    BigDriver, Driver, Echo, Event, LONG_STATIC, Local, READ, Step, WRITE, converse,
+    converse_script, converse_with, error_response, file_bytes, gen_body, streamed_summary,
 };
 
 const GET: &str = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -182,16 +182,16 @@ fn three_pipelined_requests_are_answered_in_one_write() {
     driver.arrive(input.as_bytes());
     let expected = format!("{HELLO}{}{NOT_FOUND}", echoed("ping"));
     assert_eq!(driver.output(), expected);
-    // One read, then one write offering every response: the first
-    // response's head, its static body, then the other two responses,
-    // which lie next to each other in the write buffer and form one slice.
+    // One read, then one write offering every response. The first one's
+    // short static body is copied after its head, so all three lie next to
+    // each other in the write buffer and form one slice.
     assert_eq!(
         driver.log,
         [
             Event::Read(input.len()),
             Event::Write {
                 offered: expected.len(),
-                slices: 3,
+                slices: 1,
                 written: expected.len()
             }
         ]
@@ -1100,7 +1100,7 @@ fn send_file_follows_the_head_and_resumes_after_partial_progress() {
             },
             Event::Write {
                 offered: HELLO.len(),
-                slices: 2,
+                slices: 1,
                 written: HELLO.len()
             },
         ]
@@ -1299,9 +1299,35 @@ fn empty_lines_between_pipelined_requests_are_skipped() {
 }
 
 #[test]
+fn long_static_bodies_go_out_without_a_copy() {
+    let mut driver = Driver::new();
+    let input = b"GET /long-static HTTP/1.1\r\nHost: a\r\n\r\n";
+    driver.arrive(input);
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+        LONG_STATIC.len()
+    );
+    let expected = [head.as_bytes(), &LONG_STATIC[..]].concat();
+    assert_eq!(driver.out, expected);
+    // The head from the write buffer, then the body where it lies.
+    assert_eq!(
+        driver.log,
+        [
+            Event::Read(input.len()),
+            Event::Write {
+                offered: expected.len(),
+                slices: 2,
+                written: expected.len()
+            }
+        ]
+    );
+}
+
+#[test]
 fn static_bodies_fill_the_output_queue_before_the_write_buffer() {
-    // Each answer is two segments (head, static body): the queue, not
-    // the buffer, bounds a batch.
+    // Answers to `100 Continue` requests are two segments each (the
+    // interim response, then the answer): the queue, not the buffer,
+    // bounds a batch of them.
     let input = GET.repeat(40);
     let driver = converse(input.as_bytes());
     assert_eq!(driver.output(), HELLO.repeat(40));

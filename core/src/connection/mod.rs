@@ -32,8 +32,8 @@ use crate::handler::{BodySource, Completed};
 use crate::response::{self, CHUNK_HEADER_MAX, Context, ResponseEncoder, ResponseFraming};
 use crate::ws;
 use crate::{
-    BodyFraming, BodyPolicy, Error, FileRegion, Fill, Handler, Method, Parsed, RequestParser,
-    Response, StatusCode, Upgrade,
+    BodyFraming, BodyPolicy, Error, FileRegion, Fill, Handler, Method, Parsed, Request,
+    RequestParser, Response, StatusCode, Upgrade,
 };
 use queue::{Queue, Segment};
 
@@ -268,6 +268,32 @@ impl<'b> Iterator for Slices<'b> {
             }
         }
     }
+}
+
+/// Runs the handler for `request`, its response written at the start of
+/// `out` (the free part of the write buffer), and reports what to queue.
+///
+/// Not a method: the request borrows the connection's parser, so the
+/// connection is only borrowed again, to queue the response, once the
+/// handler is done with it.
+#[inline]
+fn handle<H: Handler<L>, L: Default>(
+    env: &mut Env<'_, H, L>,
+    request: &Request<'_>,
+    out: &mut [u8],
+    keep_alive: bool,
+    tag: u64,
+    id: ConnectionId,
+) -> Completed {
+    let ctx = Context {
+        request_version: request.version(),
+        head_request: request.method() == Method::Head,
+        keep_alive,
+        date: env.date,
+    };
+    let mut response = Response::new(out, ctx, env.local, tag, id);
+    env.handler.handle(request, &mut response);
+    response.complete()
 }
 
 /// Where the connection is in its life.
@@ -960,7 +986,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         let start = self.read_start + head_len;
         let framing = match framing {
             BodyFraming::Length(0) => {
-                self.respond(bufs, env, start..start, keep_alive, 0);
+                let out = &mut bufs.write[self.write_end..];
+                let completed = handle(env, &request, out, keep_alive, 0, self.id);
+                self.enqueue(bufs, completed, env.now);
                 self.read_start = start;
                 return self.next_request(env.now);
             }
@@ -979,7 +1007,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 }
             }
             BodyPolicy::Ignore => {
-                self.respond(bufs, env, start..start, keep_alive && !expects_continue, 0);
+                let out = &mut bufs.write[self.write_end..];
+                let keep_alive = keep_alive && !expects_continue;
+                let completed = handle(env, &request, out, keep_alive, 0, self.id);
+                self.enqueue(bufs, completed, env.now);
                 self.input = if expects_continue {
                     // The client waits for a 100 that never comes: close.
                     Input::Stopped
@@ -1146,7 +1177,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Runs the handler for the request whose head starts at `read_start`
-    /// (its body in `body`) and queues the response.
+    /// (its body in `body`) and queues the response. A request without a
+    /// body is answered from the view [`read_head`](Self::read_head) holds,
+    /// without this rebuilding it.
     fn respond<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
@@ -1155,21 +1188,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         keep_alive: bool,
         tag: u64,
     ) {
-        let (read, write) = (&bufs.read, &mut bufs.write);
-        let Some(request) = self.parser.request(&read[self.read_start..]) else {
+        let Some(request) = self.parser.request(&bufs.read[self.read_start..]) else {
             return;
         };
-        let request = request.with_body(&read[body]).with_peer(self.peer);
-        let ctx = Context {
-            request_version: request.version(),
-            head_request: request.method() == Method::Head,
-            keep_alive,
-            date: env.date,
-        };
-        let mut response =
-            Response::new(&mut write[self.write_end..], ctx, env.local, tag, self.id);
-        env.handler.handle(&request, &mut response);
-        let completed = response.complete();
+        let request = request.with_body(&bufs.read[body]).with_peer(self.peer);
+        let out = &mut bufs.write[self.write_end..];
+        let completed = handle(env, &request, out, keep_alive, tag, self.id);
         self.enqueue(bufs, completed, env.now);
     }
 

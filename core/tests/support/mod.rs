@@ -81,6 +81,10 @@ pub fn streamed_summary(body: &[u8]) -> Vec<u8> {
     format!("{} bytes, fnv1a {hash:016x}", body.len()).into_bytes()
 }
 
+/// The body of `/long-static`: longer than the static bodies a response
+/// copies after its head.
+pub static LONG_STATIC: [u8; 300] = [b'L'; 300];
+
 /// Marks the tag of a `/stream` response.
 const ABC: u64 = 1 << 63;
 
@@ -107,7 +111,9 @@ fn numbers(path: &[u8]) -> Vec<u64> {
 
 /// The handler of scripted conversations; what it does is chosen by path:
 ///
-/// - `/` — `Hello, World!` (a static body);
+/// - `/` — `Hello, World!` (a static body, short enough to be copied);
+/// - `/long-static` — [`LONG_STATIC`], a static body too long to be
+///   copied, which goes out as a piece of its own;
 /// - `/echo` — the request body, read whole;
 /// - `/in` — the request body, streamed through `body_chunk` and echoed
 ///   (summarised when long, see [`streamed_summary`]);
@@ -131,6 +137,7 @@ impl Handler<Local> for Echo {
         let path = request.path();
         match path {
             b"/" => response.body_static(b"Hello, World!"),
+            b"/long-static" => response.body_static(&LONG_STATIC),
             b"/echo" => response.body(request.body()).unwrap(),
             b"/in" => {
                 let body = std::mem::take(&mut response.local().streamed);
