@@ -205,10 +205,14 @@ fn a_response_wholly_in_the_write_buffer_is_offered_as_one_slice() {
     driver.arrive(input.as_bytes());
     assert_eq!(driver.output(), echoed("ping"));
     assert_eq!(driver.single_slice_writes, 1);
-    // A head in the buffer and a static body are two slices.
+    // A short static body is copied after its head: one slice too.
     let mut driver = Driver::new();
     driver.arrive(GET.as_bytes());
     assert_eq!(driver.output(), HELLO);
+    assert_eq!(driver.single_slice_writes, 1);
+    // A head in the buffer and a long static body are two slices.
+    let mut driver = Driver::new();
+    driver.arrive(b"GET /long-static HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(driver.single_slice_writes, 0);
 }
 
