@@ -545,6 +545,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Where to read into: the free tail of the read buffer. Never empty
     /// while the connection wants to read.
+    #[inline(always)]
     pub fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<READ, WRITE>) -> &'b mut [u8] {
         if let (Input::WebSocket, Some(state)) = (&self.input, &mut self.ws) {
             return state.session.read_buf(&mut bufs.read);
@@ -636,6 +637,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Records that `n` bytes of what [`transmit`](Self::transmit) offered
     /// were written, refills streamed bodies, and takes further pipelined
     /// requests if the output had backed up.
+    #[inline(always)]
     pub fn on_written<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
@@ -765,6 +767,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// When the connection next needs [`on_timeout`](Self::on_timeout),
     /// or `None` if it waits for nothing.
+    #[inline(always)]
     pub fn deadline(&self) -> Option<u64> {
         let c = &self.config;
         match self.life {
