@@ -585,6 +585,10 @@ fn fast_field_line(input: &[u8], at: usize) -> Option<(FieldRange, usize)> {
 /// The index of the first byte at or after `at` that is not SP or HTAB.
 #[inline(always)]
 fn skip_whitespace(input: &[u8], mut at: usize) -> usize {
+    // Usually a single SP: one compare, then the loop's test fails.
+    if input.get(at) == Some(&b' ') {
+        at += 1;
+    }
     while let Some(b' ' | b'\t') = input.get(at) {
         at += 1;
     }
