@@ -133,7 +133,7 @@ impl FieldScanner {
         }
         if self.state == State::Name {
             // The name is not empty: `LineStart` took its first byte.
-            *at += scan::token_run(&buf[*at..]);
+            *at = scan::token_end(buf, *at);
             let Some(&stop) = buf.get(*at) else {
                 return Ok(Step::Partial);
             };
@@ -157,7 +157,7 @@ impl FieldScanner {
             self.state = State::Value;
         }
         if self.state == State::Value {
-            *at += scan::value_run(&buf[*at..]);
+            *at = scan::value_end(buf, *at);
             let Some(&stop) = buf.get(*at) else {
                 return Ok(Step::Partial);
             };

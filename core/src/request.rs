@@ -328,10 +328,12 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
     /// the table when it gives up.
     #[inline(always)]
     fn parse_fast_fields(&mut self, input: &[u8]) -> Option<usize> {
-        let (method, method_end) = match input.first_chunk::<4>()? {
-            b"GET " => (Method::Get, 3),
-            _ => {
-                let end = scan::token_run(input);
+        // One compare of a word for the usual method.
+        let first_word = u32::from_le_bytes(*input.first_chunk::<4>()?);
+        let (method, method_end) = match first_word == u32::from_le_bytes(*b"GET ") {
+            true => (Method::Get, 3),
+            false => {
+                let end = scan::token_end(input, 0);
                 if end == 0 || input.get(end) != Some(&b' ') {
                     return None;
                 }
@@ -342,64 +344,26 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
         if method == Method::Connect || input.get(target_start) != Some(&b'/') {
             return None;
         }
-        let target_end = target_start + scan::target_run(&input[target_start..]);
+        let target_end = scan::target_end(input, target_start);
         if target_end - target_start > self.max_target_len as usize {
             return None;
         }
-        // The SP after the target, the version and CRLF: two words.
-        let line_end = input.get(target_end..)?.first_chunk::<11>()?;
-        let (word, tail) = line_end.split_first_chunk::<8>()?;
-        if u64::from_le_bytes(*word) != u64::from_le_bytes(*b" HTTP/1.") || tail[1..] != *b"\r\n" {
-            return None;
-        }
-        let version = match tail[0] {
-            b'1' => Version::Http11,
-            b'0' => Version::Http10,
-            _ => return None,
-        };
-        let mut at = target_end + 11;
+        let version = fast_version_and_line_end(input.get(target_end..)?)?;
+        let mut at = target_end + VERSION_AND_LINE_END;
         let mut seen = Seen::NONE;
-        loop {
-            let &first = input.get(at)?;
-            if first == b'\r' {
-                if input.get(at + 1) != Some(&b'\n') {
-                    return None;
-                }
-                at += 2;
-                break;
-            }
-            if !scan::is_tchar(first) {
-                return None;
-            }
-            let name_end = at + 1 + scan::token_run(&input[at + 1..]);
-            if input.get(name_end) != Some(&b':') {
-                return None;
-            }
-            let mut value_start = name_end + 1;
-            while let Some(b' ' | b'\t') = input.get(value_start) {
-                value_start += 1;
-            }
-            let cr = value_start + scan::value_run(&input[value_start..]);
-            if input.get(cr..cr + 2) != Some(b"\r\n") {
-                return None;
-            }
-            let mut value_end = cr;
-            while value_end > value_start && matches!(input[value_end - 1], b' ' | b'\t') {
-                value_end -= 1;
-            }
-            let span = FieldSpan::new(FieldRange {
-                name_start: at,
-                name_end,
-                value_start,
-                value_end,
-            });
+        while *input.get(at)? != b'\r' {
+            let (range, next) = fast_field_line(input, at)?;
+            let span = FieldSpan::new(range);
             let field = Seen::classify(&span, input);
             if field == Seen::HOST && seen.has(Seen::HOST) {
                 return None;
             }
             seen.0 |= field.0;
             self.headers.push(span).ok()?;
-            at = cr + 2;
+            at = next;
+        }
+        if input.get(at + 1) != Some(&b'\n') {
+            return None;
         }
         if !seen.has(Seen::HOST) && version == Version::Http11 {
             return None;
@@ -410,7 +374,7 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
         self.form = TargetForm::Origin;
         self.version = version;
         self.seen = seen;
-        Some(at)
+        Some(at + 2)
     }
 
     /// The state machine proper, over `input` from `*pos`.
@@ -442,7 +406,7 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
             }
         }
         if self.state == State::Method {
-            *pos += scan::token_run(&input[*pos..]);
+            *pos = scan::token_end(input, *pos);
             let Some(&stop) = input.get(*pos) else {
                 return Ok(false);
             };
@@ -461,7 +425,7 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
         }
         if self.state == State::Target {
             let start = self.mark as usize;
-            *pos += scan::target_run(&input[*pos..]);
+            *pos = scan::target_end(input, *pos);
             if *pos - start > self.max_target_len as usize {
                 return Err(Error::TargetTooLong);
             }
@@ -574,6 +538,73 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
     }
 }
 
+/// Length of ` HTTP/1.1` and CRLF, what ends a request line.
+const VERSION_AND_LINE_END: usize = 11;
+
+/// The fast path's end of a request line, at the start of `rest`: SP,
+/// `HTTP/1.1` or `HTTP/1.0`, CRLF; `None` for anything else.
+#[inline(always)]
+fn fast_version_and_line_end(rest: &[u8]) -> Option<Version> {
+    // Two overlapping words: ` HTTP/1.` and `.d` CR LF.
+    let line_end = rest.first_chunk::<VERSION_AND_LINE_END>()?;
+    let (head, _) = line_end.split_first_chunk::<8>()?;
+    let (_, tail) = line_end.split_last_chunk::<4>()?;
+    if u64::from_le_bytes(*head) != u64::from_le_bytes(*b" HTTP/1.") {
+        return None;
+    }
+    match u32::from_le_bytes(*tail) {
+        tail if tail == u32::from_le_bytes(*b".1\r\n") => Some(Version::Http11),
+        tail if tail == u32::from_le_bytes(*b".0\r\n") => Some(Version::Http10),
+        _ => None,
+    }
+}
+
+/// The fast path's field line starting at `at` (not the empty line): the
+/// field, and where the next line starts. `None` for anything the state
+/// machine must look at: an error, or the input running out.
+#[inline(always)]
+fn fast_field_line(input: &[u8], at: usize) -> Option<(FieldRange, usize)> {
+    let name_end = scan::token_end(input, at);
+    if name_end == at || input.get(name_end) != Some(&b':') {
+        return None;
+    }
+    let value_start = skip_whitespace(input, name_end + 1);
+    let cr = scan::value_end(input, value_start);
+    if input.get(cr..cr + 2) != Some(b"\r\n") {
+        return None;
+    }
+    let range = FieldRange {
+        name_start: at,
+        name_end,
+        value_start,
+        value_end: trim_whitespace_end(input, value_start, cr),
+    };
+    Some((range, cr + 2))
+}
+
+/// The index of the first byte at or after `at` that is not SP or HTAB.
+#[inline(always)]
+fn skip_whitespace(input: &[u8], mut at: usize) -> usize {
+    // Usually a single SP: one compare, then the loop's test fails.
+    if input.get(at) == Some(&b' ') {
+        at += 1;
+    }
+    while let Some(b' ' | b'\t') = input.get(at) {
+        at += 1;
+    }
+    at
+}
+
+/// `end` moved back over the SP and HTAB bytes before it, down to `start`
+/// at most.
+#[inline(always)]
+fn trim_whitespace_end(input: &[u8], start: usize, mut end: usize) -> usize {
+    while end > start && matches!(input[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    end
+}
+
 /// The path and query of an absolute-form target (`http://host/p?q` →
 /// `/p?q`); empty when it has none.
 fn absolute_path(target: &[u8]) -> &[u8] {
@@ -625,25 +656,14 @@ impl Seen {
     #[inline(always)]
     fn classify(span: &FieldSpan, buf: &[u8]) -> Seen {
         let name = span.name(buf);
-        let is = match name.len() {
-            4 => is_lowercase_of(name, b"host"),
-            6 => is_lowercase_of(name, b"expect"),
-            7 => is_lowercase_of(name, b"upgrade"),
-            10 => is_lowercase_of(name, b"connection"),
-            14 => is_lowercase_of(name, b"content-length"),
-            17 => is_lowercase_of(name, b"transfer-encoding"),
-            _ => return Seen::NONE,
-        };
-        if !is {
-            return Seen::NONE;
-        }
         match name.len() {
-            4 => Seen::HOST,
-            6 => Seen::EXPECT,
-            7 => Seen::UPGRADE,
-            10 => Seen::CONNECTION,
-            14 => Seen::CONTENT_LENGTH,
-            _ => Seen::TRANSFER_ENCODING,
+            4 if is_lowercase_of(name, b"host") => Seen::HOST,
+            6 if is_lowercase_of(name, b"expect") => Seen::EXPECT,
+            7 if is_lowercase_of(name, b"upgrade") => Seen::UPGRADE,
+            10 if is_lowercase_of(name, b"connection") => Seen::CONNECTION,
+            14 if is_lowercase_of(name, b"content-length") => Seen::CONTENT_LENGTH,
+            17 if is_lowercase_of(name, b"transfer-encoding") => Seen::TRANSFER_ENCODING,
+            _ => Seen::NONE,
         }
     }
 
@@ -654,22 +674,43 @@ impl Seen {
     }
 }
 
-/// Whether the token `name` equals `lower` (lowercase letters and `-`),
-/// ignoring ASCII case, as a compare of fixed size.
+/// Whether the token `name` equals `lower` (lowercase letters and `-`, at
+/// least 4 bytes), ignoring ASCII case, as a compare of fixed size.
 ///
 /// Setting bit 5 of every byte lowercases letters; the only other byte
 /// that it turns into a letter or `-` is CR (into `-`), which no token
 /// holds. So for a token this is exactly `eq_ignore_ascii_case`.
+///
+/// It compares words of 8 bytes (4 below 8 bytes), the last one
+/// overlapping the one before when the length is not a multiple of the
+/// word: a couple of operations per name.
 #[inline(always)]
 fn is_lowercase_of<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
+    const { assert!(N >= 4) };
     let Some(name) = name.first_chunk::<N>() else {
         return false;
     };
-    let mut differ = 0;
-    for i in 0..N {
-        differ |= (name[i] | 0x20) ^ lower[i];
+    if N >= 8 {
+        let word = |bytes: &[u8; N], at: usize| {
+            u64::from_le_bytes(*bytes[at..].first_chunk::<8>().unwrap_or(&[0; 8]))
+        };
+        let mut differ = 0;
+        let mut at = 0;
+        while at < N {
+            let start = at.min(N - 8);
+            differ |= (word(name, start) | u64::from_le_bytes([0x20; 8])) ^ word(lower, start);
+            at += 8;
+        }
+        differ == 0
+    } else {
+        let word = |bytes: &[u8; N], at: usize| {
+            u32::from_le_bytes(*bytes[at..].first_chunk::<4>().unwrap_or(&[0; 4]))
+        };
+        let case = u32::from_le_bytes([0x20; 4]);
+        let last = N - 4;
+        ((word(name, 0) | case) ^ word(lower, 0)) | ((word(name, last) | case) ^ word(lower, last))
+            == 0
     }
-    differ == 0
 }
 
 /// `len` as `u32`, saturating.

@@ -1,75 +1,78 @@
-//! Byte-class scanners: how far a run of bytes of one class reaches.
+//! Byte-class scanners: where a run of bytes of one class ends.
 //!
-//! The request parser scans a header value with [`value_run`], a
-//! request-target with [`target_run`] and names and methods with
-//! [`token_run`], then looks at the byte where the run stopped (CR, SP, or an
-//! error). So every run must stop at exactly the first byte outside its
+//! The request parser scans a header value with [`value_end`], a
+//! request-target with [`target_end`] and names and methods with
+//! [`token_end`], then looks at the byte where the run stopped (CR, SP, `:`,
+//! or an error). So every run must stop at exactly the first byte outside its
 //! class.
 //!
-//! # Design: the fast path skips, the scalar loop decides
+//! # Design: whole blocks, exact classes
 //!
-//! [`value_run`] and [`target_run`] are the parser's hot loops. Each is
-//! composed of two steps:
+//! Each scanner takes the whole buffer and the index the run starts at, and
+//! checks the bytes a block at a time with a test of the class that is exact
+//! for field values and request-targets. The first block that holds a byte
+//! outside the class says exactly where the run ends, so no byte-at-a-time
+//! loop follows.
 //!
-//! 1. A fast path returns the length of a prefix it has proved valid, a lower
-//!    bound on the answer. It only ever skips bytes; it never decides where a
-//!    run ends or whether a byte is an error. It may stop early whenever that
-//!    is convenient: for field values it treats HTAB as unknown, which keeps
-//!    its compare simple, and it leaves inputs shorter than one block alone.
-//! 2. The byte-at-a-time definition in [`scalar`] carries on from there and
-//!    finds the end.
+//! Taking the whole buffer rather than the rest of it lets a run near the end
+//! be checked in one block too: when fewer than a block of bytes are left, the
+//! block checked is the one ending at the end of the buffer, and the verdicts
+//! for the bytes before the start are shifted out. Header lines are short and
+//! the last ones end close to the end of the head, so this is the usual case,
+//! not a rare tail. Every load stays within the buffer; a buffer shorter than
+//! one block goes to the byte-at-a-time definitions in [`scalar`].
 //!
-//! Errors are therefore decided by one piece of code only, and a fast path
-//! that stops too early costs time, never correctness.
-//!
-//! The fast paths check one block at a time and report how many leading bytes
-//! of the first block that fails are valid, so the scalar loop usually looks
-//! at a single byte. An input that is not a whole number of blocks gets one
-//! more block that overlaps the last one checked, ending at the slice's end.
-//! Every load stays within the slice.
+//! tchar is an irregular class. Its block test covers the bytes names are
+//! made of in practice (ALPHA, DIGIT and `-`); when a run stops at another
+//! tchar, a 256-entry table, four bytes at a time, carries on from there.
 //!
 //! - x86-64: SSE2, part of the baseline, 16 bytes a step. With the `std`
 //!   feature, AVX2 32 bytes a step when the CPU has it, detected at run
 //!   time (`is_x86_feature_detected!` caches its answer). SSE2 checks the
-//!   first 16 bytes before AVX2 is considered, so short inputs and runs
-//!   that end early never pay for the dispatch. Without `std`, AVX2 is used
-//!   only when the build enables it (`-C target-feature=+avx2`).
+//!   first 64 bytes before AVX2 is considered, so short runs never pay for
+//!   the dispatch. Without `std`, AVX2 is used only when the build enables
+//!   it (`-C target-feature=+avx2`).
 //! - Everywhere else: SWAR over `u64` words, 8 bytes a step, in safe code.
-//! - `--cfg peregrine_disable_simd`: no fast path at all; the scalar loop
-//!   does everything, which makes a baseline to compare against and a way
-//!   out should a fast path ever misbehave.
+//! - `--cfg peregrine_disable_simd`: no block tests at all; the scalar loops
+//!   do everything, which makes a baseline to compare against and a way out
+//!   should a block test ever misbehave.
 //!
-//! [`token_run`] has no block fast path: tchar is an irregular class, so it
-//! looks bytes up in a 256-entry table, four at a time.
+//! The tests hold every block test to the scalar definitions, from every
+//! start index, including those within the last block.
 
-/// Skips whole blocks of bytes known valid; the body of every block fast path.
+/// Where a run of bytes of one class ends; the body of every block scanner.
 ///
-/// `skip_blocks!(bytes, from, N, |block| lead)` evaluates `lead`, the number
-/// of leading bytes of `block: &[u8; N]` known valid (`0..=N`), block after
-/// block from `bytes[from..]`, and yields the length of the prefix of
-/// `bytes` known valid. `bytes[..from]` must already be known valid. When
-/// the rest is not a whole number of blocks but `bytes` is at least one
-/// block long, the last block checked is the one ending at `bytes.len()`; it
-/// overlaps bytes already known valid, which `lead` counts again.
+/// `run_end!(bytes, from, N, |block, skip| lead)` evaluates `lead`, the
+/// number of bytes of `block: &[u8; N]` in the class counting from index
+/// `skip` (`0..=N - skip`), block after block from `bytes[from..]`, and
+/// yields `Some` index of the first byte at or after `from` outside the
+/// class, or `bytes.len()`. When fewer than `N` bytes are left, the last
+/// block checked is the one ending at `bytes.len()`, with `skip` the number
+/// of its bytes before the current index (`1..N`). `None` when `bytes` is
+/// shorter than one block. `from` must be at most `bytes.len()`.
 #[cfg(any(test, not(peregrine_disable_simd)))]
-macro_rules! skip_blocks {
-    ($bytes:expr, $from:expr, $n:expr, |$block:ident| $lead:expr) => {{
+macro_rules! run_end {
+    ($bytes:expr, $from:expr, $n:expr, |$block:ident, $skip:ident| $lead:expr) => {{
         let bytes: &[u8] = $bytes;
-        let mut known: usize = $from;
-        let mut rest = &bytes[known..];
-        'scan: {
-            while let Some(($block, tail)) = rest.split_first_chunk::<{ $n }>() {
+        let mut at: usize = $from;
+        match bytes.last_chunk::<{ $n }>() {
+            None => None,
+            Some(last) => Some(loop {
+                let Some($block) = bytes[at..].first_chunk::<{ $n }>() else {
+                    if at == bytes.len() {
+                        break at;
+                    }
+                    let $block = last;
+                    let $skip = at - (bytes.len() - $n);
+                    break at + $lead;
+                };
+                let $skip = 0;
                 let lead: usize = $lead;
-                known += lead;
+                at += lead;
                 if lead < $n {
-                    break 'scan known;
+                    break at;
                 }
-                rest = tail;
-            }
-            match bytes.last_chunk::<{ $n }>() {
-                Some($block) if !rest.is_empty() => bytes.len() - $n + $lead,
-                _ => known,
-            }
+            }),
         }
     }};
 }
@@ -106,44 +109,73 @@ use swar as fast;
 
 #[cfg(peregrine_disable_simd)]
 mod fast {
-    //! No fast path: the scalar loop does all the work.
+    //! No block tests: the scalar loops do all the work.
 
-    /// Knows no byte valid up front.
+    /// Leaves every run to the scalar loops.
     #[inline(always)]
-    pub(super) const fn prefix<const CLASS: u8>(_bytes: &[u8]) -> usize {
-        0
+    pub(super) const fn run_end<const CLASS: u8>(_bytes: &[u8], _from: usize) -> Option<usize> {
+        None
     }
 }
 
 #[cfg(test)]
 mod tests;
 
-/// Fast-path class: field-value bytes other than HTAB (`0x20..=0x7E`,
-/// `0x80..=0xFF`).
+/// Block class: field-value bytes (HTAB, `0x20..=0x7E`, `0x80..=0xFF`).
 const VALUE: u8 = 0;
-/// Fast-path class: request-target bytes (`0x21..=0x7E`).
+/// Block class: request-target bytes (`0x21..=0x7E`).
 const TARGET: u8 = 1;
+/// Block class: the tchar bytes names are usually made of, ALPHA, DIGIT
+/// and `-`; a subset of tchar.
+const TOKEN: u8 = 2;
 
-/// Length of the leading run of bytes valid in a field value: HTAB, SP,
-/// VCHAR (`0x21..=0x7E`), obs-text (`0x80..=0xFF`).
+/// Index of the first byte at or after `from` that may not appear in a
+/// field value (HTAB, SP, VCHAR and obs-text may), or `bytes.len()`.
+/// `from` must be at most `bytes.len()`.
+#[inline(always)]
+pub(crate) fn value_end(bytes: &[u8], from: usize) -> usize {
+    fast::run_end::<VALUE>(bytes, from).unwrap_or_else(|| from + scalar::value_run(&bytes[from..]))
+}
+
+/// Index of the first byte at or after `from` that may not appear in a
+/// request-target (`0x21..=0x7E` may), or `bytes.len()`. `from` must be at
+/// most `bytes.len()`.
+#[inline(always)]
+pub(crate) fn target_end(bytes: &[u8], from: usize) -> usize {
+    fast::run_end::<TARGET>(bytes, from)
+        .unwrap_or_else(|| from + scalar::target_run(&bytes[from..]))
+}
+
+/// Index of the first byte at or after `from` that is not an RFC 9110
+/// tchar (``!#$%&'*+-.^_`|~``, DIGIT, ALPHA), or `bytes.len()`. `from`
+/// must be at most `bytes.len()`.
+#[inline(always)]
+pub(crate) fn token_end(bytes: &[u8], from: usize) -> usize {
+    let end = fast::run_end::<TOKEN>(bytes, from).unwrap_or(from);
+    // The block test knows only the usual tchar bytes: a run it stops at
+    // another one goes on in the table.
+    match bytes.get(end) {
+        Some(&b) if is_tchar(b) => end + token_table_run(&bytes[end..]),
+        _ => end,
+    }
+}
+
+/// Length of the leading run of field-value bytes.
 #[inline(always)]
 pub(crate) fn value_run(bytes: &[u8]) -> usize {
-    let known = fast::prefix::<VALUE>(bytes);
-    known + scalar::value_run(&bytes[known..])
+    value_end(bytes, 0)
 }
 
-/// Length of the leading run of bytes valid in a request-target:
-/// `0x21..=0x7E`.
-#[inline(always)]
-pub(crate) fn target_run(bytes: &[u8]) -> usize {
-    let known = fast::prefix::<TARGET>(bytes);
-    known + scalar::target_run(&bytes[known..])
-}
-
-/// Length of the leading run of RFC 9110 tchar bytes
-/// (``!#$%&'*+-.^_`|~``, DIGIT, ALPHA).
+/// Length of the leading run of tchar bytes.
 #[inline(always)]
 pub(crate) fn token_run(bytes: &[u8]) -> usize {
+    token_end(bytes, 0)
+}
+
+/// Length of the leading run of tchar bytes, looked up in a 256-entry
+/// table four at a time.
+#[inline]
+fn token_table_run(bytes: &[u8]) -> usize {
     let mut known = 0;
     let mut rest = bytes;
     while let Some((&[a, b, c, d], tail)) = rest.split_first_chunk::<4>() {
@@ -213,8 +245,8 @@ const TCHAR: [bool; 256] = {
 };
 
 pub(crate) mod scalar {
-    //! Byte-at-a-time reference definitions of the runs. They finish every
-    //! run the fast paths start, and the tests hold the fast paths to them.
+    //! Byte-at-a-time reference definitions of the runs. They scan buffers
+    //! shorter than one block, and the tests hold the block tests to them.
 
     use super::{is_target_byte, is_tchar, is_value_byte};
 

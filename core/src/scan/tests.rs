@@ -1,5 +1,5 @@
 //! The class predicates against the RFC grammar, written out again here, and
-//! every fast path against the byte-at-a-time definitions.
+//! every scanner and block test against them, from any index.
 
 use super::*;
 use proptest::prelude::*;
@@ -23,12 +23,19 @@ fn spec_tchar(b: u8) -> bool {
     b"!#$%&'*+-.^_`|~".contains(&b) || b.is_ascii_digit() || b.is_ascii_alphabetic()
 }
 
-/// A run function: how many leading bytes are in the class.
-type Run = fn(&[u8]) -> usize;
-/// A fast path: the length of a prefix known to be in the class.
-type Prefix = fn(&[u8]) -> usize;
-/// A fast path by name, with the shortest input it skips anything in.
-type Engine = (&'static str, Prefix, usize);
+/// Where the usual tchar bytes the token block test knows stop: ALPHA,
+/// DIGIT and `-`.
+fn usual_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-'
+}
+
+/// A scanner: where the run starting at the index ends.
+type End = fn(&[u8], usize) -> usize;
+/// A block test: where the run of its class starting at the index ends,
+/// `None` for inputs shorter than a block.
+type Block = fn(&[u8], usize) -> Option<usize>;
+/// A block test by name, with its block size.
+type Engine = (&'static str, Block, usize);
 
 /// One byte class and every way of scanning it.
 struct Class {
@@ -38,12 +45,14 @@ struct Class {
     spec: fn(u8) -> bool,
     /// The `is_*` predicate under test.
     is: fn(u8) -> bool,
-    /// The public run.
-    run: Run,
+    /// The public scanner.
+    end: End,
     /// The reference run.
-    scalar: Run,
-    /// The fast-path class, or `None` for tokens (no block fast path).
-    fast_class: Option<u8>,
+    scalar: fn(&[u8]) -> usize,
+    /// The block class.
+    block_class: u8,
+    /// The block class's definition: the class itself but for tokens.
+    block_spec: fn(u8) -> bool,
 }
 
 /// Field values.
@@ -51,41 +60,44 @@ const VALUE_CLASS: Class = Class {
     name: "value",
     spec: spec_value,
     is: is_value_byte,
-    run: value_run,
+    end: value_end,
     scalar: scalar::value_run,
-    fast_class: Some(VALUE),
+    block_class: VALUE,
+    block_spec: spec_value,
 };
 /// Request-targets.
 const TARGET_CLASS: Class = Class {
     name: "target",
     spec: spec_target,
     is: is_target_byte,
-    run: target_run,
+    end: target_end,
     scalar: scalar::target_run,
-    fast_class: Some(TARGET),
+    block_class: TARGET,
+    block_spec: spec_target,
 };
 /// Tokens.
 const TOKEN_CLASS: Class = Class {
     name: "token",
     spec: spec_tchar,
     is: is_tchar,
-    run: token_run,
+    end: token_end,
     scalar: scalar::token_run,
-    fast_class: None,
+    block_class: TOKEN,
+    block_spec: usual_tchar,
 };
 /// All of them.
 const CLASSES: [&Class; 3] = [&VALUE_CLASS, &TARGET_CLASS, &TOKEN_CLASS];
 
-/// The AVX2 fast path on its own; only where the CPU has AVX2.
+/// The AVX2 block test on its own; only where the CPU has AVX2.
 #[cfg(all(
     target_arch = "x86_64",
     target_feature = "sse2",
     not(peregrine_disable_simd)
 ))]
-fn avx2_prefix<const CLASS: u8>(bytes: &[u8]) -> usize {
+fn avx2_end<const CLASS: u8>(bytes: &[u8], from: usize) -> Option<usize> {
     assert!(std::is_x86_feature_detected!("avx2"));
     // SAFETY: the CPU supports AVX2, as just asserted.
-    unsafe { x86::avx2::prefix_from::<CLASS>(bytes, 0) }
+    unsafe { x86::avx2::run_end::<CLASS>(bytes, from) }
 }
 
 /// The x86-64 dispatch as with `std`: SSE2 first, then AVX2 if detected.
@@ -94,19 +106,20 @@ fn avx2_prefix<const CLASS: u8>(bytes: &[u8]) -> usize {
     target_feature = "sse2",
     not(peregrine_disable_simd)
 ))]
-fn detected_prefix<const CLASS: u8>(bytes: &[u8]) -> usize {
+fn detected_end<const CLASS: u8>(bytes: &[u8], from: usize) -> Option<usize> {
     // SAFETY: the detection macro answers true only if the CPU has AVX2.
-    unsafe { x86::prefix_with::<CLASS>(bytes, || std::is_x86_feature_detected!("avx2")) }
+    unsafe { x86::run_end_with::<CLASS>(bytes, from, || std::is_x86_feature_detected!("avx2")) }
 }
 
-/// Every fast path this machine can run for the fast-path class `CLASS`.
+/// Every block test this machine can run for the block class `CLASS`.
 fn engines_for<const CLASS: u8>() -> Vec<Engine> {
-    let mut engines: Vec<Engine> = std::vec![("swar", swar::prefix::<CLASS>, 8)];
+    let mut engines: Vec<Engine> = std::vec![("swar", swar::run_end::<CLASS>, 8)];
     engines.extend(x86_engines::<CLASS>());
     engines
 }
 
-/// The x86-64 fast paths this machine can run, as [`engines_for`] lists them.
+/// The x86-64 block tests this machine can run, as [`engines_for`] lists
+/// them.
 #[cfg(all(
     target_arch = "x86_64",
     target_feature = "sse2",
@@ -114,29 +127,25 @@ fn engines_for<const CLASS: u8>() -> Vec<Engine> {
 ))]
 fn x86_engines<const CLASS: u8>() -> Vec<Engine> {
     let mut engines: Vec<Engine> = std::vec![
-        (
-            "sse2",
-            |bytes| x86::sse2::prefix_from::<CLASS>(bytes, 0),
-            16
-        ),
-        ("dispatch", x86::prefix::<CLASS>, 16),
+        ("sse2", x86::sse2::run_end::<CLASS>, 16),
+        ("dispatch", x86::run_end::<CLASS>, 16),
         (
             "dispatch, without AVX2",
-            |bytes| {
+            |bytes, from| {
                 // SAFETY: claiming no AVX2 is always sound.
-                unsafe { x86::prefix_with::<CLASS>(bytes, || false) }
+                unsafe { x86::run_end_with::<CLASS>(bytes, from, || false) }
             },
             16
         ),
     ];
     if std::is_x86_feature_detected!("avx2") {
-        engines.push(("avx2", avx2_prefix::<CLASS>, 16));
-        engines.push(("dispatch, detected AVX2", detected_prefix::<CLASS>, 16));
+        engines.push(("avx2", avx2_end::<CLASS>, 16));
+        engines.push(("dispatch, detected AVX2", detected_end::<CLASS>, 16));
     }
     engines
 }
 
-/// No x86-64 fast paths in this build.
+/// No x86-64 block tests in this build.
 #[cfg(not(all(
     target_arch = "x86_64",
     target_feature = "sse2",
@@ -146,47 +155,55 @@ fn x86_engines<const CLASS: u8>() -> Vec<Engine> {
     Vec::new()
 }
 
-/// The fast paths for `class`.
+/// The block tests for `class`.
 fn engines(class: &Class) -> Vec<Engine> {
-    match class.fast_class {
-        Some(VALUE) => engines_for::<VALUE>(),
-        Some(TARGET) => engines_for::<TARGET>(),
-        _ => Vec::new(),
+    match class.block_class {
+        VALUE => engines_for::<VALUE>(),
+        TARGET => engines_for::<TARGET>(),
+        _ => engines_for::<TOKEN>(),
     }
 }
 
-/// Checks every way of scanning `bytes` in `class` against `expected`, and
-/// that every fast path skips only bytes in the class — and, once the input
-/// is a block long, all the bytes it can vouch for (HTAB is left to the
-/// scalar loop).
-fn check(class: &Class, engines: &[Engine], bytes: &[u8], expected: usize) {
-    let name = class.name;
-    assert_eq!(
-        (class.scalar)(bytes),
-        expected,
-        "{name} scalar on {bytes:02x?}"
-    );
-    assert_eq!((class.run)(bytes), expected, "{name} run on {bytes:02x?}");
-    let fast_expected = bytes[..expected]
+/// Index of the first byte at or after `from` outside `class`, or the
+/// length.
+fn first_outside(class: fn(u8) -> bool, bytes: &[u8], from: usize) -> usize {
+    bytes[from..]
         .iter()
-        .position(|&b| b == b'\t')
-        .unwrap_or(expected);
-    for &(engine, prefix, min_len) in engines {
-        let known = prefix(bytes);
-        assert!(
-            known <= expected,
-            "{name} {engine} skipped to {known} past {expected} in {bytes:02x?}"
-        );
-        assert_eq!(
-            known + (class.scalar)(&bytes[known..]),
-            expected,
-            "{name} {engine} on {bytes:02x?}"
-        );
-        if bytes.len() >= min_len {
-            assert_eq!(
-                known, fast_expected,
-                "{name} {engine} stopped early in {bytes:02x?}"
-            );
+        .position(|&b| !class(b))
+        .map_or(bytes.len(), |n| from + n)
+}
+
+/// Checks every way of scanning `bytes` in `class` from `from`: the
+/// scanner and the scalar run against the RFC, every block test against
+/// its class's definition.
+fn check(class: &Class, engines: &[Engine], bytes: &[u8], from: usize) {
+    let name = class.name;
+    let expected = first_outside(class.spec, bytes, from);
+    assert_eq!(
+        from + (class.scalar)(&bytes[from..]),
+        expected,
+        "{name} scalar from {from} on {bytes:02x?}"
+    );
+    assert_eq!(
+        (class.end)(bytes, from),
+        expected,
+        "{name} from {from} on {bytes:02x?}"
+    );
+    let block_expected = first_outside(class.block_spec, bytes, from);
+    for &(engine, block, block_len) in engines {
+        let got = block(bytes, from);
+        let want = (bytes.len() >= block_len).then_some(block_expected);
+        assert_eq!(got, want, "{name} {engine} from {from} on {bytes:02x?}");
+    }
+}
+
+/// [`check`] from the first and the last 20 indexes, and every one between
+/// for inputs up to 48 bytes.
+fn check_from_many(class: &Class, engines: &[Engine], bytes: &[u8]) {
+    let len = bytes.len();
+    for from in 0..=len {
+        if from <= 20 || len - from <= 20 || len <= 48 {
+            check(class, engines, bytes, from);
         }
     }
 }
@@ -198,7 +215,7 @@ fn predicates_match_the_rfc_for_every_byte() {
             let valid = (class.spec)(b);
             assert_eq!((class.is)(b), valid, "{} {b:#04x}", class.name);
             assert_eq!(
-                (class.run)(&[b]),
+                (class.end)(&[b], 0),
                 usize::from(valid),
                 "{} {b:#04x}",
                 class.name
@@ -231,10 +248,13 @@ fn empty_input() {
     for class in CLASSES {
         check(class, &engines(class), b"", 0);
     }
+    assert_eq!(value_run(b""), 0);
+    assert_eq!(token_run(b""), 0);
 }
 
-/// Every byte value at every position of a valid 80-byte run: covers
-/// several SWAR, SSE2 and AVX2 blocks and the overlapping tail block.
+/// Every byte value at every position of a valid 80-byte run, scanned from
+/// the start, from halfway to it and from it: covers several SWAR, SSE2 and
+/// AVX2 blocks and the overlapping tail block.
 #[test]
 fn every_byte_at_every_position() {
     const LEN: usize = 80;
@@ -247,27 +267,17 @@ fn every_byte_at_every_position() {
                     .map(|i| valid[(i * 7 + b as usize) % valid.len()])
                     .collect();
                 bytes[pos] = b;
-                let expected = if (class.spec)(b) {
-                    scalar_spec(class, &bytes)
-                } else {
-                    pos
-                };
-                check(class, &engines, &bytes, expected);
+                for from in [0, pos / 2, pos] {
+                    check(class, &engines, &bytes, from);
+                }
             }
         }
     }
 }
 
-/// The run computed from the RFC definition.
-fn scalar_spec(class: &Class, bytes: &[u8]) -> usize {
-    bytes
-        .iter()
-        .position(|&b| !(class.spec)(b))
-        .unwrap_or(bytes.len())
-}
-
 /// For every length up to 300 and every position, a single invalid byte
-/// stops the run exactly there, and a run with none reaches the end.
+/// stops the run exactly there, from the start and from just before it,
+/// and a run with none reaches the end.
 #[test]
 fn single_invalid_byte_at_every_position() {
     let cases: [(&Class, &[u8]); 3] = [
@@ -283,12 +293,14 @@ fn single_invalid_byte_at_every_position() {
             let filler: Vec<u8> = (0..len)
                 .map(|i| valid[(i * 31 + len) % valid.len()])
                 .collect();
-            check(class, &engines, &filler, len);
+            check_from_many(class, &engines, &filler);
             for pos in 0..len {
                 for &bad in invalid {
                     let mut bytes = filler.clone();
                     bytes[pos] = bad;
-                    check(class, &engines, &bytes, pos);
+                    for from in [0, pos.saturating_sub(1), pos] {
+                        check(class, &engines, &bytes, from);
+                    }
                 }
             }
         }
@@ -316,12 +328,12 @@ fn input(class: &Class) -> impl Strategy<Value = Vec<u8>> + use<> {
     ]
 }
 
-/// Checks `bytes` in `class` from every start offset below 16.
+/// Checks `bytes` in `class` with every start below 16 cut off, from many
+/// indexes.
 fn check_offsets(class: &Class, bytes: &[u8]) {
     let engines = engines(class);
     for start in 0..16.min(bytes.len() + 1) {
-        let bytes = &bytes[start..];
-        check(class, &engines, bytes, scalar_spec(class, bytes));
+        check_from_many(class, &engines, &bytes[start..]);
     }
 }
 
@@ -339,7 +351,7 @@ proptest! {
     }
 
     #[test]
-    fn token_run_agrees_with_scalar(bytes in input(&TOKEN_CLASS)) {
+    fn token_fast_paths_agree_with_scalar(bytes in input(&TOKEN_CLASS)) {
         check_offsets(&TOKEN_CLASS, &bytes);
     }
 }
