@@ -818,8 +818,9 @@ pub struct Request<'a> {
     seen: Seen,
     /// The body, when the connection read it whole.
     body: &'a [u8],
-    /// The peer's address, when the transport knows it.
-    peer: Option<SocketAddr>,
+    /// The peer's address, when the transport knows it (borrowed from the
+    /// connection: a pointer to attach rather than an address to copy).
+    peer: Option<&'a SocketAddr>,
 }
 
 impl<'a> Request<'a> {
@@ -831,7 +832,7 @@ impl<'a> Request<'a> {
 
     /// The same request with the peer's address attached.
     #[inline]
-    pub(crate) fn with_peer(self, peer: Option<SocketAddr>) -> Self {
+    pub(crate) fn with_peer(self, peer: Option<&'a SocketAddr>) -> Self {
         Request { peer, ..self }
     }
 
@@ -846,7 +847,7 @@ impl<'a> Request<'a> {
     /// The peer's address, if the backend knows it.
     #[inline]
     pub fn peer_addr(&self) -> Option<SocketAddr> {
-        self.peer
+        self.peer.copied()
     }
 
     /// The method.

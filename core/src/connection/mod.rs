@@ -931,7 +931,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             .parser
             .parse(&bufs.read[self.read_start..self.read_end])
         {
-            Ok(Parsed::Complete(request)) => request.with_peer(self.peer),
+            Ok(Parsed::Complete(request)) => request.with_peer(self.peer.as_ref()),
             Ok(Parsed::Partial) => return false,
             Err(error) => {
                 self.fail(bufs, error, env.now);
@@ -1094,7 +1094,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         if *policy == BodyPolicy::Stream && produced > 0 {
             let request = self.parser.request(&bufs.read[self.read_start..]);
             if let Some(request) = request {
-                let request = request.with_peer(self.peer);
+                let request = request.with_peer(self.peer.as_ref());
                 let chunk = &bufs.read[start..start + produced];
                 env.handler.body_chunk(&request, chunk, tag, env.local);
             }
@@ -1194,7 +1194,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         let Some(request) = self.parser.request(&bufs.read[self.read_start..]) else {
             return;
         };
-        let request = request.with_body(&bufs.read[body]).with_peer(self.peer);
+        let request = request
+            .with_body(&bufs.read[body])
+            .with_peer(self.peer.as_ref());
         let out = &mut bufs.write[self.write_end..];
         let completed = handle(env, &request, out, keep_alive, tag, self.id);
         self.enqueue(bufs, completed, env.now);
