@@ -536,7 +536,7 @@ impl<'a, L> Response<'a, L> {
     pub fn body_static(&mut self, bytes: &'static [u8]) {
         match self.finish_head(Some(bytes.len() as u64)) {
             Ok(ResponseFraming::Empty) | Err(_) => {}
-            Ok(_) if bytes.len() <= STATIC_COPY_MAX && self.head.push(bytes).is_ok() => {}
+            Ok(_) if bytes.len() <= STATIC_COPY_MAX && self.head.push_short(bytes).is_ok() => {}
             Ok(_) => self.stage = Stage::Finished(BodySource::Static(bytes)),
         }
     }

@@ -537,6 +537,20 @@ impl<'b> ResponseEncoder<'b> {
         Ok(())
     }
 
+    /// Copies a short body (of a length known only at run time) after
+    /// the head.
+    #[inline]
+    pub(crate) fn push_short(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        let end = self.len + bytes.len();
+        let dst = self
+            .buf
+            .get_mut(self.len..end)
+            .ok_or(EncodeError::BufferFull)?;
+        copy_short(dst, bytes);
+        self.len = end;
+        Ok(())
+    }
+
     /// The bytes written so far, for the buffer's whole lifetime.
     #[inline]
     fn into_head(self) -> &'b [u8] {
@@ -569,6 +583,22 @@ fn push_at(buf: &mut [u8], len: usize, bytes: &[u8]) -> Result<usize, EncodeErro
             Ok(end)
         }
         None => Err(EncodeError::BufferFull),
+    }
+}
+
+/// Copies `src` into `dst`, of the same length. Lengths of 8 to 32 bytes
+/// take two overlapping word copies instead of a call to `memcpy`.
+#[inline(always)]
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if (8..=16).contains(&n) && dst.len() == n {
+        dst[..8].copy_from_slice(&src[..8]);
+        dst[n - 8..].copy_from_slice(&src[n - 8..]);
+    } else if (17..=32).contains(&n) && dst.len() == n {
+        dst[..16].copy_from_slice(&src[..16]);
+        dst[n - 16..].copy_from_slice(&src[n - 16..]);
+    } else {
+        dst.copy_from_slice(src);
     }
 }
 
@@ -872,6 +902,16 @@ mod tests {
     use std::string::{String, ToString};
     use std::vec::Vec;
     use std::{format, vec};
+
+    #[test]
+    fn short_copies_are_exact_at_every_length_and_boundary() {
+        let src: Vec<u8> = (0..48u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+        for n in 0..=40 {
+            let mut dst = vec![0xffu8; n];
+            copy_short(&mut dst, &src[..n]);
+            assert_eq!(dst, &src[..n], "length {n}");
+        }
+    }
 
     const V10: Version = Version::Http10;
     const V11: Version = Version::Http11;
