@@ -102,7 +102,9 @@ where
         if ready.writable && !conn.is_closed() {
             progressed |= write(conn, bufs, socket, ready, mode, env)?;
         }
-        if !progressed {
+        // Done when nothing happened, or when nothing is left to read and
+        // nothing to write: another round would only find as much.
+        if !progressed || (!ready.readable && !conn.interest().write) {
             return Ok(());
         }
     }

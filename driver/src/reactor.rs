@@ -216,7 +216,7 @@ fn release_buffer<const READ: usize, const WRITE: usize, const MAX_HEADERS: usiz
 }
 
 /// Arms a connection's deadline in `timers` (lazily: see [`Timers::arm`]).
-#[inline]
+#[inline(always)]
 fn arm_slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
     timers: &mut Timers,
     token: Token,
@@ -585,7 +585,7 @@ where
         // state, and arm its deadline.
         let freed = release_buffer(slot, free_buffers);
         arm_slot(timers, token, slot);
-        if freed {
+        if freed && !self.waiting.is_empty() {
             self.lend_to_waiter();
         }
         self.sweep_timers();

@@ -34,23 +34,38 @@ impl Timers {
 
     /// Arms `token` for `deadline`, unless `armed` (what the caller last
     /// armed for it) is already as early. Returns the deadline now armed.
+    ///
+    /// The usual case, a keep-alive connection whose deadline moved later,
+    /// is a comparison inlined at the caller.
+    #[inline]
     pub fn arm(&mut self, token: Token, deadline: u64, armed: Option<u64>) -> u64 {
-        if let Some(armed) = armed {
-            if armed <= deadline {
-                return armed;
-            }
+        match armed {
+            Some(armed) if armed <= deadline => armed,
+            _ => self.push(token, deadline),
         }
+    }
+
+    /// Adds an entry; returns its deadline.
+    #[inline(never)]
+    fn push(&mut self, token: Token, deadline: u64) -> u64 {
         self.heap.push(Reverse((deadline, token.to_u64())));
         deadline
     }
 
     /// Drops entries `is_stale` says are no longer armed, when the heap
     /// reaches its limit.
-    pub fn sweep_if_full(&mut self, mut is_stale: impl FnMut(Token, u64) -> bool) {
+    #[inline]
+    pub fn sweep_if_full(&mut self, is_stale: impl FnMut(Token, u64) -> bool) {
         if self.heap.len() >= self.limit {
-            self.heap
-                .retain(|Reverse((deadline, raw))| !is_stale(Token::from_u64(*raw), *deadline));
+            self.sweep(is_stale);
         }
+    }
+
+    /// Drops entries `is_stale` says are no longer armed.
+    #[inline(never)]
+    fn sweep(&mut self, mut is_stale: impl FnMut(Token, u64) -> bool) {
+        self.heap
+            .retain(|Reverse((deadline, raw))| !is_stale(Token::from_u64(*raw), *deadline));
     }
 
     /// The earliest armed deadline.

@@ -96,12 +96,14 @@ pub fn is_resource_exhaustion(error: &io::Error) -> bool {
 pub struct FdSocket<'a>(pub BorrowedFd<'a>);
 
 impl Socket for FdSocket<'_> {
+    #[inline(always)]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         // `recv` rather than `read`: the kernel goes straight to the
         // socket, without the file layer's position bookkeeping.
         Ok(net::recv(self.0, buf, net::RecvFlags::empty())?.0)
     }
 
+    #[inline(always)]
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         #[cfg(not(target_vendor = "apple"))]
         {
