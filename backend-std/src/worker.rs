@@ -231,6 +231,7 @@ where
                             local: &mut *local,
                             date: Some(&*date),
                             now,
+                            counters: &mut *totals,
                         };
                         let result = drive(
                             &mut conn,
@@ -240,7 +241,6 @@ where
                             Mode::Blocking,
                             &mut env,
                         );
-                        totals.add(&conn.take_counters());
                         if result.is_err() || socket.set_nonblocking(false).is_err() {
                             break;
                         }
@@ -252,8 +252,7 @@ where
                 _ => {}
             }
             if conn.deadline().is_some_and(|deadline| deadline <= now) {
-                conn.on_timeout(bufs, now);
-                totals.add(&conn.take_counters());
+                conn.on_timeout(bufs, now, totals);
                 continue;
             }
             let mut env = Env {
@@ -261,6 +260,7 @@ where
                 local: &mut *local,
                 date: Some(&*date),
                 now,
+                counters: &mut *totals,
             };
             // No sender reaches this backend: a body waiting for the
             // application (`Fill::Pending`) is asked again every tick.
@@ -269,7 +269,6 @@ where
                 // A streamed body whose handler had nothing to give: ask
                 // again, waiting a little when it keeps giving nothing.
                 conn.poll(bufs, &mut env);
-                totals.add(&conn.take_counters());
                 if conn.interest().write {
                     starved = 0;
                 } else {
@@ -303,7 +302,6 @@ where
                 Mode::Blocking,
                 &mut env,
             );
-            totals.add(&conn.take_counters());
             ctx.handle.publish(lane.slot, lane.accepted, 1, totals);
             if result.is_err() {
                 break;
@@ -315,7 +313,6 @@ where
                 std::thread::sleep(Duration::from_millis(wait.clamp(1, POLL_MS)));
             }
         }
-        totals.add(&conn.take_counters());
         drop(socket);
         self.publish(0);
     }

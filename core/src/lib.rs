@@ -31,7 +31,7 @@
 //! backend does, minus the system calls:
 //!
 //! ```
-//! use peregrine_core::{Config, Connection, Env, Handler, IoBuffers, Request, Response, Transmit};
+//! use peregrine_core::{Config, Connection, Counters, Env, Handler, IoBuffers, Request, Response, Transmit};
 //!
 //! struct Hello;
 //! impl Handler for Hello {
@@ -42,7 +42,8 @@
 //!
 //! let mut bufs = Box::new(IoBuffers::<4096, 4096>::new());
 //! let mut conn = Connection::<4096, 4096, 16>::new(Config::DEFAULT, None, 0);
-//! let mut env = Env { handler: &Hello, local: &mut (), date: None, now: 0 };
+//! let mut counters = Counters::default();
+//! let mut env = Env { handler: &Hello, local: &mut (), date: None, now: 0, counters: &mut counters };
 //!
 //! // Bytes in: two pipelined requests arrive in one read.
 //! let wire = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";

@@ -312,6 +312,7 @@ fn per_wakeup_cap_yields_and_poll_continues() {
             local: &mut driver.local,
             date: None,
             now: 0,
+            counters: &mut driver.counters,
         },
     );
     assert_eq!(driver.local.handled, 20);

@@ -191,7 +191,7 @@ fn write_all_slices<'b, S: Socket>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use peregrine_core::{Config, Request, Response};
+    use peregrine_core::{Config, Counters, Request, Response};
 
     /// Answers with a head in the write buffer and a static body: two
     /// slices.
@@ -254,11 +254,13 @@ mod tests {
             hangup: false,
         };
         let mut local = ();
+        let mut counters = Counters::default();
         let mut env = Env {
             handler: &TwoSlices,
             local: &mut local,
             date: None,
             now: 0,
+            counters: &mut counters,
         };
         drive(
             &mut conn,

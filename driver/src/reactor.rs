@@ -563,6 +563,7 @@ where
             local,
             date: Some(date),
             now,
+            counters: totals,
         };
         let result = drive(
             &mut slot.conn,
@@ -572,7 +573,6 @@ where
             Mode::EdgeTriggered,
             &mut env,
         );
-        totals.add(&slot.conn.take_counters());
         if slot.conn.has_work() && ready_list.len() < ready_list.capacity() {
             ready_list.push_back(token);
         }
@@ -637,6 +637,7 @@ where
                     local: &mut self.local,
                     date: Some(&self.date),
                     now,
+                    counters: &mut self.totals,
                 };
                 slot.conn.poll(&mut self.buffers[buffer], &mut env);
             }
@@ -660,13 +661,12 @@ where
                         Some(buffer) => &mut self.buffers[buffer as usize],
                         None => &mut self.scratch[0],
                     };
-                    slot.conn.on_timeout(bufs, now);
+                    slot.conn.on_timeout(bufs, now, &mut self.totals);
                     // Only a connection holding its own buffer can have
                     // queued a response (a 408 needs a partial request);
                     // one without that did is dropped, never sent garbage.
                     let stranded = slot.buffer.is_none() && slot.conn.holds_buffers();
                     slot.ready.writable = true;
-                    self.totals.add(&slot.conn.take_counters());
                     if slot.conn.is_closed() || stranded {
                         self.close(token);
                     } else {

@@ -14,7 +14,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use peregrine_core::{
-    BodyPolicy, Config, Connection, Env, FileRegion, Fill, Handler, IoBuffers, Request, Response,
+    BodyPolicy, Config, Connection, Counters, Env, FileRegion, Fill, Handler, IoBuffers, Request, Response,
     StatusCode, Transmit,
 };
 
@@ -144,6 +144,7 @@ struct Driver {
     conn: Conn,
     bufs: Box<Bufs>,
     local: Local,
+    counters: Counters,
     now: u64,
     pending: Vec<u8>,
     eof: bool,
@@ -157,12 +158,13 @@ struct Driver {
 }
 
 impl Driver {
-    fn env<'e>(local: &'e mut Local, now: u64) -> Env<'e, Fuzz, Local> {
+    fn env<'e>(local: &'e mut Local, counters: &'e mut Counters, now: u64) -> Env<'e, Fuzz, Local> {
         Env {
             handler: &Fuzz,
             local,
             date: None,
             now,
+            counters,
         }
     }
 
@@ -204,7 +206,7 @@ impl Driver {
         self.conn.on_written(
             written,
             &mut self.bufs,
-            &mut Self::env(&mut self.local, self.now),
+            &mut Self::env(&mut self.local, &mut self.counters, self.now),
         );
         true
     }
@@ -231,7 +233,7 @@ impl Driver {
         space[..n].copy_from_slice(&self.pending[..n]);
         self.pending.drain(..n);
         self.conn
-            .on_read(n, &mut self.bufs, &mut Self::env(&mut self.local, self.now));
+            .on_read(n, &mut self.bufs, &mut Self::env(&mut self.local, &mut self.counters, self.now));
         true
     }
 
@@ -246,14 +248,14 @@ impl Driver {
             }
             if self.conn.has_work() {
                 self.conn
-                    .poll(&mut self.bufs, &mut Self::env(&mut self.local, self.now));
+                    .poll(&mut self.bufs, &mut Self::env(&mut self.local, &mut self.counters, self.now));
                 progress = true;
             }
             progress |= self.read_once();
             if !progress && self.conn.deadline().is_some_and(|d| d <= self.now) {
                 // Due (a deadline may fall due while masked by another):
                 // the backend's timer fires at once.
-                self.conn.on_timeout(&mut self.bufs, self.now);
+                self.conn.on_timeout(&mut self.bufs, self.now, &mut self.counters);
                 assert!(
                     self.conn.deadline().is_none_or(|d| d > self.now),
                     "on_timeout leaves the deadline due"
@@ -342,6 +344,7 @@ fuzz_target!(|data: &[u8]| {
         conn: Conn::new(config, None, 0),
         bufs: Box::new(Bufs::new()),
         local: Local::default(),
+        counters: Counters::default(),
         now: 0,
         pending: Vec::new(),
         eof: false,

@@ -5,7 +5,7 @@
 use core::panic::PanicInfo;
 
 use peregrine_core::{
-    Config, Connection, Env, Handler, IoBuffers, Parsed, Request, RequestParser, Response, Transmit,
+    Config, Connection, Counters, Env, Handler, IoBuffers, Parsed, Request, RequestParser, Response, Transmit,
 };
 
 /// Parses the request in `ptr[..len]`; returns its head length, or 0 when
@@ -60,6 +60,7 @@ pub unsafe extern "C" fn peregrine_serve(
         local: &mut (),
         date: None,
         now: 0,
+        counters: &mut Counters::default(),
     };
     let space = conn.read_buf(&mut bufs);
     let n = space.len().min(input.len());

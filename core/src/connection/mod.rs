@@ -147,10 +147,15 @@ pub struct Env<'e, H, L> {
     pub date: Option<&'e DateCache>,
     /// The current time, in milliseconds of a monotonic clock.
     pub now: u64,
+    /// Where the connection counts what it does, usually the worker's
+    /// totals: adding there as it happens costs nothing per request beyond
+    /// the additions themselves.
+    pub counters: &'e mut Counters,
 }
 
-/// What a connection did, for a server's statistics: taken and reset with
-/// [`Connection::take_counters`].
+/// What connections did, for a server's statistics: counted into the
+/// [`Env::counters`] of the call that did it (and, for a deadline, the
+/// counters given to [`Connection::on_timeout`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Requests whose head was complete.
@@ -179,7 +184,7 @@ impl Counters {
 
     /// Counts a response with `status`.
     #[inline]
-    fn response(&mut self, status: u16) {
+    pub(crate) fn response(&mut self, status: u16) {
         if let Some(class) = self
             .responses
             .get_mut(usize::from(status / 100).wrapping_sub(1))
@@ -418,8 +423,6 @@ pub struct Connection<
     idle_since: u64,
     /// When lingering began.
     linger_since: u64,
-    /// What happened since the counters were last taken.
-    counters: Counters,
     /// The server is shutting down: no new requests after the current one.
     draining: bool,
     /// The WebSocket state, once the connection switched protocols.
@@ -485,21 +488,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             last_write: now,
             idle_since: now,
             linger_since: now,
-            counters: Counters {
-                requests: 0,
-                responses: [0; 5],
-                parse_errors: 0,
-                timeouts: 0,
-            },
             draining: false,
             ws: None,
             id: ConnectionId::new(0, 0),
         }
-    }
-
-    /// Returns what happened since the last call, and resets it.
-    pub fn take_counters(&mut self) -> Counters {
-        core::mem::take(&mut self.counters)
     }
 
     /// Marks the connection as draining: requests from now on are still
@@ -736,8 +728,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Handles the deadline having passed (call when `now` reaches
-    /// [`deadline`](Self::deadline)).
-    pub fn on_timeout(&mut self, bufs: &mut IoBuffers<READ, WRITE>, now: u64) {
+    /// [`deadline`](Self::deadline)); a timeout or the error it answers is
+    /// counted in `counters`.
+    pub fn on_timeout(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        now: u64,
+        counters: &mut Counters,
+    ) {
         let Some(deadline) = self.deadline() else {
             return;
         };
@@ -749,16 +747,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             Life::Closed | Life::Hijacked => {}
             Life::Open if !self.queue.is_empty() || self.stream.is_some() => {
                 // The peer does not read what it asked for.
-                self.counters.timeouts += 1;
+                counters.timeouts += 1;
                 self.life = Life::Closed;
             }
             Life::Open => match self.input {
                 Input::WebSocket => self.websocket_timeout(bufs, now),
                 Input::Head if self.read_end > self.read_start => {
-                    self.fail(bufs, Error::RequestTimeout, now);
+                    self.fail(bufs, Error::RequestTimeout, now, counters);
                 }
                 Input::Body { .. } | Input::Discard { .. } => {
-                    self.fail(bufs, Error::RequestTimeout, now);
+                    self.fail(bufs, Error::RequestTimeout, now, counters);
                 }
                 _ => self.life = Life::Closed,
             },
@@ -934,7 +932,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             Ok(Parsed::Complete(request)) => request.with_peer(self.peer.as_ref()),
             Ok(Parsed::Partial) => return false,
             Err(error) => {
-                self.fail(bufs, error, env.now);
+                self.fail(bufs, error, env.now, env.counters);
                 return false;
             }
         };
@@ -942,13 +940,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         let framing = match request.body_framing() {
             Ok(framing) => framing,
             Err(error) => {
-                self.fail(bufs, error, env.now);
+                self.fail(bufs, error, env.now, env.counters);
                 return false;
             }
         };
         let keep_alive =
             request.keep_alive() && self.requests < self.config.max_requests && !self.draining;
-        self.counters.requests += 1;
+        env.counters.requests += 1;
         if request.is_websocket_upgrade() {
             let head_len = request.head_len();
             let outcome = match ws::check_upgrade(&request) {
@@ -969,7 +967,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             };
             match outcome {
                 Err(error) => {
-                    self.reject_upgrade(bufs, error, env.now);
+                    self.reject_upgrade(bufs, error, env.now, env.counters);
                     return false;
                 }
                 Ok(Some((Ok(len), tag))) => {
@@ -991,7 +989,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             BodyFraming::Length(0) => {
                 let out = &mut bufs.write[self.write_end..];
                 let completed = handle(env, &request, out, keep_alive, 0, self.id);
-                self.enqueue(bufs, completed, env.now);
+                self.enqueue(bufs, completed, env.now, env.counters);
                 self.read_start = start;
                 return self.next_request(env.now);
             }
@@ -1005,7 +1003,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 let limit = self.config.max_body_len.min(room);
                 if matches!(framing, Framing::Length(n) if n > limit) {
                     // Refused before a byte of it is read: no 100 Continue.
-                    self.fail(bufs, Error::BodyTooLarge, env.now);
+                    self.fail(bufs, Error::BodyTooLarge, env.now, env.counters);
                     return false;
                 }
             }
@@ -1013,7 +1011,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 let out = &mut bufs.write[self.write_end..];
                 let keep_alive = keep_alive && !expects_continue;
                 let completed = handle(env, &request, out, keep_alive, 0, self.id);
-                self.enqueue(bufs, completed, env.now);
+                self.enqueue(bufs, completed, env.now, env.counters);
                 self.input = if expects_continue {
                     // The client waits for a 100 that never comes: close.
                     Input::Stopped
@@ -1026,12 +1024,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             BodyPolicy::Stream => {}
         }
         if expects_continue {
-            self.counters.response(100);
+            env.counters.response(100);
             self.push(Segment::Static(response::CONTINUE), env.now);
         }
         if head_len >= READ {
             // No room left after the head to read any of the body into.
-            self.fail(bufs, Error::HeadTooLarge, env.now);
+            self.fail(bufs, Error::HeadTooLarge, env.now, env.counters);
             return false;
         }
         if self.read_start > 0 {
@@ -1084,7 +1082,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 match decoder.decode_in_place(&mut bufs.read[from..self.read_end]) {
                     Ok(decoded) => (decoded.produced, from + decoded.consumed, decoded.done),
                     Err(error) => {
-                        self.fail(bufs, error, env.now);
+                        self.fail(bufs, error, env.now, env.counters);
                         return false;
                     }
                 }
@@ -1109,7 +1107,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             if policy == BodyPolicy::Buffer
                 && (total > self.config.max_body_len || self.read_end == READ)
             {
-                self.fail(bufs, Error::BodyTooLarge, env.now);
+                self.fail(bufs, Error::BodyTooLarge, env.now, env.counters);
             }
             return false;
         }
@@ -1118,7 +1116,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             _ => start..start,
         };
         if policy == BodyPolicy::Buffer && total > self.config.max_body_len {
-            self.fail(bufs, Error::BodyTooLarge, env.now);
+            self.fail(bufs, Error::BodyTooLarge, env.now, env.counters);
             return false;
         }
         self.respond(bufs, env, body, keep_alive, tag);
@@ -1199,18 +1197,24 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             .with_peer(self.peer.as_ref());
         let out = &mut bufs.write[self.write_end..];
         let completed = handle(env, &request, out, keep_alive, tag, self.id);
-        self.enqueue(bufs, completed, env.now);
+        self.enqueue(bufs, completed, env.now, env.counters);
     }
 
     /// Queues a completed response.
-    fn enqueue(&mut self, bufs: &mut IoBuffers<READ, WRITE>, completed: Completed, now: u64) {
+    fn enqueue(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        completed: Completed,
+        now: u64,
+        counters: &mut Counters,
+    ) {
         let Some(len) = completed.written else {
             // The head did not fit: a bare 500, and close.
-            self.counters.response(500);
+            counters.response(500);
             self.queue_error(bufs, StatusCode::INTERNAL_SERVER_ERROR, None, now);
             return;
         };
-        self.counters.response(completed.status);
+        counters.response(completed.status);
         self.push_written(len, now);
         match completed.source {
             BodySource::InBuffer => {}
@@ -1262,13 +1266,19 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Answers a request that cannot be served with `error`'s status and
     /// closes the connection after it.
-    fn fail(&mut self, bufs: &mut IoBuffers<READ, WRITE>, error: Error, now: u64) {
+    fn fail(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        error: Error,
+        now: u64,
+        counters: &mut Counters,
+    ) {
         if error == Error::RequestTimeout {
-            self.counters.timeouts += 1;
+            counters.timeouts += 1;
         } else {
-            self.counters.parse_errors += 1;
+            counters.parse_errors += 1;
         }
-        self.counters.response(error.status());
+        counters.response(error.status());
         let status = StatusCode::new(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
         self.queue_error(bufs, status, Some(error), now);
     }

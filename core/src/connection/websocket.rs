@@ -2,7 +2,7 @@
 //! through the same buffers, output queue and deadlines as HTTP.
 
 use super::queue::{Queue, Segment};
-use super::{Connection, Env, Input, IoBuffers, Life};
+use super::{Connection, Counters, Env, Input, IoBuffers, Life};
 use crate::handler::WebSocket;
 use crate::ws::{self, CloseCode, Message, Opcode, SendError, Session, Topics};
 use crate::{ConnectionId, Handler};
@@ -311,9 +311,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         bufs: &mut IoBuffers<READ, WRITE>,
         error: ws::HandshakeError,
         now: u64,
+        counters: &mut Counters,
     ) {
-        self.counters.parse_errors += 1;
-        self.counters.response(error.status());
+        counters.parse_errors += 1;
+        counters.response(error.status());
         self.input = Input::Stopped;
         self.close_after = true;
         match ws::write_reject(&mut bufs.write[self.write_end..], error, None) {
@@ -336,7 +337,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         len: usize,
         tag: u64,
     ) {
-        self.counters.response(101);
+        env.counters.response(101);
         self.push_written(len, env.now);
         let leftover = self.read_start + head_len..self.read_end;
         let mut session = Session::new();

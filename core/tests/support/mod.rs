@@ -16,8 +16,8 @@
 use std::collections::VecDeque;
 
 use peregrine_core::{
-    BodyPolicy, Config, Connection, Env, FileRegion, Fill, Handler, IoBuffers, Request, Response,
-    StatusCode, Transmit,
+    BodyPolicy, Config, Connection, Counters, Env, FileRegion, Fill, Handler, IoBuffers, Request,
+    Response, StatusCode, Transmit,
 };
 
 /// Small buffers, so limits are reached with small inputs.
@@ -326,6 +326,8 @@ pub struct Driver<
     pub write_closed: bool,
     /// Writes whose output was one slice (`Slices::single`).
     pub single_slice_writes: usize,
+    /// What the connection counted.
+    pub counters: Counters,
     /// What happened, in order.
     pub log: Vec<Event>,
 }
@@ -371,6 +373,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             scribble_idle: false,
             write_closed: false,
             single_slice_writes: 0,
+            counters: Counters::default(),
             log: Vec::new(),
         }
     }
@@ -438,6 +441,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                         local: &mut self.local,
                         date: None,
                         now: self.now,
+                        counters: &mut self.counters,
                     },
                 );
                 self.log.push(Event::Poll);
@@ -445,7 +449,8 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             }
             progress |= self.read_once();
             if !progress && self.conn.deadline().is_some_and(|d| d <= self.now) {
-                self.conn.on_timeout(&mut self.bufs, self.now);
+                self.conn
+                    .on_timeout(&mut self.bufs, self.now, &mut self.counters);
                 self.log.push(Event::Timeout(self.now));
                 let deadline = self.conn.deadline();
                 assert!(
@@ -497,6 +502,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 local: &mut self.local,
                 date: None,
                 now: self.now,
+                counters: &mut self.counters,
             },
         );
         true
@@ -570,6 +576,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 local: &mut self.local,
                 date: None,
                 now: self.now,
+                counters: &mut self.counters,
             },
         );
         true
