@@ -751,7 +751,7 @@ mod tests {
     /// Bytes of connection state per connection, as `Server` and the
     /// README document it: the slot, plus the slab's generation tag.
     const fn documented(max_headers: usize) -> usize {
-        2_960 + 16 * max_headers
+        2_896 + 16 * max_headers
     }
 
     #[test]
