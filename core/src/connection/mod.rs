@@ -171,17 +171,6 @@ pub struct Counters {
 }
 
 impl Counters {
-    /// Adds `other` to these counters.
-    #[inline]
-    pub fn add(&mut self, other: &Counters) {
-        self.requests += other.requests;
-        for (mine, theirs) in self.responses.iter_mut().zip(other.responses) {
-            *mine += theirs;
-        }
-        self.parse_errors += other.parse_errors;
-        self.timeouts += other.timeouts;
-    }
-
     /// Counts a response with `status`.
     #[inline]
     pub(crate) fn response(&mut self, status: u16) {
