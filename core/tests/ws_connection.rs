@@ -20,6 +20,11 @@ impl Handler for Echo {
     fn websocket(&self, request: &Request<'_>, _: &Handshake<'_>) -> Upgrade {
         match request.path() {
             b"/ws" => Upgrade::ACCEPT,
+            // A handler bug: names a subprotocol no client offered.
+            b"/ws-bad-protocol" => Upgrade::Accept {
+                protocol: Some("never-offered"),
+                tag: 0,
+            },
             _ => Upgrade::Decline,
         }
     }
@@ -65,6 +70,25 @@ fn handshake_then_echo_over_the_same_connection() {
     );
     assert!(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
     assert_eq!(&out[head_end..], b"\x81\x02hi");
+}
+
+#[test]
+fn a_subprotocol_the_client_did_not_offer_is_a_counted_500() {
+    let bad =
+        std::str::from_utf8(HANDSHAKE)
+            .unwrap()
+            .replacen("GET /ws ", "GET /ws-bad-protocol ", 1);
+    let mut driver = driver(Config::DEFAULT);
+    driver.arrive(bad.as_bytes());
+    assert!(
+        driver
+            .output()
+            .starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+        "{}",
+        driver.output()
+    );
+    assert_eq!(driver.counters.requests, 1);
+    assert_eq!(driver.counters.responses, [0, 0, 0, 0, 1]);
 }
 
 #[test]

@@ -965,6 +965,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 }
                 // The chosen subprotocol was not offered: the handler's bug.
                 Ok(Some((Err(_), _))) => {
+                    env.counters.response(500);
                     self.queue_error(bufs, StatusCode::INTERNAL_SERVER_ERROR, None, env.now);
                     return false;
                 }
