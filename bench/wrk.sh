@@ -9,7 +9,10 @@
 # Matrix: body 13 B and 6150 B × 100 and 1000 connections × plain and
 # pipelined (16 requests per write, bench/pipeline.lua). In each cell the
 # servers take turns, peregrine then nginx, ROUNDS times, and the report
-# gives the medians. Server CPU per request is the server's utime + stime
+# gives the medians. Cells without pipelining also run the `floor` example
+# in the same turns: one recv and one send of the same answer per request
+# and nothing else, the kernel's share of a request, against which both
+# servers' CPU per request can be read. Server CPU per request is the server's utime + stime
 # (/proc/PID/stat fields 14 and 15, nginx's master and worker added) over
 # the wrk run, divided by the requests wrk completed.
 #
@@ -19,7 +22,9 @@
 #   measure the std backend's other models)
 #   ROUNDS [3]  DURATION [10s]  WARMUP [2s, 0 for none]  PAUSE [1, seconds between runs]
 #   BODIES ["13 6150"]  CONNS ["100 1000"]  MODES ["plain pipelined"]  DEPTH [16]
+#   FLOOR [1, 0 to leave the floor out]
 #   SERVER_CPU [0]  CLIENT_CPU [1]  PEREGRINE_PORT [18080]  NGINX_PORT [18081]
+#   FLOOR_PORT [18082]
 #
 # The Markdown report goes to standard output and to bench/results/wrk-*.md;
 # every run's raw wrk output and figures go to bench/results/wrk-*.log.
@@ -40,6 +45,9 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 PEREGRINE_PORT=${PEREGRINE_PORT:-18080}
 NGINX_PORT=${NGINX_PORT:-18081}
+FLOOR=${FLOOR:-1}
+FLOOR_PORT=${FLOOR_PORT:-18082}
+FLOOR_BIN=$ROOT/target/release/examples/floor
 
 # Seconds in a wrk duration ("10", "10s", "2m", "1h").
 seconds() {
@@ -63,6 +71,11 @@ for m in $MODES; do [[ $m == plain || $m == pipelined ]] || die "MODES: plain or
 
 need_commands wrk:wrk nginx:nginx-light curl:curl taskset:util-linux
 build_hello
+if [ "$FLOOR" != 0 ]; then
+    note "building floor (release)"
+    (cd "$ROOT" && cargo build --release --quiet -p peregrine-examples --example floor) ||
+        die "cargo build of the floor example failed"
+fi
 raise_fd_limit
 
 CLK_TCK=$(getconf CLK_TCK)
@@ -104,6 +117,15 @@ start_peregrine() { # BODY_FILE SIZE
     wait_ready "$PEREGRINE_PORT" "$peregrine_pid" "$2" 30 "$out"
 }
 
+start_floor() { # BODY_FILE SIZE
+    local out=$tmp/floor-$2.out
+    port_free "$FLOOR_PORT"
+    taskset -c "$SERVER_CPU" "$FLOOR_BIN" --port "$FLOOR_PORT" --body-file "$1" >"$out" 2>&1 &
+    floor_pid=$!
+    pids+=("$floor_pid")
+    wait_ready "$FLOOR_PORT" "$floor_pid" "$2" 30 "$out"
+}
+
 start_nginx() { # BODY_FILE SIZE
     local dir=$tmp/nginx-$2
     port_free "$NGINX_PORT"
@@ -120,7 +142,26 @@ start_nginx() { # BODY_FILE SIZE
 stop_servers() {
     stop_pid "$peregrine_pid" INT 10 || note "peregrine did not stop on SIGINT; killed"
     stop_pid "$nginx_pid" QUIT 10 || note "nginx did not stop on SIGQUIT; killed"
+    # The floor has no graceful shutdown: SIGTERM ends it.
+    [ -z "$floor_pid" ] || stop_pid "$floor_pid" TERM 10 || note "floor did not stop on SIGTERM; killed"
+    floor_pid=
     pids=()
+}
+
+# The pid and port of peregrine, nginx or floor.
+server_pid() {
+    case $1 in
+    peregrine) echo "$peregrine_pid" ;;
+    nginx) echo "$nginx_pid" ;;
+    floor) echo "$floor_pid" ;;
+    esac
+}
+server_port() {
+    case $1 in
+    peregrine) echo "$PEREGRINE_PORT" ;;
+    nginx) echo "$NGINX_PORT" ;;
+    floor) echo "$FLOOR_PORT" ;;
+    esac
 }
 
 # One wrk run: SERVER PID PORT CONNS MODE DURATION LABEL. Appends the raw
@@ -145,7 +186,7 @@ run_wrk() {
     } >>"$log"
     [ "$status" -eq 0 ] || die "wrk against $server failed (exit $status); see $log"
     if ! kill -0 "$pid" 2>/dev/null || [ -z "$t1" ]; then
-        tail -n 20 "$tmp"/peregrine-*.out "$tmp"/nginx-*/error.log >&2 2>/dev/null || true
+        tail -n 20 "$tmp"/peregrine-*.out "$tmp"/floor-*.out "$tmp"/nginx-*/error.log >&2 2>/dev/null || true
         die "$server (pid $pid) died during the run ($label); its output is above, wrk's in $log"
     fi
     [ "$label" = warmup ] && return 0
@@ -173,6 +214,7 @@ fmt_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else p
 med() { awk -v l="$1" -v s="$2" -v c="$3" '$1 == "run" && $2 == l && $3 == s { print $c }' "$log" | median; }
 
 summary=()
+floor_pid=
 
 echo "# Peregrine vs nginx: wrk"
 echo
@@ -187,23 +229,26 @@ for size in $BODIES; do
     write_body "$size" "$body"
     start_peregrine "$body" "$size"
     start_nginx "$body" "$size"
+    [ "$FLOOR" = 0 ] || [[ " $MODES " != *" plain "* ]] || start_floor "$body" "$size"
     for conns in $CONNS; do
         for mode in $MODES; do
             label="${size}B-c${conns}-${mode}"
             note "cell $label"
             errors_seen=0
+            servers=(peregrine nginx)
+            [ "$mode" = plain ] && [ -n "$floor_pid" ] && servers+=(floor)
             if [ "$WARMUP" != 0 ]; then
-                run_wrk peregrine "$peregrine_pid" "$PEREGRINE_PORT" "$conns" "$mode" "$WARMUP" warmup
-                sleep "$PAUSE"
-                run_wrk nginx "$nginx_pid" "$NGINX_PORT" "$conns" "$mode" "$WARMUP" warmup
-                sleep "$PAUSE"
+                for s in "${servers[@]}"; do
+                    run_wrk "$s" "$(server_pid "$s")" "$(server_port "$s")" "$conns" "$mode" "$WARMUP" warmup
+                    sleep "$PAUSE"
+                done
             fi
             for round in $(seq "$ROUNDS"); do
                 note "round $round/$ROUNDS"
-                run_wrk peregrine "$peregrine_pid" "$PEREGRINE_PORT" "$conns" "$mode" "$DURATION" "$label"
-                sleep "$PAUSE"
-                run_wrk nginx "$nginx_pid" "$NGINX_PORT" "$conns" "$mode" "$DURATION" "$label"
-                sleep "$PAUSE"
+                for s in "${servers[@]}"; do
+                    run_wrk "$s" "$(server_pid "$s")" "$(server_port "$s")" "$conns" "$mode" "$DURATION" "$label"
+                    sleep "$PAUSE"
+                done
             done
 
             title="$size B, $conns connections, "
@@ -215,15 +260,21 @@ for size in $BODIES; do
             cpu_ratio=$(fmt_ratio "$(med "$label" peregrine 7)" "$(med "$label" nginx 7)")
             echo "| server | req/s | p50 | p99 | server CPU µs/request |"
             echo "|---|---:|---:|---:|---:|"
-            for s in peregrine nginx; do
+            for s in "${servers[@]}"; do
                 if [ "$mode" = plain ]; then
-                    p50=$(fmt_lat "$(med "$label" $s 5)") p99=$(fmt_lat "$(med "$label" $s 6)")
+                    p50=$(fmt_lat "$(med "$label" "$s" 5)") p99=$(fmt_lat "$(med "$label" "$s" 6)")
                 else
                     p50=n/a p99=n/a
                 fi
-                echo "| $s | $(fmt_int "$(med "$label" $s 4)") | $p50 | $p99 | $(printf '%.2f' "$(med "$label" $s 7)") |"
+                echo "| $s | $(fmt_int "$(med "$label" "$s" 4)") | $p50 | $p99 | $(printf '%.2f' "$(med "$label" "$s" 7)") |"
             done
             echo "| peregrine/nginx | $rps_ratio | | | $cpu_ratio |"
+            floor_cpu=- floor_ratio=-
+            if [[ " ${servers[*]} " == *" floor "* ]]; then
+                floor_cpu=$(printf '%.2f' "$(med "$label" floor 7)")
+                floor_ratio=$(fmt_ratio "$(med "$label" floor 7)" "$(med "$label" nginx 7)")
+                echo "| floor/nginx | | | | $floor_ratio |"
+            fi
             if [ "$mode" = pipelined ]; then
                 echo
                 echo "Latency n/a: under pipelining wrk 4.1's latency correction assumes one request per write and its percentiles come out wrong (p99 often 0); the raw figures are in the log."
@@ -232,7 +283,7 @@ for size in $BODIES; do
                 echo
                 echo "wrk reported socket errors or non-2xx responses in this cell; see the log."
             fi
-            summary+=("| $size B | $conns | $mode | $(fmt_int "$(med "$label" peregrine 4)") | $(fmt_int "$(med "$label" nginx 4)") | $rps_ratio | $(printf '%.2f' "$(med "$label" peregrine 7)") | $(printf '%.2f' "$(med "$label" nginx 7)") | $cpu_ratio |")
+            summary+=("| $size B | $conns | $mode | $(fmt_int "$(med "$label" peregrine 4)") | $(fmt_int "$(med "$label" nginx 4)") | $rps_ratio | $(printf '%.2f' "$(med "$label" peregrine 7)") | $(printf '%.2f' "$(med "$label" nginx 7)") | $cpu_ratio | $floor_cpu | $floor_ratio |")
         done
     done
     stop_servers
@@ -241,6 +292,6 @@ done
 echo
 echo "### Summary (medians)"
 echo
-echo "| body | connections | mode | peregrine req/s | nginx req/s | ratio | peregrine µs/req | nginx µs/req | ratio |"
-echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
+echo "| body | connections | mode | peregrine req/s | nginx req/s | ratio | peregrine µs/req | nginx µs/req | ratio | floor µs/req | floor/nginx |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${summary[@]}"
