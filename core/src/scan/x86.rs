@@ -65,13 +65,48 @@ pub(super) unsafe fn run_end_with<const CLASS: u8>(
     }
 }
 
+/// A vector of `v` with 0xFF in the bytes of the block class `CLASS` and 0
+/// elsewhere, written once for both vector widths: the caller names the
+/// width's intrinsics (`or`, `andnot`, `cmpeq`, signed `cmpgt`, `add`,
+/// unsigned `max`) and its `splat` of a byte. Expands to intrinsic calls,
+/// so it belongs inside the caller's `unsafe` block.
+macro_rules! class_mask {
+    ($class:expr, $v:expr, $splat:expr, $or:ident, $andnot:ident, $cmpeq:ident,
+     $cmpgt:ident, $add:ident, $max_epu8:ident) => {{
+        let v = $v;
+        let splat = $splat;
+        match $class {
+            // Signed compare: bytes >= 0x80 are negative, so this is
+            // 0x21..=0x7F, and DEL is taken out.
+            TARGET => $andnot($cmpeq(v, splat(0x7F)), $cmpgt(v, splat(0x20))),
+            // A range test is a signed compare after adding what takes the
+            // first byte of the range to -128 (wrapping), so that the range
+            // is at the bottom of the signed order; `x < bound` is written
+            // `cmpgt(bound, x)`, as AVX2 has no `cmplt`. Setting bit 5
+            // lowercases letters and makes no other byte a lowercase letter.
+            TOKEN => {
+                let lower = $or(v, splat(0x20));
+                let letter = $cmpgt(splat(0x80 + 26), $add(lower, splat(0x80 - b'a')));
+                let digit = $cmpgt(splat(0x80 + 10), $add(v, splat(0x80 - b'0')));
+                let dash = $cmpeq(v, splat(b'-'));
+                $or($or(letter, digit), dash)
+            }
+            // Unsigned v >= 0x20 (max(v, 0x20) == v) but not DEL, or HTAB.
+            _ => $or(
+                $andnot($cmpeq(v, splat(0x7F)), $cmpeq($max_epu8(v, splat(0x20)), v)),
+                $cmpeq(v, splat(b'\t')),
+            ),
+        }
+    }};
+}
+
 pub(super) mod sse2 {
     //! SSE2: 16 bytes a step.
 
     use crate::scan::{TARGET, TOKEN};
     use core::arch::x86_64::{
-        _mm_add_epi8, _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8,
-        _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_add_epi8, _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_loadu_si128,
+        _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
 
     /// Bytes checked per step.
@@ -97,37 +132,17 @@ pub(super) mod sse2 {
         let valid = unsafe {
             let v = _mm_loadu_si128(block.as_ptr().cast());
             let splat = |b: u8| _mm_set1_epi8(b as i8);
-            let in_class = match CLASS {
-                // Signed compare: bytes >= 0x80 are negative, so this is
-                // 0x21..=0x7F, and DEL is taken out.
-                TARGET => _mm_andnot_si128(
-                    _mm_cmpeq_epi8(v, splat(0x7F)),
-                    _mm_cmpgt_epi8(v, splat(0x20)),
-                ),
-                // A range test is a signed compare after adding what takes
-                // the first byte of the range to -128 (wrapping), so that
-                // the range is at the bottom of the signed order. Setting
-                // bit 5 lowercases letters and makes no other byte a
-                // lowercase letter.
-                TOKEN => {
-                    let lower = _mm_or_si128(v, splat(0x20));
-                    let letter =
-                        _mm_cmplt_epi8(_mm_add_epi8(lower, splat(0x80 - b'a')), splat(0x80 + 26));
-                    let digit =
-                        _mm_cmplt_epi8(_mm_add_epi8(v, splat(0x80 - b'0')), splat(0x80 + 10));
-                    let dash = _mm_cmpeq_epi8(v, splat(b'-'));
-                    _mm_or_si128(_mm_or_si128(letter, digit), dash)
-                }
-                // Unsigned v >= 0x20 (max(v, 0x20) == v) but not DEL, or
-                // HTAB.
-                _ => _mm_or_si128(
-                    _mm_andnot_si128(
-                        _mm_cmpeq_epi8(v, splat(0x7F)),
-                        _mm_cmpeq_epi8(_mm_max_epu8(v, splat(0x20)), v),
-                    ),
-                    _mm_cmpeq_epi8(v, splat(b'\t')),
-                ),
-            };
+            let in_class = class_mask!(
+                CLASS,
+                v,
+                splat,
+                _mm_or_si128,
+                _mm_andnot_si128,
+                _mm_cmpeq_epi8,
+                _mm_cmpgt_epi8,
+                _mm_add_epi8,
+                _mm_max_epu8
+            );
             _mm_movemask_epi8(in_class)
         };
         // One bit per byte, the first byte in bit 0; bits 16.. are clear, so
@@ -188,32 +203,17 @@ pub(super) mod avx2 {
         let valid = unsafe {
             let v = _mm256_loadu_si256(block.as_ptr().cast());
             let splat = |b: u8| _mm256_set1_epi8(b as i8);
-            // As in SSE2; `_mm256_cmplt_epi8` does not exist, so the
-            // operands of the range tests are swapped.
-            let in_class = match CLASS {
-                TARGET => _mm256_andnot_si256(
-                    _mm256_cmpeq_epi8(v, splat(0x7F)),
-                    _mm256_cmpgt_epi8(v, splat(0x20)),
-                ),
-                TOKEN => {
-                    let lower = _mm256_or_si256(v, splat(0x20));
-                    let letter = _mm256_cmpgt_epi8(
-                        splat(0x80 + 26),
-                        _mm256_add_epi8(lower, splat(0x80 - b'a')),
-                    );
-                    let digit =
-                        _mm256_cmpgt_epi8(splat(0x80 + 10), _mm256_add_epi8(v, splat(0x80 - b'0')));
-                    let dash = _mm256_cmpeq_epi8(v, splat(b'-'));
-                    _mm256_or_si256(_mm256_or_si256(letter, digit), dash)
-                }
-                _ => _mm256_or_si256(
-                    _mm256_andnot_si256(
-                        _mm256_cmpeq_epi8(v, splat(0x7F)),
-                        _mm256_cmpeq_epi8(_mm256_max_epu8(v, splat(0x20)), v),
-                    ),
-                    _mm256_cmpeq_epi8(v, splat(b'\t')),
-                ),
-            };
+            let in_class = class_mask!(
+                CLASS,
+                v,
+                splat,
+                _mm256_or_si256,
+                _mm256_andnot_si256,
+                _mm256_cmpeq_epi8,
+                _mm256_cmpgt_epi8,
+                _mm256_add_epi8,
+                _mm256_max_epu8
+            );
             _mm256_movemask_epi8(in_class)
         };
         // One bit per byte, the first byte in bit 0; `skip` is below 32.
