@@ -47,7 +47,7 @@
 //! set so that no call blocks past the connection's next deadline (header,
 //! body, idle, write or linger timeout), and none past 100 ms. When a call
 //! times out, the thread looks at the clock, and once a deadline has passed
-//! calls [`Connection::on_timeout`](peregrine_core::Connection::on_timeout):
+//! calls [`Connection::handle_timeout`](peregrine_core::Connection::handle_timeout):
 //! a slowloris client gets its `408` on time, a peer that stops reading is
 //! dropped after the write timeout. Timeouts are only set when they must
 //! change, so a request costs one `read` and one `writev`.

@@ -251,8 +251,8 @@ where
                 Some(since) if now >= since.saturating_add(ctx.grace_ms) => break,
                 _ => {}
             }
-            if conn.deadline().is_some_and(|deadline| deadline <= now) {
-                conn.on_timeout(bufs, now, totals);
+            if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
+                conn.handle_timeout(bufs, now, totals);
                 continue;
             }
             let mut env = Env {
@@ -264,7 +264,7 @@ where
             };
             // No sender reaches this backend: a body waiting for the
             // application (`Fill::Pending`) is asked again every tick.
-            conn.wake();
+            conn.handle_wake(now);
             if conn.has_work() {
                 // A streamed body whose handler had nothing to give: ask
                 // again, waiting a little when it keeps giving nothing.
@@ -282,7 +282,7 @@ where
             } else {
                 starved = 0;
             }
-            let deadline = conn.deadline().unwrap_or(u64::MAX);
+            let deadline = conn.poll_timeout().unwrap_or(u64::MAX);
             let grace_end = draining.map_or(u64::MAX, |since| since.saturating_add(ctx.grace_ms));
             socket.limit(
                 now.saturating_add(POLL_MS),

@@ -315,6 +315,27 @@ impl ChunkedDecoder {
         self.body_len
     }
 
+    /// Payload bytes produced so far plus those the current chunk's size
+    /// line announced and not yet produced: a lower bound on the body's
+    /// final length, known as soon as the size digits arrive, so a caller
+    /// can refuse a chunk announcing more than its body limit before
+    /// waiting for its data.
+    ///
+    /// ```
+    /// use peregrine_core::chunked::ChunkedDecoder;
+    ///
+    /// let mut decoder = ChunkedDecoder::new();
+    /// decoder.decode_in_place(&mut b"4001\r\nab".to_vec()).unwrap();
+    /// assert_eq!(decoder.body_len(), 2);
+    /// assert_eq!(decoder.announced_len(), 0x4001);
+    /// let mut decoder = ChunkedDecoder::new();
+    /// decoder.decode_in_place(&mut b"ffffffffffffffff".to_vec()).unwrap();
+    /// assert_eq!(decoder.announced_len(), u64::MAX);
+    /// ```
+    pub fn announced_len(&self) -> u64 {
+        self.body_len.saturating_add(self.size)
+    }
+
     /// Forgets the current body, keeping the limits, to decode the next one.
     ///
     /// ```

@@ -135,9 +135,10 @@ impl Upgrade {
 /// An open WebSocket connection, as the handler's callbacks see it: send
 /// messages, ping, close, subscribe to topics. Frames go into the
 /// connection's write buffer; when it is full a send fails with
-/// [`SendError::BufferFull`] instead of growing anything (or, with
-/// [`Config::websocket_close_on_backpressure`](crate::Config), the
-/// connection closes with 1008).
+/// [`SendError::BufferFull`] instead of growing anything, the message is
+/// counted as [`lost`](WebSocket::lost), and under the default
+/// [`Backpressure::Close`](crate::Backpressure) the connection closes with
+/// 1008 after the frames already queued.
 pub struct WebSocket<'a, L = ()> {
     /// The connection's WebSocket state.
     state: &'a mut WebSocketState,
@@ -204,6 +205,13 @@ impl<'a, L> WebSocket<'a, L> {
     /// Whether messages may still be sent.
     pub fn can_send(&self) -> bool {
         self.state.can_send()
+    }
+
+    /// How many messages sent to this connection did not fit its outbound
+    /// budget and were lost (the peer reads too slowly), from the handler
+    /// or from other threads.
+    pub fn lost(&self) -> u64 {
+        self.state.lost()
     }
 
     /// The connection's id: keep it to send this connection messages later,
@@ -278,7 +286,7 @@ pub enum Fill {
     /// Nothing is ready: the connection waits, costing nothing, until it is
     /// woken — with the backend's sender (`Sender::wake`, given the
     /// [`Response::id`] the handler kept), or by an embedding runtime with
-    /// [`Connection::wake`](crate::Connection::wake). Backends without a
+    /// [`Connection::handle_wake`](crate::Connection::handle_wake). Backends without a
     /// sender ask again at their next timer tick. The write timeout does
     /// not run while the connection waits for the application.
     Pending,

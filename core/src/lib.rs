@@ -48,18 +48,18 @@
 //! // Bytes in: two pipelined requests arrive in one read.
 //! let wire = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
 //! conn.read_buf(&mut bufs)[..wire.len()].copy_from_slice(wire);
-//! conn.on_read(wire.len(), &mut bufs, &mut env);
+//! conn.handle_read(wire.len(), &mut bufs, &mut env);
 //!
 //! // Bytes out: both responses, ready for one writev.
-//! let Transmit::Write(slices) = conn.transmit(&bufs) else { panic!() };
+//! let Transmit::Write(slices) = conn.poll_transmit(&bufs) else { panic!() };
 //! let out: Vec<u8> = slices.flatten().copied().collect();
 //! let one = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!";
 //! assert_eq!(out, [&one[..], one].concat());
-//! conn.on_written(out.len(), &mut bufs, &mut env);
+//! conn.handle_written(out.len(), &mut bufs, &mut env);
 //!
 //! // Idle keep-alive: nothing buffered, a deadline for the idle timeout.
 //! assert!(!conn.holds_buffers());
-//! assert_eq!(conn.deadline(), Some(Config::DEFAULT.idle_timeout));
+//! assert_eq!(conn.poll_timeout(), Some(Config::DEFAULT.idle_timeout));
 //! ```
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -88,7 +88,8 @@ pub mod response;
 pub mod ws;
 
 pub use connection::{
-    Config, Connection, ConnectionId, Counters, Env, Interest, IoBuffers, Slices, Transmit,
+    Backpressure, Config, Connection, ConnectionId, Counters, Env, Interest, IoBuffers, Slices,
+    TimerKind, Transmit,
 };
 pub use error::Error;
 pub use framing::BodyFraming;

@@ -234,7 +234,7 @@ fn a_hundred_pipelined_requests_in_one_read_are_answered_in_one_write() {
     let (input, output) = hundred();
     // Big buffers, so that all hundred are read at once and their answers
     // fit in half the write buffer; the per-wakeup cap raised to 100, so
-    // the one `on_read` handles them all. Then the single write offers the
+    // the one `handle_read` handles them all. Then the single write offers the
     // whole output (one slice: the answers lie end to end).
     let config = Config {
         max_requests_per_wakeup: 100,
@@ -256,7 +256,7 @@ fn a_hundred_pipelined_requests_in_one_read_are_answered_in_one_write() {
     );
 
     // With the default cap of 64 the first write offers 64 answers; the
-    // write drains the queue and `on_written` takes the other 36.
+    // write drains the queue and `handle_written` takes the other 36.
     let mut driver = BigDriver::big(Config::DEFAULT);
     driver.arrive(input.as_bytes());
     assert_eq!(driver.output(), output);
@@ -689,14 +689,14 @@ fn half_close_answers_every_request_already_received() {
 // Timeouts, on the test's clock.
 
 #[test]
-fn header_timeout_counts_from_the_first_byte_of_the_head() {
+fn the_first_header_timeout_counts_from_the_accept() {
     let limit = Config::DEFAULT.header_timeout;
     let driver = converse_script(&[
         Step::Advance(5),
         Step::Send(b"GET / HTTP/1.1\r\nHo"),
         Step::Advance(limit / 2),
         Step::Send(b"st: a\r\n"),
-        Step::Advance(limit - limit / 2 - 1),
+        Step::Advance(limit - limit / 2 - 6),
     ]);
     assert_eq!(driver.output(), "");
     let driver = converse_script(&[
@@ -704,11 +704,48 @@ fn header_timeout_counts_from_the_first_byte_of_the_head() {
         Step::Send(b"GET / HTTP/1.1\r\nHo"),
         Step::Advance(limit / 2),
         Step::Send(b"st: a\r\n"),
-        Step::Advance(limit - limit / 2),
+        Step::Advance(limit - limit / 2 - 5),
     ]);
     assert_eq!(driver.output(), error(Error::RequestTimeout));
     assert!(driver.write_closed);
     assert_closes(&[Step::Send(b"GET / HTTP/1.1\r\nHo"), Step::Advance(limit)]);
+}
+
+#[test]
+fn a_connection_that_sends_nothing_is_closed_at_the_header_timeout() {
+    // Not at the idle timeout: a silent peer holds its slot no longer than
+    // a slow one (limit and limit + 1).
+    let limit = Config::DEFAULT.header_timeout;
+    assert!(limit < Config::DEFAULT.idle_timeout);
+    let driver = converse_script(&[Step::Advance(limit - 1)]);
+    assert!(!driver.conn.is_closed());
+    let driver = converse_script(&[Step::Advance(limit)]);
+    assert!(driver.conn.is_closed());
+    assert_eq!(driver.output(), "");
+}
+
+#[test]
+fn a_later_header_timeout_counts_from_the_first_byte_of_its_head() {
+    let limit = Config::DEFAULT.header_timeout;
+    let first = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let script = |wait: u64| {
+        converse_script(&[
+            Step::Send(first),
+            Step::Advance(limit * 2),
+            Step::Send(b"GET / HTTP/1.1\r\nHo"),
+            Step::Advance(limit / 2),
+            Step::Send(b"st: a\r\n"),
+            Step::Advance(wait),
+        ])
+    };
+    let hello = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!";
+    let driver = script(limit - limit / 2 - 1);
+    assert_eq!(driver.output(), hello);
+    let driver = script(limit - limit / 2);
+    assert_eq!(
+        driver.output(),
+        format!("{hello}{}", error(Error::RequestTimeout))
+    );
 }
 
 #[test]
@@ -909,7 +946,7 @@ fn closing_connection_deadline_is_not_in_the_past() {
     driver.arrive(b"GET /close HTTP/1.1\r\nHost: a\r\n\r\n");
     assert!(driver.write_once(), "the response");
     assert!(driver.conn.interest().write, "the shutdown is next");
-    let deadline = driver.conn.deadline().unwrap();
+    let deadline = driver.conn.poll_timeout().unwrap();
     assert!(
         deadline > driver.now,
         "deadline {deadline} at {}",
@@ -1269,7 +1306,7 @@ fn hijack_hands_over_after_the_head_with_the_bytes_read_past_it() {
     }
     assert!(driver.conn.is_hijacked());
     assert_eq!(driver.conn.leftover(&driver.bufs), b"xyz");
-    assert!(!driver.conn.interest().read && driver.conn.deadline().is_none());
+    assert!(!driver.conn.interest().read && driver.conn.poll_timeout().is_none());
 }
 
 // Odd handlers and odd inputs.
@@ -1412,4 +1449,34 @@ fn bodies_up_to_half_the_write_buffer_fit() {
         "{}",
         &driver.output()[driver.output().len() - 60..]
     );
+}
+
+#[test]
+fn a_chunk_announcing_more_than_the_body_limit_is_refused_at_its_size_line() {
+    let config = Config {
+        max_body_len: 10,
+        ..Config::DEFAULT
+    };
+    let make = || Driver::with_config(config);
+    let head = "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    // At the limit: the connection waits for the data, then answers.
+    let at_limit = format!("{head}a\r\n");
+    let driver = converse_with(&make, &[Step::Send(at_limit.as_bytes())]);
+    assert_eq!(driver.output(), "");
+    assert!(!driver.conn.is_closed());
+    let whole = format!("{head}a\r\n0123456789\r\n0\r\n\r\n");
+    let driver = converse_with(&make, &[Step::Send(whole.as_bytes())]);
+    assert_eq!(driver.output(), echoed("0123456789"));
+    // One over, split across chunks or in one size line, and a size that
+    // no buffer could hold: 413 at once, no data awaited.
+    for sizes in ["b\r\n", "5\r\n01234\r\n6\r\n", "ffffffffffffffff\r\n"] {
+        let input = format!("{head}{sizes}");
+        let driver = converse_with(&make, &[Step::Send(input.as_bytes())]);
+        assert_eq!(driver.output(), error(Error::BodyTooLarge), "{sizes:?}");
+        assert!(driver.write_closed, "{sizes:?}");
+    }
+    // With no configured limit, the read buffer is the limit.
+    let input = format!("{head}4001\r\n");
+    let driver = converse(input.as_bytes());
+    assert_eq!(driver.output(), error(Error::BodyTooLarge));
 }

@@ -153,3 +153,30 @@ fn a_talking_peer_is_neither_pinged_nor_closed() {
     assert_eq!(driver.out[handshake_len..], b"\x81\x01x".repeat(10)[..]);
     assert!(!driver.conn.is_closed());
 }
+
+#[test]
+fn a_listen_only_peer_that_is_fed_messages_is_not_idle() {
+    let config = Config {
+        websocket_idle_timeout: 3_000,
+        ..Config::DEFAULT
+    };
+    let mut driver = driver(config);
+    driver.arrive(HANDSHAKE);
+    let handshake_len = driver.out.len();
+    // The peer never sends a frame, but the application keeps sending it
+    // messages: fed for 9 s, three idle limits.
+    for _ in 0..10 {
+        driver.advance(900);
+        let now = driver.now;
+        driver
+            .conn
+            .send_message(&mut driver.bufs, Message::Text("x"), now)
+            .unwrap();
+        driver.pump();
+    }
+    assert_eq!(driver.out[handshake_len..], b"\x81\x01x".repeat(10)[..]);
+    assert!(!driver.conn.is_closed());
+    // Then silence both ways: closed with 1001 at the idle limit.
+    driver.advance(3_000);
+    assert!(driver.out.ends_with(b"\x88\x06\x03\xe9idle"));
+}

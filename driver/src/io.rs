@@ -82,7 +82,7 @@ where
             match socket.read(space) {
                 Ok(0) => {
                     ready.readable = false;
-                    conn.on_read_closed(env.now);
+                    conn.handle_read_closed(env.now);
                 }
                 Ok(n) => {
                     // A short read drained the socket, unless the peer hung
@@ -91,7 +91,7 @@ where
                     if n < asked && mode == Mode::EdgeTriggered && !ready.hangup {
                         ready.readable = false;
                     }
-                    conn.on_read(n, bufs, env);
+                    conn.handle_read(n, bufs, env);
                 }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => ready.readable = false,
                 Err(error) if error.kind() == ErrorKind::Interrupted => {}
@@ -137,7 +137,7 @@ where
     H: Handler<L>,
     L: Default,
 {
-    let (result, offered) = match conn.transmit(bufs) {
+    let (result, offered) = match conn.poll_transmit(bufs) {
         Transmit::Idle => return Ok(false),
         Transmit::Write(slices) => {
             if let Some(bytes) = slices.single() {
@@ -150,7 +150,7 @@ where
         Transmit::CloseWrite => {
             // The peer may be gone already; the connection closes either way.
             let _ = socket.shutdown_write();
-            conn.on_write_closed(env.now);
+            conn.handle_write_closed(env.now);
             return Ok(true);
         }
     };
@@ -160,7 +160,7 @@ where
                 // The socket buffer is full; an event says when it drains.
                 ready.writable = false;
             }
-            conn.on_written(n, bufs, env);
+            conn.handle_written(n, bufs, env);
             Ok(true)
         }
         Err(error) if error.kind() == ErrorKind::WouldBlock => {

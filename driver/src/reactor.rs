@@ -222,7 +222,7 @@ fn arm_slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
     token: Token,
     slot: &mut Slot<READ, WRITE, MAX_HEADERS>,
 ) {
-    if let Some(deadline) = slot.conn.deadline() {
+    if let Some(deadline) = slot.conn.poll_timeout() {
         slot.armed = Some(timers.arm(token, deadline, slot.armed));
     }
 }
@@ -419,7 +419,7 @@ where
             let undelivered = match sender::decode(record) {
                 None => 1,
                 Some(Mail::Wake(key)) => {
-                    self.wake(Token::from_u64(key));
+                    self.wake(Token::from_u64(key), now);
                     0
                 }
                 Some(Mail::Message(Target::Connection(key), message)) => {
@@ -438,11 +438,11 @@ where
 
     /// Resumes a streamed body that waited for the application; it runs
     /// with the connections that have work left.
-    fn wake(&mut self, token: Token) {
+    fn wake(&mut self, token: Token, now: u64) {
         let Some(slot) = self.slab.get_mut(token) else {
             return;
         };
-        slot.conn.wake();
+        slot.conn.handle_wake(now);
         if slot.conn.has_work() && self.ready_list.len() < self.ready_list.capacity() {
             self.ready_list.push_back(token);
         }
@@ -621,7 +621,8 @@ where
         }
     }
 
-    /// Drives connections that had work left over, once each.
+    /// Drives connections that had work left over, once each, and those
+    /// that waited for a buffer to handle a deadline.
     fn run_ready_list(&mut self, now: u64) {
         for _ in 0..self.ready_list.len() {
             let Some(token) = self.ready_list.pop_front() else {
@@ -630,6 +631,14 @@ where
             let Some(slot) = self.slab.get_mut(token) else {
                 continue;
             };
+            if slot
+                .conn
+                .poll_timeout()
+                .is_some_and(|deadline| deadline <= now)
+            {
+                self.expire(token, now);
+                continue;
+            }
             if slot.buffer.is_some() && slot.conn.has_work() {
                 let buffer = slot.buffer.unwrap_or_default() as usize;
                 let mut env = Env {
@@ -655,28 +664,49 @@ where
                 continue;
             }
             slot.armed = None;
-            match slot.conn.deadline() {
-                Some(deadline) if deadline <= now => {
-                    let bufs = match slot.buffer {
-                        Some(buffer) => &mut self.buffers[buffer as usize],
-                        None => &mut self.scratch[0],
-                    };
-                    slot.conn.on_timeout(bufs, now, &mut self.totals);
-                    // Only a connection holding its own buffer can have
-                    // queued a response (a 408 needs a partial request);
-                    // one without that did is dropped, never sent garbage.
-                    let stranded = slot.buffer.is_none() && slot.conn.holds_buffers();
-                    slot.ready.writable = true;
-                    if slot.conn.is_closed() || stranded {
-                        self.close(token);
-                    } else {
-                        self.service(token, now);
-                        self.arm(token);
-                    }
-                }
+            match slot.conn.poll_timeout() {
+                Some(deadline) if deadline <= now => self.expire(token, now),
                 Some(_) => self.arm(token),
                 None => {}
             }
+        }
+    }
+
+    /// Handles a connection's deadline that passed. One whose handling
+    /// writes (a `408`, a WebSocket Ping or Close) borrows a buffer pair
+    /// first, and waits in line for one if none is free: the server never
+    /// drops a connection because it wanted to write to it.
+    fn expire(&mut self, token: Token, now: u64) {
+        let Some(slot) = self.slab.get_mut(token) else {
+            return;
+        };
+        if slot.buffer.is_none() && slot.conn.timeout_writes(now) {
+            match self.free_buffers.pop() {
+                Some(buffer) => slot.buffer = Some(buffer),
+                None => {
+                    if !slot.waiting {
+                        slot.waiting = true;
+                        self.waiting.push_back(token);
+                    }
+                    return;
+                }
+            }
+        }
+        let bufs = match slot.buffer {
+            Some(buffer) => &mut self.buffers[buffer as usize],
+            None => &mut self.scratch[0],
+        };
+        slot.conn.handle_timeout(bufs, now, &mut self.totals);
+        // A timeout that needs no buffer only closes; should one that got
+        // the scratch pair have queued anything, drop the connection
+        // rather than send what the next user of that pair overwrites.
+        let stranded = slot.buffer.is_none() && slot.conn.holds_buffers();
+        slot.ready.writable = true;
+        if slot.conn.is_closed() || stranded {
+            self.close(token);
+        } else {
+            self.service(token, now);
+            self.arm(token);
         }
     }
 
@@ -751,7 +781,7 @@ mod tests {
     /// Bytes of connection state per connection, as `Server` and the
     /// README document it: the slot, plus the slab's generation tag.
     const fn documented(max_headers: usize) -> usize {
-        2_896 + 16 * max_headers
+        2_768 + 16 * max_headers
     }
 
     #[test]

@@ -187,11 +187,10 @@ impl std::error::Error for PostError {}
 /// sender thread and worker). Posting never blocks and never allocates:
 /// a full mailbox fails the post with [`PostError::Full`]. What happens
 /// at the connection is that connection's business: a message for a
-/// connection that is gone or closing, or whose write buffer is full
-/// (`PostError::BufferFull` on a local send), is dropped and counted in
-/// [`Stats::messages_undelivered`](crate::Stats) — or, with
-/// `Config::websocket_close_on_backpressure`, the slow connection is
-/// closed with 1008.
+/// connection that is gone or closing, or whose write buffer is full, is
+/// dropped and counted in [`Stats::messages_undelivered`](crate::Stats);
+/// under the default `Config::websocket_backpressure`
+/// (`Backpressure::Close`) a slow connection is then closed with 1008.
 ///
 /// Take it from the server (`Server::sender`) before running it, after
 /// setting the number of workers.

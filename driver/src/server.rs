@@ -20,7 +20,7 @@ use crate::unix;
 /// `READ` and `WRITE` size each connection's buffers (while it has bytes
 /// in flight), `MAX_HEADERS` its header table. Memory per worker, allocated
 /// when it starts: `(buffers + 1) × (READ + WRITE) + max_connections ×
-/// (2,896 + 16 × MAX_HEADERS) + 2 × mailbox_capacity` bytes.
+/// (2,768 + 16 × MAX_HEADERS) + 2 × mailbox_capacity` bytes.
 pub struct Server<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
     /// The first listener, bound at once so the address is known.
     listener: OwnedFd,

@@ -19,7 +19,9 @@ use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use peregrine_core::ws::{CloseCode, Handshake, Message};
-use peregrine_core::{Config, ConnectionId, Request, Response, StatusCode, Upgrade, WebSocket};
+use peregrine_core::{
+    Backpressure, Config, ConnectionId, Request, Response, StatusCode, Upgrade, WebSocket,
+};
 use peregrine_driver::{PostError, Sender};
 use peregrine_tests::{Handler, Options, TestServer, raise_fd_limit};
 
@@ -264,14 +266,14 @@ fn a_broadcast_from_another_thread_reaches_1000_concurrent_clients() {
 }
 
 /// A hub server whose connections' write buffers are the fixture's
-/// 16 KiB, with `close_on_backpressure`; a client that never reads; and
+/// 16 KiB, with the given backpressure policy; a client that never reads; and
 /// 8 KiB messages posted to it until the server gives up on it or
 /// `limit` messages went in. Returns the server, the client's socket and
 /// id, and the sender.
-fn flood(close_on_backpressure: bool, limit: usize) -> (TestServer, Ws, ConnectionId, Sender) {
+fn flood(backpressure: Backpressure, limit: usize) -> (TestServer, Ws, ConnectionId, Sender) {
     let options = Options {
         config: Config {
-            websocket_close_on_backpressure: close_on_backpressure,
+            websocket_backpressure: backpressure,
             ..Config::DEFAULT
         },
         ..Options::default()
@@ -296,7 +298,7 @@ fn flood(close_on_backpressure: bool, limit: usize) -> (TestServer, Ws, Connecti
 fn a_client_that_does_not_read_loses_messages_and_they_are_counted() {
     // 2,000 × 8 KiB is far more than the socket buffers and the write
     // buffer hold.
-    let (server, mut ws, id, sender) = flood(false, 2000);
+    let (server, mut ws, id, sender) = flood(Backpressure::Drop, 2000);
     // The client now reads everything, up to an "end" marker; the marker
     // itself may be dropped while the buffers are still full, so it is
     // posted again until the client has it.
@@ -350,7 +352,7 @@ fn a_client_that_does_not_read_loses_messages_and_they_are_counted() {
 
 #[test]
 fn a_client_that_does_not_read_is_closed_with_1008_when_configured() {
-    let (server, mut ws, _, _) = flood(true, 2000);
+    let (server, mut ws, _, _) = flood(Backpressure::Close, 2000);
     let mut binaries = 0;
     loop {
         match ws.read() {

@@ -13,9 +13,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use peregrine_core::ws::{Handshake, Message};
 use peregrine_core::{
-    BodyPolicy, Config, Connection, Counters, Env, FileRegion, Fill, Handler, IoBuffers, Request, Response,
-    StatusCode, Transmit,
+    Backpressure, BodyPolicy, Config, Connection, Counters, Env, FileRegion, Fill, Handler, IoBuffers,
+    Request, Response, StatusCode, TimerKind, Transmit, Upgrade, WebSocket,
 };
 
 const READ: usize = 1024;
@@ -31,7 +32,9 @@ const STALL: u64 = 1 << 40;
 /// `c` chunked stream, `l` stream with a length, `h` stream short of its
 /// length, `w` stream that stalls before it produces, `f` a file, `u`
 /// hijack, `x` close, `b` a large copied body, `n` `204`; anything else a
-/// static body. Sizes come from the path's length.
+/// static body. Sizes come from the path's length. A WebSocket handshake
+/// to a path whose second byte is `k` is accepted, and its messages are
+/// echoed (twice, for `kk`, to fill the outbound budget).
 struct Fuzz;
 
 #[derive(Default)]
@@ -109,6 +112,26 @@ impl Handler<Local> for Fuzz {
         }
     }
 
+    fn websocket(&self, request: &Request<'_>, _: &Handshake<'_>) -> Upgrade {
+        match request.path().get(1) {
+            Some(b'k') => Upgrade::Accept {
+                protocol: None,
+                tag: u64::from(request.path().get(2) == Some(&b'k')),
+            },
+            _ => Upgrade::Decline,
+        }
+    }
+
+    fn on_message(&self, message: Message<'_>, socket: &mut WebSocket<'_, Local>) {
+        for _ in 0..=socket.tag() {
+            let _ = match message {
+                Message::Text(text) => socket.send_text(text),
+                Message::Binary(data) => socket.send_binary(data),
+                _ => Ok(()),
+            };
+        }
+    }
+
     fn body_policy(&self, request: &Request<'_>) -> BodyPolicy {
         match request.path().get(1) {
             Some(b's') => BodyPolicy::Stream,
@@ -172,7 +195,7 @@ impl Driver {
         if self.conn.is_closed() || self.conn.is_hijacked() {
             return false;
         }
-        let written = match self.conn.transmit(&self.bufs) {
+        let written = match self.conn.poll_transmit(&self.bufs) {
             Transmit::Idle => return false,
             Transmit::Write(slices) => {
                 let slices: Vec<&[u8]> = slices.take(8).collect();
@@ -198,12 +221,12 @@ impl Driver {
                 region.len.min(self.write_budget as u64) as usize
             }
             Transmit::CloseWrite => {
-                self.conn.on_write_closed(self.now);
+                self.conn.handle_write_closed(self.now);
                 return true;
             }
         };
         self.written += written as u64;
-        self.conn.on_written(
+        self.conn.handle_written(
             written,
             &mut self.bufs,
             &mut Self::env(&mut self.local, &mut self.counters, self.now),
@@ -218,7 +241,7 @@ impl Driver {
         if self.pending.is_empty() {
             if self.eof && !self.eof_reported {
                 self.eof_reported = true;
-                self.conn.on_read_closed(self.now);
+                self.conn.handle_read_closed(self.now);
                 return true;
             }
             return false;
@@ -233,7 +256,7 @@ impl Driver {
         space[..n].copy_from_slice(&self.pending[..n]);
         self.pending.drain(..n);
         self.conn
-            .on_read(n, &mut self.bufs, &mut Self::env(&mut self.local, &mut self.counters, self.now));
+            .handle_read(n, &mut self.bufs, &mut Self::env(&mut self.local, &mut self.counters, self.now));
         true
     }
 
@@ -252,12 +275,12 @@ impl Driver {
                 progress = true;
             }
             progress |= self.read_once();
-            if !progress && self.conn.deadline().is_some_and(|d| d <= self.now) {
+            if !progress && self.conn.poll_timeout().is_some_and(|d| d <= self.now) {
                 // Due (a deadline may fall due while masked by another):
                 // the backend's timer fires at once.
-                self.conn.on_timeout(&mut self.bufs, self.now, &mut self.counters);
+                self.conn.handle_timeout(&mut self.bufs, self.now, &mut self.counters);
                 assert!(
-                    self.conn.deadline().is_none_or(|d| d > self.now),
+                    self.conn.poll_timeout().is_none_or(|d| d > self.now),
                     "on_timeout leaves the deadline due"
                 );
                 progress = true;
@@ -274,7 +297,7 @@ impl Driver {
     /// its time.
     fn advance_to(&mut self, target: u64) {
         for _ in 0..64 {
-            match self.conn.deadline() {
+            match self.conn.poll_timeout() {
                 Some(deadline) if deadline <= target => {
                     self.now = self.now.max(deadline);
                     self.pump();
@@ -290,30 +313,41 @@ impl Driver {
         let conn = &self.conn;
         if conn.is_closed() {
             assert_eq!(conn.interest(), Default::default());
-            assert_eq!(conn.deadline(), None);
+            assert_eq!(conn.poll_timeout(), None);
             return;
         }
         if conn.is_hijacked() {
-            assert_eq!(conn.deadline(), None);
+            assert_eq!(conn.poll_timeout(), None);
             return;
         }
         let interest = conn.interest();
-        let transmit = conn.transmit(&self.bufs);
+        let transmit = conn.poll_transmit(&self.bufs);
         assert_eq!(
             interest.write,
             !matches!(transmit, Transmit::Idle),
             "{transmit:?}"
         );
         assert!(
-            interest.read || interest.write || conn.has_work() || conn.deadline().is_some(),
+            interest.read || interest.write || conn.has_work() || conn.poll_timeout().is_some(),
             "waits for nothing"
         );
+        // An idle connection has a timer that ends its idleness: the
+        // first request's header timer, or the idle timer.
+        if conn.is_idle() {
+            assert!(
+                conn.timer(TimerKind::Idle).is_some() || conn.timer(TimerKind::Header).is_some(),
+                "idle with no timer"
+            );
+        }
+        // The deadline is the earliest timer of the table.
+        let earliest = TimerKind::ALL.iter().filter_map(|&kind| conn.timer(kind)).min();
+        assert_eq!(conn.poll_timeout(), earliest);
         // A connection neither closed nor handed over waits for the socket
         // or has work; waiting only for a timer would be a stall.
         assert!(
             interest.read || interest.write || conn.has_work(),
             "waits only for its deadline {:?}",
-            conn.deadline()
+            conn.poll_timeout()
         );
         if !self.first_bytes.is_empty() {
             let n = self.first_bytes.len().min(9);
@@ -335,6 +369,9 @@ fuzz_target!(|data: &[u8]| {
             max_target_len: 32,
             max_requests: 3,
             max_requests_per_wakeup: 2,
+            websocket_ping_interval: 1_000,
+            websocket_idle_timeout: 3_000,
+            websocket_backpressure: Backpressure::Drop,
             ..Config::DEFAULT
         }
     } else {
@@ -402,7 +439,7 @@ fuzz_target!(|data: &[u8]| {
         }
         let deadline = driver
             .conn
-            .deadline()
+            .poll_timeout()
             .expect("open, with nothing to wait for");
         driver.advance_to(deadline);
     }

@@ -65,9 +65,9 @@ pub unsafe extern "C" fn peregrine_serve(
     let space = conn.read_buf(&mut bufs);
     let n = space.len().min(input.len());
     space[..n].copy_from_slice(&input[..n]);
-    conn.on_read(n, &mut bufs, &mut env);
+    conn.handle_read(n, &mut bufs, &mut env);
     let mut copied = 0;
-    if let Transmit::Write(pieces) = conn.transmit(&bufs) {
+    if let Transmit::Write(pieces) = conn.poll_transmit(&bufs) {
         for piece in pieces {
             let take = piece.len().min(out.len() - copied);
             out[copied..copied + take].copy_from_slice(&piece[..take]);

@@ -1,19 +1,21 @@
 //! The WebSocket side of a connection: after the `101`, frames in and out
 //! through the same buffers, output queue and deadlines as HTTP.
 
+use super::phase::{Input, Phase, Then};
 use super::queue::{Queue, Segment};
-use super::{Connection, Counters, Env, Input, IoBuffers, Life};
+use super::timers::TimerTable;
+use super::{Backpressure, Config, Connection, Counters, Env, IoBuffers, TimerKind};
+use crate::Handler;
 use crate::handler::WebSocket;
 use crate::ws::{self, CloseCode, Message, Opcode, SendError, Session, Topics};
-use crate::{ConnectionId, Handler};
 
 /// The Close frame a shutting-down server sends its WebSocket peers: 1001
 /// "going away" (static, so no buffer is needed to send it).
 const GOING_AWAY: &[u8] = b"\x88\x0c\x03\xe9going away";
 
-/// The Close frame for a peer that does not read fast enough, when
-/// [`Config::websocket_close_on_backpressure`](super::Config) is set: 1008
-/// "backpressure" (static: the write buffer is full when it is needed).
+/// The Close frame for a peer that does not read fast enough, under
+/// [`Backpressure::Close`]: 1008 "backpressure" (static: the write buffer
+/// is full when it is needed).
 const BACKPRESSURE: &[u8] = b"\x88\x0e\x03\xf0backpressure";
 
 /// What a connection keeps once it speaks WebSocket.
@@ -25,12 +27,10 @@ pub(crate) struct WebSocketState {
     tag: u64,
     /// The topics the connection subscribed to.
     topics: Topics,
-    /// When the last automatic Ping went out.
-    last_ping: u64,
-    /// When the server's own Close frame went out, awaiting the reply.
-    close_sent_at: Option<u64>,
-    /// Close with 1008 when a send does not fit, instead of failing it.
-    close_on_backpressure: bool,
+    /// Messages that did not fit the outbound budget.
+    lost: u64,
+    /// What a send that does not fit does.
+    backpressure: Backpressure,
 }
 
 impl WebSocketState {
@@ -49,9 +49,15 @@ impl WebSocketState {
         self.session.can_send()
     }
 
+    /// Messages that did not fit the outbound budget.
+    pub(crate) fn lost(&self) -> u64 {
+        self.lost
+    }
+
     /// Encodes a frame with `encode` into `output`. A frame that does not
-    /// fit fails with [`SendError::BufferFull`] and, if so configured,
-    /// starts the closing handshake with 1008.
+    /// fit fails with [`SendError::BufferFull`], is counted as lost and,
+    /// under [`Backpressure::Close`], starts the closing handshake with
+    /// 1008.
     pub(crate) fn send(
         &mut self,
         output: &mut Output<'_>,
@@ -60,12 +66,22 @@ impl WebSocketState {
         let session = &mut self.session;
         let result = output.write_with(|buf| encode(session, buf));
         match result {
-            Err(SendError::BufferFull) if self.close_on_backpressure => {
-                self.close_static(output, CloseCode::POLICY_VIOLATION, BACKPRESSURE);
+            Err(SendError::BufferFull) => {
+                self.lost += 1;
+                if self.backpressure == Backpressure::Close && self.session.can_send() {
+                    self.close_static(output, CloseCode::POLICY_VIOLATION, BACKPRESSURE);
+                }
             }
-            Ok(()) if !self.session.can_send() => {
-                // A Close went out: the reply gets a bounded wait.
-                self.close_sent_at.get_or_insert(output.now);
+            Ok(()) if !self.session.can_send() => output.close_sent(),
+            Ok(()) => {
+                // The application still talks to the peer: not idle (a
+                // listen-only subscriber is not cut while it is fed).
+                output.timers.set(
+                    TimerKind::WebSocketIdle,
+                    output
+                        .now
+                        .saturating_add(output.config.websocket_idle_timeout),
+                );
             }
             _ => {}
         }
@@ -83,13 +99,14 @@ impl WebSocketState {
             .encode_close(&mut scratch, code, reason)
             .is_ok()
         {
-            self.close_sent_at = Some(output.now);
+            output.close_sent();
             output.push_static(frame);
         }
     }
 }
 
-/// Where frames go: the connection's write buffer and output queue.
+/// Where frames go: the connection's write buffer and output queue, and
+/// the timers that output starts.
 pub(crate) struct Output<'a> {
     /// The write buffer.
     write: &'a mut [u8],
@@ -97,10 +114,33 @@ pub(crate) struct Output<'a> {
     write_end: &'a mut usize,
     /// The output queue.
     queue: &'a mut Queue,
-    /// When output was last queued or written.
-    last_write: &'a mut u64,
+    /// The connection's timers.
+    timers: &'a mut TimerTable,
+    /// Its timeouts.
+    config: &'a Config,
     /// The time now.
     now: u64,
+}
+
+impl<'a> Output<'a> {
+    /// The output of a connection, at `now`.
+    fn new(
+        write: &'a mut [u8],
+        write_end: &'a mut usize,
+        queue: &'a mut Queue,
+        timers: &'a mut TimerTable,
+        config: &'a Config,
+        now: u64,
+    ) -> Self {
+        Output {
+            write,
+            write_end,
+            queue,
+            timers,
+            config,
+            now,
+        }
+    }
 }
 
 impl Output<'_> {
@@ -110,9 +150,21 @@ impl Output<'_> {
             write: self.write,
             write_end: self.write_end,
             queue: self.queue,
-            last_write: self.last_write,
+            timers: self.timers,
+            config: self.config,
             now: self.now,
         }
+    }
+
+    /// The server's Close went out: the reply gets a bounded wait, and no
+    /// Ping or idle close follows.
+    fn close_sent(&mut self) {
+        self.timers.clear(TimerKind::Ping);
+        self.timers.clear(TimerKind::WebSocketIdle);
+        self.timers.set_if_unset(
+            TimerKind::CloseWait,
+            self.now.saturating_add(self.config.linger_timeout),
+        );
     }
 
     /// Lets `encode` write a frame into the free part of the write buffer
@@ -149,7 +201,10 @@ impl Output<'_> {
     /// nothing was waiting.
     fn note_queued(&mut self) {
         if self.queue.is_empty() {
-            *self.last_write = self.now;
+            self.timers.set(
+                TimerKind::Write,
+                self.now.saturating_add(self.config.write_timeout),
+            );
         }
     }
 }
@@ -157,45 +212,52 @@ impl Output<'_> {
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     Connection<READ, WRITE, MAX_HEADERS>
 {
-    /// Names this connection for code outside its callbacks (see
-    /// [`ConnectionId`]); a backend sets it once, when it accepts the
-    /// connection. Handlers read it with [`WebSocket::id`].
-    pub fn set_id(&mut self, id: ConnectionId) {
-        self.id = id;
-    }
-
-    /// The id set with [`set_id`](Self::set_id) (the default id if none).
-    pub fn id(&self) -> ConnectionId {
-        self.id
-    }
-
     /// Whether the connection speaks WebSocket and may still be sent
     /// messages.
     pub fn is_websocket(&self) -> bool {
-        self.life == Life::Open && self.ws.as_ref().is_some_and(WebSocketState::can_send)
+        matches!(&self.phase, Phase::WebSocket(state) if state.can_send())
     }
 
     /// Whether the connection speaks WebSocket and subscribed to `topic`
     /// ([`WebSocket::subscribe`]).
     pub fn is_subscribed(&self, topic: u64) -> bool {
-        self.ws
-            .as_ref()
-            .is_some_and(|state| state.topics.contains(topic))
+        matches!(&self.phase, Phase::WebSocket(state) if state.topics.contains(topic))
+    }
+
+    /// The WebSocket state and its output, at `now`.
+    fn websocket_output<'a>(
+        &'a mut self,
+        write: &'a mut [u8],
+        now: u64,
+    ) -> Option<(&'a mut WebSocketState, Output<'a>)> {
+        let Phase::WebSocket(state) = &mut self.phase else {
+            return None;
+        };
+        let output = Output::new(
+            write,
+            &mut self.write_end,
+            &mut self.queue,
+            &mut self.timers,
+            &self.config,
+            now,
+        );
+        Some((state, output))
     }
 
     /// Sends a WebSocket message from outside the handler's callbacks —
     /// one that another thread posted, for example. Text, binary, Ping,
     /// unsolicited Pong, or Close (which begins the closing handshake); the
-    /// caller then writes what [`transmit`](Self::transmit) offers.
+    /// caller then writes what [`poll_transmit`](Self::poll_transmit)
+    /// offers.
     ///
     /// # Errors
     ///
     /// - [`SendError::Closed`] if the connection does not speak WebSocket
     ///   or its closing handshake began;
     /// - [`SendError::BufferFull`] if the frame does not fit the write
-    ///   buffer (the peer does not read fast enough); with
-    ///   [`Config::websocket_close_on_backpressure`](super::Config) the
-    ///   connection then closes with 1008;
+    ///   buffer (the peer does not read fast enough): the message is
+    ///   counted as lost and, under [`Backpressure::Close`] (the default),
+    ///   the connection closes with 1008;
     /// - [`SendError::InvalidControlFrame`] for a Ping, Pong or Close over
     ///   the control frame limit.
     pub fn send_message(
@@ -204,103 +266,85 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         message: Message<'_>,
         now: u64,
     ) -> Result<(), SendError> {
-        let Some(state) = self.ws.as_mut().filter(|_| self.life == Life::Open) else {
+        let Some((state, mut output)) = self.websocket_output(&mut bufs.write, now) else {
             return Err(SendError::Closed);
         };
-        let mut output = Output {
-            write: &mut bufs.write,
-            write_end: &mut self.write_end,
-            queue: &mut self.queue,
-            last_write: &mut self.last_write,
-            now,
-        };
-        state.send(&mut output, |session, buf| match message {
+        let sent = state.send(&mut output, |session, buf| match message {
             Message::Text(text) => session.encode_text(buf, text),
             Message::Binary(data) => session.encode_binary(buf, data),
             Message::Ping(payload) => session.encode_ping(buf, payload),
             Message::Pong(payload) => session.encode_frame(buf, Opcode::Pong, true, payload),
             Message::Close(Some(code), reason) => session.encode_close(buf, code, reason),
             Message::Close(None, _) => session.encode_frame(buf, Opcode::Close, true, b""),
-        })
+        });
+        self.end_websocket_if_done(now);
+        sent
     }
 
     /// The WebSocket half of [`shutdown`](Self::shutdown): close with 1001
-    /// and wait (the linger time) for the reply. `false` if the connection
-    /// does not speak WebSocket.
-    pub(super) fn shutdown_websocket(&mut self, now: u64) -> bool {
-        let (Input::WebSocket, Some(state)) = (&self.input, &mut self.ws) else {
-            return false;
-        };
-        let mut output = Output {
-            write: &mut [],
-            write_end: &mut self.write_end,
-            queue: &mut self.queue,
-            last_write: &mut self.last_write,
-            now,
-        };
-        state.close_static(&mut output, CloseCode::GOING_AWAY, GOING_AWAY);
-        true
+    /// and wait (the linger time) for the reply.
+    pub(super) fn shutdown_websocket(&mut self, now: u64) {
+        if let Some((state, mut output)) = self.websocket_output(&mut [], now) {
+            if state.can_send() {
+                state.close_static(&mut output, CloseCode::GOING_AWAY, GOING_AWAY);
+            }
+        }
     }
 
-    /// The next WebSocket deadline: the reply to the server's Close, the
-    /// idle limit, or the next automatic Ping.
-    pub(super) fn websocket_deadline(&self) -> u64 {
+    /// Restarts the timers a frame from the peer resets: the idle limit and
+    /// the next automatic Ping.
+    pub(super) fn restart_websocket_timers(&mut self, now: u64) {
         let c = &self.config;
-        let idle = self.last_read.saturating_add(c.websocket_idle_timeout);
-        let Some(state) = &self.ws else {
-            return idle;
-        };
-        if let Some(sent) = state.close_sent_at {
-            return sent.saturating_add(c.linger_timeout);
+        self.timers.set(
+            TimerKind::WebSocketIdle,
+            now.saturating_add(c.websocket_idle_timeout),
+        );
+        if c.websocket_ping_interval > 0 {
+            self.timers.set(
+                TimerKind::Ping,
+                now.saturating_add(c.websocket_ping_interval),
+            );
         }
-        if c.websocket_ping_interval == 0 {
-            return idle;
-        }
-        let ping = self
-            .last_read
-            .max(state.last_ping)
-            .saturating_add(c.websocket_ping_interval);
-        idle.min(ping)
     }
 
-    /// A WebSocket deadline passed: no reply to our Close (drop the
-    /// connection), idle too long (close with 1001), or time to ping.
-    pub(super) fn websocket_timeout(&mut self, bufs: &mut IoBuffers<READ, WRITE>, now: u64) {
-        let Some(state) = self.ws.as_mut().filter(|s| s.close_sent_at.is_none()) else {
-            self.life = Life::Closed;
+    /// A WebSocket timer passed: idle too long (close with 1001), or time
+    /// to ping. A frame that does not fit means the peer reads nothing we
+    /// send: it is gone.
+    pub(super) fn websocket_timeout(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        kind: TimerKind,
+        now: u64,
+    ) {
+        let interval = self.config.websocket_ping_interval;
+        let Some((state, mut output)) = self.websocket_output(&mut bufs.write, now) else {
             return;
         };
-        let idle = now
-            >= self
-                .last_read
-                .saturating_add(self.config.websocket_idle_timeout);
-        let mut output = Output {
-            write: &mut bufs.write,
-            write_end: &mut self.write_end,
-            queue: &mut self.queue,
-            last_write: &mut self.last_write,
-            now,
-        };
-        if idle {
+        if !state.session.can_send() {
+            self.close_now();
+            return;
+        }
+        let sent = if kind == TimerKind::WebSocketIdle {
             let sent = output.write_with(|buf| {
                 state
                     .session
                     .encode_close(buf, CloseCode::GOING_AWAY, "idle")
             });
-            if sent.is_err() {
-                self.life = Life::Closed;
-                return;
+            if sent.is_ok() {
+                output.close_sent();
             }
-            state.close_sent_at = Some(now);
+            sent
         } else {
-            state.last_ping = now;
-            if output
-                .write_with(|buf| state.session.encode_ping(buf, b""))
-                .is_err()
-            {
-                // The peer reads nothing we send: it is gone.
-                self.life = Life::Closed;
+            let sent = output.write_with(|buf| state.session.encode_ping(buf, b""));
+            if sent.is_ok() && interval > 0 {
+                output
+                    .timers
+                    .set(TimerKind::Ping, now.saturating_add(interval));
             }
+            sent
+        };
+        if sent.is_err() {
+            self.close_now();
         }
     }
 
@@ -315,16 +359,19 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     ) {
         counters.parse_errors += 1;
         counters.response(error.status());
-        self.input = Input::Stopped;
-        self.close_after = true;
+        if let Phase::Http(http) = &mut self.phase {
+            http.input = Input::Stopped;
+            http.then = Then::Close;
+        }
+        self.timers.clear(TimerKind::Header);
         match ws::write_reject(&mut bufs.write[self.write_end..], error, None) {
             Ok((head, body)) => {
                 self.push_written(head.len(), now);
                 self.push(Segment::Static(body), now);
             }
-            Err(_) => self.life = Life::Closed,
+            Err(_) => self.close_now(),
         }
-        self.finish_if_drained();
+        self.finish_if_drained(now);
     }
 
     /// Switches to WebSocket after the `101` head of `len` bytes was
@@ -349,25 +396,22 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.read_start = 0;
         self.read_end = 0;
         self.parser.reset();
-        self.head_since = None;
-        self.input = Input::WebSocket;
-        let state = self.ws.insert(WebSocketState {
+        self.phase = Phase::WebSocket(WebSocketState {
             session,
             tag,
             topics: Topics::new(),
-            last_ping: env.now,
-            close_sent_at: None,
-            close_on_backpressure: self.config.websocket_close_on_backpressure,
+            lost: 0,
+            backpressure: self.config.websocket_backpressure,
         });
-        let output = Output {
-            write: &mut bufs.write,
-            write_end: &mut self.write_end,
-            queue: &mut self.queue,
-            last_write: &mut self.last_write,
-            now: env.now,
-        };
-        env.handler
-            .on_open(&mut WebSocket::new(state, output, env.local, self.id));
+        for kind in [TimerKind::Header, TimerKind::Body, TimerKind::Idle] {
+            self.timers.clear(kind);
+        }
+        self.restart_websocket_timers(env.now);
+        let id = self.id;
+        if let Some((state, output)) = self.websocket_output(&mut bufs.write, env.now) {
+            env.handler
+                .on_open(&mut WebSocket::new(state, output, env.local, id));
+        }
         self.end_websocket_if_done(env.now);
     }
 
@@ -378,25 +422,25 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         bufs: &mut IoBuffers<READ, WRITE>,
         env: &mut Env<'_, H, L>,
     ) {
-        let Some(state) = &mut self.ws else {
+        let id = self.id;
+        let IoBuffers { read, write } = bufs;
+        let peer_closed = self.peer_closed;
+        let Some((state, mut output)) = self.websocket_output(write, env.now) else {
             return;
         };
-        let IoBuffers { read, write } = bufs;
+        if peer_closed || state.session.is_finished() || !state.session.wants_read() {
+            // The session reads no more: nothing to deliver.
+            self.end_websocket_if_done(env.now);
+            return;
+        }
         loop {
             let received = state.session.receive(read);
-            let mut output = Output {
-                write,
-                write_end: &mut self.write_end,
-                queue: &mut self.queue,
-                last_write: &mut self.last_write,
-                now: env.now,
-            };
             let more = match received {
                 Ok(Some(message)) => {
                     match message {
                         Message::Text(_) | Message::Binary(_) => {
                             let mut socket =
-                                WebSocket::new(state, output.reborrow(), env.local, self.id);
+                                WebSocket::new(state, output.reborrow(), env.local, id);
                             env.handler.on_message(message, &mut socket);
                         }
                         Message::Close(code, reason) => {
@@ -431,20 +475,22 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// After the handler ran: gives the reply to a Close the server sent a
-    /// bounded wait, and ends the connection once the closing handshake is
-    /// done (or failed) — the server closes the TCP connection once its
-    /// frames are out (RFC 6455 §7.1.1).
+    /// bounded wait. The connection ends once the closing handshake is
+    /// done (or failed) and its frames are out (RFC 6455 §7.1.1): see
+    /// [`finish_if_drained`](Self::finish_if_drained).
     fn end_websocket_if_done(&mut self, now: u64) {
-        let Some(state) = &mut self.ws else {
+        let Phase::WebSocket(state) = &self.phase else {
             return;
         };
         let session = &state.session;
-        if !session.can_send() && session.wants_read() && state.close_sent_at.is_none() {
-            state.close_sent_at = Some(now);
+        if !session.can_send() && session.wants_read() {
+            self.timers.clear(TimerKind::Ping);
+            self.timers.clear(TimerKind::WebSocketIdle);
+            self.timers.set_if_unset(
+                TimerKind::CloseWait,
+                now.saturating_add(self.config.linger_timeout),
+            );
         }
-        if session.is_finished() || !session.wants_read() {
-            self.input = Input::Stopped;
-            self.close_after = true;
-        }
+        self.finish_if_drained(now);
     }
 }

@@ -272,7 +272,7 @@ pub enum Event {
     CloseWrite,
     /// `poll` was called for left-over work.
     Poll,
-    /// `on_timeout` at this time.
+    /// `handle_timeout` at this time.
     Timeout(u64),
 }
 
@@ -308,7 +308,7 @@ pub struct Driver<
     pub pending: VecDeque<u8>,
     /// The peer shut its write side; reported once `pending` is read.
     pub eof: bool,
-    /// `on_read_closed` was called.
+    /// `handle_read_closed` was called.
     pub eof_reported: bool,
     /// Bytes each write may move, in turn (cycled); 0 means the write
     /// would block (the peer does not read).
@@ -406,7 +406,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
     pub fn advance(&mut self, ms: u64) {
         let target = self.now + ms;
         for _ in 0..1000 {
-            match self.conn.deadline() {
+            match self.conn.poll_timeout() {
                 Some(deadline) if deadline <= target => {
                     self.now = self.now.max(deadline);
                     // Fires the deadline, as a backend's timer would.
@@ -422,7 +422,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
     }
 
     /// Reads, writes and polls until nothing more can happen; then, if
-    /// the deadline is due, calls `on_timeout` and goes on, as a backend
+    /// the deadline is due, calls `handle_timeout` and goes on, as a backend
     /// whose timer fires at once. (A deadline can fall due while masked by
     /// another: a partial head's behind output the peer did not read.)
     pub fn pump(&mut self) {
@@ -448,11 +448,11 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 progress = true;
             }
             progress |= self.read_once();
-            if !progress && self.conn.deadline().is_some_and(|d| d <= self.now) {
+            if !progress && self.conn.poll_timeout().is_some_and(|d| d <= self.now) {
                 self.conn
-                    .on_timeout(&mut self.bufs, self.now, &mut self.counters);
+                    .handle_timeout(&mut self.bufs, self.now, &mut self.counters);
                 self.log.push(Event::Timeout(self.now));
-                let deadline = self.conn.deadline();
+                let deadline = self.conn.poll_timeout();
                 assert!(
                     deadline.is_none_or(|d| d > self.now),
                     "on_timeout at {} leaves the deadline due: {deadline:?}",
@@ -477,7 +477,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
         if self.pending.is_empty() {
             if self.eof && !self.eof_reported {
                 self.eof_reported = true;
-                self.conn.on_read_closed(self.now);
+                self.conn.handle_read_closed(self.now);
                 self.log.push(Event::ReadClosed);
                 return true;
             }
@@ -494,7 +494,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             *dst = src;
         }
         self.log.push(Event::Read(n));
-        self.conn.on_read(
+        self.conn.handle_read(
             n,
             &mut self.bufs,
             &mut Env {
@@ -515,7 +515,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             return false;
         }
         let limit = self.slices;
-        let written = match self.conn.transmit(&self.bufs) {
+        let written = match self.conn.poll_transmit(&self.bufs) {
             Transmit::Idle => return false,
             Transmit::Write(slices) => {
                 if let Some(single) = slices.single() {
@@ -564,11 +564,11 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 assert!(!self.write_closed, "CloseWrite asked for twice");
                 self.write_closed = true;
                 self.log.push(Event::CloseWrite);
-                self.conn.on_write_closed(self.now);
+                self.conn.handle_write_closed(self.now);
                 return true;
             }
         };
-        self.conn.on_written(
+        self.conn.handle_written(
             written,
             &mut self.bufs,
             &mut Env {
@@ -595,22 +595,30 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
         let conn = &self.conn;
         if conn.is_closed() {
             assert_eq!(conn.interest(), Default::default(), "closed but interested");
-            assert_eq!(conn.deadline(), None, "closed but waiting for a deadline");
+            assert_eq!(
+                conn.poll_timeout(),
+                None,
+                "closed but waiting for a deadline"
+            );
             return;
         }
         if conn.is_hijacked() {
-            assert_eq!(conn.deadline(), None, "hijacked but waiting for a deadline");
+            assert_eq!(
+                conn.poll_timeout(),
+                None,
+                "hijacked but waiting for a deadline"
+            );
             return;
         }
         let interest = conn.interest();
-        let transmit = conn.transmit(&self.bufs);
+        let transmit = conn.poll_transmit(&self.bufs);
         assert_eq!(
             interest.write,
             !matches!(transmit, Transmit::Idle),
             "interest.write disagrees with transmit: {transmit:?}"
         );
         assert!(
-            interest.read || interest.write || conn.has_work() || conn.deadline().is_some(),
+            interest.read || interest.write || conn.has_work() || conn.poll_timeout().is_some(),
             "the connection waits for nothing"
         );
         // Stronger: a connection that is neither closed nor handed over
@@ -619,7 +627,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
         assert!(
             interest.read || interest.write || conn.has_work(),
             "the connection waits only for its deadline, {:?}",
-            conn.deadline()
+            conn.poll_timeout()
         );
         self.scribble();
     }

@@ -1,0 +1,185 @@
+//! What the caller configures and hands a connection: timeouts and limits,
+//! the per-call environment, the counters, the buffers it works in.
+
+use crate::date::DateCache;
+
+/// Timeouts and limits of a connection. All times are in milliseconds of
+/// the caller's monotonic clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// For the first request, from the accept until its head is complete;
+    /// for later ones, from the head's first byte. A head not complete in
+    /// time is answered `408` and the connection closed (slowloris
+    /// defence); a connection that sent nothing at all is closed without
+    /// a word. Default 10 s.
+    pub header_timeout: u64,
+    /// Between two reads of a request body; a stalled body is answered
+    /// `408`. Default 30 s.
+    pub body_timeout: u64,
+    /// How long an idle keep-alive connection is kept; it is then closed
+    /// silently. Default 60 s.
+    pub idle_timeout: u64,
+    /// How long output may wait for the peer to read; then the connection
+    /// is dropped. Default 30 s.
+    pub write_timeout: u64,
+    /// After the last response of a closing connection, how long to read
+    /// and discard what the peer still sends, so that it receives the
+    /// response rather than a reset. Default 2 s.
+    pub linger_timeout: u64,
+    /// Requests served on one connection; the last says
+    /// `Connection: close`. Default 10,000.
+    pub max_requests: u32,
+    /// Requests handled per call before the connection yields to others
+    /// ([`Connection::has_work`](crate::Connection::has_work)). Default 64.
+    pub max_requests_per_wakeup: u32,
+    /// Largest body read whole into memory (also bounded by the read
+    /// buffer); larger ones are answered `413`. Default: the read buffer.
+    pub max_body_len: u64,
+    /// Longest request-target; longer ones are answered `414`. Default 8 KiB.
+    pub max_target_len: usize,
+    /// How long a WebSocket connection may go without traffic: a frame
+    /// from the peer, or a message the application sends it (automatic
+    /// Pings do not count); it is then closed with `1001`. Default 5
+    /// minutes.
+    pub websocket_idle_timeout: u64,
+    /// Sends a Ping when the peer has been silent this long (0: never).
+    /// Default 0.
+    pub websocket_ping_interval: u64,
+    /// What a WebSocket send does when the connection's write buffer (its
+    /// outbound budget) is full: see [`Backpressure`]. Default
+    /// [`Backpressure::Close`].
+    pub websocket_backpressure: Backpressure,
+    /// How long a streamed body may wait for the application after
+    /// [`Fill::Pending`](crate::Fill::Pending) before the connection is
+    /// closed (0: as long as it takes). Default 0.
+    pub parked_stream_timeout: u64,
+}
+
+impl Config {
+    /// The defaults listed on each field.
+    pub const DEFAULT: Config = Config {
+        header_timeout: 10_000,
+        body_timeout: 30_000,
+        idle_timeout: 60_000,
+        write_timeout: 30_000,
+        linger_timeout: 2_000,
+        max_requests: 10_000,
+        max_requests_per_wakeup: 64,
+        max_body_len: u64::MAX,
+        max_target_len: crate::DEFAULT_MAX_TARGET_LEN,
+        websocket_idle_timeout: 300_000,
+        websocket_ping_interval: 0,
+        websocket_backpressure: Backpressure::Close,
+        parked_stream_timeout: 0,
+    };
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::DEFAULT
+    }
+}
+
+/// The two buffers a connection works in while it has bytes in flight:
+/// requests are read into `read` (heads and bodies stay there while they
+/// are handled) and responses are written from `write`.
+///
+/// A backend keeps a pool of these, allocated once, and lends one to a
+/// connection only while [`Connection::holds_buffers`](crate::Connection::holds_buffers) says it must: an
+/// idle keep-alive connection holds none.
+pub struct IoBuffers<const READ: usize, const WRITE: usize> {
+    /// Where requests are read into.
+    pub read: [u8; READ],
+    /// Where responses are written from.
+    pub write: [u8; WRITE],
+}
+
+impl<const READ: usize, const WRITE: usize> IoBuffers<READ, WRITE> {
+    /// Zeroed buffers.
+    pub const fn new() -> Self {
+        IoBuffers {
+            read: [0; READ],
+            write: [0; WRITE],
+        }
+    }
+}
+
+impl<const READ: usize, const WRITE: usize> Default for IoBuffers<READ, WRITE> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What the caller gives a connection each time it drives it.
+pub struct Env<'e, H, L> {
+    /// The application.
+    pub handler: &'e H,
+    /// The worker's state for the handler.
+    pub local: &'e mut L,
+    /// The worker's cached `Date` line, if responses should carry one.
+    pub date: Option<&'e DateCache>,
+    /// The current time, in milliseconds of a monotonic clock.
+    pub now: u64,
+    /// Where the connection counts what it does, usually the worker's
+    /// totals: adding there as it happens costs nothing per request beyond
+    /// the additions themselves.
+    pub counters: &'e mut Counters,
+}
+
+/// What connections did, for a server's statistics: counted into the
+/// [`Env::counters`] of the call that did it (and, for a deadline, the
+/// counters given to [`Connection::handle_timeout`](crate::Connection::handle_timeout)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Requests whose head was complete.
+    pub requests: u64,
+    /// Responses by class: `[1xx, 2xx, 3xx, 4xx, 5xx]` (interim `100
+    /// Continue` included).
+    pub responses: [u64; 5],
+    /// Requests refused as malformed or over a limit (4xx/5xx from the
+    /// protocol layer, not from the handler).
+    pub parse_errors: u64,
+    /// Requests that stalled (`408`) and peers that stopped reading.
+    pub timeouts: u64,
+}
+
+impl Counters {
+    /// Counts a response with `status`.
+    #[inline]
+    pub(crate) fn response(&mut self, status: u16) {
+        if let Some(class) = self
+            .responses
+            .get_mut(usize::from(status / 100).wrapping_sub(1))
+        {
+            *class += 1;
+        }
+    }
+}
+
+/// Which readiness a connection waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Interest {
+    /// Wants to read.
+    pub read: bool,
+    /// Has output to write.
+    pub write: bool,
+}
+
+/// What a WebSocket connection does when a message does not fit its
+/// outbound budget (its write buffer) because the peer reads too slowly.
+///
+/// Either way the send fails with
+/// [`SendError::BufferFull`](crate::ws::SendError::BufferFull) and the
+/// message is counted as lost ([`WebSocket::lost`](crate::WebSocket::lost)).
+/// No frame is ever cut: what was queued before goes out whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Backpressure {
+    /// Close the connection with 1008 (policy violation): a proper Close
+    /// frame goes out after the frames already queued. For peers that must
+    /// keep up, or know they missed something. The default.
+    #[default]
+    Close,
+    /// Drop the message and keep the connection: for feeds where a peer
+    /// may skip messages (the handler can see how many it lost).
+    Drop,
+}

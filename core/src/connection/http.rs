@@ -1,0 +1,429 @@
+//! The HTTP input side: request heads parsed, bodies gathered, streamed
+//! or discarded, and the handler run for each request.
+
+use super::phase::{Framing, Http, Input, Phase};
+use super::queue::Segment;
+use super::{Connection, ConnectionId, Env, IoBuffers, TimerKind};
+use crate::chunked::ChunkedDecoder;
+use crate::handler::Completed;
+use crate::response::{self, Context};
+use crate::ws;
+use crate::{
+    BodyFraming, BodyPolicy, Error, Handler, Method, Parsed, Request, Response, StatusCode, Upgrade,
+};
+
+/// Runs the handler for `request`, its response written at the start of
+/// `out` (the free part of the write buffer), and reports what to queue.
+///
+/// Not a method: the request borrows the connection's parser, so the
+/// connection is only borrowed again, to queue the response, once the
+/// handler is done with it.
+#[inline]
+fn handle<H: Handler<L>, L: Default>(
+    env: &mut Env<'_, H, L>,
+    request: &Request<'_>,
+    out: &mut [u8],
+    keep_alive: bool,
+    tag: u64,
+    id: ConnectionId,
+) -> Completed {
+    let ctx = Context {
+        request_version: request.version(),
+        head_request: request.method() == Method::Head,
+        keep_alive,
+        date: env.date,
+    };
+    let mut response = Response::new(out, ctx, env.local, tag, id);
+    env.handler.handle(request, &mut response);
+    response.complete()
+}
+
+impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Connection<READ, WRITE, MAX_HEADERS>
+{
+    /// The HTTP phase's input, if the connection is in it.
+    fn input_mut(&mut self) -> Option<&mut Input> {
+        match &mut self.phase {
+            Phase::Http(http) => Some(&mut http.input),
+            _ => None,
+        }
+    }
+
+    /// Sets what the HTTP phase reads next.
+    fn set_input(&mut self, input: Input) {
+        if let Some(slot) = self.input_mut() {
+            *slot = input;
+        }
+    }
+
+    /// The head is complete and its body follows: the header timer stops
+    /// and the body timer starts.
+    fn begin_body(&mut self, input: Input, now: u64) {
+        self.set_input(input);
+        self.timers.clear(TimerKind::Header);
+        self.timers.set(
+            TimerKind::Body,
+            now.saturating_add(self.config.body_timeout),
+        );
+    }
+
+    /// Parses the head at `read_start` and begins its request; `false`
+    /// when more input is needed or the connection stopped.
+    pub(super) fn read_head<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) -> bool {
+        let request = match self
+            .parser
+            .parse(&bufs.read[self.read_start..self.read_end])
+        {
+            Ok(Parsed::Complete(request)) => request.with_peer(self.peer.as_ref()),
+            Ok(Parsed::Partial) => return false,
+            Err(error) => {
+                self.fail(bufs, error, env.now, env.counters);
+                return false;
+            }
+        };
+        self.requests += 1;
+        self.timers.clear(TimerKind::Header);
+        let framing = match request.body_framing() {
+            Ok(framing) => framing,
+            Err(error) => {
+                self.fail(bufs, error, env.now, env.counters);
+                return false;
+            }
+        };
+        let keep_alive =
+            request.keep_alive() && self.requests < self.config.max_requests && !self.draining;
+        env.counters.requests += 1;
+        if request.is_websocket_upgrade() {
+            let head_len = request.head_len();
+            let outcome = match ws::check_upgrade(&request) {
+                Err(error) => Err(error),
+                Ok(handshake) => Ok(match env.handler.websocket(&request, &handshake) {
+                    Upgrade::Decline => None,
+                    Upgrade::Accept { protocol, tag } => Some((
+                        ws::write_accept(
+                            &mut bufs.write[self.write_end..],
+                            &handshake,
+                            protocol,
+                            env.date,
+                        )
+                        .map(|head| head.len()),
+                        tag,
+                    )),
+                }),
+            };
+            match outcome {
+                Err(error) => {
+                    self.reject_upgrade(bufs, error, env.now, env.counters);
+                    return false;
+                }
+                Ok(Some((Ok(len), tag))) => {
+                    self.open_websocket(bufs, env, head_len, len, tag);
+                    return true;
+                }
+                // The chosen subprotocol was not offered: the handler's bug.
+                Ok(Some((Err(_), _))) => {
+                    env.counters.response(500);
+                    self.queue_error(bufs, StatusCode::INTERNAL_SERVER_ERROR, None, env.now);
+                    return false;
+                }
+                Ok(None) => {}
+            }
+        }
+        let expects_continue = request.expects_continue();
+        let head_len = request.head_len();
+        let start = self.read_start + head_len;
+        let framing = match framing {
+            BodyFraming::Length(0) => {
+                let out = &mut bufs.write[self.write_end..];
+                let completed = handle(env, &request, out, keep_alive, 0, self.id);
+                self.enqueue(bufs, completed, env.now, env.counters);
+                self.read_start = start;
+                return self.next_request(env.now);
+            }
+            BodyFraming::Length(n) => Framing::Length(n),
+            BodyFraming::Chunked => Framing::Chunked(ChunkedDecoder::new()),
+        };
+        let policy = env.handler.body_policy(&request);
+        match policy {
+            BodyPolicy::Buffer => {
+                if matches!(framing, Framing::Length(n) if n > self.body_limit(head_len)) {
+                    // Refused before a byte of it is read: no 100 Continue.
+                    self.fail(bufs, Error::BodyTooLarge, env.now, env.counters);
+                    return false;
+                }
+            }
+            BodyPolicy::Ignore => {
+                let out = &mut bufs.write[self.write_end..];
+                let keep_alive = keep_alive && !expects_continue;
+                let completed = handle(env, &request, out, keep_alive, 0, self.id);
+                self.enqueue(bufs, completed, env.now, env.counters);
+                if expects_continue {
+                    // The client waits for a 100 that never comes: close.
+                    self.set_input(Input::Stopped);
+                } else {
+                    self.read_start = start;
+                    self.begin_body(Input::Discard { framing }, env.now);
+                }
+                return true;
+            }
+            BodyPolicy::Stream => {}
+        }
+        if expects_continue {
+            env.counters.response(100);
+            self.push(Segment::Static(response::CONTINUE), env.now);
+        }
+        if head_len >= READ {
+            // No room left after the head to read any of the body into.
+            self.fail(bufs, Error::HeadTooLarge, env.now, env.counters);
+            return false;
+        }
+        if self.read_start > 0 {
+            // The body is read after the head: give it the whole buffer.
+            bufs.read.copy_within(self.read_start..self.read_end, 0);
+            self.read_end -= self.read_start;
+            self.read_start = 0;
+        }
+        let body = Input::Body {
+            framing,
+            policy,
+            start: self.read_start + head_len,
+            len: 0,
+            keep_alive,
+            tag: 0,
+        };
+        self.begin_body(body, env.now);
+        true
+    }
+
+    /// The largest body read whole after a head of `head_len` bytes: the
+    /// configured limit, and the room left in the read buffer.
+    fn body_limit(&self, head_len: usize) -> u64 {
+        let room = READ.saturating_sub(head_len) as u64;
+        self.config.max_body_len.min(room)
+    }
+
+    /// Takes in body bytes; `true` once the request was answered.
+    pub(super) fn read_body<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) -> bool {
+        let head_len = self.parser_head_len();
+        let limit = self.body_limit(head_len);
+        let read_end = self.read_end;
+        let Some(Input::Body {
+            framing,
+            policy,
+            start,
+            len,
+            keep_alive,
+            tag,
+        }) = self.input_mut()
+        else {
+            return false;
+        };
+        let (start, keep_alive, policy) = (*start, *keep_alive, *policy);
+        // Decode what arrived since the last call, in place.
+        let from = match policy {
+            BodyPolicy::Buffer => start + *len as usize,
+            _ => start,
+        };
+        let decoded = match framing {
+            Framing::Length(remaining) => {
+                let take = (*remaining).min((read_end - from) as u64);
+                *remaining -= take;
+                Ok((take as usize, from + take as usize, *remaining == 0))
+            }
+            Framing::Chunked(decoder) => decoder
+                .decode_in_place(&mut bufs.read[from..read_end])
+                .map(|decoded| (decoded.produced, from + decoded.consumed, decoded.done))
+                .and_then(|step| {
+                    // A chunk announcing more than a whole body may take is
+                    // refused at its size line, not after waiting for it.
+                    if policy == BodyPolicy::Buffer && decoder.announced_len() > limit {
+                        Err(Error::BodyTooLarge)
+                    } else {
+                        Ok(step)
+                    }
+                }),
+        };
+        let (produced, end, done) = match decoded {
+            Ok(step) => step,
+            Err(error) => {
+                self.fail(bufs, error, env.now, env.counters);
+                return false;
+            }
+        };
+        *len += produced as u64;
+        let (total, tag_value) = (*len, *tag);
+        if policy == BodyPolicy::Stream && produced > 0 {
+            let request = self.parser.request(&bufs.read[self.read_start..]);
+            if let (
+                Some(request),
+                Phase::Http(Http {
+                    input: Input::Body { tag, .. },
+                    ..
+                }),
+            ) = (request, &mut self.phase)
+            {
+                let request = request.with_peer(self.peer.as_ref());
+                let chunk = &bufs.read[start..start + produced];
+                env.handler.body_chunk(&request, chunk, tag, env.local);
+            }
+        }
+        let tag = match &self.phase {
+            Phase::Http(Http {
+                input: Input::Body { tag, .. },
+                ..
+            }) => *tag,
+            _ => tag_value,
+        };
+        if !done {
+            // Keep the gathered body, drop what was decoded out of it.
+            self.read_end = match policy {
+                BodyPolicy::Buffer => start + total as usize,
+                _ => start,
+            };
+            if policy == BodyPolicy::Buffer
+                && (total > self.config.max_body_len || self.read_end == READ)
+            {
+                self.fail(bufs, Error::BodyTooLarge, env.now, env.counters);
+            }
+            return false;
+        }
+        let body = match policy {
+            BodyPolicy::Buffer => start..start + total as usize,
+            _ => start..start,
+        };
+        if policy == BodyPolicy::Buffer && total > self.config.max_body_len {
+            self.fail(bufs, Error::BodyTooLarge, env.now, env.counters);
+            return false;
+        }
+        self.respond(bufs, env, body, keep_alive, tag);
+        self.read_start = end;
+        self.next_request(env.now)
+    }
+
+    /// The length of the head of the request being read, from its parser.
+    fn parser_head_len(&self) -> usize {
+        match &self.phase {
+            Phase::Http(Http {
+                input: Input::Body { start, .. },
+                ..
+            }) => start - self.read_start,
+            _ => 0,
+        }
+    }
+
+    /// Reads and drops the body of an answered request; `true` when done.
+    pub(super) fn discard_body(&mut self, bufs: &mut IoBuffers<READ, WRITE>, now: u64) -> bool {
+        let from = self.read_start;
+        let read_end = self.read_end;
+        let Some(Input::Discard { framing }) = self.input_mut() else {
+            return false;
+        };
+        let (end, done) = match framing {
+            Framing::Length(remaining) => {
+                let take = (*remaining).min((read_end - from) as u64);
+                *remaining -= take;
+                (from + take as usize, *remaining == 0)
+            }
+            Framing::Chunked(decoder) => {
+                match decoder.decode_in_place(&mut bufs.read[from..read_end]) {
+                    Ok(decoded) => (from + decoded.consumed, decoded.done),
+                    Err(_) => {
+                        // Its response is out; the stream cannot be trusted.
+                        self.stop_reading(now);
+                        return false;
+                    }
+                }
+            }
+        };
+        if done {
+            self.read_start = end;
+            self.next_request(now)
+        } else {
+            self.read_end = self.read_start;
+            false
+        }
+    }
+
+    /// Gets ready for the next request; `false` if the connection stopped.
+    fn next_request(&mut self, now: u64) -> bool {
+        self.parser.reset();
+        self.timers.clear(TimerKind::Header);
+        self.timers.clear(TimerKind::Body);
+        let Phase::Http(http) = &mut self.phase else {
+            return false;
+        };
+        if http.then != super::phase::Then::KeepAlive {
+            http.input = Input::Stopped;
+            return false;
+        }
+        http.input = Input::Head;
+        if self.read_start == self.read_end {
+            self.read_start = 0;
+            self.read_end = 0;
+            self.start_idle_if_idle(now);
+        } else {
+            // The next head began in the same read: its time runs now.
+            self.timers.set(
+                TimerKind::Header,
+                now.saturating_add(self.config.header_timeout),
+            );
+        }
+        true
+    }
+
+    /// Runs the handler for the request whose head starts at `read_start`
+    /// (its body in `body`) and queues the response. A request without a
+    /// body is answered from the view [`read_head`](Self::read_head) holds,
+    /// without this rebuilding it.
+    fn respond<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+        body: core::ops::Range<usize>,
+        keep_alive: bool,
+        tag: u64,
+    ) {
+        let Some(request) = self.parser.request(&bufs.read[self.read_start..]) else {
+            return;
+        };
+        let request = request
+            .with_body(&bufs.read[body])
+            .with_peer(self.peer.as_ref());
+        let out = &mut bufs.write[self.write_end..];
+        let completed = handle(env, &request, out, keep_alive, tag, self.id);
+        self.enqueue(bufs, completed, env.now, env.counters);
+    }
+
+    /// A request head or body stalled: `408` if the answer can still go
+    /// out whole, else the connection closes. A connection that sent
+    /// nothing at all is closed without a word.
+    pub(super) fn request_timeout(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        kind: TimerKind,
+        now: u64,
+        counters: &mut super::Counters,
+    ) {
+        let Phase::Http(http) = &self.phase else {
+            return;
+        };
+        let silent = kind == TimerKind::Header && self.read_end == self.read_start;
+        if silent || matches!(http.input, Input::Stopped) {
+            self.close_now();
+        } else if http.stream.is_some() {
+            // A 408 cannot follow a body half sent.
+            counters.timeouts += 1;
+            self.close_now();
+        } else {
+            self.fail(bufs, Error::RequestTimeout, now, counters);
+        }
+    }
+}

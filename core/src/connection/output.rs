@@ -1,0 +1,275 @@
+//! The HTTP output side: responses queued in order, streamed bodies
+//! filled as the socket drains, and the error answers of the protocol
+//! layer.
+
+use super::phase::{Http, Input, Phase, Stream, StreamState, Then};
+use super::queue::Segment;
+use super::{Connection, Counters, Env, IoBuffers, TimerKind};
+use crate::handler::{BodySource, Completed};
+use crate::response::{self, CHUNK_HEADER_MAX, Context, ResponseEncoder, ResponseFraming};
+use crate::{Error, Fill, Handler, StatusCode};
+
+impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Connection<READ, WRITE, MAX_HEADERS>
+{
+    /// Queues a completed response.
+    pub(super) fn enqueue(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        completed: Completed,
+        now: u64,
+        counters: &mut Counters,
+    ) {
+        let Some(len) = completed.written else {
+            // The head did not fit: a bare 500, and close.
+            counters.response(500);
+            self.queue_error(bufs, StatusCode::INTERNAL_SERVER_ERROR, None, now);
+            return;
+        };
+        counters.response(completed.status);
+        self.push_written(len, now);
+        let stream = match completed.source {
+            BodySource::InBuffer => None,
+            BodySource::Static(bytes) => {
+                self.push(Segment::Static(bytes), now);
+                None
+            }
+            BodySource::File(region) => {
+                self.push(Segment::File(region), now);
+                None
+            }
+            BodySource::Stream(framing) => Some(Stream {
+                framing,
+                remaining: match framing {
+                    ResponseFraming::Length(n) => n,
+                    _ => u64::MAX,
+                },
+                tag: completed.tag,
+                state: StreamState::Filling,
+            }),
+        };
+        if let Phase::Http(http) = &mut self.phase {
+            if stream.is_some() {
+                http.stream = stream;
+            }
+            if completed.hijack {
+                http.then = Then::Hijack;
+            } else if completed.close {
+                http.then = http.then.or_close();
+            }
+        }
+    }
+
+    /// Queues the `len` bytes just written at the end of the used part of
+    /// the write buffer.
+    pub(super) fn push_written(&mut self, len: usize, now: u64) {
+        let start = self.write_end;
+        self.write_end += len;
+        self.push(
+            Segment::Buffer {
+                start: start as u32,
+                end: self.write_end as u32,
+            },
+            now,
+        );
+    }
+
+    /// Appends a segment to the output; the write timer starts if nothing
+    /// was waiting.
+    pub(super) fn push(&mut self, segment: Segment, now: u64) {
+        if self.queue.is_empty() {
+            self.timers.clear(TimerKind::Idle);
+            self.timers.set(
+                TimerKind::Write,
+                now.saturating_add(self.config.write_timeout),
+            );
+        }
+        if !self.queue.push(segment) {
+            // `can_respond` keeps room; should that fail, do not send a
+            // response with a piece missing.
+            self.queue.clear();
+            self.close_now();
+        }
+    }
+
+    /// Answers a request that cannot be served with `error`'s status and
+    /// closes the connection after it.
+    pub(super) fn fail(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        error: Error,
+        now: u64,
+        counters: &mut Counters,
+    ) {
+        if error == Error::RequestTimeout {
+            counters.timeouts += 1;
+        } else {
+            counters.parse_errors += 1;
+        }
+        counters.response(error.status());
+        let status = StatusCode::new(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        self.queue_error(bufs, status, Some(error), now);
+    }
+
+    /// Queues an error response (with `error`'s reason as the body), stops
+    /// reading requests and closes once it is out.
+    pub(super) fn queue_error(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        status: StatusCode,
+        error: Option<Error>,
+        now: u64,
+    ) {
+        if let Phase::Http(http) = &mut self.phase {
+            http.input = Input::Stopped;
+            http.then = Then::Close;
+            http.stream = None;
+        }
+        for kind in [
+            TimerKind::Header,
+            TimerKind::Body,
+            TimerKind::Idle,
+            TimerKind::ParkedStream,
+        ] {
+            self.timers.clear(kind);
+        }
+        let ctx = Context {
+            request_version: crate::Version::Http11,
+            head_request: false,
+            keep_alive: false,
+            date: None,
+        };
+        let buf = &mut bufs.write[self.write_end..];
+        let written = match error {
+            Some(error) => response::encode_error(buf, error, &ctx).map(|head| head.len()),
+            None => ResponseEncoder::new(buf, status)
+                .and_then(|encoder| encoder.finish(&[], &ctx))
+                .map(|(head, _)| head.len()),
+        };
+        match written {
+            Ok(len) => self.push_written(len, now),
+            // No room even for an error: drop the connection.
+            Err(_) => self.close_now(),
+        }
+        self.finish_if_drained(now);
+    }
+
+    /// The stream being filled, if the handler has one running.
+    fn running_stream(&self) -> Option<Stream> {
+        match &self.phase {
+            Phase::Http(Http {
+                stream: Some(stream),
+                ..
+            }) if stream.state == StreamState::Filling => Some(*stream),
+            _ => None,
+        }
+    }
+
+    /// Stores the stream's new state (`None`: it ended).
+    fn set_stream(&mut self, stream: Option<Stream>) {
+        if let Phase::Http(http) = &mut self.phase {
+            http.stream = stream;
+        }
+    }
+
+    /// Asks the handler for more of a streamed body while there is room.
+    pub(super) fn fill_stream<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        while let Some(mut stream) = self.running_stream() {
+            let free = WRITE - self.write_end;
+            if self.queue.free() < 2 || free < WRITE / 4 {
+                return;
+            }
+            let area = &mut bufs.write[self.write_end..];
+            let chunked = stream.framing == ResponseFraming::Chunked;
+            // Chunked: room for the size line before and CRLF (and the last
+            // chunk) after the data.
+            let (lead, trail) = if chunked {
+                (
+                    CHUNK_HEADER_MAX,
+                    response::CHUNK_END.len() + response::LAST_CHUNK.len(),
+                )
+            } else {
+                (0, 0)
+            };
+            let room = (area.len() - lead - trail) as u64;
+            let data_len = room.min(stream.remaining) as usize;
+            let fill =
+                env.handler
+                    .fill_body(&mut stream.tag, &mut area[lead..lead + data_len], env.local);
+            let (n, done) = match fill {
+                Fill::More(n) => (n.min(data_len), false),
+                Fill::Done(n) => (n.min(data_len), true),
+                Fill::Pending => {
+                    stream.state = StreamState::Parked;
+                    self.set_stream(Some(stream));
+                    self.park(env.now);
+                    return;
+                }
+            };
+            let mut start = self.write_end + lead;
+            let mut end = start + n;
+            if chunked && n > 0 {
+                let mut size = [0; CHUNK_HEADER_MAX];
+                let line = response::encode_chunk_header(n, &mut size);
+                start -= line.len();
+                bufs.write[start..start + line.len()].copy_from_slice(line);
+                bufs.write[end..end + 2].copy_from_slice(response::CHUNK_END);
+                end += 2;
+            }
+            if chunked && done {
+                bufs.write[end..end + response::LAST_CHUNK.len()]
+                    .copy_from_slice(response::LAST_CHUNK);
+                end += response::LAST_CHUNK.len();
+            }
+            if let ResponseFraming::Length(_) = stream.framing {
+                stream.remaining -= n as u64;
+            }
+            self.write_end = end;
+            self.push(
+                Segment::Buffer {
+                    start: start as u32,
+                    end: end as u32,
+                },
+                env.now,
+            );
+            let length_framed = matches!(stream.framing, ResponseFraming::Length(_));
+            if done || (length_framed && stream.remaining == 0) {
+                // A body short of its announced length, or one delimited by
+                // the close, ends the connection.
+                let short = length_framed && stream.remaining > 0;
+                self.set_stream(None);
+                if short || stream.framing == ResponseFraming::UntilClose {
+                    if let Phase::Http(http) = &mut self.phase {
+                        http.then = http.then.or_close();
+                        http.input = Input::Stopped;
+                    }
+                }
+                return;
+            }
+            self.set_stream(Some(stream));
+            if n == 0 {
+                // Nothing to send now: ask again on the next poll.
+                self.yielded = true;
+                return;
+            }
+        }
+    }
+
+    /// A stream now waits for the application: no write deadline while
+    /// nothing is queued, and the parked-stream limit if one is set.
+    fn park(&mut self, now: u64) {
+        if self.queue.is_empty() {
+            self.timers.clear(TimerKind::Write);
+        }
+        if self.config.parked_stream_timeout > 0 {
+            self.timers.set(
+                TimerKind::ParkedStream,
+                now.saturating_add(self.config.parked_stream_timeout),
+            );
+        }
+    }
+}
