@@ -47,6 +47,8 @@ backend_tests!(
     frames_breaking_the_protocol_are_closed_with_1002,
     handler_close_without_a_reply_ends_after_the_linger_time,
     graceful_shutdown_closes_websockets_with_going_away,
+    an_idle_websocket_is_pinged_and_kept,
+    an_idle_websocket_gets_a_close_frame_with_1001,
 );
 
 /// The text message that makes [`Echo`] close the connection with
@@ -1012,6 +1014,57 @@ fn graceful_shutdown_closes_websockets_with_going_away(backend: Backend) {
     server.handle().shutdown();
     let (code, _) = expect_close_frame(&mut frames);
     assert_eq!(code, 1001);
+    send(&mut frames, masked(CLOSE, true, &1001u16.to_be_bytes()));
+    expect_eof(&mut frames);
+}
+
+/// A WebSocket idle between messages holds no buffer on the readiness
+/// backends; the server's automatic Pings borrow one, so the connection
+/// is pinged at each interval and stays open (it was dropped, without a
+/// frame, at the first ping time).
+fn an_idle_websocket_is_pinged_and_kept(backend: Backend) {
+    let (echo, _) = Echo::new();
+    let options = Options {
+        config: peregrine_core::Config {
+            websocket_ping_interval: 200,
+            ..peregrine_core::Config::DEFAULT
+        },
+        ..Options::default()
+    };
+    let server = TestServer::start_with(backend, options, echo);
+    let mut frames = connect_frames(server.addr());
+    send(&mut frames, masked(TEXT, true, b"hello"));
+    assert_eq!(next_frame(&mut frames).payload(), b"hello");
+    for ping in 0..3 {
+        let frame = next_frame(&mut frames);
+        assert_eq!(frame.header().opcode, PING, "frame {ping}");
+        assert!(frame.payload().is_empty());
+    }
+    send(&mut frames, masked(TEXT, true, b"still here"));
+    let mut frame = next_frame(&mut frames);
+    while frame.header().opcode == PING {
+        frame = next_frame(&mut frames);
+    }
+    assert_eq!(frame.payload(), b"still here");
+}
+
+/// A WebSocket silent past its idle limit gets a Close frame with 1001
+/// "idle", also when it held no buffer (it was dropped without one).
+fn an_idle_websocket_gets_a_close_frame_with_1001(backend: Backend) {
+    let (echo, _) = Echo::new();
+    let options = Options {
+        config: peregrine_core::Config {
+            websocket_idle_timeout: 300,
+            ..peregrine_core::Config::DEFAULT
+        },
+        ..Options::default()
+    };
+    let server = TestServer::start_with(backend, options, echo);
+    let mut frames = connect_frames(server.addr());
+    send(&mut frames, masked(TEXT, true, b"hello"));
+    assert_eq!(next_frame(&mut frames).payload(), b"hello");
+    let (code, reason) = expect_close_frame(&mut frames);
+    assert_eq!((code, reason.as_str()), (1001, "idle"));
     send(&mut frames, masked(CLOSE, true, &1001u16.to_be_bytes()));
     expect_eof(&mut frames);
 }

@@ -353,9 +353,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Gets ready for the next request; `false` if the connection stopped.
+    #[inline]
     fn next_request(&mut self, now: u64) -> bool {
         self.parser.reset();
-        self.timers.clear(TimerKind::Header);
+        // The header timer stopped when the head completed.
         self.timers.clear(TimerKind::Body);
         let Phase::Http(http) = &mut self.phase else {
             return false;

@@ -231,6 +231,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Records that `n` bytes were read into [`read_buf`](Self::read_buf)
     /// at `env.now`, and handles every request they complete.
+    #[inline]
     pub fn handle_read<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
@@ -247,29 +248,28 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 }
             }
             Phase::Http(http) => {
-                if n > 0 {
-                    match http.input {
-                        Input::Head if self.read_end == self.read_start => {
-                            // The first byte of a head: the connection is no
-                            // longer idle, and the head gets its time.
-                            self.timers.clear(TimerKind::Idle);
-                            self.timers.set_if_unset(
-                                TimerKind::Header,
-                                now.saturating_add(self.config.header_timeout),
-                            );
-                        }
-                        Input::Body { .. } | Input::Discard { .. } => self.timers.set(
-                            TimerKind::Body,
-                            now.saturating_add(self.config.body_timeout),
-                        ),
-                        _ => {}
-                    }
+                if n > 0 && matches!(http.input, Input::Body { .. } | Input::Discard { .. }) {
+                    self.timers.set(
+                        TimerKind::Body,
+                        now.saturating_add(self.config.body_timeout),
+                    );
                 }
                 self.read_end = (self.read_end + n).min(READ);
             }
             _ => self.read_end = (self.read_end + n).min(READ),
         }
         self.poll(bufs, env);
+        if n > 0 && self.read_end > self.read_start && self.is_reading_head() {
+            // Part of a head is left, whose first byte came with this read
+            // or before: the connection is no longer idle, and the head
+            // gets its time (kept if it already runs). A head complete in
+            // the read that began it never starts the timer.
+            self.timers.clear(TimerKind::Idle);
+            self.timers.set_if_unset(
+                TimerKind::Header,
+                now.saturating_add(self.config.header_timeout),
+            );
+        }
     }
 
     /// Records that the peer shut its write side (a read returned 0) at
@@ -328,12 +328,6 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         if self.queue.is_empty() {
             self.write_end = 0;
             if let Phase::Http(http) = &self.phase {
-                let streaming = http
-                    .stream
-                    .is_some_and(|stream| stream.state == StreamState::Filling);
-                if !streaming {
-                    self.timers.clear(TimerKind::Write);
-                }
                 if http.stream.is_none()
                     && self.read_end == self.read_start
                     && matches!(http.input, Input::Head)
@@ -343,9 +337,22 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                     // nothing to write, nothing to stream, so a poll would
                     // find nothing to do.
                     self.yielded = false;
-                    self.start_idle_if_idle(now);
-                    self.finish_if_drained(now);
+                    if http.then == Then::KeepAlive {
+                        // Idle from now: the one timer that runs.
+                        self.timers.only(
+                            TimerKind::Idle,
+                            now.saturating_add(self.config.idle_timeout),
+                        );
+                    } else {
+                        self.finish_if_drained(now);
+                    }
                     return;
+                }
+                let streaming = http
+                    .stream
+                    .is_some_and(|stream| stream.state == StreamState::Filling);
+                if !streaming {
+                    self.timers.clear(TimerKind::Write);
                 }
             } else {
                 self.timers.clear(TimerKind::Write);
@@ -693,11 +700,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Starts the idle timer if the connection just became idle between
     /// requests (the one transition into idleness).
     fn start_idle_if_idle(&mut self, now: u64) {
-        if self.between_requests() {
-            self.timers.clear(TimerKind::Header);
-            self.timers.clear(TimerKind::Body);
-            self.timers.clear(TimerKind::Write);
-            self.timers.set_if_unset(
+        if self.between_requests() && !self.timers.is_set(TimerKind::Idle) {
+            self.timers.only(
                 TimerKind::Idle,
                 now.saturating_add(self.config.idle_timeout),
             );

@@ -62,6 +62,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Queues the `len` bytes just written at the end of the used part of
     /// the write buffer.
+    #[inline]
     pub(super) fn push_written(&mut self, len: usize, now: u64) {
         let start = self.write_end;
         self.write_end += len;
@@ -76,13 +77,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Appends a segment to the output; the write timer starts if nothing
     /// was waiting.
+    #[inline]
     pub(super) fn push(&mut self, segment: Segment, now: u64) {
         if self.queue.is_empty() {
-            self.timers.clear(TimerKind::Idle);
+            // Set before the idle timer stops: the earliest is then not
+            // looked up again.
             self.timers.set(
                 TimerKind::Write,
                 now.saturating_add(self.config.write_timeout),
             );
+            self.timers.clear(TimerKind::Idle);
         }
         if !self.queue.push(segment) {
             // `can_respond` keeps room; should that fail, do not send a

@@ -59,19 +59,43 @@ const UNSET: u64 = u64::MAX;
 pub(crate) struct TimerTable {
     /// The deadlines, indexed by kind; [`UNSET`] where none runs.
     at: [u64; KINDS],
+    /// The earliest of them (kept as they change, so reading the
+    /// connection's deadline costs a load).
+    next: u64,
 }
 
 impl TimerTable {
     /// No timer running.
     pub(crate) const fn new() -> Self {
-        TimerTable { at: [UNSET; KINDS] }
+        TimerTable {
+            at: [UNSET; KINDS],
+            next: UNSET,
+        }
     }
 
     /// Starts (or restarts) `kind` to expire at `at`.
     #[inline(always)]
     pub(crate) const fn set(&mut self, kind: TimerKind, at: u64) {
         // `UNSET` is reserved: a deadline that far away never comes anyway.
-        self.at[kind as usize] = if at < UNSET { at } else { UNSET - 1 };
+        let at = if at < UNSET { at } else { UNSET - 1 };
+        let old = self.at[kind as usize];
+        self.at[kind as usize] = at;
+        if at < self.next {
+            self.next = at;
+        } else if old == self.next {
+            // The earliest moved later: look again.
+            self.next = self.earliest();
+        }
+    }
+
+    /// Stops every timer but `kind`, which expires at `at`: one
+    /// transition's whole effect on the table (the start of idleness).
+    #[inline]
+    pub(crate) fn only(&mut self, kind: TimerKind, at: u64) {
+        let at = if at < UNSET { at } else { UNSET - 1 };
+        self.at = [UNSET; KINDS];
+        self.at[kind as usize] = at;
+        self.next = at;
     }
 
     /// Starts `kind` unless it already runs.
@@ -85,12 +109,31 @@ impl TimerTable {
     /// Stops `kind`.
     #[inline(always)]
     pub(crate) fn clear(&mut self, kind: TimerKind) {
-        self.at[kind as usize] = UNSET;
+        let old = self.at[kind as usize];
+        if old != UNSET {
+            self.at[kind as usize] = UNSET;
+            if old == self.next {
+                self.next = self.earliest();
+            }
+        }
     }
 
     /// Stops every timer.
     pub(crate) fn clear_all(&mut self) {
-        self.at = [UNSET; KINDS];
+        *self = TimerTable::new();
+    }
+
+    /// The earliest entry, looked up.
+    const fn earliest(&self) -> u64 {
+        let mut earliest = UNSET;
+        let mut kind = 0;
+        while kind < KINDS {
+            if self.at[kind] < earliest {
+                earliest = self.at[kind];
+            }
+            kind += 1;
+        }
+        earliest
     }
 
     /// When `kind` expires, if it runs.
@@ -107,10 +150,9 @@ impl TimerTable {
     }
 
     /// The earliest deadline, if any timer runs.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next(&self) -> Option<u64> {
-        let at = self.at.iter().copied().fold(UNSET, u64::min);
-        (at != UNSET).then_some(at)
+        (self.next != UNSET).then_some(self.next)
     }
 
     /// The earliest timer that expired by `now`, if any.
@@ -159,7 +201,31 @@ mod tests {
         assert_eq!(timers.get(TimerKind::Idle), Some(500));
         timers.set(TimerKind::Ping, u64::MAX);
         assert_eq!(timers.get(TimerKind::Ping), Some(u64::MAX - 1));
+        timers.only(TimerKind::Linger, 7);
+        assert_eq!(timers.next(), Some(7));
+        assert_eq!(timers.get(TimerKind::Idle), None);
         timers.clear_all();
         assert_eq!(timers.next(), None);
+    }
+
+    #[test]
+    fn the_cached_earliest_follows_every_change() {
+        // A fixed pseudo-random walk of sets and clears; after each step
+        // the cached earliest is the minimum of the entries.
+        let mut timers = TimerTable::new();
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..10_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let kind = TimerKind::ALL[(seed % KINDS as u64) as usize];
+            match (seed >> 8) % 3 {
+                0 => timers.clear(kind),
+                1 => timers.set_if_unset(kind, (seed >> 16) % 1000),
+                _ => timers.set(kind, (seed >> 16) % 1000),
+            }
+            let earliest = TimerKind::ALL.iter().filter_map(|&k| timers.get(k)).min();
+            assert_eq!(timers.next(), earliest);
+        }
     }
 }
