@@ -1406,4 +1406,18 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             self.life = Life::ClosingWrite;
         }
     }
+
+    /// Whether this is an HTTP keep-alive connection between requests:
+    /// open, nothing read, nothing queued or streamed, not WebSocket, not
+    /// closing or draining. A server short of room may close such a
+    /// connection without losing any request.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.input, Input::Head)
+            && self.life == Life::Open
+            && self.read_end == self.read_start
+            && self.queue.is_empty()
+            && self.stream.is_none()
+            && !self.close_after
+            && !self.draining
+    }
 }
