@@ -223,6 +223,10 @@ where
         full: FullReport::default(),
     };
     worker.grow_with_slab();
+    if settings.handoff {
+        // Connections handed over before the waker was registered.
+        worker.take_handoffs(worker.now());
+    }
     worker.event_loop()
 }
 
