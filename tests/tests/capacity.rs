@@ -11,7 +11,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use peregrine_examples::hello::Hello;
 use peregrine_tests::{Backend, Client, IO_TIMEOUT, Options, STOP_TIMEOUT, TestServer, get};
