@@ -227,6 +227,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             accept_turn: Mutex::new(()),
             accepting: AtomicUsize::new(0),
             shutdown_since: AtomicU64::new(u64::MAX),
+            wake_peers: Mutex::new(Vec::new()),
         };
         handle.add_waker(Arc::new(Unpark(thread::current())));
         let result = thread::scope(|scope| {
@@ -392,7 +393,7 @@ fn supervise(ctx: &Context, addr: SocketAddr, threads: &[ServerThread<'_>]) {
     while !threads.iter().all(ScopedJoinHandle::is_finished) {
         if ctx.handle.is_shutting_down() {
             for _ in 0..ctx.accepting.load(SeqCst) {
-                wake_accept(addr);
+                wake_accept(ctx, addr);
             }
             thread::park_timeout(WAKE_RETRY);
         } else {
@@ -404,15 +405,22 @@ fn supervise(ctx: &Context, addr: SocketAddr, threads: &[ServerThread<'_>]) {
 }
 
 /// Makes one connection to the server's own port, so that a thread blocked
-/// in `accept` returns (and, seeing the shutdown, closes it and stops).
-fn wake_accept(addr: SocketAddr) {
+/// in `accept` returns (and, seeing the shutdown, closes it unserved and
+/// takes what else waits in the backlog). Its address is recorded before
+/// any thread can look it up: the lock is held across the connect.
+fn wake_accept(ctx: &Context, addr: SocketAddr) {
     let ip = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
+    let mut peers = ctx.wake_peers.lock().unwrap_or_else(|e| e.into_inner());
     // Refused once the listener is closed: nobody is left to wake.
-    let _ = TcpStream::connect_timeout(&SocketAddr::new(ip, addr.port()), WAKE_CONNECT_TIMEOUT);
+    let connected =
+        TcpStream::connect_timeout(&SocketAddr::new(ip, addr.port()), WAKE_CONNECT_TIMEOUT);
+    if let Ok(local) = connected.and_then(|stream| stream.local_addr()) {
+        peers.push(local);
+    }
 }
 
 /// The lanes of connection threads: at most one thread per lane, so their

@@ -43,6 +43,10 @@ pub(crate) struct Context {
     /// When the first thread learnt of the shutdown (`u64::MAX`: not
     /// yet): the grace period runs from then, for every connection.
     pub(crate) shutdown_since: AtomicU64,
+    /// The addresses the supervisor's wake-up connections came from,
+    /// recorded (under this lock) before a thread can look them up: those
+    /// are closed unserved and uncounted.
+    pub(crate) wake_peers: Mutex<Vec<SocketAddr>>,
 }
 
 impl Context {
@@ -60,10 +64,10 @@ impl Context {
             }
             let result = listener.accept();
             self.accepting.fetch_sub(1, SeqCst);
-            // Accepted after the shutdown began (the connection the
-            // supervisor made to wake this thread, or a client from the
-            // backlog): served all the same, in draining mode.
+            // Accepted after the shutdown began: a client from the
+            // backlog is served all the same, in draining mode.
             match result {
+                Ok((_, peer)) if self.is_wake_up(peer) => {}
                 Ok(accepted) => return Some(accepted),
                 Err(error)
                     if matches!(
@@ -90,6 +94,7 @@ impl Context {
         listener.set_nonblocking(true).ok()?;
         loop {
             match listener.accept() {
+                Ok((_, peer)) if self.is_wake_up(peer) => {}
                 Ok((stream, peer)) => {
                     // Some systems pass the listener's mode on.
                     stream.set_nonblocking(false).ok()?;
@@ -105,6 +110,18 @@ impl Context {
                 Err(_) => return None,
             }
         }
+    }
+
+    /// Whether a connection accepted from `peer` is one the supervisor
+    /// made to wake a thread blocked in `accept` (only once shutdown has
+    /// begun).
+    fn is_wake_up(&self, peer: SocketAddr) -> bool {
+        self.handle.is_shutting_down()
+            && self
+                .wake_peers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&peer)
     }
 
     /// When shutdown began, as the first thread to learn of it at `now`
