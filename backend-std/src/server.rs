@@ -3,7 +3,7 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, Scope, ScopedJoinHandle, Thread};
 use std::time::Duration;
@@ -144,7 +144,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Accepted so that code written for the epoll builder compiles
     /// unchanged; no effect here. A thread serves one connection at a
     /// time, so the [`Model`]'s thread count is the limit on connections
-    /// served at once, and connections beyond it wait in the backlog.
+    /// served at once (`max_threads` for [`Model::PerConnection`]), and
+    /// connections beyond it wait in the backlog; no connection is closed
+    /// to make room. `run` raises the soft descriptor limit to the hard
+    /// limit, as the epoll backend does.
     pub fn max_connections(self, connections: usize) -> Self {
         let _ = connections;
         self
@@ -204,6 +207,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             signals,
             handle,
         } = self;
+        // As the readiness backends do: a thread per connection may hold
+        // more sockets than the usual soft limit (1,024) allows.
+        #[cfg(unix)]
+        peregrine_driver::unix::raise_fd_limit();
         let signals = if signals {
             Some(peregrine_driver::signals::watch(handle.clone())?)
         } else {
@@ -219,6 +226,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             handle: handle.clone(),
             accept_turn: Mutex::new(()),
             accepting: AtomicUsize::new(0),
+            shutdown_since: AtomicU64::new(u64::MAX),
+            wake_peers: Mutex::new(Vec::new()),
         };
         handle.add_waker(Arc::new(Unpark(thread::current())));
         let result = thread::scope(|scope| {
@@ -384,7 +393,7 @@ fn supervise(ctx: &Context, addr: SocketAddr, threads: &[ServerThread<'_>]) {
     while !threads.iter().all(ScopedJoinHandle::is_finished) {
         if ctx.handle.is_shutting_down() {
             for _ in 0..ctx.accepting.load(SeqCst) {
-                wake_accept(addr);
+                wake_accept(ctx, addr);
             }
             thread::park_timeout(WAKE_RETRY);
         } else {
@@ -396,15 +405,22 @@ fn supervise(ctx: &Context, addr: SocketAddr, threads: &[ServerThread<'_>]) {
 }
 
 /// Makes one connection to the server's own port, so that a thread blocked
-/// in `accept` returns (and, seeing the shutdown, closes it and stops).
-fn wake_accept(addr: SocketAddr) {
+/// in `accept` returns (and, seeing the shutdown, closes it unserved and
+/// takes what else waits in the backlog). Its address is recorded before
+/// any thread can look it up: the lock is held across the connect.
+fn wake_accept(ctx: &Context, addr: SocketAddr) {
     let ip = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
+    let mut peers = ctx.wake_peers.lock().unwrap_or_else(|e| e.into_inner());
     // Refused once the listener is closed: nobody is left to wake.
-    let _ = TcpStream::connect_timeout(&SocketAddr::new(ip, addr.port()), WAKE_CONNECT_TIMEOUT);
+    let connected =
+        TcpStream::connect_timeout(&SocketAddr::new(ip, addr.port()), WAKE_CONNECT_TIMEOUT);
+    if let Ok(local) = connected.and_then(|stream| stream.local_addr()) {
+        peers.push(local);
+    }
 }
 
 /// The lanes of connection threads: at most one thread per lane, so their
@@ -426,12 +442,13 @@ impl<const READ: usize, const WRITE: usize> Lanes<READ, WRITE> {
         }
     }
 
-    /// A free lane, waiting for one if need be; `None` once shutdown has
-    /// begun.
-    fn take(&self, handle: &ShutdownHandle) -> Option<Lane<READ, WRITE>> {
+    /// A free lane, waiting for one if need be; `None` once the grace
+    /// period after a shutdown is over (until then, connections left in
+    /// the listen backlog are still served).
+    fn take(&self, ctx: &Context) -> Option<Lane<READ, WRITE>> {
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if handle.is_shutting_down() {
+            if ctx.grace_is_over(ctx.clock.now()) {
                 return None;
             }
             if let Some(lane) = free.pop() {
@@ -493,7 +510,7 @@ fn accept_per_connection<
     H: Handler<L>,
     L: Default,
 {
-    while let Some(lane) = lanes.take(&ctx.handle) {
+    while let Some(lane) = lanes.take(ctx) {
         let mut loan = Loan {
             lane: Some(lane),
             lanes,

@@ -4,7 +4,7 @@
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,26 +40,34 @@ pub(crate) struct Context {
     /// Threads in (or about to enter) a blocking `accept`, at most one:
     /// whether the supervisor must connect to wake it at shutdown.
     pub(crate) accepting: AtomicUsize,
+    /// When the first thread learnt of the shutdown (`u64::MAX`: not
+    /// yet): the grace period runs from then, for every connection.
+    pub(crate) shutdown_since: AtomicU64,
+    /// The addresses the supervisor's wake-up connections came from,
+    /// recorded (under this lock) before a thread can look them up: those
+    /// are closed unserved and uncounted.
+    pub(crate) wake_peers: Mutex<Vec<SocketAddr>>,
 }
 
 impl Context {
-    /// Waits for a connection on `listener`; `None` once shutdown has
-    /// begun. A connection accepted after that (one the supervisor made to
-    /// wake this thread, or a late client) is closed.
+    /// Waits for a connection on `listener`. Once shutdown has begun,
+    /// takes what is left in the listen backlog without waiting (those
+    /// connections are answered with `Connection: close`), then `None`
+    /// when it is empty or the grace period is over.
     pub(crate) fn accept(&self, listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
         let _turn = self.accept_turn.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             self.accepting.fetch_add(1, SeqCst);
             if self.handle.is_shutting_down() {
                 self.accepting.fetch_sub(1, SeqCst);
-                return None;
+                return self.accept_backlog(listener);
             }
             let result = listener.accept();
             self.accepting.fetch_sub(1, SeqCst);
-            if self.handle.is_shutting_down() {
-                return None;
-            }
+            // Accepted after the shutdown began: a client from the
+            // backlog is served all the same, in draining mode.
             match result {
+                Ok((_, peer)) if self.is_wake_up(peer) => {}
                 Ok(accepted) => return Some(accepted),
                 Err(error)
                     if matches!(
@@ -73,6 +81,65 @@ impl Context {
                 Err(_) => std::thread::sleep(ACCEPT_BACKOFF),
             }
         }
+    }
+
+    /// After shutdown began: a connection from the listen backlog, without
+    /// waiting; `None` once it is empty or the grace period is over.
+    fn accept_backlog(&self, listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
+        let now = self.clock.now();
+        if now >= self.shutdown_began(now).saturating_add(self.grace_ms) {
+            return None;
+        }
+        // Every accept from now on is of this kind: never wait.
+        listener.set_nonblocking(true).ok()?;
+        loop {
+            match listener.accept() {
+                Ok((_, peer)) if self.is_wake_up(peer) => {}
+                Ok((stream, peer)) => {
+                    // Some systems pass the listener's mode on.
+                    stream.set_nonblocking(false).ok()?;
+                    return Some((stream, peer));
+                }
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        ErrorKind::Interrupted
+                            | ErrorKind::ConnectionAborted
+                            | ErrorKind::ConnectionReset
+                    ) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Whether a connection accepted from `peer` is one the supervisor
+    /// made to wake a thread blocked in `accept` (only once shutdown has
+    /// begun).
+    fn is_wake_up(&self, peer: SocketAddr) -> bool {
+        self.handle.is_shutting_down()
+            && self
+                .wake_peers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&peer)
+    }
+
+    /// When shutdown began, as the first thread to learn of it at `now`
+    /// recorded.
+    pub(crate) fn shutdown_began(&self, now: u64) -> u64 {
+        match self
+            .shutdown_since
+            .compare_exchange(u64::MAX, now, SeqCst, SeqCst)
+        {
+            Ok(_) => now,
+            Err(since) => since,
+        }
+    }
+
+    /// Whether the grace period after a shutdown is over.
+    pub(crate) fn grace_is_over(&self, now: u64) -> bool {
+        self.handle.is_shutting_down()
+            && now >= self.shutdown_began(now).saturating_add(self.grace_ms)
     }
 }
 
@@ -190,7 +257,6 @@ where
             local,
             lane,
             date,
-            listener,
             ..
         } = self;
         let Lane { bufs, totals, .. } = lane;
@@ -212,9 +278,9 @@ where
             }
             match draining {
                 None if ctx.handle.is_shutting_down() => {
-                    draining = Some(now);
-                    // This thread accepts no more.
-                    *listener = None;
+                    // The grace period runs from the shutdown, however
+                    // late this connection was taken from the backlog.
+                    draining = Some(ctx.shutdown_began(now));
                     // Requests that reached the socket before shutdown are
                     // answered: read what is there without waiting, then
                     // let the connection decide whether it is idle.

@@ -2,9 +2,17 @@
 //! kqueue): accept, dispatch readiness to connections, lend buffers, fire
 //! deadlines, shut down gracefully.
 //!
-//! Everything a worker uses is allocated when it starts — the connection
-//! slab, the buffer pool, the timer heap, the event list — and nothing is
-//! allocated per request or per connection after that.
+//! The buffer pool, the event list and the mailbox's buffer are allocated
+//! when a worker starts. The connection slots, and the lists and timer heap
+//! sized by them, start small and double as connections arrive, up to the
+//! worker's maximum: a worker pays for the most connections it has held at
+//! once, and nothing is allocated per request, nor per connection once the
+//! worker has been that busy before.
+//!
+//! A worker that holds its maximum, or runs out of descriptors, closes the
+//! connection idle longest to take a new one in (see [`Slab::set_idle`]:
+//! the slab keeps idle HTTP keep-alive connections in an intrusive list,
+//! least recently idle first).
 
 use std::collections::VecDeque;
 use std::io;
@@ -30,6 +38,9 @@ pub const WAKER: u64 = 1;
 
 /// How long accepting pauses after running out of descriptors, in ms.
 const ACCEPT_BACKOFF_MS: u64 = 100;
+
+/// The least time between two reports of a full worker, in ms.
+const FULL_REPORT_MS: u64 = 10_000;
 
 /// A readiness API: what a backend supplies.
 pub trait Poller: Sized {
@@ -60,7 +71,8 @@ pub(crate) struct WorkerSettings {
     pub(crate) id: usize,
     /// Connection timeouts and limits.
     pub(crate) config: Config,
-    /// Connections served at once; more wait in the listen backlog.
+    /// Connections held at once; beyond it the idle longest is closed,
+    /// or, with none idle, more wait in the listen backlog.
     pub(crate) max_connections: usize,
     /// Buffer pairs in the pool; connections beyond wait for one.
     pub(crate) buffers: usize,
@@ -135,6 +147,21 @@ struct Worker<'h, P, H, L, const READ: usize, const WRITE: usize, const MAX_HEAD
     tokens: Vec<Token>,
     /// Where a message from the mailbox is copied before it is sent.
     mail: Box<[u8]>,
+    /// Idle connections closed to make room.
+    evicted: u64,
+    /// What was not yet reported of the worker being full.
+    full: FullReport,
+}
+
+/// What a full worker has to report, at most every [`FULL_REPORT_MS`].
+#[derive(Debug, Default)]
+struct FullReport {
+    /// When the last report was made.
+    last: Option<u64>,
+    /// Idle connections closed since.
+    evicted: u64,
+    /// Whether, since, a connection had to wait with none idle to close.
+    refused: bool,
 }
 
 /// Runs a worker until shutdown completes.
@@ -173,13 +200,13 @@ where
         settings,
         poller,
         listener,
-        slab: Slab::with_capacity(settings.max_connections),
+        slab: Slab::new(settings.max_connections),
         buffers,
         free_buffers: (0..buffers_count as u32).rev().collect(),
         scratch: crate::pool::zeroed_buffers(1),
-        waiting: VecDeque::with_capacity(settings.max_connections),
-        ready_list: VecDeque::with_capacity(settings.max_connections),
-        timers: Timers::with_capacity(settings.max_connections),
+        waiting: VecDeque::new(),
+        ready_list: VecDeque::new(),
+        timers: Timers::with_capacity(1),
         date: DateCache::new(),
         handler,
         local: handler.new_local(settings.id),
@@ -190,9 +217,16 @@ where
         accept_paused_until: None,
         accept_blocked: false,
         shutdown_since: None,
-        tokens: Vec::with_capacity(settings.max_connections),
+        tokens: Vec::new(),
         mail: vec![0; mail_capacity].into_boxed_slice(),
+        evicted: 0,
+        full: FullReport::default(),
     };
+    worker.grow_with_slab();
+    if settings.handoff {
+        // Connections handed over before the waker was registered.
+        worker.take_handoffs(worker.now());
+    }
     worker.event_loop()
 }
 
@@ -255,7 +289,7 @@ where
                 self.begin_shutdown(now);
             }
             if let Some(since) = self.shutdown_since {
-                if self.slab.is_empty() {
+                if self.slab.is_empty() && self.handoffs_settled() {
                     break;
                 }
                 if now >= since.saturating_add(self.settings.grace_ms) {
@@ -319,24 +353,58 @@ where
             .map(|at| at.saturating_sub(now))
     }
 
-    /// Accepts connections until the backlog is empty, the slab full, or
-    /// descriptors run out.
+    /// Accepts connections until the backlog is empty, or the slab is full
+    /// with no idle connection to close, or descriptors run out with none
+    /// to close.
     fn accept(&mut self, now: u64) {
         if self.accept_paused_until.is_some() {
             return;
         }
         loop {
+            if self.listener.is_none() {
+                return;
+            }
+            // Full: a new connection replaces the idle longest, if any.
+            let evict = if self.slab.is_full() {
+                match self.evictable() {
+                    Some(token) => Some(token),
+                    None => {
+                        // Connections wait in the backlog until a slot
+                        // frees or a connection becomes idle.
+                        self.accept_blocked = true;
+                        self.full.refused = true;
+                        self.report_full(now);
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
             let Some(listener) = &self.listener else {
                 return;
             };
-            if self.slab.is_full() {
-                // Connections wait in the backlog until a slot frees.
-                self.accept_blocked = true;
-                return;
-            }
-            let (fd, peer) = match unix::accept(listener.as_fd()) {
+            let accepted = unix::accept(listener.as_fd());
+            let pending = |error: &io::Error| {
+                unix::is_descriptor_exhaustion(error)
+                    && unix::has_pending_connection(listener.as_fd())
+            };
+            let (fd, peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) if pending(&error) => {
+                    // Out of descriptors with a connection waiting: close
+                    // the idle longest to make room, or wait and retry.
+                    match evict.or_else(|| self.evictable()) {
+                        Some(token) => self.evict(token, now),
+                        None => {
+                            self.accept_paused_until = Some(now + ACCEPT_BACKOFF_MS);
+                            self.full.refused = true;
+                            self.report_full(now);
+                            return;
+                        }
+                    }
+                    continue;
+                }
                 Err(error) if unix::is_resource_exhaustion(&error) => {
                     // Keep serving; try again later rather than spin.
                     self.accept_paused_until = Some(now + ACCEPT_BACKOFF_MS);
@@ -352,6 +420,9 @@ where
                 }
                 Err(_) => return,
             };
+            if let Some(token) = evict {
+                self.evict(token, now);
+            }
             self.adopt(fd, peer, now);
         }
     }
@@ -363,10 +434,27 @@ where
             return;
         };
         loop {
-            if self.slab.is_full() {
-                self.accept_blocked = true;
-                return;
-            }
+            let evict = if self.slab.is_full() {
+                if handoff
+                    .queue
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .is_empty()
+                {
+                    return;
+                }
+                match self.evictable() {
+                    Some(token) => Some(token),
+                    None => {
+                        self.accept_blocked = true;
+                        self.full.refused = true;
+                        self.report_full(now);
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
             let next = handoff
                 .queue
                 .lock()
@@ -375,11 +463,43 @@ where
             let Some((fd, peer)) = next else {
                 return;
             };
+            if let Some(token) = evict {
+                self.evict(token, now);
+            }
             self.adopt(fd, peer, now);
         }
     }
 
-    /// Takes a new connection into the slab and the poller.
+    /// Whether no connection can still come from accept threads: none is
+    /// running (each hands over its listen backlog before it stops) and
+    /// nothing waits in this worker's queue. Always, without accept
+    /// threads.
+    fn handoffs_settled(&self) -> bool {
+        if !self.settings.handoff {
+            return true;
+        }
+        let queued = self
+            .shared
+            .handoffs
+            .get(self.settings.id)
+            .is_some_and(|handoff| {
+                !handoff
+                    .queue
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .is_empty()
+            });
+        !queued
+            && self
+                .shared
+                .acceptors
+                .load(std::sync::atomic::Ordering::SeqCst)
+                == 0
+    }
+
+    /// Takes a new connection into the slab and the poller; during a
+    /// shutdown (a connection from the listen backlog), reads and answers
+    /// what it sent, with `Connection: close`.
     fn adopt(&mut self, fd: OwnedFd, peer: Option<std::net::SocketAddr>, now: u64) {
         let slot = Slot {
             conn: Connection::new(self.settings.config, peer, now),
@@ -392,6 +512,7 @@ where
         let Ok(token) = self.slab.insert(slot) else {
             return;
         };
+        self.grow_with_slab();
         let registered = match self.slab.get_mut(token) {
             Some(slot) => {
                 let id = ConnectionId::new(self.settings.id as u32, token.to_u64());
@@ -405,7 +526,99 @@ where
             return;
         }
         self.accepted += 1;
+        if self.shutdown_since.is_some() {
+            self.wind_down(token, now);
+            return;
+        }
         self.arm(token);
+    }
+
+    /// Keeps the lists and the timer heap sized for every connection the
+    /// slab has room for, so that none allocates per request; they grow
+    /// when the slab does (doubling), so the cost is amortised.
+    fn grow_with_slab(&mut self) {
+        let capacity = self.slab.capacity();
+        if capacity <= self.tokens.capacity() {
+            return;
+        }
+        self.tokens.reserve_exact(capacity - self.tokens.len());
+        self.waiting.reserve_exact(capacity - self.waiting.len());
+        self.ready_list
+            .reserve_exact(capacity - self.ready_list.len());
+        self.timers.reserve(capacity);
+    }
+
+    /// Updates whether a connection counts as idle (an HTTP keep-alive
+    /// connection between requests), which makes it the newest of the idle
+    /// connections, those a full worker may close; called once a
+    /// connection settles after being served.
+    #[inline]
+    fn track_idle(&mut self, token: Token) {
+        let idle = match self.slab.get_mut(token) {
+            Some(slot) => slot.conn.is_idle(),
+            None => return,
+        };
+        self.slab.set_idle(token, idle);
+    }
+
+    /// The connection idle longest that may be closed without losing
+    /// anything: nothing read, nothing waiting in its socket. Connections
+    /// found busy on the way leave the idle list (they rejoin it once
+    /// served).
+    fn evictable(&mut self) -> Option<Token> {
+        while let Some(token) = self.slab.oldest_idle() {
+            let idle = self.slab.get_mut(token).is_some_and(|slot| {
+                slot.conn.is_idle()
+                    && !slot.waiting
+                    && !slot.ready.readable
+                    && !unix::has_pending_input(slot.fd.as_fd())
+            });
+            if idle {
+                return Some(token);
+            }
+            self.slab.set_idle(token, false);
+        }
+        None
+    }
+
+    /// Closes an idle connection to make room for a new one.
+    fn evict(&mut self, token: Token, now: u64) {
+        self.close(token);
+        self.evicted += 1;
+        self.full.evicted += 1;
+        self.report_full(now);
+    }
+
+    /// Says on standard error, at most every [`FULL_REPORT_MS`], that the
+    /// worker was full: how many idle connections it closed to make room,
+    /// or that new connections wait with none idle.
+    fn report_full(&mut self, now: u64) {
+        let report = &mut self.full;
+        if !report.refused && report.evicted == 0 {
+            return;
+        }
+        if report
+            .last
+            .is_some_and(|last| now < last.saturating_add(FULL_REPORT_MS))
+        {
+            return;
+        }
+        let (id, held) = (self.settings.id, self.slab.len());
+        if report.evicted > 0 {
+            eprintln!(
+                "peregrine: worker {id} full ({held} connections): closed {} idle keep-alive connections in the last 10 s",
+                report.evicted
+            );
+        } else {
+            eprintln!(
+                "peregrine: worker {id} full ({held} connections): none idle to close; new connections wait in the listen backlog"
+            );
+        }
+        *report = FullReport {
+            last: Some(now),
+            evicted: 0,
+            refused: false,
+        };
     }
 
     /// Sends the messages other threads posted to this worker's mailbox.
@@ -498,13 +711,15 @@ where
         sent.is_ok()
     }
 
-    /// Retries accepting after a pause or once a slot freed.
+    /// Retries accepting after a pause, or once a slot freed or a
+    /// connection became idle; reports a full worker when due.
     fn retry_accept(&mut self, now: u64) {
+        self.report_full(now);
         if self.accept_paused_until.is_some_and(|until| now >= until) {
             self.accept_paused_until = None;
             self.accept(now);
         }
-        if self.accept_blocked && !self.slab.is_full() {
+        if self.accept_blocked && (!self.slab.is_full() || self.slab.idle_len() > 0) {
             self.accept_blocked = false;
             if self.settings.handoff {
                 self.take_handoffs(now);
@@ -585,6 +800,7 @@ where
         // state, and arm its deadline.
         let freed = release_buffer(slot, free_buffers);
         arm_slot(timers, token, slot);
+        self.track_idle(token);
         if freed && !self.waiting.is_empty() {
             self.lend_to_waiter();
         }
@@ -730,29 +946,44 @@ where
         }
     }
 
-    /// Stops accepting and winds down every connection.
+    /// Stops accepting and winds down every connection; connections the
+    /// kernel already accepted, waiting in the listen backlog (or, with
+    /// accept threads, handed over), are taken in and their requests
+    /// answered with `Connection: close` before the listener closes.
     fn begin_shutdown(&mut self, now: u64) {
         self.shutdown_since = Some(now);
-        self.listener = None;
         self.slab.tokens(&mut self.tokens);
         for index in 0..self.tokens.len() {
             let token = self.tokens[index];
-            // Requests that reached the socket before shutdown are answered:
-            // read what is there (its events may not be collected yet)
-            // before deciding the connection is idle.
-            if let Some(slot) = self.slab.get_mut(token) {
-                slot.conn.drain();
-                slot.ready.readable = true;
-                slot.ready.writable = true;
-            }
-            self.service(token, now);
-            if let Some(slot) = self.slab.get_mut(token) {
-                slot.conn.shutdown(now);
-                if slot.conn.is_closed() {
-                    self.close(token);
-                } else {
-                    self.service(token, now);
-                }
+            self.wind_down(token, now);
+        }
+        // The listen backlog: `adopt` winds each down as it comes.
+        self.accept_paused_until = None;
+        self.accept_blocked = false;
+        if self.settings.handoff {
+            self.take_handoffs(now);
+        } else {
+            self.accept(now);
+        }
+        self.listener = None;
+    }
+
+    /// Winds a connection down for the shutdown: reads what reached its
+    /// socket (its events may not be collected yet), answers the requests
+    /// there with `Connection: close`, and closes it once idle.
+    fn wind_down(&mut self, token: Token, now: u64) {
+        if let Some(slot) = self.slab.get_mut(token) {
+            slot.conn.drain();
+            slot.ready.readable = true;
+            slot.ready.writable = true;
+        }
+        self.service(token, now);
+        if let Some(slot) = self.slab.get_mut(token) {
+            slot.conn.shutdown(now);
+            if slot.conn.is_closed() {
+                self.close(token);
+            } else {
+                self.service(token, now);
             }
         }
     }
@@ -770,6 +1001,7 @@ where
     fn publish(&self) {
         if let Some(counters) = self.shared.workers.get(self.settings.id) {
             counters.publish(self.accepted, self.slab.len() as u64, &self.totals);
+            counters.publish_evicted(self.evicted);
         }
     }
 }
@@ -779,9 +1011,10 @@ mod tests {
     use std::mem::size_of;
 
     /// Bytes of connection state per connection, as `Server` and the
-    /// README document it: the slot, plus the slab's generation tag.
+    /// README document it: the slot, plus the slab's generation tag and
+    /// idle-list links.
     const fn documented(max_headers: usize) -> usize {
-        2_768 + 16 * max_headers
+        2_784 + 16 * max_headers
     }
 
     #[test]
@@ -792,7 +1025,7 @@ mod tests {
             (64, size_of::<super::Slot<4096, 4096, 64>>()),
         ];
         for (max_headers, slot) in sizes {
-            let actual = slot + 8;
+            let actual = slot + 16;
             let documented = documented(max_headers);
             assert!(
                 actual <= documented && documented - actual <= 64,

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use peregrine_core::{Config, Handler};
@@ -18,9 +19,11 @@ use crate::unix;
 /// with [`run`](Self::run).
 ///
 /// `READ` and `WRITE` size each connection's buffers (while it has bytes
-/// in flight), `MAX_HEADERS` its header table. Memory per worker, allocated
-/// when it starts: `(buffers + 1) × (READ + WRITE) + max_connections ×
-/// (2,768 + 16 × MAX_HEADERS) + 2 × mailbox_capacity` bytes.
+/// in flight), `MAX_HEADERS` its header table. Memory per worker: when it
+/// starts, `(buffers + 1) × (READ + WRITE) + 2 × mailbox_capacity` bytes;
+/// then, as connections arrive, `2,784 + 16 × MAX_HEADERS` bytes per
+/// connection held at once (committed in doubling steps and kept for the
+/// next ones, never more than `max_connections` allow).
 pub struct Server<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
     /// The first listener, bound at once so the address is known.
     listener: OwnedFd,
@@ -30,8 +33,8 @@ pub struct Server<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: u
     workers: usize,
     /// Connection timeouts and limits.
     config: Config,
-    /// Connections per worker.
-    max_connections: usize,
+    /// Connections per worker (`None`: from the descriptor limit).
+    max_connections: Option<usize>,
     /// Buffer pairs per worker.
     buffers: usize,
     /// Pin worker i to CPU i.
@@ -55,7 +58,9 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 {
     /// Binds `addr` (port 0 picks a free port; see
     /// [`local_addr`](Self::local_addr)). Defaults: one worker per CPU,
-    /// 1,024 connections and 256 buffer pairs per worker,
+    /// as many connections per worker as the descriptor limit allows (see
+    /// [`max_connections`](Self::max_connections)), 256 buffer pairs per
+    /// worker,
     /// [`Config::DEFAULT`], a 10 s grace period, SIGINT/SIGTERM handled.
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
         let addr = addr
@@ -70,7 +75,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             addr,
             workers,
             config: Config::DEFAULT,
-            max_connections: 1024,
+            max_connections: None,
             buffers: 256,
             pin: false,
             grace: Duration::from_secs(10),
@@ -110,10 +115,23 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self
     }
 
-    /// Sets how many connections each worker serves at once; beyond it,
-    /// connections wait in the listen backlog.
+    /// Sets how many connections *each worker* holds at once (at least
+    /// 1). Slots are committed as connections arrive, so a large limit
+    /// costs nothing until it is used.
+    ///
+    /// By default `run` raises the process's soft descriptor limit
+    /// (`RLIMIT_NOFILE`) to its hard limit and lets each worker hold as
+    /// many connections as that leaves room for, after a small reserve for
+    /// listeners, pollers, wakers and files.
+    ///
+    /// A worker that holds its maximum, or finds the process out of
+    /// descriptors when it accepts, closes the connection idle longest (an
+    /// HTTP keep-alive connection between requests; never one with a
+    /// request in flight, a response being sent, or a WebSocket) and takes
+    /// the new one in; the count is [`Stats::idle_evicted`]. With none
+    /// idle, new connections wait in the listen backlog until one closes.
     pub fn max_connections(mut self, connections: usize) -> Self {
-        self.max_connections = connections.max(1);
+        self.max_connections = Some(connections.max(1));
         self
     }
 
@@ -179,6 +197,10 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         L: Default,
     {
         let handle = self.shutdown_handle();
+        let fd_limit = unix::raise_fd_limit();
+        let max_connections = self.max_connections.unwrap_or_else(|| {
+            unix::default_max_connections(fd_limit, self.workers + self.accept_threads)
+        });
         // One listener per worker, or per accept thread.
         let handoff = self.accept_threads > 0;
         let count = if handoff {
@@ -204,7 +226,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         let settings = WorkerSettings {
             id: 0,
             config: self.config,
-            max_connections: self.max_connections,
+            max_connections,
             buffers: self.buffers,
             grace_ms: self.grace.as_millis() as u64,
             pin: self.pin,
@@ -235,16 +257,28 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                         })
                 })
                 .collect::<io::Result<_>>()?;
-            let acceptors: Vec<_> = accept_listeners
-                .into_iter()
-                .enumerate()
-                .map(|(id, listener)| {
-                    let shared = Arc::clone(&self.shared);
-                    std::thread::Builder::new()
-                        .name(format!("peregrine-accept-{id}"))
-                        .spawn_scoped(scope, move || crate::accept::run(listener, shared))
-                })
-                .collect::<io::Result<_>>()?;
+            // Counted before any starts: a worker shutting down waits for
+            // every accept thread to hand over the listen backlog.
+            let count = accept_listeners.len();
+            self.shared.acceptors.store(count, SeqCst);
+            let mut acceptors = Vec::with_capacity(count);
+            for (id, listener) in accept_listeners.into_iter().enumerate() {
+                let shared = Arc::clone(&self.shared);
+                let spawned = std::thread::Builder::new()
+                    .name(format!("peregrine-accept-{id}"))
+                    .spawn_scoped(scope, move || crate::accept::run(listener, shared));
+                match spawned {
+                    Ok(acceptor) => acceptors.push(acceptor),
+                    Err(error) => {
+                        // Those not started will never finish: uncount
+                        // them, and stop the server.
+                        self.shared.acceptors.fetch_sub(count - id, SeqCst);
+                        handle.shutdown();
+                        crate::accept::wake_workers(&self.shared);
+                        return Err(error);
+                    }
+                }
+            }
             let mut first_error = None;
             for acceptor in acceptors {
                 let result = acceptor

@@ -40,6 +40,12 @@ pub struct Stats {
     /// reached their worker but no connection: it was gone or closing,
     /// its write buffer was full, or no buffer was free to write from.
     pub messages_undelivered: u64,
+    /// Idle keep-alive connections closed to make room for a new one,
+    /// when a worker held all the connections it may
+    /// ([`Server::max_connections`](crate::Server::max_connections)) or
+    /// the process ran out of descriptors. Always 0 on a backend that
+    /// serves a connection per thread.
+    pub idle_evicted: u64,
 }
 
 /// One worker's counters, written by it alone.
@@ -57,6 +63,8 @@ pub(crate) struct WorkerCounters {
     parse_errors: AtomicU64,
     /// Timeouts.
     timeouts: AtomicU64,
+    /// Idle connections closed to make room.
+    idle_evicted: AtomicU64,
 }
 
 impl WorkerCounters {
@@ -72,6 +80,12 @@ impl WorkerCounters {
         self.timeouts.store(totals.timeouts, Relaxed);
     }
 
+    /// Publishes how many idle connections a worker closed to make room.
+    #[cfg(unix)]
+    pub(crate) fn publish_evicted(&self, evicted: u64) {
+        self.idle_evicted.store(evicted, Relaxed);
+    }
+
     /// Adds this worker's numbers to `stats`.
     fn add_to(&self, stats: &mut Stats) {
         stats.connections_accepted += self.accepted.load(Relaxed);
@@ -82,6 +96,7 @@ impl WorkerCounters {
         }
         stats.parse_errors += self.parse_errors.load(Relaxed);
         stats.timeouts += self.timeouts.load(Relaxed);
+        stats.idle_evicted += self.idle_evicted.load(Relaxed);
     }
 }
 
@@ -115,6 +130,11 @@ pub(crate) struct Shared {
     /// Each worker's mailbox for messages from other threads.
     #[cfg(unix)]
     pub(crate) mailboxes: Vec<crate::sender::Mailbox>,
+    /// Accept threads still running (accept-thread mode): while any is,
+    /// a worker shutting down may yet be handed connections from the
+    /// listen backlog, so it does not finish.
+    #[cfg(unix)]
+    pub(crate) acceptors: AtomicUsize,
 }
 
 impl Shared {
@@ -146,6 +166,8 @@ impl Shared {
             mailboxes: (0..queues)
                 .map(|_| crate::sender::Mailbox::with_capacity(mailbox_capacity))
                 .collect(),
+            #[cfg(unix)]
+            acceptors: AtomicUsize::new(0),
         })
     }
 

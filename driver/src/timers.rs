@@ -32,6 +32,18 @@ impl Timers {
         }
     }
 
+    /// Makes room for `connections` connections, if there is less: the
+    /// worker calls it as its connection slots grow, so arming a deadline
+    /// never allocates.
+    pub fn reserve(&mut self, connections: usize) {
+        let limit = connections.max(1) * 2;
+        if limit > self.limit {
+            self.heap
+                .reserve_exact((limit + 1).saturating_sub(self.heap.len()));
+            self.limit = limit;
+        }
+    }
+
     /// Arms `token` for `deadline`, unless `armed` (what the caller last
     /// armed for it) is already as early. Returns the deadline now armed.
     ///
@@ -101,5 +113,15 @@ mod tests {
         assert_eq!(timers.pop_due(100), Some((token, 50)));
         assert_eq!(timers.pop_due(100), Some((token, 100)));
         assert_eq!(timers.pop_due(u64::MAX), None);
+    }
+
+    #[test]
+    fn reserving_raises_the_sweep_limit_and_the_room() {
+        let mut timers = Timers::with_capacity(2);
+        timers.reserve(1);
+        assert_eq!(timers.limit, 4);
+        timers.reserve(100);
+        assert_eq!(timers.limit, 200);
+        assert!(timers.heap.capacity() > 200);
     }
 }

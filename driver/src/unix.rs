@@ -91,6 +91,94 @@ pub fn is_resource_exhaustion(error: &io::Error) -> bool {
     )
 }
 
+/// Whether an accept error means "this process or the system is out of
+/// descriptors" (`EMFILE`, `ENFILE`): closing a connection of our own
+/// makes room.
+pub fn is_descriptor_exhaustion(error: &io::Error) -> bool {
+    matches!(
+        rustix::io::Errno::from_io_error(error),
+        Some(rustix::io::Errno::MFILE | rustix::io::Errno::NFILE)
+    )
+}
+
+/// Whether bytes wait to be read on a connected socket (not an end of
+/// stream, not an error): one `recv` with `MSG_PEEK`, which never blocks.
+pub fn has_pending_input(fd: BorrowedFd<'_>) -> bool {
+    let mut byte = [0u8; 1];
+    let flags = net::RecvFlags::PEEK | net::RecvFlags::DONTWAIT;
+    matches!(net::recv(fd, &mut byte, flags), Ok((n, _)) if n > 0)
+}
+
+/// Whether a listener has a connection waiting to be accepted (a `poll`
+/// that does not wait).
+pub fn has_pending_connection(listener: BorrowedFd<'_>) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(&listener, PollFlags::IN)];
+    let now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    matches!(rustix::event::poll(&mut fds, Some(&now)), Ok(n) if n > 0)
+}
+
+/// Raises the soft limit on open descriptors (`RLIMIT_NOFILE`) to the
+/// hard limit, as Go's runtime and many servers do at start-up: the soft
+/// limit is often a low default (1,024) kept for programs that use
+/// `select`, which this one does not. Returns the soft limit in force
+/// afterwards (`None`: unlimited). Where the hard limit is "unlimited" and
+/// the system refuses that as a soft limit (macOS), tries `OPEN_MAX`
+/// (10,240). A failure leaves the limit as it was.
+pub fn raise_fd_limit() -> Option<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    // Whether `target` is more than the soft limit now.
+    let above = |target: Option<u64>| match (limit.current, target) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(current), Some(target)) => target > current,
+    };
+    let set = |target: Option<u64>| {
+        let raised = Rlimit {
+            current: target,
+            maximum: limit.maximum,
+        };
+        setrlimit(Resource::Nofile, raised).is_ok()
+    };
+    if !above(limit.maximum) {
+        return limit.current;
+    }
+    if set(limit.maximum) {
+        return limit.maximum;
+    }
+    let open_max = Some(10_240);
+    if limit.maximum.is_none() && above(open_max) && set(open_max) {
+        return open_max;
+    }
+    limit.current
+}
+
+/// Descriptors kept back from connections when their number is derived
+/// from the descriptor limit, besides those of the workers and listeners
+/// themselves: standard streams, files a handler opens, the odd pipe.
+const FD_RESERVE: u64 = 64;
+
+/// How many connections one worker may hold by default, from the
+/// descriptor limit `fd_limit` (`None`: unlimited): the limit less a
+/// reserve for `threads` worker and accept threads (each holds a listener,
+/// a poller, a waker) and 64 more. Each worker may take that
+/// many: connections are spread unevenly, and a process that runs out of
+/// descriptors closes idle connections to accept new ones.
+pub fn default_max_connections(fd_limit: Option<u64>, threads: usize) -> usize {
+    let Some(limit) = fd_limit else {
+        return u32::MAX as usize - 1;
+    };
+    let reserve = FD_RESERVE + 3 * threads as u64;
+    let connections = limit.saturating_sub(reserve).max(1);
+    usize::try_from(connections)
+        .unwrap_or(usize::MAX)
+        .min(u32::MAX as usize - 1)
+}
+
 /// A connected socket, as a [`Socket`] for the driver.
 #[derive(Debug)]
 pub struct FdSocket<'a>(pub BorrowedFd<'a>);

@@ -66,6 +66,11 @@ pub struct Options {
     /// Buffer pairs per epoll worker (set by examples with large buffers,
     /// not on the command line); `None`: the server's default.
     pub buffers: Option<usize>,
+    /// `--max-connections N`: connections each epoll (or kqueue) worker
+    /// holds at once (default: as many as the descriptor limit allows), or
+    /// with `--backend std --model per-connection` the cap on connection
+    /// threads (instead of `--workers`).
+    pub max_connections: Option<usize>,
 }
 
 impl Options {
@@ -81,6 +86,7 @@ impl Options {
             grace: None,
             accept_threads: 0,
             buffers: None,
+            max_connections: None,
         };
         let mut model = None;
         let mut args = std::env::args().skip(1);
@@ -117,6 +123,10 @@ impl Options {
                 "--accept-threads" => {
                     options.accept_threads = parse(&value("--accept-threads"), "--accept-threads");
                 }
+                "--max-connections" => {
+                    options.max_connections =
+                        Some(parse(&value("--max-connections"), "--max-connections"));
+                }
                 "--pin" => options.pin = true,
                 "-h" | "--help" => usage(""),
                 other => usage(&format!("unknown option {other}")),
@@ -125,7 +135,10 @@ impl Options {
         options.model = model.map(|model| match model.as_str() {
             "single" => Model::Single,
             "per-connection" => Model::PerConnection {
-                max_threads: options.workers.unwrap_or(DEFAULT_MAX_THREADS),
+                max_threads: options
+                    .max_connections
+                    .or(options.workers)
+                    .unwrap_or(DEFAULT_MAX_THREADS),
             },
             "pool" => Model::Pool,
             other => usage(&format!(
@@ -155,6 +168,13 @@ impl Options {
             Backend::Std => {
                 if options.pin || options.accept_threads > 0 {
                     usage("--pin and --accept-threads apply to --backend epoll and kqueue");
+                }
+                let per_connection = matches!(options.model, Some(Model::PerConnection { .. }));
+                if options.max_connections.is_some() && !per_connection {
+                    usage(
+                        "--max-connections applies to --backend epoll and kqueue, and to std \
+                         with --model per-connection (a pool serves --workers connections)",
+                    );
                 }
             }
         }
@@ -319,6 +339,9 @@ impl Options {
         if let Some(grace) = self.grace {
             server = server.grace_period(grace);
         }
+        if let Some(connections) = self.max_connections {
+            server = server.max_connections(connections);
+        }
         let server = server
             .pin_workers(self.pin)
             .accept_threads(self.accept_threads);
@@ -345,7 +368,8 @@ fn usage(problem: &str) -> ! {
     }
     eprintln!(
         "options: --port N (default 8080)  --backend epoll|std  --model single|per-connection|pool (std)  \
-         --workers N  --body-file FILE  --pin (epoll)  --grace-ms N  --accept-threads N (epoll)"
+         --workers N  --max-connections N  --body-file FILE  --pin (epoll)  --grace-ms N  \
+         --accept-threads N (epoll)"
     );
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }

@@ -1,6 +1,7 @@
 //! Running out of file descriptors: a server in a child process with a low
 //! `RLIMIT_NOFILE` is flooded with connections. While it cannot accept it
-//! must keep serving the connections it has, without spinning; once
+//! must keep serving the connections it has, without spinning (a readiness
+//! backend closes connections idle between requests to make room); once
 //! descriptors free up it must accept and serve again.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read};
@@ -168,7 +169,11 @@ fn keeps_serving_when_out_of_descriptors(backend: Backend) {
         "the child used {cpu:?} of CPU in {elapsed:?} while out of descriptors: spinning"
     );
 
-    // The connections it could accept were served; the others were not.
+    // The connections it could accept were served; the others were not,
+    // except on a readiness backend, which closes connections idle after
+    // their answer to accept more (and so serves more than it has
+    // descriptors for).
+    let evicts = backend.name() == "epoll" || backend.name() == "kqueue";
     let mut served = 0;
     for stream in &mut flood {
         stream.set_nonblocking(true).expect("nonblocking");
@@ -181,7 +186,7 @@ fn keeps_serving_when_out_of_descriptors(backend: Backend) {
         }
     }
     assert!(
-        served > 0 && served < NOFILE as usize,
+        served > 0 && (evicts || served < NOFILE as usize),
         "{served} of {FLOOD} flood connections served with {NOFILE} descriptors"
     );
 
@@ -198,4 +203,10 @@ fn keeps_serving_when_out_of_descriptors(backend: Backend) {
         "child_server exited with {status}: {output}"
     );
     assert!(output.starts_with("stats "), "{output:?}");
+    if evicts {
+        assert!(
+            !output.contains("idle_evicted: 0,") && !output.contains("idle_evicted: 0 "),
+            "no idle connection was closed for room: {output:?}"
+        );
+    }
 }

@@ -6,7 +6,8 @@
 //! child_server --backend NAME [--nofile N] [--workers N] [--threads N]
 //! ```
 //!
-//! With `--nofile N` it first lowers its own soft `RLIMIT_NOFILE` to `N`.
+//! With `--nofile N` it first lowers its own `RLIMIT_NOFILE` (soft and hard)
+//! to `N`.
 //! It prints `port P` on standard output once it listens, serves until its
 //! standard input closes, then shuts down gracefully, prints `stats ...`
 //! and exits 0.
@@ -47,13 +48,13 @@ fn main() {
     writeln!(stdout, "stats {stats:?}").expect("stdout");
 }
 
-/// Lowers the soft limit on open descriptors to `limit`.
+/// Lowers the limit on open descriptors to `limit`, the hard limit too:
+/// servers raise their soft limit to the hard one when they start.
 fn lower_fd_limit(limit: u64) {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let current = getrlimit(Resource::Nofile);
+    use rustix::process::{Resource, Rlimit, setrlimit};
     let lowered = Rlimit {
         current: Some(limit),
-        maximum: current.maximum,
+        maximum: Some(limit),
     };
     setrlimit(Resource::Nofile, lowered).expect("setrlimit RLIMIT_NOFILE");
 }
