@@ -50,6 +50,7 @@
 #   FULL_SECONDS [10]  FULL_THINK_MS [500]
 #   SHUT_BUSY [200]  SHUT_WAITING [1200]  SHUT_SLOTS [512]
 #   SERVER_CPU [0]  CLIENT_CPU [1]  BASE_PORT [18100]  MAXCONN_FLAG [detected]
+#   HELLO_BIN [target/release/examples/hello, built first]: another hello binary
 #
 # The Markdown report goes to standard output and bench/results/hostile-*.md;
 # each client run's JSON goes to bench/results/hostile-*.log.
@@ -91,7 +92,12 @@ done
 [ "$(nproc)" -ge 2 ] || note "only $(nproc) CPU: servers and clients will share it"
 
 need_commands nginx:nginx-light curl:curl taskset:util-linux python3:python3
-build_hello
+if [ -n "${HELLO_BIN:-}" ]; then
+    HELLO=$HELLO_BIN
+    [ -x "$HELLO" ] || die "HELLO_BIN=$HELLO_BIN is not an executable"
+else
+    build_hello
+fi
 raise_fd_limit
 NOFILE=$(ulimit -Hn)
 [ "$NOFILE" = unlimited ] && NOFILE=1048576
