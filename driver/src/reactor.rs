@@ -364,21 +364,8 @@ where
             if self.listener.is_none() {
                 return;
             }
-            // Full: a new connection replaces the idle longest, if any.
-            let evict = if self.slab.is_full() {
-                match self.evictable() {
-                    Some(token) => Some(token),
-                    None => {
-                        // Connections wait in the backlog until a slot
-                        // frees or a connection becomes idle.
-                        self.accept_blocked = true;
-                        self.full.refused = true;
-                        self.report_full(now);
-                        return;
-                    }
-                }
-            } else {
-                None
+            let Ok(evict) = self.room_for_one(now) else {
+                return;
             };
             let Some(listener) = &self.listener else {
                 return;
@@ -427,6 +414,26 @@ where
         }
     }
 
+    /// Room for one new connection: `Ok(None)` if a slot is free,
+    /// `Ok(Some(token))` for the idle connection to close when the slab is
+    /// full, `Err(())` when it is full with nothing idle. Then accepting
+    /// stops (connections wait in the backlog until a slot frees or a
+    /// connection becomes idle) and the event is reported.
+    fn room_for_one(&mut self, now: u64) -> Result<Option<Token>, ()> {
+        if !self.slab.is_full() {
+            return Ok(None);
+        }
+        match self.evictable() {
+            Some(token) => Ok(Some(token)),
+            None => {
+                self.accept_blocked = true;
+                self.full.refused = true;
+                self.report_full(now);
+                Err(())
+            }
+        }
+    }
+
     /// Takes connections accept threads left for this worker.
     fn take_handoffs(&mut self, now: u64) {
         let shared = Arc::clone(&self.shared);
@@ -434,26 +441,17 @@ where
             return;
         };
         loop {
-            let evict = if self.slab.is_full() {
-                if handoff
+            if self.slab.is_full()
+                && handoff
                     .queue
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .is_empty()
-                {
-                    return;
-                }
-                match self.evictable() {
-                    Some(token) => Some(token),
-                    None => {
-                        self.accept_blocked = true;
-                        self.full.refused = true;
-                        self.report_full(now);
-                        return;
-                    }
-                }
-            } else {
-                None
+            {
+                return;
+            }
+            let Ok(evict) = self.room_for_one(now) else {
+                return;
             };
             let next = handoff
                 .queue

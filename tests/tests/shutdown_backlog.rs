@@ -142,16 +142,22 @@ fn the_listen_backlog_is_answered(backend: Backend) {
     backlog_is_answered(Server::start(backend));
 }
 
-fn backlog_is_answered(server: Server) {
-    let (mut first, waiting) = hold_and_queue(&server, &get("/"));
-    server.handle.shutdown();
-    let began = Instant::now();
+/// Lets the held request go, then checks that it and every queued client
+/// were answered.
+fn release_and_answer_all(server: &Server, mut first: Client, waiting: Vec<Client>) {
     server.control.release();
     assert_eq!(first.response().body, b"released");
     drop(first);
     for client in waiting {
         assert_answered_and_closed(client);
     }
+}
+
+fn backlog_is_answered(server: Server) {
+    let (first, waiting) = hold_and_queue(&server, &get("/"));
+    server.handle.shutdown();
+    let began = Instant::now();
+    release_and_answer_all(&server, first, waiting);
     let stats = server.wait(STOP_TIMEOUT);
     assert!(
         began.elapsed() < GRACE,
@@ -167,18 +173,13 @@ fn a_stalled_backlog_connection_does_not_outlast_the_grace_period(backend: Backe
 }
 
 fn stalled_backlog(server: Server) {
-    let (mut first, waiting) = hold_and_queue(&server, &get("/"));
+    let (first, waiting) = hold_and_queue(&server, &get("/"));
     // Last in the backlog: half a request that never completes.
     let mut stalled = Client::connect(server.addr);
     stalled.send(b"GET / HTTP/1.1\r\nHost: t");
     server.handle.shutdown();
     let began = Instant::now();
-    server.control.release();
-    assert_eq!(first.response().body, b"released");
-    drop(first);
-    for client in waiting {
-        assert_answered_and_closed(client);
-    }
+    release_and_answer_all(&server, first, waiting);
     server.wait(GRACE + SLACK);
     assert!(
         began.elapsed() < GRACE + SLACK,

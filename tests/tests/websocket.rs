@@ -1018,23 +1018,37 @@ fn graceful_shutdown_closes_websockets_with_going_away(backend: Backend) {
     expect_eof(&mut frames);
 }
 
-/// A WebSocket idle between messages holds no buffer on the readiness
-/// backends; the server's automatic Pings borrow one, so the connection
-/// is pinged at each interval and stays open (it was dropped, without a
-/// frame, at the first ping time).
-fn an_idle_websocket_is_pinged_and_kept(backend: Backend) {
+/// An [`Echo`] server with `config`, and a WebSocket to it that had one
+/// message echoed (so it is idle between messages and, on the readiness
+/// backends, holds no buffer).
+fn after_one_echo(
+    backend: Backend,
+    config: peregrine_core::Config,
+) -> (TestServer, FrameSocket<TcpStream>) {
     let (echo, _) = Echo::new();
     let options = Options {
-        config: peregrine_core::Config {
-            websocket_ping_interval: 200,
-            ..peregrine_core::Config::DEFAULT
-        },
+        config,
         ..Options::default()
     };
     let server = TestServer::start_with(backend, options, echo);
     let mut frames = connect_frames(server.addr());
     send(&mut frames, masked(TEXT, true, b"hello"));
     assert_eq!(next_frame(&mut frames).payload(), b"hello");
+    (server, frames)
+}
+
+/// A WebSocket idle between messages holds no buffer on the readiness
+/// backends; the server's automatic Pings borrow one, so the connection
+/// is pinged at each interval and stays open (it was dropped, without a
+/// frame, at the first ping time).
+fn an_idle_websocket_is_pinged_and_kept(backend: Backend) {
+    let (_server, mut frames) = after_one_echo(
+        backend,
+        peregrine_core::Config {
+            websocket_ping_interval: 200,
+            ..peregrine_core::Config::DEFAULT
+        },
+    );
     for ping in 0..3 {
         let frame = next_frame(&mut frames);
         assert_eq!(frame.header().opcode, PING, "frame {ping}");
@@ -1051,18 +1065,13 @@ fn an_idle_websocket_is_pinged_and_kept(backend: Backend) {
 /// A WebSocket silent past its idle limit gets a Close frame with 1001
 /// "idle", also when it held no buffer (it was dropped without one).
 fn an_idle_websocket_gets_a_close_frame_with_1001(backend: Backend) {
-    let (echo, _) = Echo::new();
-    let options = Options {
-        config: peregrine_core::Config {
+    let (_server, mut frames) = after_one_echo(
+        backend,
+        peregrine_core::Config {
             websocket_idle_timeout: 300,
             ..peregrine_core::Config::DEFAULT
         },
-        ..Options::default()
-    };
-    let server = TestServer::start_with(backend, options, echo);
-    let mut frames = connect_frames(server.addr());
-    send(&mut frames, masked(TEXT, true, b"hello"));
-    assert_eq!(next_frame(&mut frames).payload(), b"hello");
+    );
     let (code, reason) = expect_close_frame(&mut frames);
     assert_eq!((code, reason.as_str()), (1001, "idle"));
     send(&mut frames, masked(CLOSE, true, &1001u16.to_be_bytes()));
