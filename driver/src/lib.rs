@@ -28,6 +28,8 @@ pub mod timers;
 #[cfg(unix)]
 mod accept;
 #[cfg(unix)]
+mod lending;
+#[cfg(unix)]
 mod outbox;
 #[cfg(unix)]
 pub mod reactor;

@@ -10,9 +10,9 @@
 //! worker has been that busy before.
 //!
 //! A worker that holds its maximum, or runs out of descriptors, closes the
-//! connection idle longest to take a new one in (see [`Slab::set_idle`]:
+//! connection idle longest to take a new one in (see [`Slab::mark_idle`]:
 //! the slab keeps idle HTTP keep-alive connections in an intrusive list,
-//! least recently idle first).
+//! the one idle longest first).
 
 use std::collections::VecDeque;
 use std::io;
@@ -21,10 +21,11 @@ use std::sync::Arc;
 
 use peregrine_core::date::DateCache;
 use peregrine_core::ws::Message;
-use peregrine_core::{Config, Connection, ConnectionId, Counters, Env, Handler, IoBuffers};
+use peregrine_core::{Config, Connection, ConnectionId, Counters, Env, Handler};
 
 use crate::clock::{self, Clock};
 use crate::io::{Mode, Readiness, drive};
+use crate::lending::Lending;
 use crate::sender::{self, Mail, Target};
 use crate::slab::{Slab, Token};
 use crate::stats::{Shared, Waker};
@@ -110,15 +111,8 @@ struct Worker<'h, P, H, L, const READ: usize, const WRITE: usize, const MAX_HEAD
     listener: Option<OwnedFd>,
     /// Connections.
     slab: Slab<Slot<READ, WRITE, MAX_HEADERS>>,
-    /// The buffer pool.
-    buffers: Box<[IoBuffers<READ, WRITE>]>,
-    /// Free buffers.
-    free_buffers: Vec<u32>,
-    /// Lent to a connection that needs buffers only for a moment (a
-    /// timeout on an idle connection) when the pool is empty.
-    scratch: Box<[IoBuffers<READ, WRITE>]>,
-    /// Connections waiting for a buffer.
-    waiting: VecDeque<Token>,
+    /// The buffer pairs, and who holds or waits for one.
+    lending: Lending<READ, WRITE>,
     /// Connections with work left after their per-wakeup maximum.
     ready_list: VecDeque<Token>,
     /// Deadlines.
@@ -149,6 +143,11 @@ struct Worker<'h, P, H, L, const READ: usize, const WRITE: usize, const MAX_HEAD
     mail: Box<[u8]>,
     /// Idle connections closed to make room.
     evicted: u64,
+    /// Partial heads sent away for their buffers.
+    shed: u64,
+    /// When the oldest partial head becomes old enough to be sent away,
+    /// while connections wait for a pair and none was.
+    shed_retry: Option<u64>,
     /// What was not yet reported of the worker being full.
     full: FullReport,
 }
@@ -194,17 +193,13 @@ where
         }
         None => 0,
     };
-    let buffers_count = settings.buffers.clamp(1, settings.max_connections.max(1));
-    let buffers = crate::pool::zeroed_buffers(buffers_count);
+    let pairs = settings.buffers.clamp(1, settings.max_connections.max(1));
     let mut worker = Worker::<P, H, L, READ, WRITE, MAX_HEADERS> {
         settings,
         poller,
         listener,
         slab: Slab::new(settings.max_connections),
-        buffers,
-        free_buffers: (0..buffers_count as u32).rev().collect(),
-        scratch: crate::pool::zeroed_buffers(1),
-        waiting: VecDeque::new(),
+        lending: Lending::new(pairs),
         ready_list: VecDeque::new(),
         timers: Timers::with_capacity(1),
         date: DateCache::new(),
@@ -220,6 +215,8 @@ where
         tokens: Vec::new(),
         mail: vec![0; mail_capacity].into_boxed_slice(),
         evicted: 0,
+        shed: 0,
+        shed_retry: None,
         full: FullReport::default(),
     };
     worker.grow_with_slab();
@@ -235,14 +232,14 @@ where
 #[inline]
 fn release_buffer<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
     slot: &mut Slot<READ, WRITE, MAX_HEADERS>,
-    free_buffers: &mut Vec<u32>,
+    lending: &mut Lending<READ, WRITE>,
 ) -> bool {
     if slot.conn.holds_buffers() {
         return false;
     }
     match slot.buffer.take() {
         Some(buffer) => {
-            free_buffers.push(buffer);
+            lending.give_back(buffer);
             true
         }
         None => false,
@@ -329,6 +326,7 @@ where
             }
             self.run_ready_list(now);
             self.fire_timers(now);
+            self.shed_for_waiters(now);
             self.retry_accept(now);
             self.publish();
         }
@@ -346,7 +344,8 @@ where
         let shutdown = self
             .shutdown_since
             .map(|since| since.saturating_add(self.settings.grace_ms));
-        [self.timers.next(), self.accept_paused_until, shutdown]
+        let shed = self.shed_retry.filter(|_| self.lending.has_waiting());
+        [self.timers.next(), self.accept_paused_until, shutdown, shed]
             .into_iter()
             .flatten()
             .min()
@@ -540,23 +539,10 @@ where
             return;
         }
         self.tokens.reserve_exact(capacity - self.tokens.len());
-        self.waiting.reserve_exact(capacity - self.waiting.len());
+        self.lending.reserve_waiting(capacity);
         self.ready_list
             .reserve_exact(capacity - self.ready_list.len());
         self.timers.reserve(capacity);
-    }
-
-    /// Updates whether a connection counts as idle (an HTTP keep-alive
-    /// connection between requests), which makes it the newest of the idle
-    /// connections, those a full worker may close; called once a
-    /// connection settles after being served.
-    #[inline]
-    fn track_idle(&mut self, token: Token) {
-        let idle = match self.slab.get_mut(token) {
-            Some(slot) => slot.conn.is_idle(),
-            None => return,
-        };
-        self.slab.set_idle(token, idle);
     }
 
     /// The connection idle longest that may be closed without losing
@@ -574,7 +560,7 @@ where
             if idle {
                 return Some(token);
             }
-            self.slab.set_idle(token, false);
+            self.slab.mark_busy(token);
         }
         None
     }
@@ -692,7 +678,7 @@ where
         }
         let buffer = match slot.buffer {
             Some(buffer) => buffer,
-            None => match self.free_buffers.pop() {
+            None => match self.lending.lend(token) {
                 Some(buffer) => {
                     slot.buffer = Some(buffer);
                     buffer
@@ -702,7 +688,7 @@ where
         };
         let sent = slot
             .conn
-            .send_message(&mut self.buffers[buffer as usize], message, now);
+            .send_message(self.lending.pair(buffer), message, now);
         // Write it now (and settle the buffer and the deadline), also after
         // a failure that began a close.
         self.service(token, now);
@@ -732,9 +718,7 @@ where
     fn service(&mut self, token: Token, now: u64) {
         let Worker {
             slab,
-            buffers,
-            free_buffers,
-            waiting,
+            lending,
             ready_list,
             handler,
             local,
@@ -756,16 +740,13 @@ where
                 if !wants_io {
                     return;
                 }
-                match free_buffers.pop() {
+                match lending.lend(token) {
                     Some(buffer) => {
                         slot.buffer = Some(buffer);
                         buffer
                     }
                     None => {
-                        if !slot.waiting {
-                            slot.waiting = true;
-                            waiting.push_back(token);
-                        }
+                        lending.wait(token, &mut slot.waiting);
                         return;
                     }
                 }
@@ -780,7 +761,7 @@ where
         };
         let result = drive(
             &mut slot.conn,
-            &mut buffers[buffer as usize],
+            lending.pair(buffer),
             &mut FdSocket(slot.fd.as_fd()),
             &mut slot.ready,
             Mode::EdgeTriggered,
@@ -796,10 +777,14 @@ where
         }
         // Settle, on the slot in hand: return its buffer if it holds no
         // state, and arm its deadline.
-        let freed = release_buffer(slot, free_buffers);
+        let freed = release_buffer(slot, lending);
         arm_slot(timers, token, slot);
-        self.track_idle(token);
-        if freed && !self.waiting.is_empty() {
+        if slot.conn.is_idle() {
+            // Busy connections are taken off the list lazily, when the
+            // search for one to close meets them (`evictable`).
+            self.slab.mark_idle(token);
+        }
+        if freed && self.lending.has_waiting() {
             self.lend_to_waiter();
         }
         self.sweep_timers();
@@ -824,9 +809,69 @@ where
         });
     }
 
+    /// Every buffer pair is lent and a connection waits for one: takes
+    /// the pair of the connection that has held part of a request head
+    /// longest, if that head began at least a tenth of the header timeout
+    /// ago (else [`shed_retry`](Self::shed_retry) says when to look
+    /// again). It is answered `408` (counted as a timeout) and closed, and
+    /// its pair goes to the first in line. So slow heads cannot hold every
+    /// pair while other clients wait, and a head that arrives in pieces
+    /// over a few milliseconds is never sent away.
+    fn shed_slowest_head(&mut self, now: u64) {
+        // A head's header deadline is its start plus the timeout: one that
+        // began a tenth of the timeout ago has this deadline.
+        let header_timeout = self.settings.config.header_timeout;
+        let young = header_timeout - header_timeout / 10;
+        let mut slowest: Option<(u64, Token)> = None;
+        for token in self.lending.holders() {
+            let Some(slot) = self.slab.get_mut(token) else {
+                continue;
+            };
+            if let Some(deadline) = slot.conn.partial_head_deadline() {
+                if slowest.is_none_or(|(first, _)| deadline < first) {
+                    slowest = Some((deadline, token));
+                }
+            }
+        }
+        let Some((deadline, token)) = slowest else {
+            // Every pair serves a request in progress: look again later.
+            self.shed_retry = Some(now.saturating_add(header_timeout / 10));
+            return;
+        };
+        if deadline > now.saturating_add(young) {
+            // Too young to send away yet: try again once it is not.
+            self.shed_retry = Some(deadline - young);
+            return;
+        }
+        let Some(slot) = self.slab.get_mut(token) else {
+            return;
+        };
+        if let Some(buffer) = slot.buffer {
+            slot.conn
+                .shed_head(self.lending.pair(buffer), now, &mut self.totals);
+            // The 408 goes out if the socket takes it now; the connection
+            // closes either way, and its pair with it.
+            slot.ready.writable = true;
+            slot.ready.readable = false;
+            self.service(token, now);
+        }
+        self.shed += 1;
+        self.close(token);
+    }
+
+    /// While connections wait for a pair, sends away one slow head per
+    /// turn of the loop (its pair goes to the first in line, served in the
+    /// next turn), or, when none is old enough, once one is.
+    fn shed_for_waiters(&mut self, now: u64) {
+        if self.lending.has_waiting() && self.shed_retry.is_none_or(|at| at <= now) {
+            self.shed_retry = None;
+            self.shed_slowest_head(now);
+        }
+    }
+
     /// Hands a freed buffer's turn to the next connection waiting.
     fn lend_to_waiter(&mut self) {
-        while let Some(token) = self.waiting.pop_front() {
+        while let Some(token) = self.lending.next_waiting() {
             if let Some(slot) = self.slab.get_mut(token) {
                 slot.waiting = false;
                 self.ready_list.push_back(token);
@@ -854,7 +899,7 @@ where
                 continue;
             }
             if slot.buffer.is_some() && slot.conn.has_work() {
-                let buffer = slot.buffer.unwrap_or_default() as usize;
+                let buffer = slot.buffer.unwrap_or_default();
                 let mut env = Env {
                     handler: self.handler,
                     local: &mut self.local,
@@ -862,7 +907,7 @@ where
                     now,
                     counters: &mut self.totals,
                 };
-                slot.conn.poll(&mut self.buffers[buffer], &mut env);
+                slot.conn.poll(self.lending.pair(buffer), &mut env);
             }
             self.service(token, now);
         }
@@ -895,20 +940,17 @@ where
             return;
         };
         if slot.buffer.is_none() && slot.conn.timeout_writes(now) {
-            match self.free_buffers.pop() {
+            match self.lending.lend(token) {
                 Some(buffer) => slot.buffer = Some(buffer),
                 None => {
-                    if !slot.waiting {
-                        slot.waiting = true;
-                        self.waiting.push_back(token);
-                    }
+                    self.lending.wait(token, &mut slot.waiting);
                     return;
                 }
             }
         }
         let bufs = match slot.buffer {
-            Some(buffer) => &mut self.buffers[buffer as usize],
-            None => &mut self.scratch[0],
+            Some(buffer) => self.lending.pair(buffer),
+            None => self.lending.scratch(),
         };
         slot.conn.handle_timeout(bufs, now, &mut self.totals);
         // A timeout that needs no buffer only closes; should one that got
@@ -935,7 +977,7 @@ where
                 }
             }
             if let Some(buffer) = slot.buffer {
-                self.free_buffers.push(buffer);
+                self.lending.give_back(buffer);
                 self.lend_to_waiter();
             }
             // Dropping the descriptor closes it and removes it from the
@@ -999,7 +1041,7 @@ where
     fn publish(&self) {
         if let Some(counters) = self.shared.workers.get(self.settings.id) {
             counters.publish(self.accepted, self.slab.len() as u64, &self.totals);
-            counters.publish_evicted(self.evicted);
+            counters.publish_shedding(self.evicted, self.shed);
         }
     }
 }
@@ -1012,7 +1054,7 @@ mod tests {
     /// README document it: the slot, plus the slab's generation tag and
     /// idle-list links.
     const fn documented(max_headers: usize) -> usize {
-        2_784 + 16 * max_headers
+        2_792 + 16 * max_headers
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::unix;
 /// `READ` and `WRITE` size each connection's buffers (while it has bytes
 /// in flight), `MAX_HEADERS` its header table. Memory per worker: when it
 /// starts, `(buffers + 1) × (READ + WRITE) + 2 × mailbox_capacity` bytes;
-/// then, as connections arrive, `2,784 + 16 × MAX_HEADERS` bytes per
+/// then, as connections arrive, `2,792 + 16 × MAX_HEADERS` bytes per
 /// connection held at once (committed in doubling steps and kept for the
 /// next ones, never more than `max_connections` allow).
 pub struct Server<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {

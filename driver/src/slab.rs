@@ -1,6 +1,12 @@
 //! A slab of slots addressed by generation-tagged tokens, grown as values
 //! arrive up to a maximum, with an intrusive list of the slots marked idle,
-//! least recently marked first.
+//! the one idle longest first.
+//!
+//! Marking a value idle costs a store when it is already listed: the list
+//! is ordered by when each entry was *listed*, and an entry marked idle
+//! again since is moved into its place only when it reaches the head
+//! (`oldest_idle`). So the per-request cost is nil, and the head is still
+//! exactly the value idle longest.
 //!
 //! Every slot carries a generation that changes each time it is freed, and
 //! a [`Token`] names a slot *and* its generation, so an event or timer
@@ -63,6 +69,11 @@ struct Slot<T> {
     next: u32,
     /// Whether the slot is in the idle list.
     idle: bool,
+    /// When the value was last marked idle, on the slab's idle clock.
+    idle_since: u64,
+    /// Its idle time when it was put where it stands in the list; the list
+    /// is ordered by this, and `idle_since` is never earlier.
+    listed_at: u64,
     /// The value, if occupied.
     value: Option<T>,
 }
@@ -83,6 +94,9 @@ pub struct Slab<T> {
     idle_tail: u32,
     /// Slots in the idle list.
     idle_len: usize,
+    /// Counts marks: the stamps of [`mark_idle`](Self::mark_idle), so
+    /// that order is exact however coarse the caller's clock.
+    idle_clock: u64,
 }
 
 impl<T> Slab<T> {
@@ -100,6 +114,7 @@ impl<T> Slab<T> {
             idle_head: NIL,
             idle_tail: NIL,
             idle_len: 0,
+            idle_clock: 0,
         }
     }
 
@@ -144,6 +159,8 @@ impl<T> Slab<T> {
                     prev: NIL,
                     next: NIL,
                     idle: false,
+                    idle_since: 0,
+                    listed_at: 0,
                     value: None,
                 });
                 index as u32
@@ -216,48 +233,87 @@ impl<T> Slab<T> {
         }
     }
 
-    /// Marks the value `token` names as idle (it becomes the newest in
-    /// the idle list, even if it was in it already) or as busy (it leaves
-    /// the list). Nothing happens for a stale token.
+    /// Marks the value `token` names as idle now: the newest of the idle
+    /// values. One not yet listed joins the list at the newest end; one
+    /// already listed only records when. Nothing happens for a stale
+    /// token.
     #[inline]
-    pub fn set_idle(&mut self, token: Token, idle: bool) {
-        let Some(slot) = self.live(token) else {
+    pub fn mark_idle(&mut self, token: Token) {
+        let Some(slot) = self.slots.get_mut(token.index()) else {
             return;
         };
-        let index = token.index() as u32;
-        if !idle {
-            if slot.idle {
-                self.unlink(index);
-            }
+        if slot.generation != token.generation() || slot.value.is_none() {
             return;
         }
-        if slot.idle {
-            if self.idle_tail == index {
-                return;
-            }
-            self.unlink(index);
+        self.idle_clock += 1;
+        let stamp = self.idle_clock;
+        slot.idle_since = stamp;
+        if !slot.idle {
+            slot.listed_at = stamp;
+            self.link_before(token.index() as u32, NIL);
         }
-        let tail = self.idle_tail;
+    }
+
+    /// Takes the value `token` names out of the idle list (it is busy, or
+    /// gone); it rejoins when next marked idle.
+    pub fn mark_busy(&mut self, token: Token) {
+        if self.live(token).is_some() {
+            self.unlink(token.index() as u32);
+        }
+    }
+
+    /// The value idle longest, if any is idle. Entries marked idle again
+    /// since they were listed are first moved to where their stamp puts
+    /// them.
+    pub fn oldest_idle(&mut self) -> Option<Token> {
+        loop {
+            let head = self.idle_head;
+            if head == NIL {
+                return None;
+            }
+            let slot = &self.slots[head as usize];
+            let since = slot.idle_since;
+            if since == slot.listed_at {
+                return Some(Token::new(head, slot.generation));
+            }
+            // Idle again since it was listed: move it back to its place,
+            // searching from the newest end (where recent stamps go).
+            self.unlink(head);
+            self.slots[head as usize].listed_at = since;
+            let mut after = self.idle_tail;
+            while after != NIL && self.slots[after as usize].listed_at > since {
+                after = self.slots[after as usize].prev;
+            }
+            let before = match after {
+                NIL => self.idle_head,
+                after => self.slots[after as usize].next,
+            };
+            self.link_before(head, before);
+        }
+    }
+
+    /// Puts slot `index` in the idle list just before `before` ([`NIL`]:
+    /// at the newest end).
+    fn link_before(&mut self, index: u32, before: u32) {
+        let prev = match before {
+            NIL => self.idle_tail,
+            before => self.slots[before as usize].prev,
+        };
         {
             let slot = &mut self.slots[index as usize];
             slot.idle = true;
-            slot.prev = tail;
-            slot.next = NIL;
+            slot.prev = prev;
+            slot.next = before;
         }
-        match tail {
+        match prev {
             NIL => self.idle_head = index,
-            tail => self.slots[tail as usize].next = index,
+            prev => self.slots[prev as usize].next = index,
         }
-        self.idle_tail = index;
+        match before {
+            NIL => self.idle_tail = index,
+            before => self.slots[before as usize].prev = index,
+        }
         self.idle_len += 1;
-    }
-
-    /// The value idle longest, if any is idle.
-    pub fn oldest_idle(&self) -> Option<Token> {
-        match self.idle_head {
-            NIL => None,
-            head => Some(Token::new(head, self.slots[head as usize].generation)),
-        }
     }
 
     /// How many values are idle.
@@ -322,7 +378,7 @@ mod tests {
         assert_eq!(slab.get_mut(first), None);
         assert_eq!(slab.remove(first), None);
         // A stale token cannot mark the new value idle, either.
-        slab.set_idle(first, true);
+        slab.mark_idle(first);
         assert_eq!(slab.oldest_idle(), None);
         assert_eq!(slab.get_mut(second), Some(&mut "second"));
         assert!(slab.is_full());
@@ -388,40 +444,82 @@ mod tests {
     }
 
     #[test]
-    fn the_idle_list_keeps_least_recently_idle_first() {
+    fn the_oldest_idle_is_the_value_idle_longest() {
         let mut slab = Slab::new(8);
         let t: Vec<_> = (0..5).map(|i| slab.insert(i).unwrap()).collect();
         assert_eq!(slab.oldest_idle(), None);
         for token in &t {
-            slab.set_idle(*token, true);
+            slab.mark_idle(*token);
         }
         assert_eq!(idle_order(&slab), [0, 1, 2, 3, 4]);
-        // Idle again after some activity: the newest.
-        slab.set_idle(t[0], true);
+        // Idle again after some activity: listed where it was, and moved
+        // behind the others once it reaches the head.
+        slab.mark_idle(t[0]);
+        assert_eq!(idle_order(&slab), [0, 1, 2, 3, 4]);
+        assert_eq!(slab.oldest_idle(), Some(t[1]));
         assert_eq!(idle_order(&slab), [1, 2, 3, 4, 0]);
-        slab.set_idle(t[0], true);
+        slab.mark_idle(t[0]);
         assert_eq!(idle_order(&slab), [1, 2, 3, 4, 0]);
+        // Idle again before values listed after it were: it goes between
+        // them, not to the newest end.
+        slab.mark_idle(t[1]);
+        slab.mark_busy(t[4]);
+        slab.mark_idle(t[4]);
+        assert_eq!(idle_order(&slab), [1, 2, 3, 0, 4]);
+        slab.mark_idle(t[2]);
+        assert_eq!(slab.oldest_idle(), Some(t[3]));
+        assert_eq!(idle_order(&slab), [3, 0, 1, 4, 2]);
         // Busy: out of the list, wherever it was.
-        slab.set_idle(t[3], false);
-        slab.set_idle(t[1], false);
-        slab.set_idle(t[0], false);
-        assert_eq!(idle_order(&slab), [2, 4]);
-        slab.set_idle(t[3], false);
-        assert_eq!(idle_order(&slab), [2, 4]);
-        assert_eq!(slab.oldest_idle(), Some(t[2]));
-        // Removing unlinks.
-        slab.remove(t[2]);
+        slab.mark_busy(t[3]);
+        slab.mark_busy(t[1]);
+        slab.mark_busy(t[0]);
+        assert_eq!(idle_order(&slab), [4, 2]);
+        slab.mark_busy(t[3]);
+        assert_eq!(idle_order(&slab), [4, 2]);
         assert_eq!(slab.oldest_idle(), Some(t[4]));
+        // Removing unlinks.
         slab.remove(t[4]);
+        assert_eq!(slab.oldest_idle(), Some(t[2]));
+        slab.remove(t[2]);
         assert_eq!(idle_order(&slab), [] as [u32; 0]);
         assert_eq!(slab.oldest_idle(), None);
         // A reused slot starts busy.
         let again = slab.insert(9).unwrap();
-        assert_eq!(again.index(), t[4].index());
+        assert_eq!(again.index(), t[2].index());
         assert_eq!(slab.oldest_idle(), None);
-        slab.set_idle(again, true);
-        slab.set_idle(t[1], true);
-        assert_eq!(idle_order(&slab), [4, 1]);
+        slab.mark_idle(again);
+        slab.mark_idle(t[1]);
+        assert_eq!(idle_order(&slab), [2, 1]);
         assert_eq!(slab.oldest_idle(), Some(again));
+    }
+
+    #[test]
+    fn the_oldest_idle_matches_a_model_under_random_marks() {
+        // A fixed pseudo-random walk of marks, with a clock that moves on;
+        // the head is always a value with the earliest last-idle stamp.
+        let mut slab = Slab::new(16);
+        let tokens: Vec<_> = (0..16).map(|i| slab.insert(i).unwrap()).collect();
+        let mut model: Vec<Option<u32>> = vec![None; 16];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for clock in 0..20_000u32 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let i = (seed % 16) as usize;
+            if (seed >> 8) % 4 == 0 {
+                slab.mark_busy(tokens[i]);
+                model[i] = None;
+            } else {
+                slab.mark_idle(tokens[i]);
+                model[i] = Some(clock);
+            }
+            let earliest = model.iter().flatten().min().copied();
+            let head = slab.oldest_idle();
+            assert_eq!(
+                head.map(|t| model[t.index()]),
+                earliest.map(Some),
+                "step {clock}"
+            );
+        }
     }
 }

@@ -46,6 +46,12 @@ pub struct Stats {
     /// the process ran out of descriptors. Always 0 on a backend that
     /// serves a connection per thread.
     pub idle_evicted: u64,
+    /// Connections holding part of a request head, answered `408` and
+    /// closed before their header timeout because every buffer pair was
+    /// lent and another connection waited for one (also counted in
+    /// `timeouts`). Always 0 on a backend that serves a connection per
+    /// thread.
+    pub heads_shed: u64,
 }
 
 /// One worker's counters, written by it alone.
@@ -65,6 +71,8 @@ pub(crate) struct WorkerCounters {
     timeouts: AtomicU64,
     /// Idle connections closed to make room.
     idle_evicted: AtomicU64,
+    /// Partial heads sent away for their buffers.
+    heads_shed: AtomicU64,
 }
 
 impl WorkerCounters {
@@ -80,10 +88,12 @@ impl WorkerCounters {
         self.timeouts.store(totals.timeouts, Relaxed);
     }
 
-    /// Publishes how many idle connections a worker closed to make room.
+    /// Publishes how many idle connections a worker closed to make room,
+    /// and how many partial heads it sent away for their buffers.
     #[cfg(unix)]
-    pub(crate) fn publish_evicted(&self, evicted: u64) {
+    pub(crate) fn publish_shedding(&self, evicted: u64, heads_shed: u64) {
         self.idle_evicted.store(evicted, Relaxed);
+        self.heads_shed.store(heads_shed, Relaxed);
     }
 
     /// Adds this worker's numbers to `stats`.
@@ -97,6 +107,7 @@ impl WorkerCounters {
         stats.parse_errors += self.parse_errors.load(Relaxed);
         stats.timeouts += self.timeouts.load(Relaxed);
         stats.idle_evicted += self.idle_evicted.load(Relaxed);
+        stats.heads_shed += self.heads_shed.load(Relaxed);
     }
 }
 

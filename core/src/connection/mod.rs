@@ -599,6 +599,41 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             && self.queue.is_empty()
     }
 
+    /// When the connection holds part of a request head and nothing else
+    /// (no response queued, no body streamed): the deadline of its header
+    /// timer, which tells how long the head has been coming. A caller
+    /// short of buffers may send such a connection away with
+    /// [`shed_head`](Self::shed_head); `None` for any other connection.
+    pub fn partial_head_deadline(&self) -> Option<u64> {
+        match &self.phase {
+            Phase::Http(Http {
+                input: Input::Head,
+                stream: None,
+                ..
+            }) if self.read_end > self.read_start && self.queue.is_empty() => {
+                self.timers.get(TimerKind::Header)
+            }
+            _ => None,
+        }
+    }
+
+    /// Answers a partial request head `408` now, as its header timer
+    /// would, and closes once that is out: the caller needs its buffers
+    /// for another connection (see
+    /// [`partial_head_deadline`](Self::partial_head_deadline)). Does
+    /// nothing to any other connection.
+    pub fn shed_head(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        now: u64,
+        counters: &mut Counters,
+    ) {
+        if self.partial_head_deadline().is_some() {
+            self.timers.clear(TimerKind::Header);
+            self.fail(bufs, crate::Error::RequestTimeout, now, counters);
+        }
+    }
+
     /// Whether the buffers hold state: if not, the caller may return them
     /// to its pool and lend any pair next time.
     pub fn holds_buffers(&self) -> bool {

@@ -14,6 +14,9 @@ use crate::response::ResponseFraming;
 /// not have.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
+// An explicit tag byte: telling the phases apart is one compare, not a
+// niche decoded from a field of a variant.
+#[repr(u8)]
 pub(crate) enum Phase {
     /// Exchanging HTTP requests and responses.
     Http(Http),
@@ -85,6 +88,7 @@ pub(crate) enum Framing {
 
 /// What an HTTP connection is reading.
 #[derive(Clone, Debug)]
+#[repr(u8)]
 pub(crate) enum Input {
     /// A request head (or nothing yet).
     Head,
