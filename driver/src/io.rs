@@ -104,7 +104,7 @@ where
         }
         // Done when nothing happened, or when nothing is left to read and
         // nothing to write: another round would only find as much.
-        if !progressed || (!ready.readable && !conn.interest().write) {
+        if !progressed || (!ready.readable && !conn.wants_write()) {
             return Ok(());
         }
     }

@@ -18,8 +18,11 @@ use crate::slab::Token;
 pub(crate) struct Lending<const READ: usize, const WRITE: usize> {
     /// The pairs.
     pairs: Box<[IoBuffers<READ, WRITE>]>,
-    /// Who holds each pair, by pair number.
-    holders: Box<[Option<Token>]>,
+    /// Who was last lent each pair, by pair number (a token as its raw
+    /// number; 0, which no token is, for never). Not cleared when a pair
+    /// comes back, which would cost every request a store: a caller that
+    /// asks who holds pairs checks that they still do.
+    holders: Box<[u64]>,
     /// Pairs no one holds.
     free: Vec<u32>,
     /// For work that writes nothing, whoever asks.
@@ -34,7 +37,7 @@ impl<const READ: usize, const WRITE: usize> Lending<READ, WRITE> {
         let count = count.max(1);
         Lending {
             pairs: crate::pool::zeroed_buffers(count),
-            holders: vec![None; count].into_boxed_slice(),
+            holders: vec![0; count].into_boxed_slice(),
             free: (0..count as u32).rev().collect(),
             scratch: crate::pool::zeroed_buffers(1),
             waiting: VecDeque::new(),
@@ -45,14 +48,13 @@ impl<const READ: usize, const WRITE: usize> Lending<READ, WRITE> {
     #[inline]
     pub(crate) fn lend(&mut self, holder: Token) -> Option<u32> {
         let pair = self.free.pop()?;
-        self.holders[pair as usize] = Some(holder);
+        self.holders[pair as usize] = holder.to_u64();
         Some(pair)
     }
 
     /// Takes pair `pair` back.
     #[inline]
     pub(crate) fn give_back(&mut self, pair: u32) {
-        self.holders[pair as usize] = None;
         self.free.push(pair);
     }
 
@@ -67,9 +69,13 @@ impl<const READ: usize, const WRITE: usize> Lending<READ, WRITE> {
         &mut self.scratch[0]
     }
 
-    /// The connections holding a pair.
-    pub(crate) fn holders(&self) -> impl Iterator<Item = Token> + '_ {
-        self.holders.iter().flatten().copied()
+    /// Each pair lent at least once, with the connection it was last
+    /// lent to: the holder, if that connection still holds pair `pair`.
+    pub(crate) fn last_holders(&self) -> impl Iterator<Item = (u32, Token)> + '_ {
+        (0..)
+            .zip(self.holders.iter())
+            .filter(|&(_, &raw)| raw != 0)
+            .map(|(pair, &raw)| (pair, Token::from_u64(raw)))
     }
 
     /// Puts `token` in line for a pair, unless `queued` says it is already
@@ -121,12 +127,11 @@ mod tests {
         lending.wait(c, &mut queued);
         lending.wait(c, &mut queued);
         assert!(queued && lending.has_waiting());
-        let mut holders: Vec<_> = lending.holders().collect();
-        holders.sort_by_key(|token| token.to_u64());
-        assert_eq!(holders, [a, b]);
+        let mut holders: Vec<_> = lending.last_holders().collect();
+        holders.sort_by_key(|(_, token)| token.to_u64());
+        assert_eq!(holders, [(first, a), (second, b)]);
         lending.pair(first).read[0] = 7;
         lending.give_back(first);
-        assert_eq!(lending.holders().collect::<Vec<_>>(), [b]);
         assert_eq!(lending.next_waiting(), Some(c));
         assert_eq!(lending.next_waiting(), None);
         assert_eq!(lending.lend(c), Some(first));

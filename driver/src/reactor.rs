@@ -736,7 +736,7 @@ where
                 // Readable: lend it the buffers and let `drive` see
                 // whether it reads (it nearly always does; when not, the
                 // buffers come straight back).
-                let wants_io = slot.ready.readable || slot.conn.interest().write;
+                let wants_io = slot.ready.readable || slot.conn.wants_write();
                 if !wants_io {
                     return;
                 }
@@ -823,10 +823,13 @@ where
         let header_timeout = self.settings.config.header_timeout;
         let young = header_timeout - header_timeout / 10;
         let mut slowest: Option<(u64, Token)> = None;
-        for token in self.lending.holders() {
+        for (pair, token) in self.lending.last_holders() {
             let Some(slot) = self.slab.get_mut(token) else {
                 continue;
             };
+            if slot.buffer != Some(pair) {
+                continue;
+            }
             if let Some(deadline) = slot.conn.partial_head_deadline() {
                 if slowest.is_none_or(|(first, _)| deadline < first) {
                     slowest = Some((deadline, token));

@@ -393,12 +393,18 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     ) {
         self.yielded = false;
         let mut handled = 0;
-        while let Phase::Http(_) = self.phase {
-            self.fill_stream(bufs, env);
+        while let Phase::Http(http) = &self.phase {
+            if http.stream.is_some() {
+                self.fill_stream(bufs, env);
+                match &self.phase {
+                    Phase::Http(http) if http.stream.is_none() => {}
+                    _ => break,
+                }
+            }
             let Phase::Http(http) = &self.phase else {
                 break;
             };
-            if http.stream.is_some() || http.then == Then::Hijack {
+            if http.then == Then::Hijack {
                 break;
             }
             let proceed = match http.input {
@@ -521,7 +527,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                     && !self.peer_closed
                     && http.then != Then::Hijack
                     && self.read_end - self.reclaimable(&http.input) < READ
-                    && (self.can_respond() || !matches!(http.input, Input::Head)),
+                    && (!matches!(http.input, Input::Head) || self.can_respond_in(http)),
                 write,
             },
             Phase::WebSocket(state) => Interest {
@@ -538,6 +544,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             },
             Phase::Closed | Phase::Hijacked => Interest::default(),
         }
+    }
+
+    /// Whether the connection has something to write: the write half of
+    /// [`interest`](Self::interest), for a caller that asks only that.
+    #[inline]
+    pub fn wants_write(&self) -> bool {
+        !self.queue.is_empty() || matches!(self.phase, Phase::ClosingWrite)
     }
 
     /// Whether work is left that no IO event will prompt: call
@@ -718,18 +731,26 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
     }
 
-    /// Whether a new response may be started: the previous ones left room.
+    /// Whether a new response may be started: nothing is streaming and
+    /// the previous responses left room.
     fn can_respond(&self) -> bool {
-        let streaming = matches!(
-            &self.phase,
-            Phase::Http(Http {
-                stream: Some(_),
-                ..
-            })
-        );
-        !streaming
-            && self.queue.free() >= 4
-            && (self.write_end == 0 || WRITE - self.write_end >= WRITE / 2)
+        match &self.phase {
+            Phase::Http(http) => self.can_respond_in(http),
+            _ => self.output_has_room(),
+        }
+    }
+
+    /// [`can_respond`](Self::can_respond), for the HTTP phase in hand.
+    #[inline]
+    fn can_respond_in(&self, http: &Http) -> bool {
+        http.stream.is_none() && self.output_has_room()
+    }
+
+    /// Whether the output queue and the write buffer have room for a
+    /// response.
+    #[inline]
+    fn output_has_room(&self) -> bool {
+        self.queue.free() >= 4 && (self.write_end == 0 || WRITE - self.write_end >= WRITE / 2)
     }
 
     /// Starts the idle timer if the connection just became idle between
