@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use peregrine_core::date::DateCache;
-use peregrine_core::{Config, Connection, Counters, Env, Handler, Interest, IoBuffers};
+use peregrine_core::{Config, Connection, Counters, Handler, Interest, IoBuffers};
 use peregrine_driver::ShutdownHandle;
-use peregrine_driver::clock::{self, Clock};
-use peregrine_driver::io::{Mode, Readiness, drive};
+use peregrine_driver::app::App;
+use peregrine_driver::clock::Clock;
+use peregrine_driver::io::{Mode, Readiness};
 
 use crate::socket::{POLL_MS, StdSocket};
 
@@ -175,14 +175,11 @@ pub(crate) struct Worker<'a, H, L, const READ: usize, const WRITE: usize, const 
 {
     /// The server's shared state.
     ctx: &'a Context,
-    /// The application.
-    handler: &'a H,
-    /// The application's state for this thread.
-    local: L,
-    /// Buffers and statistics.
+    /// The application, its state for this thread, the `Date` line and
+    /// the lane's counters.
+    app: App<'a, H, L>,
+    /// Buffers and statistics (its counters are in `app` while it works).
     lane: Lane<READ, WRITE>,
-    /// The cached `Date` line.
-    date: DateCache,
     /// The listener this thread accepts on, dropped as soon as it knows it
     /// will accept no more (so the port closes once every thread knows).
     pub(crate) listener: Option<Arc<TcpListener>>,
@@ -203,17 +200,15 @@ where
         mut lane: Lane<READ, WRITE>,
         listener: Option<Arc<TcpListener>>,
     ) -> Self {
-        let local = handler.new_local(lane.slot);
+        let app = App::new(handler, lane.slot, std::mem::take(&mut lane.totals));
         // Straight onto the heap: a pair of large buffers built on a
         // thread's stack would overflow it.
         lane.bufs
             .get_or_insert_with(|| peregrine_driver::pool::zeroed_buffers(1));
         Worker {
             ctx,
-            handler,
-            local,
+            app,
             lane,
-            date: DateCache::new(),
             listener,
         }
     }
@@ -232,7 +227,8 @@ where
     }
 
     /// Gives the lane back (for the next connection thread).
-    pub(crate) fn into_lane(self) -> Lane<READ, WRITE> {
+    pub(crate) fn into_lane(mut self) -> Lane<READ, WRITE> {
+        self.lane.totals = *self.app.totals();
         self.lane
     }
 
@@ -241,7 +237,7 @@ where
         let lane = &self.lane;
         self.ctx
             .handle
-            .publish(lane.slot, lane.accepted, open, &lane.totals);
+            .publish(lane.slot, lane.accepted, open, self.app.totals());
     }
 
     /// Serves one connection until it closes, its peer fails, or the grace
@@ -252,14 +248,8 @@ where
         // Responses go out whole: Nagle's algorithm would only add delay.
         let _ = stream.set_nodelay(true);
         let ctx = self.ctx;
-        let Worker {
-            handler,
-            local,
-            lane,
-            date,
-            ..
-        } = self;
-        let Lane { bufs, totals, .. } = lane;
+        let Worker { app, lane, .. } = self;
+        let Lane { bufs, .. } = lane;
         let Some(bufs) = bufs.as_deref_mut().and_then(|pool| pool.first_mut()) else {
             return;
         };
@@ -272,7 +262,7 @@ where
         let mut starved = 0u32;
         loop {
             let now = ctx.clock.now();
-            clock::refresh_date(date);
+            app.refresh_date();
             if conn.is_closed() || conn.is_hijacked() {
                 break;
             }
@@ -284,57 +274,32 @@ where
                     // Requests that reached the socket before shutdown are
                     // answered: read what is there without waiting, then
                     // let the connection decide whether it is idle.
-                    conn.drain();
                     if socket.set_nonblocking(true).is_ok() {
                         socket.limit(u64::MAX, u64::MAX, false);
-                        let mut ready = Readiness {
-                            readable: true,
-                            writable: true,
-                            hangup: false,
-                        };
-                        let mut env = Env {
-                            handler: *handler,
-                            local: &mut *local,
-                            date: Some(&*date),
-                            now,
-                            counters: &mut *totals,
-                        };
-                        let result = drive(
-                            &mut conn,
-                            bufs,
-                            &mut socket,
-                            &mut ready,
-                            Mode::Blocking,
-                            &mut env,
-                        );
+                        let result =
+                            app.wind_down(&mut conn, bufs, &mut socket, Mode::Blocking, now);
                         if result.is_err() || socket.set_nonblocking(false).is_err() {
                             break;
                         }
+                    } else {
+                        conn.drain();
+                        conn.shutdown(now);
                     }
-                    conn.shutdown(now);
                     continue;
                 }
                 Some(since) if now >= since.saturating_add(ctx.grace_ms) => break,
                 _ => {}
             }
-            if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
-                conn.handle_timeout(bufs, now, totals);
+            if app.fire_due_timeout(&mut conn, bufs, now) {
                 continue;
             }
-            let mut env = Env {
-                handler: *handler,
-                local: &mut *local,
-                date: Some(&*date),
-                now,
-                counters: &mut *totals,
-            };
             // No sender reaches this backend: a body waiting for the
             // application (`Fill::Pending`) is asked again every tick.
             conn.handle_wake(now);
             if conn.has_work() {
                 // A streamed body whose handler had nothing to give: ask
                 // again, waiting a little when it keeps giving nothing.
-                conn.poll(bufs, &mut env);
+                app.poll(&mut conn, bufs, now);
                 if conn.interest().write {
                     starved = 0;
                 } else {
@@ -360,15 +325,16 @@ where
                 writable: true,
                 hangup: false,
             };
-            let result = drive(
+            let result = app.drive(
                 &mut conn,
                 bufs,
                 &mut socket,
                 &mut ready,
                 Mode::Blocking,
-                &mut env,
+                now,
             );
-            ctx.handle.publish(lane.slot, lane.accepted, 1, totals);
+            ctx.handle
+                .publish(lane.slot, lane.accepted, 1, app.totals());
             if result.is_err() {
                 break;
             }

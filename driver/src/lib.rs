@@ -6,6 +6,10 @@
 //!
 //! - [`io::drive`]: the loop that moves bytes between a socket and a
 //!   `peregrine_core::Connection` (blocking or edge-triggered);
+//! - [`app::App`]: what every worker does with its connections, however
+//!   it waits for them — the application and its per-worker state, the
+//!   `Date` line, the counters, deadlines fired and connections wound down
+//!   at shutdown;
 //! - [`slab::Slab`]: connection slots with generation-tagged tokens;
 //! - [`timers::Timers`]: lazily armed per-worker deadlines;
 //! - [`stats`]: statistics and the [`ShutdownHandle`];
@@ -17,6 +21,7 @@
 //!   [`reactor::Poller`] (epoll, kqueue), and [`Server`], the builder the
 //!   epoll and kqueue backends expose.
 
+pub mod app;
 pub mod clock;
 pub mod io;
 pub mod pool;

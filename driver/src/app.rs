@@ -1,0 +1,153 @@
+//! What every worker does with its connections, however it waits for
+//! them (an event loop, or a thread per connection): it holds the
+//! application, the application's state for this worker, the cached
+//! `Date` line and the counters, builds the [`Env`] each call gets, drives
+//! a connection over its socket, fires a deadline that passed, and winds a
+//! connection down when the server shuts down.
+//!
+//! The epoll/kqueue reactor and the portable backend's threads both serve
+//! connections through one of these, so each of those steps is written
+//! once.
+
+use std::io;
+
+use peregrine_core::date::DateCache;
+use peregrine_core::{Connection, Counters, Env, Handler, IoBuffers};
+
+use crate::clock;
+use crate::io::{Mode, Readiness, Socket, drive};
+
+/// The application as one worker runs it.
+pub struct App<'h, H, L> {
+    /// The application, shared by every worker.
+    handler: &'h H,
+    /// The application's state for this worker.
+    local: L,
+    /// The cached `Date` line.
+    date: DateCache,
+    /// What this worker's connections did.
+    totals: Counters,
+}
+
+impl<'h, H, L> App<'h, H, L>
+where
+    H: Handler<L>,
+    L: Default,
+{
+    /// The application for worker `worker` (its state made by
+    /// [`Handler::new_local`]), counting from `totals`.
+    pub fn new(handler: &'h H, worker: usize, totals: Counters) -> Self {
+        App {
+            handler,
+            local: handler.new_local(worker),
+            date: DateCache::new(),
+            totals,
+        }
+    }
+
+    /// What this worker's connections did so far.
+    pub fn totals(&self) -> &Counters {
+        &self.totals
+    }
+
+    /// The counters, for calls that count without an [`Env`].
+    pub fn counters(&mut self) -> &mut Counters {
+        &mut self.totals
+    }
+
+    /// Reformats the `Date` line if the second changed.
+    pub fn refresh_date(&mut self) {
+        clock::refresh_date(&mut self.date);
+    }
+
+    /// What a connection's calls at `now` get.
+    #[inline(always)]
+    pub fn env(&mut self, now: u64) -> Env<'_, H, L> {
+        Env {
+            handler: self.handler,
+            local: &mut self.local,
+            date: Some(&self.date),
+            now,
+            counters: &mut self.totals,
+        }
+    }
+
+    /// Moves bytes between `socket` and `conn` until neither side can make
+    /// progress (see [`drive`]).
+    ///
+    /// # Errors
+    ///
+    /// A socket failure, after which the connection is to be dropped.
+    #[inline(always)]
+    pub fn drive<S, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+        &mut self,
+        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        socket: &mut S,
+        ready: &mut Readiness,
+        mode: Mode,
+        now: u64,
+    ) -> io::Result<()>
+    where
+        S: Socket,
+    {
+        drive(conn, bufs, socket, ready, mode, &mut self.env(now))
+    }
+
+    /// Continues the work `conn` left (see [`Connection::poll`]).
+    pub fn poll<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+        &mut self,
+        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        now: u64,
+    ) {
+        conn.poll(bufs, &mut self.env(now));
+    }
+
+    /// Handles `conn`'s deadline if it passed by `now`; whether it had.
+    pub fn fire_due_timeout<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+        &mut self,
+        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        now: u64,
+    ) -> bool {
+        if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
+            conn.handle_timeout(bufs, now, &mut self.totals);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Winds `conn` down at shutdown: requests that reached the socket
+    /// before are still answered, so it reads and answers what is there
+    /// (with `Connection: close`, its events may not have been collected
+    /// yet) before it starts the graceful close, which closes an idle
+    /// connection at once. `socket` must not block: a non-blocking socket,
+    /// or one whose calls return at once.
+    ///
+    /// # Errors
+    ///
+    /// A socket failure, after which the connection is to be dropped.
+    pub fn wind_down<S, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+        &mut self,
+        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        socket: &mut S,
+        mode: Mode,
+        now: u64,
+    ) -> io::Result<()>
+    where
+        S: Socket,
+    {
+        conn.drain();
+        let mut ready = Readiness {
+            readable: true,
+            writable: true,
+            hangup: false,
+        };
+        self.drive(conn, bufs, socket, &mut ready, mode, now)?;
+        conn.shutdown(now);
+        Ok(())
+    }
+}

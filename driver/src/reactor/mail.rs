@@ -1,0 +1,114 @@
+//! The worker's mailbox: wake-ups for parked streams, and WebSocket
+//! messages other threads posted, for one connection, a topic or all.
+
+use std::sync::Arc;
+
+use peregrine_core::Handler;
+use peregrine_core::ws::Message;
+
+use super::{Poller, Worker};
+use crate::sender::{self, Mail, Target};
+use crate::slab::Token;
+
+impl<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS>
+where
+    P: Poller,
+    H: Handler<L>,
+    L: Default,
+{
+    /// Sends the messages other threads posted to this worker's mailbox.
+    pub(super) fn take_mail(&mut self, now: u64) {
+        let shared = Arc::clone(&self.shared);
+        let Some(mailbox) = shared.mailboxes.get(self.settings.id) else {
+            return;
+        };
+        let mut mail = std::mem::take(&mut self.mail);
+        mailbox.outbox.drain(&mut mail, |record| {
+            let undelivered = match sender::decode(record) {
+                None => 1,
+                Some(Mail::Wake(key)) => {
+                    self.wake(Token::from_u64(key), now);
+                    0
+                }
+                Some(Mail::Message(Target::Connection(key), message)) => {
+                    u64::from(!self.deliver(Token::from_u64(key), message, now))
+                }
+                Some(Mail::Message(target, message)) => self.deliver_to_many(target, message, now),
+            };
+            if undelivered > 0 {
+                mailbox
+                    .undelivered
+                    .fetch_add(undelivered, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        self.mail = mail;
+    }
+
+    /// Resumes a streamed body that waited for the application; it runs
+    /// with the connections that have work left.
+    pub(super) fn wake(&mut self, token: Token, now: u64) {
+        let Some(slot) = self.slab.get_mut(token) else {
+            return;
+        };
+        slot.conn.handle_wake(now);
+        if slot.conn.has_work() && self.ready_list.len() < self.ready_list.capacity() {
+            self.ready_list.push_back(token);
+        }
+    }
+
+    /// Sends `message` to every WebSocket connection `target` (a topic, or
+    /// all) covers; returns how many it did not reach.
+    pub(super) fn deliver_to_many(
+        &mut self,
+        target: Target,
+        message: Message<'_>,
+        now: u64,
+    ) -> u64 {
+        self.slab.tokens(&mut self.tokens);
+        let mut undelivered = 0;
+        for index in 0..self.tokens.len() {
+            let token = self.tokens[index];
+            let Some(slot) = self.slab.get_mut(token) else {
+                continue;
+            };
+            let covered = match target {
+                Target::Topic(topic) => slot.conn.is_subscribed(topic),
+                _ => slot.conn.is_websocket(),
+            };
+            if covered && !self.deliver(token, message, now) {
+                undelivered += 1;
+            }
+        }
+        undelivered
+    }
+
+    /// Sends `message` to one connection and writes it out if the socket
+    /// takes it; `false` if the connection is gone, does not speak
+    /// WebSocket or is closing, has no room for it, or no buffer is free.
+    pub(super) fn deliver(&mut self, token: Token, message: Message<'_>, now: u64) -> bool {
+        let Some(slot) = self.slab.get_mut(token) else {
+            return false;
+        };
+        if !slot.conn.is_websocket() {
+            return false;
+        }
+        let buffer = match slot.buffer {
+            Some(buffer) => buffer,
+            None => match self.lending.lend(token) {
+                Some(buffer) => {
+                    slot.buffer = Some(buffer);
+                    buffer
+                }
+                None => return false,
+            },
+        };
+        let sent = slot
+            .conn
+            .send_message(self.lending.pair(buffer), message, now);
+        // Write it now (and settle the buffer and the deadline), also after
+        // a failure that began a close.
+        self.service(token, now);
+        sent.is_ok()
+    }
+}

@@ -1,0 +1,436 @@
+//! The event loop of one worker, generic over the readiness API (epoll,
+//! kqueue): accept, dispatch readiness to connections, lend buffers, fire
+//! deadlines, shut down gracefully.
+//!
+//! The buffer pool, the event list and the mailbox's buffer are allocated
+//! when a worker starts. The connection slots, and the lists and timer heap
+//! sized by them, start small and double as connections arrive, up to the
+//! worker's maximum: a worker pays for the most connections it has held at
+//! once, and nothing is allocated per request, nor per connection once the
+//! worker has been that busy before.
+//!
+//! A worker that holds its maximum, or runs out of descriptors, closes the
+//! connection idle longest to take a new one in (see [`Slab::mark_idle`]:
+//! the slab keeps idle HTTP keep-alive connections in an intrusive list,
+//! the one idle longest first).
+
+mod admission;
+mod mail;
+mod serving;
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use peregrine_core::{Config, Connection, Counters, Handler};
+
+use crate::app::App;
+use crate::clock::Clock;
+use crate::io::Readiness;
+use crate::lending::Lending;
+use crate::slab::{Slab, Token};
+use crate::stats::{Shared, Waker};
+use crate::timers::Timers;
+use crate::unix;
+
+/// The token of the listening socket.
+pub const LISTENER: u64 = 0;
+/// The token of the worker's waker.
+pub const WAKER: u64 = 1;
+
+/// How long accepting pauses after running out of descriptors, in ms.
+const ACCEPT_BACKOFF_MS: u64 = 100;
+
+/// The least time between two reports of a full worker, in ms.
+const FULL_REPORT_MS: u64 = 10_000;
+
+/// A readiness API: what a backend supplies.
+pub trait Poller: Sized {
+    /// One event as the API reports it.
+    type Event;
+
+    /// A new instance, with its waker registered under [`WAKER`].
+    fn new() -> io::Result<Self>;
+    /// The waker other threads use to interrupt [`wait`](Self::wait).
+    fn waker(&self) -> Arc<dyn Waker>;
+    /// Clears a wake-up after the waker's event was seen.
+    fn clear_wake(&self);
+    /// Watches a listening socket for incoming connections.
+    fn add_listener(&self, fd: &OwnedFd) -> io::Result<()>;
+    /// Watches a connection for reading, writing and hang-up,
+    /// edge-triggered.
+    fn add_connection(&self, fd: &OwnedFd, token: u64) -> io::Result<()>;
+    /// Waits up to `timeout_ms` (forever if `None`) and fills `events`.
+    fn wait(&mut self, events: &mut Vec<Self::Event>, timeout_ms: Option<u64>) -> io::Result<()>;
+    /// An event's token and the readiness it reports.
+    fn decode(event: &Self::Event) -> (u64, Readiness);
+}
+
+/// Sizes and settings of a worker.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WorkerSettings {
+    /// The worker's number.
+    pub(crate) id: usize,
+    /// Connection timeouts and limits.
+    pub(crate) config: Config,
+    /// Connections held at once; beyond it the idle longest is closed,
+    /// or, with none idle, more wait in the listen backlog.
+    pub(crate) max_connections: usize,
+    /// Buffer pairs in the pool; connections beyond wait for one.
+    pub(crate) buffers: usize,
+    /// How long in-flight requests get after shutdown begins, in ms.
+    pub(crate) grace_ms: u64,
+    /// Pin the worker to CPU `id`.
+    pub(crate) pin: bool,
+    /// Connections come from accept threads, not a listener of its own.
+    pub(crate) handoff: bool,
+}
+
+/// One connection and what the worker keeps about it.
+struct Slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
+    /// The protocol state.
+    conn: Connection<READ, WRITE, MAX_HEADERS>,
+    /// The socket.
+    fd: OwnedFd,
+    /// What is known of the socket's readiness.
+    ready: Readiness,
+    /// The buffer pair lent to it, if any.
+    buffer: Option<u32>,
+    /// The deadline armed in the timer heap, if any.
+    armed: Option<u64>,
+    /// Queued for a buffer.
+    waiting: bool,
+}
+
+/// One worker's state.
+struct Worker<'h, P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
+    /// Settings.
+    settings: WorkerSettings,
+    /// The readiness API.
+    poller: P,
+    /// The listening socket, until shutdown.
+    listener: Option<OwnedFd>,
+    /// Connections.
+    slab: Slab<Slot<READ, WRITE, MAX_HEADERS>>,
+    /// The buffer pairs, and who holds or waits for one.
+    lending: Lending<READ, WRITE>,
+    /// Connections with work left after their per-wakeup maximum.
+    ready_list: VecDeque<Token>,
+    /// Deadlines.
+    timers: Timers,
+    /// The application, its state for this worker, the `Date` line and
+    /// the counters.
+    app: App<'h, H, L>,
+    /// Connections accepted.
+    accepted: u64,
+    /// State shared with other threads.
+    shared: Arc<Shared>,
+    /// This worker's clock.
+    clock: Clock,
+    /// Accepting pauses until then (out of descriptors).
+    accept_paused_until: Option<u64>,
+    /// Accepting stopped because the slab is full.
+    accept_blocked: bool,
+    /// When shutdown began.
+    shutdown_since: Option<u64>,
+    /// Scratch list of tokens.
+    tokens: Vec<Token>,
+    /// Where a message from the mailbox is copied before it is sent.
+    mail: Box<[u8]>,
+    /// Idle connections closed to make room.
+    evicted: u64,
+    /// Partial heads sent away for their buffers.
+    shed: u64,
+    /// When the oldest partial head becomes old enough to be sent away,
+    /// while connections wait for a pair and none was.
+    shed_retry: Option<u64>,
+    /// What was not yet reported of the worker being full.
+    full: FullReport,
+}
+
+/// What a full worker has to report, at most every [`FULL_REPORT_MS`].
+#[derive(Debug, Default)]
+struct FullReport {
+    /// When the last report was made.
+    last: Option<u64>,
+    /// Idle connections closed since.
+    evicted: u64,
+    /// Whether, since, a connection had to wait with none idle to close.
+    refused: bool,
+}
+
+/// Runs a worker until shutdown completes.
+pub(crate) fn run<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    settings: WorkerSettings,
+    listener: Option<OwnedFd>,
+    handler: &H,
+    shared: Arc<Shared>,
+) -> io::Result<()>
+where
+    P: Poller,
+    H: Handler<L>,
+    L: Default,
+{
+    if settings.pin {
+        unix::pin_to_cpu(settings.id)?;
+    }
+    let poller = P::new()?;
+    if let Some(listener) = &listener {
+        poller.add_listener(listener)?;
+    }
+    if let Some(handoff) = shared.handoffs.get(settings.id) {
+        let _ = handoff.waker.set(poller.waker());
+    }
+    shared.add_waker(poller.waker());
+    let mail_capacity = match shared.mailboxes.get(settings.id) {
+        Some(mailbox) => {
+            let _ = mailbox.waker.set(poller.waker());
+            mailbox.outbox.max_payload()
+        }
+        None => 0,
+    };
+    let pairs = settings.buffers.clamp(1, settings.max_connections.max(1));
+    let mut worker = Worker::<P, H, L, READ, WRITE, MAX_HEADERS> {
+        settings,
+        poller,
+        listener,
+        slab: Slab::new(settings.max_connections),
+        lending: Lending::new(pairs),
+        ready_list: VecDeque::new(),
+        timers: Timers::with_capacity(1),
+        app: App::new(handler, settings.id, Counters::default()),
+        accepted: 0,
+        shared,
+        clock: Clock::new(),
+        accept_paused_until: None,
+        accept_blocked: false,
+        shutdown_since: None,
+        tokens: Vec::new(),
+        mail: vec![0; mail_capacity].into_boxed_slice(),
+        evicted: 0,
+        shed: 0,
+        shed_retry: None,
+        full: FullReport::default(),
+    };
+    worker.grow_with_slab();
+    if settings.handoff {
+        // Connections handed over before the waker was registered.
+        worker.take_handoffs(worker.now());
+    }
+    worker.event_loop()
+}
+
+/// Returns a connection's buffer to the pool if it holds no state;
+/// whether it did.
+#[inline]
+fn release_buffer<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    slot: &mut Slot<READ, WRITE, MAX_HEADERS>,
+    lending: &mut Lending<READ, WRITE>,
+) -> bool {
+    if slot.conn.holds_buffers() {
+        return false;
+    }
+    match slot.buffer.take() {
+        Some(buffer) => {
+            lending.give_back(buffer);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Arms a connection's deadline in `timers` (lazily: see [`Timers::arm`]).
+#[inline(always)]
+fn arm_slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    timers: &mut Timers,
+    token: Token,
+    slot: &mut Slot<READ, WRITE, MAX_HEADERS>,
+) {
+    if let Some(deadline) = slot.conn.poll_timeout() {
+        slot.armed = Some(timers.arm(token, deadline, slot.armed));
+    }
+}
+
+impl<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS>
+where
+    P: Poller,
+    H: Handler<L>,
+    L: Default,
+{
+    /// Milliseconds since the worker started.
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Refreshes the `Date` line (reformatted only when the second changes).
+    fn refresh_date(&mut self) {
+        self.app.refresh_date();
+    }
+
+    /// The loop.
+    fn event_loop(&mut self) -> io::Result<()> {
+        let mut events = Vec::with_capacity(1024);
+        // Messages posted before the waker was registered.
+        self.take_mail(self.now());
+        loop {
+            let now = self.now();
+            if self.shared.is_shutting_down() && self.shutdown_since.is_none() {
+                self.begin_shutdown(now);
+            }
+            if let Some(since) = self.shutdown_since {
+                if self.slab.is_empty() && self.handoffs_settled() {
+                    break;
+                }
+                if now >= since.saturating_add(self.settings.grace_ms) {
+                    self.close_all();
+                    break;
+                }
+            }
+            let timeout = self.wait_timeout(now);
+            match self.poller.wait(&mut events, timeout) {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            }
+            let now = self.now();
+            self.refresh_date();
+            for event in &events {
+                let (token, readiness) = P::decode(event);
+                match token {
+                    LISTENER => self.accept(now),
+                    WAKER => {
+                        self.poller.clear_wake();
+                        if self.settings.handoff {
+                            self.take_handoffs(now);
+                        }
+                        self.take_mail(now);
+                    }
+                    raw => {
+                        let token = Token::from_u64(raw);
+                        if let Some(slot) = self.slab.get_mut(token) {
+                            slot.ready.readable |= readiness.readable;
+                            slot.ready.writable |= readiness.writable;
+                            slot.ready.hangup |= readiness.hangup;
+                            self.service(token, now);
+                        }
+                    }
+                }
+            }
+            self.run_ready_list(now);
+            self.fire_timers(now);
+            self.shed_for_waiters(now);
+            self.retry_accept(now);
+            self.publish();
+        }
+        // What is left in the mailbox can no longer be delivered: count it.
+        self.take_mail(self.now());
+        self.publish();
+        Ok(())
+    }
+
+    /// How long the next wait may last.
+    fn wait_timeout(&self, now: u64) -> Option<u64> {
+        if !self.ready_list.is_empty() {
+            return Some(0);
+        }
+        let shutdown = self
+            .shutdown_since
+            .map(|since| since.saturating_add(self.settings.grace_ms));
+        let shed = self.shed_retry.filter(|_| self.lending.has_waiting());
+        [self.timers.next(), self.accept_paused_until, shutdown, shed]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| at.saturating_sub(now))
+    }
+
+    /// Stops accepting and winds down every connection; connections the
+    /// kernel already accepted, waiting in the listen backlog (or, with
+    /// accept threads, handed over), are taken in and their requests
+    /// answered with `Connection: close` before the listener closes.
+    fn begin_shutdown(&mut self, now: u64) {
+        self.shutdown_since = Some(now);
+        self.slab.tokens(&mut self.tokens);
+        for index in 0..self.tokens.len() {
+            let token = self.tokens[index];
+            self.wind_down(token, now);
+        }
+        // The listen backlog: `adopt` winds each down as it comes.
+        self.accept_paused_until = None;
+        self.accept_blocked = false;
+        if self.settings.handoff {
+            self.take_handoffs(now);
+        } else {
+            self.accept(now);
+        }
+        self.listener = None;
+    }
+
+    /// Winds a connection down for the shutdown: reads what reached its
+    /// socket (its events may not be collected yet), answers the requests
+    /// there with `Connection: close`, and closes it once idle.
+    fn wind_down(&mut self, token: Token, now: u64) {
+        if let Some(slot) = self.slab.get_mut(token) {
+            slot.conn.drain();
+            slot.ready.readable = true;
+            slot.ready.writable = true;
+        }
+        self.service(token, now);
+        if let Some(slot) = self.slab.get_mut(token) {
+            slot.conn.shutdown(now);
+            if slot.conn.is_closed() {
+                self.close(token);
+            } else {
+                self.service(token, now);
+            }
+        }
+    }
+
+    /// Force-closes what is left after the grace period.
+    fn close_all(&mut self) {
+        self.slab.tokens(&mut self.tokens);
+        for index in 0..self.tokens.len() {
+            let token = self.tokens[index];
+            self.close(token);
+        }
+    }
+
+    /// Publishes this worker's numbers.
+    fn publish(&self) {
+        if let Some(counters) = self.shared.workers.get(self.settings.id) {
+            counters.publish(self.accepted, self.slab.len() as u64, self.app.totals());
+            counters.publish_shedding(self.evicted, self.shed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::size_of;
+
+    /// Bytes of connection state per connection, as `Server` and the
+    /// README document it: the slot, plus the slab's generation tag and
+    /// idle-list links.
+    const fn documented(max_headers: usize) -> usize {
+        2_792 + 16 * max_headers
+    }
+
+    #[test]
+    fn connection_state_matches_the_documented_formula() {
+        let sizes = [
+            (8, size_of::<super::Slot<16384, 16384, 8>>()),
+            (32, size_of::<super::Slot<16384, 16384, 32>>()),
+            (64, size_of::<super::Slot<4096, 4096, 64>>()),
+        ];
+        for (max_headers, slot) in sizes {
+            let actual = slot + 16;
+            let documented = documented(max_headers);
+            assert!(
+                actual <= documented && documented - actual <= 64,
+                "MAX_HEADERS = {max_headers}: {actual} bytes, documented {documented}"
+            );
+        }
+    }
+}

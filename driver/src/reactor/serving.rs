@@ -1,0 +1,281 @@
+//! Serving connections: driving one as far as it goes, lending it a
+//! buffer pair (or a place in line, and sending a slow head away for
+//! those in line), running the ones with work left, firing deadlines and
+//! closing.
+
+use std::os::fd::AsFd;
+
+use peregrine_core::Handler;
+
+use super::{Poller, Worker, arm_slot, release_buffer};
+use crate::io::Mode;
+use crate::slab::Token;
+use crate::unix::FdSocket;
+
+impl<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS>
+where
+    P: Poller,
+    H: Handler<L>,
+    L: Default,
+{
+    /// Drives one connection as far as it goes, then settles its buffer,
+    /// its timer and whether it is done.
+    pub(super) fn service(&mut self, token: Token, now: u64) {
+        let Worker {
+            slab,
+            lending,
+            ready_list,
+            app,
+            timers,
+            ..
+        } = self;
+        let Some(slot) = slab.get_mut(token) else {
+            return;
+        };
+        let buffer = match slot.buffer {
+            Some(buffer) => buffer,
+            None => {
+                // Readable: lend it the buffers and let `drive` see
+                // whether it reads (it nearly always does; when not, the
+                // buffers come straight back).
+                let wants_io = slot.ready.readable || slot.conn.wants_write();
+                if !wants_io {
+                    return;
+                }
+                match lending.lend(token) {
+                    Some(buffer) => {
+                        slot.buffer = Some(buffer);
+                        buffer
+                    }
+                    None => {
+                        lending.wait(token, &mut slot.waiting);
+                        return;
+                    }
+                }
+            }
+        };
+        let result = app.drive(
+            &mut slot.conn,
+            lending.pair(buffer),
+            &mut FdSocket(slot.fd.as_fd()),
+            &mut slot.ready,
+            Mode::EdgeTriggered,
+            now,
+        );
+        if slot.conn.has_work() && ready_list.len() < ready_list.capacity() {
+            ready_list.push_back(token);
+        }
+        let done = result.is_err() || slot.conn.is_closed() || slot.conn.is_hijacked();
+        if done {
+            self.close(token);
+            return;
+        }
+        // Settle, on the slot in hand: return its buffer if it holds no
+        // state, and arm its deadline.
+        let freed = release_buffer(slot, lending);
+        arm_slot(timers, token, slot);
+        if slot.conn.is_idle() {
+            // Busy connections are taken off the list lazily, when the
+            // search for one to close meets them (`evictable`).
+            self.slab.mark_idle(token);
+        }
+        if freed && self.lending.has_waiting() {
+            self.lend_to_waiter();
+        }
+        self.sweep_timers();
+    }
+
+    /// Arms a connection's deadline.
+    pub(super) fn arm(&mut self, token: Token) {
+        let Some(slot) = self.slab.get_mut(token) else {
+            return;
+        };
+        arm_slot(&mut self.timers, token, slot);
+        self.sweep_timers();
+    }
+
+    /// Drops stale timer entries once the heap is full.
+    #[inline]
+    pub(super) fn sweep_timers(&mut self) {
+        let slab = &mut self.slab;
+        self.timers.sweep_if_full(|token, deadline| {
+            slab.get_mut(token)
+                .is_none_or(|slot| slot.armed != Some(deadline))
+        });
+    }
+
+    /// Every buffer pair is lent and a connection waits for one: takes
+    /// the pair of the connection that has held part of a request head
+    /// longest, if that head began at least a tenth of the header timeout
+    /// ago (else [`shed_retry`](Self::shed_retry) says when to look
+    /// again). It is answered `408` (counted as a timeout) and closed, and
+    /// its pair goes to the first in line. So slow heads cannot hold every
+    /// pair while other clients wait, and a head that arrives in pieces
+    /// over a few milliseconds is never sent away.
+    pub(super) fn shed_slowest_head(&mut self, now: u64) {
+        // A head's header deadline is its start plus the timeout: one that
+        // began a tenth of the timeout ago has this deadline.
+        let header_timeout = self.settings.config.header_timeout;
+        let young = header_timeout - header_timeout / 10;
+        let mut slowest: Option<(u64, Token)> = None;
+        for (pair, token) in self.lending.last_holders() {
+            let Some(slot) = self.slab.get_mut(token) else {
+                continue;
+            };
+            if slot.buffer != Some(pair) {
+                continue;
+            }
+            if let Some(deadline) = slot.conn.partial_head_deadline() {
+                if slowest.is_none_or(|(first, _)| deadline < first) {
+                    slowest = Some((deadline, token));
+                }
+            }
+        }
+        let Some((deadline, token)) = slowest else {
+            // Every pair serves a request in progress: look again later.
+            self.shed_retry = Some(now.saturating_add(header_timeout / 10));
+            return;
+        };
+        if deadline > now.saturating_add(young) {
+            // Too young to send away yet: try again once it is not.
+            self.shed_retry = Some(deadline - young);
+            return;
+        }
+        let Some(slot) = self.slab.get_mut(token) else {
+            return;
+        };
+        if let Some(buffer) = slot.buffer {
+            slot.conn
+                .shed_head(self.lending.pair(buffer), now, self.app.counters());
+            // The 408 goes out if the socket takes it now; the connection
+            // closes either way, and its pair with it.
+            slot.ready.writable = true;
+            slot.ready.readable = false;
+            self.service(token, now);
+        }
+        self.shed += 1;
+        self.close(token);
+    }
+
+    /// While connections wait for a pair, sends away one slow head per
+    /// turn of the loop (its pair goes to the first in line, served in the
+    /// next turn), or, when none is old enough, once one is.
+    pub(super) fn shed_for_waiters(&mut self, now: u64) {
+        if self.lending.has_waiting() && self.shed_retry.is_none_or(|at| at <= now) {
+            self.shed_retry = None;
+            self.shed_slowest_head(now);
+        }
+    }
+
+    /// Hands a freed buffer's turn to the next connection waiting.
+    pub(super) fn lend_to_waiter(&mut self) {
+        while let Some(token) = self.lending.next_waiting() {
+            if let Some(slot) = self.slab.get_mut(token) {
+                slot.waiting = false;
+                self.ready_list.push_back(token);
+                return;
+            }
+        }
+    }
+
+    /// Drives connections that had work left over, once each, and those
+    /// that waited for a buffer to handle a deadline.
+    pub(super) fn run_ready_list(&mut self, now: u64) {
+        for _ in 0..self.ready_list.len() {
+            let Some(token) = self.ready_list.pop_front() else {
+                break;
+            };
+            let Some(slot) = self.slab.get_mut(token) else {
+                continue;
+            };
+            if slot
+                .conn
+                .poll_timeout()
+                .is_some_and(|deadline| deadline <= now)
+            {
+                self.expire(token, now);
+                continue;
+            }
+            if slot.buffer.is_some() && slot.conn.has_work() {
+                let buffer = slot.buffer.unwrap_or_default();
+                self.app
+                    .poll(&mut slot.conn, self.lending.pair(buffer), now);
+            }
+            self.service(token, now);
+        }
+    }
+
+    /// Handles every deadline that passed.
+    pub(super) fn fire_timers(&mut self, now: u64) {
+        while let Some((token, due)) = self.timers.pop_due(now) {
+            let Some(slot) = self.slab.get_mut(token) else {
+                continue;
+            };
+            if slot.armed != Some(due) {
+                continue;
+            }
+            slot.armed = None;
+            match slot.conn.poll_timeout() {
+                Some(deadline) if deadline <= now => self.expire(token, now),
+                Some(_) => self.arm(token),
+                None => {}
+            }
+        }
+    }
+
+    /// Handles a connection's deadline that passed. One whose handling
+    /// writes (a `408`, a WebSocket Ping or Close) borrows a buffer pair
+    /// first, and waits in line for one if none is free: the server never
+    /// drops a connection because it wanted to write to it.
+    pub(super) fn expire(&mut self, token: Token, now: u64) {
+        let Some(slot) = self.slab.get_mut(token) else {
+            return;
+        };
+        if slot.buffer.is_none() && slot.conn.timeout_writes(now) {
+            match self.lending.lend(token) {
+                Some(buffer) => slot.buffer = Some(buffer),
+                None => {
+                    self.lending.wait(token, &mut slot.waiting);
+                    return;
+                }
+            }
+        }
+        let bufs = match slot.buffer {
+            Some(buffer) => self.lending.pair(buffer),
+            None => self.lending.scratch(),
+        };
+        slot.conn.handle_timeout(bufs, now, self.app.counters());
+        // A timeout that needs no buffer only closes; should one that got
+        // the scratch pair have queued anything, drop the connection
+        // rather than send what the next user of that pair overwrites.
+        let stranded = slot.buffer.is_none() && slot.conn.holds_buffers();
+        slot.ready.writable = true;
+        if slot.conn.is_closed() || stranded {
+            self.close(token);
+        } else {
+            self.service(token, now);
+            self.arm(token);
+        }
+    }
+
+    /// Closes a connection and frees what it held.
+    pub(super) fn close(&mut self, token: Token) {
+        if let Some(slot) = self.slab.remove(token) {
+            if self.settings.handoff {
+                if let Some(handoff) = self.shared.handoffs.get(self.settings.id) {
+                    handoff
+                        .load
+                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            if let Some(buffer) = slot.buffer {
+                self.lending.give_back(buffer);
+                self.lend_to_waiter();
+            }
+            // Dropping the descriptor closes it and removes it from the
+            // poller.
+            drop(slot.fd);
+        }
+    }
+}
