@@ -25,9 +25,15 @@ pub(crate) struct Lending<const READ: usize, const WRITE: usize> {
     holders: Box<[u64]>,
     /// Pairs no one holds.
     free: Vec<u32>,
+    /// Free pairs kept for connections whose socket holds a whole request
+    /// (or that speak WebSocket): a sixteenth of the pool.
+    reserve: usize,
     /// For work that writes nothing, whoever asks.
     scratch: Box<[IoBuffers<READ, WRITE>]>,
-    /// Connections waiting for a pair, in order of asking.
+    /// Connections waiting for a pair whose socket holds a whole request
+    /// head, in order of asking: served first.
+    ready: VecDeque<Token>,
+    /// The other connections waiting for a pair, in order of asking.
     waiting: VecDeque<Token>,
 }
 
@@ -39,7 +45,9 @@ impl<const READ: usize, const WRITE: usize> Lending<READ, WRITE> {
             pairs: crate::pool::zeroed_buffers(count),
             holders: vec![0; count].into_boxed_slice(),
             free: (0..count as u32).rev().collect(),
+            reserve: count / 16,
             scratch: crate::pool::zeroed_buffers(1),
+            ready: VecDeque::new(),
             waiting: VecDeque::new(),
         }
     }
@@ -50,6 +58,31 @@ impl<const READ: usize, const WRITE: usize> Lending<READ, WRITE> {
         let pair = self.free.pop()?;
         self.holders[pair as usize] = holder.to_u64();
         Some(pair)
+    }
+
+    /// Lends a pair to `holder` if one is free beyond the reserve, or if
+    /// `whole` (asked only then: it may cost a system call) says its socket
+    /// holds a whole request; else puts it in line (see
+    /// [`wait`](Self::wait)). So connections that have sent only part of a
+    /// head can never take the last pairs from complete requests.
+    #[inline]
+    pub(crate) fn lend_or_wait(
+        &mut self,
+        holder: Token,
+        queued: &mut bool,
+        whole: impl FnOnce() -> bool,
+    ) -> Option<u32> {
+        if self.free.len() > self.reserve {
+            return self.lend(holder);
+        }
+        let whole = whole();
+        if whole {
+            if let Some(pair) = self.lend(holder) {
+                return Some(pair);
+            }
+        }
+        self.wait(holder, queued, whole);
+        None
     }
 
     /// Takes pair `pair` back.
@@ -79,28 +112,41 @@ impl<const READ: usize, const WRITE: usize> Lending<READ, WRITE> {
     }
 
     /// Puts `token` in line for a pair, unless `queued` says it is already
-    /// (and sets it).
-    pub(crate) fn wait(&mut self, token: Token, queued: &mut bool) {
+    /// (and sets it): ahead of the others if its socket holds a whole
+    /// request head (`ready`), so that a complete request does not wait
+    /// behind connections that have sent only part of one.
+    pub(crate) fn wait(&mut self, token: Token, queued: &mut bool, ready: bool) {
         if !*queued {
             *queued = true;
-            self.waiting.push_back(token);
+            if ready {
+                self.ready.push_back(token);
+            } else {
+                self.waiting.push_back(token);
+            }
         }
     }
 
-    /// The next connection in line, if any (its own `queued` flag is the
-    /// caller's to clear; a token whose connection is gone is the caller's
-    /// to skip).
+    /// The next connection in line, if any: those with a whole head
+    /// first. (Its own `queued` flag is the caller's to clear; a token
+    /// whose connection is gone is the caller's to skip.)
     pub(crate) fn next_waiting(&mut self) -> Option<Token> {
-        self.waiting.pop_front()
+        self.ready.pop_front().or_else(|| self.waiting.pop_front())
     }
 
     /// Whether any connection waits for a pair.
     pub(crate) fn has_waiting(&self) -> bool {
-        !self.waiting.is_empty()
+        !self.ready.is_empty() || !self.waiting.is_empty()
     }
 
-    /// Makes room in the line for `connections` connections in all.
+    /// Whether a connection with a whole request head waits for a pair.
+    pub(crate) fn has_ready_waiting(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// Makes room in the lines for `connections` connections in all.
     pub(crate) fn reserve_waiting(&mut self, connections: usize) {
+        self.ready
+            .reserve_exact(connections.saturating_sub(self.ready.len()));
         self.waiting
             .reserve_exact(connections.saturating_sub(self.waiting.len()));
     }
@@ -109,6 +155,36 @@ impl<const READ: usize, const WRITE: usize> Lending<READ, WRITE> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_pairs_are_kept_for_whole_requests() {
+        // 32 pairs: 2 kept back.
+        let mut lending = Lending::<256, 1024>::new(32);
+        let token = |n: u64| Token::from_u64(n << 32);
+        for n in 1..=30 {
+            let mut queued = false;
+            let lent = lending.lend_or_wait(token(n), &mut queued, || panic!("no need to look"));
+            assert!(lent.is_some() && !queued);
+        }
+        // At the reserve: a partial head waits, a whole request is lent.
+        let mut queued = false;
+        assert_eq!(lending.lend_or_wait(token(31), &mut queued, || false), None);
+        assert!(queued && lending.has_waiting() && !lending.has_ready_waiting());
+        for n in 32..=33 {
+            let mut queued = false;
+            assert!(
+                lending
+                    .lend_or_wait(token(n), &mut queued, || true)
+                    .is_some()
+            );
+        }
+        // None left: a whole request waits too, ahead of the partial one.
+        let mut queued = false;
+        assert_eq!(lending.lend_or_wait(token(34), &mut queued, || true), None);
+        assert!(lending.has_ready_waiting());
+        assert_eq!(lending.next_waiting(), Some(token(34)));
+        assert_eq!(lending.next_waiting(), Some(token(31)));
+    }
 
     #[test]
     fn pairs_are_lent_to_their_holders_and_come_back() {
@@ -124,14 +200,20 @@ mod tests {
         // Empty: the third waits in line, once however often it asks.
         assert_eq!(lending.lend(c), None);
         let mut queued = false;
-        lending.wait(c, &mut queued);
-        lending.wait(c, &mut queued);
-        assert!(queued && lending.has_waiting());
+        lending.wait(c, &mut queued, false);
+        lending.wait(c, &mut queued, true);
+        assert!(queued && lending.has_waiting() && !lending.has_ready_waiting());
         let mut holders: Vec<_> = lending.last_holders().collect();
         holders.sort_by_key(|(_, token)| token.to_u64());
         assert_eq!(holders, [(first, a), (second, b)]);
         lending.pair(first).read[0] = 7;
         lending.give_back(first);
+        // One with a whole head goes ahead of it.
+        let d = Token::from_u64(4 << 32);
+        let mut d_queued = false;
+        lending.wait(d, &mut d_queued, true);
+        assert!(lending.has_ready_waiting());
+        assert_eq!(lending.next_waiting(), Some(d));
         assert_eq!(lending.next_waiting(), Some(c));
         assert_eq!(lending.next_waiting(), None);
         assert_eq!(lending.lend(c), Some(first));

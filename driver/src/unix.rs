@@ -109,6 +109,24 @@ pub fn has_pending_input(fd: BorrowedFd<'_>) -> bool {
     matches!(net::recv(fd, &mut byte, flags), Ok((n, _)) if n > 0)
 }
 
+/// Bytes [`has_complete_head`] looks at, at most.
+const HEAD_PEEK_LEN: usize = 16 * 1024;
+
+/// Whether the bytes waiting on a connected socket hold a whole request
+/// head (an empty line within the first [`HEAD_PEEK_LEN`] bytes): one
+/// `recv` with `MSG_PEEK` into the stack, which never blocks. A longer
+/// head, or one still coming, says `false`.
+pub fn has_complete_head(fd: BorrowedFd<'_>) -> bool {
+    let mut bytes = [0u8; HEAD_PEEK_LEN];
+    let flags = net::RecvFlags::PEEK | net::RecvFlags::DONTWAIT;
+    match net::recv(fd, &mut bytes, flags) {
+        Ok((n, _)) => bytes[..n.min(HEAD_PEEK_LEN)]
+            .windows(4)
+            .any(|window| window == b"\r\n\r\n"),
+        Err(_) => false,
+    }
+}
+
 /// Whether a listener has a connection waiting to be accepted (a `poll`
 /// that does not wait).
 pub fn has_pending_connection(listener: BorrowedFd<'_>) -> bool {

@@ -10,7 +10,7 @@ use peregrine_core::Handler;
 use super::{Poller, Worker, arm_slot, release_buffer};
 use crate::io::Mode;
 use crate::slab::Token;
-use crate::unix::FdSocket;
+use crate::unix::{self, FdSocket};
 
 impl<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS>
@@ -43,15 +43,17 @@ where
                 if !wants_io {
                     return;
                 }
-                match lending.lend(token) {
+                // Under pressure only, a peek at the socket: a whole request
+                // (or a WebSocket frame) takes the last pairs, and goes
+                // ahead of partial heads in line.
+                let (conn, fd) = (&slot.conn, &slot.fd);
+                let whole = || conn.is_websocket() || unix::has_complete_head(fd.as_fd());
+                match lending.lend_or_wait(token, &mut slot.waiting, whole) {
                     Some(buffer) => {
                         slot.buffer = Some(buffer);
                         buffer
                     }
-                    None => {
-                        lending.wait(token, &mut slot.waiting);
-                        return;
-                    }
+                    None => return,
                 }
             }
         };
@@ -107,17 +109,24 @@ where
 
     /// Every buffer pair is lent and a connection waits for one: takes
     /// the pair of the connection that has held part of a request head
-    /// longest, if that head began at least a tenth of the header timeout
-    /// ago (else [`shed_retry`](Self::shed_retry) says when to look
-    /// again). It is answered `408` (counted as a timeout) and closed, and
-    /// its pair goes to the first in line. So slow heads cannot hold every
-    /// pair while other clients wait, and a head that arrives in pieces
-    /// over a few milliseconds is never sent away.
+    /// longest. It is answered `408` (counted as a timeout) and closed,
+    /// and its pair goes to the first in line. When a waiting connection's
+    /// socket holds a whole request head, any partial head gives way;
+    /// otherwise only one that began at least half the header timeout ago
+    /// (the worker's `shed_retry` says when to look again): partial heads
+    /// do not churn through the pairs, sending one another away, and a
+    /// head that arrives in pieces is not sent away for another that is
+    /// no further along.
     pub(super) fn shed_slowest_head(&mut self, now: u64) {
         // A head's header deadline is its start plus the timeout: one that
-        // began a tenth of the timeout ago has this deadline.
+        // began half the timeout ago has this deadline. When a whole
+        // request waits, any partial head gives way.
         let header_timeout = self.settings.config.header_timeout;
-        let young = header_timeout - header_timeout / 10;
+        let young = if self.lending.has_ready_waiting() {
+            u64::MAX
+        } else {
+            header_timeout - header_timeout / 2
+        };
         let mut slowest: Option<(u64, Token)> = None;
         for (pair, token) in self.lending.last_holders() {
             let Some(slot) = self.slab.get_mut(token) else {
@@ -134,7 +143,7 @@ where
         }
         let Some((deadline, token)) = slowest else {
             // Every pair serves a request in progress: look again later.
-            self.shed_retry = Some(now.saturating_add(header_timeout / 10));
+            self.shed_retry = Some(now.saturating_add(header_timeout / 10).max(now + 1));
             return;
         };
         if deadline > now.saturating_add(young) {
@@ -160,9 +169,11 @@ where
 
     /// While connections wait for a pair, sends away one slow head per
     /// turn of the loop (its pair goes to the first in line, served in the
-    /// next turn), or, when none is old enough, once one is.
+    /// next turn): at once for a whole request waiting, else once the
+    /// oldest partial head is old enough.
     pub(super) fn shed_for_waiters(&mut self, now: u64) {
-        if self.lending.has_waiting() && self.shed_retry.is_none_or(|at| at <= now) {
+        let due = self.shed_retry.is_none_or(|at| at <= now);
+        if self.lending.has_ready_waiting() || (self.lending.has_waiting() && due) {
             self.shed_retry = None;
             self.shed_slowest_head(now);
         }
@@ -236,7 +247,7 @@ where
             match self.lending.lend(token) {
                 Some(buffer) => slot.buffer = Some(buffer),
                 None => {
-                    self.lending.wait(token, &mut slot.waiting);
+                    self.lending.wait(token, &mut slot.waiting, false);
                     return;
                 }
             }
