@@ -110,7 +110,7 @@ pub fn has_pending_input(fd: BorrowedFd<'_>) -> bool {
 }
 
 /// Bytes [`has_complete_head`] looks at, at most.
-const HEAD_PEEK_LEN: usize = 16 * 1024;
+pub const HEAD_PEEK_LEN: usize = 16 * 1024;
 
 /// Whether the bytes waiting on a connected socket hold a whole request
 /// head (an empty line within the first [`HEAD_PEEK_LEN`] bytes): one
