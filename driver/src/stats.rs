@@ -40,8 +40,10 @@ pub struct Stats {
     /// reached their worker but no connection: it was gone or closing,
     /// its write buffer was full, or no buffer was free to write from.
     pub messages_undelivered: u64,
-    /// Idle keep-alive connections closed to make room for a new one,
-    /// when a worker held all the connections it may
+    /// Idle keep-alive connections (or, with none idle, connections silent
+    /// since their accept for a tenth of the header timeout) closed to
+    /// make room for a new one, when a worker held all the connections it
+    /// may
     /// ([`Server::max_connections`](crate::Server::max_connections)) or
     /// the process ran out of descriptors. Always 0 on a backend that
     /// serves a connection per thread.

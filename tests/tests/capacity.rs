@@ -224,3 +224,36 @@ both_modes!(
     a_connection_mid_request_is_never_closed,
     with_none_idle_a_new_connection_waits_for_one
 );
+
+/// With no connection idle, the one silent longest since its accept makes
+/// room, once it has been silent a tenth of the header timeout (before,
+/// the newcomer waited for the silent ones' header timeout).
+#[test]
+fn with_none_idle_the_connection_silent_longest_makes_room() {
+    let header_timeout = std::time::Duration::from_millis(2_000);
+    let options = Options {
+        workers: 1,
+        max_connections: MAX,
+        config: peregrine_core::Config {
+            header_timeout: header_timeout.as_millis() as u64,
+            ..peregrine_core::Config::DEFAULT
+        },
+        ..Options::default()
+    };
+    let server = TestServer::start_with(Backend::Epoll, options, Hello::new());
+    let started = Instant::now();
+    let mut silent: Vec<Client> = (0..MAX).map(|_| Client::connect(server.addr())).collect();
+    let mut newcomer = Client::connect(server.addr());
+    newcomer.send(&get("/"));
+    assert_eq!(newcomer.response().body, b"Hello, World!");
+    let waited = started.elapsed();
+    assert!(waited >= header_timeout / 10, "answered after {waited:?}");
+    assert!(waited < header_timeout * 3 / 4, "answered after {waited:?}");
+    // The first to connect made room; the others still have their slot.
+    assert!(silent[0].is_closed_within(IO_TIMEOUT));
+    silent[1].send(&get("/"));
+    assert_eq!(silent[1].response().body, b"Hello, World!");
+    assert_open(&mut newcomer);
+    let stats = server.stop();
+    assert_eq!(stats.idle_evicted, 1, "{stats:?}");
+}

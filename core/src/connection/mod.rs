@@ -630,6 +630,19 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
     }
 
+    /// When the connection has received nothing since it was accepted: the
+    /// deadline of its header timer (the accept plus the header timeout),
+    /// which tells how long it has been silent. A caller short of room
+    /// may close such a connection as it would an idle one; `None` for
+    /// any other connection.
+    pub fn silent_deadline(&self) -> Option<u64> {
+        if self.requests == 0 && self.between_requests() {
+            self.timers.get(TimerKind::Header)
+        } else {
+            None
+        }
+    }
+
     /// Answers a partial request head `408` now, as its header timer
     /// would, and closes once that is out: the caller needs its buffers
     /// for another connection (see

@@ -1,6 +1,7 @@
 //! Taking connections in: accepting (or taking hand-overs from accept
 //! threads), making room when the worker is full by closing the
-//! connection idle longest, and saying so at most every
+//! connection idle longest (or, with none idle, the one silent longest
+//! since its accept), and saying so at most every
 //! [`FULL_REPORT_MS`](super::FULL_REPORT_MS).
 
 use std::io;
@@ -49,7 +50,7 @@ where
                 Err(error) if pending(&error) => {
                     // Out of descriptors with a connection waiting: close
                     // the idle longest to make room, or wait and retry.
-                    match evict.or_else(|| self.evictable()) {
+                    match evict.or_else(|| self.evictable(now)) {
                         Some(token) => self.evict(token, now),
                         None => {
                             self.accept_paused_until = Some(now + ACCEPT_BACKOFF_MS);
@@ -91,7 +92,7 @@ where
         if !self.slab.is_full() {
             return Ok(None);
         }
-        match self.evictable() {
+        match self.evictable(now) {
             Some(token) => Ok(Some(token)),
             None => {
                 self.accept_blocked = true;
@@ -218,7 +219,7 @@ where
     /// anything: nothing read, nothing waiting in its socket. Connections
     /// found busy on the way leave the idle list (they rejoin it once
     /// served).
-    pub(super) fn evictable(&mut self) -> Option<Token> {
+    pub(super) fn evictable(&mut self, now: u64) -> Option<Token> {
         while let Some(token) = self.slab.oldest_idle() {
             let idle = self.slab.get_mut(token).is_some_and(|slot| {
                 slot.conn.is_idle()
@@ -231,10 +232,45 @@ where
             }
             self.slab.mark_busy(token);
         }
-        None
+        self.oldest_silent(now)
     }
 
-    /// Closes an idle connection to make room for a new one.
+    /// With no idle connection to close: the connection silent longest
+    /// since its accept (nothing received, nothing waiting in its socket),
+    /// if that was at least a tenth of the header timeout ago. It holds a
+    /// slot as an idle one would, and would be closed silently at its
+    /// header timeout anyway; the age keeps a flood of new connections
+    /// from pushing one another out before they had a moment to speak.
+    /// When the oldest is younger, `silent_retry` says when to look again.
+    /// A walk over every connection: only when the worker is full.
+    fn oldest_silent(&mut self, now: u64) -> Option<Token> {
+        let header_timeout = self.settings.config.header_timeout;
+        let young = header_timeout - header_timeout / 10;
+        self.slab.tokens(&mut self.tokens);
+        let mut oldest: Option<(u64, Token)> = None;
+        for index in 0..self.tokens.len() {
+            let token = self.tokens[index];
+            let Some(slot) = self.slab.get_mut(token) else {
+                continue;
+            };
+            let Some(deadline) = slot.conn.silent_deadline() else {
+                continue;
+            };
+            let quiet = slot.buffer.is_none() && !slot.waiting && !slot.ready.readable;
+            if quiet && oldest.is_none_or(|(first, _)| deadline < first) {
+                oldest = Some((deadline, token));
+            }
+        }
+        let (deadline, token) = oldest?;
+        if deadline > now.saturating_add(young) {
+            self.silent_retry = Some(deadline - young);
+            return None;
+        }
+        let slot = self.slab.get_mut(token)?;
+        (!unix::has_pending_input(slot.fd.as_fd())).then_some(token)
+    }
+
+    /// Closes an idle (or silent) connection to make room for a new one.
     pub(super) fn evict(&mut self, token: Token, now: u64) {
         self.close(token);
         self.evicted += 1;
@@ -282,8 +318,10 @@ where
             self.accept_paused_until = None;
             self.accept(now);
         }
-        if self.accept_blocked && (!self.slab.is_full() || self.slab.idle_len() > 0) {
+        let silent_due = self.silent_retry.is_some_and(|at| now >= at);
+        if self.accept_blocked && (!self.slab.is_full() || self.slab.idle_len() > 0 || silent_due) {
             self.accept_blocked = false;
+            self.silent_retry = None;
             if self.settings.handoff {
                 self.take_handoffs(now);
             } else {

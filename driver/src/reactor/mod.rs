@@ -145,6 +145,9 @@ struct Worker<'h, P, H, L, const READ: usize, const WRITE: usize, const MAX_HEAD
     /// When the oldest partial head becomes old enough to be sent away,
     /// while connections wait for a pair and none was.
     shed_retry: Option<u64>,
+    /// When the connection silent longest becomes old enough to close
+    /// for a newcomer, while accepting waits for room.
+    silent_retry: Option<u64>,
     /// What was not yet reported of the worker being full.
     full: FullReport,
 }
@@ -211,6 +214,7 @@ where
         evicted: 0,
         shed: 0,
         shed_retry: None,
+        silent_retry: None,
         full: FullReport::default(),
     };
     worker.grow_with_slab();
@@ -339,11 +343,18 @@ where
             .shutdown_since
             .map(|since| since.saturating_add(self.settings.grace_ms));
         let shed = self.shed_retry.filter(|_| self.lending.has_waiting());
-        [self.timers.next(), self.accept_paused_until, shutdown, shed]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|at| at.saturating_sub(now))
+        let silent = self.silent_retry.filter(|_| self.accept_blocked);
+        [
+            self.timers.next(),
+            self.accept_paused_until,
+            shutdown,
+            shed,
+            silent,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_sub(now))
     }
 
     /// Stops accepting and winds down every connection; connections the
