@@ -20,6 +20,15 @@ use crate::socket::{POLL_MS, StdSocket};
 /// memory): the thread keeps serving nothing rather than spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Whether a failed `accept` may simply be tried again: interrupted, or
+/// a connection that was reset or aborted before it was taken.
+fn is_transient(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::Interrupted | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    )
+}
+
 /// What every thread of a server shares.
 #[derive(Debug)]
 pub(crate) struct Context {
@@ -69,13 +78,7 @@ impl Context {
             match result {
                 Ok((_, peer)) if self.is_wake_up(peer) => {}
                 Ok(accepted) => return Some(accepted),
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        ErrorKind::Interrupted
-                            | ErrorKind::ConnectionAborted
-                            | ErrorKind::ConnectionReset
-                    ) => {}
+                Err(error) if is_transient(&error) => {}
                 // Out of descriptors or memory, or anything else that would
                 // fail again at once: try again later, never spin.
                 Err(_) => std::thread::sleep(ACCEPT_BACKOFF),
@@ -100,13 +103,7 @@ impl Context {
                     stream.set_nonblocking(false).ok()?;
                     return Some((stream, peer));
                 }
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        ErrorKind::Interrupted
-                            | ErrorKind::ConnectionAborted
-                            | ErrorKind::ConnectionReset
-                    ) => {}
+                Err(error) if is_transient(&error) => {}
                 Err(_) => return None,
             }
         }

@@ -281,7 +281,7 @@ impl Driver {
                 self.conn.handle_timeout(&mut self.bufs, self.now, &mut self.counters);
                 assert!(
                     self.conn.poll_timeout().is_none_or(|d| d > self.now),
-                    "on_timeout leaves the deadline due"
+                    "handle_timeout leaves the deadline due"
                 );
                 progress = true;
             }

@@ -455,7 +455,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 let deadline = self.conn.poll_timeout();
                 assert!(
                     deadline.is_none_or(|d| d > self.now),
-                    "on_timeout at {} leaves the deadline due: {deadline:?}",
+                    "handle_timeout at {} leaves the deadline due: {deadline:?}",
                     self.now
                 );
                 progress = true;
