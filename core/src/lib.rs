@@ -89,7 +89,7 @@ pub mod ws;
 
 pub use connection::{
     Backpressure, Config, Connection, ConnectionId, Counters, Env, Interest, IoBuffers, Slices,
-    TimerKind, Transmit,
+    Suspended, TimerKind, Transmit,
 };
 pub use error::Error;
 pub use framing::BodyFraming;

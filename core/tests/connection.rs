@@ -853,6 +853,54 @@ fn idle_keep_alive_connection_closes_silently() {
 }
 
 #[test]
+fn an_idle_connection_suspends_and_resumes_into_another_as_it_was() {
+    let limit = Config::DEFAULT.idle_timeout;
+    let mut driver = Driver::new();
+    driver.scribble_idle = true;
+    // Fresh: suspended from the accept, header timer kept.
+    driver.pump();
+    assert_eq!(driver.suspensions, 1);
+    driver.arrive(GET.as_bytes());
+    driver.advance(1_000);
+    driver.arrive(GET.as_bytes());
+    assert_eq!(driver.output(), format!("{HELLO}{HELLO}"));
+    assert!(driver.suspensions >= 3, "{}", driver.suspensions);
+    // The idle timer runs from the last answer, across suspensions.
+    driver.advance(limit - 1);
+    assert!(!driver.conn.is_closed());
+    driver.advance(1);
+    assert!(driver.conn.is_closed());
+}
+
+#[test]
+fn only_an_idle_connection_suspends() {
+    // A partial head, a body on its way, a peer gone, a draining server:
+    // each keeps its whole state.
+    let mut partial = Driver::new();
+    partial.arrive(b"GET / HT");
+    assert_eq!(partial.conn.suspend(), None);
+    let mut body = Driver::new();
+    body.arrive(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab");
+    assert_eq!(body.conn.suspend(), None);
+    let mut gone = Driver::new();
+    gone.arrive(GET.as_bytes());
+    gone.close_read();
+    assert_eq!(gone.conn.suspend(), None);
+    let mut draining = Driver::new();
+    draining.conn.drain();
+    assert_eq!(draining.conn.suspend(), None);
+    assert!(!draining.conn.is_closed());
+    // Between requests it does, and the record keeps the idle deadline.
+    let mut idle = Driver::new();
+    idle.arrive(GET.as_bytes());
+    let deadline = idle.conn.poll_timeout();
+    let suspended = idle.conn.suspend().expect("idle");
+    assert_eq!(Some(suspended.poll_timeout()), deadline);
+    assert_eq!(suspended.silent_deadline(), None);
+    assert!(idle.conn.is_closed());
+}
+
+#[test]
 fn idle_timeout_counts_from_the_end_of_an_ignored_body() {
     // The 404 goes out at once; the body it ignored trickles in for 29 s;
     // only then is the connection idle.

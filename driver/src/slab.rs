@@ -100,6 +100,9 @@ pub struct Slab<T> {
 }
 
 impl<T> Slab<T> {
+    /// Bytes each slot takes: the value and the slab's own tags and links.
+    pub const SLOT_BYTES: usize = size_of::<Slot<T>>();
+
     /// A slab of at most `max` slots (at most `u32::MAX - 1`), with room
     /// for a few now and more made as values arrive. Generation 0 is never
     /// issued, so tokens below `1 << 32` are free for the caller's own use

@@ -30,12 +30,14 @@ mod id;
 mod output;
 mod phase;
 mod queue;
+mod suspend;
 mod timers;
 mod transmit;
 mod websocket;
 
 pub use config::{Backpressure, Config, Counters, Env, Interest, IoBuffers};
 pub use id::ConnectionId;
+pub use suspend::Suspended;
 pub use timers::TimerKind;
 pub use transmit::{Slices, Transmit};
 pub(crate) use websocket::{Output, WebSocketState};

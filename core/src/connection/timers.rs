@@ -149,6 +149,11 @@ impl TimerTable {
         self.at[kind as usize] != UNSET
     }
 
+    /// Whether no timer but `kind` runs.
+    pub(crate) fn runs_only(&self, kind: TimerKind) -> bool {
+        (0..KINDS).all(|index| index == kind as usize || self.at[index] == UNSET)
+    }
+
     /// The earliest deadline, if any timer runs.
     #[inline(always)]
     pub(crate) fn next(&self) -> Option<u64> {

@@ -320,8 +320,15 @@ pub struct Driver<
     /// Slices offered to `transmit`.
     pub slices: usize,
     /// Overwrite both buffers whenever the connection says it holds none,
-    /// as a backend that lends them to other connections would.
+    /// as a backend that lends them to other connections would, and
+    /// suspend it whenever it is idle, resuming it into the connection
+    /// it last left (`spare`), as a backend that keeps idle connections
+    /// small would.
     pub scribble_idle: bool,
+    /// The connection last suspended out of, resumed into next time.
+    spare: Connection<R, W, M>,
+    /// Times the connection was suspended and resumed.
+    pub suspensions: usize,
     /// `Transmit::CloseWrite` was acted on.
     pub write_closed: bool,
     /// Writes whose output was one slice (`Slices::single`).
@@ -371,6 +378,8 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             writes_per_round: usize::MAX,
             slices: 64,
             scribble_idle: false,
+            spare: Connection::new(config, None, 0),
+            suspensions: 0,
             write_closed: false,
             single_slice_writes: 0,
             counters: Counters::default(),
@@ -582,11 +591,21 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
         true
     }
 
-    /// Overwrites both buffers if the connection says it holds none.
+    /// Overwrites both buffers if the connection says it holds none, and
+    /// suspends it if it is idle, resuming it into another connection.
     fn scribble(&mut self) {
         if self.scribble_idle && !self.conn.holds_buffers() {
             self.bufs.read.fill(0xa5);
             self.bufs.write.fill(0x5a);
+            let deadline = self.conn.poll_timeout();
+            if let Some(suspended) = self.conn.suspend() {
+                assert!(self.conn.is_closed());
+                assert_eq!(Some(suspended.poll_timeout()), deadline);
+                core::mem::swap(&mut self.conn, &mut self.spare);
+                self.conn.resume(suspended);
+                assert_eq!(self.conn.poll_timeout(), deadline);
+                self.suspensions += 1;
+            }
         }
     }
 
@@ -808,7 +827,7 @@ pub fn converse_with<H: Handler<L>, L: Default, const R: usize, const W: usize, 
         run_with(make, script, &bytes, &|d| d.slices = 1),
     );
     check(
-        "one byte per read, idle buffers scribbled",
+        "one byte per read, idle buffers scribbled, idle connection suspended",
         run_with(make, script, &bytes, &scribbled),
     );
     baseline

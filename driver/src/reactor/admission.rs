@@ -8,9 +8,9 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use peregrine_core::{Connection, ConnectionId, Handler};
+use peregrine_core::{ConnectionId, Handler};
 
-use super::{ACCEPT_BACKOFF_MS, FULL_REPORT_MS, FullReport, Poller, Slot, Worker};
+use super::{ACCEPT_BACKOFF_MS, FULL_REPORT_MS, FullReport, Held, Poller, Slot, Worker};
 use crate::io::Readiness;
 use crate::slab::Token;
 use crate::unix;
@@ -169,7 +169,7 @@ where
     /// what it sent, with `Connection: close`.
     pub(super) fn adopt(&mut self, fd: OwnedFd, peer: Option<std::net::SocketAddr>, now: u64) {
         let slot = Slot {
-            conn: Connection::new(self.settings.config, peer, now),
+            conn: Held::accepted(&self.settings.config, peer, ConnectionId::default(), now),
             fd,
             ready: Readiness::default(),
             buffer: None,
@@ -183,7 +183,7 @@ where
         let registered = match self.slab.get_mut(token) {
             Some(slot) => {
                 let id = ConnectionId::new(self.settings.id as u32, token.to_u64());
-                slot.conn.set_id(id);
+                slot.conn = Held::accepted(&self.settings.config, peer, id, now);
                 self.poller.add_connection(&slot.fd, token.to_u64())
             }
             None => Ok(()),

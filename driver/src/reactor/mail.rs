@@ -51,7 +51,9 @@ where
         let Some(slot) = self.slab.get_mut(token) else {
             return;
         };
-        slot.conn.handle_wake(now);
+        if let Some(conn) = slot.conn.active() {
+            conn.handle_wake(now);
+        }
         if slot.conn.has_work() && self.ready_list.len() < self.ready_list.capacity() {
             self.ready_list.push_back(token);
         }
@@ -103,9 +105,10 @@ where
                 None => return false,
             },
         };
-        let sent = slot
-            .conn
-            .send_message(self.lending.pair(buffer), message, now);
+        let Some(conn) = slot.conn.active() else {
+            return false;
+        };
+        let sent = conn.send_message(self.lending.pair(buffer), message, now);
         // Write it now (and settle the buffer and the deadline), also after
         // a failure that began a close.
         self.service(token, now);

@@ -15,6 +15,7 @@
 //! the one idle longest first).
 
 mod admission;
+mod held;
 mod mail;
 mod serving;
 
@@ -23,8 +24,9 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use peregrine_core::{Config, Connection, Counters, Handler};
+use peregrine_core::{Config, Counters, Handler};
 
+use self::held::{Held, Spares};
 use crate::app::App;
 use crate::clock::Clock;
 use crate::io::Readiness;
@@ -89,8 +91,8 @@ pub(crate) struct WorkerSettings {
 
 /// One connection and what the worker keeps about it.
 struct Slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
-    /// The protocol state.
-    conn: Connection<READ, WRITE, MAX_HEADERS>,
+    /// The protocol state: suspended while idle.
+    conn: Held<READ, WRITE, MAX_HEADERS>,
     /// The socket.
     fd: OwnedFd,
     /// What is known of the socket's readiness.
@@ -115,6 +117,8 @@ struct Worker<'h, P, H, L, const READ: usize, const WRITE: usize, const MAX_HEAD
     slab: Slab<Slot<READ, WRITE, MAX_HEADERS>>,
     /// The buffer pairs, and who holds or waits for one.
     lending: Lending<READ, WRITE>,
+    /// Whole connection states for connections in use.
+    spares: Spares<READ, WRITE, MAX_HEADERS>,
     /// Connections with work left after their per-wakeup maximum.
     ready_list: VecDeque<Token>,
     /// Deadlines.
@@ -200,6 +204,7 @@ where
         listener,
         slab: Slab::new(settings.max_connections),
         lending: Lending::new(pairs),
+        spares: Spares::new(settings.config, pairs),
         ready_list: VecDeque::new(),
         timers: Timers::with_capacity(1),
         app: App::new(handler, settings.id, Counters::default()),
@@ -223,25 +228,6 @@ where
         worker.take_handoffs(worker.now());
     }
     worker.event_loop()
-}
-
-/// Returns a connection's buffer to the pool if it holds no state;
-/// whether it did.
-#[inline]
-fn release_buffer<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
-    slot: &mut Slot<READ, WRITE, MAX_HEADERS>,
-    lending: &mut Lending<READ, WRITE>,
-) -> bool {
-    if slot.conn.holds_buffers() {
-        return false;
-    }
-    match slot.buffer.take() {
-        Some(buffer) => {
-            lending.give_back(buffer);
-            true
-        }
-        None => false,
-    }
 }
 
 /// Arms a connection's deadline in `timers` (lazily: see [`Timers::arm`]).
@@ -384,14 +370,15 @@ where
     /// there with `Connection: close`, and closes it once idle.
     fn wind_down(&mut self, token: Token, now: u64) {
         if let Some(slot) = self.slab.get_mut(token) {
-            slot.conn.drain();
+            slot.conn.activate(&mut self.spares).drain();
             slot.ready.readable = true;
             slot.ready.writable = true;
         }
         self.service(token, now);
         if let Some(slot) = self.slab.get_mut(token) {
-            slot.conn.shutdown(now);
-            if slot.conn.is_closed() {
+            let conn = slot.conn.activate(&mut self.spares);
+            conn.shutdown(now);
+            if conn.is_closed() {
                 self.close(token);
             } else {
                 self.service(token, now);
@@ -421,23 +408,37 @@ where
 mod tests {
     use std::mem::size_of;
 
-    /// Bytes of connection state per connection, as `Server` and the
-    /// README document it: the slot, plus the slab's generation tag and
-    /// idle-list links.
-    const fn documented(max_headers: usize) -> usize {
-        2_792 + 16 * max_headers
+    use peregrine_core::Connection;
+
+    use crate::slab::Slab;
+
+    /// Bytes of state per connection held, idle or in use, as `Server` and
+    /// the README document it: the slab's slot (the connection suspended,
+    /// its socket, readiness, lent pair and armed deadline, with the
+    /// slab's generation tag and idle-list links).
+    const HELD: usize = 128;
+
+    /// Bytes of a connection's whole state while it is in use, as
+    /// documented.
+    const fn in_use(max_headers: usize) -> usize {
+        2_744 + 16 * max_headers
     }
 
     #[test]
     fn connection_state_matches_the_documented_formula() {
-        let sizes = [
-            (8, size_of::<super::Slot<16384, 16384, 8>>()),
-            (32, size_of::<super::Slot<16384, 16384, 32>>()),
-            (64, size_of::<super::Slot<4096, 4096, 64>>()),
+        let held = [
+            Slab::<super::Slot<16384, 16384, 8>>::SLOT_BYTES,
+            Slab::<super::Slot<16384, 16384, 32>>::SLOT_BYTES,
+            Slab::<super::Slot<4096, 4096, 100>>::SLOT_BYTES,
         ];
-        for (max_headers, slot) in sizes {
-            let actual = slot + 16;
-            let documented = documented(max_headers);
+        assert!(held.iter().all(|&bytes| bytes <= HELD), "{held:?}");
+        let sizes = [
+            (8, size_of::<Connection<16384, 16384, 8>>()),
+            (32, size_of::<Connection<16384, 16384, 32>>()),
+            (100, size_of::<Connection<4096, 4096, 100>>()),
+        ];
+        for (max_headers, actual) in sizes {
+            let documented = in_use(max_headers);
             assert!(
                 actual <= documented && documented - actual <= 64,
                 "MAX_HEADERS = {max_headers}: {actual} bytes, documented {documented}"

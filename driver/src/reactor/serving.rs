@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 
 use peregrine_core::Handler;
 
-use super::{Poller, Worker, arm_slot, release_buffer};
+use super::{Poller, Worker, arm_slot};
 use crate::io::Mode;
 use crate::slab::Token;
 use crate::unix::{self, FdSocket};
@@ -25,6 +25,7 @@ where
         let Worker {
             slab,
             lending,
+            spares,
             ready_list,
             app,
             timers,
@@ -57,27 +58,41 @@ where
                 }
             }
         };
+        let conn = slot.conn.activate(spares);
         let result = app.drive(
-            &mut slot.conn,
+            conn,
             lending.pair(buffer),
             &mut FdSocket(slot.fd.as_fd()),
             &mut slot.ready,
             Mode::EdgeTriggered,
             now,
         );
-        if slot.conn.has_work() && ready_list.len() < ready_list.capacity() {
+        if conn.has_work() && ready_list.len() < ready_list.capacity() {
             ready_list.push_back(token);
         }
-        let done = result.is_err() || slot.conn.is_closed() || slot.conn.is_hijacked();
-        if done {
+        if result.is_err() || conn.is_closed() || conn.is_hijacked() {
             self.close(token);
             return;
         }
-        // Settle, on the slot in hand: return its buffer if it holds no
-        // state, and arm its deadline.
-        let freed = release_buffer(slot, lending);
-        arm_slot(timers, token, slot);
-        if slot.conn.is_idle() {
+        // Settle, on the connection in hand: return its buffer if it holds
+        // no state (suspending it if it is idle and states are short), and
+        // arm its deadline.
+        let idle = conn.is_idle();
+        let deadline = conn.poll_timeout();
+        let mut freed = false;
+        if !conn.holds_buffers() {
+            if idle {
+                slot.conn.suspend_if_idle(spares);
+            }
+            if let Some(buffer) = slot.buffer.take() {
+                lending.give_back(buffer);
+                freed = true;
+            }
+        }
+        if let Some(deadline) = deadline {
+            slot.armed = Some(timers.arm(token, deadline, slot.armed));
+        }
+        if idle {
             // Busy connections are taken off the list lazily, when the
             // search for one to close meets them (`evictable`).
             self.slab.mark_idle(token);
@@ -154,9 +169,8 @@ where
         let Some(slot) = self.slab.get_mut(token) else {
             return;
         };
-        if let Some(buffer) = slot.buffer {
-            slot.conn
-                .shed_head(self.lending.pair(buffer), now, self.app.counters());
+        if let (Some(buffer), Some(conn)) = (slot.buffer, slot.conn.active()) {
+            conn.shed_head(self.lending.pair(buffer), now, self.app.counters());
             // The 408 goes out if the socket takes it now; the connection
             // closes either way, and its pair with it.
             slot.ready.writable = true;
@@ -208,10 +222,10 @@ where
                 self.expire(token, now);
                 continue;
             }
-            if slot.buffer.is_some() && slot.conn.has_work() {
-                let buffer = slot.buffer.unwrap_or_default();
-                self.app
-                    .poll(&mut slot.conn, self.lending.pair(buffer), now);
+            if let (Some(buffer), Some(conn)) = (slot.buffer, slot.conn.active()) {
+                if conn.has_work() {
+                    self.app.poll(conn, self.lending.pair(buffer), now);
+                }
             }
             self.service(token, now);
         }
@@ -243,7 +257,8 @@ where
         let Some(slot) = self.slab.get_mut(token) else {
             return;
         };
-        if slot.buffer.is_none() && slot.conn.timeout_writes(now) {
+        let conn = slot.conn.activate(&mut self.spares);
+        if slot.buffer.is_none() && conn.timeout_writes(now) {
             match self.lending.lend(token) {
                 Some(buffer) => slot.buffer = Some(buffer),
                 None => {
@@ -256,13 +271,14 @@ where
             Some(buffer) => self.lending.pair(buffer),
             None => self.lending.scratch(),
         };
-        slot.conn.handle_timeout(bufs, now, self.app.counters());
+        let conn = slot.conn.activate(&mut self.spares);
+        conn.handle_timeout(bufs, now, self.app.counters());
         // A timeout that needs no buffer only closes; should one that got
         // the scratch pair have queued anything, drop the connection
         // rather than send what the next user of that pair overwrites.
-        let stranded = slot.buffer.is_none() && slot.conn.holds_buffers();
+        let stranded = slot.buffer.is_none() && conn.holds_buffers();
         slot.ready.writable = true;
-        if slot.conn.is_closed() || stranded {
+        if conn.is_closed() || stranded {
             self.close(token);
         } else {
             self.service(token, now);
@@ -284,6 +300,7 @@ where
                 self.lending.give_back(buffer);
                 self.lend_to_waiter();
             }
+            slot.conn.release(&mut self.spares);
             // Dropping the descriptor closes it and removes it from the
             // poller.
             drop(slot.fd);

@@ -1,0 +1,276 @@
+//! A connection's protocol state as a worker holds it: a few bytes while
+//! it is idle between requests, a whole [`Connection`] while it is in use.
+//!
+//! A whole connection (its output queue, its parser and header table, a
+//! WebSocket session) takes kilobytes; an idle keep-alive connection needs
+//! none of it. So the worker keeps an idle connection as a [`Suspended`]
+//! record in its slot, and a connection in use its whole state in a box
+//! from a list of spares. A connection idle again keeps its box while the
+//! worker has no more boxes in use than it keeps spares (as many as
+//! buffer pairs): then a busy keep-alive connection costs nothing more per
+//! request. Beyond, it is suspended and its box put back. Memory follows
+//! the connections in use, not the connections held.
+
+use peregrine_core::{Config, Connection, ConnectionId, Suspended};
+
+/// One connection's protocol state.
+pub(super) enum Held<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
+    /// Idle between requests (or not yet heard from).
+    Suspended(Suspended),
+    /// In use.
+    Active(Box<Connection<READ, WRITE, MAX_HEADERS>>),
+}
+
+/// Whole connection states not in use, kept for the next connection that
+/// has work: taking one costs no allocation while there are spares.
+pub(super) struct Spares<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
+    /// The spares.
+    boxes: Vec<Box<Connection<READ, WRITE, MAX_HEADERS>>>,
+    /// The most spares kept; beyond, a state put back is freed. Also how
+    /// many states idle connections may keep.
+    keep: usize,
+    /// States held by connections.
+    in_use: usize,
+    /// The worker's configuration, for states made new.
+    config: Config,
+}
+
+impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Spares<READ, WRITE, MAX_HEADERS>
+{
+    /// No spares yet; at most `keep` are kept once made.
+    pub(super) fn new(config: Config, keep: usize) -> Self {
+        Spares {
+            boxes: Vec::with_capacity(keep),
+            keep,
+            in_use: 0,
+            config,
+        }
+    }
+
+    /// A state to resume a connection into: a spare, or a new one when
+    /// there is none.
+    fn take(&mut self) -> Box<Connection<READ, WRITE, MAX_HEADERS>> {
+        self.in_use += 1;
+        match self.boxes.pop() {
+            Some(conn) => conn,
+            None => Box::new(Connection::new(self.config, None, 0)),
+        }
+    }
+
+    /// Takes a state back: kept as a spare, or freed when enough are.
+    fn put(&mut self, conn: Box<Connection<READ, WRITE, MAX_HEADERS>>) {
+        self.in_use -= 1;
+        if self.boxes.len() < self.keep {
+            self.boxes.push(conn);
+        }
+    }
+
+    /// Whether connections hold more states than idle ones may keep.
+    #[inline]
+    fn crowded(&self) -> bool {
+        self.in_use > self.keep
+    }
+
+    /// How many spares there are.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.boxes.len()
+    }
+}
+
+impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Held<READ, WRITE, MAX_HEADERS>
+{
+    /// A connection accepted at `now`, not yet heard from.
+    pub(super) fn accepted(
+        config: &Config,
+        peer: Option<std::net::SocketAddr>,
+        id: ConnectionId,
+        now: u64,
+    ) -> Self {
+        let mut suspended = Suspended::accepted(config, peer, now);
+        suspended.set_id(id);
+        Held::Suspended(suspended)
+    }
+
+    /// The whole connection, resumed into a state from `spares` if it was
+    /// suspended.
+    #[inline(always)]
+    pub(super) fn activate(
+        &mut self,
+        spares: &mut Spares<READ, WRITE, MAX_HEADERS>,
+    ) -> &mut Connection<READ, WRITE, MAX_HEADERS> {
+        if let Held::Suspended(suspended) = *self {
+            self.resume(suspended, spares);
+        }
+        match self {
+            Held::Active(conn) => conn,
+            // Made active just above.
+            Held::Suspended(_) => unreachable!("a connection activated is active"),
+        }
+    }
+
+    /// Resumes `suspended` into a state from `spares`.
+    #[inline(never)]
+    fn resume(&mut self, suspended: Suspended, spares: &mut Spares<READ, WRITE, MAX_HEADERS>) {
+        let mut conn = spares.take();
+        conn.resume(suspended);
+        *self = Held::Active(conn);
+    }
+
+    /// Suspends the connection if it is idle between requests and more
+    /// connections hold whole states than `spares` keeps room for,
+    /// putting its whole state back.
+    #[inline(always)]
+    pub(super) fn suspend_if_idle(&mut self, spares: &mut Spares<READ, WRITE, MAX_HEADERS>) {
+        if spares.crowded() {
+            self.suspend(spares);
+        }
+    }
+
+    /// Suspends the connection if it is idle, putting its state back.
+    #[inline(never)]
+    fn suspend(&mut self, spares: &mut Spares<READ, WRITE, MAX_HEADERS>) {
+        if let Held::Active(conn) = self {
+            if let Some(suspended) = conn.suspend() {
+                if let Held::Active(conn) = core::mem::replace(self, Held::Suspended(suspended)) {
+                    spares.put(conn);
+                }
+            }
+        }
+    }
+
+    /// Ends the connection's hold on its state: puts it back among
+    /// `spares` if it was active (the connection is being closed).
+    pub(super) fn release(self, spares: &mut Spares<READ, WRITE, MAX_HEADERS>) {
+        if let Held::Active(conn) = self {
+            spares.put(conn);
+        }
+    }
+
+    /// The whole connection, if active.
+    #[inline]
+    pub(super) fn active(&mut self) -> Option<&mut Connection<READ, WRITE, MAX_HEADERS>> {
+        match self {
+            Held::Active(conn) => Some(conn),
+            Held::Suspended(_) => None,
+        }
+    }
+
+    /// The whole connection, if active, to look at.
+    #[inline]
+    fn peek(&self) -> Option<&Connection<READ, WRITE, MAX_HEADERS>> {
+        match self {
+            Held::Active(conn) => Some(conn),
+            Held::Suspended(_) => None,
+        }
+    }
+
+    /// When it next needs its timeout handled.
+    #[inline]
+    pub(super) fn poll_timeout(&self) -> Option<u64> {
+        match self {
+            Held::Active(conn) => conn.poll_timeout(),
+            Held::Suspended(suspended) => Some(suspended.poll_timeout()),
+        }
+    }
+
+    /// Whether it is an HTTP connection between requests (see
+    /// [`Connection::is_idle`]); a suspended one is.
+    #[inline]
+    pub(super) fn is_idle(&self) -> bool {
+        self.peek().is_none_or(Connection::is_idle)
+    }
+
+    /// See [`Connection::silent_deadline`].
+    pub(super) fn silent_deadline(&self) -> Option<u64> {
+        match self {
+            Held::Active(conn) => conn.silent_deadline(),
+            Held::Suspended(suspended) => suspended.silent_deadline(),
+        }
+    }
+
+    /// Whether it has output waiting.
+    #[inline]
+    pub(super) fn wants_write(&self) -> bool {
+        self.peek().is_some_and(Connection::wants_write)
+    }
+
+    /// Whether it has work left that no IO event will prompt.
+    #[inline]
+    pub(super) fn has_work(&self) -> bool {
+        self.peek().is_some_and(Connection::has_work)
+    }
+
+    /// Whether it speaks WebSocket.
+    pub(super) fn is_websocket(&self) -> bool {
+        self.peek().is_some_and(Connection::is_websocket)
+    }
+
+    /// See [`Connection::partial_head_deadline`].
+    pub(super) fn partial_head_deadline(&self) -> Option<u64> {
+        self.peek().and_then(Connection::partial_head_deadline)
+    }
+
+    /// Whether it subscribes to WebSocket topic `topic`.
+    pub(super) fn is_subscribed(&self, topic: u64) -> bool {
+        self.peek().is_some_and(|conn| conn.is_subscribed(topic))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Small = Held<1024, 2048, 8>;
+
+    #[test]
+    fn a_connection_is_suspended_until_activated_and_its_state_reused() {
+        let config = Config::DEFAULT;
+        let mut spares = Spares::<1024, 2048, 8>::new(config, 1);
+        let id = ConnectionId::new(3, 7);
+        // Another connection holds the one state idle connections may
+        // keep.
+        let mut busy = Small::accepted(&config, None, id, 0);
+        busy.activate(&mut spares);
+        let mut held = Small::accepted(&config, None, id, 10);
+        assert!(held.active().is_none());
+        assert_eq!(held.poll_timeout(), Some(10 + config.header_timeout));
+        assert_eq!(held.silent_deadline(), held.poll_timeout());
+        assert!(held.is_idle() && !held.wants_write());
+
+        let conn = held.activate(&mut spares);
+        assert_eq!(conn.id(), id);
+        assert_eq!(conn.poll_timeout(), Some(10 + config.header_timeout));
+        let first: *const Connection<1024, 2048, 8> = &*conn;
+        held.suspend_if_idle(&mut spares);
+        assert!(held.active().is_none());
+        assert_eq!(spares.len(), 1);
+
+        // The next activation takes the same state back.
+        let again: *const Connection<1024, 2048, 8> = held.activate(&mut spares);
+        assert_eq!(first, again);
+        assert_eq!(spares.len(), 0);
+        // With room for it, an idle connection keeps its state.
+        busy.release(&mut spares);
+        held.suspend_if_idle(&mut spares);
+        assert!(held.active().is_some());
+        held.release(&mut spares);
+        assert_eq!(spares.len(), 1);
+
+        // Beyond `keep`, states put back are freed.
+        let mut other = Small::accepted(&config, None, id, 0);
+        let mut third = Small::accepted(&config, None, id, 0);
+        other.activate(&mut spares);
+        third.activate(&mut spares);
+        other.release(&mut spares);
+        third.release(&mut spares);
+        assert_eq!(spares.len(), 1);
+    }
+
+    #[test]
+    fn a_suspended_connection_is_a_few_dozen_bytes() {
+        assert!(size_of::<Held<16384, 16384, 32>>() <= 72);
+    }
+}
