@@ -24,6 +24,9 @@ pub struct Clock {
     /// Time zero.
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     origin: Instant,
+    /// A test's hand-set time, read instead of the monotonic clock.
+    #[cfg(test)]
+    manual: Option<&'static std::sync::atomic::AtomicU64>,
 }
 
 impl Clock {
@@ -34,11 +37,27 @@ impl Clock {
             origin_ms: coarse::monotonic_ms(),
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
             origin: Instant::now(),
+            #[cfg(test)]
+            manual: None,
+        }
+    }
+
+    /// A clock that reads `time` (milliseconds), which the test sets: the
+    /// worker's deadlines then pass only when the test says so.
+    #[cfg(test)]
+    pub(crate) fn manual(time: &'static std::sync::atomic::AtomicU64) -> Self {
+        Clock {
+            manual: Some(time),
+            ..Clock::new()
         }
     }
 
     /// Milliseconds since time zero.
     pub fn now(&self) -> u64 {
+        #[cfg(test)]
+        if let Some(time) = self.manual {
+            return time.load(std::sync::atomic::Ordering::Relaxed);
+        }
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             coarse::monotonic_ms().saturating_sub(self.origin_ms)

@@ -133,6 +133,13 @@ impl<const READ: usize, const WRITE: usize> Lending<READ, WRITE> {
         self.ready.pop_front().or_else(|| self.waiting.pop_front())
     }
 
+    /// Takes `token` out of line: its connection is closing. A walk over
+    /// the line, made only for a connection that was in it.
+    pub(crate) fn leave_line(&mut self, token: Token) {
+        self.ready.retain(|&queued| queued != token);
+        self.waiting.retain(|&queued| queued != token);
+    }
+
     /// Whether any connection waits for a pair.
     pub(crate) fn has_waiting(&self) -> bool {
         !self.ready.is_empty() || !self.waiting.is_empty()

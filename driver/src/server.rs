@@ -21,7 +21,7 @@ use crate::unix;
 /// `READ` and `WRITE` size each connection's buffers (while it has bytes
 /// in flight), `MAX_HEADERS` its header table. Memory per worker: when it
 /// starts, `(buffers + 1) × (READ + WRITE) + 2 × mailbox_capacity` bytes;
-/// then, as connections arrive, at most 196 bytes per connection held at
+/// then, as connections arrive, at most 180 bytes per connection held at
 /// once (committed in doubling steps and kept for the next ones, never
 /// more than `max_connections` allow), and `2,744 + 16 × MAX_HEADERS`
 /// bytes more per connection in use (reading, writing, streaming or

@@ -317,7 +317,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Records that `n` bytes of what [`poll_transmit`](Self::poll_transmit)
     /// offered were written at `env.now`, refills streamed bodies, and
-    /// takes further pipelined requests if the output had backed up.
+    /// takes further pipelined requests if the output had backed up (not
+    /// if the connection [has work](Self::has_work) left for the caller's
+    /// next [`poll`](Self::poll)).
     #[inline(always)]
     pub fn handle_written<H: Handler<L>, L: Default>(
         &mut self,
@@ -365,7 +367,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 now.saturating_add(self.config.write_timeout),
             );
         }
-        self.poll(bufs, env);
+        // A connection that yielded (it handled its per-wakeup maximum, or
+        // its stream had nothing ready) waits for the caller's next `poll`,
+        // after other connections had their turn.
+        if !self.yielded {
+            self.poll(bufs, env);
+        }
     }
 
     /// Records that the caller shut the write side at `now`, after

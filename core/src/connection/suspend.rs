@@ -17,16 +17,18 @@ use super::timers::TimerKind;
 use super::{Config, Connection, ConnectionId};
 
 /// An idle HTTP connection, reduced to what it keeps between requests: its
-/// peer, its id, the requests it has made and its one running deadline
-/// (the header timer from the accept until the first byte of its first
-/// request, the idle timer after that).
+/// peer, the requests it has made and its one running deadline (the
+/// header timer from the accept until the first byte of its first
+/// request, the idle timer after that). Its [`ConnectionId`] is the
+/// caller's to keep (a backend derives it from where it keeps the record)
+/// and give back to [`Connection::resume`].
 ///
 /// A backend keeps one per idle connection instead of a whole
 /// [`Connection`] and its output queue and header table; see
 /// [`Connection::suspend`].
 ///
 /// ```
-/// use peregrine_core::{Config, Connection, Suspended, TimerKind};
+/// use peregrine_core::{Config, Connection, ConnectionId, Suspended, TimerKind};
 ///
 /// // Accepted at t = 5 and suspended at once: nothing sent yet.
 /// let fresh = Suspended::accepted(&Config::DEFAULT, None, 5);
@@ -35,7 +37,8 @@ use super::{Config, Connection, ConnectionId};
 ///
 /// // Its first bytes arrive: any free connection takes it up.
 /// let mut conn = Connection::<1024, 2048, 8>::new(Config::DEFAULT, None, 0);
-/// conn.resume(fresh);
+/// conn.resume(fresh, ConnectionId::new(0, 42));
+/// assert_eq!(conn.id(), ConnectionId::new(0, 42));
 /// assert_eq!(conn.timer(TimerKind::Header), Some(fresh.poll_timeout()));
 /// // Nothing happened since: it suspends again as it was.
 /// assert_eq!(conn.suspend(), Some(fresh));
@@ -45,8 +48,6 @@ use super::{Config, Connection, ConnectionId};
 pub struct Suspended {
     /// The peer's address, for handlers.
     peer: Option<SocketAddr>,
-    /// The connection's name.
-    id: ConnectionId,
     /// When its running timer expires.
     deadline: u64,
     /// Requests begun on it: none means the running timer is the header
@@ -62,20 +63,9 @@ impl Suspended {
     pub const fn accepted(config: &Config, peer: Option<SocketAddr>, now: u64) -> Self {
         Suspended {
             peer,
-            id: ConnectionId::new(0, 0),
             deadline: now.saturating_add(config.header_timeout),
             requests: 0,
         }
-    }
-
-    /// Names the connection (see [`Connection::set_id`]).
-    pub fn set_id(&mut self, id: ConnectionId) {
-        self.id = id;
-    }
-
-    /// The connection's id.
-    pub fn id(&self) -> ConnectionId {
-        self.id
     }
 
     /// When the connection needs [`Connection::handle_timeout`]: its
@@ -128,7 +118,6 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         debug_assert!(self.timers.runs_only(kind), "{:?}", self.timers);
         let suspended = Suspended {
             peer: self.peer,
-            id: self.id,
             deadline,
             requests: self.requests,
         };
@@ -137,12 +126,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         Some(suspended)
     }
 
-    /// Takes up the suspended connection `suspended`: this connection
-    /// becomes it, as it was when suspended, whatever this one held
-    /// before. Only the configuration is kept: resume into a connection
-    /// made with the same [`Config`] as the one suspended (a backend keeps
-    /// one configuration per worker).
-    pub fn resume(&mut self, suspended: Suspended) {
+    /// Takes up the suspended connection `suspended`, named `id`: this
+    /// connection becomes it, as it was when suspended, whatever this one
+    /// held before. Only the configuration is kept: resume into a
+    /// connection made with the same [`Config`] as the one suspended (a
+    /// backend keeps one configuration per worker).
+    pub fn resume(&mut self, suspended: Suspended, id: ConnectionId) {
         self.parser.reset();
         self.peer = suspended.peer;
         self.read_start = 0;
@@ -155,6 +144,6 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.peer_closed = false;
         self.yielded = false;
         self.draining = false;
-        self.id = suspended.id;
+        self.id = id;
     }
 }

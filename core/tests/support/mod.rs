@@ -601,8 +601,9 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             if let Some(suspended) = self.conn.suspend() {
                 assert!(self.conn.is_closed());
                 assert_eq!(Some(suspended.poll_timeout()), deadline);
+                let id = self.conn.id();
                 core::mem::swap(&mut self.conn, &mut self.spare);
-                self.conn.resume(suspended);
+                self.conn.resume(suspended, id);
                 assert_eq!(self.conn.poll_timeout(), deadline);
                 self.suspensions += 1;
             }

@@ -8,7 +8,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use peregrine_core::{ConnectionId, Handler};
+use peregrine_core::Handler;
 
 use super::{ACCEPT_BACKOFF_MS, FULL_REPORT_MS, FullReport, Held, Poller, Slot, Worker};
 use crate::io::Readiness;
@@ -169,7 +169,7 @@ where
     /// what it sent, with `Connection: close`.
     pub(super) fn adopt(&mut self, fd: OwnedFd, peer: Option<std::net::SocketAddr>, now: u64) {
         let slot = Slot {
-            conn: Held::accepted(&self.settings.config, peer, ConnectionId::default(), now),
+            conn: Held::accepted(&self.settings.config, peer, now),
             fd,
             ready: Readiness::default(),
             buffer: None,
@@ -181,11 +181,7 @@ where
         };
         self.grow_with_slab();
         let registered = match self.slab.get_mut(token) {
-            Some(slot) => {
-                let id = ConnectionId::new(self.settings.id as u32, token.to_u64());
-                slot.conn = Held::accepted(&self.settings.config, peer, id, now);
-                self.poller.add_connection(&slot.fd, token.to_u64())
-            }
+            Some(slot) => self.poller.add_connection(&slot.fd, token.to_u64()),
             None => Ok(()),
         };
         if registered.is_err() {

@@ -13,6 +13,8 @@
 
 use peregrine_core::{Config, Connection, ConnectionId, Suspended};
 
+use crate::slab::Token;
+
 /// One connection's protocol state.
 pub(super) enum Held<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
     /// Idle between requests (or not yet heard from).
@@ -33,19 +35,28 @@ pub(super) struct Spares<const READ: usize, const WRITE: usize, const MAX_HEADER
     in_use: usize,
     /// The worker's configuration, for states made new.
     config: Config,
+    /// The worker's number, which names its connections with their slots.
+    worker: u32,
 }
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     Spares<READ, WRITE, MAX_HEADERS>
 {
-    /// No spares yet; at most `keep` are kept once made.
-    pub(super) fn new(config: Config, keep: usize) -> Self {
+    /// No spares yet for worker `worker`; at most `keep` are kept once
+    /// made.
+    pub(super) fn new(config: Config, keep: usize, worker: usize) -> Self {
         Spares {
             boxes: Vec::with_capacity(keep),
             keep,
             in_use: 0,
             config,
+            worker: worker as u32,
         }
+    }
+
+    /// The id of the connection in slot `token`.
+    pub(super) fn id(&self, token: Token) -> ConnectionId {
+        ConnectionId::new(self.worker, token.to_u64())
     }
 
     /// A state to resume a connection into: a spare, or a new one when
@@ -83,26 +94,20 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     Held<READ, WRITE, MAX_HEADERS>
 {
     /// A connection accepted at `now`, not yet heard from.
-    pub(super) fn accepted(
-        config: &Config,
-        peer: Option<std::net::SocketAddr>,
-        id: ConnectionId,
-        now: u64,
-    ) -> Self {
-        let mut suspended = Suspended::accepted(config, peer, now);
-        suspended.set_id(id);
-        Held::Suspended(suspended)
+    pub(super) fn accepted(config: &Config, peer: Option<std::net::SocketAddr>, now: u64) -> Self {
+        Held::Suspended(Suspended::accepted(config, peer, now))
     }
 
     /// The whole connection, resumed into a state from `spares` if it was
-    /// suspended.
+    /// suspended; `token` names its slot.
     #[inline(always)]
     pub(super) fn activate(
         &mut self,
         spares: &mut Spares<READ, WRITE, MAX_HEADERS>,
+        token: Token,
     ) -> &mut Connection<READ, WRITE, MAX_HEADERS> {
         if let Held::Suspended(suspended) = *self {
-            self.resume(suspended, spares);
+            self.resume(suspended, spares, token);
         }
         match self {
             Held::Active(conn) => conn,
@@ -113,9 +118,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Resumes `suspended` into a state from `spares`.
     #[inline(never)]
-    fn resume(&mut self, suspended: Suspended, spares: &mut Spares<READ, WRITE, MAX_HEADERS>) {
+    fn resume(
+        &mut self,
+        suspended: Suspended,
+        spares: &mut Spares<READ, WRITE, MAX_HEADERS>,
+        token: Token,
+    ) {
         let mut conn = spares.take();
-        conn.resume(suspended);
+        conn.resume(suspended, spares.id(token));
         *self = Held::Active(conn);
     }
 
@@ -228,19 +238,20 @@ mod tests {
     #[test]
     fn a_connection_is_suspended_until_activated_and_its_state_reused() {
         let config = Config::DEFAULT;
-        let mut spares = Spares::<1024, 2048, 8>::new(config, 1);
-        let id = ConnectionId::new(3, 7);
+        let mut spares = Spares::<1024, 2048, 8>::new(config, 1, 3);
+        let token = Token::from_u64(7 << 32 | 5);
+        let id = ConnectionId::new(3, token.to_u64());
         // Another connection holds the one state idle connections may
         // keep.
-        let mut busy = Small::accepted(&config, None, id, 0);
-        busy.activate(&mut spares);
-        let mut held = Small::accepted(&config, None, id, 10);
+        let mut busy = Small::accepted(&config, None, 0);
+        busy.activate(&mut spares, token);
+        let mut held = Small::accepted(&config, None, 10);
         assert!(held.active().is_none());
         assert_eq!(held.poll_timeout(), Some(10 + config.header_timeout));
         assert_eq!(held.silent_deadline(), held.poll_timeout());
         assert!(held.is_idle() && !held.wants_write());
 
-        let conn = held.activate(&mut spares);
+        let conn = held.activate(&mut spares, token);
         assert_eq!(conn.id(), id);
         assert_eq!(conn.poll_timeout(), Some(10 + config.header_timeout));
         let first: *const Connection<1024, 2048, 8> = &*conn;
@@ -249,7 +260,7 @@ mod tests {
         assert_eq!(spares.len(), 1);
 
         // The next activation takes the same state back.
-        let again: *const Connection<1024, 2048, 8> = held.activate(&mut spares);
+        let again: *const Connection<1024, 2048, 8> = held.activate(&mut spares, token);
         assert_eq!(first, again);
         assert_eq!(spares.len(), 0);
         // With room for it, an idle connection keeps its state.
@@ -260,10 +271,10 @@ mod tests {
         assert_eq!(spares.len(), 1);
 
         // Beyond `keep`, states put back are freed.
-        let mut other = Small::accepted(&config, None, id, 0);
-        let mut third = Small::accepted(&config, None, id, 0);
-        other.activate(&mut spares);
-        third.activate(&mut spares);
+        let mut other = Small::accepted(&config, None, 0);
+        let mut third = Small::accepted(&config, None, 0);
+        other.activate(&mut spares, token);
+        third.activate(&mut spares, token);
         other.release(&mut spares);
         third.release(&mut spares);
         assert_eq!(spares.len(), 1);
@@ -271,6 +282,6 @@ mod tests {
 
     #[test]
     fn a_suspended_connection_is_a_few_dozen_bytes() {
-        assert!(size_of::<Held<16384, 16384, 32>>() <= 72);
+        assert!(size_of::<Held<16384, 16384, 32>>() <= 48);
     }
 }

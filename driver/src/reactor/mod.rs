@@ -197,32 +197,14 @@ where
         }
         None => 0,
     };
-    let pairs = settings.buffers.clamp(1, settings.max_connections.max(1));
-    let mut worker = Worker::<P, H, L, READ, WRITE, MAX_HEADERS> {
+    let mut worker = Worker::<P, H, L, READ, WRITE, MAX_HEADERS>::new(
         settings,
         poller,
         listener,
-        slab: Slab::new(settings.max_connections),
-        lending: Lending::new(pairs),
-        spares: Spares::new(settings.config, pairs),
-        ready_list: VecDeque::new(),
-        timers: Timers::with_capacity(1),
-        app: App::new(handler, settings.id, Counters::default()),
-        accepted: 0,
+        handler,
         shared,
-        clock: Clock::new(),
-        accept_paused_until: None,
-        accept_blocked: false,
-        shutdown_since: None,
-        tokens: Vec::new(),
-        mail: vec![0; mail_capacity].into_boxed_slice(),
-        evicted: 0,
-        shed: 0,
-        shed_retry: None,
-        silent_retry: None,
-        full: FullReport::default(),
-    };
-    worker.grow_with_slab();
+        mail_capacity,
+    );
     if settings.handoff {
         // Connections handed over before the waker was registered.
         worker.take_handoffs(worker.now());
@@ -242,13 +224,52 @@ fn arm_slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
     }
 }
 
-impl<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS>
+impl<'h, P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Worker<'h, P, H, L, READ, WRITE, MAX_HEADERS>
 where
     P: Poller,
     H: Handler<L>,
     L: Default,
 {
+    /// A worker with its parts made, none of them started: its buffer
+    /// pool allocated, its slots and lists small.
+    fn new(
+        settings: WorkerSettings,
+        poller: P,
+        listener: Option<OwnedFd>,
+        handler: &'h H,
+        shared: Arc<Shared>,
+        mail_capacity: usize,
+    ) -> Self {
+        let pairs = settings.buffers.clamp(1, settings.max_connections.max(1));
+        let mut worker = Worker {
+            settings,
+            poller,
+            listener,
+            slab: Slab::new(settings.max_connections),
+            lending: Lending::new(pairs),
+            spares: Spares::new(settings.config, pairs, settings.id),
+            ready_list: VecDeque::new(),
+            timers: Timers::with_capacity(1),
+            app: App::new(handler, settings.id, Counters::default()),
+            accepted: 0,
+            shared,
+            clock: Clock::new(),
+            accept_paused_until: None,
+            accept_blocked: false,
+            shutdown_since: None,
+            tokens: Vec::new(),
+            mail: vec![0; mail_capacity].into_boxed_slice(),
+            evicted: 0,
+            shed: 0,
+            shed_retry: None,
+            silent_retry: None,
+            full: FullReport::default(),
+        };
+        worker.grow_with_slab();
+        worker
+    }
+
     /// Milliseconds since the worker started.
     fn now(&self) -> u64 {
         self.clock.now()
@@ -264,60 +285,67 @@ where
         let mut events = Vec::with_capacity(1024);
         // Messages posted before the waker was registered.
         self.take_mail(self.now());
-        loop {
-            let now = self.now();
-            if self.shared.is_shutting_down() && self.shutdown_since.is_none() {
-                self.begin_shutdown(now);
-            }
-            if let Some(since) = self.shutdown_since {
-                if self.slab.is_empty() && self.handoffs_settled() {
-                    break;
-                }
-                if now >= since.saturating_add(self.settings.grace_ms) {
-                    self.close_all();
-                    break;
-                }
-            }
-            let timeout = self.wait_timeout(now);
-            match self.poller.wait(&mut events, timeout) {
-                Ok(()) => {}
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(error),
-            }
-            let now = self.now();
-            self.refresh_date();
-            for event in &events {
-                let (token, readiness) = P::decode(event);
-                match token {
-                    LISTENER => self.accept(now),
-                    WAKER => {
-                        self.poller.clear_wake();
-                        if self.settings.handoff {
-                            self.take_handoffs(now);
-                        }
-                        self.take_mail(now);
-                    }
-                    raw => {
-                        let token = Token::from_u64(raw);
-                        if let Some(slot) = self.slab.get_mut(token) {
-                            slot.ready.readable |= readiness.readable;
-                            slot.ready.writable |= readiness.writable;
-                            slot.ready.hangup |= readiness.hangup;
-                            self.service(token, now);
-                        }
-                    }
-                }
-            }
-            self.run_ready_list(now);
-            self.fire_timers(now);
-            self.shed_for_waiters(now);
-            self.retry_accept(now);
-            self.publish();
-        }
+        while self.turn(&mut events)? {}
         // What is left in the mailbox can no longer be delivered: count it.
         self.take_mail(self.now());
         self.publish();
         Ok(())
+    }
+
+    /// One turn of the loop: waits for events (or the next deadline),
+    /// serves them, then the connections with work left, the deadlines
+    /// due, the waiters for buffer pairs and the listen backlog. `false`
+    /// once shutdown is complete.
+    fn turn(&mut self, events: &mut Vec<P::Event>) -> io::Result<bool> {
+        let now = self.now();
+        if self.shared.is_shutting_down() && self.shutdown_since.is_none() {
+            self.begin_shutdown(now);
+        }
+        if let Some(since) = self.shutdown_since {
+            if self.slab.is_empty() && self.handoffs_settled() {
+                return Ok(false);
+            }
+            if now >= since.saturating_add(self.settings.grace_ms) {
+                self.close_all();
+                return Ok(false);
+            }
+        }
+        let timeout = self.wait_timeout(now);
+        match self.poller.wait(events, timeout) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => return Ok(true),
+            Err(error) => return Err(error),
+        }
+        let now = self.now();
+        self.refresh_date();
+        for event in events.iter() {
+            let (token, readiness) = P::decode(event);
+            match token {
+                LISTENER => self.accept(now),
+                WAKER => {
+                    self.poller.clear_wake();
+                    if self.settings.handoff {
+                        self.take_handoffs(now);
+                    }
+                    self.take_mail(now);
+                }
+                raw => {
+                    let token = Token::from_u64(raw);
+                    if let Some(slot) = self.slab.get_mut(token) {
+                        slot.ready.readable |= readiness.readable;
+                        slot.ready.writable |= readiness.writable;
+                        slot.ready.hangup |= readiness.hangup;
+                        self.service(token, now);
+                    }
+                }
+            }
+        }
+        self.run_ready_list(now);
+        self.fire_timers(now);
+        self.shed_for_waiters(now);
+        self.retry_accept(now);
+        self.publish();
+        Ok(true)
     }
 
     /// How long the next wait may last.
@@ -370,13 +398,13 @@ where
     /// there with `Connection: close`, and closes it once idle.
     fn wind_down(&mut self, token: Token, now: u64) {
         if let Some(slot) = self.slab.get_mut(token) {
-            slot.conn.activate(&mut self.spares).drain();
+            slot.conn.activate(&mut self.spares, token).drain();
             slot.ready.readable = true;
             slot.ready.writable = true;
         }
         self.service(token, now);
         if let Some(slot) = self.slab.get_mut(token) {
-            let conn = slot.conn.activate(&mut self.spares);
+            let conn = slot.conn.activate(&mut self.spares, token);
             conn.shutdown(now);
             if conn.is_closed() {
                 self.close(token);
@@ -405,44 +433,4 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use std::mem::size_of;
-
-    use peregrine_core::Connection;
-
-    use crate::slab::Slab;
-
-    /// Bytes of state per connection held, idle or in use, as `Server` and
-    /// the README document it: the slab's slot (the connection suspended,
-    /// its socket, readiness, lent pair and armed deadline, with the
-    /// slab's generation tag and idle-list links).
-    const HELD: usize = 128;
-
-    /// Bytes of a connection's whole state while it is in use, as
-    /// documented.
-    const fn in_use(max_headers: usize) -> usize {
-        2_744 + 16 * max_headers
-    }
-
-    #[test]
-    fn connection_state_matches_the_documented_formula() {
-        let held = [
-            Slab::<super::Slot<16384, 16384, 8>>::SLOT_BYTES,
-            Slab::<super::Slot<16384, 16384, 32>>::SLOT_BYTES,
-            Slab::<super::Slot<4096, 4096, 100>>::SLOT_BYTES,
-        ];
-        assert!(held.iter().all(|&bytes| bytes <= HELD), "{held:?}");
-        let sizes = [
-            (8, size_of::<Connection<16384, 16384, 8>>()),
-            (32, size_of::<Connection<16384, 16384, 32>>()),
-            (100, size_of::<Connection<4096, 4096, 100>>()),
-        ];
-        for (max_headers, actual) in sizes {
-            let documented = in_use(max_headers);
-            assert!(
-                actual <= documented && documented - actual <= 64,
-                "MAX_HEADERS = {max_headers}: {actual} bytes, documented {documented}"
-            );
-        }
-    }
-}
+mod tests;

@@ -58,7 +58,7 @@ where
                 }
             }
         };
-        let conn = slot.conn.activate(spares);
+        let conn = slot.conn.activate(spares, token);
         let result = app.drive(
             conn,
             lending.pair(buffer),
@@ -257,7 +257,7 @@ where
         let Some(slot) = self.slab.get_mut(token) else {
             return;
         };
-        let conn = slot.conn.activate(&mut self.spares);
+        let conn = slot.conn.activate(&mut self.spares, token);
         if slot.buffer.is_none() && conn.timeout_writes(now) {
             match self.lending.lend(token) {
                 Some(buffer) => slot.buffer = Some(buffer),
@@ -271,7 +271,7 @@ where
             Some(buffer) => self.lending.pair(buffer),
             None => self.lending.scratch(),
         };
-        let conn = slot.conn.activate(&mut self.spares);
+        let conn = slot.conn.activate(&mut self.spares, token);
         conn.handle_timeout(bufs, now, self.app.counters());
         // A timeout that needs no buffer only closes; should one that got
         // the scratch pair have queued anything, drop the connection
@@ -295,6 +295,9 @@ where
                         .load
                         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                 }
+            }
+            if slot.waiting {
+                self.lending.leave_line(token);
             }
             if let Some(buffer) = slot.buffer {
                 self.lending.give_back(buffer);
