@@ -44,6 +44,10 @@ pub const WAKER: u64 = 1;
 /// How long accepting pauses after running out of descriptors, in ms.
 const ACCEPT_BACKOFF_MS: u64 = 100;
 
+/// The most deadlines a worker handles in one turn of its loop; more that
+/// are due wait for the next turn, after the events that came meanwhile.
+const TIMEOUTS_PER_TURN: usize = 64;
+
 /// The least time between two reports of a full worker, in ms.
 const FULL_REPORT_MS: u64 = 10_000;
 

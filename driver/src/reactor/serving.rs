@@ -231,9 +231,19 @@ where
         }
     }
 
-    /// Handles every deadline that passed.
+    /// Handles the deadlines that passed, at most
+    /// [`TIMEOUTS_PER_TURN`](super::TIMEOUTS_PER_TURN) of them: the rest
+    /// stay due, so the next wait returns at once and they are handled
+    /// next turn, after the events that came meanwhile. A wave of
+    /// timeouts (a flood of slow heads, all reaching their header timeout
+    /// together) then never keeps the worker from other connections for
+    /// long.
     pub(super) fn fire_timers(&mut self, now: u64) {
-        while let Some((token, due)) = self.timers.pop_due(now) {
+        let mut budget = super::TIMEOUTS_PER_TURN;
+        while budget > 0 {
+            let Some((token, due)) = self.timers.pop_due(now) else {
+                return;
+            };
             let Some(slot) = self.slab.get_mut(token) else {
                 continue;
             };
@@ -242,7 +252,10 @@ where
             }
             slot.armed = None;
             match slot.conn.poll_timeout() {
-                Some(deadline) if deadline <= now => self.expire(token, now),
+                Some(deadline) if deadline <= now => {
+                    budget -= 1;
+                    self.expire(token, now);
+                }
                 Some(_) => self.arm(token),
                 None => {}
             }

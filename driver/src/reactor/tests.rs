@@ -379,6 +379,32 @@ fn a_connection_in_line_for_a_pair_still_times_out() {
 }
 
 #[test]
+fn a_wave_of_timeouts_is_handled_a_batch_per_turn() {
+    let config = Config {
+        header_timeout: 1_000,
+        ..Config::DEFAULT
+    };
+    let count = super::TIMEOUTS_PER_TURN * 2 + 1;
+    let mut rig = Rig::new(4, count + 1, config);
+    let silent: Vec<usize> = (0..count).map(|_| rig.connect()).collect();
+    assert!(rig.turn());
+    rig.advance(1_000);
+    let mut turns = 0;
+    while !rig.worker.slab.is_empty() {
+        let before = rig.worker.slab.len();
+        assert!(rig.turn());
+        turns += 1;
+        assert!(before - rig.worker.slab.len() <= super::TIMEOUTS_PER_TURN);
+        if !rig.worker.slab.is_empty() {
+            // The rest are still due: the next wait does not block.
+            assert_eq!(rig.worker.wait_timeout(rig.now()), Some(0));
+        }
+    }
+    assert_eq!(turns, 3);
+    assert!(silent.iter().all(|&peer| rig.received(peer).1));
+}
+
+#[test]
 fn work_left_after_the_per_wakeup_maximum_runs_from_the_ready_list() {
     let config = Config {
         max_requests_per_wakeup: 2,
