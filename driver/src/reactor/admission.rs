@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use peregrine_core::Handler;
 
-use super::{ACCEPT_BACKOFF_MS, FULL_REPORT_MS, FullReport, Held, Poller, Slot, Worker};
+use super::{ACCEPT_BACKOFF_MS, Armed, FULL_REPORT_MS, FullReport, Held, Poller, Slot, Worker};
 use crate::io::Readiness;
 use crate::slab::Token;
 use crate::unix;
@@ -173,7 +173,8 @@ where
             fd,
             ready: Readiness::default(),
             buffer: None,
-            armed: None,
+            armed: Armed::NONE,
+            listed: false,
             waiting: false,
         };
         let Ok(token) = self.slab.insert(slot) else {

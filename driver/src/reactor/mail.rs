@@ -54,7 +54,8 @@ where
         if let Some(conn) = slot.conn.active() {
             conn.handle_wake(now);
         }
-        if slot.conn.has_work() && self.ready_list.len() < self.ready_list.capacity() {
+        if slot.conn.has_work() && !slot.listed {
+            slot.listed = true;
             self.ready_list.push_back(token);
         }
     }

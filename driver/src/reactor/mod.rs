@@ -104,9 +104,28 @@ struct Slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
     /// The buffer pair lent to it, if any.
     buffer: Option<u32>,
     /// The deadline armed in the timer heap, if any.
-    armed: Option<u64>,
+    armed: Armed,
+    /// In the ready list.
+    listed: bool,
     /// Queued for a buffer.
     waiting: bool,
+}
+
+/// The deadline a slot has armed in the timer heap, if any, in eight
+/// bytes: `u64::MAX` is none (no deadline is that late: a connection's
+/// are capped below it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Armed(u64);
+
+impl Armed {
+    /// No deadline armed.
+    const NONE: Armed = Armed(u64::MAX);
+
+    /// The deadline armed, if any.
+    #[inline(always)]
+    fn get(self) -> Option<u64> {
+        (self != Armed::NONE).then_some(self.0)
+    }
 }
 
 /// One worker's state.
@@ -224,7 +243,7 @@ fn arm_slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
     slot: &mut Slot<READ, WRITE, MAX_HEADERS>,
 ) {
     if let Some(deadline) = slot.conn.poll_timeout() {
-        slot.armed = Some(timers.arm(token, deadline, slot.armed));
+        slot.armed = Armed(timers.arm(token, deadline, slot.armed.get()));
     }
 }
 

@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 
 use peregrine_core::Handler;
 
-use super::{Poller, Worker, arm_slot};
+use super::{Armed, Poller, Worker, arm_slot};
 use crate::io::Mode;
 use crate::slab::Token;
 use crate::unix::{self, FdSocket};
@@ -67,7 +67,8 @@ where
             Mode::EdgeTriggered,
             now,
         );
-        if conn.has_work() && ready_list.len() < ready_list.capacity() {
+        if conn.has_work() && !slot.listed {
+            slot.listed = true;
             ready_list.push_back(token);
         }
         if result.is_err() || conn.is_closed() || conn.is_hijacked() {
@@ -90,7 +91,7 @@ where
             }
         }
         if let Some(deadline) = deadline {
-            slot.armed = Some(timers.arm(token, deadline, slot.armed));
+            slot.armed = Armed(timers.arm(token, deadline, slot.armed.get()));
         }
         if idle {
             // Busy connections are taken off the list lazily, when the
@@ -118,7 +119,7 @@ where
         let slab = &mut self.slab;
         self.timers.sweep_if_full(|token, deadline| {
             slab.get_mut(token)
-                .is_none_or(|slot| slot.armed != Some(deadline))
+                .is_none_or(|slot| slot.armed != Armed(deadline))
         });
     }
 
@@ -198,14 +199,20 @@ where
         while let Some(token) = self.lending.next_waiting() {
             if let Some(slot) = self.slab.get_mut(token) {
                 slot.waiting = false;
-                self.ready_list.push_back(token);
+                if !slot.listed {
+                    slot.listed = true;
+                    self.ready_list.push_back(token);
+                }
                 return;
             }
         }
     }
 
     /// Drives connections that had work left over, once each, and those
-    /// that waited for a buffer to handle a deadline.
+    /// that waited for a buffer to handle a deadline. A connection is in
+    /// the list at most once (its slot says whether it is), so the list
+    /// never holds more than the slots it was sized for, and nothing put
+    /// in it is ever dropped.
     pub(super) fn run_ready_list(&mut self, now: u64) {
         for _ in 0..self.ready_list.len() {
             let Some(token) = self.ready_list.pop_front() else {
@@ -214,6 +221,7 @@ where
             let Some(slot) = self.slab.get_mut(token) else {
                 continue;
             };
+            slot.listed = false;
             if slot
                 .conn
                 .poll_timeout()
@@ -247,10 +255,10 @@ where
             let Some(slot) = self.slab.get_mut(token) else {
                 continue;
             };
-            if slot.armed != Some(due) {
+            if slot.armed != Armed(due) {
                 continue;
             }
-            slot.armed = None;
+            slot.armed = Armed::NONE;
             match slot.conn.poll_timeout() {
                 Some(deadline) if deadline <= now => {
                     budget -= 1;

@@ -12,7 +12,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use peregrine_core::{Config, Connection, Handler, Request, Response};
+use peregrine_core::{Config, Connection, Fill, Handler, Request, Response};
 
 use super::{Poller, Worker, WorkerSettings};
 use crate::clock::Clock;
@@ -110,12 +110,31 @@ impl Poller for FakePoller {
     }
 }
 
-/// Answers `Hello, World!` to every request.
+/// Answers `Hello, World!` to every request but `/parked`, whose chunked
+/// body waits for a wake-up before each piece (`tick` a time, then done
+/// after three).
 struct Hello;
 
 impl Handler for Hello {
-    fn handle(&self, _request: &Request<'_>, response: &mut Response<'_>) {
-        response.body(b"Hello, World!").unwrap();
+    fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
+        if request.path() == b"/parked" {
+            response.stream(None);
+        } else {
+            response.body(b"Hello, World!").unwrap();
+        }
+    }
+
+    fn fill_body(&self, tag: &mut u64, buf: &mut [u8], _local: &mut ()) -> Fill {
+        // Even: wait for a wake-up; odd: write a piece.
+        *tag += 1;
+        match *tag {
+            6 => Fill::Done(0),
+            tag if tag % 2 == 1 => Fill::Pending,
+            _ => {
+                buf[..4].copy_from_slice(b"tick");
+                Fill::More(4)
+            }
+        }
     }
 }
 
@@ -432,6 +451,34 @@ fn work_left_after_the_per_wakeup_maximum_runs_from_the_ready_list() {
     }
     assert_eq!(answered, 7);
     assert!(rig.worker.ready_list.is_empty());
+}
+
+#[test]
+fn repeated_wakes_list_a_parked_stream_once_and_none_is_lost() {
+    let mut rig = Rig::new(4, 16, Config::DEFAULT);
+    let peer = rig.connect();
+    rig.send(peer, b"GET /parked HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(rig.turn());
+    let (head, _) = rig.received(peer);
+    assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+    let token = rig.peers[peer].0;
+    let mut body = String::new();
+    for _ in 0..3 {
+        // A burst of wake-ups from the application: one entry in the
+        // ready list, one piece written (the third ends the body).
+        for _ in 0..10_000 {
+            let now = rig.now();
+            rig.worker.wake(token, now);
+        }
+        assert!(
+            rig.worker.ready_list.len() <= 1,
+            "{}",
+            rig.worker.ready_list.len()
+        );
+        assert!(rig.turn());
+        body += &rig.received(peer).0;
+    }
+    assert_eq!(body, "4\r\ntick\r\n4\r\ntick\r\n0\r\n\r\n");
 }
 
 #[test]
