@@ -65,7 +65,7 @@ pub const DEFAULT_MAX_TARGET_LEN: usize = 8 * 1024;
 pub const DEFAULT_MAX_HEAD_LEN: usize = 16 * 1024;
 
 /// Default capacity of the header table.
-pub const DEFAULT_MAX_HEADERS: usize = 64;
+pub const DEFAULT_MAX_HEADERS: usize = 100;
 
 /// The form of a request-target (RFC 9112 §3.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

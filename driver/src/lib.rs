@@ -58,4 +58,4 @@ pub const DEFAULT_READ_BUFFER: usize = 16 * 1024;
 /// Default size of a connection's write buffer, in every backend.
 pub const DEFAULT_WRITE_BUFFER: usize = 16 * 1024;
 /// Default capacity of a request's header table, in every backend.
-pub const DEFAULT_MAX_HEADERS: usize = 32;
+pub const DEFAULT_MAX_HEADERS: usize = 100;

@@ -194,7 +194,7 @@ impl Options {
         H: Handler<L>,
         L: Default,
     {
-        self.run_sized::<16384, 16384, 32, H, L>(name, make)
+        self.run_sized::<16384, 16384, 100, H, L>(name, make)
     }
 
     /// [`run`](Self::run) with each connection's buffer sizes and header
@@ -271,7 +271,7 @@ impl Options {
         H: Handler<L>,
         L: Default,
     {
-        self.run_readiness::<16384, 16384, 32, H, L>(name, make)
+        self.run_readiness::<16384, 16384, 100, H, L>(name, make)
     }
 
     /// Runs the chosen readiness backend (epoll, kqueue); an error for one

@@ -1112,14 +1112,19 @@ where
     H: Handler<L> + Send + 'static,
     L: Default,
 {
-    let server = peregrine_driver::Server::<P, 16384, 16384, 32>::bind("127.0.0.1:0")
-        .expect("bind 127.0.0.1:0")
-        .workers(options.workers)
-        .config(options.config)
-        .max_connections(options.max_connections)
-        .buffers(options.buffers)
-        .grace_period(options.grace)
-        .handle_signals(false);
+    let server = peregrine_driver::Server::<
+        P,
+        { peregrine_driver::DEFAULT_READ_BUFFER },
+        { peregrine_driver::DEFAULT_WRITE_BUFFER },
+        { peregrine_driver::DEFAULT_MAX_HEADERS },
+    >::bind("127.0.0.1:0")
+    .expect("bind 127.0.0.1:0")
+    .workers(options.workers)
+    .config(options.config)
+    .max_connections(options.max_connections)
+    .buffers(options.buffers)
+    .grace_period(options.grace)
+    .handle_signals(false);
     let (addr, handle, sender) = (
         server.local_addr(),
         server.shutdown_handle(),

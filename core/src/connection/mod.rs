@@ -60,7 +60,7 @@ use timers::TimerTable;
 pub struct Connection<
     const READ: usize = 16384,
     const WRITE: usize = 16384,
-    const MAX_HEADERS: usize = 32,
+    const MAX_HEADERS: usize = 100,
 > {
     /// Timeouts and limits.
     config: Config,

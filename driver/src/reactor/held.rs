@@ -5,11 +5,14 @@
 //! WebSocket session) takes kilobytes; an idle keep-alive connection needs
 //! none of it. So the worker keeps an idle connection as a [`Suspended`]
 //! record in its slot, and a connection in use its whole state in a box
-//! from a list of spares. A connection idle again keeps its box while the
-//! worker has no more boxes in use than it keeps spares (as many as
-//! buffer pairs): then a busy keep-alive connection costs nothing more per
-//! request. Beyond, it is suspended and its box put back. Memory follows
-//! the connections in use, not the connections held.
+//! from a list of spares, made when the worker starts, as many as buffer
+//! pairs. A connection idle again keeps its box while the worker has no
+//! more boxes in use than that: then a busy keep-alive connection costs
+//! nothing more per request. Beyond, it is suspended and its box put
+//! back. More connections in use at once than there are spares (idle
+//! WebSockets, parked streams) get boxes made for them, freed when they
+//! come back beyond the spares. Memory follows the connections in use,
+//! not the connections held.
 
 use peregrine_core::{Config, Connection, ConnectionId, Suspended};
 
@@ -42,11 +45,13 @@ pub(super) struct Spares<const READ: usize, const WRITE: usize, const MAX_HEADER
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     Spares<READ, WRITE, MAX_HEADERS>
 {
-    /// No spares yet for worker `worker`; at most `keep` are kept once
-    /// made.
+    /// `keep` spares for worker `worker`, made now (beside the buffer
+    /// pairs, which they match in number); at most `keep` are kept.
     pub(super) fn new(config: Config, keep: usize, worker: usize) -> Self {
         Spares {
-            boxes: Vec::with_capacity(keep),
+            boxes: (0..keep)
+                .map(|_| Box::new(Connection::new(config, None, 0)))
+                .collect(),
             keep,
             in_use: 0,
             config,
@@ -239,6 +244,7 @@ mod tests {
     fn a_connection_is_suspended_until_activated_and_its_state_reused() {
         let config = Config::DEFAULT;
         let mut spares = Spares::<1024, 2048, 8>::new(config, 1, 3);
+        assert_eq!(spares.len(), 1);
         let token = Token::from_u64(7 << 32 | 5);
         let id = ConnectionId::new(3, token.to_u64());
         // Another connection holds the one state idle connections may
