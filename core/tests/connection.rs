@@ -853,6 +853,30 @@ fn idle_keep_alive_connection_closes_silently() {
 }
 
 #[test]
+fn a_parked_stream_waits_for_its_wake_up_and_ends_if_its_peer_leaves() {
+    const PARKED: &[u8] = b"GET /parked HTTP/1.1\r\nHost: a\r\n\r\n";
+    const HEAD: &str = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let woken = converse_script(&[Step::Send(PARKED), Step::Wake, Step::Send(GET.as_bytes())]);
+    assert_eq!(
+        woken.output(),
+        format!("{HEAD}4\r\nlate\r\n0\r\n\r\n{HELLO}")
+    );
+    assert!(!woken.conn.is_closed());
+    // The peer leaves while the stream waits: the connection ends at
+    // once, not when the application next has something to send.
+    let left = converse_script(&[Step::Send(PARKED), Step::Eof]);
+    assert_eq!(left.output(), HEAD);
+    assert!(left.conn.is_closed());
+    assert!(!left.write_closed);
+    // A parked stream with nothing queued holds no buffers: any pair can
+    // serve it when it wakes (the scribbled schedule checks it does).
+    let mut parked = Driver::new();
+    parked.arrive(PARKED);
+    assert!(parked.conn.is_parked() && !parked.conn.holds_buffers());
+    assert!(parked.conn.interest().read);
+}
+
+#[test]
 fn an_idle_connection_suspends_and_resumes_into_another_as_it_was() {
     let limit = Config::DEFAULT.idle_timeout;
     let mut driver = Driver::new();

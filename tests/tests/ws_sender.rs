@@ -468,3 +468,32 @@ fn a_streamed_body_waiting_for_the_application_resumes_when_woken() {
     assert_eq!(client.response().text(), "");
     server.stop();
 }
+
+#[test]
+fn a_streamed_body_waiting_for_the_application_ends_when_its_client_leaves() {
+    let (events_tx, events) = mpsc::channel();
+    let pending = std::sync::Arc::new(Mutex::new((Vec::new(), false)));
+    let feed_pending = std::sync::Arc::clone(&pending);
+    let options = Options {
+        grace: Duration::from_secs(30),
+        ..Options::default()
+    };
+    let (server, _sender) = TestServer::start_with_sender(options, move |_| Feed {
+        events: Mutex::new(events_tx),
+        pending: feed_pending,
+    });
+    let mut client = server.connect();
+    client.send(&peregrine_tests::get("/feed"));
+    let _ = events.recv_timeout(OPEN_TIMEOUT).expect("handled");
+    assert_eq!(events.recv_timeout(OPEN_TIMEOUT), Ok(None));
+    // The client leaves while the stream waits for the application: the
+    // server notices, so a shutdown does not wait out its grace period.
+    drop(client);
+    let stopping = Instant::now();
+    server.stop();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "stopped after {:?}",
+        stopping.elapsed()
+    );
+}

@@ -280,6 +280,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.peer_closed = true;
         match &self.phase {
             Phase::Lingering => self.close_now(),
+            // A stream waiting for the application has a peer that left:
+            // no one would read what it might send.
+            Phase::Http(http) if http.is_parked() => self.close_now(),
             Phase::Http(http) => {
                 // Requests already received are still answered (`poll`
                 // stops once only a partial one is left); a body or a
@@ -532,11 +535,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         let write = !self.queue.is_empty();
         match &self.phase {
             Phase::Http(http) => Interest {
+                // A parked stream keeps reading, to see its peer leave.
                 read: !matches!(http.input, Input::Stopped)
                     && !self.peer_closed
                     && http.then != Then::Hijack
                     && self.read_end - self.reclaimable(&http.input) < READ
-                    && (!matches!(http.input, Input::Head) || self.can_respond_in(http)),
+                    && (!matches!(http.input, Input::Head)
+                        || self.can_respond_in(http)
+                        || http.is_parked()),
                 write,
             },
             Phase::WebSocket(state) => Interest {
@@ -593,10 +599,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Whether a streamed body waits for [`handle_wake`](Self::handle_wake).
     pub fn is_parked(&self) -> bool {
-        matches!(
-            &self.phase,
-            Phase::Http(Http { stream: Some(stream), .. }) if stream.state == StreamState::Parked
-        )
+        matches!(&self.phase, Phase::Http(http) if http.is_parked())
     }
 
     /// Whether the connection is an HTTP connection between requests: it
@@ -676,9 +679,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             Phase::WebSocket(state) => {
                 return state.session.holds_buffer() || !self.queue.is_empty();
             }
+            // A parked stream with nothing queued holds nothing: the
+            // buffers it writes into when woken can be any pair.
             Phase::Http(http) => (
                 !matches!(http.input, Input::Head | Input::Stopped),
-                http.stream.is_some(),
+                http.stream.is_some() && !http.is_parked(),
             ),
             _ => (false, false),
         };

@@ -56,6 +56,14 @@ impl Http {
     }
 }
 
+impl Http {
+    /// Whether a streamed body waits for the application.
+    pub(crate) fn is_parked(&self) -> bool {
+        self.stream
+            .is_some_and(|stream| stream.state == StreamState::Parked)
+    }
+}
+
 /// What an HTTP connection does once its output drains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Then {

@@ -88,6 +88,12 @@ pub static LONG_STATIC: [u8; 300] = [b'L'; 300];
 /// Marks the tag of a `/stream` response.
 const ABC: u64 = 1 << 63;
 
+/// The tag of `/parked`: waits for a wake-up before its one piece.
+const PARKED: u64 = 1 << 62;
+
+/// The tag of `/parked` once it has parked.
+const PARKED_ONCE: u64 = PARKED | 1;
+
 /// Packs the state of a generated stream into a response tag.
 fn pack(remaining: u64, piece: u64, produced: u64) -> u64 {
     remaining | piece << 24 | produced << 40
@@ -118,6 +124,8 @@ fn numbers(path: &[u8]) -> Vec<u64> {
 /// - `/in` — the request body, streamed through `body_chunk` and echoed
 ///   (summarised when long, see [`streamed_summary`]);
 /// - `/stream` — three chunks of `abc`;
+/// - `/parked` — a chunked body that waits for a wake-up
+///   ([`Fill::Pending`]), then is `late`;
 /// - `/gen/{chunked,length,short,close}/<total>/<piece>` — a streamed
 ///   body of [`gen_body`]`(total)` produced `piece` bytes at a time;
 ///   `length` announces its length, `short` announces `total` but ends
@@ -145,6 +153,10 @@ impl Handler<Local> for Echo {
             }
             b"/stream" => {
                 response.set_tag(ABC | 3);
+                response.stream(None);
+            }
+            b"/parked" => {
+                response.set_tag(PARKED);
                 response.stream(None);
             }
             b"/close" => {
@@ -218,6 +230,17 @@ impl Handler<Local> for Echo {
     }
 
     fn fill_body(&self, tag: &mut u64, buf: &mut [u8], _: &mut Local) -> Fill {
+        match *tag {
+            PARKED => {
+                *tag = PARKED_ONCE;
+                return Fill::Pending;
+            }
+            PARKED_ONCE => {
+                buf[..4].copy_from_slice(b"late");
+                return Fill::Done(4);
+            }
+            _ => {}
+        }
         if *tag & ABC != 0 {
             // `/stream`: pieces of "abc", counted down in the low bits.
             buf[..3].copy_from_slice(b"abc");
@@ -251,6 +274,8 @@ pub enum Step<'a> {
     Eof,
     /// The clock moves on this many milliseconds.
     Advance(u64),
+    /// The application wakes a parked stream.
+    Wake,
 }
 
 /// Something the driver did, for assertions about batching.
@@ -407,6 +432,12 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
     /// The peer shuts its write side.
     pub fn close_read(&mut self) {
         self.eof = true;
+        self.pump();
+    }
+
+    /// The application wakes a parked stream.
+    pub fn wake(&mut self) {
+        self.conn.handle_wake(self.now);
         self.pump();
     }
 
@@ -691,6 +722,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 Step::Send(bytes) => self.arrive(bytes),
                 Step::Eof => self.close_read(),
                 Step::Advance(ms) => self.advance(ms),
+                Step::Wake => self.wake(),
             }
         }
     }
@@ -734,6 +766,7 @@ fn run_with<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: 
             }
             Step::Eof => driver.close_read(),
             Step::Advance(ms) => driver.advance(ms),
+            Step::Wake => driver.wake(),
         }
     }
     driver

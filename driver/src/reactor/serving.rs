@@ -7,10 +7,28 @@ use std::os::fd::AsFd;
 
 use peregrine_core::Handler;
 
-use super::{Armed, Poller, Worker, arm_slot};
+use super::{Armed, Poller, Slot, Worker, arm_slot};
 use crate::io::Mode;
+use crate::lending::Lending;
 use crate::slab::Token;
 use crate::unix::{self, FdSocket};
+
+/// Lends `slot` (connection `token`) a pair, or puts it in line for one.
+/// Under pressure only, a peek at the socket: a whole request (or a
+/// WebSocket frame, or a stream woken with something to send) takes the
+/// last pairs, and goes ahead of partial heads in line.
+#[inline]
+fn lend_pair<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    lending: &mut Lending<READ, WRITE>,
+    slot: &mut Slot<READ, WRITE, MAX_HEADERS>,
+    token: Token,
+) -> Option<u32> {
+    let (conn, fd) = (&slot.conn, &slot.fd);
+    let whole = || conn.is_websocket() || conn.has_work() || unix::has_complete_head(fd.as_fd());
+    let buffer = lending.lend_or_wait(token, &mut slot.waiting, whole)?;
+    slot.buffer = Some(buffer);
+    Some(buffer)
+}
 
 impl<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS>
@@ -44,16 +62,8 @@ where
                 if !wants_io {
                     return;
                 }
-                // Under pressure only, a peek at the socket: a whole request
-                // (or a WebSocket frame) takes the last pairs, and goes
-                // ahead of partial heads in line.
-                let (conn, fd) = (&slot.conn, &slot.fd);
-                let whole = || conn.is_websocket() || unix::has_complete_head(fd.as_fd());
-                match lending.lend_or_wait(token, &mut slot.waiting, whole) {
-                    Some(buffer) => {
-                        slot.buffer = Some(buffer);
-                        buffer
-                    }
+                match lend_pair(lending, slot, token) {
+                    Some(buffer) => buffer,
                     None => return,
                 }
             }
@@ -230,7 +240,13 @@ where
                 self.expire(token, now);
                 continue;
             }
-            if let (Some(buffer), Some(conn)) = (slot.buffer, slot.conn.active()) {
+            // Work left needs a pair (a stream woken after it gave its
+            // pair back takes one now, or waits in line for one).
+            let buffer = match slot.buffer {
+                None if slot.conn.has_work() => lend_pair(&mut self.lending, slot, token),
+                buffer => buffer,
+            };
+            if let (Some(buffer), Some(conn)) = (buffer, slot.conn.active()) {
                 if conn.has_work() {
                     self.app.poll(conn, self.lending.pair(buffer), now);
                 }

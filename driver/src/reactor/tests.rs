@@ -462,6 +462,8 @@ fn repeated_wakes_list_a_parked_stream_once_and_none_is_lost() {
     let (head, _) = rig.received(peer);
     assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
     let token = rig.peers[peer].0;
+    // Parked with nothing queued, it holds no pair.
+    assert!(rig.worker.slab.get_mut(token).unwrap().buffer.is_none());
     let mut body = String::new();
     for _ in 0..3 {
         // A burst of wake-ups from the application: one entry in the
@@ -479,6 +481,22 @@ fn repeated_wakes_list_a_parked_stream_once_and_none_is_lost() {
         body += &rig.received(peer).0;
     }
     assert_eq!(body, "4\r\ntick\r\n4\r\ntick\r\n0\r\n\r\n");
+}
+
+#[test]
+fn a_parked_stream_whose_peer_leaves_ends_at_once() {
+    let mut rig = Rig::new(4, 16, Config::DEFAULT);
+    let peer = rig.connect();
+    rig.send(peer, b"GET /parked HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(rig.turn());
+    assert!(!rig.received(peer).0.is_empty());
+    rig.hang_up(peer);
+    assert!(rig.turn());
+    assert!(rig.worker.slab.is_empty());
+    // So a shutdown has nothing to wait for.
+    let now = rig.now();
+    rig.worker.begin_shutdown(now);
+    assert!(!rig.turn());
 }
 
 #[test]
