@@ -90,7 +90,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     ///
     /// # Errors
     ///
-    /// If `addr` resolves to nothing or cannot be bound.
+    /// If `addr` resolves to nothing or cannot be bound: an address
+    /// another server or program already serves fails with
+    /// [`io::ErrorKind::AddrInUse`] (the one listener is bound without
+    /// `SO_REUSEPORT`, so it never shares the port).
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
         let addr = addr
             .to_socket_addrs()?

@@ -62,12 +62,23 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// [`max_connections`](Self::max_connections)), 256 buffer pairs per
     /// worker,
     /// [`Config::DEFAULT`], a 10 s grace period, SIGINT/SIGTERM handled.
+    ///
+    /// Each worker (or accept thread) gets a listener of its own on the
+    /// port, all in one `SO_REUSEPORT` group, but the port must be free:
+    /// an address another server or program already serves fails with
+    /// [`io::ErrorKind::AddrInUse`] rather than share its connections (see
+    /// [`unix::first_listener`] for how, and the window left outside
+    /// Linux).
+    ///
+    /// # Errors
+    ///
+    /// If `addr` resolves to nothing, is in use, or cannot be bound.
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
         let addr = addr
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
-        let listener = unix::listener(addr, true)?;
+        let listener = unix::first_listener(addr)?;
         let addr = unix::local_addr(listener.as_fd())?;
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Server {

@@ -1,10 +1,11 @@
 //! The servers' builders: handles taken before the builder calls that
 //! size the server (workers, model, mailbox capacity) still reach the
-//! server that runs.
+//! server that runs, and binding refuses a port that another server or
+//! program already serves, while one server's own listeners share theirs.
 #![cfg(unix)]
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
@@ -218,4 +219,102 @@ fn a_sender_taken_before_workers_reaches_the_connections() {
     early.wake(id).expect("posted to its worker");
     let response = client.response();
     assert_eq!(response.body, b"woken");
+}
+
+/// `bind`'s error kind for `addr`, on both builders.
+fn bind_errors(addr: SocketAddr) -> [Option<io::ErrorKind>; 2] {
+    [
+        ReactorServer::bind(addr).err().map(|error| error.kind()),
+        peregrine_std::Server::bind(addr)
+            .err()
+            .map(|error| error.kind()),
+    ]
+}
+
+#[test]
+fn a_port_another_server_serves_is_refused_and_its_owner_keeps_every_connection() {
+    // Two workers: two listeners sharing the port in one group.
+    let server = ReactorServer::bind("127.0.0.1:0")
+        .expect("bind")
+        .workers(2)
+        .handle_signals(false);
+    let addr = server.local_addr();
+    let running = Running::spawn(addr, server.shutdown_handle(), move || {
+        server.run(Hello::new())
+    });
+    serves(addr);
+    let in_use = Some(io::ErrorKind::AddrInUse);
+    assert_eq!(bind_errors(addr), [in_use, in_use]);
+    // Nor can a plain listener take it.
+    let plain = TcpListener::bind(addr).err().map(|error| error.kind());
+    assert_eq!(plain, in_use);
+    // Every connection still reaches the server that owns the port: none
+    // waits in the backlog of a listener nobody accepts on.
+    for _ in 0..32 {
+        serves(addr);
+    }
+    running.fallback.shutdown();
+    running.stopped("the first server");
+}
+
+#[test]
+fn a_port_a_std_server_serves_is_refused() {
+    let server = peregrine_std::Server::bind("127.0.0.1:0")
+        .expect("bind")
+        .workers(2)
+        .handle_signals(false);
+    let addr = server.local_addr();
+    let running = Running::spawn(addr, server.shutdown_handle(), move || {
+        server.run(Hello::new())
+    });
+    serves(addr);
+    let in_use = Some(io::ErrorKind::AddrInUse);
+    assert_eq!(bind_errors(addr), [in_use, in_use]);
+    serves(addr);
+    running.fallback.shutdown();
+    running.stopped("the std server");
+}
+
+#[test]
+fn a_port_a_plain_listener_holds_is_refused() {
+    let in_use = Some(io::ErrorKind::AddrInUse);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    assert_eq!(bind_errors(addr), [in_use, in_use]);
+    // Held on every address, it is in use on the loopback one too.
+    let wildcard = TcpListener::bind("0.0.0.0:0").expect("bind");
+    let port = wildcard.local_addr().expect("address").port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    assert_eq!(bind_errors(addr), [in_use, in_use]);
+    // Once it is closed the port is free again.
+    drop(listener);
+    drop(wildcard);
+    let server = ReactorServer::bind(addr).expect("the port is free again");
+    drop(server);
+}
+
+#[test]
+fn a_server_s_own_listeners_share_its_port_picked_by_the_system() {
+    // Port 0: the first listener picks the port, the others join it.
+    for (workers, accept_threads) in [(3, 0), (2, 2)] {
+        let server = ReactorServer::bind("127.0.0.1:0")
+            .expect("bind")
+            .workers(workers)
+            .accept_threads(accept_threads)
+            .handle_signals(false);
+        let addr = server.local_addr();
+        assert_ne!(addr.port(), 0);
+        let running = Running::spawn(addr, server.shutdown_handle(), move || {
+            server.run(Hello::new())
+        });
+        for _ in 0..24 {
+            serves(addr);
+        }
+        running.fallback.shutdown();
+        let stats = running.stopped("the server");
+        assert_eq!(
+            stats.requests, 24,
+            "{workers} workers, {accept_threads} accept threads"
+        );
+    }
 }
