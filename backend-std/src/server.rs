@@ -90,7 +90,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     ///
     /// # Errors
     ///
-    /// If `addr` resolves to nothing or cannot be bound.
+    /// If `addr` resolves to nothing or cannot be bound: an address
+    /// another server or program already serves fails with
+    /// [`io::ErrorKind::AddrInUse`] (the one listener is bound without
+    /// `SO_REUSEPORT`, so it never shares the port).
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
         let addr = addr
             .to_socket_addrs()?
@@ -108,7 +111,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             config: Config::DEFAULT,
             grace: Duration::from_secs(10),
             signals: true,
-            handle: ShutdownHandle::new(slots(model, workers)),
+            handle: ShutdownHandle::without_slots(),
         })
     }
 
@@ -121,7 +124,6 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// only): the connections served at once.
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers.max(1);
-        self.handle = ShutdownHandle::new(slots(self.model, self.workers));
         self
     }
 
@@ -129,7 +131,6 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// [`Model::Pool`]).
     pub fn model(mut self, model: Model) -> Self {
         self.model = model;
-        self.handle = ShutdownHandle::new(slots(self.model, self.workers));
         self
     }
 
@@ -176,8 +177,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// A handle to stop the server and read its statistics, from any
-    /// thread or from inside a handler. Take it after setting
-    /// [`workers`](Self::workers) and [`model`](Self::model).
+    /// thread or from inside a handler. It may be taken at any point
+    /// before [`run`](Self::run), whatever else is set after it; a
+    /// shutdown asked before `run` makes `run` return as soon as its
+    /// threads have started, and statistics read before `run` are zeros.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.handle.clone()
     }
@@ -207,6 +210,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             signals,
             handle,
         } = self;
+        // One statistics slot per thread serving connections, known now
+        // that the model and the thread count are final.
+        if !handle.set_slots(slots(model, workers)) {
+            return Err(io::Error::other("the server was already started"));
+        }
         // As the readiness backends do: a thread per connection may hold
         // more sockets than the usual soft limit (1,024) allows.
         #[cfg(unix)]

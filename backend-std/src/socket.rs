@@ -125,6 +125,53 @@ impl<'a> StdSocket<'a> {
     }
 }
 
+/// Bytes of a file region read and written per call of
+/// [`StdSocket::send_file`], from a buffer on the stack.
+const FILE_CHUNK: usize = 64 * 1024;
+
+/// Reads from the file `handle` (on Unix a raw descriptor, on Windows a
+/// raw handle) at `offset` into `buf`: as many bytes as one read gives,
+/// 0 at the end of the file.
+#[cfg(unix)]
+fn read_at(handle: u64, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::fd::{FromRawFd, RawFd};
+    use std::os::unix::fs::FileExt;
+    let fd = RawFd::try_from(handle)
+        .map_err(|_| io::Error::new(ErrorKind::InvalidInput, "not a file descriptor"))?;
+    // SAFETY: a handler that sends a file region keeps the descriptor open
+    // until the response is written (the contract of `FileRegion`); the
+    // `File` only borrows it for this read and, in `ManuallyDrop`, never
+    // closes it.
+    let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+    file.read_at(buf, offset)
+}
+
+/// Reads from the file `handle` (on Unix a raw descriptor, on Windows a
+/// raw handle) at `offset` into `buf`: as many bytes as one read gives,
+/// 0 at the end of the file. On Windows the handle's file pointer moves.
+#[cfg(windows)]
+fn read_at(handle: u64, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::windows::fs::FileExt;
+    use std::os::windows::io::{FromRawHandle, RawHandle};
+    let raw: RawHandle = std::ptr::with_exposed_provenance_mut(
+        usize::try_from(handle)
+            .map_err(|_| io::Error::new(ErrorKind::InvalidInput, "not a file handle"))?,
+    );
+    // SAFETY: a handler that sends a file region keeps the handle open
+    // until the response is written (the contract of `FileRegion`); the
+    // `File` only borrows it for this read and, in `ManuallyDrop`, never
+    // closes it.
+    let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_handle(raw) });
+    file.seek_read(buf, offset)
+}
+
+/// No positioned reads of a raw file here.
+#[cfg(not(any(unix, windows)))]
+fn read_at(handle: u64, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    let _ = (handle, offset, buf);
+    Err(ErrorKind::Unsupported.into())
+}
+
 /// A socket timeout as `WouldBlock`: Unix reports one so already, Windows
 /// as `TimedOut`.
 fn timeout_as_would_block<T>(result: io::Result<T>) -> io::Result<T> {
@@ -157,12 +204,32 @@ impl Socket for StdSocket<'_> {
         timeout_as_would_block((&self.stream).write_vectored(&iov))
     }
 
-    /// Not available: std has no portable `sendfile`, and reading the file
-    /// here would need a buffer of its own. A handler that sends a file
-    /// region on this backend gets its connection closed.
+    /// Sends the start of a file region without `sendfile` (std has no
+    /// portable one): reads up to [`FILE_CHUNK`] bytes of it at its offset
+    /// into a buffer on the stack (a positioned read: the descriptor's
+    /// file position is not used on Unix), then writes them. Bytes the
+    /// socket did not take are read again on the next call, from the
+    /// region's new offset.
+    ///
+    /// A read that finds the end of the file before the region's end (the
+    /// file is shorter than the region: it shrank, or the region was
+    /// wrong) is an `UnexpectedEof` error, so the connection is closed at
+    /// once rather than waiting for bytes that will never come.
     fn send_file(&mut self, region: FileRegion) -> io::Result<usize> {
-        let _ = region;
-        Err(ErrorKind::Unsupported.into())
+        if region.len == 0 {
+            return Ok(0);
+        }
+        self.arm(true)?;
+        let mut chunk = [0u8; FILE_CHUNK];
+        let want = usize::try_from(region.len).map_or(FILE_CHUNK, |len| len.min(FILE_CHUNK));
+        let read = read_at(region.handle, region.offset, &mut chunk[..want])?;
+        if read == 0 {
+            return Err(io::Error::new(
+                ErrorKind::UnexpectedEof,
+                "the file ends before the region does",
+            ));
+        }
+        timeout_as_would_block((&self.stream).write(&chunk[..read]))
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {

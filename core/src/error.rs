@@ -47,6 +47,11 @@ pub enum Error {
     MissingHost,
     /// More than one `Host` header (400, RFC 9112 §3.2).
     DuplicateHost,
+    /// A `Host` value that is not `uri-host [ ":" port ]` (400, RFC 9112
+    /// §3.2; RFC 3986 §3.2.2 and §3.2.3): a space, `@`, `/`, `?`, `#`, a
+    /// byte outside the URI characters, a port that is not digits. An
+    /// empty value is valid.
+    InvalidHost,
     /// `Content-Length` is malformed, overflows `u64`, or its values differ
     /// (400, RFC 9112 §6.3).
     InvalidContentLength,
@@ -110,6 +115,7 @@ impl Error {
             Error::BareCarriageReturn => "CR not followed by LF",
             Error::MissingHost => "missing Host header",
             Error::DuplicateHost => "more than one Host header",
+            Error::InvalidHost => "invalid Host header",
             Error::InvalidContentLength => "invalid Content-Length",
             Error::ContentLengthWithTransferEncoding => "both Content-Length and Transfer-Encoding",
             Error::TransferEncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 request",

@@ -293,16 +293,53 @@ pub enum Fill {
 }
 
 /// A region of a file for the backend to send with `sendfile` (or by
-/// reading it, where there is none). The core only describes it; what
-/// `handle` names (a file descriptor, a handle) is between the handler and
-/// the backend.
+/// reading it, where there is none), as the body of a response
+/// ([`Response::send_file`]). The core only describes it; what `handle`
+/// names is between the handler and the backend.
+///
+/// # Contract
+///
+/// - **Who owns the file.** The handler. `handle` is only borrowed: the
+///   server never closes it, duplicates it or keeps it past the response.
+///   On Unix it is a raw file descriptor, on Windows (the portable
+///   backend) a raw `HANDLE`, as a number.
+/// - **How long it must stay open.** Until the response has been sent in
+///   full or its connection has closed: that can be long after
+///   [`Handler::handle`] returns (a slow client, a long keep-alive
+///   pipeline), and the server does not say when. So, in practice, keep
+///   the file open as long as the server runs (open the files served at
+///   start-up, or cache descriptors and never close one while the server
+///   may still be sending from it). A descriptor closed too early is an
+///   error on the connection at best (it is closed); at worst its number
+///   has been reused for another file, whose bytes are then sent.
+/// - **Where it is read.** At `offset`, by positioned reads (`sendfile`
+///   with an offset, `pread`): the descriptor's file position is neither
+///   used nor moved on Unix, so one descriptor may serve many responses
+///   at once. (On Windows the portable backend reads with `seek_read`,
+///   which moves the handle's file pointer.)
+/// - **What is sent.** The file's bytes as they are when they are read,
+///   piece by piece: nothing is copied beforehand, so a file rewritten
+///   while being sent is sent part old, part new.
+/// - **If the file is shorter than the region** (it shrank while being
+///   sent, or the region was wrong): the head has already promised `len`
+///   bytes (`Content-Length`), so as soon as the backend finds the end of
+///   the file it closes the connection. The client gets the bytes up to
+///   the end of the file, then the close: a body short of its
+///   `Content-Length`, which it must treat as incomplete.
+/// - **When nothing is read.** For a `HEAD` request, or a status without
+///   content (`1xx`, `204`, `304`), only the head is sent.
+/// - **Backends.** The epoll backend sends with `sendfile`; the portable
+///   backend reads 64 KiB at a time into a buffer on its thread's stack
+///   and writes that; the kqueue backend has no file sending yet, and
+///   closes the connection after the head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FileRegion {
-    /// The file, as the backend knows it (on Unix, a raw file descriptor).
+    /// The file, as the backend knows it: on Unix a raw file descriptor,
+    /// on Windows a raw `HANDLE`. Borrowed; see the contract above.
     pub handle: u64,
     /// Where the region starts in the file.
     pub offset: u64,
-    /// The region's length in bytes.
+    /// The region's length in bytes: what `Content-Length` says.
     pub len: u64,
 }
 
@@ -554,6 +591,14 @@ impl<'a, L> Response<'a, L> {
     /// `Content-Length`; otherwise the body is chunked (or, for an HTTP/1.0
     /// client, ends when the connection closes). A stream that ends short
     /// of its `length` closes the connection.
+    ///
+    /// For a `HEAD` request, and for a status without content (`1xx`,
+    /// `204 No Content`, `304 Not Modified`), nothing follows the head and
+    /// [`Handler::fill_body`] is never called for this response: a handler
+    /// must not count on it running (to release something, say). The head
+    /// of a `HEAD` still says the `Content-Length` or chunked coding a
+    /// `GET` would get. The status is fixed when the body is set, so set
+    /// it before calling `stream`.
     #[inline(always)]
     pub fn stream(&mut self, length: Option<u64>) {
         match self.finish_head(length) {
@@ -562,8 +607,13 @@ impl<'a, L> Response<'a, L> {
         }
     }
 
-    /// Sends a file region as the body; the backend transfers it (with
-    /// `sendfile` where it can).
+    /// Sends a file region as the body, `region.len` bytes announced in
+    /// `Content-Length`; the backend transfers it (with `sendfile` where it
+    /// can). The file must stay open until the response is sent, and a
+    /// file shorter than the region closes the connection: see
+    /// [`FileRegion`] for the whole contract. For a `HEAD` request, or a
+    /// status without content (`1xx`, `204`, `304`), only the head is
+    /// sent.
     #[inline(always)]
     pub fn send_file(&mut self, region: FileRegion) {
         match self.finish_head(Some(region.len)) {

@@ -67,6 +67,7 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+mod authority;
 pub mod connection;
 mod error;
 mod field;

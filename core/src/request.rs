@@ -38,6 +38,9 @@
 //!   can be led to see a different request than the proxy (request
 //!   smuggling).
 //! - HTTP/1.1 requires exactly one `Host` header; HTTP/1.0 allows none.
+//!   In any version, a `Host` value must be `uri-host [ ":" port ]`
+//!   (RFC 3986 §3.2.2, §3.2.3; an empty value is valid), or the request
+//!   is refused with 400 (§3.2).
 //!
 //! # Limits
 //!
@@ -52,6 +55,7 @@ use core::net::SocketAddr;
 
 use heapless::Vec;
 
+use crate::authority::{is_valid_host, is_valid_host_in};
 use crate::field::{FieldRange, FieldScanner, Step};
 use crate::framing::{self, BodyFraming};
 use crate::headers::{FieldSpan, Headers};
@@ -352,6 +356,7 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
         let mut at = target_end + VERSION_AND_LINE_END;
         let mut seen = Seen::NONE;
         while *input.get(at)? != b'\r' {
+            // A Host value is checked as an authority in the line's scan.
             let (range, next) = fast_field_line(input, at)?;
             let span = FieldSpan::new(range);
             let field = Seen::classify(&span, input);
@@ -502,8 +507,13 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
                 Step::Field(range) => {
                     let span = FieldSpan::new(range);
                     let field = Seen::classify(&span, input);
-                    if field == Seen::HOST && self.seen.has(Seen::HOST) {
-                        return Err(Error::DuplicateHost);
+                    if field == Seen::HOST {
+                        if self.seen.has(Seen::HOST) {
+                            return Err(Error::DuplicateHost);
+                        }
+                        if !is_valid_host(&input[range.value_start..range.value_end]) {
+                            return Err(Error::InvalidHost);
+                        }
                     }
                     self.seen.0 |= field.0;
                     self.headers.push(span).map_err(|_| Error::TooManyHeaders)?;
@@ -561,7 +571,8 @@ fn fast_version_and_line_end(rest: &[u8]) -> Option<Version> {
 
 /// The fast path's field line starting at `at` (not the empty line): the
 /// field, and where the next line starts. `None` for anything the state
-/// machine must look at: an error, or the input running out.
+/// machine must look at: an error (a `Host` value that is not an
+/// authority included), or the input running out.
 #[inline(always)]
 fn fast_field_line(input: &[u8], at: usize) -> Option<(FieldRange, usize)> {
     let name_end = scan::token_end(input, at);
@@ -569,7 +580,11 @@ fn fast_field_line(input: &[u8], at: usize) -> Option<(FieldRange, usize)> {
         return None;
     }
     let value_start = skip_whitespace(input, name_end + 1);
-    let cr = scan::value_end(input, value_start);
+    let cr = if name_end - at == 4 && is_lowercase_of(&input[at..name_end], b"host") {
+        fast_host_value_end(input, value_start)?
+    } else {
+        scan::value_end(input, value_start)
+    };
     if input.get(cr..cr + 2) != Some(b"\r\n") {
         return None;
     }
@@ -580,6 +595,31 @@ fn fast_field_line(input: &[u8], at: usize) -> Option<(FieldRange, usize)> {
         value_end: trim_whitespace_end(input, value_start, cr),
     };
     Some((range, cr + 2))
+}
+
+/// The fast path's scan of a `Host` value starting at `start`: where the
+/// CR after it is, if the value is `uri-host [ ":" port ]`; `None`
+/// otherwise (or if no CR follows), for the state machine to say why.
+///
+/// The usual value, a name or an IPv4 address and perhaps a port, then
+/// CR, is scanned once, in place of the field-value scan every other field
+/// gets; anything else (other bytes, whitespace before the CR) is scanned
+/// as a field value and then checked in full.
+#[inline(always)]
+fn fast_host_value_end(input: &[u8], start: usize) -> Option<usize> {
+    let mut stop = scan::host_end(input, start);
+    if input.get(stop) == Some(&b':') {
+        stop += 1;
+        while input.get(stop).is_some_and(u8::is_ascii_digit) {
+            stop += 1;
+        }
+    }
+    if input.get(stop) == Some(&b'\r') {
+        return Some(stop);
+    }
+    let cr = scan::value_end(input, stop);
+    let end = trim_whitespace_end(input, start, cr);
+    is_valid_host_in(input, start, end).then_some(cr)
 }
 
 /// The index of the first byte at or after `at` that is not SP or HTAB.
@@ -1199,7 +1239,9 @@ mod fast_path_tests {
                 "chunked",
                 "close",
             ],
-            &["a\rb", "a\nb", "\x00", "\x7f", "é", "a\tb", "\t"],
+            &[
+                "a\rb", "a\nb", "\x00", "\x7f", "é", "a\tb", "\t", "a b", "u@h", "h:8x", "[::1]:80",
+            ],
         );
         let ending = piece(&["\r\n"], &["\n", "\r", "", "\r\r\n"]);
         let line = (name, value, ending.clone()).prop_map(|(n, v, e)| format!("{n}:{v}{e}"));
@@ -1316,12 +1358,60 @@ mod fast_path_tests {
             b"GET /the-target-of-25-bytes-xx HTTP/1.1\r\nHost: a\r\n\r\n",
             b"GET / HTTP/1.1\r\nHost: a\r\n",
             b"GET / HTTP/1.1\r\nHost: a\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+            b"GET / HTTP/1.0\r\nHost: a:b\r\n\r\n",
         ];
         for head in heads {
             let mut parser = parser();
             assert!(parser.parse_fast(head).is_none(), "{}", head.escape_ascii());
             assert!(parser.headers.is_empty());
             check(head);
+        }
+    }
+
+    #[test]
+    fn host_values_are_checked_as_an_authority_in_any_version() {
+        let head = |version: &str, host: &[u8]| {
+            let mut head = format!("GET / {version}\r\nHost:").into_bytes();
+            head.extend_from_slice(host);
+            head.extend_from_slice(b"\r\nAccept: */*\r\n\r\n");
+            head
+        };
+        for version in ["HTTP/1.1", "HTTP/1.0"] {
+            let valid: [&[u8]; 6] = [b" a", b" a:80", b" [::1]:8080", b"", b" \t", b" %41:"];
+            for host in valid {
+                let head = head(version, host);
+                assert!(
+                    matches!(whole(&head), Outcome::Complete { .. }),
+                    "{}",
+                    head.escape_ascii()
+                );
+                check(&head);
+            }
+            let invalid: [&[u8]; 7] = [
+                b" a b", b" u@h", b" h/p", b" h?q", b" h#f", b" h:8x", b" [::1",
+            ];
+            for host in invalid {
+                let head = head(version, host);
+                assert_eq!(
+                    whole(&head),
+                    Outcome::Failed(Error::InvalidHost),
+                    "{}",
+                    head.escape_ascii()
+                );
+                // Refused as soon as the Host line is complete.
+                let line_end = head.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+                let host_end = line_end
+                    + head[line_end..]
+                        .windows(2)
+                        .position(|w| w == b"\r\n")
+                        .unwrap();
+                assert_eq!(
+                    split(&head[..host_end + 2], host_end + 2),
+                    Outcome::Failed(Error::InvalidHost)
+                );
+                check(&head);
+            }
         }
     }
 }

@@ -182,6 +182,10 @@ enum Policy {
     MissingHost,
     /// 2. More than one Host field line, in any version (RFC 9112 §3.2).
     DuplicateHost,
+    /// 2. A Host value that is not `uri-host [ ":" port ]` (RFC 9112 §3.2:
+    ///    MUST be answered with 400; RFC 3986 §3.2.2, §3.2.3). httparse
+    ///    takes any field value.
+    InvalidHost,
     /// 5. The request-target holds a byte outside 0x21..=0x7E. RFC 9112 §3.2
     ///    builds the target from RFC 3986 URI parts, which are ASCII
     ///    graphic characters only; httparse accepts 0x80..=0xFF as long as
@@ -202,6 +206,7 @@ impl Policy {
             Policy::BareLineFeed | Policy::BareLineFeedBeforeRequestLine => Error::BareLineFeed,
             Policy::MissingHost => Error::MissingHost,
             Policy::DuplicateHost => Error::DuplicateHost,
+            Policy::InvalidHost => Error::InvalidHost,
             Policy::TargetByte | Policy::TargetForm => Error::InvalidTarget,
         }
     }
@@ -233,6 +238,13 @@ fn broken_policies(input: &[u8], head: &Head) -> Vec<Policy> {
     }
     if hosts > 1 {
         broken.push(Policy::DuplicateHost);
+    }
+    let invalid_host = head
+        .fields
+        .iter()
+        .any(|(name, value)| name.eq_ignore_ascii_case(b"host") && !is_host(value));
+    if invalid_host {
+        broken.push(Policy::InvalidHost);
     }
     if !head.target.iter().all(|b| (0x21..=0x7e).contains(b)) {
         broken.push(Policy::TargetByte);
@@ -281,6 +293,73 @@ fn is_authority_form(target: &[u8]) -> bool {
         && !host.iter().any(|b| b"/?#@".contains(b))
         && (1..=5).contains(&port.len())
         && port.iter().all(u8::is_ascii_digit)
+}
+
+/// Policy 2, independently of the parser: `uri-host [ ":" port ]`
+/// (RFC 3986 §3.2.2, §3.2.3): an IP-literal in brackets or a reg-name
+/// (possibly empty), then optionally `:` and digits (possibly none).
+fn is_host(value: &[u8]) -> bool {
+    let (host, port) = if value.first() == Some(&b'[') {
+        let Some(close) = value.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        (&value[..=close], &value[close + 1..])
+    } else {
+        match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon..]),
+            None => (value, &[][..]),
+        }
+    };
+    let port_ok = match port.split_first() {
+        None => true,
+        Some((&colon, digits)) => colon == b':' && digits.iter().all(u8::is_ascii_digit),
+    };
+    let host_ok = match host.strip_prefix(b"[") {
+        Some(literal) => is_ip_literal(&literal[..literal.len() - 1]),
+        None => is_reg_name(host),
+    };
+    port_ok && host_ok
+}
+
+/// `*( unreserved / pct-encoded / sub-delims )` (RFC 3986 §3.2.2).
+fn is_reg_name(host: &[u8]) -> bool {
+    let mut i = 0;
+    while i < host.len() {
+        let byte = host[i];
+        if byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&byte) {
+            i += 1;
+        } else if byte == b'%'
+            && host
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+        {
+            i += 3;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// `IPv6address / IPvFuture` (RFC 3986 §3.2.2), between the brackets.
+fn is_ip_literal(inner: &[u8]) -> bool {
+    if let Some(rest) = inner
+        .strip_prefix(b"v")
+        .or_else(|| inner.strip_prefix(b"V"))
+    {
+        let Some(dot) = rest.iter().position(|&b| b == b'.') else {
+            return false;
+        };
+        let (version, address) = rest.split_at(dot);
+        let address = &address[1..];
+        return !version.is_empty()
+            && version.iter().all(u8::is_ascii_hexdigit)
+            && !address.is_empty()
+            && address
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:".contains(&b));
+    }
+    std::str::from_utf8(inner).is_ok_and(|text| text.parse::<std::net::Ipv6Addr>().is_ok())
 }
 
 /// How an input came out of the comparison (for the coverage tally).
@@ -346,7 +425,7 @@ fn differential(input: &[u8], ours: &Outcome<Error>) -> Verdict {
             // the whole head, like MissingHost, cannot have fired yet).
             let explained = match error {
                 Error::BareLineFeed => (0..input.len()).any(|i| is_bare_line_feed(input, i)),
-                Error::DuplicateHost | Error::InvalidTarget => true,
+                Error::DuplicateHost | Error::InvalidHost | Error::InvalidTarget => true,
                 _ => false,
             };
             assert!(
@@ -671,6 +750,34 @@ fn host_field() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// A Host field line (no line ending), now and then with a value that is
+/// not an authority, though a valid field value.
+fn any_host_field() -> impl Strategy<Value = Vec<u8>> {
+    let odd = select(ODD_HOSTS).prop_map(|value| [b"Host: ", value.as_bytes()].concat());
+    prop_oneof![
+        12 => host_field(),
+        1 => odd,
+    ]
+}
+
+/// Host values that are valid field values but not `uri-host [ ":" port ]`.
+const ODD_HOSTS: &[&str] = &[
+    "a b",
+    "user@example.com",
+    "example.com/",
+    "a?b",
+    "a#b",
+    "a:8x",
+    "a:80:80",
+    "[::1",
+    "[::1]x",
+    "[fe80::1%25en0]",
+    "%zz",
+    "caf\u{e9}",
+    "a\tb",
+    "\"a\"",
+];
+
 /// The parts of a request, before noise.
 #[derive(Clone, Debug)]
 struct Spec {
@@ -851,7 +958,7 @@ fn valid_request() -> impl Strategy<Value = Wire> {
 /// Requests from parts, valid or not in every way the policies name.
 fn generated_request() -> impl Strategy<Value = Wire> {
     let host_count = prop_oneof![1 => Just(0usize), 17 => Just(1usize), 2 => Just(2usize)];
-    let hosts = host_count.prop_flat_map(|n| (vec(host_field(), n), vec(any::<Index>(), n)));
+    let hosts = host_count.prop_flat_map(|n| (vec(any_host_field(), n), vec(any::<Index>(), n)));
     let spec = (
         leading(),
         method(),
@@ -950,6 +1057,7 @@ fn generated_requests_agree_with_httparse_and_split_invariance() {
         Policy::BareLineFeedBeforeRequestLine,
         Policy::MissingHost,
         Policy::DuplicateHost,
+        Policy::InvalidHost,
         Policy::TargetByte,
         Policy::TargetForm,
     ] {
@@ -1183,6 +1291,11 @@ fn policy_examples() {
         ("2 no Host", b"GET / HTTP/1.1\r\n\r\n", Err(Error::MissingHost), None),
         ("2 no Host, HTTP/1.0", b"GET / HTTP/1.0\r\n\r\n", Ok(()), None),
         ("2 two Hosts", b"GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", Err(Error::DuplicateHost), None),
+        ("2 space in Host", b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", Err(Error::InvalidHost), None),
+        ("2 userinfo in Host, HTTP/1.0", b"GET / HTTP/1.0\r\nHost: u@a\r\n\r\n", Err(Error::InvalidHost), None),
+        ("2 letters in the port", b"GET / HTTP/1.1\r\nHost: a:http\r\n\r\n", Err(Error::InvalidHost), None),
+        ("2 empty Host", b"GET / HTTP/1.1\r\nHost:\r\n\r\n", Ok(()), None),
+        ("2 IPv6 Host", b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", Ok(()), None),
         ("3 obs-fold", b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", Err(Error::ObsoleteLineFolding), Some(H::HeaderName)),
         ("3 obs-fold, HTAB", b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\tb\r\n\r\n", Err(Error::ObsoleteLineFolding), Some(H::HeaderName)),
         ("4 SP before colon", b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", Err(Error::WhitespaceBeforeColon), Some(H::HeaderName)),

@@ -384,6 +384,21 @@ fn header_field_rules() {
             Error::DuplicateHost,
             "9112 §3.2",
         ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+            Error::InvalidHost,
+            "9112 §3.2, 3986 §3.2.2",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: user@a\r\n\r\n",
+            Error::InvalidHost,
+            "9112 §3.2, 3986 §3.2.2",
+        ),
+        (
+            b"GET / HTTP/1.0\r\nHost: a:8o\r\n\r\n",
+            Error::InvalidHost,
+            "9112 §3.2, 3986 §3.2.3",
+        ),
     ];
     for (input, error, rule) in rejected {
         assert_eq!(error_of(input), *error, "{rule}: {}", input.escape_ascii());

@@ -21,7 +21,11 @@ pub trait Socket {
     /// Writes `slices` in order with one system call where possible (at
     /// most [`MAX_SLICES`] of them; the rest go in a later call).
     fn write_slices<'b>(&mut self, slices: impl Iterator<Item = &'b [u8]>) -> io::Result<usize>;
-    /// Sends (part of) a file region.
+    /// Sends (part of) a file region: the bytes sent, from its start.
+    /// `Ok(0)` for a non-empty region means the file ends before the
+    /// region does (it is shorter than the handler said, or shrank while
+    /// being sent); [`drive`] takes that as an error and the connection is
+    /// closed.
     fn send_file(&mut self, region: FileRegion) -> io::Result<usize>;
     /// Shuts down the write side.
     fn shutdown_write(&mut self) -> io::Result<()>;
@@ -137,6 +141,14 @@ where
     H: Handler<L>,
     L: Default,
 {
+    // How many bytes the socket was offered, when taking fewer means that
+    // its buffer is full; 0 for a file region, where it does not:
+    // `sendfile` also stops short at the end of the file (a file shorter
+    // than its region) or at its own limit per call, so the next call
+    // tells (`WouldBlock`, more bytes, or 0 at the end of the file).
+    // Taking a short `sendfile` for a full socket would wait for an event
+    // that need never come: the kernel signals writability again only
+    // after a write found the buffer full.
     let (result, offered) = match conn.poll_transmit(bufs) {
         Transmit::Idle => return Ok(false),
         Transmit::Write(slices) => {
@@ -146,7 +158,7 @@ where
                 write_all_slices(socket, slices)
             }
         }
-        Transmit::SendFile(region) => (socket.send_file(region), region.len),
+        Transmit::SendFile(region) => (send_file(socket, region), 0),
         Transmit::CloseWrite => {
             // The peer may be gone already; the connection closes either way.
             let _ = socket.shutdown_write();
@@ -169,6 +181,21 @@ where
         }
         Err(error) if error.kind() == ErrorKind::Interrupted => Ok(true),
         Err(error) => Err(error),
+    }
+}
+
+/// Sends (part of) a file region. Nothing sent of a non-empty region
+/// means the file ended first: an `UnexpectedEof` error, for the
+/// connection is then closed. Taken as a short write, it would have the
+/// connection wait for the socket to drain, and wait again for the same
+/// nothing after, until the write timeout.
+fn send_file<S: Socket>(socket: &mut S, region: FileRegion) -> io::Result<usize> {
+    match socket.send_file(region) {
+        Ok(0) if region.len > 0 => Err(io::Error::new(
+            ErrorKind::UnexpectedEof,
+            "the file ends before the region does",
+        )),
+        other => other,
     }
 }
 
@@ -237,6 +264,114 @@ mod tests {
 
         fn shutdown_write(&mut self) -> io::Result<()> {
             Ok(())
+        }
+    }
+
+    /// Answers with a 10-byte file region.
+    struct TenByteFile;
+
+    impl Handler for TenByteFile {
+        fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+            response.send_file(FileRegion {
+                handle: 0,
+                offset: 0,
+                len: 10,
+            });
+        }
+    }
+
+    /// A socket holding one request, whose file is `file_left` bytes long
+    /// from the region's start: `sendfile` sends what is left, then 0
+    /// (and fails the test if asked again and again after that, as a
+    /// driver looping on nothing would).
+    struct ShortFile {
+        input: &'static [u8],
+        file_left: usize,
+        written: Vec<u8>,
+        at_end: usize,
+    }
+
+    impl Socket for ShortFile {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.input.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.input[..n]);
+            self.input = &self.input[n..];
+            if n == 0 {
+                return Err(ErrorKind::WouldBlock.into());
+            }
+            Ok(n)
+        }
+
+        fn write_slices<'b>(
+            &mut self,
+            slices: impl Iterator<Item = &'b [u8]>,
+        ) -> io::Result<usize> {
+            let before = self.written.len();
+            for slice in slices {
+                self.written.extend_from_slice(slice);
+            }
+            Ok(self.written.len() - before)
+        }
+
+        fn send_file(&mut self, region: FileRegion) -> io::Result<usize> {
+            let n = self.file_left.min(region.len as usize);
+            if n == 0 {
+                self.at_end += 1;
+                assert!(
+                    self.at_end < 3,
+                    "sendfile asked again at the end of the file"
+                );
+            }
+            self.file_left -= n;
+            self.written.extend(std::iter::repeat_n(b'f', n));
+            Ok(n)
+        }
+
+        fn shutdown_write(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_file_that_ends_before_its_region_is_an_error_not_a_wait() {
+        for mode in [Mode::EdgeTriggered, Mode::Blocking] {
+            let mut conn = Connection::<1024, 2048, 8>::new(Config::DEFAULT, None, 0);
+            let mut bufs = Box::new(IoBuffers::<1024, 2048>::new());
+            let mut socket = ShortFile {
+                input: b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+                file_left: 4,
+                written: Vec::new(),
+                at_end: 0,
+            };
+            let mut ready = Readiness {
+                readable: true,
+                writable: true,
+                hangup: false,
+            };
+            let mut local = ();
+            let mut counters = Counters::default();
+            let mut env = Env {
+                handler: &TenByteFile,
+                local: &mut local,
+                date: None,
+                now: 0,
+                counters: &mut counters,
+            };
+            let error = drive(
+                &mut conn,
+                &mut bufs,
+                &mut socket,
+                &mut ready,
+                mode,
+                &mut env,
+            )
+            .expect_err("the file ended 6 bytes short");
+            assert_eq!(error.kind(), ErrorKind::UnexpectedEof, "{mode:?}");
+            // The head and the 4 bytes there were went out first.
+            assert_eq!(
+                socket.written, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nffff",
+                "{mode:?}"
+            );
         }
     }
 

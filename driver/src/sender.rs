@@ -192,8 +192,11 @@ impl std::error::Error for PostError {}
 /// under the default `Config::websocket_backpressure`
 /// (`Backpressure::Close`) a slow connection is then closed with 1008.
 ///
-/// Take it from the server (`Server::sender`) before running it, after
-/// setting the number of workers.
+/// Take it from the server (`Server::sender`) before running it, at any
+/// point of the builder's calls: the mailboxes it posts to are made when
+/// the server runs. Before then there is no connection to send to (a
+/// [`broadcast`](Self::broadcast) or [`publish`](Self::publish) reaches
+/// nobody and returns `Ok`).
 #[derive(Clone)]
 pub struct Sender {
     /// The server's shared state.

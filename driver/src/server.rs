@@ -66,12 +66,23 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// [`max_connections`](Self::max_connections)), 256 buffer pairs per
     /// worker,
     /// [`Config::DEFAULT`], a 10 s grace period, SIGINT/SIGTERM handled.
+    ///
+    /// Each worker (or accept thread) gets a listener of its own on the
+    /// port, all in one `SO_REUSEPORT` group, but the port must be free:
+    /// an address another server or program already serves fails with
+    /// [`io::ErrorKind::AddrInUse`] rather than share its connections (see
+    /// [`unix::first_listener`] for how, and the window left outside
+    /// Linux).
+    ///
+    /// # Errors
+    ///
+    /// If `addr` resolves to nothing, is in use, or cannot be bound.
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
         let addr = addr
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
-        let listener = unix::listener(addr, true)?;
+        let listener = unix::first_listener(addr)?;
         let addr = unix::local_addr(listener.as_fd())?;
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Server {
@@ -86,7 +97,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             signals: true,
             accept_threads: 0,
             mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
-            shared: Shared::new(workers, DEFAULT_MAILBOX_CAPACITY),
+            shared: Shared::new(),
             poller: PhantomData,
         })
     }
@@ -99,7 +110,6 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Sets the number of worker threads (at least 1).
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = workers.max(1);
-        self.shared = Shared::new(self.workers, self.mailbox_capacity);
         self
     }
 
@@ -109,7 +119,6 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// The largest message a sender can post is this less 16 bytes.
     pub fn mailbox_capacity(mut self, bytes: usize) -> Self {
         self.mailbox_capacity = bytes;
-        self.shared = Shared::new(self.workers, self.mailbox_capacity);
         self
     }
 
@@ -175,8 +184,10 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// A handle to stop the server and read its statistics, from any
-    /// thread or from inside a handler. Take it after setting
-    /// [`workers`](Self::workers).
+    /// thread or from inside a handler. It may be taken at any point
+    /// before [`run`](Self::run), whatever else is set after it; a
+    /// shutdown asked before `run` makes `run` return as soon as the
+    /// workers have started, and statistics read before `run` are zeros.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
             shared: Arc::clone(&self.shared),
@@ -184,8 +195,10 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// A handle to send WebSocket messages to this server's connections
-    /// from any thread. Take it after setting [`workers`](Self::workers)
-    /// and [`mailbox_capacity`](Self::mailbox_capacity).
+    /// from any thread. It may be taken at any point before
+    /// [`run`](Self::run), whatever else is set after it (the workers'
+    /// mailboxes are made when `run` starts, with the number of workers
+    /// and the [`mailbox_capacity`](Self::mailbox_capacity) set by then).
     pub fn sender(&self) -> Sender {
         Sender {
             shared: Arc::clone(&self.shared),
@@ -201,6 +214,10 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         L: Default,
     {
         let handle = self.shutdown_handle();
+        if !self.shared.start(self.workers, self.mailbox_capacity) {
+            // `run` takes the builder, so it runs once per shared state.
+            return Err(io::Error::other("the server was already started"));
+        }
         let fd_limit = unix::raise_fd_limit();
         let max_connections = self.max_connections.unwrap_or_else(|| {
             unix::default_max_connections(fd_limit, self.workers + self.accept_threads)

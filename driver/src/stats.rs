@@ -2,7 +2,6 @@
 
 #[cfg(unix)]
 use std::collections::VecDeque;
-#[cfg(unix)]
 use std::sync::OnceLock;
 #[cfg(unix)]
 use std::sync::atomic::AtomicUsize;
@@ -129,20 +128,75 @@ pub(crate) struct Handoff {
     pub(crate) waker: OnceLock<Arc<dyn Waker>>,
 }
 
+/// One part per worker (or per statistics slot), sized once, when the
+/// server starts: until then there are none. Handles taken from a builder
+/// share it before its number of workers is final, so it is never
+/// replaced, only filled in.
+pub(crate) struct PerWorker<T>(OnceLock<Box<[T]>>);
+
+impl<T> PerWorker<T> {
+    /// None yet.
+    const fn new() -> Self {
+        PerWorker(OnceLock::new())
+    }
+
+    /// Sets the parts; `false` (and `parts` dropped) if they were set
+    /// before.
+    fn set(&self, parts: Box<[T]>) -> bool {
+        self.0.set(parts).is_ok()
+    }
+
+    /// All parts (none before they are set).
+    fn as_slice(&self) -> &[T] {
+        self.0.get().map_or(&[], |parts| parts)
+    }
+
+    /// Part `index`, if the parts are set and it is one of them.
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> Option<&T> {
+        self.as_slice().get(index)
+    }
+
+    /// The parts, in order.
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.as_slice().iter()
+    }
+
+    /// How many parts there are.
+    #[cfg(unix)]
+    pub(crate) fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a PerWorker<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
 /// State the workers and every [`ShutdownHandle`] share.
+///
+/// Created once, when the builder is, and never replaced: a handle taken
+/// from the builder at any point refers to the server that runs. What
+/// depends on the number of workers (or on the mailbox capacity) is sized
+/// by [`start`](Self::start), when the server runs.
 pub(crate) struct Shared {
     /// Set once shutdown begins.
     shutdown: AtomicBool,
     /// Each worker's counters.
-    pub(crate) workers: Vec<WorkerCounters>,
+    pub(crate) workers: PerWorker<WorkerCounters>,
     /// Each worker's waker, registered when it starts.
     wakers: Mutex<Vec<Arc<dyn Waker>>>,
     /// Each worker's hand-off queue (accept-thread mode).
     #[cfg(unix)]
-    pub(crate) handoffs: Vec<Handoff>,
+    pub(crate) handoffs: PerWorker<Handoff>,
     /// Each worker's mailbox for messages from other threads.
     #[cfg(unix)]
-    pub(crate) mailboxes: Vec<crate::sender::Mailbox>,
+    pub(crate) mailboxes: PerWorker<crate::sender::Mailbox>,
     /// Accept threads still running (accept-thread mode): while any is,
     /// a worker shutting down may yet be handed connections from the
     /// listen backlog, so it does not finish.
@@ -151,37 +205,57 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// State for `workers` workers, each with a mailbox of
-    /// `mailbox_capacity` bytes.
-    #[cfg(unix)]
-    pub(crate) fn new(workers: usize, mailbox_capacity: usize) -> Arc<Self> {
-        Self::with_queues(workers, workers, mailbox_capacity)
-    }
-
-    /// State for `workers` statistics slots and `queues` hand-off queues
-    /// and mailboxes (none for a backend that runs its own threads).
-    fn with_queues(workers: usize, queues: usize, mailbox_capacity: usize) -> Arc<Self> {
-        #[cfg(not(unix))]
-        let _ = (queues, mailbox_capacity);
+    /// State with nothing sized yet: see [`start`](Self::start).
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Shared {
             shutdown: AtomicBool::new(false),
-            workers: (0..workers).map(|_| WorkerCounters::default()).collect(),
+            workers: PerWorker::new(),
             wakers: Mutex::new(Vec::new()),
             #[cfg(unix)]
-            handoffs: (0..queues)
-                .map(|_| Handoff {
-                    queue: Mutex::new(VecDeque::with_capacity(HANDOFF_CAPACITY)),
-                    load: AtomicUsize::new(0),
-                    waker: OnceLock::new(),
-                })
-                .collect(),
+            handoffs: PerWorker::new(),
             #[cfg(unix)]
-            mailboxes: (0..queues)
-                .map(|_| crate::sender::Mailbox::with_capacity(mailbox_capacity))
-                .collect(),
+            mailboxes: PerWorker::new(),
             #[cfg(unix)]
             acceptors: AtomicUsize::new(0),
         })
+    }
+
+    /// Sizes the state for `workers` workers, each with a hand-off queue
+    /// and a mailbox of `mailbox_capacity` bytes. Called once, before any
+    /// worker starts; `false` if the state was sized before.
+    #[cfg(unix)]
+    pub(crate) fn start(&self, workers: usize, mailbox_capacity: usize) -> bool {
+        self.size(workers, workers, mailbox_capacity)
+    }
+
+    /// Sizes `workers` statistics slots and `queues` hand-off queues and
+    /// mailboxes (none for a backend that runs its own threads); `false`
+    /// if they were sized before.
+    fn size(&self, workers: usize, queues: usize, mailbox_capacity: usize) -> bool {
+        #[cfg(not(unix))]
+        let _ = (queues, mailbox_capacity);
+        let counters = (0..workers).map(|_| WorkerCounters::default()).collect();
+        if !self.workers.set(counters) {
+            return false;
+        }
+        #[cfg(unix)]
+        {
+            self.handoffs.set(
+                (0..queues)
+                    .map(|_| Handoff {
+                        queue: Mutex::new(VecDeque::with_capacity(HANDOFF_CAPACITY)),
+                        load: AtomicUsize::new(0),
+                        waker: OnceLock::new(),
+                    })
+                    .collect(),
+            );
+            self.mailboxes.set(
+                (0..queues)
+                    .map(|_| crate::sender::Mailbox::with_capacity(mailbox_capacity))
+                    .collect(),
+            );
+        }
+        true
     }
 
     /// Registers a worker's waker; wakes it at once if shutdown has begun.
@@ -214,9 +288,29 @@ impl ShutdownHandle {
     /// own with [`publish`](Self::publish), and [`stats`](Self::stats)
     /// adds the slots up.
     pub fn new(slots: usize) -> Self {
+        let handle = Self::without_slots();
+        handle.set_slots(slots);
+        handle
+    }
+
+    /// A handle whose statistics slots are set later, with
+    /// [`set_slots`](Self::set_slots): for a builder that hands out
+    /// handles before its number of threads is final. Every clone shares
+    /// the slots once they are set; until then [`stats`](Self::stats)
+    /// reads zeros and [`publish`](Self::publish) is ignored, while
+    /// [`shutdown`](Self::shutdown) already works.
+    pub fn without_slots() -> Self {
         ShutdownHandle {
-            shared: Shared::with_queues(slots, 0, 0),
+            shared: Shared::new(),
         }
+    }
+
+    /// Sets the number of statistics slots of a handle made with
+    /// [`without_slots`](Self::without_slots), for it and all its clones.
+    /// Slots are set once: returns `false`, changing nothing, if they were
+    /// set before.
+    pub fn set_slots(&self, slots: usize) -> bool {
+        self.shared.size(slots, 0, 0)
     }
 
     /// Publishes the totals of statistics slot `slot` (ignored if there is

@@ -36,6 +36,53 @@ pub fn listener(addr: SocketAddr, reuse_port: bool) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// A server's first non-blocking TCP listener on `addr`, which its other
+/// listeners may then join with [`listener`]`(addr, true)` (`SO_REUSEPORT`)
+/// — but only if no other socket serves the address already: then it
+/// fails with [`io::ErrorKind::AddrInUse`], as a server without
+/// `SO_REUSEPORT` would, instead of quietly sharing the port (and its
+/// connections) with another program or another server of this one.
+///
+/// On Linux and Android it is bound without `SO_REUSEPORT`, so the bind
+/// itself fails if anything holds the address (a listener, another
+/// server's group), with no window between a check and the bind;
+/// `SO_REUSEPORT` is set after the bind and before `listen`, which is when
+/// the kernel forms the group the other listeners join. From then on, a
+/// socket of a process with the same effective UID that sets
+/// `SO_REUSEPORT` may still join the group, as the kernel allows for any
+/// `SO_REUSEPORT` listener: a deliberate choice of that program, not an
+/// accident.
+///
+/// Elsewhere the group's options must be set before the bind (FreeBSD
+/// forms its load-balancing group at bind time), so a probe socket
+/// without `SO_REUSEPORT` is bound to `addr` first and closed, then the
+/// listener is bound: a server that takes the address in between is not
+/// seen. Port 0 needs no probe (the system picks a port nobody uses).
+pub fn first_listener(addr: SocketAddr) -> io::Result<OwnedFd> {
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let fd = socket(family)?;
+        sockopt::set_socket_reuseaddr(&fd, true)?;
+        net::bind(&fd, &addr)?;
+        sockopt::set_socket_reuseport(&fd, true)?;
+        net::listen(&fd, BACKLOG)?;
+        Ok(fd)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        if addr.port() != 0 {
+            let probe = socket(family)?;
+            sockopt::set_socket_reuseaddr(&probe, true)?;
+            net::bind(&probe, &addr)?;
+        }
+        listener(addr, true)
+    }
+}
+
 /// A non-blocking, close-on-exec stream socket.
 fn socket(family: AddressFamily) -> io::Result<OwnedFd> {
     #[cfg(not(target_vendor = "apple"))]

@@ -495,6 +495,26 @@ fn malformed_requests_get_their_status_and_the_connection_closes(backend: Backen
             status: 400,
         },
         Malformed {
+            name: "Host with a space",
+            wire: b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n".to_vec(),
+            status: 400,
+        },
+        Malformed {
+            name: "Host with userinfo, HTTP/1.0",
+            wire: b"GET / HTTP/1.0\r\nHost: user@t\r\n\r\n".to_vec(),
+            status: 400,
+        },
+        Malformed {
+            name: "Host with a port that is not digits",
+            wire: b"GET / HTTP/1.1\r\nHost: t:80x\r\n\r\n".to_vec(),
+            status: 400,
+        },
+        Malformed {
+            name: "Host with a path",
+            wire: b"GET / HTTP/1.1\r\nHost: t/evil\r\nAccept: */*\r\n\r\n".to_vec(),
+            status: 400,
+        },
+        Malformed {
             name: "Content-Length with Transfer-Encoding",
             wire: b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
                 .to_vec(),

@@ -2,7 +2,8 @@
 //!
 //! The request parser scans a header value with [`value_end`], a
 //! request-target with [`target_end`] and names and methods with
-//! [`token_end`], then looks at the byte where the run stopped (CR, SP, `:`,
+//! [`token_end`] (and a `Host` value once more with [`host_end`]), then
+//! looks at the byte where the run stopped (CR, SP, `:`,
 //! or an error). So every run must stop at exactly the first byte outside its
 //! class.
 //!
@@ -128,6 +129,9 @@ const TARGET: u8 = 1;
 /// Block class: the tchar bytes names are usually made of, ALPHA, DIGIT
 /// and `-`; a subset of tchar.
 const TOKEN: u8 = 2;
+/// Block class: the bytes host names and IPv4 addresses are made of,
+/// ALPHA, DIGIT, `-` and `.`; a subset of a URI's reg-name.
+const HOST: u8 = 3;
 
 /// Index of the first byte at or after `from` that may not appear in a
 /// field value (HTAB, SP, VCHAR and obs-text may), or `bytes.len()`.
@@ -158,6 +162,14 @@ pub(crate) fn token_end(bytes: &[u8], from: usize) -> usize {
         Some(&b) if is_tchar(b) => end + token_table_run(&bytes[end..]),
         _ => end,
     }
+}
+
+/// Index of the first byte at or after `from` that is not ALPHA, DIGIT,
+/// `-` or `.` (what host names and IPv4 addresses are made of), or
+/// `bytes.len()`. `from` must be at most `bytes.len()`.
+#[inline(always)]
+pub(crate) fn host_end(bytes: &[u8], from: usize) -> usize {
+    fast::run_end::<HOST>(bytes, from).unwrap_or_else(|| from + scalar::host_run(&bytes[from..]))
 }
 
 /// Length of the leading run of field-value bytes.
@@ -214,6 +226,13 @@ pub(crate) const fn is_target_byte(b: u8) -> bool {
     matches!(b, b'!'..=b'~')
 }
 
+/// Whether `b` is one of the usual bytes of a host: ALPHA, DIGIT, `-` or
+/// `.`.
+#[inline]
+pub(crate) const fn is_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'.'
+}
+
 /// `TCHAR[b]` is whether `b` is a tchar (RFC 9110 §5.6.2).
 const TCHAR: [bool; 256] = {
     let mut table = [false; 256];
@@ -248,7 +267,7 @@ pub(crate) mod scalar {
     //! Byte-at-a-time reference definitions of the runs. They scan buffers
     //! shorter than one block, and the tests hold the block tests to them.
 
-    use super::{is_target_byte, is_tchar, is_value_byte};
+    use super::{is_host_byte, is_target_byte, is_tchar, is_value_byte};
 
     /// Length of the leading run of field-value bytes, one byte at a time.
     #[inline]
@@ -267,6 +286,12 @@ pub(crate) mod scalar {
     #[inline]
     pub(crate) fn token_run(bytes: &[u8]) -> usize {
         run(bytes, is_tchar)
+    }
+
+    /// Length of the leading run of usual host bytes, one byte at a time.
+    #[inline]
+    pub(crate) fn host_run(bytes: &[u8]) -> usize {
+        run(bytes, is_host_byte)
     }
 
     /// Index of the first byte of `bytes` outside `class`, or its length.

@@ -6,7 +6,7 @@
 //! 0x80 to a value of at most 0x7F cannot overflow the byte. The verdict for
 //! each byte lands in its high bit.
 
-use super::{TARGET, TOKEN};
+use super::{HOST, TARGET, TOKEN};
 
 /// Bytes checked per step.
 const BLOCK: usize = 8;
@@ -40,6 +40,7 @@ fn valid_lead<const CLASS: u8>(block: &[u8; BLOCK], skip: usize) -> usize {
     let valid = match CLASS {
         TARGET => target_lanes(w),
         TOKEN => usual_tchar_lanes(w),
+        HOST => usual_host_lanes(w),
         _ => value_lanes(w),
     };
     let invalid = !valid & HIGH;
@@ -85,4 +86,14 @@ fn usual_tchar_lanes(w: u64) -> u64 {
     let letter = at_least_lanes(lower, b'a') & !at_least_lanes(lower, b'z' + 1);
     let digit = at_least_lanes(w, b'0') & !at_least_lanes(w, b'9' + 1);
     !w & (letter | digit | equal_lanes(w, b'-'))
+}
+
+/// Lanes holding ALPHA, DIGIT, `-` or `.`.
+#[inline(always)]
+fn usual_host_lanes(w: u64) -> u64 {
+    let lower = w | splat(0x20);
+    let letter = at_least_lanes(lower, b'a') & !at_least_lanes(lower, b'z' + 1);
+    let digit = at_least_lanes(w, b'0') & !at_least_lanes(w, b'9' + 1);
+    let dash_or_dot = at_least_lanes(w, b'-') & !at_least_lanes(w, b'.' + 1);
+    !w & (letter | digit | dash_or_dot)
 }

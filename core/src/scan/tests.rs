@@ -29,6 +29,13 @@ fn usual_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-'
 }
 
+/// RFC 3986 §3.2.2: the bytes of a reg-name that host names and IPv4
+/// addresses use, ALPHA, DIGIT, `-` and `.` (the rest of a reg-name is
+/// left to the `Host` check's table).
+fn spec_host(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'.'
+}
+
 /// A scanner: where the run starting at the index ends.
 type End = fn(&[u8], usize) -> usize;
 /// A block test: where the run of its class starting at the index ends,
@@ -85,8 +92,18 @@ const TOKEN_CLASS: Class = Class {
     block_class: TOKEN,
     block_spec: usual_tchar,
 };
+/// The usual bytes of a host.
+const HOST_CLASS: Class = Class {
+    name: "host",
+    spec: spec_host,
+    is: is_host_byte,
+    end: host_end,
+    scalar: scalar::host_run,
+    block_class: HOST,
+    block_spec: spec_host,
+};
 /// All of them.
-const CLASSES: [&Class; 3] = [&VALUE_CLASS, &TARGET_CLASS, &TOKEN_CLASS];
+const CLASSES: [&Class; 4] = [&VALUE_CLASS, &TARGET_CLASS, &TOKEN_CLASS, &HOST_CLASS];
 
 /// The AVX2 block test on its own; only where the CPU has AVX2.
 #[cfg(all(
@@ -160,6 +177,7 @@ fn engines(class: &Class) -> Vec<Engine> {
     match class.block_class {
         VALUE => engines_for::<VALUE>(),
         TARGET => engines_for::<TARGET>(),
+        HOST => engines_for::<HOST>(),
         _ => engines_for::<TOKEN>(),
     }
 }
@@ -232,13 +250,15 @@ fn predicates_match_the_rfc_for_every_byte() {
 
 #[test]
 fn predicates_are_const() {
-    const CHECKS: [bool; 6] = [
+    const CHECKS: [bool; 8] = [
         is_tchar(b'!'),
         !is_tchar(b':'),
         is_value_byte(b'\t'),
         !is_value_byte(0x7F),
         is_target_byte(b'~'),
         !is_target_byte(b' '),
+        is_host_byte(b'.'),
+        !is_host_byte(b'_'),
     ];
     assert!(CHECKS.iter().all(|&ok| ok));
 }
@@ -280,10 +300,16 @@ fn every_byte_at_every_position() {
 /// and a run with none reaches the end.
 #[test]
 fn single_invalid_byte_at_every_position() {
-    let cases: [(&Class, &[u8]); 3] = [
+    let cases: [(&Class, &[u8]); 4] = [
         (&VALUE_CLASS, &[0x00, 0x0A, 0x0D, 0x1F, 0x7F]),
         (&TARGET_CLASS, &[0x00, 0x09, 0x0D, 0x20, 0x7F, 0x80, 0xFF]),
         (&TOKEN_CLASS, &[0x00, 0x20, b'"', b',', b':', 0x7F, 0x80]),
+        (
+            &HOST_CLASS,
+            &[
+                0x00, 0x20, b',', b'/', b':', b'@', b'_', b'%', 0x7F, 0xAE, 0xAD,
+            ],
+        ),
     ];
     for (class, invalid) in cases {
         let engines = engines(class);
@@ -353,5 +379,10 @@ proptest! {
     #[test]
     fn token_fast_paths_agree_with_scalar(bytes in input(&TOKEN_CLASS)) {
         check_offsets(&TOKEN_CLASS, &bytes);
+    }
+
+    #[test]
+    fn host_fast_paths_agree_with_scalar(bytes in input(&HOST_CLASS)) {
+        check_offsets(&HOST_CLASS, &bytes);
     }
 }

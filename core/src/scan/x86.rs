@@ -91,6 +91,14 @@ macro_rules! class_mask {
                 let dash = $cmpeq(v, splat(b'-'));
                 $or($or(letter, digit), dash)
             }
+            // As TOKEN, with `-` and `.` (adjacent) as one range.
+            HOST => {
+                let lower = $or(v, splat(0x20));
+                let letter = $cmpgt(splat(0x80 + 26), $add(lower, splat(0x80 - b'a')));
+                let digit = $cmpgt(splat(0x80 + 10), $add(v, splat(0x80 - b'0')));
+                let dash_or_dot = $cmpgt(splat(0x80 + 2), $add(v, splat(0x80 - b'-')));
+                $or($or(letter, digit), dash_or_dot)
+            }
             // Unsigned v >= 0x20 (max(v, 0x20) == v) but not DEL, or HTAB.
             _ => $or(
                 $andnot($cmpeq(v, splat(0x7F)), $cmpeq($max_epu8(v, splat(0x20)), v)),
@@ -103,7 +111,7 @@ macro_rules! class_mask {
 pub(super) mod sse2 {
     //! SSE2: 16 bytes a step.
 
-    use crate::scan::{TARGET, TOKEN};
+    use crate::scan::{HOST, TARGET, TOKEN};
     use core::arch::x86_64::{
         _mm_add_epi8, _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_loadu_si128,
         _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
@@ -155,7 +163,7 @@ pub(super) mod sse2 {
 pub(super) mod avx2 {
     //! AVX2: 32 bytes a step, the same tests as SSE2 on twice the bytes.
 
-    use crate::scan::{TARGET, TOKEN};
+    use crate::scan::{HOST, TARGET, TOKEN};
     use core::arch::x86_64::{
         _mm256_add_epi8, _mm256_andnot_si256, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8,
         _mm256_loadu_si256, _mm256_max_epu8, _mm256_movemask_epi8, _mm256_or_si256,

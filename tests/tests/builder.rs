@@ -1,0 +1,320 @@
+//! The servers' builders: handles taken before the builder calls that
+//! size the server (workers, model, mailbox capacity) still reach the
+//! server that runs, and binding refuses a port that another server or
+//! program already serves, while one server's own listeners share theirs.
+#![cfg(unix)]
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use peregrine_core::ws::{Handshake, Message};
+use peregrine_core::{ConnectionId, Fill, Request, Response, Upgrade, WebSocket};
+use peregrine_examples::hello::Hello;
+use peregrine_tests::{Client, Handler, Model, Stats, get};
+
+/// How long a server gets to stop once asked, and a message to arrive.
+const BOUND: Duration = Duration::from_secs(10);
+
+/// A readiness-backend server with the tests' buffer sizes.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+type ReactorServer = peregrine_driver::Server<peregrine_epoll::Epoll, 16384, 16384, 32>;
+/// A readiness-backend server with the tests' buffer sizes.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+type ReactorServer = peregrine_driver::Server<peregrine_kqueue::Kqueue, 16384, 16384, 32>;
+
+/// A server running on a thread of its own; `run`'s result arrives on
+/// `done`.
+struct Running {
+    /// Where it listens.
+    addr: SocketAddr,
+    /// What `run` returned.
+    done: mpsc::Receiver<io::Result<Stats>>,
+    /// Stops it if the test fails before it could: a handle taken after
+    /// every builder call, which works with or without the fix under test.
+    fallback: peregrine_tests::ShutdownHandle,
+}
+
+impl Running {
+    /// Runs `run` on a thread.
+    fn spawn(
+        addr: SocketAddr,
+        fallback: peregrine_tests::ShutdownHandle,
+        run: impl FnOnce() -> io::Result<Stats> + Send + 'static,
+    ) -> Running {
+        let (tx, done) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(run());
+        });
+        Running {
+            addr,
+            done,
+            fallback,
+        }
+    }
+
+    /// Waits (at most [`BOUND`]) for `run` to return after a shutdown the
+    /// test began; its statistics.
+    #[track_caller]
+    fn stopped(&self, what: &str) -> Stats {
+        match self.done.recv_timeout(BOUND) {
+            Ok(result) => result.expect("the server failed"),
+            Err(_) => panic!("{what}: the server did not stop within {BOUND:?}"),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.fallback.shutdown();
+        let _ = self.done.recv_timeout(BOUND);
+    }
+}
+
+/// Serves `GET /` on a new connection to `addr`, and checks the answer.
+#[track_caller]
+fn serves(addr: SocketAddr) {
+    let mut client = Client::connect(addr);
+    client.send(&get("/"));
+    assert_eq!(client.response().body, b"Hello, World!");
+}
+
+#[test]
+fn a_reactor_shutdown_handle_taken_before_workers_stops_the_server() {
+    let server = ReactorServer::bind("127.0.0.1:0").expect("bind");
+    let early = server.shutdown_handle();
+    let server = server
+        .workers(2)
+        .mailbox_capacity(64 * 1024)
+        .handle_signals(false);
+    let running = Running::spawn(server.local_addr(), server.shutdown_handle(), move || {
+        server.run(Hello::new())
+    });
+    serves(running.addr);
+    serves(running.addr);
+    early.shutdown();
+    let stats = running.stopped("shut down through the handle taken first");
+    assert_eq!(stats.requests, 2, "{stats:?}");
+    // The early handle reads the same statistics.
+    assert_eq!(early.stats().requests, 2);
+}
+
+#[test]
+fn a_std_shutdown_handle_taken_before_workers_and_model_stops_the_server() {
+    for model in [
+        Model::Pool,
+        Model::PerConnection { max_threads: 3 },
+        Model::Single,
+    ] {
+        let server = peregrine_std::Server::bind("127.0.0.1:0").expect("bind");
+        let early = server.shutdown_handle();
+        let server = server.workers(2).model(model).handle_signals(false);
+        let running = Running::spawn(server.local_addr(), server.shutdown_handle(), move || {
+            server.run(Hello::new())
+        });
+        serves(running.addr);
+        early.shutdown();
+        let stats = running.stopped(&format!("{model:?}"));
+        assert_eq!(stats.requests, 1, "{model:?}: {stats:?}");
+        assert_eq!(early.stats().requests, 1, "{model:?}");
+    }
+}
+
+#[test]
+fn a_shutdown_asked_before_run_stops_the_server_once_started() {
+    let server = ReactorServer::bind("127.0.0.1:0").expect("bind");
+    let early = server.shutdown_handle();
+    let server = server.workers(2).handle_signals(false);
+    early.shutdown();
+    let running = Running::spawn(server.local_addr(), server.shutdown_handle(), move || {
+        server.run(Hello::new())
+    });
+    running.stopped("shut down before run");
+}
+
+/// Accepts WebSockets on `/ws`, tells the test each one's id as it opens;
+/// streams `GET /park` from what the test allows: `fill_body` answers
+/// `Fill::Pending` until `released` is set.
+struct Parked {
+    /// Told each WebSocket's id, and each parked request's.
+    opened: Mutex<mpsc::Sender<ConnectionId>>,
+    /// Whether a parked body may be sent.
+    released: Arc<AtomicBool>,
+}
+
+impl Handler for Parked {
+    fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+        response.stream(Some(5));
+        let _ = self.opened.lock().unwrap().send(response.id());
+    }
+
+    fn fill_body(&self, _: &mut u64, buf: &mut [u8], _: &mut ()) -> Fill {
+        if !self.released.load(SeqCst) {
+            return Fill::Pending;
+        }
+        buf[..5].copy_from_slice(b"woken");
+        Fill::Done(5)
+    }
+
+    fn websocket(&self, request: &Request<'_>, _: &Handshake<'_>) -> Upgrade {
+        if request.path() == b"/ws" {
+            Upgrade::Accept {
+                protocol: None,
+                tag: 0,
+            }
+        } else {
+            Upgrade::Decline
+        }
+    }
+
+    fn on_open(&self, socket: &mut WebSocket<'_>) {
+        let _ = self.opened.lock().unwrap().send(socket.id());
+    }
+}
+
+#[test]
+fn a_sender_taken_before_workers_reaches_the_connections() {
+    let (opened_tx, opened) = mpsc::channel();
+    let released = Arc::new(AtomicBool::new(false));
+    let server = ReactorServer::bind("127.0.0.1:0").expect("bind");
+    let early = server.sender();
+    let server = server
+        .workers(2)
+        .mailbox_capacity(64 * 1024)
+        .handle_signals(false);
+    let handler = Parked {
+        opened: Mutex::new(opened_tx),
+        released: Arc::clone(&released),
+    };
+    let running = Running::spawn(server.local_addr(), server.shutdown_handle(), move || {
+        server.run(handler)
+    });
+
+    // A message to one WebSocket, and a broadcast.
+    let stream = std::net::TcpStream::connect(running.addr).expect("connect");
+    stream.set_read_timeout(Some(BOUND)).expect("timeout");
+    let url = format!("ws://{}/ws", running.addr);
+    let (mut ws, _) = tungstenite::client(url.as_str(), stream).expect("handshake");
+    let id = opened.recv_timeout(BOUND).expect("the WebSocket opened");
+    early
+        .send(id, Message::Text("to you"))
+        .expect("posted to its worker");
+    early
+        .broadcast(Message::Text("to all"))
+        .expect("posted to every worker");
+    for expected in ["to you", "to all"] {
+        match ws.read().expect("the message, before the read timeout") {
+            tungstenite::Message::Text(text) => assert_eq!(text.as_str(), expected),
+            other => panic!("expected {expected:?}, got {other:?}"),
+        }
+    }
+
+    // A wake-up for a streamed body that waits for the application.
+    let mut client = Client::connect(running.addr);
+    client.send(&get("/park"));
+    let id = opened.recv_timeout(BOUND).expect("the request was handled");
+    released.store(true, SeqCst);
+    early.wake(id).expect("posted to its worker");
+    let response = client.response();
+    assert_eq!(response.body, b"woken");
+}
+
+/// `bind`'s error kind for `addr`, on both builders.
+fn bind_errors(addr: SocketAddr) -> [Option<io::ErrorKind>; 2] {
+    [
+        ReactorServer::bind(addr).err().map(|error| error.kind()),
+        peregrine_std::Server::bind(addr)
+            .err()
+            .map(|error| error.kind()),
+    ]
+}
+
+#[test]
+fn a_port_another_server_serves_is_refused_and_its_owner_keeps_every_connection() {
+    // Two workers: two listeners sharing the port in one group.
+    let server = ReactorServer::bind("127.0.0.1:0")
+        .expect("bind")
+        .workers(2)
+        .handle_signals(false);
+    let addr = server.local_addr();
+    let running = Running::spawn(addr, server.shutdown_handle(), move || {
+        server.run(Hello::new())
+    });
+    serves(addr);
+    let in_use = Some(io::ErrorKind::AddrInUse);
+    assert_eq!(bind_errors(addr), [in_use, in_use]);
+    // Nor can a plain listener take it.
+    let plain = TcpListener::bind(addr).err().map(|error| error.kind());
+    assert_eq!(plain, in_use);
+    // Every connection still reaches the server that owns the port: none
+    // waits in the backlog of a listener nobody accepts on.
+    for _ in 0..32 {
+        serves(addr);
+    }
+    running.fallback.shutdown();
+    running.stopped("the first server");
+}
+
+#[test]
+fn a_port_a_std_server_serves_is_refused() {
+    let server = peregrine_std::Server::bind("127.0.0.1:0")
+        .expect("bind")
+        .workers(2)
+        .handle_signals(false);
+    let addr = server.local_addr();
+    let running = Running::spawn(addr, server.shutdown_handle(), move || {
+        server.run(Hello::new())
+    });
+    serves(addr);
+    let in_use = Some(io::ErrorKind::AddrInUse);
+    assert_eq!(bind_errors(addr), [in_use, in_use]);
+    serves(addr);
+    running.fallback.shutdown();
+    running.stopped("the std server");
+}
+
+#[test]
+fn a_port_a_plain_listener_holds_is_refused() {
+    let in_use = Some(io::ErrorKind::AddrInUse);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    assert_eq!(bind_errors(addr), [in_use, in_use]);
+    // Held on every address, it is in use on the loopback one too.
+    let wildcard = TcpListener::bind("0.0.0.0:0").expect("bind");
+    let port = wildcard.local_addr().expect("address").port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    assert_eq!(bind_errors(addr), [in_use, in_use]);
+    // Once it is closed the port is free again.
+    drop(listener);
+    drop(wildcard);
+    let server = ReactorServer::bind(addr).expect("the port is free again");
+    drop(server);
+}
+
+#[test]
+fn a_server_s_own_listeners_share_its_port_picked_by_the_system() {
+    // Port 0: the first listener picks the port, the others join it.
+    for (workers, accept_threads) in [(3, 0), (2, 2)] {
+        let server = ReactorServer::bind("127.0.0.1:0")
+            .expect("bind")
+            .workers(workers)
+            .accept_threads(accept_threads)
+            .handle_signals(false);
+        let addr = server.local_addr();
+        assert_ne!(addr.port(), 0);
+        let running = Running::spawn(addr, server.shutdown_handle(), move || {
+            server.run(Hello::new())
+        });
+        for _ in 0..24 {
+            serves(addr);
+        }
+        running.fallback.shutdown();
+        let stats = running.stopped("the server");
+        assert_eq!(
+            stats.requests, 24,
+            "{workers} workers, {accept_threads} accept threads"
+        );
+    }
+}
