@@ -179,14 +179,9 @@ impl Rig {
             handoff: false,
         };
         let time: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
-        let mut worker = Worker::new(
-            settings,
-            FakePoller::default(),
-            None,
-            &HELLO,
-            Shared::new(1, 0),
-            0,
-        );
+        let shared = Shared::new();
+        assert!(shared.start(1, 0));
+        let mut worker = Worker::new(settings, FakePoller::default(), None, &HELLO, shared, 0);
         worker.clock = Clock::manual(time);
         Rig {
             worker,
