@@ -290,6 +290,11 @@ pub enum Fill {
     /// sender ask again at their next timer tick. The write timeout does
     /// not run while the connection waits for the application.
     Pending,
+    /// The body cannot be finished (the application failed): what was
+    /// queued is sent, then the connection closes without the rest, so
+    /// the client sees a body cut short (a chunked body lacks its last
+    /// chunk, a body of announced length is short), never a complete one.
+    Abort,
 }
 
 /// A region of a file for the backend to send with `sendfile` (or by
@@ -653,6 +658,34 @@ impl<'a, L> Response<'a, L> {
     /// [`Fill::Pending`] (the backend's `Sender::wake`).
     pub fn id(&self) -> ConnectionId {
         self.id
+    }
+
+    /// Gives up on this response, whatever was set: the connection answers
+    /// `500 Internal Server Error` instead and closes after it, as when a
+    /// head does not fit. For a handler that fails after it began its
+    /// answer (nothing of it is sent before [`Handler::handle`] returns),
+    /// or code that caught a handler's panic.
+    ///
+    /// ```
+    /// use peregrine_core::{Handler, Request, Response, StatusCode};
+    ///
+    /// struct Report;
+    ///
+    /// impl Handler for Report {
+    ///     fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+    ///         response.status(StatusCode::OK).header("X-Rows", b"3").unwrap();
+    ///         let rows: Result<&[u8], ()> = Err(()); // the query failed
+    ///         match rows {
+    ///             Ok(rows) => response.body(rows).unwrap(),
+    ///             Err(()) => response.abandon(),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn abandon(&mut self) {
+        self.stage = Stage::Failed;
+        self.close = true;
+        self.hijack = false;
     }
 
     /// Sets the scratch value [`Handler::fill_body`] will be given.

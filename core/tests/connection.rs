@@ -877,6 +877,31 @@ fn a_parked_stream_waits_for_its_wake_up_and_ends_if_its_peer_leaves() {
 }
 
 #[test]
+fn an_aborted_stream_sends_what_it_queued_and_closes_unfinished() {
+    let driver = converse_script(&[
+        Step::Send(b"GET /abort HTTP/1.1\r\nHost: a\r\n\r\n"),
+        Step::Send(GET.as_bytes()),
+    ]);
+    // No last chunk: the client sees a cut body. The request behind it
+    // is not answered.
+    assert_eq!(
+        driver.output(),
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
+    );
+    assert!(driver.write_closed);
+}
+
+#[test]
+fn an_abandoned_response_is_answered_500_and_the_connection_closes() {
+    let driver = converse_script(&[Step::Send(b"GET /abandon HTTP/1.1\r\nHost: a\r\n\r\n")]);
+    assert_eq!(
+        driver.output(),
+        "HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    );
+    assert!(driver.write_closed);
+}
+
+#[test]
 fn an_idle_connection_suspends_and_resumes_into_another_as_it_was() {
     let limit = Config::DEFAULT.idle_timeout;
     let mut driver = Driver::new();

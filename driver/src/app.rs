@@ -8,8 +8,19 @@
 //! The epoll/kqueue reactor and the portable backend's threads both serve
 //! connections through one of these, so each of those steps is written
 //! once.
+//!
+//! It also contains the application's panics: each call into a connection
+//! runs under [`catch_unwind`], and a panic in a handler callback ends the
+//! request or connection it was serving ([`Connection::handle_panic`]:
+//! `500` if nothing of its response was sent, a body left unfinished, a
+//! WebSocket Close `1011`), never the worker and its other connections.
+//! Panics are counted (`Counters::handler_panics`); the panic hook
+//! reports each as usual. The worker's application state (`L`) is left as
+//! the panicking code left it. Built with `panic = "abort"`, a panic ends
+//! the process.
 
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use peregrine_core::date::DateCache;
 use peregrine_core::{Connection, Counters, Env, Handler, IoBuffers};
@@ -91,7 +102,39 @@ where
     where
         S: Socket,
     {
-        drive(conn, bufs, socket, ready, mode, &mut self.env(now))
+        let run = AssertUnwindSafe(|| drive(conn, bufs, socket, ready, mode, &mut self.env(now)));
+        match catch_unwind(run) {
+            Ok(result) => result,
+            Err(_) => self.after_panic(conn, bufs, socket, ready, mode, now),
+        }
+    }
+
+    /// After a handler panicked in a call into `conn`: the connection
+    /// answers what it can, and what it queued is written as far as the
+    /// socket takes it (the connection no longer reads, so no handler runs
+    /// for it again but a body's last piece or a WebSocket's `on_close`).
+    #[cold]
+    #[inline(never)]
+    fn after_panic<S, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+        &mut self,
+        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        socket: &mut S,
+        ready: &mut Readiness,
+        mode: Mode,
+        now: u64,
+    ) -> io::Result<()>
+    where
+        S: Socket,
+    {
+        conn.handle_panic(bufs, now, &mut self.totals);
+        ready.writable = true;
+        let run = AssertUnwindSafe(|| drive(conn, bufs, socket, ready, mode, &mut self.env(now)));
+        catch_unwind(run).unwrap_or_else(|_| {
+            // A second panic: nothing more is sent.
+            self.totals.handler_panics += 1;
+            Err(io::Error::other("the handler panicked again"))
+        })
     }
 
     /// Continues the work `conn` left (see [`Connection::poll`]).
@@ -101,7 +144,11 @@ where
         bufs: &mut IoBuffers<READ, WRITE>,
         now: u64,
     ) {
-        conn.poll(bufs, &mut self.env(now));
+        let run = AssertUnwindSafe(|| conn.poll(bufs, &mut self.env(now)));
+        if catch_unwind(run).is_err() {
+            // What the connection queued goes out with its next drive.
+            conn.handle_panic(bufs, now, &mut self.totals);
+        }
     }
 
     /// Handles `conn`'s deadline if it passed by `now`; whether it had.

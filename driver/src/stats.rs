@@ -53,6 +53,10 @@ pub struct Stats {
     /// `timeouts`). Always 0 on a backend that serves a connection per
     /// thread.
     pub heads_shed: u64,
+    /// Handler calls that panicked. Each panic is contained: it ends the
+    /// request (`500` if nothing of its response was sent) or the
+    /// connection it was serving, and the worker goes on.
+    pub handler_panics: u64,
 }
 
 /// One worker's counters, written by it alone.
@@ -74,6 +78,8 @@ pub(crate) struct WorkerCounters {
     idle_evicted: AtomicU64,
     /// Partial heads sent away for their buffers.
     heads_shed: AtomicU64,
+    /// Handler panics caught.
+    handler_panics: AtomicU64,
 }
 
 impl WorkerCounters {
@@ -87,6 +93,7 @@ impl WorkerCounters {
         }
         self.parse_errors.store(totals.parse_errors, Relaxed);
         self.timeouts.store(totals.timeouts, Relaxed);
+        self.handler_panics.store(totals.handler_panics, Relaxed);
     }
 
     /// Publishes how many idle connections a worker closed to make room,
@@ -109,6 +116,7 @@ impl WorkerCounters {
         stats.timeouts += self.timeouts.load(Relaxed);
         stats.idle_evicted += self.idle_evicted.load(Relaxed);
         stats.heads_shed += self.heads_shed.load(Relaxed);
+        stats.handler_panics += self.handler_panics.load(Relaxed);
     }
 }
 

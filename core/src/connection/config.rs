@@ -141,6 +141,9 @@ pub struct Counters {
     pub parse_errors: u64,
     /// Requests that stalled (`408`) and peers that stopped reading.
     pub timeouts: u64,
+    /// Handler calls that panicked, caught by the caller and reported with
+    /// [`Connection::handle_panic`](crate::Connection::handle_panic).
+    pub handler_panics: u64,
 }
 
 impl Counters {

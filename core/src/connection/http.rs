@@ -69,6 +69,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Parses the head at `read_start` and begins its request; `false`
     /// when more input is needed or the connection stopped.
+    #[inline(always)]
     pub(super) fn read_head<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,

@@ -694,6 +694,40 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             || !self.parser.is_idle()
     }
 
+    /// Answers for a handler callback that panicked during the last call
+    /// (the caller caught the panic where it can: `std::panic::catch_unwind`
+    /// around its calls into the connection), and counts it in
+    /// `counters.handler_panics`. The connection makes what it can of its
+    /// state, then closes:
+    ///
+    /// - the request in hand has no response yet (every response is queued
+    ///   whole when [`Handler::handle`] returns, and the callbacks before it
+    ///   come before it): it is answered `500 Internal Server Error`, after
+    ///   the responses queued before it;
+    /// - a streamed body was being filled: what was queued goes out, and
+    ///   the body is left unfinished (as with [`Fill::Abort`](crate::Fill::Abort));
+    /// - a WebSocket: Close `1011`, then the usual wait for the reply.
+    ///
+    /// The buffers are those the failed call had.
+    pub fn handle_panic(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        now: u64,
+        counters: &mut Counters,
+    ) {
+        counters.handler_panics += 1;
+        self.yielded = false;
+        match &self.phase {
+            Phase::Http(http) if http.stream.is_some() => self.abort_stream(now),
+            Phase::Http(_) => {
+                counters.response(500);
+                self.queue_error(bufs, crate::StatusCode::INTERNAL_SERVER_ERROR, None, now);
+            }
+            Phase::WebSocket(_) => self.fail_websocket(now),
+            _ => self.close_now(),
+        }
+    }
+
     /// Whether the connection is over: the caller closes the socket.
     pub fn is_closed(&self) -> bool {
         matches!(self.phase, Phase::Closed)

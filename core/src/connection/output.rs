@@ -207,6 +207,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             let (n, done) = match fill {
                 Fill::More(n) => (n.min(data_len), false),
                 Fill::Done(n) => (n.min(data_len), true),
+                Fill::Abort => {
+                    self.abort_stream(env.now);
+                    return;
+                }
                 Fill::Pending => {
                     stream.state = StreamState::Parked;
                     self.set_stream(Some(stream));
@@ -261,6 +265,20 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 return;
             }
         }
+    }
+
+    /// Ends a stream the application could not finish: what is queued
+    /// goes out, then the connection closes, the body left unfinished.
+    pub(super) fn abort_stream(&mut self, now: u64) {
+        self.set_stream(None);
+        if let Phase::Http(http) = &mut self.phase {
+            http.then = Then::Close;
+            http.input = Input::Stopped;
+        }
+        self.timers.clear(TimerKind::Header);
+        self.timers.clear(TimerKind::Body);
+        self.timers.clear(TimerKind::Idle);
+        self.finish_if_drained(now);
     }
 
     /// A stream now waits for the application: no write deadline while

@@ -13,6 +13,9 @@ use crate::ws::{self, CloseCode, Message, Opcode, SendError, Session, Topics};
 /// "going away" (static, so no buffer is needed to send it).
 const GOING_AWAY: &[u8] = b"\x88\x0c\x03\xe9going away";
 
+/// A Close frame with code 1011 and the reason "internal error".
+const INTERNAL_ERROR: &[u8] = b"\x88\x10\x03\xf3internal error";
+
 /// The Close frame for a peer that does not read fast enough, under
 /// [`Backpressure::Close`]: 1008 "backpressure" (static: the write buffer
 /// is full when it is needed).
@@ -287,6 +290,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         if let Some((state, mut output)) = self.websocket_output(&mut [], now) {
             if state.can_send() {
                 state.close_static(&mut output, CloseCode::GOING_AWAY, GOING_AWAY);
+            }
+        }
+    }
+
+    /// The WebSocket half of [`handle_panic`](Self::handle_panic): close
+    /// with 1011 and wait (the linger time) for the reply.
+    pub(super) fn fail_websocket(&mut self, now: u64) {
+        if let Some((state, mut output)) = self.websocket_output(&mut [], now) {
+            if state.can_send() {
+                state.close_static(&mut output, CloseCode::INTERNAL_ERROR, INTERNAL_ERROR);
             }
         }
     }

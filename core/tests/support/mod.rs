@@ -94,6 +94,9 @@ const PARKED: u64 = 1 << 62;
 /// The tag of `/parked` once it has parked.
 const PARKED_ONCE: u64 = PARKED | 1;
 
+/// The tag of `/abort`: one piece, then the application fails.
+const ABORTING: u64 = 1 << 61;
+
 /// Packs the state of a generated stream into a response tag.
 fn pack(remaining: u64, piece: u64, produced: u64) -> u64 {
     remaining | piece << 24 | produced << 40
@@ -126,6 +129,7 @@ fn numbers(path: &[u8]) -> Vec<u64> {
 /// - `/stream` — three chunks of `abc`;
 /// - `/parked` — a chunked body that waits for a wake-up
 ///   ([`Fill::Pending`]), then is `late`;
+/// - `/abort` — a chunked body of `abc`, then [`Fill::Abort`];
 /// - `/gen/{chunked,length,short,close}/<total>/<piece>` — a streamed
 ///   body of [`gen_body`]`(total)` produced `piece` bytes at a time;
 ///   `length` announces its length, `short` announces `total` but ends
@@ -157,6 +161,14 @@ impl Handler<Local> for Echo {
             }
             b"/parked" => {
                 response.set_tag(PARKED);
+                response.stream(None);
+            }
+            b"/abandon" => {
+                response.header("X-Begun", b"yes").unwrap();
+                response.abandon();
+            }
+            b"/abort" => {
+                response.set_tag(ABORTING);
                 response.stream(None);
             }
             b"/close" => {
@@ -239,6 +251,12 @@ impl Handler<Local> for Echo {
                 buf[..4].copy_from_slice(b"late");
                 return Fill::Done(4);
             }
+            ABORTING => {
+                *tag += 1;
+                buf[..3].copy_from_slice(b"abc");
+                return Fill::More(3);
+            }
+            tag if tag == ABORTING + 1 => return Fill::Abort,
             _ => {}
         }
         if *tag & ABC != 0 {
