@@ -44,6 +44,8 @@ mod sender;
 mod server;
 #[cfg(unix)]
 pub mod unix;
+#[cfg(unix)]
+mod wakes;
 
 #[cfg(unix)]
 pub use sender::{DEFAULT_MAILBOX_CAPACITY, PostError, Sender};

@@ -17,7 +17,9 @@ use peregrine_core::ConnectionId;
 use peregrine_core::ws::{CloseCode, Message};
 
 use crate::outbox::{Outbox, PostFailed, Record};
+use crate::slab::Token;
 use crate::stats::{Shared, Waker};
+use crate::wakes::WakeSet;
 
 /// Default bytes of each worker's mailbox.
 pub const DEFAULT_MAILBOX_CAPACITY: usize = 256 * 1024;
@@ -42,15 +44,36 @@ pub(crate) struct Mailbox {
     /// Messages that reached the worker but no connection: it was gone,
     /// closing, out of buffer room, or no buffer was free.
     pub(crate) undelivered: AtomicU64,
+    /// Wake-ups for parked streams, one bit per connection slot.
+    pub(crate) wakes: WakeSet,
 }
 
 impl Mailbox {
-    /// An empty mailbox of `capacity` bytes.
-    pub(crate) fn with_capacity(capacity: usize) -> Self {
+    /// An empty mailbox of `capacity` bytes, with wake-ups for
+    /// `connections` slots.
+    pub(crate) fn with_capacity(capacity: usize, connections: usize) -> Self {
         Mailbox {
             outbox: Outbox::with_capacity(capacity),
             waker: OnceLock::new(),
             undelivered: AtomicU64::new(0),
+            wakes: WakeSet::new(connections),
+        }
+    }
+
+    /// Marks the connection with `key` woken, and wakes the worker if it
+    /// needs it. Never refused for want of room: repeated wake-ups of one
+    /// connection are one.
+    fn wake(&self, key: u64) -> Result<(), PostError> {
+        match self.wakes.insert(Token::from_u64(key).slot()) {
+            Some(true) => {
+                if let Some(waker) = self.waker.get() {
+                    waker.wake();
+                }
+                Ok(())
+            }
+            Some(false) => Ok(()),
+            // Not a slot of this worker: no connection of it to wake.
+            None => Ok(()),
         }
     }
 
@@ -113,24 +136,18 @@ const PING: u16 = 3;
 const PONG: u16 = 4;
 /// A Close; the record's extra number is the code (0: none).
 const CLOSE: u16 = 5;
-/// Not a message: wake a streamed body that answered `Fill::Pending`.
-const WAKE: u16 = 6;
 
 /// What a mailbox record asks of the worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mail<'a> {
-    /// Send a WebSocket message.
+    /// Send a WebSocket message. (Wake-ups for parked streams do not go
+    /// through records: see the mailbox's wake-up set.)
     Message(Target, Message<'a>),
-    /// Wake the connection with this key.
-    Wake(u64),
 }
 
 /// A record taken from a mailbox as what it asks; `None` for one no
 /// sender writes.
 pub(crate) fn decode(record: Record<'_>) -> Option<Mail<'_>> {
-    if record.kind == WAKE {
-        return Some(Mail::Wake(record.target));
-    }
     let target = match record.kind >> 8 {
         TARGET_CONNECTION => Target::Connection(record.target),
         TARGET_TOPIC => Target::Topic(record.target),
@@ -222,12 +239,16 @@ impl Sender {
     /// handler's `fill_body` is asked again. Harmless if the connection is
     /// gone or not waiting.
     ///
+    /// Wake-ups do not take room in the mailbox: each worker keeps one bit
+    /// per connection slot, so any number of them, from any number of
+    /// threads, is accepted, and those for one connection before it runs
+    /// again are one.
+    ///
     /// # Errors
     ///
-    /// [`PostError::Full`], or [`PostError::NoSuchWorker`] for an id from
-    /// another server.
+    /// [`PostError::NoSuchWorker`] for an id from another server.
     pub fn wake(&self, to: ConnectionId) -> Result<(), PostError> {
-        self.mailbox(to)?.post_record(WAKE, to.key(), 0, &[])
+        self.mailbox(to)?.wake(to.key())
     }
 
     /// The mailbox of the worker serving `id`.
@@ -288,7 +309,7 @@ mod tests {
 
     #[test]
     fn every_message_and_target_survives_a_mailbox() {
-        let mailbox = Mailbox::with_capacity(1024);
+        let mailbox = Mailbox::with_capacity(1024, 0);
         let messages = [
             (Target::Connection(42), Message::Text("héllo")),
             (Target::Topic(7), Message::Binary(&[0, 1, 2])),
@@ -315,7 +336,7 @@ mod tests {
 
     #[test]
     fn posting_reports_full_and_too_large() {
-        let mailbox = Mailbox::with_capacity(64);
+        let mailbox = Mailbox::with_capacity(64, 0);
         assert_eq!(
             mailbox.post(Target::All, Message::Binary(&[0; 49])),
             Err(PostError::TooLarge)

@@ -214,14 +214,17 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         L: Default,
     {
         let handle = self.shutdown_handle();
-        if !self.shared.start(self.workers, self.mailbox_capacity) {
-            // `run` takes the builder, so it runs once per shared state.
-            return Err(io::Error::other("the server was already started"));
-        }
         let fd_limit = unix::raise_fd_limit();
         let max_connections = self.max_connections.unwrap_or_else(|| {
             unix::default_max_connections(fd_limit, self.workers + self.accept_threads)
         });
+        let started = self
+            .shared
+            .start(self.workers, self.mailbox_capacity, max_connections);
+        if !started {
+            // `run` takes the builder, so it runs once per shared state.
+            return Err(io::Error::other("the server was already started"));
+        }
         // One listener per worker, or per accept thread.
         let handoff = self.accept_threads > 0;
         let count = if handoff {

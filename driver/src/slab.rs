@@ -46,6 +46,11 @@ impl Token {
         Token((u64::from(generation) << 32) | u64::from(index))
     }
 
+    /// The slot's number (what a connection's wake-up bit is keyed by).
+    pub(crate) fn slot(self) -> usize {
+        self.index()
+    }
+
     /// The slot index.
     fn index(self) -> usize {
         (self.0 & 0xffff_ffff) as usize
@@ -178,6 +183,14 @@ impl<T> Slab<T> {
     fn live(&self, token: Token) -> Option<&Slot<T>> {
         let slot = self.slots.get(token.index())?;
         (slot.generation == token.generation() && slot.value.is_some()).then_some(slot)
+    }
+
+    /// The token of the value in slot `slot` now, if it holds one.
+    pub fn token_at(&self, slot: usize) -> Option<Token> {
+        let held = self.slots.get(slot)?;
+        held.value
+            .is_some()
+            .then(|| Token::new(slot as u32, held.generation))
     }
 
     /// The value `token` names, unless its slot was freed since.

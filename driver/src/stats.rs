@@ -229,19 +229,30 @@ impl Shared {
     }
 
     /// Sizes the state for `workers` workers, each with a hand-off queue
-    /// and a mailbox of `mailbox_capacity` bytes. Called once, before any
-    /// worker starts; `false` if the state was sized before.
+    /// and a mailbox of `mailbox_capacity` bytes whose wake-up set has
+    /// room for `connections` slots. Called once, before any worker starts;
+    /// `false` if the state was sized before.
     #[cfg(unix)]
-    pub(crate) fn start(&self, workers: usize, mailbox_capacity: usize) -> bool {
-        self.size(workers, workers, mailbox_capacity)
+    pub(crate) fn start(
+        &self,
+        workers: usize,
+        mailbox_capacity: usize,
+        connections: usize,
+    ) -> bool {
+        self.size(workers, workers, mailbox_capacity, connections)
     }
-
     /// Sizes `workers` statistics slots and `queues` hand-off queues and
     /// mailboxes (none for a backend that runs its own threads); `false`
     /// if they were sized before.
-    fn size(&self, workers: usize, queues: usize, mailbox_capacity: usize) -> bool {
+    fn size(
+        &self,
+        workers: usize,
+        queues: usize,
+        mailbox_capacity: usize,
+        connections: usize,
+    ) -> bool {
         #[cfg(not(unix))]
-        let _ = (queues, mailbox_capacity);
+        let _ = (queues, mailbox_capacity, connections);
         let counters = (0..workers).map(|_| WorkerCounters::default()).collect();
         if !self.workers.set(counters) {
             return false;
@@ -259,7 +270,7 @@ impl Shared {
             );
             self.mailboxes.set(
                 (0..queues)
-                    .map(|_| crate::sender::Mailbox::with_capacity(mailbox_capacity))
+                    .map(|_| crate::sender::Mailbox::with_capacity(mailbox_capacity, connections))
                     .collect(),
             );
         }
@@ -318,7 +329,7 @@ impl ShutdownHandle {
     /// Slots are set once: returns `false`, changing nothing, if they were
     /// set before.
     pub fn set_slots(&self, slots: usize) -> bool {
-        self.shared.size(slots, 0, 0)
+        self.shared.size(slots, 0, 0, 0)
     }
 
     /// Publishes the totals of statistics slot `slot` (ignored if there is

@@ -497,3 +497,42 @@ fn a_streamed_body_waiting_for_the_application_ends_when_its_client_leaves() {
         stopping.elapsed()
     );
 }
+
+#[test]
+fn a_flood_of_wakes_from_several_threads_is_never_refused_and_wakes_the_stream() {
+    let (events_tx, events) = mpsc::channel();
+    let pending = std::sync::Arc::new(Mutex::new((Vec::new(), false)));
+    let feed_pending = std::sync::Arc::clone(&pending);
+    let (server, sender) = TestServer::start_with_sender(Options::default(), move |_| Feed {
+        events: Mutex::new(events_tx),
+        pending: feed_pending,
+    });
+    let mut client = server.connect();
+    client.send(&peregrine_tests::get("/feed"));
+    let id = events
+        .recv_timeout(OPEN_TIMEOUT)
+        .expect("handled")
+        .expect("the id comes first");
+    assert_eq!(events.recv_timeout(OPEN_TIMEOUT), Ok(None));
+    // Far more wake-ups than a mailbox of messages would hold, from four
+    // threads at once: each one is accepted.
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                for _ in 0..100_000 {
+                    sender.wake(id).expect("a wake-up is never refused");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    // The last of them finds the body ready, and it goes out.
+    *pending.lock().unwrap() = (b"after the flood".to_vec(), true);
+    sender.wake(id).expect("posted");
+    assert_eq!(client.response().text(), "after the flood");
+    let stats = server.stop();
+    assert_eq!(stats.messages_undelivered, 0);
+}

@@ -23,14 +23,17 @@ where
         let Some(mailbox) = shared.mailboxes.get(self.settings.id) else {
             return;
         };
+        // Wake-ups first: each slot at most once, for its connection now
+        // (one gone since is harmless to the one that took its slot).
+        mailbox.wakes.drain(|slot| {
+            if let Some(token) = self.slab.token_at(slot) {
+                self.wake(token, now);
+            }
+        });
         let mut mail = std::mem::take(&mut self.mail);
         mailbox.outbox.drain(&mut mail, |record| {
             let undelivered = match sender::decode(record) {
                 None => 1,
-                Some(Mail::Wake(key)) => {
-                    self.wake(Token::from_u64(key), now);
-                    0
-                }
                 Some(Mail::Message(Target::Connection(key), message)) => {
                     u64::from(!self.deliver(Token::from_u64(key), message, now))
                 }
