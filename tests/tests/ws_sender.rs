@@ -430,23 +430,58 @@ impl Handler for Feed {
     }
 }
 
+/// A server streaming `/feed` from `pending`, and a client whose `/feed`
+/// stream is parked: the server found nothing to send yet.
+struct ParkedFeed {
+    server: TestServer,
+    sender: Sender,
+    client: peregrine_tests::Client,
+    /// The parked connection.
+    id: ConnectionId,
+    /// What `Feed` reports.
+    events: mpsc::Receiver<Option<ConnectionId>>,
+    /// What `Feed` sends next.
+    pending: std::sync::Arc<Mutex<(Vec<u8>, bool)>>,
+}
+
+impl ParkedFeed {
+    fn start(options: Options) -> Self {
+        let (events_tx, events) = mpsc::channel();
+        let pending = std::sync::Arc::new(Mutex::new((Vec::new(), false)));
+        let feed_pending = std::sync::Arc::clone(&pending);
+        let (server, sender) = TestServer::start_with_sender(options, move |_| Feed {
+            events: Mutex::new(events_tx),
+            pending: feed_pending,
+        });
+        let mut client = server.connect();
+        client.send(&peregrine_tests::get("/feed"));
+        let id = events
+            .recv_timeout(OPEN_TIMEOUT)
+            .expect("handled")
+            .expect("the id comes first");
+        // Asked once, found nothing: now it waits, without asking again.
+        assert_eq!(events.recv_timeout(OPEN_TIMEOUT), Ok(None));
+        ParkedFeed {
+            server,
+            sender,
+            client,
+            id,
+            events,
+            pending,
+        }
+    }
+}
+
 #[test]
 fn a_streamed_body_waiting_for_the_application_resumes_when_woken() {
-    let (events_tx, events) = mpsc::channel();
-    let pending = std::sync::Arc::new(Mutex::new((Vec::new(), false)));
-    let feed_pending = std::sync::Arc::clone(&pending);
-    let (server, sender) = TestServer::start_with_sender(Options::default(), move |_| Feed {
-        events: Mutex::new(events_tx),
-        pending: feed_pending,
-    });
-    let mut client = server.connect();
-    client.send(&peregrine_tests::get("/feed"));
-    let id = events
-        .recv_timeout(OPEN_TIMEOUT)
-        .expect("handled")
-        .expect("the id comes first");
-    // Asked once, found nothing: now it waits, without asking again.
-    assert_eq!(events.recv_timeout(OPEN_TIMEOUT), Ok(None));
+    let ParkedFeed {
+        server,
+        sender,
+        mut client,
+        id,
+        events,
+        pending,
+    } = ParkedFeed::start(Options::default());
     *pending.lock().unwrap() = (b"hello, woken world".to_vec(), true);
     sender.wake(id).expect("posted");
     let response = client.response();
@@ -471,21 +506,11 @@ fn a_streamed_body_waiting_for_the_application_resumes_when_woken() {
 
 #[test]
 fn a_streamed_body_waiting_for_the_application_ends_when_its_client_leaves() {
-    let (events_tx, events) = mpsc::channel();
-    let pending = std::sync::Arc::new(Mutex::new((Vec::new(), false)));
-    let feed_pending = std::sync::Arc::clone(&pending);
     let options = Options {
         grace: Duration::from_secs(30),
         ..Options::default()
     };
-    let (server, _sender) = TestServer::start_with_sender(options, move |_| Feed {
-        events: Mutex::new(events_tx),
-        pending: feed_pending,
-    });
-    let mut client = server.connect();
-    client.send(&peregrine_tests::get("/feed"));
-    let _ = events.recv_timeout(OPEN_TIMEOUT).expect("handled");
-    assert_eq!(events.recv_timeout(OPEN_TIMEOUT), Ok(None));
+    let ParkedFeed { server, client, .. } = ParkedFeed::start(options);
     // The client leaves while the stream waits for the application: the
     // server notices, so a shutdown does not wait out its grace period.
     drop(client);
@@ -500,20 +525,14 @@ fn a_streamed_body_waiting_for_the_application_ends_when_its_client_leaves() {
 
 #[test]
 fn a_flood_of_wakes_from_several_threads_is_never_refused_and_wakes_the_stream() {
-    let (events_tx, events) = mpsc::channel();
-    let pending = std::sync::Arc::new(Mutex::new((Vec::new(), false)));
-    let feed_pending = std::sync::Arc::clone(&pending);
-    let (server, sender) = TestServer::start_with_sender(Options::default(), move |_| Feed {
-        events: Mutex::new(events_tx),
-        pending: feed_pending,
-    });
-    let mut client = server.connect();
-    client.send(&peregrine_tests::get("/feed"));
-    let id = events
-        .recv_timeout(OPEN_TIMEOUT)
-        .expect("handled")
-        .expect("the id comes first");
-    assert_eq!(events.recv_timeout(OPEN_TIMEOUT), Ok(None));
+    let ParkedFeed {
+        server,
+        sender,
+        mut client,
+        id,
+        pending,
+        ..
+    } = ParkedFeed::start(Options::default());
     // Far more wake-ups than a mailbox of messages would hold, from four
     // threads at once: each one is accepted.
     let threads: Vec<_> = (0..4)

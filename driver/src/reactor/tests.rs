@@ -333,10 +333,11 @@ fn a_whole_request_in_line_sends_the_slowest_partial_head_away() {
     assert_eq!(rig.received(slow[1]), (String::new(), false));
 }
 
-#[test]
-fn a_partial_head_in_line_waits_until_the_oldest_is_half_the_header_timeout_old() {
+/// A worker with one pair and a header timeout of `header_timeout` ms: a
+/// partial head holds the pair, and a second waits in line for it.
+fn holder_and_waiter(header_timeout: u64) -> (Rig, usize, usize) {
     let config = Config {
-        header_timeout: 10_000,
+        header_timeout,
         ..Config::DEFAULT
     };
     let mut rig = Rig::new(1, 16, config);
@@ -347,6 +348,12 @@ fn a_partial_head_in_line_waits_until_the_oldest_is_half_the_header_timeout_old(
     rig.send(waiter, PARTIAL);
     assert!(rig.turn());
     assert!(rig.worker.lending.has_waiting());
+    (rig, holder, waiter)
+}
+
+#[test]
+fn a_partial_head_in_line_waits_until_the_oldest_is_half_the_header_timeout_old() {
+    let (mut rig, holder, waiter) = holder_and_waiter(10_000);
     // The worker asks to be woken when the holder turns 5 s old.
     assert_eq!(rig.worker.wait_timeout(rig.now()), Some(5_000));
     rig.advance(4_999);
@@ -365,19 +372,8 @@ fn a_partial_head_in_line_waits_until_the_oldest_is_half_the_header_timeout_old(
 
 #[test]
 fn a_connection_in_line_for_a_pair_still_times_out() {
-    let config = Config {
-        header_timeout: 1_000,
-        ..Config::DEFAULT
-    };
-    let mut rig = Rig::new(1, 16, config);
     // The holder keeps its head going; the waiter's timer runs in line.
-    let holder = rig.connect();
-    rig.send(holder, PARTIAL);
-    assert!(rig.turn());
-    let waiter = rig.connect();
-    rig.send(waiter, PARTIAL);
-    assert!(rig.turn());
-    assert!(rig.worker.lending.has_waiting());
+    let (mut rig, holder, waiter) = holder_and_waiter(1_000);
     rig.advance(1_000);
     assert!(rig.turn());
     assert!(rig.turn());
