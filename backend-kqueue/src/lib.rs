@@ -41,14 +41,8 @@
 
 mod poller;
 
-pub use peregrine_core::{
-    BodyPolicy, Config, ConnectionId, FileRegion, Fill, Handler, Method, Request, Response,
-    ResponseError, StatusCode, Upgrade, Version, WebSocket,
-};
-pub use peregrine_driver::{
-    DEFAULT_MAILBOX_CAPACITY, DEFAULT_MAX_HEADERS, DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER,
-    PostError, Sender, ShutdownHandle, Stats,
-};
+pub use peregrine_driver::vocabulary::*;
+pub use peregrine_driver::{DEFAULT_MAILBOX_CAPACITY, PostError, Sender};
 pub use poller::Kqueue;
 
 /// The kqueue server with the default buffer sizes; see

@@ -89,13 +89,7 @@ mod server;
 mod socket;
 mod worker;
 
-pub use peregrine_core::{
-    BodyPolicy, Config, FileRegion, Fill, Handler, Method, Request, Response, ResponseError,
-    StatusCode, Version,
-};
-pub use peregrine_driver::{
-    DEFAULT_MAX_HEADERS, DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, ShutdownHandle, Stats,
-};
+pub use peregrine_driver::vocabulary::*;
 pub use server::{DEFAULT_POOL_THREADS, Model, ServerWith};
 
 #[cfg(doc)]

@@ -13,6 +13,8 @@
 //! - [`slab::Slab`]: connection slots with generation-tagged tokens;
 //! - [`timers::Timers`]: lazily armed per-worker deadlines;
 //! - [`stats`]: statistics and the [`ShutdownHandle`];
+//! - [`vocabulary`]: the names a server's code uses, which every backend
+//!   re-exports;
 //! - on Unix, [`Sender`]: WebSocket messages from any thread, through a
 //!   lock-free mailbox per worker;
 //! - [`clock`] and [`signals`]: the millisecond clock and `Date` refresh,
@@ -29,6 +31,7 @@ pub mod signals;
 pub mod slab;
 pub mod stats;
 pub mod timers;
+pub mod vocabulary;
 
 #[cfg(unix)]
 mod accept;
