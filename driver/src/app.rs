@@ -103,10 +103,17 @@ where
         S: Socket,
     {
         let run = AssertUnwindSafe(|| drive(conn, bufs, socket, ready, mode, &mut self.env(now)));
-        match catch_unwind(run) {
+        let result = match catch_unwind(run) {
             Ok(result) => result,
             Err(_) => self.after_panic(conn, bufs, socket, ready, mode, now),
+        };
+        if let Err(error) = &result {
+            if error.kind() == io::ErrorKind::UnexpectedEof {
+                // A file ended before its region (see `Socket::send_file`).
+                self.totals.files_cut_short += 1;
+            }
         }
+        result
     }
 
     /// After a handler panicked in a call into `conn`: the connection

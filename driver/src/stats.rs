@@ -57,6 +57,10 @@ pub struct Stats {
     /// request (`500` if nothing of its response was sent) or the
     /// connection it was serving, and the worker goes on.
     pub handler_panics: u64,
+    /// Responses whose file ended before the region the handler named
+    /// did (the file was shorter than said, or shrank while being sent):
+    /// the connection was closed after the bytes there were.
+    pub files_cut_short: u64,
 }
 
 /// One worker's counters, written by it alone.
@@ -80,6 +84,8 @@ pub(crate) struct WorkerCounters {
     heads_shed: AtomicU64,
     /// Handler panics caught.
     handler_panics: AtomicU64,
+    /// File regions cut short by their file's end.
+    files_cut_short: AtomicU64,
 }
 
 impl WorkerCounters {
@@ -94,6 +100,7 @@ impl WorkerCounters {
         self.parse_errors.store(totals.parse_errors, Relaxed);
         self.timeouts.store(totals.timeouts, Relaxed);
         self.handler_panics.store(totals.handler_panics, Relaxed);
+        self.files_cut_short.store(totals.files_cut_short, Relaxed);
     }
 
     /// Publishes how many idle connections a worker closed to make room,
@@ -117,6 +124,7 @@ impl WorkerCounters {
         stats.idle_evicted += self.idle_evicted.load(Relaxed);
         stats.heads_shed += self.heads_shed.load(Relaxed);
         stats.handler_panics += self.handler_panics.load(Relaxed);
+        stats.files_cut_short += self.files_cut_short.load(Relaxed);
     }
 }
 

@@ -187,7 +187,7 @@ fn a_file_shorter_than_its_region_closes_the_connection_at_once(backend: Backend
     let mut client = server.connect();
     client.send(&get("/"));
     assert_eq!(client.response().body, b"ok");
-    server.stop();
+    assert_eq!(server.stop().files_cut_short, 1);
 }
 
 fn a_region_past_the_end_of_the_file_closes_the_connection_at_once(backend: Backend) {
@@ -199,5 +199,5 @@ fn a_region_past_the_end_of_the_file_closes_the_connection_at_once(backend: Back
     assert_eq!(head.content_length(), Some(100));
     let body = read_until_closed(&mut client, sent);
     assert!(body.is_empty(), "{} bytes", body.len());
-    server.stop();
+    assert_eq!(server.stop().files_cut_short, 1);
 }

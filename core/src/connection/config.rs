@@ -144,6 +144,9 @@ pub struct Counters {
     /// Handler calls that panicked, caught by the caller and reported with
     /// [`Connection::handle_panic`](crate::Connection::handle_panic).
     pub handler_panics: u64,
+    /// File regions whose file ended before the region did (counted by
+    /// the caller that sends files; the connection is closed).
+    pub files_cut_short: u64,
 }
 
 impl Counters {
