@@ -55,7 +55,7 @@ use core::net::SocketAddr;
 
 use heapless::Vec;
 
-use crate::authority::{is_valid_host, is_valid_host_in};
+use crate::authority::is_valid_host;
 use crate::field::{FieldRange, FieldScanner, Step};
 use crate::framing::{self, BodyFraming};
 use crate::headers::{FieldSpan, Headers};
@@ -607,6 +607,10 @@ fn fast_field_line(input: &[u8], at: usize) -> Option<(FieldRange, usize)> {
 /// as a field value and then checked in full.
 #[inline(always)]
 fn fast_host_value_end(input: &[u8], start: usize) -> Option<usize> {
+    // Most values are short: one block test finds the CR and checks them.
+    if let Some(cr) = scan::usual_host_value_end(input, start) {
+        return Some(cr);
+    }
     let mut stop = scan::host_end(input, start);
     if input.get(stop) == Some(&b':') {
         stop += 1;
@@ -617,9 +621,17 @@ fn fast_host_value_end(input: &[u8], start: usize) -> Option<usize> {
     if input.get(stop) == Some(&b'\r') {
         return Some(stop);
     }
+    rare_host_value_end(input, start, stop)
+}
+
+/// [`fast_host_value_end`] for a value its scan stopped in at `stop`,
+/// before a CR: out of line, to keep the fast path small.
+#[cold]
+#[inline(never)]
+fn rare_host_value_end(input: &[u8], start: usize, stop: usize) -> Option<usize> {
     let cr = scan::value_end(input, stop);
     let end = trim_whitespace_end(input, start, cr);
-    is_valid_host_in(input, start, end).then_some(cr)
+    is_valid_host(&input[start..end]).then_some(cr)
 }
 
 /// The index of the first byte at or after `at` that is not SP or HTAB.

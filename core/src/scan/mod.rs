@@ -117,6 +117,12 @@ mod fast {
     pub(super) const fn run_end<const CLASS: u8>(_bytes: &[u8], _from: usize) -> Option<usize> {
         None
     }
+
+    /// Leaves every `Host` value to the general path.
+    #[inline(always)]
+    pub(super) const fn usual_host_value_end(_bytes: &[u8], _from: usize) -> Option<usize> {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -170,6 +176,18 @@ pub(crate) fn token_end(bytes: &[u8], from: usize) -> usize {
 #[inline(always)]
 pub(crate) fn host_end(bytes: &[u8], from: usize) -> usize {
     fast::run_end::<HOST>(bytes, from).unwrap_or_else(|| from + scalar::host_run(&bytes[from..]))
+}
+
+/// Where the CR that ends a usual `Host` value starting at `from` is:
+/// `Some(cr)` if `bytes[from..cr]` is ALPHA, DIGIT, `-` and `.`, then
+/// perhaps `:` and digits, and `bytes[cr]` is CR, all within one block
+/// from `from` (16 bytes on x86-64); `None` for anything else, including
+/// a longer value, which the caller then checks the general way. One
+/// block test finds the end and checks the value together. Other
+/// architectures always answer `None`.
+#[inline(always)]
+pub(crate) fn usual_host_value_end(bytes: &[u8], from: usize) -> Option<usize> {
+    fast::usual_host_value_end(bytes, from)
 }
 
 /// Length of the leading run of field-value bytes.

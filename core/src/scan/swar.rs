@@ -29,6 +29,17 @@ pub(super) fn run_end<const CLASS: u8>(bytes: &[u8], from: usize) -> Option<usiz
     ))
 }
 
+/// Leaves every `Host` value to the general path (see
+/// [`usual_host_value_end`](super::usual_host_value_end)).
+#[cfg(all(
+    not(peregrine_disable_simd),
+    not(all(target_arch = "x86_64", target_feature = "sse2"))
+))]
+#[inline(always)]
+pub(super) const fn usual_host_value_end(_bytes: &[u8], _from: usize) -> Option<usize> {
+    None
+}
+
 /// Number of bytes of `block` in the block class `CLASS`, counting from
 /// index `skip`.
 #[inline(always)]

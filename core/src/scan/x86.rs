@@ -34,6 +34,14 @@ pub(super) fn run_end<const CLASS: u8>(bytes: &[u8], from: usize) -> Option<usiz
     sse2::run_end::<CLASS>(bytes, from)
 }
 
+/// Where the CR that ends a usual `Host` value starting at `from` is; see
+/// [`usual_host_value_end`](super::usual_host_value_end). SSE2 only: a
+/// value is one block.
+#[inline(always)]
+pub(super) fn usual_host_value_end(bytes: &[u8], from: usize) -> Option<usize> {
+    sse2::usual_host_value_end(bytes, from)
+}
+
 /// [`run_end`] with run-time dispatch: SSE2 checks the first 64 bytes, and
 /// `has_avx2`, saying whether the CPU supports AVX2, is asked only when
 /// those are all valid and at least 32 more bytes follow.
@@ -127,6 +135,56 @@ pub(super) mod sse2 {
         run_end!(bytes, from, BLOCK, |block, skip| valid_lead::<CLASS>(
             block, skip
         ))
+    }
+
+    /// Where the CR that ends a usual `Host` value starting at `from` is,
+    /// within the 16 bytes from there; see
+    /// [`usual_host_value_end`](crate::scan::usual_host_value_end).
+    #[inline(always)]
+    pub(in crate::scan) fn usual_host_value_end(bytes: &[u8], from: usize) -> Option<usize> {
+        let block = bytes.get(from..)?.first_chunk::<BLOCK>()?;
+        // SAFETY: `block` refers to 16 initialised bytes, exactly what
+        // `_mm_loadu_si128` reads, and that load has no alignment
+        // requirement. The other intrinsics need only SSE2, which this
+        // module is compiled for (`target_feature = "sse2"`).
+        let (name, digits, colons, crs) = unsafe {
+            let v = _mm_loadu_si128(block.as_ptr().cast());
+            let splat = |b: u8| _mm_set1_epi8(b as i8);
+            let name = class_mask!(
+                HOST,
+                v,
+                splat,
+                _mm_or_si128,
+                _mm_andnot_si128,
+                _mm_cmpeq_epi8,
+                _mm_cmpgt_epi8,
+                _mm_add_epi8,
+                _mm_max_epu8
+            );
+            let digit = _mm_cmpgt_epi8(splat(0x80 + 10), _mm_add_epi8(v, splat(0x80 - b'0')));
+            (
+                _mm_movemask_epi8(name) as u32,
+                _mm_movemask_epi8(digit) as u32,
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, splat(b':'))) as u32,
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, splat(b'\r'))) as u32,
+            )
+        };
+        // One bit per byte, the first byte in bit 0.
+        if crs == 0 {
+            return None;
+        }
+        let end = crs.trailing_zeros();
+        let value = (1 << end) - 1;
+        let colons = colons & value;
+        let (host, port) = if colons == 0 {
+            (value, 0)
+        } else {
+            // `colon < end`, so neither shift overflows.
+            let colon = colons.trailing_zeros();
+            let host = (1 << colon) - 1;
+            (host, value & !((2 << colon) - 1))
+        };
+        (name & host == host && digits & port == port).then_some(from + end as usize)
     }
 
     /// Number of bytes of `block` in the block class `CLASS`, counting from
