@@ -86,6 +86,7 @@ pub mod date;
 pub mod path;
 pub mod query;
 pub mod response;
+pub mod sse;
 pub mod ws;
 
 pub use connection::{

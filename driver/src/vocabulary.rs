@@ -44,7 +44,7 @@ pub use peregrine_core::{
     Handler, Header, HeaderIter, Headers, Method, Request, Response, ResponseError, StatusCode,
     TargetForm, Tokens, Upgrade, Values, Version, WebSocket,
 };
-pub use peregrine_core::{date, path, query, ws};
+pub use peregrine_core::{date, path, query, sse, ws};
 
 pub use crate::stats::{ShutdownHandle, Stats};
 pub use crate::{DEFAULT_MAX_HEADERS, DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER};

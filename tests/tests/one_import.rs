@@ -14,7 +14,7 @@ macro_rules! vocabulary_of {
                 FileRegion, Fill, Handler, Handshake, Header, HeaderIter, Headers, Message, Method,
                 Request, Response, ResponseError, SendError, Server, ServerWith, ShutdownHandle,
                 Stats, StatusCode, TargetForm, Tokens, TopicsFull, Upgrade, Values, Version,
-                WebSocket, date, path, query, ws,
+                WebSocket, date, path, query, sse, ws,
             };
 
             #[test]
@@ -31,6 +31,7 @@ macro_rules! vocabulary_of {
                     query::pairs(b"a=1"),
                     DEFAULT_MAX_HEADERS + DEFAULT_READ_BUFFER + DEFAULT_WRITE_BUFFER,
                     CONTINUE,
+                    sse::CONTENT_TYPE,
                 );
                 assert!(path::decode_path(b"/a", &mut [0; 8]).is_ok());
             }
