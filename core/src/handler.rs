@@ -369,13 +369,15 @@ pub enum ResponseError {
 }
 
 impl ResponseError {
-    /// Maps an encoder error.
+    /// Maps an error of the head's encoder, variant for variant (a new
+    /// encoder error must be given its own mapping here): the head is what
+    /// the encoder writes, so its full buffer is a head too large.
     fn from_encode(error: EncodeError) -> Self {
         match error {
             EncodeError::InvalidHeaderName => ResponseError::InvalidHeaderName,
             EncodeError::InvalidHeaderValue => ResponseError::InvalidHeaderValue,
             EncodeError::ReservedHeader => ResponseError::ReservedHeader,
-            _ => ResponseError::HeadTooLarge,
+            EncodeError::BufferFull => ResponseError::HeadTooLarge,
         }
     }
 }
