@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
-use crate::stats::{Accepted, HANDOFF_CAPACITY, Shared};
+use crate::hub::{Accepted, HANDOFF_CAPACITY, Shared};
 use crate::unix;
 
 /// How often an idle accept thread checks for shutdown.

@@ -12,7 +12,8 @@
 //!   at shutdown;
 //! - [`slab::Slab`]: connection slots with generation-tagged tokens;
 //! - [`timers::Timers`]: lazily armed per-worker deadlines;
-//! - [`stats`]: statistics and the [`ShutdownHandle`];
+//! - [`stats`]: statistics; [`hub`]: the state the workers and every
+//!   [`ShutdownHandle`] share; [`waker`]: what interrupts a worker's wait;
 //! - [`vocabulary`]: the names a server's code uses, which every backend
 //!   re-exports;
 //! - on Unix, [`Sender`]: WebSocket messages from any thread, through a
@@ -25,6 +26,7 @@
 
 pub mod app;
 pub mod clock;
+pub mod hub;
 pub mod io;
 pub mod pool;
 pub mod signals;
@@ -32,11 +34,14 @@ pub mod slab;
 pub mod stats;
 pub mod timers;
 pub mod vocabulary;
+pub mod waker;
 
 #[cfg(unix)]
 mod accept;
 #[cfg(unix)]
 mod lending;
+#[cfg(unix)]
+mod mailbox;
 #[cfg(unix)]
 mod outbox;
 #[cfg(unix)]
@@ -50,11 +55,15 @@ pub mod unix;
 #[cfg(unix)]
 mod wakes;
 
+pub use hub::ShutdownHandle;
 #[cfg(unix)]
-pub use sender::{DEFAULT_MAILBOX_CAPACITY, PostError, Sender};
+pub use mailbox::{DEFAULT_MAILBOX_CAPACITY, PostError};
+#[cfg(unix)]
+pub use sender::Sender;
 #[cfg(unix)]
 pub use server::Server;
-pub use stats::{ShutdownHandle, Stats, Waker};
+pub use stats::Stats;
+pub use waker::Waker;
 
 pub use peregrine_core as core;
 

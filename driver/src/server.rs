@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use peregrine_core::{Config, Handler};
 
+use crate::hub::{Shared, ShutdownHandle};
+use crate::mailbox::DEFAULT_MAILBOX_CAPACITY;
 use crate::reactor::{self, Poller, WorkerSettings};
-use crate::sender::{DEFAULT_MAILBOX_CAPACITY, Sender};
-use crate::stats::{Shared, ShutdownHandle, Stats};
+use crate::sender::Sender;
+use crate::stats::Stats;
 use crate::unix;
 
 /// A server bound to an address, configured with builder methods, run

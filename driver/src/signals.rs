@@ -7,7 +7,7 @@
 
 use std::io;
 
-use crate::stats::ShutdownHandle;
+use crate::hub::ShutdownHandle;
 
 /// What [`watch`] started; [`stop`](Self::stop) it when the server is
 /// done.

@@ -46,5 +46,6 @@ pub use peregrine_core::{
 };
 pub use peregrine_core::{date, path, query, sse, ws};
 
-pub use crate::stats::{ShutdownHandle, Stats};
+pub use crate::hub::ShutdownHandle;
+pub use crate::stats::Stats;
 pub use crate::{DEFAULT_MAX_HEADERS, DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER};

@@ -7,7 +7,7 @@ use peregrine_core::Handler;
 use peregrine_core::ws::Message;
 
 use super::{Poller, Worker};
-use crate::sender::{self, Mail, Target};
+use crate::mailbox::{self, Mail, Target};
 use crate::slab::Token;
 
 impl<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
@@ -32,7 +32,7 @@ where
         });
         let mut mail = std::mem::take(&mut self.mail);
         mailbox.outbox.drain(&mut mail, |record| {
-            let undelivered = match sender::decode(record) {
+            let undelivered = match mailbox::decode(record) {
                 None => 1,
                 Some(Mail::Message(Target::Connection(key), message)) => {
                     u64::from(!self.deliver(Token::from_u64(key), message, now))

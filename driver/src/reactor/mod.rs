@@ -29,12 +29,13 @@ use peregrine_core::{Config, Counters, Handler};
 use self::held::{Held, Spares};
 use crate::app::App;
 use crate::clock::Clock;
+use crate::hub::Shared;
 use crate::io::Readiness;
 use crate::lending::Lending;
 use crate::slab::{Slab, Token};
-use crate::stats::{Shared, Waker};
 use crate::timers::Timers;
 use crate::unix;
+use crate::waker::Waker;
 
 /// The token of the listening socket.
 pub const LISTENER: u64 = 0;

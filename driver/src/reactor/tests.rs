@@ -16,9 +16,10 @@ use peregrine_core::{Config, Connection, Fill, Handler, Request, Response};
 
 use super::{Poller, Worker, WorkerSettings};
 use crate::clock::Clock;
+use crate::hub::Shared;
 use crate::io::Readiness;
 use crate::slab::{Slab, Token};
-use crate::stats::{Shared, Waker};
+use crate::waker::Waker;
 
 /// Bytes of state per connection held, idle or in use, as `Server` and
 /// the README document it: the slab's slot (the connection suspended, its

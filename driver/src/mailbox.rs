@@ -1,0 +1,237 @@
+//! A worker's mailbox: what other threads post to it. WebSocket messages
+//! go in a fixed, lock-free [`Outbox`] of records, for one connection, a
+//! topic or all; wake-ups for parked streams go in a [`WakeSet`], a bit
+//! per connection slot. Nothing is allocated per message; nothing locks.
+
+use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
+
+use peregrine_core::ws::{CloseCode, Message};
+
+use crate::outbox::{Outbox, PostFailed, Record};
+use crate::slab::Token;
+use crate::waker::Waker;
+use crate::wakes::WakeSet;
+
+/// Default bytes of each worker's mailbox.
+pub const DEFAULT_MAILBOX_CAPACITY: usize = 256 * 1024;
+
+/// Where a posted message goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// One connection, by its key within the worker.
+    Connection(u64),
+    /// Every WebSocket connection subscribed to a topic.
+    Topic(u64),
+    /// Every WebSocket connection.
+    All,
+}
+
+/// One worker's mailbox.
+pub(crate) struct Mailbox {
+    /// Messages posted for the worker's connections.
+    pub(crate) outbox: Outbox,
+    /// Wakes the worker; set when it starts.
+    pub(crate) waker: OnceLock<Arc<dyn Waker>>,
+    /// Messages that reached the worker but no connection: it was gone,
+    /// closing, out of buffer room, or no buffer was free.
+    pub(crate) undelivered: AtomicU64,
+    /// Wake-ups for parked streams, one bit per connection slot.
+    pub(crate) wakes: WakeSet,
+}
+
+impl Mailbox {
+    /// An empty mailbox of `capacity` bytes, with wake-ups for
+    /// `connections` slots.
+    pub(crate) fn with_capacity(capacity: usize, connections: usize) -> Self {
+        Mailbox {
+            outbox: Outbox::with_capacity(capacity),
+            waker: OnceLock::new(),
+            undelivered: AtomicU64::new(0),
+            wakes: WakeSet::new(connections),
+        }
+    }
+
+    /// Marks the connection with `key` woken, and wakes the worker if it
+    /// needs it. Never refused for want of room: repeated wake-ups of one
+    /// connection are one.
+    pub(crate) fn wake(&self, key: u64) -> Result<(), PostError> {
+        match self.wakes.insert(Token::from_u64(key).slot()) {
+            Some(true) => {
+                if let Some(waker) = self.waker.get() {
+                    waker.wake();
+                }
+                Ok(())
+            }
+            Some(false) => Ok(()),
+            // Not a slot of this worker: no connection of it to wake.
+            None => Ok(()),
+        }
+    }
+
+    /// Posts `message` for `target` and wakes the worker if it needs it.
+    pub(crate) fn post(&self, target: Target, message: Message<'_>) -> Result<(), PostError> {
+        let (target_kind, target) = match target {
+            Target::Connection(key) => (TARGET_CONNECTION, key),
+            Target::Topic(topic) => (TARGET_TOPIC, topic),
+            Target::All => (TARGET_ALL, 0),
+        };
+        let (message_kind, extra, payload) = match message {
+            Message::Text(text) => (TEXT, 0, text.as_bytes()),
+            Message::Binary(data) => (BINARY, 0, data),
+            Message::Ping(payload) => (PING, 0, payload),
+            Message::Pong(payload) => (PONG, 0, payload),
+            Message::Close(code, reason) => {
+                (CLOSE, code.map_or(0, CloseCode::as_u16), reason.as_bytes())
+            }
+        };
+        self.post_record(target_kind << 8 | message_kind, target, extra, payload)
+    }
+
+    /// Posts one record and wakes the worker if it needs it.
+    fn post_record(
+        &self,
+        kind: u16,
+        target: u64,
+        extra: u16,
+        payload: &[u8],
+    ) -> Result<(), PostError> {
+        let wake =
+            self.outbox
+                .post(kind, target, extra, payload)
+                .map_err(|failed| match failed {
+                    PostFailed::Full => PostError::Full,
+                    PostFailed::TooLarge => PostError::TooLarge,
+                })?;
+        if wake {
+            if let Some(waker) = self.waker.get() {
+                waker.wake();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Record kinds: the target in the high byte, the message in the low.
+const TARGET_CONNECTION: u16 = 0;
+/// See [`TARGET_CONNECTION`].
+const TARGET_TOPIC: u16 = 1;
+/// See [`TARGET_CONNECTION`].
+const TARGET_ALL: u16 = 2;
+/// A text message.
+const TEXT: u16 = 1;
+/// A binary message.
+const BINARY: u16 = 2;
+/// A Ping.
+const PING: u16 = 3;
+/// An unsolicited Pong.
+const PONG: u16 = 4;
+/// A Close; the record's extra number is the code (0: none).
+const CLOSE: u16 = 5;
+
+/// What a mailbox record asks of the worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mail<'a> {
+    /// Send a WebSocket message. (Wake-ups for parked streams do not go
+    /// through records: see the mailbox's wake-up set.)
+    Message(Target, Message<'a>),
+}
+
+/// A record taken from a mailbox as what it asks; `None` for one no
+/// sender writes.
+pub(crate) fn decode(record: Record<'_>) -> Option<Mail<'_>> {
+    let target = match record.kind >> 8 {
+        TARGET_CONNECTION => Target::Connection(record.target),
+        TARGET_TOPIC => Target::Topic(record.target),
+        TARGET_ALL => Target::All,
+        _ => return None,
+    };
+    let message = match record.kind & 0xff {
+        TEXT => Message::Text(std::str::from_utf8(record.payload).ok()?),
+        BINARY => Message::Binary(record.payload),
+        PING => Message::Ping(record.payload),
+        PONG => Message::Pong(record.payload),
+        CLOSE => Message::Close(
+            CloseCode::new(record.extra),
+            std::str::from_utf8(record.payload).ok()?,
+        ),
+        _ => return None,
+    };
+    Some(Mail::Message(target, message))
+}
+
+/// Why a message was not posted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PostError {
+    /// The worker's mailbox is full: it has not caught up with earlier
+    /// messages. Try again later, or drop the message.
+    Full,
+    /// The message is larger than a mailbox can ever hold (its capacity
+    /// less 16 bytes; see `Server::mailbox_capacity`).
+    TooLarge,
+    /// No worker of this server has that id: the id came from another
+    /// server.
+    NoSuchWorker,
+}
+
+impl fmt::Display for PostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PostError::Full => "the worker's mailbox is full",
+            PostError::TooLarge => "the message is larger than a mailbox",
+            PostError::NoSuchWorker => "no worker of this server has that connection id",
+        })
+    }
+}
+
+impl std::error::Error for PostError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_and_target_survives_a_mailbox() {
+        let mailbox = Mailbox::with_capacity(1024, 0);
+        let messages = [
+            (Target::Connection(42), Message::Text("héllo")),
+            (Target::Topic(7), Message::Binary(&[0, 1, 2])),
+            (Target::All, Message::Ping(b"p")),
+            (Target::All, Message::Pong(b"")),
+            (
+                Target::Connection(u64::MAX),
+                Message::Close(Some(CloseCode::GOING_AWAY), "bye"),
+            ),
+            (Target::Topic(0), Message::Close(None, "")),
+        ];
+        for (target, message) in messages {
+            mailbox.post(target, message).unwrap();
+        }
+        let mut scratch = vec![0; mailbox.outbox.max_payload()];
+        let mut index = 0;
+        mailbox.outbox.drain(&mut scratch, |record| {
+            let (target, message) = messages[index];
+            assert_eq!(decode(record), Some(Mail::Message(target, message)));
+            index += 1;
+        });
+        assert_eq!(index, messages.len());
+    }
+
+    #[test]
+    fn posting_reports_full_and_too_large() {
+        let mailbox = Mailbox::with_capacity(64, 0);
+        assert_eq!(
+            mailbox.post(Target::All, Message::Binary(&[0; 49])),
+            Err(PostError::TooLarge)
+        );
+        mailbox
+            .post(Target::All, Message::Binary(&[0; 48]))
+            .unwrap();
+        assert_eq!(
+            mailbox.post(Target::All, Message::Text("")),
+            Err(PostError::Full)
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! What interrupts a worker's wait.
+
+/// Something that interrupts a worker's wait.
+pub trait Waker: Send + Sync {
+    /// Wakes the worker.
+    fn wake(&self);
+}
