@@ -121,12 +121,34 @@ pub(super) mod sse2 {
 
     use crate::scan::{HOST, TARGET, TOKEN};
     use core::arch::x86_64::{
-        _mm_add_epi8, _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_loadu_si128,
+        __m128i, _mm_add_epi8, _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_loadu_si128,
         _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
 
     /// Bytes checked per step.
     pub(super) const BLOCK: usize = 16;
+
+    /// The lanes of `v` holding bytes of the block class `CLASS` (all ones
+    /// where they do).
+    #[inline(always)]
+    fn in_class<const CLASS: u8>(v: __m128i) -> __m128i {
+        // SAFETY: the intrinsics need only SSE2, which this module is
+        // compiled for (`target_feature = "sse2"`), and touch no memory.
+        unsafe {
+            let splat = |b: u8| _mm_set1_epi8(b as i8);
+            class_mask!(
+                CLASS,
+                v,
+                splat,
+                _mm_or_si128,
+                _mm_andnot_si128,
+                _mm_cmpeq_epi8,
+                _mm_cmpgt_epi8,
+                _mm_add_epi8,
+                _mm_max_epu8
+            )
+        }
+    }
 
     /// Index of the first byte at or after `from` outside the block class
     /// `CLASS`, or `bytes.len()`; `None` for inputs shorter than 16 bytes.
@@ -150,17 +172,7 @@ pub(super) mod sse2 {
         let (name, digits, colons, crs) = unsafe {
             let v = _mm_loadu_si128(block.as_ptr().cast());
             let splat = |b: u8| _mm_set1_epi8(b as i8);
-            let name = class_mask!(
-                HOST,
-                v,
-                splat,
-                _mm_or_si128,
-                _mm_andnot_si128,
-                _mm_cmpeq_epi8,
-                _mm_cmpgt_epi8,
-                _mm_add_epi8,
-                _mm_max_epu8
-            );
+            let name = in_class::<HOST>(v);
             let digit = _mm_cmpgt_epi8(splat(0x80 + 10), _mm_add_epi8(v, splat(0x80 - b'0')));
             (
                 _mm_movemask_epi8(name) as u32,
@@ -197,19 +209,7 @@ pub(super) mod sse2 {
         // module is compiled for (`target_feature = "sse2"`).
         let valid = unsafe {
             let v = _mm_loadu_si128(block.as_ptr().cast());
-            let splat = |b: u8| _mm_set1_epi8(b as i8);
-            let in_class = class_mask!(
-                CLASS,
-                v,
-                splat,
-                _mm_or_si128,
-                _mm_andnot_si128,
-                _mm_cmpeq_epi8,
-                _mm_cmpgt_epi8,
-                _mm_add_epi8,
-                _mm_max_epu8
-            );
-            _mm_movemask_epi8(in_class)
+            _mm_movemask_epi8(in_class::<CLASS>(v))
         };
         // One bit per byte, the first byte in bit 0; bits 16.. are clear, so
         // the count stops at the end of the block.

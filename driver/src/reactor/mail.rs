@@ -6,7 +6,7 @@ use std::sync::Arc;
 use peregrine_core::Handler;
 use peregrine_core::ws::Message;
 
-use super::{Poller, Worker};
+use super::{Poller, Worker, list};
 use crate::mailbox::{self, Mail, Target};
 use crate::slab::Token;
 
@@ -57,9 +57,8 @@ where
         if let Some(conn) = slot.conn.active() {
             conn.handle_wake(now);
         }
-        if slot.conn.has_work() && !slot.listed {
-            slot.listed = true;
-            self.ready_list.push_back(token);
+        if slot.conn.has_work() {
+            list(&mut slot.listed, token, &mut self.ready_list);
         }
     }
 

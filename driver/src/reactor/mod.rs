@@ -112,6 +112,17 @@ struct Slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
     waiting: bool,
 }
 
+/// Puts connection `token` at the back of `ready_list` unless its slot's
+/// `listed` flag says it is in it already: each connection is there at
+/// most once, so the list never outgrows the slots it is sized for.
+#[inline]
+fn list(listed: &mut bool, token: Token, ready_list: &mut VecDeque<Token>) {
+    if !*listed {
+        *listed = true;
+        ready_list.push_back(token);
+    }
+}
+
 /// The deadline a slot has armed in the timer heap, if any, in eight
 /// bytes: `u64::MAX` is none (no deadline is that late: a connection's
 /// are capped below it).
@@ -243,8 +254,15 @@ fn arm_slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
     token: Token,
     slot: &mut Slot<READ, WRITE, MAX_HEADERS>,
 ) {
-    if let Some(deadline) = slot.conn.poll_timeout() {
-        slot.armed = Armed(timers.arm(token, deadline, slot.armed.get()));
+    arm_deadline(timers, token, &mut slot.armed, slot.conn.poll_timeout());
+}
+
+/// Arms `deadline` (if any) for connection `token`, whose slot armed
+/// `armed` before (lazily: see [`Timers::arm`]).
+#[inline(always)]
+fn arm_deadline(timers: &mut Timers, token: Token, armed: &mut Armed, deadline: Option<u64>) {
+    if let Some(deadline) = deadline {
+        *armed = Armed(timers.arm(token, deadline, armed.get()));
     }
 }
 

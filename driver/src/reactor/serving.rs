@@ -7,7 +7,7 @@ use std::os::fd::AsFd;
 
 use peregrine_core::Handler;
 
-use super::{Armed, Poller, Slot, Worker, arm_slot};
+use super::{Armed, Poller, Slot, Worker, arm_deadline, arm_slot, list};
 use crate::io::Mode;
 use crate::lending::Lending;
 use crate::slab::Token;
@@ -77,9 +77,8 @@ where
             Mode::EdgeTriggered,
             now,
         );
-        if conn.has_work() && !slot.listed {
-            slot.listed = true;
-            ready_list.push_back(token);
+        if conn.has_work() {
+            list(&mut slot.listed, token, ready_list);
         }
         if result.is_err() || conn.is_closed() || conn.is_hijacked() {
             self.close(token);
@@ -100,9 +99,7 @@ where
                 freed = true;
             }
         }
-        if let Some(deadline) = deadline {
-            slot.armed = Armed(timers.arm(token, deadline, slot.armed.get()));
-        }
+        arm_deadline(timers, token, &mut slot.armed, deadline);
         if idle {
             // Busy connections are taken off the list lazily, when the
             // search for one to close meets them (`evictable`).
@@ -209,10 +206,7 @@ where
         while let Some(token) = self.lending.next_waiting() {
             if let Some(slot) = self.slab.get_mut(token) {
                 slot.waiting = false;
-                if !slot.listed {
-                    slot.listed = true;
-                    self.ready_list.push_back(token);
-                }
+                list(&mut slot.listed, token, &mut self.ready_list);
                 return;
             }
         }
