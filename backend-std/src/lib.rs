@@ -70,7 +70,7 @@
 //! ## Differences from the epoll backend
 //!
 //! - No `sendfile` (std has no portable one): a file region sent with
-//!   `Response::send_file` is read 64 KiB at a time, at its offset, into a
+//!   `send_file` is read 64 KiB at a time, at its offset, into a
 //!   buffer on the thread's stack, and written from there (Unix and
 //!   Windows; elsewhere the connection is closed after the head).
 //! - `max_connections` and `buffers` are accepted and ignored (see

@@ -138,10 +138,11 @@ fn read_at(handle: u64, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
     use std::os::unix::fs::FileExt;
     let fd = RawFd::try_from(handle)
         .map_err(|_| io::Error::new(ErrorKind::InvalidInput, "not a file descriptor"))?;
-    // SAFETY: a handler that sends a file region keeps the descriptor open
-    // until the response is written (the contract of `FileRegion`); the
-    // `File` only borrows it for this read and, in `ManuallyDrop`, never
-    // closes it.
+    // SAFETY: a region's descriptor is open until its response is done
+    // with it (its keeper releases it only after the connection gave the
+    // region back; a borrowed region's maker promised as much, see
+    // `FileRegion::borrowed`); the `File` only borrows it for this read
+    // and, in `ManuallyDrop`, never closes it.
     let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
     file.read_at(buf, offset)
 }
@@ -157,10 +158,11 @@ fn read_at(handle: u64, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         usize::try_from(handle)
             .map_err(|_| io::Error::new(ErrorKind::InvalidInput, "not a file handle"))?,
     );
-    // SAFETY: a handler that sends a file region keeps the handle open
-    // until the response is written (the contract of `FileRegion`); the
-    // `File` only borrows it for this read and, in `ManuallyDrop`, never
-    // closes it.
+    // SAFETY: a region's handle is open until its response is done with
+    // it (its keeper releases it only after the connection gave the region
+    // back; a borrowed region's maker promised as much, see
+    // `FileRegion::borrowed`); the `File` only borrows it for this read
+    // and, in `ManuallyDrop`, never closes it.
     let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_handle(raw) });
     file.seek_read(buf, offset)
 }
@@ -216,13 +218,13 @@ impl Socket for StdSocket<'_> {
     /// wrong) is an `UnexpectedEof` error, so the connection is closed at
     /// once rather than waiting for bytes that will never come.
     fn send_file(&mut self, region: FileRegion) -> io::Result<usize> {
-        if region.len == 0 {
+        if region.len() == 0 {
             return Ok(0);
         }
         self.arm(true)?;
         let mut chunk = [0u8; FILE_CHUNK];
-        let want = usize::try_from(region.len).map_or(FILE_CHUNK, |len| len.min(FILE_CHUNK));
-        let read = read_at(region.handle, region.offset, &mut chunk[..want])?;
+        let want = usize::try_from(region.len()).map_or(FILE_CHUNK, |len| len.min(FILE_CHUNK));
+        let read = read_at(region.handle(), region.offset(), &mut chunk[..want])?;
         if read == 0 {
             return Err(io::Error::new(
                 ErrorKind::UnexpectedEof,

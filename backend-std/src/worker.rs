@@ -342,6 +342,8 @@ where
                 std::thread::sleep(Duration::from_millis(wait.clamp(1, POLL_MS)));
             }
         }
+        // Responses it still owed end here, and their files close.
+        app.retire(&mut conn, ctx.clock.now());
         drop(socket);
         self.publish(0);
     }

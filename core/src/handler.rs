@@ -28,6 +28,7 @@
 use core::fmt;
 
 use crate::connection::{Output, WebSocketState};
+use crate::file::{FileKeeper, FileRegion};
 use crate::response::{Context, EncodeError, ResponseEncoder, ResponseFraming, check_field};
 use crate::ws::{self, CloseCode, Message, SendError, TopicsFull};
 use crate::{ConnectionId, Request, StatusCode};
@@ -75,6 +76,36 @@ pub trait Handler<L: Default = ()>: Sync {
     fn fill_body(&self, tag: &mut u64, buf: &mut [u8], local: &mut L) -> Fill {
         let _ = (tag, buf, local);
         Fill::Done(0)
+    }
+
+    /// A response that carried application state ended: its body was a
+    /// stream ([`Response::stream`]) or a file, or it had a tag other than
+    /// 0 ([`Response::set_tag`], or one [`body_chunk`](Self::body_chunk)
+    /// set). Called exactly once per such response, with how it ended
+    /// ([`Outcome`]), so the application can free what the response used:
+    /// a slot, a subscription, a job.
+    ///
+    /// ```
+    /// use peregrine_core::{Finished, Handler, Outcome, Request, Response};
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// /// Counts the downloads that reached the client whole.
+    /// struct Downloads(AtomicU64);
+    ///
+    /// impl Handler for Downloads {
+    ///     fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+    ///         response.set_tag(1).body_static(b"payload");
+    ///     }
+    ///
+    ///     fn finished(&self, finished: Finished, _: &mut ()) {
+    ///         if finished.tag == 1 && finished.outcome == Outcome::Sent {
+    ///             self.0.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    fn finished(&self, finished: Finished, local: &mut L) {
+        let _ = (finished, local);
     }
 
     /// Decides a valid WebSocket handshake (RFC 6455 §4.2): accept it,
@@ -297,55 +328,41 @@ pub enum Fill {
     Abort,
 }
 
-/// A region of a file for the backend to send with `sendfile` (or by
-/// reading it, where there is none), as the body of a response
-/// ([`Response::send_file`]). The core only describes it; what `handle`
-/// names is between the handler and the backend.
-///
-/// # Contract
-///
-/// - **Who owns the file.** The handler. `handle` is only borrowed: the
-///   server never closes it, duplicates it or keeps it past the response.
-///   On Unix it is a raw file descriptor, on Windows (the portable
-///   backend) a raw `HANDLE`, as a number.
-/// - **How long it must stay open.** Until the response has been sent in
-///   full or its connection has closed: that can be long after
-///   [`Handler::handle`] returns (a slow client, a long keep-alive
-///   pipeline), and the server does not say when. So, in practice, keep
-///   the file open as long as the server runs (open the files served at
-///   start-up, or cache descriptors and never close one while the server
-///   may still be sending from it). A descriptor closed too early is an
-///   error on the connection at best (it is closed); at worst its number
-///   has been reused for another file, whose bytes are then sent.
-/// - **Where it is read.** At `offset`, by positioned reads (`sendfile`
-///   with an offset, `pread`): the descriptor's file position is neither
-///   used nor moved on Unix, so one descriptor may serve many responses
-///   at once. (On Windows the portable backend reads with `seek_read`,
-///   which moves the handle's file pointer.)
-/// - **What is sent.** The file's bytes as they are when they are read,
-///   piece by piece: nothing is copied beforehand, so a file rewritten
-///   while being sent is sent part old, part new.
-/// - **If the file is shorter than the region** (it shrank while being
-///   sent, or the region was wrong): the head has already promised `len`
-///   bytes (`Content-Length`), so as soon as the backend finds the end of
-///   the file it closes the connection. The client gets the bytes up to
-///   the end of the file, then the close: a body short of its
-///   `Content-Length`, which it must treat as incomplete.
-/// - **When nothing is read.** For a `HEAD` request, or a status without
-///   content (`1xx`, `204`, `304`), only the head is sent.
-/// - **Backends.** The epoll backend sends with `sendfile`; the portable
-///   backend reads 64 KiB at a time into a buffer on its thread's stack
-///   and writes that; the kqueue backend has no file sending yet, and
-///   closes the connection after the head.
+/// How a response that carried application state ended; see
+/// [`Handler::finished`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct FileRegion {
-    /// The file, as the backend knows it: on Unix a raw file descriptor,
-    /// on Windows a raw `HANDLE`. Borrowed; see the contract above.
-    pub handle: u64,
-    /// Where the region starts in the file.
-    pub offset: u64,
-    /// The region's length in bytes: what `Content-Length` says.
-    pub len: u64,
+pub enum Outcome {
+    /// All of it reached the socket (it may still be in flight to the
+    /// peer, as with any response).
+    Sent,
+    /// The connection ended before all of it was written: the peer left
+    /// or stopped reading, a deadline passed, the server shut down, or
+    /// the body was given up ([`Fill::Abort`], a handler panic).
+    Aborted,
+    /// Its body was never started: a `HEAD` request, a status without
+    /// content (`1xx`, `204`, `304`), or a head that failed (the client got
+    /// `500` instead).
+    NotSent,
+}
+
+/// A response's end, reported to [`Handler::finished`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Finished {
+    /// The connection that sent it.
+    pub id: ConnectionId,
+    /// The response's tag ([`Response::tag`]; for a stream, as
+    /// [`Handler::fill_body`] last left it).
+    pub tag: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+impl Finished {
+    /// The end of the response of connection `id` with `tag`.
+    pub(crate) fn new(id: ConnectionId, tag: u64, outcome: Outcome) -> Self {
+        Finished { id, tag, outcome }
+    }
 }
 
 /// Why a [`Response`] refused a call.
@@ -441,7 +458,8 @@ enum Stage {
 /// The body is one of: bytes copied into the buffer ([`body`](Self::body)),
 /// a `&'static` slice sent without copying ([`body_static`](Self::body_static)),
 /// a stream the handler fills as the socket drains ([`stream`](Self::stream)),
-/// or a file region ([`send_file`](Self::send_file)). Setting the body
+/// or a file region ([`send_file_region`](Self::send_file_region); the
+/// backends' `send_file` makes one from a file they own). Setting the body
 /// finishes the head: `Content-Length` (or chunked coding), `Date` and
 /// `Connection` are the connection's to write.
 pub struct Response<'a, L = ()> {
@@ -453,6 +471,11 @@ pub struct Response<'a, L = ()> {
     ctx: Context<'a>,
     /// The worker's state.
     local: &'a mut L,
+    /// What owns the files of kept regions, if the caller has one.
+    files: Option<&'a mut dyn FileKeeper>,
+    /// A stream or file body was asked for and will not be sent (no body
+    /// for this request or status, or the head failed).
+    unsent: bool,
     /// The request's scratch value.
     tag: u64,
     /// The connection's name.
@@ -469,6 +492,7 @@ impl<'a, L> Response<'a, L> {
         buf: &'a mut [u8],
         ctx: Context<'a>,
         local: &'a mut L,
+        files: Option<&'a mut dyn FileKeeper>,
         tag: u64,
         id: ConnectionId,
     ) -> Self {
@@ -481,6 +505,8 @@ impl<'a, L> Response<'a, L> {
             stage,
             ctx,
             local,
+            files,
+            unsent: false,
             tag,
             id,
             close: false,
@@ -606,26 +632,62 @@ impl<'a, L> Response<'a, L> {
     /// of a `HEAD` still says the `Content-Length` or chunked coding a
     /// `GET` would get. The status is fixed when the body is set, so set
     /// it before calling `stream`.
+    ///
+    /// [`Handler::finished`] reports the stream's end (sent, aborted, or
+    /// never started).
     #[inline(always)]
     pub fn stream(&mut self, length: Option<u64>) {
         match self.finish_head(length) {
-            Ok(ResponseFraming::Empty) | Err(_) => {}
+            Ok(ResponseFraming::Empty) => self.unsent = true,
+            Err(_) => self.unsent |= !matches!(self.stage, Stage::Finished(_)),
             Ok(framing) => self.stage = Stage::Finished(BodySource::Stream(framing)),
         }
     }
 
-    /// Sends a file region as the body, `region.len` bytes announced in
+    /// Sends a file region as the body, its length announced in
     /// `Content-Length`; the backend transfers it (with `sendfile` where it
-    /// can). The file must stay open until the response is sent, and a
-    /// file shorter than the region closes the connection: see
-    /// [`FileRegion`] for the whole contract. For a `HEAD` request, or a
-    /// status without content (`1xx`, `204`, `304`), only the head is
-    /// sent.
-    #[inline(always)]
-    pub fn send_file(&mut self, region: FileRegion) {
-        match self.finish_head(Some(region.len)) {
-            Ok(ResponseFraming::Empty) | Err(_) => {}
+    /// can). See [`FileRegion`] for what is sent, and who keeps the file
+    /// open: the backends' `send_file` takes an owned file and makes the
+    /// region for it. For a `HEAD` request, or a status without content
+    /// (`1xx`, `204`, `304`), only the head is sent, and a
+    /// [kept](FileRegion::kept) region goes back to its keeper at once,
+    /// as it does if the response is refused or [abandoned](Self::abandon).
+    ///
+    /// [`Handler::finished`] reports the file's end (sent, aborted, or
+    /// never started).
+    pub fn send_file_region(&mut self, region: FileRegion) {
+        match self.finish_head(Some(region.len())) {
+            Ok(ResponseFraming::Empty) => {
+                self.unsent = true;
+                self.release(region);
+            }
+            Err(_) => {
+                // A second body leaves the first as it was.
+                self.unsent |= !matches!(self.stage, Stage::Finished(_));
+                self.release(region);
+            }
             Ok(_) => self.stage = Stage::Finished(BodySource::File(region)),
+        }
+    }
+
+    /// What owns the files of [kept](FileRegion::kept) regions for this
+    /// response's connection, if its caller gave one: how a backend's
+    /// `send_file` finds its own table of files
+    /// ([`FileKeeper::as_any`]) to add a file to.
+    pub fn file_keeper(&mut self) -> Option<&mut dyn FileKeeper> {
+        match &mut self.files {
+            Some(files) => Some(&mut **files),
+            None => None,
+        }
+    }
+
+    /// Gives a kept region back to its keeper (a borrowed one needs
+    /// nothing).
+    fn release(&mut self, region: FileRegion) {
+        if region.is_kept() {
+            if let Some(files) = self.files.as_deref_mut() {
+                files.release(region);
+            }
         }
     }
 
@@ -685,6 +747,14 @@ impl<'a, L> Response<'a, L> {
     /// }
     /// ```
     pub fn abandon(&mut self) {
+        match self.stage {
+            Stage::Finished(BodySource::File(region)) => {
+                self.unsent = true;
+                self.release(region);
+            }
+            Stage::Finished(BodySource::Stream(_)) => self.unsent = true,
+            _ => {}
+        }
         self.stage = Stage::Failed;
         self.close = true;
         self.hijack = false;
@@ -742,7 +812,14 @@ impl<'a, L> Response<'a, L> {
             let _ = self.finish_head(Some(0));
         }
         let (written, source) = match self.stage {
-            Stage::Finished(source) => (Some(self.head.len()), source),
+            Stage::Finished(source) => {
+                if let BodySource::File(_) = source {
+                    // The connection owns the region now: not released
+                    // when the response is dropped.
+                    self.stage = Stage::Finished(BodySource::InBuffer);
+                }
+                (Some(self.head.len()), source)
+            }
             _ => (None, BodySource::InBuffer),
         };
         Completed {
@@ -752,6 +829,17 @@ impl<'a, L> Response<'a, L> {
             close: self.close || !self.ctx.keep_alive,
             hijack: self.hijack,
             tag: self.tag,
+            unsent: self.unsent,
+        }
+    }
+}
+
+impl<L> Drop for Response<'_, L> {
+    /// A file region the connection never took (the handler panicked
+    /// after setting it) goes back to its keeper.
+    fn drop(&mut self) {
+        if let Stage::Finished(BodySource::File(region)) = self.stage {
+            self.release(region);
         }
     }
 }
@@ -772,6 +860,8 @@ pub(crate) struct Completed {
     pub(crate) hijack: bool,
     /// The request's scratch value.
     pub(crate) tag: u64,
+    /// A stream or file body was asked for and is not sent.
+    pub(crate) unsent: bool,
 }
 
 impl<L> fmt::Debug for Response<'_, L> {
@@ -805,7 +895,14 @@ mod tests {
     fn header_errors_follow_the_response_state() {
         let mut buf = [0u8; 256];
         let mut local = ();
-        let mut response = Response::new(&mut buf, ctx(), &mut local, 0, ConnectionId::default());
+        let mut response = Response::new(
+            &mut buf,
+            ctx(),
+            &mut local,
+            None,
+            0,
+            ConnectionId::default(),
+        );
         let name = String::from("X-Run");
         let value = String::from("time value");
         assert!(response.header(&name, &value).is_ok());
@@ -834,6 +931,7 @@ mod tests {
             Some(ResponseError::AlreadyFinished)
         );
         let completed = response.complete();
+        drop(response);
         let len = completed.written.unwrap();
         // The short static body is copied after the head.
         assert_eq!(completed.source, BodySource::InBuffer);
@@ -856,9 +954,11 @@ mod tests {
             head_request,
             ..ctx()
         };
-        let mut response = Response::new(&mut buf, ctx, &mut local, 0, ConnectionId::default());
+        let mut response =
+            Response::new(&mut buf, ctx, &mut local, None, 0, ConnectionId::default());
         response.body_static(body);
         let completed = response.complete();
+        drop(response);
         let len = completed.written.unwrap();
         (buf[..len].to_vec(), completed.source)
     }
@@ -904,7 +1004,14 @@ mod tests {
         // No room for the status line: the head failed.
         let mut buf = [0u8; 4];
         let mut local = ();
-        let mut response = Response::new(&mut buf, ctx(), &mut local, 0, ConnectionId::default());
+        let mut response = Response::new(
+            &mut buf,
+            ctx(),
+            &mut local,
+            None,
+            0,
+            ConnectionId::default(),
+        );
         assert_eq!(
             response.header("X-A", "v").err(),
             Some(ResponseError::HeadTooLarge)

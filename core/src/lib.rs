@@ -43,7 +43,7 @@
 //! let mut bufs = Box::new(IoBuffers::<4096, 4096>::new());
 //! let mut conn = Connection::<4096, 4096, 16>::new(Config::DEFAULT, None, 0);
 //! let mut counters = Counters::default();
-//! let mut env = Env { handler: &Hello, local: &mut (), date: None, now: 0, counters: &mut counters };
+//! let mut env = Env { handler: &Hello, local: &mut (), date: None, now: 0, counters: &mut counters, files: None };
 //!
 //! // Bytes in: two pipelined requests arrive in one read.
 //! let wire = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -71,6 +71,7 @@ mod authority;
 pub mod connection;
 mod error;
 mod field;
+mod file;
 mod framing;
 mod handler;
 mod headers;
@@ -94,9 +95,10 @@ pub use connection::{
     Suspended, TimerKind, Transmit,
 };
 pub use error::Error;
+pub use file::{FileKeeper, FileRegion};
 pub use framing::BodyFraming;
 pub use handler::{
-    BodyPolicy, FileRegion, Fill, Handler, Response, ResponseError, Upgrade, WebSocket,
+    BodyPolicy, Fill, Finished, Handler, Outcome, Response, ResponseError, Upgrade, WebSocket,
 };
 pub use headers::{Header, HeaderIter, Headers, Tokens, Values};
 pub use method::Method;

@@ -313,6 +313,7 @@ fn per_wakeup_cap_yields_and_poll_continues() {
             date: None,
             now: 0,
             counters: &mut driver.counters,
+            files: None,
         },
     );
     assert_eq!(driver.local.handled, 20);
@@ -1208,11 +1209,9 @@ fn send_file_follows_the_head_and_resumes_after_partial_progress() {
         .filter(|e| !matches!(e, Event::Read(_)))
         .cloned()
         .collect();
-    let region = |offset, len| FileRegion {
-        handle: 7,
-        offset,
-        len,
-    };
+    // SAFETY: the region names no real file: the fake peer makes up its
+    // bytes.
+    let region = |offset, len| unsafe { FileRegion::borrowed(7, offset, len) };
     assert_eq!(
         sent,
         [

@@ -26,6 +26,7 @@ use peregrine_core::date::DateCache;
 use peregrine_core::{Connection, Counters, Env, Handler, IoBuffers};
 
 use crate::clock;
+use crate::files::FileTable;
 use crate::io::{Mode, Readiness, Socket, drive};
 
 /// The application as one worker runs it.
@@ -38,6 +39,8 @@ pub struct App<'h, H, L> {
     date: DateCache,
     /// What this worker's connections did.
     totals: Counters,
+    /// The files this worker's responses are sending.
+    files: FileTable,
 }
 
 impl<'h, H, L> App<'h, H, L>
@@ -53,6 +56,7 @@ where
             local: handler.new_local(worker),
             date: DateCache::new(),
             totals,
+            files: FileTable::new(),
         }
     }
 
@@ -80,6 +84,7 @@ where
             date: Some(&self.date),
             now,
             counters: &mut self.totals,
+            files: Some(&mut self.files),
         }
     }
 
@@ -156,6 +161,26 @@ where
             // What the connection queued goes out with its next drive.
             conn.handle_panic(bufs, now, &mut self.totals);
         }
+    }
+
+    /// Ends `conn` for good before it is dropped or reused: the responses
+    /// it still owed are reported aborted to the handler, and the files
+    /// they held are closed (see [`Connection::retire`]).
+    pub fn retire<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+        &mut self,
+        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+        now: u64,
+    ) {
+        let run = AssertUnwindSafe(|| conn.retire(&mut self.env(now)));
+        if catch_unwind(run).is_err() {
+            // A `finished` hook panicked: the rest is given up.
+            self.totals.handler_panics += 1;
+        }
+    }
+
+    /// Files this worker's responses hold open now.
+    pub fn open_files(&self) -> usize {
+        self.files.len()
     }
 
     /// Handles `conn`'s deadline if it passed by `now`; whether it had.

@@ -26,6 +26,7 @@
 
 pub mod app;
 pub mod clock;
+pub mod files;
 pub mod hub;
 pub mod io;
 pub mod pool;

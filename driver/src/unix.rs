@@ -300,18 +300,21 @@ impl Socket for FdSocket<'_> {
     fn send_file(&mut self, region: FileRegion) -> io::Result<usize> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
-            let Ok(raw) = std::os::fd::RawFd::try_from(region.handle) else {
+            let Ok(raw) = std::os::fd::RawFd::try_from(region.handle()) else {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "not a descriptor",
                 ));
             };
-            // SAFETY: a handler that sends a file region promises the
-            // descriptor stays open until the response is written
-            // (`FileRegion::handle`); it is only borrowed for this call.
+            // SAFETY: a region's descriptor is open until its response is
+            // done with it: its keeper (the worker's `FileTable`) releases
+            // it only after the connection gave the region back, which it
+            // does only after this call; a borrowed region's maker
+            // promised as much (`FileRegion::borrowed`). It is only
+            // borrowed for this call.
             let file = unsafe { BorrowedFd::borrow_raw(raw) };
-            let mut offset = region.offset;
-            let count = usize::try_from(region.len).unwrap_or(usize::MAX);
+            let mut offset = region.offset();
+            let count = usize::try_from(region.len()).unwrap_or(usize::MAX);
             Ok(rustix::fs::sendfile(
                 self.0,
                 file,

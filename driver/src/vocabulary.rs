@@ -41,11 +41,12 @@ pub use peregrine_core::response::CONTINUE;
 pub use peregrine_core::ws::{CloseCode, Handshake, Message, SendError, TopicsFull};
 pub use peregrine_core::{
     Backpressure, BodyFraming, BodyPolicy, Config, ConnectionId, Counters, Error, FileRegion, Fill,
-    Handler, Header, HeaderIter, Headers, Method, Request, Response, ResponseError, StatusCode,
-    TargetForm, Tokens, Upgrade, Values, Version, WebSocket,
+    Finished, Handler, Header, HeaderIter, Headers, Method, Outcome, Request, Response,
+    ResponseError, StatusCode, TargetForm, Tokens, Upgrade, Values, Version, WebSocket,
 };
 pub use peregrine_core::{date, path, query, sse, ws};
 
+pub use crate::files::{OwnedFile, SendFile};
 pub use crate::hub::ShutdownHandle;
 pub use crate::stats::Stats;
 pub use crate::{DEFAULT_MAX_HEADERS, DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER};

@@ -11,10 +11,11 @@ macro_rules! vocabulary_of {
             use $backend::{
                 Backpressure, BodyFraming, BodyPolicy, CONTINUE, CloseCode, Config, ConnectionId,
                 Counters, DEFAULT_MAX_HEADERS, DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, Error,
-                FileRegion, Fill, Handler, Handshake, Header, HeaderIter, Headers, Message, Method,
-                Request, Response, ResponseError, SendError, Server, ServerWith, ShutdownHandle,
-                Stats, StatusCode, TargetForm, Tokens, TopicsFull, Upgrade, Values, Version,
-                WebSocket, date, path, query, sse, ws,
+                FileRegion, Fill, Finished, Handler, Handshake, Header, HeaderIter, Headers,
+                Message, Method, Outcome, OwnedFile, Request, Response, ResponseError, SendError,
+                SendFile, Server, ServerWith, ShutdownHandle, Stats, StatusCode, TargetForm,
+                Tokens, TopicsFull, Upgrade, Values, Version, WebSocket, date, path, query, sse,
+                ws,
             };
 
             #[test]
@@ -32,6 +33,7 @@ macro_rules! vocabulary_of {
                     DEFAULT_MAX_HEADERS + DEFAULT_READ_BUFFER + DEFAULT_WRITE_BUFFER,
                     CONTINUE,
                     sse::CONTENT_TYPE,
+                    Outcome::Sent,
                 );
                 assert!(path::decode_path(b"/a", &mut [0; 8]).is_ok());
             }

@@ -1,22 +1,37 @@
-//! File regions sent with `Response::send_file`, over real sockets, on
-//! every backend: `sendfile` on the readiness backends, positioned reads
-//! and writes on the portable one. Every byte is compared, the file being
-//! larger than any buffer on the way; a file shorter than its region
-//! closes the connection at once rather than leaving the client waiting
-//! for the write timeout.
+//! File bodies over real sockets, on every backend: `sendfile` on the
+//! readiness backends, positioned reads and writes on the portable one.
+//! Every byte is compared, the file being larger than any buffer on the
+//! way.
+//!
+//! - A response owns its file (`SendFile::send_file`): a handler opens it
+//!   and forgets it, and it is closed once the response is done with it:
+//!   sent, cut short by the client leaving, or never sent (`HEAD`). Each
+//!   end is reported once to `Handler::finished`.
+//! - Pipelined requests that each open a file get each their own file's
+//!   bytes (a descriptor closed early and reused would send another's).
+//! - A file shorter than its region closes the connection at once rather
+//!   than leaving the client waiting for the write timeout.
 #![cfg(unix)]
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use peregrine_core::{FileRegion, Request, Response};
+use peregrine_core::{FileRegion, Finished, Outcome, Request, Response};
+use peregrine_driver::files::SendFile;
 use peregrine_tests::{Backend, Client, Handler, TestServer, backend_tests, get};
 
 backend_tests!(
     a_file_and_part_of_it_arrive_byte_for_byte,
+    pipelined_requests_each_get_their_own_file,
+    an_owned_file_closes_once_sent_and_its_end_is_reported,
+    a_head_request_closes_the_file_unsent,
+    a_client_leaving_mid_file_closes_it_and_reports_the_abort,
+    a_borrowed_region_is_sent_too,
     a_file_shorter_than_its_region_closes_the_connection_at_once,
     a_region_past_the_end_of_the_file_closes_the_connection_at_once,
 );
@@ -24,6 +39,10 @@ backend_tests!(
 /// Bytes of the file: well over the 16 KiB write buffer and the 64 KiB
 /// the portable backend reads at a time, and not a multiple of either.
 const FILE_LEN: u64 = 1024 * 1024 + 12_345;
+
+/// Bytes of the huge file (sparse: it takes no room on disk), far more
+/// than the sockets on the way buffer.
+const HUGE_LEN: u64 = 1 << 30;
 
 /// Bytes a region claims past the end of the file.
 const PAST_THE_END: u64 = 100_000;
@@ -68,51 +87,150 @@ impl Drop for TempFile {
     }
 }
 
-/// Serves regions of one file, open for the server's life (so its
-/// descriptor outlives every response that names it):
+/// The tag of responses whose file the test watches.
+const WATCHED: u64 = 7;
+
+/// Serves regions of files it opens for each request and gives to the
+/// response, which closes them:
 ///
-/// - `/whole`: all of it;
+/// - `/whole`: all of the file;
 /// - `/part`: from byte 1,000 to 1,000 before the end;
+/// - `/other`: all of the other file;
+/// - `/watched`: all of the file, shared with the test through a weak
+///   reference (which dies when the server closes the file), and tagged
+///   [`WATCHED`] so that its end is reported;
+/// - `/watched-huge`: all of a file of [`HUGE_LEN`] bytes, as
+///   `/watched`;
+/// - `/borrowed`: all of the file, as a region of a descriptor open for
+///   the server's life;
 /// - `/past-the-end`: all of it and [`PAST_THE_END`] bytes more;
 /// - `/beyond`: 100 bytes from 10 bytes past the end;
 /// - anything else: `ok`.
 struct Files {
-    /// The file.
-    file: File,
+    /// The file's path.
+    path: PathBuf,
+    /// The other file's path.
+    other: PathBuf,
+    /// The huge file's path.
+    huge: PathBuf,
+    /// The file, open for the server's life, for `/borrowed`.
+    open: File,
+    /// Weak references to the files of `/watched` responses.
+    watched: Arc<Mutex<Vec<Weak<File>>>>,
+    /// Where the ends of tagged responses are reported.
+    ends: Mutex<Sender<Finished>>,
+}
+
+/// What the test sees of a server of `Files`.
+struct Watch {
+    /// Weak references to the files of `/watched` responses.
+    watched: Arc<Mutex<Vec<Weak<File>>>>,
+    /// The ends reported by `Handler::finished`.
+    ends: Receiver<Finished>,
+}
+
+impl Watch {
+    /// The next end reported, within 10 s.
+    #[track_caller]
+    fn next_end(&self) -> Finished {
+        self.ends
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a response's end reported")
+    }
+
+    /// How many files given to `/watched` responses are still open.
+    fn open_files(&self) -> usize {
+        let watched = self.watched.lock().unwrap();
+        watched
+            .iter()
+            .filter(|file| file.strong_count() > 0)
+            .count()
+    }
 }
 
 impl Files {
-    /// The region of `len` bytes from `offset`.
-    fn region(&self, offset: u64, len: u64) -> FileRegion {
-        FileRegion {
-            handle: self.file.as_raw_fd() as u64,
-            offset,
-            len,
-        }
+    /// A new handle on the file.
+    fn file(&self) -> File {
+        File::open(&self.path).expect("open the test file")
     }
 }
 
 impl Handler for Files {
     fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
         match request.path() {
-            b"/whole" => response.send_file(self.region(0, FILE_LEN)),
-            b"/part" => response.send_file(self.region(1000, FILE_LEN - 2000)),
-            b"/past-the-end" => response.send_file(self.region(0, FILE_LEN + PAST_THE_END)),
-            b"/beyond" => response.send_file(self.region(FILE_LEN + 10, 100)),
+            b"/whole" => response.send_file(self.file()),
+            b"/part" => response.send_file_range(self.file(), 1000, FILE_LEN - 2000),
+            b"/other" => response.send_file(File::open(&self.other).expect("open")),
+            b"/watched" => {
+                let file = Arc::new(self.file());
+                self.watched.lock().unwrap().push(Arc::downgrade(&file));
+                response.set_tag(WATCHED).send_file(file);
+            }
+            b"/borrowed" => {
+                let handle = self.open.as_raw_fd() as u64;
+                // SAFETY: `open` stays open for the server's life, longer
+                // than any response.
+                let region = unsafe { FileRegion::borrowed(handle, 0, FILE_LEN) };
+                response.send_file_region(region);
+            }
+            b"/watched-huge" => {
+                let file = Arc::new(File::open(&self.huge).expect("open"));
+                self.watched.lock().unwrap().push(Arc::downgrade(&file));
+                response.set_tag(WATCHED).send_file(file);
+            }
+            b"/past-the-end" => response.send_file_range(self.file(), 0, FILE_LEN + PAST_THE_END),
+            b"/beyond" => response.send_file_range(self.file(), FILE_LEN + 10, 100),
             _ => response.body_static(b"ok"),
         }
     }
+
+    fn finished(&self, finished: Finished, _: &mut ()) {
+        let _ = self.ends.lock().unwrap().send(finished);
+    }
 }
 
-/// A server of `Files` over a new file named after `name`, and the file.
-fn start(backend: Backend, name: &str) -> (TestServer, TempFile) {
+/// A server of `Files` over new files named after `name`, the files, and
+/// what the test sees of it.
+fn start(backend: Backend, name: &str) -> (TestServer, [TempFile; 3], Watch) {
     let temp = TempFile::new(&format!("{}-{name}", backend.name()), &contents());
-    let file = File::open(&temp.path).expect("open the test file");
-    (TestServer::start(backend, Files { file }), temp)
+    let other = TempFile::new(
+        &format!("{}-{name}-other", backend.name()),
+        &other_contents(),
+    );
+    let huge = TempFile::new(&format!("{}-{name}-huge", backend.name()), b"");
+    File::options()
+        .write(true)
+        .open(&huge.path)
+        .and_then(|file| file.set_len(HUGE_LEN))
+        .expect("size the huge file");
+    let (ends, reported) = channel();
+    let watched = Arc::new(Mutex::new(Vec::new()));
+    let files = Files {
+        path: temp.path.clone(),
+        other: other.path.clone(),
+        huge: huge.path.clone(),
+        open: File::open(&temp.path).expect("open the test file"),
+        watched: Arc::clone(&watched),
+        ends: Mutex::new(ends),
+    };
+    let watch = Watch {
+        watched,
+        ends: reported,
+    };
+    (
+        TestServer::start(backend, files),
+        [temp, other, huge],
+        watch,
+    )
+}
+
+/// The other file's contents: as long as the first, every byte different.
+fn other_contents() -> Vec<u8> {
+    contents().iter().map(|byte| !byte).collect()
 }
 
 fn a_file_and_part_of_it_arrive_byte_for_byte(backend: Backend) {
-    let (server, _file) = start(backend, "whole");
+    let (server, _files, _) = start(backend, "whole");
     let expected = contents();
     let mut client = server.connect();
     // One connection throughout: each response ends exactly where its
@@ -137,6 +255,80 @@ fn a_file_and_part_of_it_arrive_byte_for_byte(backend: Backend) {
     assert_eq!(head.content_length(), Some(FILE_LEN));
     client.send(&get("/"));
     assert_eq!(client.response().body, b"ok");
+    server.stop();
+}
+
+fn pipelined_requests_each_get_their_own_file(backend: Backend) {
+    let (server, _files, _) = start(backend, "pipelined");
+    let mut client = server.connect();
+    // Each handler opens its file and lets go of it before the first
+    // byte is sent: were it closed then, the second request's file could
+    // take the first one's descriptor number.
+    client.send(&[get("/whole"), get("/other"), get("/whole")].concat());
+    let (first, other) = (contents(), other_contents());
+    assert!(client.response().body == first, "the first file differs");
+    assert!(client.response().body == other, "the other file differs");
+    assert!(client.response().body == first, "the third file differs");
+    server.stop();
+}
+
+fn an_owned_file_closes_once_sent_and_its_end_is_reported(backend: Backend) {
+    let (server, _files, watch) = start(backend, "owned");
+    let mut client = server.connect();
+    for _ in 0..2 {
+        client.send(&get("/watched"));
+        assert!(client.response().body == contents());
+        let end = watch.next_end();
+        assert_eq!((end.tag, end.outcome), (WATCHED, Outcome::Sent));
+        // The file was closed before its end was reported.
+        assert_eq!(watch.open_files(), 0);
+    }
+    // A file body is reported whatever its tag; a copied body with no
+    // tag is not.
+    client.send(&get("/whole"));
+    assert!(client.response().body == contents());
+    let end = watch.next_end();
+    assert_eq!((end.tag, end.outcome), (0, Outcome::Sent));
+    client.send(&get("/"));
+    assert_eq!(client.response().body, b"ok");
+    server.stop();
+    assert!(
+        watch.ends.try_recv().is_err(),
+        "a response without state reported its end"
+    );
+}
+
+fn a_head_request_closes_the_file_unsent(backend: Backend) {
+    let (server, _files, watch) = start(backend, "head");
+    let mut client = server.connect();
+    client.send(b"HEAD /watched HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(client.head_response().content_length(), Some(FILE_LEN));
+    let end = watch.next_end();
+    assert_eq!((end.tag, end.outcome), (WATCHED, Outcome::NotSent));
+    assert_eq!(watch.open_files(), 0);
+    server.stop();
+}
+
+fn a_client_leaving_mid_file_closes_it_and_reports_the_abort(backend: Backend) {
+    let (server, _files, watch) = start(backend, "aborted");
+    let mut client = server.connect();
+    client.send(&get("/watched-huge"));
+    let head = client.response_head();
+    assert_eq!(head.content_length(), Some(HUGE_LEN));
+    // Gone with far more unread than the sockets' buffers hold: the
+    // server's writes fail.
+    drop(client);
+    let end = watch.next_end();
+    assert_eq!((end.tag, end.outcome), (WATCHED, Outcome::Aborted));
+    assert_eq!(watch.open_files(), 0);
+    server.stop();
+}
+
+fn a_borrowed_region_is_sent_too(backend: Backend) {
+    let (server, _files, _) = start(backend, "borrowed");
+    let mut client = server.connect();
+    client.send(&get("/borrowed"));
+    assert!(client.response().body == contents());
     server.stop();
 }
 
@@ -171,7 +363,7 @@ fn read_until_closed(client: &mut Client, since: Instant) -> Vec<u8> {
 }
 
 fn a_file_shorter_than_its_region_closes_the_connection_at_once(backend: Backend) {
-    let (server, _file) = start(backend, "short");
+    let (server, _files, _) = start(backend, "short");
     let expected = contents();
     let mut client = server.connect();
     let sent = Instant::now();
@@ -191,7 +383,7 @@ fn a_file_shorter_than_its_region_closes_the_connection_at_once(backend: Backend
 }
 
 fn a_region_past_the_end_of_the_file_closes_the_connection_at_once(backend: Backend) {
-    let (server, _file) = start(backend, "beyond");
+    let (server, _files, _) = start(backend, "beyond");
     let mut client = server.connect();
     let sent = Instant::now();
     client.send(&get("/beyond"));

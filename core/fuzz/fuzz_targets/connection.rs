@@ -15,8 +15,8 @@
 use libfuzzer_sys::fuzz_target;
 use peregrine_core::ws::{Handshake, Message};
 use peregrine_core::{
-    Backpressure, BodyPolicy, Config, Connection, Counters, Env, FileRegion, Fill, Handler, IoBuffers,
-    Request, Response, StatusCode, TimerKind, Transmit, Upgrade, WebSocket,
+    Backpressure, BodyPolicy, Config, Connection, Counters, Env, FileRegion, Fill, Handler,
+    IoBuffers, Request, Response, StatusCode, TimerKind, Transmit, Upgrade, WebSocket,
 };
 
 const READ: usize = 1024;
@@ -87,11 +87,12 @@ impl Handler<Local> for Fuzz {
                 response.set_tag(STALL * 3 + n);
                 response.stream(None);
             }
-            Some(b'f') => response.send_file(FileRegion {
-                handle: 3,
-                offset: n,
-                len: n,
-            }),
+            Some(b'f') => {
+                // SAFETY: the region names no real file: the fuzzer's
+                // peer makes up its bytes.
+                let region = unsafe { FileRegion::borrowed(3, n, n) };
+                response.send_file_region(region);
+            }
             Some(b'u') => {
                 response.status(StatusCode::SWITCHING_PROTOCOLS);
                 let _ = response.header("Upgrade", "fuzz");
@@ -188,6 +189,7 @@ impl Driver {
             date: None,
             now,
             counters,
+            files: None,
         }
     }
 
@@ -214,11 +216,11 @@ impl Driver {
                 n
             }
             Transmit::SendFile(region) => {
-                assert!(region.len > 0, "empty sendfile offered");
+                assert!(region.len() > 0, "empty sendfile offered");
                 if self.write_budget == 0 {
                     return false;
                 }
-                region.len.min(self.write_budget as u64) as usize
+                region.len().min(self.write_budget as u64) as usize
             }
             Transmit::CloseWrite => {
                 self.conn.handle_write_closed(self.now);
@@ -255,8 +257,11 @@ impl Driver {
         let n = space.len().min(self.pending.len());
         space[..n].copy_from_slice(&self.pending[..n]);
         self.pending.drain(..n);
-        self.conn
-            .handle_read(n, &mut self.bufs, &mut Self::env(&mut self.local, &mut self.counters, self.now));
+        self.conn.handle_read(
+            n,
+            &mut self.bufs,
+            &mut Self::env(&mut self.local, &mut self.counters, self.now),
+        );
         true
     }
 
@@ -270,15 +275,18 @@ impl Driver {
                 writes += 1;
             }
             if self.conn.has_work() {
-                self.conn
-                    .poll(&mut self.bufs, &mut Self::env(&mut self.local, &mut self.counters, self.now));
+                self.conn.poll(
+                    &mut self.bufs,
+                    &mut Self::env(&mut self.local, &mut self.counters, self.now),
+                );
                 progress = true;
             }
             progress |= self.read_once();
             if !progress && self.conn.poll_timeout().is_some_and(|d| d <= self.now) {
                 // Due (a deadline may fall due while masked by another):
                 // the backend's timer fires at once.
-                self.conn.handle_timeout(&mut self.bufs, self.now, &mut self.counters);
+                self.conn
+                    .handle_timeout(&mut self.bufs, self.now, &mut self.counters);
                 assert!(
                     self.conn.poll_timeout().is_none_or(|d| d > self.now),
                     "handle_timeout leaves the deadline due"
@@ -340,7 +348,10 @@ impl Driver {
             );
         }
         // The deadline is the earliest timer of the table.
-        let earliest = TimerKind::ALL.iter().filter_map(|&kind| conn.timer(kind)).min();
+        let earliest = TimerKind::ALL
+            .iter()
+            .filter_map(|&kind| conn.timer(kind))
+            .min();
         assert_eq!(conn.poll_timeout(), earliest);
         // A connection neither closed nor handed over waits for the socket
         // or has work; waiting only for a timer would be a stall.

@@ -61,6 +61,7 @@ pub unsafe extern "C" fn peregrine_serve(
         date: None,
         now: 0,
         counters: &mut Counters::default(),
+        files: None,
     };
     let space = conn.read_buf(&mut bufs);
     let n = space.len().min(input.len());

@@ -1,6 +1,7 @@
 //! What the caller configures and hands a connection: timeouts and limits,
 //! the per-call environment, the counters, the buffers it works in.
 
+use crate::FileKeeper;
 use crate::date::DateCache;
 
 /// Timeouts and limits of a connection. All times are in milliseconds of
@@ -124,6 +125,27 @@ pub struct Env<'e, H, L> {
     /// totals: adding there as it happens costs nothing per request beyond
     /// the additions themselves.
     pub counters: &'e mut Counters,
+    /// What owns the files of [kept](crate::FileRegion::kept) file
+    /// regions, if the caller sends owned files: the connection gives each
+    /// kept region back to it once its response is done with it. `None`
+    /// for a caller that only sends borrowed regions, or no files.
+    pub files: Option<&'e mut dyn FileKeeper>,
+}
+
+impl<'e, H, L> Env<'e, H, L> {
+    /// The environment of a call at `now`, with no `Date` line and no
+    /// file keeper (set [`date`](Self::date) and [`files`](Self::files)
+    /// after, if the caller has them).
+    pub fn new(handler: &'e H, local: &'e mut L, now: u64, counters: &'e mut Counters) -> Self {
+        Env {
+            handler,
+            local,
+            date: None,
+            now,
+            counters,
+            files: None,
+        }
+    }
 }
 
 /// What connections did, for a server's statistics: counted into the

@@ -33,7 +33,11 @@ fn handle<H: Handler<L>, L: Default>(
         keep_alive,
         date: env.date,
     };
-    let mut response = Response::new(out, ctx, env.local, tag, id);
+    let files: Option<&mut dyn crate::FileKeeper> = match &mut env.files {
+        Some(files) => Some(&mut **files),
+        None => None,
+    };
+    let mut response = Response::new(out, ctx, env.local, files, tag, id);
     env.handler.handle(request, &mut response);
     response.complete()
 }
@@ -141,7 +145,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             BodyFraming::Length(0) => {
                 let out = &mut bufs.write[self.write_end..];
                 let completed = handle(env, &request, out, keep_alive, 0, self.id);
-                self.enqueue(bufs, completed, env.now, env.counters);
+                self.queue_response(bufs, completed, env);
                 self.read_start = start;
                 return self.next_request(env.now);
             }
@@ -161,7 +165,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 let out = &mut bufs.write[self.write_end..];
                 let keep_alive = keep_alive && !expects_continue;
                 let completed = handle(env, &request, out, keep_alive, 0, self.id);
-                self.enqueue(bufs, completed, env.now, env.counters);
+                self.queue_response(bufs, completed, env);
                 if expects_continue {
                     // The client waits for a 100 that never comes: close.
                     self.set_input(Input::Stopped);
@@ -401,7 +405,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             .with_peer(self.peer.as_ref());
         let out = &mut bufs.write[self.write_end..];
         let completed = handle(env, &request, out, keep_alive, tag, self.id);
-        self.enqueue(bufs, completed, env.now, env.counters);
+        self.queue_response(bufs, completed, env);
     }
 
     /// A request head or body stalled: `408` if the answer can still go

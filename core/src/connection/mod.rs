@@ -25,6 +25,7 @@
 //! See the crate root for an example of driving one by hand.
 
 mod config;
+mod finish;
 mod http;
 mod id;
 mod output;
@@ -44,7 +45,8 @@ pub(crate) use websocket::{Output, WebSocketState};
 
 use core::net::SocketAddr;
 
-use crate::{Handler, RequestParser};
+use crate::handler::Outcome;
+use crate::{FileRegion, Handler, RequestParser};
 use phase::{Http, Input, Phase, StreamState, Then};
 use queue::{Queue, Segment};
 use timers::TimerTable;
@@ -91,6 +93,9 @@ pub struct Connection<
     draining: bool,
     /// The connection's name, for code outside its callbacks.
     id: ConnectionId,
+    /// The tag of a streamed body that ended unfinished, reported
+    /// aborted when the connection is [retired](Self::retire).
+    given_up: Option<u64>,
 }
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
@@ -148,6 +153,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             yielded: false,
             draining: false,
             id: ConnectionId::new(0, 0),
+            given_up: None,
         }
     }
 
@@ -310,7 +316,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
         match self.queue.front() {
             None => Transmit::Idle,
-            Some(Segment::File(region)) => Transmit::SendFile(*region),
+            Some(Segment::File(span)) => Transmit::SendFile(FileRegion::from_span(*span, false)),
+            Some(Segment::KeptFile(span)) => Transmit::SendFile(FileRegion::from_span(*span, true)),
             Some(_) => {
                 let (front, back) = self.queue.as_slices();
                 Transmit::Write(Slices::new(front, back, &bufs.write))
@@ -331,7 +338,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         env: &mut Env<'_, H, L>,
     ) {
         let now = env.now;
-        self.queue.consume(n as u64);
+        let id = self.id;
+        self.queue.consume(n as u64, |passed| {
+            finish::report(env, id, passed, Outcome::Sent)
+        });
         if self.queue.is_empty() {
             self.write_end = 0;
             if let Phase::Http(http) = &self.phase {
@@ -748,6 +758,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Ends the connection now: the caller closes the socket.
     fn close_now(&mut self) {
+        self.give_up_stream();
         self.phase = Phase::Closed;
         self.timers.clear_all();
     }

@@ -5,15 +5,31 @@
 use super::phase::{Http, Input, Phase, Stream, StreamState, Then};
 use super::queue::Segment;
 use super::{Connection, Counters, Env, IoBuffers, TimerKind};
-use crate::handler::{BodySource, Completed};
+use crate::handler::{BodySource, Completed, Finished, Outcome};
 use crate::response::{self, CHUNK_HEADER_MAX, Context, ResponseEncoder, ResponseFraming};
 use crate::{Error, Fill, Handler, StatusCode};
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     Connection<READ, WRITE, MAX_HEADERS>
 {
+    /// Queues a completed response, and follows it if it carries
+    /// application state.
+    #[inline(always)]
+    pub(super) fn queue_response<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        completed: Completed,
+        env: &mut Env<'_, H, L>,
+    ) {
+        self.enqueue(bufs, completed, env.now, env.counters);
+        if completed.unsent || completed.tag != 0 || matches!(completed.source, BodySource::File(_))
+        {
+            self.track(&completed, env);
+        }
+    }
+
     /// Queues a completed response.
-    pub(super) fn enqueue(
+    fn enqueue(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
         completed: Completed,
@@ -35,7 +51,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 None
             }
             BodySource::File(region) => {
-                self.push(Segment::File(region), now);
+                self.push_file(region, now);
                 None
             }
             BodySource::Stream(framing) => Some(Stream {
@@ -60,6 +76,40 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
     }
 
+    /// Follows a queued response that carries application state: one
+    /// whose body never starts is over now; a streamed one ends with its
+    /// stream; any other once its bytes are written.
+    #[inline(never)]
+    fn track<H: Handler<L>, L: Default>(&mut self, completed: &Completed, env: &mut Env<'_, H, L>) {
+        match completed.source {
+            _ if completed.unsent || completed.written.is_none() => {
+                self.report_unsent(completed, env)
+            }
+            BodySource::Stream(_) => {}
+            _ => self.end_response(completed.tag, env),
+        }
+    }
+
+    /// Reports a response that carried application state and whose body
+    /// never starts.
+    #[cold]
+    fn report_unsent<H: Handler<L>, L: Default>(
+        &mut self,
+        completed: &Completed,
+        env: &mut Env<'_, H, L>,
+    ) {
+        let tracked = completed.unsent
+            || completed.tag != 0
+            || matches!(
+                completed.source,
+                BodySource::Stream(_) | BodySource::File(_)
+            );
+        if tracked {
+            let finished = Finished::new(self.id, completed.tag, Outcome::NotSent);
+            env.handler.finished(finished, env.local);
+        }
+    }
+
     /// Queues the `len` bytes just written at the end of the used part of
     /// the write buffer.
     #[inline]
@@ -79,6 +129,26 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// was waiting.
     #[inline]
     pub(super) fn push(&mut self, segment: Segment, now: u64) {
+        self.start_writing(now);
+        if !self.queue.push(segment) {
+            self.overflow();
+        }
+    }
+
+    /// Appends a file region to the output, as [`push`](Self::push) does.
+    fn push_file(&mut self, region: crate::FileRegion, now: u64) {
+        self.start_writing(now);
+        if !self.queue.push_file(region) {
+            // Against the room every response keeps: a kept file's
+            // region would not come back to its keeper.
+            debug_assert!(false, "no room for a file region");
+            self.overflow();
+        }
+    }
+
+    /// The write timer starts if nothing was waiting to be written.
+    #[inline]
+    fn start_writing(&mut self, now: u64) {
         if self.queue.is_empty() {
             // Set before the idle timer stops: the earliest is then not
             // looked up again.
@@ -88,12 +158,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             );
             self.timers.clear(TimerKind::Idle);
         }
-        if !self.queue.push(segment) {
-            // `can_respond` keeps room; should that fail, do not send a
-            // response with a piece missing.
-            self.queue.clear();
-            self.close_now();
-        }
+    }
+
+    /// The output had no room for a piece. `can_respond` keeps room;
+    /// should that fail, do not send a response with a piece missing:
+    /// close (what is queued is given up when the connection is retired).
+    #[cold]
+    fn overflow(&mut self) {
+        self.close_now();
     }
 
     /// Answers a request that cannot be served with `error`'s status and
@@ -124,6 +196,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         error: Option<Error>,
         now: u64,
     ) {
+        self.give_up_stream();
         if let Phase::Http(http) = &mut self.phase {
             http.input = Input::Stopped;
             http.then = Then::Close;
@@ -250,6 +323,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 // the close, ends the connection.
                 let short = length_framed && stream.remaining > 0;
                 self.set_stream(None);
+                self.end_response(stream.tag, env);
                 if short || stream.framing == ResponseFraming::UntilClose {
                     if let Phase::Http(http) = &mut self.phase {
                         http.then = http.then.or_close();
@@ -270,6 +344,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Ends a stream the application could not finish: what is queued
     /// goes out, then the connection closes, the body left unfinished.
     pub(super) fn abort_stream(&mut self, now: u64) {
+        self.give_up_stream();
         self.set_stream(None);
         if let Phase::Http(http) = &mut self.phase {
             http.then = Then::Close;

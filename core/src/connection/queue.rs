@@ -1,6 +1,7 @@
 //! The queue of bytes a connection owes its peer, in order.
 
 use crate::FileRegion;
+use crate::file::Span;
 
 /// How many segments the queue holds. A response takes at most three
 /// (interim `100 Continue`, head, body), so this is enough for a deep
@@ -19,8 +20,24 @@ pub(crate) enum Segment {
     },
     /// A static slice, sent without copying.
     Static(&'static [u8]),
-    /// A file region, for the backend to send.
+    /// A borrowed file region, for the backend to send.
+    File(Span),
+    /// A kept file region, for the backend to send, then to give back to
+    /// its keeper.
+    KeptFile(Span),
+    /// The end of a response that carried application state, with its
+    /// tag: reported to [`Handler::finished`](crate::Handler::finished)
+    /// when the queue moves past it. No bytes.
+    End(u64),
+}
+
+/// What the queue reports as it moves past the pieces that need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Passed {
+    /// A kept file region, done with (its file goes back to its keeper).
     File(FileRegion),
+    /// The end of a response with this tag.
+    End(u64),
 }
 
 impl Segment {
@@ -29,7 +46,17 @@ impl Segment {
         match *self {
             Segment::Buffer { start, end } => u64::from(end - start),
             Segment::Static(bytes) => bytes.len() as u64,
-            Segment::File(region) => region.len,
+            Segment::File(span) | Segment::KeptFile(span) => span.len,
+            Segment::End(_) => 0,
+        }
+    }
+
+    /// What passing this segment reports, if anything.
+    fn passed(&self) -> Option<Passed> {
+        match *self {
+            Segment::KeptFile(span) => Some(Passed::File(FileRegion::from_span(span, true))),
+            Segment::End(tag) => Some(Passed::End(tag)),
+            _ => None,
         }
     }
 
@@ -38,10 +65,8 @@ impl Segment {
         match self {
             Segment::Buffer { start, .. } => *start += n as u32,
             Segment::Static(bytes) => *bytes = &bytes[n as usize..],
-            Segment::File(region) => {
-                region.offset += n;
-                region.len -= n;
-            }
+            Segment::File(span) | Segment::KeptFile(span) => span.advance(n),
+            Segment::End(_) => {}
         }
     }
 }
@@ -58,6 +83,10 @@ pub(crate) struct Queue {
     /// Bytes left in the live segments: a write that took them all
     /// empties the queue at once.
     bytes: u64,
+    /// Live segments that report when passed (kept files, response ends):
+    /// while there are none, a write that took everything empties the
+    /// queue without a walk.
+    reporting: u32,
 }
 
 const _: () = assert!(SEGMENTS.is_power_of_two() && SEGMENTS <= u32::MAX as usize);
@@ -86,6 +115,7 @@ impl Queue {
             head: 0,
             len: 0,
             bytes: 0,
+            reporting: 0,
         }
     }
 
@@ -112,6 +142,35 @@ impl Queue {
         if bytes == 0 {
             return true;
         }
+        self.push_slot(segment, bytes)
+    }
+
+    /// Appends a file region, [`push`](Self::push)-like; a kept one is
+    /// reported when passed.
+    #[must_use]
+    pub(crate) fn push_file(&mut self, region: FileRegion) -> bool {
+        if region.is_kept() {
+            let pushed = self.push(Segment::KeptFile(region.span()));
+            self.reporting += u32::from(pushed && region.len() > 0);
+            pushed
+        } else {
+            self.push(Segment::File(region.span()))
+        }
+    }
+
+    /// Appends the end of a response with `tag`, to be reported when the
+    /// queue passes it; `false` if the queue is full.
+    #[must_use]
+    pub(crate) fn push_end(&mut self, tag: u64) -> bool {
+        let pushed = self.push_slot(Segment::End(tag), 0);
+        self.reporting += u32::from(pushed);
+        pushed
+    }
+
+    /// Appends `segment`, of `bytes`, joining a buffer range to the one
+    /// before it.
+    #[inline(always)]
+    fn push_slot(&mut self, segment: Segment, bytes: u64) -> bool {
         if self.len > 0 {
             let last = (self.head + self.len - 1) & WRAP;
             if let (
@@ -163,36 +222,80 @@ impl Queue {
 
     /// Records that `n` bytes from the front were sent; returns how many
     /// of them the queue did not hold (0 unless the caller miscounted).
+    /// Each kept file and response end passed is given to `passed`, in
+    /// order: ends with no bytes before them included.
     #[inline]
-    pub(crate) fn consume(&mut self, mut n: u64) -> u64 {
-        if n >= self.bytes {
+    pub(crate) fn consume(&mut self, n: u64, passed: impl FnMut(Passed)) -> u64 {
+        if n >= self.bytes && self.reporting == 0 {
             // All of it, the usual case: no walk over the segments.
             let extra = n - self.bytes;
             self.clear();
             return extra;
         }
+        self.consume_walking(n, passed)
+    }
+
+    /// [`consume`](Self::consume), segment by segment.
+    #[inline(never)]
+    fn consume_walking(&mut self, mut n: u64, mut passed: impl FnMut(Passed)) -> u64 {
+        let extra = n.saturating_sub(self.bytes);
+        n -= extra;
         self.bytes -= n;
-        while n > 0 {
-            if self.len == 0 {
-                return n;
-            }
-            let front = &mut self.segments[self.head as usize];
+        while let Some(front) = self.front_mut() {
             let len = front.len();
+            // A response end (no bytes) is passed once everything before
+            // it was sent.
             if n < len {
                 front.advance(n);
-                return 0;
+                return extra;
             }
             n -= len;
-            self.len -= 1;
-            // An emptied queue starts over at slot 0, so that its
-            // segments stay in one piece.
-            self.head = if self.len == 0 {
-                0
-            } else {
-                (self.head + 1) & WRAP
-            };
+            if let Segment::KeptFile(span) = front {
+                // Released as it stands: nothing of it left to send.
+                span.advance(len);
+            }
+            let segment = *front;
+            self.pop_front();
+            if let Some(report) = segment.passed() {
+                self.reporting -= 1;
+                passed(report);
+            }
         }
-        0
+        extra
+    }
+
+    /// The first segment, to change.
+    fn front_mut(&mut self) -> Option<&mut Segment> {
+        if self.len == 0 {
+            None
+        } else {
+            Some(&mut self.segments[self.head as usize])
+        }
+    }
+
+    /// Drops the first segment.
+    fn pop_front(&mut self) {
+        self.len -= 1;
+        // An emptied queue starts over at slot 0, so that its segments
+        // stay in one piece.
+        self.head = if self.len == 0 {
+            0
+        } else {
+            (self.head + 1) & WRAP
+        };
+    }
+
+    /// Empties the queue, as on a connection that ends with output
+    /// unsent, giving every kept file and response end to `passed`.
+    pub(crate) fn discard(&mut self, mut passed: impl FnMut(Passed)) {
+        while let Some(front) = self.front_mut() {
+            let segment = *front;
+            self.pop_front();
+            if let Some(report) = segment.passed() {
+                passed(report);
+            }
+        }
+        self.clear();
     }
 
     /// Forgets everything.
@@ -200,6 +303,7 @@ impl Queue {
         self.head = 0;
         self.len = 0;
         self.bytes = 0;
+        self.reporting = 0;
     }
 }
 
@@ -215,11 +319,11 @@ mod tests {
         assert!(queue.push(Segment::Static(b"static")));
         assert!(queue.push(Segment::Static(b"")));
         assert_eq!(queue.free(), SEGMENTS - 2);
-        assert_eq!(queue.consume(15), 0);
+        assert_eq!(queue.consume(15, |_| {}), 0);
         assert_eq!(queue.front(), Some(&Segment::Buffer { start: 15, end: 20 }));
-        assert_eq!(queue.consume(7), 0);
+        assert_eq!(queue.consume(7, |_| {}), 0);
         assert_eq!(queue.front(), Some(&Segment::Static(b"atic")));
-        assert_eq!(queue.consume(10), 6);
+        assert_eq!(queue.consume(10, |_| {}), 6);
         assert!(queue.is_empty());
     }
 
@@ -237,7 +341,7 @@ mod tests {
         // Joins the last buffer range even when full.
         assert!(queue.push(Segment::Buffer { start: 5, end: 6 }));
         let first_ten: u64 = (0..10).map(|i| statics[i % 4].len() as u64).sum();
-        assert_eq!(queue.consume(first_ten), 0);
+        assert_eq!(queue.consume(first_ten, |_| {}), 0);
         assert_eq!(queue.free(), 10);
         for i in 0..10 {
             assert!(queue.push(Segment::Static(statics[i % 4])));
@@ -250,7 +354,7 @@ mod tests {
         assert_eq!(back[9], Segment::Static(statics[9 % 4]));
         let total: u64 = front.iter().chain(back).map(Segment::len).sum();
         assert_eq!(queue.bytes, total);
-        assert_eq!(queue.consume(total + 3), 3);
+        assert_eq!(queue.consume(total + 3, |_| {}), 3);
         assert!(queue.is_empty());
         assert_eq!(queue.front(), None);
         assert_eq!(queue.as_slices(), (&[][..], &[][..]));

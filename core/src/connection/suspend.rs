@@ -145,5 +145,6 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.yielded = false;
         self.draining = false;
         self.id = id;
+        self.given_up = None;
     }
 }

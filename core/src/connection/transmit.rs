@@ -50,7 +50,7 @@ impl<'b> Slices<'b> {
             ([segment], []) | ([], [segment]) => match *segment {
                 Segment::Buffer { start, end } => self.write.get(start as usize..end as usize),
                 Segment::Static(bytes) => Some(bytes),
-                Segment::File(_) => None,
+                _ => None,
             },
             _ => None,
         }
@@ -70,12 +70,22 @@ impl<'b> Iterator for Slices<'b> {
         match *segment {
             Segment::Buffer { start, end } => Some(&self.write[start as usize..end as usize]),
             Segment::Static(bytes) => Some(bytes),
-            // A file region goes out on its own, after the slices before it.
-            Segment::File(_) => {
-                self.front = &[];
-                self.back = &[];
-                None
-            }
+            _ => self.past_other(segment),
         }
+    }
+}
+
+impl<'b> Slices<'b> {
+    /// [`next`](Iterator::next) after a segment that is not bytes: a file
+    /// region goes out on its own, after the slices before it; the end of
+    /// a response has no bytes, and the slices go on after it.
+    #[cold]
+    fn past_other(&mut self, segment: &Segment) -> Option<&'b [u8]> {
+        if let Segment::End(_) = segment {
+            return self.next();
+        }
+        self.front = &[];
+        self.back = &[];
+        None
     }
 }

@@ -16,8 +16,8 @@
 use std::collections::VecDeque;
 
 use peregrine_core::{
-    BodyPolicy, Config, Connection, Counters, Env, FileRegion, Fill, Handler, IoBuffers, Request,
-    Response, StatusCode, Transmit,
+    BodyPolicy, Config, Connection, Counters, Env, FileKeeper, FileRegion, Fill, Finished, Handler,
+    IoBuffers, Request, Response, StatusCode, Transmit,
 };
 
 /// Small buffers, so limits are reached with small inputs.
@@ -45,6 +45,26 @@ pub struct Local {
     pub chunks: usize,
     /// Calls of `handle` over the connection's life.
     pub handled: usize,
+    /// The ends `finished` reported, in order: tag and outcome.
+    pub ended: Vec<(u64, peregrine_core::Outcome)>,
+}
+
+/// The file keeper of the simulated files: what was given back.
+#[derive(Debug, Default)]
+pub struct Keeper {
+    /// The regions released, in order.
+    pub released: Vec<FileRegion>,
+}
+
+impl FileKeeper for Keeper {
+    fn release(&mut self, region: FileRegion) {
+        assert!(region.is_kept(), "a borrowed region was released");
+        self.released.push(region);
+    }
+
+    fn as_any(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
 }
 
 /// The bytes of the simulated file `handle` from `offset` on: a pattern
@@ -135,6 +155,8 @@ fn numbers(path: &[u8]) -> Vec<u64> {
 ///   `length` announces its length, `short` announces `total` but ends
 ///   after half of it, `close` is `length` plus `Connection: close`;
 /// - `/file/<handle>/<offset>/<len>` — a file region;
+/// - `/kept/<handle>/<offset>/<len>` — the same, kept by the driver's
+///   [`Keeper`];
 /// - `/close` — `bye`, and the connection closes;
 /// - `/status/<code>` — that status, with the body `ignored`;
 /// - `/upgrade` — `101 Switching Protocols`, and a hijack;
@@ -194,11 +216,16 @@ impl Handler<Local> for Echo {
             }
             _ if path.starts_with(b"/file/") => {
                 let n = numbers(&[b"/x", path].concat());
-                response.send_file(FileRegion {
-                    handle: n[0],
-                    offset: n[1],
-                    len: n[2],
-                });
+                response.send_file_region(
+                    // SAFETY: the region names no real file: the fake peer makes up its bytes.
+                    unsafe { FileRegion::borrowed(n[0], n[1], n[2]) },
+                );
+            }
+            _ if path.starts_with(b"/kept/") => {
+                let n = numbers(&[b"/x", path].concat());
+                // SAFETY: a simulated file: the driver makes up its bytes.
+                let region = unsafe { FileRegion::kept(n[0], n[1], n[2]) };
+                response.send_file_region(region);
             }
             _ if path.starts_with(b"/status/") => {
                 let code = numbers(&[b"/x", path].concat())[0] as u16;
@@ -232,6 +259,10 @@ impl Handler<Local> for Echo {
             path if path.starts_with(b"/big/") => BodyPolicy::Buffer,
             _ => BodyPolicy::Ignore,
         }
+    }
+
+    fn finished(&self, finished: Finished, local: &mut Local) {
+        local.ended.push((finished.tag, finished.outcome));
     }
 
     fn body_chunk(&self, _: &Request<'_>, chunk: &[u8], tag: &mut u64, local: &mut Local) {
@@ -380,6 +411,8 @@ pub struct Driver<
     pub counters: Counters,
     /// What happened, in order.
     pub log: Vec<Event>,
+    /// What kept the simulated files.
+    pub keeper: Keeper,
 }
 
 impl Driver {
@@ -427,6 +460,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             single_slice_writes: 0,
             counters: Counters::default(),
             log: Vec::new(),
+            keeper: Keeper::default(),
         }
     }
 
@@ -451,6 +485,18 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
     pub fn close_read(&mut self) {
         self.eof = true;
         self.pump();
+    }
+
+    /// The backend drops the connection (`Connection::retire`).
+    pub fn retire(&mut self) {
+        self.conn.retire(&mut Env {
+            handler: &self.handler,
+            local: &mut self.local,
+            date: None,
+            now: self.now,
+            counters: &mut self.counters,
+            files: Some(&mut self.keeper),
+        });
     }
 
     /// The application wakes a parked stream.
@@ -500,6 +546,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                         date: None,
                         now: self.now,
                         counters: &mut self.counters,
+                        files: Some(&mut self.keeper),
                     },
                 );
                 self.log.push(Event::Poll);
@@ -561,6 +608,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 date: None,
                 now: self.now,
                 counters: &mut self.counters,
+                files: Some(&mut self.keeper),
             },
         );
         true
@@ -605,13 +653,13 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 written
             }
             Transmit::SendFile(region) => {
-                assert!(region.len > 0, "an empty sendfile was offered");
+                assert!(region.len() > 0, "an empty sendfile was offered");
                 let Some(budget) = take_budget(&self.write_plan, &mut self.write_turn) else {
                     return false;
                 };
-                let written = region.len.min(budget as u64);
+                let written = region.len().min(budget as u64);
                 self.out
-                    .extend(file_bytes(region.handle, region.offset, written));
+                    .extend(file_bytes(region.handle(), region.offset(), written));
                 self.log.push(Event::SendFile {
                     region,
                     written: written as usize,
@@ -635,6 +683,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 date: None,
                 now: self.now,
                 counters: &mut self.counters,
+                files: Some(&mut self.keeper),
             },
         );
         true

@@ -319,7 +319,7 @@ where
 
     /// Closes a connection and frees what it held.
     pub(super) fn close(&mut self, token: Token) {
-        if let Some(slot) = self.slab.remove(token) {
+        if let Some(mut slot) = self.slab.remove(token) {
             if self.settings.handoff {
                 if let Some(handoff) = self.shared.handoffs.get(self.settings.id) {
                     handoff
@@ -333,6 +333,10 @@ where
             if let Some(buffer) = slot.buffer {
                 self.lending.give_back(buffer);
                 self.lend_to_waiter();
+            }
+            if let Some(conn) = slot.conn.active() {
+                // Responses it still owed end here, and their files close.
+                self.app.retire(conn, self.now());
             }
             slot.conn.release(&mut self.spares);
             // Dropping the descriptor closes it and removes it from the
