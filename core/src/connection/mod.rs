@@ -233,7 +233,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Records that `n` bytes were read into [`read_buf`](Self::read_buf)
     /// at `env.now`, and handles every request they complete.
-    #[inline]
+    #[inline(always)]
     pub fn handle_read<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,

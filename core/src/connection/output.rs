@@ -13,6 +13,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     Connection<READ, WRITE, MAX_HEADERS>
 {
     /// Queues a completed response.
+    #[inline(always)]
     pub(super) fn enqueue(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
