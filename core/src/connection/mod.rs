@@ -613,15 +613,17 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Whether an HTTP connection that stays open has nothing in hand:
     /// nothing read of the next request, nothing to write or stream.
     fn between_requests(&self) -> bool {
-        matches!(
-            &self.phase,
-            Phase::Http(Http {
-                input: Input::Head,
-                stream: None,
-                then: Then::KeepAlive
-            })
-        ) && self.read_end == self.read_start
-            && self.queue.is_empty()
+        // The queue first: just after a request it holds the response.
+        self.queue.is_empty()
+            && matches!(
+                &self.phase,
+                Phase::Http(Http {
+                    input: Input::Head,
+                    stream: None,
+                    then: Then::KeepAlive
+                })
+            )
+            && self.read_end == self.read_start
     }
 
     /// When the connection holds part of a request head and nothing else
