@@ -28,7 +28,7 @@
 use core::fmt;
 
 use crate::connection::{Output, WebSocketState};
-use crate::file::{FileKeeper, FileRegion};
+use crate::file::{FileKeeper, FileRegion, Span};
 use crate::response::{Context, EncodeError, ResponseEncoder, ResponseFraming, check_field};
 use crate::ws::{self, CloseCode, Message, SendError, TopicsFull};
 use crate::{ConnectionId, Request, StatusCode};
@@ -436,8 +436,31 @@ pub(crate) enum BodySource {
     Static(&'static [u8]),
     /// The handler fills it in pieces, framed as said.
     Stream(ResponseFraming),
-    /// A file region follows.
-    File(FileRegion),
+    /// A borrowed file region follows.
+    File(Span),
+    /// A kept file region follows (the holder is the variant, so that
+    /// telling the sources apart is one compare).
+    KeptFile(Span),
+}
+
+impl BodySource {
+    /// The source that sends `region`.
+    fn file(region: FileRegion) -> Self {
+        if region.is_kept() {
+            BodySource::KeptFile(region.span())
+        } else {
+            BodySource::File(region.span())
+        }
+    }
+
+    /// The file region this source sends, if it is one.
+    pub(crate) fn file_region(self) -> Option<FileRegion> {
+        match self {
+            BodySource::File(span) => Some(FileRegion::from_span(span, false)),
+            BodySource::KeptFile(span) => Some(FileRegion::from_span(span, true)),
+            _ => None,
+        }
+    }
 }
 
 /// Where a response stands.
@@ -666,7 +689,7 @@ impl<'a, L> Response<'a, L> {
                 self.unsent |= !matches!(self.stage, Stage::Finished(_));
                 self.release(region);
             }
-            Ok(_) => self.stage = Stage::Finished(BodySource::File(region)),
+            Ok(_) => self.stage = Stage::Finished(BodySource::file(region)),
         }
     }
 
@@ -748,9 +771,11 @@ impl<'a, L> Response<'a, L> {
     /// ```
     pub fn abandon(&mut self) {
         match self.stage {
-            Stage::Finished(BodySource::File(region)) => {
+            Stage::Finished(source @ (BodySource::File(_) | BodySource::KeptFile(_))) => {
                 self.unsent = true;
-                self.release(region);
+                if let Some(region) = source.file_region() {
+                    self.release(region);
+                }
             }
             Stage::Finished(BodySource::Stream(_)) => self.unsent = true,
             _ => {}
@@ -813,7 +838,7 @@ impl<'a, L> Response<'a, L> {
         }
         let (written, source) = match self.stage {
             Stage::Finished(source) => {
-                if let BodySource::File(_) = source {
+                if let BodySource::KeptFile(_) = source {
                     // The connection owns the region now: not released
                     // when the response is dropped.
                     self.stage = Stage::Finished(BodySource::InBuffer);
@@ -838,8 +863,8 @@ impl<L> Drop for Response<'_, L> {
     /// A file region the connection never took (the handler panicked
     /// after setting it) goes back to its keeper.
     fn drop(&mut self) {
-        if let Stage::Finished(BodySource::File(region)) = self.stage {
-            self.release(region);
+        if let Stage::Finished(BodySource::KeptFile(span)) = self.stage {
+            self.release(FileRegion::from_span(span, true));
         }
     }
 }

@@ -357,9 +357,14 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
         let mut seen = Seen::NONE;
         while *input.get(at)? != b'\r' {
             // A Host value is checked as an authority in the line's scan.
-            let (range, next) = fast_field_line(input, at)?;
+            let (range, next, host) = fast_field_line(input, at)?;
             let span = FieldSpan::new(range);
-            let field = Seen::classify(&span, input);
+            // A `Host` line is known by its scan; the others are looked up.
+            let field = if host {
+                Seen::HOST
+            } else {
+                Seen::classify(&span, input)
+            };
             if field == Seen::HOST && seen.has(Seen::HOST) {
                 return None;
             }
@@ -570,20 +575,22 @@ fn fast_version_and_line_end(rest: &[u8]) -> Option<Version> {
 }
 
 /// The fast path's field line starting at `at` (not the empty line): the
-/// field, and where the next line starts. `None` for anything the state
-/// machine must look at: an error (a `Host` value that is not an
-/// authority included), or the input running out.
+/// field, where the next line starts, and whether the field is `Host`.
+/// `None` for anything the state machine must look at: an error (a `Host`
+/// value that is not an authority included), or the input running out.
 #[inline(always)]
-fn fast_field_line(input: &[u8], at: usize) -> Option<(FieldRange, usize)> {
+fn fast_field_line(input: &[u8], at: usize) -> Option<(FieldRange, usize, bool)> {
     let name_end = scan::token_end(input, at);
     if name_end == at || input.get(name_end) != Some(&b':') {
         return None;
     }
     let value_start = skip_whitespace(input, name_end + 1);
-    let cr = if name_end - at == 4 && is_lowercase_of(&input[at..name_end], b"host") {
+    let host = name_end - at == 4 && is_lowercase_of(&input[at..name_end], b"host");
+    let (cr, value_end) = if host {
         fast_host_value_end(input, value_start)?
     } else {
-        scan::value_end(input, value_start)
+        let cr = scan::value_end(input, value_start);
+        (cr, trim_whitespace_end(input, value_start, cr))
     };
     if input.get(cr..cr + 2) != Some(b"\r\n") {
         return None;
@@ -592,24 +599,26 @@ fn fast_field_line(input: &[u8], at: usize) -> Option<(FieldRange, usize)> {
         name_start: at,
         name_end,
         value_start,
-        value_end: trim_whitespace_end(input, value_start, cr),
+        value_end,
     };
-    Some((range, cr + 2))
+    Some((range, cr + 2, host))
 }
 
 /// The fast path's scan of a `Host` value starting at `start`: where the
-/// CR after it is, if the value is `uri-host [ ":" port ]`; `None`
-/// otherwise (or if no CR follows), for the state machine to say why.
+/// CR after it is and where the value ends (before any whitespace), if the
+/// value is `uri-host [ ":" port ]`; `None` otherwise (or if no CR
+/// follows), for the state machine to say why.
 ///
 /// The usual value, a name or an IPv4 address and perhaps a port, then
 /// CR, is scanned once, in place of the field-value scan every other field
 /// gets; anything else (other bytes, whitespace before the CR) is scanned
 /// as a field value and then checked in full.
 #[inline(always)]
-fn fast_host_value_end(input: &[u8], start: usize) -> Option<usize> {
+fn fast_host_value_end(input: &[u8], start: usize) -> Option<(usize, usize)> {
     // Most values are short: one block test finds the CR and checks them.
+    // Up to the CR, they hold no whitespace to trim.
     if let Some(cr) = scan::usual_host_value_end(input, start) {
-        return Some(cr);
+        return Some((cr, cr));
     }
     let mut stop = scan::host_end(input, start);
     if input.get(stop) == Some(&b':') {
@@ -619,7 +628,7 @@ fn fast_host_value_end(input: &[u8], start: usize) -> Option<usize> {
         }
     }
     if input.get(stop) == Some(&b'\r') {
-        return Some(stop);
+        return Some((stop, stop));
     }
     rare_host_value_end(input, start, stop)
 }
@@ -628,10 +637,10 @@ fn fast_host_value_end(input: &[u8], start: usize) -> Option<usize> {
 /// before a CR: out of line, to keep the fast path small.
 #[cold]
 #[inline(never)]
-fn rare_host_value_end(input: &[u8], start: usize, stop: usize) -> Option<usize> {
+fn rare_host_value_end(input: &[u8], start: usize, stop: usize) -> Option<(usize, usize)> {
     let cr = scan::value_end(input, stop);
     let end = trim_whitespace_end(input, start, cr);
-    is_valid_host(&input[start..end]).then_some(cr)
+    is_valid_host(&input[start..end]).then_some((cr, end))
 }
 
 /// The index of the first byte at or after `at` that is not SP or HTAB.

@@ -65,7 +65,7 @@ impl<const READ: usize, const WRITE: usize> Lending<READ, WRITE> {
     /// holds a whole request; else puts it in line (see
     /// [`wait`](Self::wait)). So connections that have sent only part of a
     /// head can never take the last pairs from complete requests.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lend_or_wait(
         &mut self,
         holder: Token,
@@ -75,6 +75,21 @@ impl<const READ: usize, const WRITE: usize> Lending<READ, WRITE> {
         if self.free.len() > self.reserve {
             return self.lend(holder);
         }
+        self.lend_short(holder, queued, whole)
+    }
+
+    /// [`lend_or_wait`](Self::lend_or_wait) when the pairs beyond the
+    /// reserve are gone: out of line, for asking `whole` may need a large
+    /// stack frame (a peek at the socket) that the usual lending should
+    /// not set up.
+    #[cold]
+    #[inline(never)]
+    fn lend_short(
+        &mut self,
+        holder: Token,
+        queued: &mut bool,
+        whole: impl FnOnce() -> bool,
+    ) -> Option<u32> {
         let whole = whole();
         if whole {
             if let Some(pair) = self.lend(holder) {

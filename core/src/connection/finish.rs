@@ -56,6 +56,20 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
     }
 
+    /// Records that `n` bytes of the output were sent, when that is not
+    /// simply all of it: segment by segment, reporting the kept files and
+    /// response ends passed as sent.
+    #[inline(never)]
+    pub(super) fn consume_in_parts<H: Handler<L>, L: Default>(
+        &mut self,
+        n: u64,
+        env: &mut Env<'_, H, L>,
+    ) {
+        let id = self.id;
+        self.queue
+            .consume(n, |passed| report(env, id, passed, Outcome::Sent));
+    }
+
     /// Remembers that the running stream, if any, ends unfinished: it is
     /// reported aborted when the connection is retired.
     pub(super) fn give_up_stream(&mut self) {

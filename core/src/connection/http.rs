@@ -102,6 +102,36 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         let keep_alive =
             request.keep_alive() && self.requests < self.config.max_requests && !self.draining;
         env.counters.requests += 1;
+        if framing == BodyFraming::Length(0) && !request.is_websocket_upgrade() {
+            // The usual request: no body, no upgrade.
+            let start = self.read_start + request.head_len();
+            let out = &mut bufs.write[self.write_end..];
+            let completed = handle(env, &request, out, keep_alive, 0, self.id);
+            self.queue_response(bufs, completed, env);
+            self.read_start = start;
+            return self.next_request(env.now);
+        }
+        self.begin_request(bufs, env, framing, keep_alive)
+    }
+
+    /// [`read_head`](Self::read_head) for a request with a body or an
+    /// upgrade: out of line, so that the usual request's path stays small.
+    #[inline(never)]
+    fn begin_request<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+        framing: BodyFraming,
+        keep_alive: bool,
+    ) -> bool {
+        // The head parsed whole by `read_head`, still in the buffer.
+        let Some(request) = self
+            .parser
+            .request(&bufs.read[self.read_start..self.read_end])
+        else {
+            return false;
+        };
+        let request = request.with_peer(self.peer.as_ref());
         if request.is_websocket_upgrade() {
             let head_len = request.head_len();
             let outcome = match ws::check_upgrade(&request) {

@@ -45,7 +45,6 @@ pub(crate) use websocket::{Output, WebSocketState};
 
 use core::net::SocketAddr;
 
-use crate::handler::Outcome;
 use crate::{FileRegion, Handler, RequestParser};
 use phase::{Http, Input, Phase, StreamState, Then};
 use queue::{Queue, Segment};
@@ -239,7 +238,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Records that `n` bytes were read into [`read_buf`](Self::read_buf)
     /// at `env.now`, and handles every request they complete.
-    #[inline]
+    #[inline(always)]
     pub fn handle_read<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
@@ -338,10 +337,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         env: &mut Env<'_, H, L>,
     ) {
         let now = env.now;
-        let id = self.id;
-        self.queue.consume(n as u64, |passed| {
-            finish::report(env, id, passed, Outcome::Sent)
-        });
+        if !self.queue.consume_all(n as u64) {
+            self.consume_in_parts(n as u64, env);
+        }
         if self.queue.is_empty() {
             self.write_end = 0;
             if let Phase::Http(http) = &self.phase {
@@ -623,15 +621,17 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Whether an HTTP connection that stays open has nothing in hand:
     /// nothing read of the next request, nothing to write or stream.
     fn between_requests(&self) -> bool {
-        matches!(
-            &self.phase,
-            Phase::Http(Http {
-                input: Input::Head,
-                stream: None,
-                then: Then::KeepAlive
-            })
-        ) && self.read_end == self.read_start
-            && self.queue.is_empty()
+        // The queue first: just after a request it holds the response.
+        self.queue.is_empty()
+            && matches!(
+                &self.phase,
+                Phase::Http(Http {
+                    input: Input::Head,
+                    stream: None,
+                    then: Then::KeepAlive
+                })
+            )
+            && self.read_end == self.read_start
     }
 
     /// When the connection holds part of a request head and nothing else

@@ -22,13 +22,21 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         env: &mut Env<'_, H, L>,
     ) {
         self.enqueue(bufs, completed, env.now, env.counters);
-        if completed.unsent || completed.tag != 0 || matches!(completed.source, BodySource::File(_))
+        if completed.unsent
+            || completed.tag != 0
+            || matches!(
+                completed.source,
+                BodySource::File(_) | BodySource::KeptFile(_)
+            )
         {
-            self.track(&completed, env);
+            let unsent = completed.unsent || completed.written.is_none();
+            let streamed = matches!(completed.source, BodySource::Stream(_));
+            self.track(completed.tag, unsent, streamed, env);
         }
     }
 
     /// Queues a completed response.
+    #[inline(always)]
     fn enqueue(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
@@ -50,8 +58,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 self.push(Segment::Static(bytes), now);
                 None
             }
-            BodySource::File(region) => {
-                self.push_file(region, now);
+            BodySource::File(_) | BodySource::KeptFile(_) => {
+                if let Some(region) = completed.source.file_region() {
+                    self.push_file(region, now);
+                }
                 None
             }
             BodySource::Stream(framing) => Some(Stream {
@@ -76,37 +86,24 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
     }
 
-    /// Follows a queued response that carries application state: one
-    /// whose body never starts is over now; a streamed one ends with its
-    /// stream; any other once its bytes are written.
+    /// Follows a queued response with `tag` that carries application
+    /// state: one whose body never starts (`unsent`) is over now; a
+    /// `streamed` one ends with its stream; any other once its bytes are
+    /// written. Takes the response's fields by value, so that the
+    /// completed response never needs an address.
     #[inline(never)]
-    fn track<H: Handler<L>, L: Default>(&mut self, completed: &Completed, env: &mut Env<'_, H, L>) {
-        match completed.source {
-            _ if completed.unsent || completed.written.is_none() => {
-                self.report_unsent(completed, env)
-            }
-            BodySource::Stream(_) => {}
-            _ => self.end_response(completed.tag, env),
-        }
-    }
-
-    /// Reports a response that carried application state and whose body
-    /// never starts.
-    #[cold]
-    fn report_unsent<H: Handler<L>, L: Default>(
+    fn track<H: Handler<L>, L: Default>(
         &mut self,
-        completed: &Completed,
+        tag: u64,
+        unsent: bool,
+        streamed: bool,
         env: &mut Env<'_, H, L>,
     ) {
-        let tracked = completed.unsent
-            || completed.tag != 0
-            || matches!(
-                completed.source,
-                BodySource::Stream(_) | BodySource::File(_)
-            );
-        if tracked {
-            let finished = Finished::new(self.id, completed.tag, Outcome::NotSent);
+        if unsent {
+            let finished = Finished::new(self.id, tag, Outcome::NotSent);
             env.handler.finished(finished, env.local);
+        } else if !streamed {
+            self.end_response(tag, env);
         }
     }
 

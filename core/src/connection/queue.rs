@@ -220,24 +220,26 @@ impl Queue {
         }
     }
 
+    /// Records that `n` bytes from the front were sent if they were all
+    /// of it and nothing in the queue reports when passed (the usual case:
+    /// no walk over the segments); `false`, with nothing done, otherwise.
+    #[inline]
+    pub(crate) fn consume_all(&mut self, n: u64) -> bool {
+        if n >= self.bytes && self.reporting == 0 {
+            self.head = 0;
+            self.len = 0;
+            self.bytes = 0;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Records that `n` bytes from the front were sent; returns how many
     /// of them the queue did not hold (0 unless the caller miscounted).
     /// Each kept file and response end passed is given to `passed`, in
     /// order: ends with no bytes before them included.
-    #[inline]
-    pub(crate) fn consume(&mut self, n: u64, passed: impl FnMut(Passed)) -> u64 {
-        if n >= self.bytes && self.reporting == 0 {
-            // All of it, the usual case: no walk over the segments.
-            let extra = n - self.bytes;
-            self.clear();
-            return extra;
-        }
-        self.consume_walking(n, passed)
-    }
-
-    /// [`consume`](Self::consume), segment by segment.
-    #[inline(never)]
-    fn consume_walking(&mut self, mut n: u64, mut passed: impl FnMut(Passed)) -> u64 {
+    pub(crate) fn consume(&mut self, mut n: u64, mut passed: impl FnMut(Passed)) -> u64 {
         let extra = n.saturating_sub(self.bytes);
         n -= extra;
         self.bytes -= n;
