@@ -94,6 +94,8 @@ impl Slot {
         Slot {
             port,
             bufs,
+            // A closed socket, as after a connection: the first poll makes
+            // it listen.
             phase: Phase::Closing { deadline: 0 },
             accepted: 0,
         }
@@ -110,7 +112,8 @@ impl Slot {
     }
 
     /// Drives the slot at `now` (milliseconds) as far as it goes: accepts,
-    /// serves, or closes its connection.
+    /// serves, or closes its connection. Called after each poll of the
+    /// interface, with the slot's own socket.
     pub fn poll(&mut self, socket: &mut tcp::Socket<'_>, server: &mut Server<'_>, now: u64) {
         match &mut self.phase {
             Phase::Listening => {
@@ -169,6 +172,10 @@ fn serve(
     server: &mut Server<'_>,
     now: u64,
 ) -> Result<(), Dropped> {
+    if socket.state() == State::Closed {
+        // Reset by the peer: nothing more can be read or written.
+        return Err(Dropped);
+    }
     if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
         conn.handle_timeout(bufs, now, &mut server.counters);
     }
@@ -180,10 +187,6 @@ fn serve(
         now,
         counters: &mut server.counters,
     };
-    if socket.state() == State::Closed {
-        // Reset by the peer: nothing more can be read or written.
-        return Err(Dropped);
-    }
     loop {
         if conn.is_closed() || conn.is_hijacked() {
             return Ok(());
