@@ -186,6 +186,8 @@ fn serve(
         date: Some(server.date),
         now,
         counters: &mut server.counters,
+        // No files on this device.
+        files: None,
     };
     loop {
         if conn.is_closed() || conn.is_hijacked() {
