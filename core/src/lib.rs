@@ -5,7 +5,12 @@
 //! fixed-capacity tables, frames bodies, encodes responses into buffers the
 //! caller owns, and drives whole connections as a sans-IO state machine.
 //! The OS backends (`peregrine-epoll`, `peregrine-kqueue`, `peregrine-std`)
-//! move bytes; this crate decides what they mean.
+//! move bytes; this crate decides what they mean. Any other runtime can
+//! move them too (the `tokio` example drives one connection per task).
+//!
+//! Features: `alloc` adds `IoBuffers::boxed`, the one call that
+//! allocates; `std` (which implies `alloc`) adds `std::error::Error`
+//! impls, `Slices::fill_io` and run-time AVX2 detection.
 //!
 //! ## Parsing
 //!
@@ -31,7 +36,10 @@
 //! backend does, minus the system calls:
 //!
 //! ```
-//! use peregrine_core::{Config, Connection, Counters, Env, Handler, IoBuffers, Request, Response, Transmit};
+//! use peregrine_core::{
+//!     Config, Connection, Counters, Env, Handler, IoBuffers, MAX_SLICES, Request, Response,
+//!     Transmit,
+//! };
 //!
 //! struct Hello;
 //! impl Handler for Hello {
@@ -40,7 +48,9 @@
 //!     }
 //! }
 //!
-//! let mut bufs = Box::new(IoBuffers::<4096, 4096>::new());
+//! // Small buffers may live on the stack; large ones are made on the heap
+//! // with `IoBuffers::boxed()` (feature `alloc`), never built here first.
+//! let mut bufs = IoBuffers::<4096, 4096>::new();
 //! let mut conn = Connection::<4096, 4096, 16>::new(Config::DEFAULT, None, 0);
 //! let mut counters = Counters::default();
 //! let mut env = Env { handler: &Hello, local: &mut (), date: None, now: 0, counters: &mut counters, files: None };
@@ -50,9 +60,12 @@
 //! conn.read_buf(&mut bufs)[..wire.len()].copy_from_slice(wire);
 //! conn.handle_read(wire.len(), &mut bufs, &mut env);
 //!
-//! // Bytes out: both responses, ready for one writev.
-//! let Transmit::Write(slices) = conn.poll_transmit(&bufs) else { panic!() };
-//! let out: Vec<u8> = slices.flatten().copied().collect();
+//! // Bytes out: both responses, ready for one writev (`Slices::fill_io`
+//! // makes the `IoSlice`s of `write_vectored`, with the `std` feature).
+//! let Transmit::Write(mut slices) = conn.poll_transmit(&bufs) else { panic!() };
+//! let mut iov: [&[u8]; MAX_SLICES] = [&[]; MAX_SLICES];
+//! let count = slices.fill(&mut iov);
+//! let out: Vec<u8> = iov[..count].concat();
 //! let one = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!";
 //! assert_eq!(out, [&one[..], one].concat());
 //! conn.handle_written(out.len(), &mut bufs, &mut env);
@@ -64,6 +77,8 @@
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
@@ -91,8 +106,8 @@ pub mod sse;
 pub mod ws;
 
 pub use connection::{
-    Backpressure, Config, Connection, ConnectionId, Counters, Env, Interest, IoBuffers, Slices,
-    Suspended, TimerKind, Transmit,
+    Backpressure, Config, Connection, ConnectionId, Counters, Env, Interest, IoBuffers, MAX_SLICES,
+    Slices, Suspended, TimerKind, Transmit,
 };
 pub use error::Error;
 pub use file::{FileKeeper, FileRegion};

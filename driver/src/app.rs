@@ -191,7 +191,7 @@ where
         now: u64,
     ) -> bool {
         if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
-            conn.handle_timeout(bufs, now, &mut self.totals);
+            conn.handle_timeout(bufs, &mut self.env(now));
             true
         } else {
             false

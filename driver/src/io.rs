@@ -5,8 +5,9 @@ use std::io::{self, ErrorKind};
 
 use peregrine_core::{Connection, Env, FileRegion, Handler, IoBuffers, Transmit};
 
-/// How many slices one vectored write takes at most.
-pub const MAX_SLICES: usize = 64;
+/// How many slices one vectored write takes at most (the core's, here
+/// for the backends that name it from the driver).
+pub use peregrine_core::MAX_SLICES;
 
 /// What a backend's socket must do for [`drive`].
 pub trait Socket {
@@ -86,7 +87,7 @@ where
             match socket.read(space) {
                 Ok(0) => {
                     ready.readable = false;
-                    conn.handle_read_closed(env.now);
+                    conn.handle_read_closed(env);
                 }
                 Ok(n) => {
                     // A short read drained the socket, unless the peer hung
@@ -162,7 +163,7 @@ where
         Transmit::CloseWrite => {
             // The peer may be gone already; the connection closes either way.
             let _ = socket.shutdown_write();
-            conn.handle_write_closed(env.now);
+            conn.handle_write_closed(env);
             return Ok(true);
         }
     };

@@ -4,6 +4,8 @@
 #[cfg(unix)]
 pub mod chat;
 pub mod hello;
+pub mod later;
+pub mod tokio_driver;
 
 use std::io;
 use std::time::Duration;

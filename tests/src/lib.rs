@@ -72,6 +72,10 @@ pub enum Backend {
     StdPerConnection,
     /// `peregrine-std` with `Model::Single`: one connection at a time.
     StdSingle,
+    /// `peregrine_examples::tokio_driver`: the core on tokio's
+    /// multi-thread runtime ([`Options::workers`] threads), a task per
+    /// connection.
+    Tokio,
 }
 
 impl Backend {
@@ -89,6 +93,7 @@ impl Backend {
         Backend::StdPool,
         Backend::StdPerConnection,
         Backend::StdSingle,
+        Backend::Tokio,
     ];
 
     /// Its name, as [`from_name`](Self::from_name) takes it.
@@ -106,6 +111,7 @@ impl Backend {
             Backend::StdPool => "std-pool",
             Backend::StdPerConnection => "std-per-connection",
             Backend::StdSingle => "std-single",
+            Backend::Tokio => "tokio",
         }
     }
 
@@ -129,7 +135,7 @@ impl Backend {
             ))]
             Backend::Kqueue => Some(options.workers),
             Backend::StdPool => Some(options.threads),
-            Backend::StdPerConnection => None,
+            Backend::StdPerConnection | Backend::Tokio => None,
             Backend::StdSingle => Some(1),
         }
     }
@@ -137,7 +143,7 @@ impl Backend {
 
 /// Runs each listed test function (`fn name(backend: Backend)`) once per
 /// backend, as `#[test]`s named `<backend>::<name>` (`epoll`, `std_pool`,
-/// `std_per_connection`, `std_single`). Attributes written before a name
+/// `std_per_connection`, `std_single`, `tokio`). Attributes written before a name
 /// (`#[ignore = "..."]`) are applied to each generated test.
 ///
 /// A test that needs more than every backend gives names the capability
@@ -147,9 +153,14 @@ impl Backend {
 /// - `[concurrent]`: serves several connections at once (all but
 ///   `std_single`);
 /// - `[persistent]`: its threads are started once, not per connection
-///   (all but `std_per_connection`);
+///   (all but `std_per_connection` and `tokio`, which calls
+///   `Handler::new_local` for each connection's task);
 /// - `[multiplexed]`: a worker serves many connections, so one held busy
-///   leaves the others' bytes unread (`epoll`).
+///   leaves the others' bytes unread (`epoll`; not `tokio`, whose other
+///   threads take over the tasks of a thread held busy);
+/// - `[answers_backlog]`: a graceful shutdown answers the connections
+///   still in the listen backlog (all but `tokio`, which stops accepting
+///   at once).
 ///
 /// ```
 /// use peregrine_examples::hello::Hello;
@@ -194,6 +205,9 @@ macro_rules! backend_tests {
         mod std_single {
             $($crate::backend_test!(StdSingle, [$($needs)?], $(#[$attr])* $name);)*
         }
+        mod tokio {
+            $($crate::backend_test!(Tokio, [$($needs)?], $(#[$attr])* $name);)*
+        }
     };
 }
 
@@ -208,6 +222,9 @@ macro_rules! backend_test {
     (StdPool, [multiplexed], $($rest:tt)*) => {};
     (StdPerConnection, [multiplexed], $($rest:tt)*) => {};
     (StdSingle, [multiplexed], $($rest:tt)*) => {};
+    (Tokio, [persistent], $($rest:tt)*) => {};
+    (Tokio, [multiplexed], $($rest:tt)*) => {};
+    (Tokio, [answers_backlog], $($rest:tt)*) => {};
     ($backend:ident, [$($needs:ident)?], $(#[$attr:meta])* $name:ident) => {
         $crate::backend_test!(@check [$($needs)?]);
         $(#[$attr])*
@@ -220,6 +237,7 @@ macro_rules! backend_test {
     (@check [concurrent]) => {};
     (@check [persistent]) => {};
     (@check [multiplexed]) => {};
+    (@check [answers_backlog]) => {};
 }
 
 /// How a [`TestServer`] is configured; [`Default`] is what most tests
@@ -281,7 +299,7 @@ impl TestServer {
     pub fn start<H, L>(backend: Backend, handler: H) -> TestServer
     where
         H: Handler<L> + Send + 'static,
-        L: Default,
+        L: Default + Send + 'static,
     {
         TestServer::start_with(backend, Options::default(), handler)
     }
@@ -294,7 +312,7 @@ impl TestServer {
     pub fn start_with<H, L>(backend: Backend, options: Options, handler: H) -> TestServer
     where
         H: Handler<L> + Send + 'static,
-        L: Default,
+        L: Default + Send + 'static,
     {
         let (addr, handle, run): (_, _, Box<dyn FnOnce() -> io::Result<Stats> + Send>) =
             match backend {
@@ -327,6 +345,13 @@ impl TestServer {
                     let (addr, handle) = (server.local_addr(), server.shutdown_handle());
                     (addr, handle, Box::new(move || server.run(handler)))
                 }
+                Backend::Tokio => tokio_server::<
+                    { peregrine_driver::DEFAULT_READ_BUFFER },
+                    { peregrine_driver::DEFAULT_WRITE_BUFFER },
+                    { peregrine_driver::DEFAULT_MAX_HEADERS },
+                    H,
+                    L,
+                >(&options, handler),
             };
         TestServer::spawn(addr, handle, run)
     }
@@ -1132,4 +1157,73 @@ where
     );
     let handler = make(sender.clone());
     (addr, handle, Box::new(move || server.run(handler)), sender)
+}
+
+/// Begins the tokio server's shutdown when the fixture's
+/// [`ShutdownHandle`] does.
+struct StopTokio(peregrine_examples::tokio_driver::Handle);
+
+impl peregrine_driver::Waker for StopTokio {
+    fn wake(&self) {
+        self.0.shutdown();
+    }
+}
+
+/// What runs a server on the thread that calls it, returning its
+/// statistics.
+pub type Run = Box<dyn FnOnce() -> io::Result<Stats> + Send>;
+
+/// A tokio server ([`Backend::Tokio`]) with `READ`, `WRITE` and
+/// `MAX_HEADERS` as its connections' buffer sizes and header capacity,
+/// configured by `options`, on a runtime of its own with
+/// [`Options::workers`] threads: its address, a shutdown handle that stops
+/// it, and what runs it. It listens with a backlog of 1,024, as the other
+/// backends do.
+///
+/// # Panics
+///
+/// If its runtime cannot start or it cannot bind `127.0.0.1:0`.
+pub fn tokio_server<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
+    options: &Options,
+    handler: H,
+) -> (SocketAddr, ShutdownHandle, Run)
+where
+    H: Handler<L> + Send + 'static,
+    L: Default + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.workers)
+        .enable_all()
+        .build()
+        .expect("start a tokio runtime");
+    let listener = runtime
+        .block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+            socket.listen(1024)
+        })
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local address");
+    let server = peregrine_examples::tokio_driver::Server::<READ, WRITE, MAX_HEADERS> {
+        config: options.config,
+        grace: options.grace,
+        handle: Default::default(),
+    };
+    let handle = ShutdownHandle::new(1);
+    handle.add_waker(std::sync::Arc::new(StopTokio(server.handle.clone())));
+    let run = move || {
+        let totals = runtime.block_on(server.run(listener, handler));
+        let counters = totals.counters;
+        Ok(Stats {
+            connections_accepted: totals.accepted,
+            requests: counters.requests,
+            responses: counters.responses,
+            parse_errors: counters.parse_errors,
+            timeouts: counters.timeouts,
+            handler_panics: counters.handler_panics,
+            files_cut_short: counters.files_cut_short,
+            ..Stats::default()
+        })
+    };
+    (addr, handle, Box::new(run))
 }

@@ -20,8 +20,8 @@ use peregrine_tests::{
 };
 
 backend_tests!(
-    the_listen_backlog_is_answered,
-    a_stalled_backlog_connection_does_not_outlast_the_grace_period
+    [answers_backlog] the_listen_backlog_is_answered,
+    [answers_backlog] a_stalled_backlog_connection_does_not_outlast_the_grace_period
 );
 
 /// Clients waiting in the backlog.

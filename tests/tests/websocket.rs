@@ -194,6 +194,20 @@ impl LargeServer {
                     .expect("spawn the server thread");
                 (addr, handle, thread)
             }
+            Backend::Tokio => {
+                let (addr, handle, run) =
+                    peregrine_tests::tokio_server::<LARGE_BUFFER, LARGE_BUFFER, 32, _, _>(
+                        &Options::default(),
+                        echo,
+                    );
+                let thread = std::thread::Builder::new()
+                    .name("large-server".into())
+                    .spawn(move || {
+                        let _ = tx.send(run());
+                    })
+                    .expect("spawn the server thread");
+                (addr, handle, thread)
+            }
         };
         LargeServer {
             addr,

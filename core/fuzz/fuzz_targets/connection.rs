@@ -223,7 +223,8 @@ impl Driver {
                 region.len().min(self.write_budget as u64) as usize
             }
             Transmit::CloseWrite => {
-                self.conn.handle_write_closed(self.now);
+                self.conn
+                    .handle_write_closed(&mut Self::env(&mut self.local, &mut self.counters, self.now));
                 return true;
             }
         };
@@ -243,7 +244,8 @@ impl Driver {
         if self.pending.is_empty() {
             if self.eof && !self.eof_reported {
                 self.eof_reported = true;
-                self.conn.handle_read_closed(self.now);
+                self.conn
+                    .handle_read_closed(&mut Self::env(&mut self.local, &mut self.counters, self.now));
                 return true;
             }
             return false;
@@ -285,8 +287,10 @@ impl Driver {
             if !progress && self.conn.poll_timeout().is_some_and(|d| d <= self.now) {
                 // Due (a deadline may fall due while masked by another):
                 // the backend's timer fires at once.
-                self.conn
-                    .handle_timeout(&mut self.bufs, self.now, &mut self.counters);
+                self.conn.handle_timeout(
+                    &mut self.bufs,
+                    &mut Self::env(&mut self.local, &mut self.counters, self.now),
+                );
                 assert!(
                     self.conn.poll_timeout().is_none_or(|d| d > self.now),
                     "handle_timeout leaves the deadline due"

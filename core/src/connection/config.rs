@@ -88,6 +88,12 @@ impl Default for Config {
 /// A backend keeps a pool of these, allocated once, and lends one to a
 /// connection only while [`Connection::holds_buffers`](crate::Connection::holds_buffers) says it must: an
 /// idle keep-alive connection holds none.
+///
+/// A pair is as large as its two buffers, often megabytes: make one on the
+/// heap with `IoBuffers::boxed()` (feature `alloc`), not with
+/// `Box::new(IoBuffers::new())`, which builds the pair on the stack first
+/// (in an unoptimised build, a pair of 1 MiB overflows a 2 MiB thread
+/// stack, the size of a tokio worker's).
 pub struct IoBuffers<const READ: usize, const WRITE: usize> {
     /// Where requests are read into.
     pub read: [u8; READ],
@@ -102,6 +108,45 @@ impl<const READ: usize, const WRITE: usize> IoBuffers<READ, WRITE> {
             read: [0; READ],
             write: [0; WRITE],
         }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<const READ: usize, const WRITE: usize> IoBuffers<READ, WRITE> {
+    /// Zeroed buffers on the heap, allocated there directly: nothing of
+    /// their size is ever built on the stack, and the allocator zeroes
+    /// them (so pages never touched cost no memory).
+    ///
+    /// ```
+    /// use peregrine_core::IoBuffers;
+    ///
+    /// // 2 MiB: safe on any thread, in any build.
+    /// let bufs = IoBuffers::<{ 1 << 20 }, { 1 << 20 }>::boxed();
+    /// assert!(bufs.read.iter().chain(&bufs.write).all(|&byte| byte == 0));
+    /// ```
+    pub fn boxed() -> alloc::boxed::Box<Self> {
+        use alloc::alloc::{Layout, alloc_zeroed, handle_alloc_error};
+        use alloc::boxed::Box;
+        let layout = Layout::new::<Self>();
+        if layout.size() == 0 {
+            // Both buffers empty: nothing to allocate. (Not `Box::new(Self::new())`:
+            // an unoptimised build reserves the stack room for that value in
+            // every call, whatever the size.)
+            // SAFETY: a `Box` of a zero-sized type owns no memory; a
+            // dangling, aligned, non-null pointer is its valid value, and
+            // every (no) byte of `Self` is initialised.
+            return unsafe { Box::from_raw(core::ptr::NonNull::<Self>::dangling().as_ptr()) };
+        }
+        // SAFETY: the layout's size is not zero (checked above).
+        let ptr = unsafe { alloc_zeroed(layout) }.cast::<Self>();
+        if ptr.is_null() {
+            handle_alloc_error(layout);
+        }
+        // SAFETY: `ptr` is a fresh allocation from the global allocator
+        // with the layout of `Self`, as `Box<Self>` requires, and it is
+        // initialised: `Self` is two `u8` arrays, for which all-zero bytes
+        // are a valid value.
+        unsafe { Box::from_raw(ptr) }
     }
 }
 
@@ -149,8 +194,7 @@ impl<'e, H, L> Env<'e, H, L> {
 }
 
 /// What connections did, for a server's statistics: counted into the
-/// [`Env::counters`] of the call that did it (and, for a deadline, the
-/// counters given to [`Connection::handle_timeout`](crate::Connection::handle_timeout)).
+/// [`Env::counters`] of the call that did it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Requests whose head was complete.
@@ -169,6 +213,29 @@ pub struct Counters {
     /// File regions whose file ended before the region did (counted by
     /// the caller that sends files; the connection is closed).
     pub files_cut_short: u64,
+}
+
+/// Adds another's counts: a runtime that keeps counters per connection
+/// (or per thread) sums them into its totals.
+impl core::ops::AddAssign for Counters {
+    fn add_assign(&mut self, other: Counters) {
+        let Counters {
+            requests,
+            responses,
+            parse_errors,
+            timeouts,
+            handler_panics,
+            files_cut_short,
+        } = other;
+        self.requests += requests;
+        for (total, count) in self.responses.iter_mut().zip(responses) {
+            *total += count;
+        }
+        self.parse_errors += parse_errors;
+        self.timeouts += timeouts;
+        self.handler_panics += handler_panics;
+        self.files_cut_short += files_cut_short;
+    }
 }
 
 impl Counters {
@@ -210,4 +277,59 @@ pub enum Backpressure {
     /// Drop the message and keep the connection: for feeds where a peer
     /// may skip messages (the handler can see how many it lost).
     Drop,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Counters, IoBuffers};
+
+    #[test]
+    fn counters_add_up_field_by_field() {
+        let one = Counters {
+            requests: 1,
+            responses: [1, 2, 3, 4, 5],
+            parse_errors: 6,
+            timeouts: 7,
+            handler_panics: 8,
+            files_cut_short: 9,
+        };
+        let mut total = one;
+        total += one;
+        assert_eq!(
+            total,
+            Counters {
+                requests: 2,
+                responses: [2, 4, 6, 8, 10],
+                parse_errors: 12,
+                timeouts: 14,
+                handler_panics: 16,
+                files_cut_short: 18,
+            }
+        );
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn boxed_buffers_never_touch_the_stack() {
+        // 16 MiB of buffers from a thread with 64 KiB of stack: built on
+        // the stack first, they would overflow it many times over.
+        let thread = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(|| {
+                let mut bufs = IoBuffers::<{ 8 << 20 }, { 8 << 20 }>::boxed();
+                assert!(bufs.read.iter().chain(&bufs.write).all(|&byte| byte == 0));
+                bufs.write[(8 << 20) - 1] = 7;
+                bufs.read[0] = 1;
+                (bufs.read[0], bufs.write[(8 << 20) - 1])
+            })
+            .expect("spawn a small-stack thread");
+        assert_eq!(thread.join().expect("no overflow"), (1, 7));
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn boxed_buffers_of_no_size_allocate_nothing() {
+        let bufs = IoBuffers::<0, 0>::boxed();
+        assert!(bufs.read.is_empty() && bufs.write.is_empty());
+    }
 }

@@ -40,7 +40,7 @@ pub use config::{Backpressure, Config, Counters, Env, Interest, IoBuffers};
 pub use id::ConnectionId;
 pub use suspend::Suspended;
 pub use timers::TimerKind;
-pub use transmit::{Slices, Transmit};
+pub use transmit::{MAX_SLICES, Slices, Transmit};
 pub(crate) use websocket::{Output, WebSocketState};
 
 use core::net::SocketAddr;
@@ -280,8 +280,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Records that the peer shut its write side (a read returned 0) at
-    /// `now`. Responses to requests already received are still sent.
-    pub fn handle_read_closed(&mut self, now: u64) {
+    /// `env.now`. Responses to requests already received are still sent.
+    pub fn handle_read_closed<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
+        let now = env.now;
         self.peer_closed = true;
         match &self.phase {
             Phase::Lingering => self.close_now(),
@@ -386,9 +387,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
     }
 
-    /// Records that the caller shut the write side at `now`, after
+    /// Records that the caller shut the write side at `env.now`, after
     /// [`Transmit::CloseWrite`]; the connection now lingers.
-    pub fn handle_write_closed(&mut self, now: u64) {
+    pub fn handle_write_closed<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
+        let now = env.now;
         if let Phase::ClosingWrite = self.phase {
             if self.peer_closed {
                 self.close_now();
@@ -462,20 +464,20 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.finish_if_drained(env.now);
     }
 
-    /// Handles the deadlines that passed by `now` (call when `now` reaches
-    /// [`poll_timeout`](Self::poll_timeout)), earliest first, each by its
-    /// [`TimerKind`]; a timeout, or the error it answers, is counted in
-    /// `counters`.
+    /// Handles the deadlines that passed by `env.now` (call when it
+    /// reaches [`poll_timeout`](Self::poll_timeout)), earliest first, each
+    /// by its [`TimerKind`]; a timeout, or the error it answers, is
+    /// counted in `env.counters`.
     ///
     /// A timeout that writes (a `408`, a Ping, a Close; see
     /// [`timeout_writes`](Self::timeout_writes)) writes into `bufs`, so the
     /// caller lends the connection its buffers first.
-    pub fn handle_timeout(
+    pub fn handle_timeout<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
-        now: u64,
-        counters: &mut Counters,
+        env: &mut Env<'_, H, L>,
     ) {
+        let (now, counters) = (env.now, &mut *env.counters);
         while let Some(kind) = self.timers.expired(now) {
             self.timers.clear(kind);
             match kind {

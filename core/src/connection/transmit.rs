@@ -3,8 +3,32 @@
 use super::queue::Segment;
 use crate::FileRegion;
 
+/// How many slices one vectored write offers at most: the size of the
+/// array a caller fills with [`Slices::fill`] or [`Slices::fill_io`].
+/// Output beyond it (a long pipeline of responses with static bodies) goes
+/// out in a later write. Well under every system's `IOV_MAX` (1,024 on
+/// Linux and the BSDs).
+pub const MAX_SLICES: usize = 64;
+
 /// What the caller should do with the socket next; see
 /// [`Connection::poll_transmit`](crate::Connection::poll_transmit).
+///
+/// # Runtimes that send no files
+///
+/// [`SendFile`](Self::SendFile) is asked for only after a handler called
+/// [`Response::send_file`](crate::Response::send_file): a runtime whose
+/// handlers never do never sees it. One that does not send files still
+/// handles it, in one of two ways:
+///
+/// - read the region at its offset (`pread`; on Unix
+///   `std::os::unix::fs::FileExt::read_at` on the borrowed descriptor)
+///   into a buffer of its own, write that, and report the bytes written
+///   with [`handle_written`](crate::Connection::handle_written), as the
+///   portable backend and the `tokio` example do;
+/// - or close the connection: the response's head has already promised
+///   the region's length, so the client sees a body cut short, never a
+///   wrong one. Such a runtime documents that `send_file` is not for its
+///   handlers.
 #[derive(Clone, Debug)]
 pub enum Transmit<'b> {
     /// Nothing to write.
@@ -54,6 +78,68 @@ impl<'b> Slices<'b> {
             },
             _ => None,
         }
+    }
+}
+
+impl<'b> Slices<'b> {
+    /// Takes the next slices into `out`, as many as fit, and returns how
+    /// many it took: `&out[..count]` is what one vectored write offers
+    /// (an array of [`MAX_SLICES`] holds what the backends offer). A
+    /// caller whose API takes `std::io::IoSlice`s uses
+    /// [`fill_io`](Self::fill_io).
+    #[inline]
+    pub fn fill(&mut self, out: &mut [&'b [u8]]) -> usize {
+        let mut count = 0;
+        for (slot, slice) in out.iter_mut().zip(self) {
+            *slot = slice;
+            count += 1;
+        }
+        count
+    }
+
+    /// [`fill`](Self::fill) for `std::io::Write::write_vectored` (and
+    /// the `poll_write_vectored` of async runtimes): the slices as
+    /// `IoSlice`s.
+    ///
+    /// ```
+    /// use std::io::{IoSlice, Write};
+    /// use peregrine_core::{Config, Connection, Counters, Env, Handler, IoBuffers, MAX_SLICES};
+    /// use peregrine_core::{Request, Response, Transmit};
+    ///
+    /// struct Hello;
+    /// impl Handler for Hello {
+    ///     fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+    ///         response.body_static(&[b'x'; 1000]); // a slice of its own
+    ///     }
+    /// }
+    ///
+    /// let mut bufs = IoBuffers::<1024, 4096>::boxed();
+    /// let mut conn = Connection::<1024, 4096, 16>::new(Config::DEFAULT, None, 0);
+    /// let (mut counters, mut local) = (Counters::default(), ());
+    /// let mut env = Env::new(&Hello, &mut local, 0, &mut counters);
+    /// let wire = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    /// conn.read_buf(&mut bufs)[..wire.len()].copy_from_slice(wire);
+    /// conn.handle_read(wire.len(), &mut bufs, &mut env);
+    ///
+    /// let mut socket = Vec::new(); // any `Write`: a `TcpStream`
+    /// let Transmit::Write(mut slices) = conn.poll_transmit(&bufs) else { panic!() };
+    /// let mut iov = [IoSlice::new(&[]); MAX_SLICES];
+    /// let count = slices.fill_io(&mut iov);
+    /// assert_eq!(count, 2); // the head, then the body
+    /// let written = socket.write_vectored(&iov[..count])?;
+    /// conn.handle_written(written, &mut bufs, &mut env);
+    /// assert!(matches!(conn.poll_transmit(&bufs), Transmit::Idle));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "std")]
+    #[inline]
+    pub fn fill_io(&mut self, out: &mut [std::io::IoSlice<'b>]) -> usize {
+        let mut count = 0;
+        for (slot, slice) in out.iter_mut().zip(self) {
+            *slot = std::io::IoSlice::new(slice);
+            count += 1;
+        }
+        count
     }
 }
 

@@ -554,8 +554,17 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             }
             progress |= self.read_once();
             if !progress && self.conn.poll_timeout().is_some_and(|d| d <= self.now) {
-                self.conn
-                    .handle_timeout(&mut self.bufs, self.now, &mut self.counters);
+                self.conn.handle_timeout(
+                    &mut self.bufs,
+                    &mut Env {
+                        handler: &self.handler,
+                        local: &mut self.local,
+                        date: None,
+                        now: self.now,
+                        counters: &mut self.counters,
+                        files: Some(&mut self.keeper),
+                    },
+                );
                 self.log.push(Event::Timeout(self.now));
                 let deadline = self.conn.poll_timeout();
                 assert!(
@@ -582,7 +591,14 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
         if self.pending.is_empty() {
             if self.eof && !self.eof_reported {
                 self.eof_reported = true;
-                self.conn.handle_read_closed(self.now);
+                self.conn.handle_read_closed(&mut Env {
+                    handler: &self.handler,
+                    local: &mut self.local,
+                    date: None,
+                    now: self.now,
+                    counters: &mut self.counters,
+                    files: Some(&mut self.keeper),
+                });
                 self.log.push(Event::ReadClosed);
                 return true;
             }
@@ -670,7 +686,14 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 assert!(!self.write_closed, "CloseWrite asked for twice");
                 self.write_closed = true;
                 self.log.push(Event::CloseWrite);
-                self.conn.handle_write_closed(self.now);
+                self.conn.handle_write_closed(&mut Env {
+                    handler: &self.handler,
+                    local: &mut self.local,
+                    date: None,
+                    now: self.now,
+                    counters: &mut self.counters,
+                    files: Some(&mut self.keeper),
+                });
                 return true;
             }
         };

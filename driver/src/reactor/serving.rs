@@ -303,7 +303,7 @@ where
             None => self.lending.scratch(),
         };
         let conn = slot.conn.activate(&mut self.spares, token);
-        conn.handle_timeout(bufs, now, self.app.counters());
+        conn.handle_timeout(bufs, &mut self.app.env(now));
         // A timeout that needs no buffer only closes; should one that got
         // the scratch pair have queued anything, drop the connection
         // rather than send what the next user of that pair overwrites.

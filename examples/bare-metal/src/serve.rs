@@ -176,9 +176,6 @@ fn serve(
         // Reset by the peer: nothing more can be read or written.
         return Err(Dropped);
     }
-    if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
-        conn.handle_timeout(bufs, now, &mut server.counters);
-    }
     let mut local = ();
     let mut env = Env {
         handler: server.app,
@@ -189,6 +186,9 @@ fn serve(
         // No files on this device.
         files: None,
     };
+    if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
+        conn.handle_timeout(bufs, &mut env);
+    }
     loop {
         if conn.is_closed() || conn.is_hijacked() {
             return Ok(());
@@ -225,7 +225,7 @@ fn read(
         }
         Err(RecvError::Finished) if !*peer_closed => {
             *peer_closed = true;
-            conn.handle_read_closed(env.now);
+            conn.handle_read_closed(env);
             true
         }
         Err(_) => false,
@@ -257,7 +257,7 @@ fn write(
         }
         Transmit::CloseWrite => {
             socket.close();
-            conn.handle_write_closed(env.now);
+            conn.handle_write_closed(env);
             return Ok(true);
         }
         Transmit::SendFile(_) => return Err(Dropped),
