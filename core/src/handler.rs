@@ -27,7 +27,7 @@
 
 use core::fmt;
 
-use crate::connection::{Output, WebSocketState};
+use crate::connection::{Later, Output, WebSocketState};
 use crate::file::{FileKeeper, FileRegion, Span};
 use crate::response::{Context, EncodeError, ResponseEncoder, ResponseFraming, check_field};
 use crate::ws::{self, CloseCode, Message, SendError, TopicsFull};
@@ -399,6 +399,14 @@ impl ResponseError {
     }
 }
 
+impl From<EncodeError> for ResponseError {
+    /// The error a [`Response`] reports for a fault of its head's encoder
+    /// (a full buffer is a head too large).
+    fn from(error: EncodeError) -> Self {
+        ResponseError::from_encode(error)
+    }
+}
+
 impl fmt::Display for ResponseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -441,6 +449,9 @@ pub(crate) enum BodySource {
     /// A kept file region follows (the holder is the variant, so that
     /// telling the sources apart is one compare).
     KeptFile(Span),
+    /// Nothing yet: the whole response comes later
+    /// ([`Response::defer`]).
+    Deferred(Later),
 }
 
 impl BodySource {
@@ -473,6 +484,8 @@ enum Stage {
     Finished(BodySource),
     /// The head could not be written.
     Failed,
+    /// The answer comes later ([`Response::defer`]).
+    Deferred,
 }
 
 /// The response a [`Handler`] fills: status, headers, then a body, written
@@ -577,7 +590,7 @@ impl<'a, L> Response<'a, L> {
     fn header_error(&self, error: ResponseError) -> ResponseError {
         match self.stage {
             Stage::Head => error,
-            Stage::Finished(_) => ResponseError::AlreadyFinished,
+            Stage::Finished(_) | Stage::Deferred => ResponseError::AlreadyFinished,
             Stage::Failed => ResponseError::HeadTooLarge,
         }
     }
@@ -596,7 +609,7 @@ impl<'a, L> Response<'a, L> {
                 .head
                 .push_field(name, value, upgrade)
                 .map_err(ResponseError::from_encode),
-            Stage::Finished(_) => Err(ResponseError::AlreadyFinished),
+            Stage::Finished(_) | Stage::Deferred => Err(ResponseError::AlreadyFinished),
             Stage::Failed => Err(ResponseError::HeadTooLarge),
         }
     }
@@ -711,6 +724,42 @@ impl<'a, L> Response<'a, L> {
             if let Some(files) = self.files.as_deref_mut() {
                 files.release(region);
             }
+        }
+    }
+
+    /// Answers later: nothing of this response is written now, whatever
+    /// was set (status, headers); the connection waits, reading no further
+    /// request, until the application answers from any thread with the
+    /// backend's `Sender::respond` (given the [`id`](Self::id) the handler
+    /// kept), choosing the status, headers and body then, or until an
+    /// embedding runtime calls
+    /// [`Connection::handle_answer`](crate::Connection::handle_answer).
+    ///
+    /// While it waits, the connection watches for its client leaving (the
+    /// response is then reported [`Outcome::Aborted`] to
+    /// [`Handler::finished`]), and `Config::parked_stream_timeout`, if set,
+    /// bounds the wait: past it the client gets `503 Service
+    /// Unavailable`. A deferred response is always reported to
+    /// [`Handler::finished`], with its [tag](Self::set_tag). Ignored once
+    /// a body is set.
+    ///
+    /// ```
+    /// use peregrine_core::{Handler, Request, Response};
+    ///
+    /// struct Jobs;
+    ///
+    /// impl Handler for Jobs {
+    ///     fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
+    ///         // Hand the job to a runner with `response.id()`; the runner
+    ///         // answers (200 or 500) through the backend's sender.
+    ///         let _job = (response.id(), request.body().len());
+    ///         response.defer();
+    ///     }
+    /// }
+    /// ```
+    pub fn defer(&mut self) {
+        if let Stage::Head = self.stage {
+            self.stage = Stage::Deferred;
         }
     }
 
@@ -837,6 +886,14 @@ impl<'a, L> Response<'a, L> {
             let _ = self.finish_head(Some(0));
         }
         let (written, source) = match self.stage {
+            Stage::Deferred => {
+                let later = Later {
+                    version: self.ctx.request_version,
+                    head_request: self.ctx.head_request,
+                    keep_alive: self.ctx.keep_alive && !self.close,
+                };
+                (Some(0), BodySource::Deferred(later))
+            }
             Stage::Finished(source) => {
                 if let BodySource::KeptFile(_) = source {
                     // The connection owns the region now: not released

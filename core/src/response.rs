@@ -837,6 +837,28 @@ pub fn encode_error<'b>(
     Ok(encoder.into_head())
 }
 
+/// Checks a header field as [`Response::header`](crate::Response::header)
+/// does before adding it: the name a token and not one the connection
+/// writes itself (`Content-Length`, `Transfer-Encoding`, `Connection`,
+/// `Date`), the value free of CR, LF, NUL and other control bytes. For code
+/// that carries fields to a response later (a deferred answer posted from
+/// another thread), so that a bad one is refused where it is made.
+///
+/// ```
+/// use peregrine_core::response::{EncodeError, validate_field};
+///
+/// assert_eq!(validate_field("Content-Type", b"text/plain"), Ok(()));
+/// assert_eq!(validate_field("X-Bad", b"a\r\nb"), Err(EncodeError::InvalidHeaderValue));
+/// assert_eq!(validate_field("Content-Length", b"1"), Err(EncodeError::ReservedHeader));
+/// ```
+///
+/// # Errors
+///
+/// The field's first fault, as [`EncodeError`].
+pub fn validate_field(name: &str, value: &[u8]) -> Result<(), EncodeError> {
+    check_field(name.as_bytes(), value).map(|_| ())
+}
+
 /// Checks a header field the handler adds: the name a token and not one
 /// the encoder writes itself, the value free of control bytes. Returns
 /// whether the field is `Upgrade`.

@@ -163,6 +163,23 @@ where
         }
     }
 
+    /// Answers `conn`'s deferred response at `now` with what `answer`
+    /// writes (see [`Connection::handle_answer`]); whether one waited. A
+    /// panic in the hooks it runs is contained as in [`drive`](Self::drive).
+    pub fn answer<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+        &mut self,
+        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        now: u64,
+        answer: impl FnOnce(&mut peregrine_core::Response<'_, L>),
+    ) -> bool {
+        let run = AssertUnwindSafe(|| conn.handle_answer(bufs, &mut self.env(now), answer));
+        catch_unwind(run).unwrap_or_else(|_| {
+            conn.handle_panic(bufs, now, &mut self.totals);
+            true
+        })
+    }
+
     /// Ends `conn` for good before it is dropped or reused: the responses
     /// it still owed are reported aborted to the handler, and the files
     /// they held are closed (see [`Connection::retire`]).

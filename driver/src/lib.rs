@@ -24,6 +24,7 @@
 //!   [`reactor::Poller`] (epoll, kqueue), and [`Server`], the builder the
 //!   epoll and kqueue backends expose.
 
+pub mod answer;
 pub mod app;
 pub mod clock;
 pub mod files;

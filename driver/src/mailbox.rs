@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use peregrine_core::ws::{CloseCode, Message};
 
+use crate::answer::{Answer, Posted};
 use crate::outbox::{Outbox, PostFailed, Record};
 use crate::slab::Token;
 use crate::waker::Waker;
@@ -89,6 +90,26 @@ impl Mailbox {
         self.post_record(target_kind << 8 | message_kind, target, extra, payload)
     }
 
+    /// Posts the answer to the deferred response of the connection with
+    /// `key`, and wakes the worker if it needs it.
+    pub(crate) fn post_answer(&self, key: u64, answer: &Answer<'_>) -> Result<(), PostError> {
+        let head_len = answer.head_len();
+        let body = answer.body_bytes();
+        let len = 4 + head_len + body.len();
+        let extra = answer.status().as_u16() | u16::from(answer.closes()) << ANSWER_CLOSES_BIT;
+        let prefix = u32::try_from(head_len)
+            .map_err(|_| PostError::TooLarge)?
+            .to_le_bytes();
+        let posted =
+            self.outbox
+                .post_pieces(TARGET_CONNECTION << 8 | ANSWER, key, extra, len, |piece| {
+                    piece(&prefix);
+                    answer.head_pieces(&mut *piece);
+                    piece(body);
+                });
+        self.wake_if(posted)
+    }
+
     /// Posts one record and wakes the worker if it needs it.
     fn post_record(
         &self,
@@ -97,13 +118,15 @@ impl Mailbox {
         extra: u16,
         payload: &[u8],
     ) -> Result<(), PostError> {
-        let wake =
-            self.outbox
-                .post(kind, target, extra, payload)
-                .map_err(|failed| match failed {
-                    PostFailed::Full => PostError::Full,
-                    PostFailed::TooLarge => PostError::TooLarge,
-                })?;
+        self.wake_if(self.outbox.post(kind, target, extra, payload))
+    }
+
+    /// After a post: wakes the worker if the outbox says so.
+    fn wake_if(&self, posted: Result<bool, PostFailed>) -> Result<(), PostError> {
+        let wake = posted.map_err(|failed| match failed {
+            PostFailed::Full => PostError::Full,
+            PostFailed::TooLarge => PostError::TooLarge,
+        })?;
         if wake {
             if let Some(waker) = self.waker.get() {
                 waker.wake();
@@ -129,6 +152,13 @@ const PING: u16 = 3;
 const PONG: u16 = 4;
 /// A Close; the record's extra number is the code (0: none).
 const CLOSE: u16 = 5;
+/// The answer to a deferred response: the extra number is the status,
+/// with [`ANSWER_CLOSES_BIT`] set if the connection closes after it; the
+/// payload is the fields' length (4 bytes, little-endian), the fields
+/// (`name: value\r\n` each), then the body.
+const ANSWER: u16 = 6;
+/// See [`ANSWER`]: statuses are below 1,000.
+const ANSWER_CLOSES_BIT: u16 = 10;
 
 /// What a mailbox record asks of the worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,11 +166,24 @@ pub(crate) enum Mail<'a> {
     /// Send a WebSocket message. (Wake-ups for parked streams do not go
     /// through records: see the mailbox's wake-up set.)
     Message(Target, Message<'a>),
+    /// Answer the deferred response of the connection with this key.
+    Answer(u64, Posted<'a>),
 }
 
 /// A record taken from a mailbox as what it asks; `None` for one no
 /// sender writes.
 pub(crate) fn decode(record: Record<'_>) -> Option<Mail<'_>> {
+    if record.kind == TARGET_CONNECTION << 8 | ANSWER {
+        let (prefix, rest) = record.payload.split_first_chunk::<4>()?;
+        let (head, body) = rest.split_at_checked(u32::from_le_bytes(*prefix) as usize)?;
+        let posted = Posted {
+            status: record.extra & ((1 << ANSWER_CLOSES_BIT) - 1),
+            close: record.extra & (1 << ANSWER_CLOSES_BIT) != 0,
+            head,
+            body,
+        };
+        return Some(Mail::Answer(record.target, posted));
+    }
     let target = match record.kind >> 8 {
         TARGET_CONNECTION => Target::Connection(record.target),
         TARGET_TOPIC => Target::Topic(record.target),
@@ -217,6 +260,33 @@ mod tests {
             index += 1;
         });
         assert_eq!(index, messages.len());
+    }
+
+    #[test]
+    fn an_answer_survives_a_mailbox() {
+        let mailbox = Mailbox::with_capacity(1024, 0);
+        let mut answer = Answer::new(peregrine_core::StatusCode::INTERNAL_SERVER_ERROR);
+        answer
+            .header("Content-Type", b"text/plain")
+            .unwrap()
+            .header("X-Job", b"7")
+            .unwrap()
+            .body(b"the job failed")
+            .close();
+        mailbox.post_answer(42, &answer).unwrap();
+        let mut scratch = vec![0; mailbox.outbox.max_payload()];
+        let mut taken = 0;
+        mailbox.outbox.drain(&mut scratch, |record| {
+            let expected = Posted {
+                status: 500,
+                close: true,
+                head: b"Content-Type: text/plain\r\nX-Job: 7\r\n",
+                body: b"the job failed",
+            };
+            assert_eq!(decode(record), Some(Mail::Answer(42, expected)));
+            taken += 1;
+        });
+        assert_eq!(taken, 1);
     }
 
     #[test]

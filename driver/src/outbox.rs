@@ -108,10 +108,25 @@ impl Outbox {
         extra: u16,
         payload: &[u8],
     ) -> Result<bool, PostFailed> {
-        if payload.len() > self.max_payload() {
+        self.post_pieces(kind, target, extra, payload.len(), |piece| piece(payload))
+    }
+
+    /// Posts a record whose payload of `len` bytes is the pieces `pieces`
+    /// hands to the function it is given, in order (they must add up to
+    /// `len`): a payload gathered from several places, copied once, into
+    /// the ring. Returns as [`post`](Self::post) does.
+    pub(crate) fn post_pieces(
+        &self,
+        kind: u16,
+        target: u64,
+        extra: u16,
+        len: usize,
+        pieces: impl FnOnce(&mut dyn FnMut(&[u8])),
+    ) -> Result<bool, PostFailed> {
+        if len > self.max_payload() {
             return Err(PostFailed::TooLarge);
         }
-        let size = (RECORD_OVERHEAD + payload.len().next_multiple_of(8)) as u64;
+        let size = (RECORD_OVERHEAD + len.next_multiple_of(8)) as u64;
         let capacity = self.capacity() as u64;
         let head = loop {
             // Acquire: the consumer's zeroing of the room it handed back
@@ -132,18 +147,34 @@ impl Outbox {
             }
         };
         self.word(head + 8).store(target, Ordering::Relaxed);
-        let mut position = head + RECORD_OVERHEAD as u64;
-        for chunk in payload.chunks(8) {
-            let mut bytes = [0; 8];
-            bytes[..chunk.len()].copy_from_slice(chunk);
+        // The payload, word by word, whatever the pieces' boundaries; no
+        // more than `len` bytes are written, whatever the pieces say.
+        let start = head + RECORD_OVERHEAD as u64;
+        let end = start + len as u64;
+        let mut position = start;
+        let mut word = [0u8; 8];
+        let mut filled = 0;
+        pieces(&mut |mut piece: &[u8]| {
+            while !piece.is_empty() && position < end {
+                let take = piece.len().min(8 - filled);
+                word[filled..filled + take].copy_from_slice(&piece[..take]);
+                filled += take;
+                piece = &piece[take..];
+                if filled == 8 {
+                    self.word(position)
+                        .store(u64::from_le_bytes(word), Ordering::Relaxed);
+                    position += 8;
+                    word = [0; 8];
+                    filled = 0;
+                }
+            }
+        });
+        if filled > 0 && position < end {
             self.word(position)
-                .store(u64::from_le_bytes(bytes), Ordering::Relaxed);
-            position += 8;
+                .store(u64::from_le_bytes(word), Ordering::Relaxed);
         }
-        let header = COMMITTED
-            | u64::from(extra & 0x7fff) << 48
-            | u64::from(kind) << 32
-            | payload.len() as u64;
+        let header =
+            COMMITTED | u64::from(extra & 0x7fff) << 48 | u64::from(kind) << 32 | len as u64;
         // SeqCst (a release, and ordered before the flag below): the
         // consumer that sees the header sees the record, and a consumer
         // that cleared the flag before this store will see it.
@@ -238,6 +269,30 @@ mod tests {
             "drained: wake again"
         );
         assert!(drain_all(&outbox).len() == 1);
+    }
+
+    #[test]
+    fn a_payload_gathered_from_pieces_arrives_whole_across_the_ring_end() {
+        let outbox = Outbox::with_capacity(128);
+        // Move the ring's start so that the record wraps around its end.
+        outbox.post(1, 0, 0, &[0; 40]).unwrap();
+        drain_all(&outbox);
+        let whole: Vec<u8> = (0..61).collect();
+        let (a, rest) = whole.split_at(3);
+        let (b, c) = rest.split_at(9);
+        let posted = outbox.post_pieces(5, 9, 17, whole.len(), |piece| {
+            piece(a);
+            piece(&[]);
+            piece(b);
+            piece(c);
+        });
+        assert!(posted.is_ok());
+        assert_eq!(drain_all(&outbox), vec![(5, 9, 17, whole.clone())]);
+        // Pieces beyond the announced length are cut off.
+        outbox
+            .post_pieces(6, 0, 0, 5, |piece| piece(&whole))
+            .unwrap();
+        assert_eq!(drain_all(&outbox)[0].3, whole[..5]);
     }
 
     #[test]

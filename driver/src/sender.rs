@@ -1,4 +1,5 @@
-//! Sending WebSocket messages from any thread: the [`Sender`] handle.
+//! Sending WebSocket messages, wake-ups and the answers to deferred
+//! responses from any thread: the [`Sender`] handle.
 //!
 //! Each worker owns a mailbox (see the `mailbox` module) that any thread
 //! posts into, plus the worker's waker. A message for one connection goes
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use peregrine_core::ConnectionId;
 use peregrine_core::ws::Message;
 
+use crate::answer::Answer;
 use crate::hub::Shared;
 use crate::mailbox::{Mailbox, PostError, Target};
 
@@ -70,6 +72,46 @@ impl Sender {
     /// [`PostError::NoSuchWorker`] for an id from another server.
     pub fn wake(&self, to: ConnectionId) -> Result<(), PostError> {
         self.mailbox(to)?.wake(to.key())
+    }
+
+    /// Answers the deferred response ([`Response::defer`]) of connection
+    /// `to` (the handler's [`Response::id`]) with `answer`: its status,
+    /// fields and body, chosen now. The answer is copied into the mailbox
+    /// of the worker serving the connection, which writes it as the
+    /// response, then goes on with the connection's next requests.
+    ///
+    /// An answer that finds no response waiting (the client left, the
+    /// wait ran past `Config::parked_stream_timeout`, the connection
+    /// answered already) is dropped and counted in
+    /// [`Stats::messages_undelivered`](crate::Stats).
+    ///
+    /// ```no_run
+    /// use peregrine_driver::answer::Answer;
+    /// use peregrine_driver::core::StatusCode;
+    /// # fn job(sender: peregrine_driver::Sender, id: peregrine_driver::core::ConnectionId) {
+    /// // On a runner thread, once the job is done:
+    /// let failed = true;
+    /// let mut answer = Answer::new(if failed {
+    ///     StatusCode::INTERNAL_SERVER_ERROR
+    /// } else {
+    ///     StatusCode::OK
+    /// });
+    /// answer.body(b"done");
+    /// let _ = sender.respond(id, &answer);
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PostError::Full`] (try again, or give up: the response waits
+    /// until its client leaves or its limit passes),
+    /// [`PostError::TooLarge`], or [`PostError::NoSuchWorker`] for an id
+    /// from another server.
+    ///
+    /// [`Response::defer`]: peregrine_core::Response::defer
+    /// [`Response::id`]: peregrine_core::Response::id
+    pub fn respond(&self, to: ConnectionId, answer: &Answer<'_>) -> Result<(), PostError> {
+        self.mailbox(to)?.post_answer(to.key(), answer)
     }
 
     /// The mailbox of the worker serving `id`.

@@ -247,3 +247,92 @@ fn no_allocation_per_request(backend: Backend) {
     // Closing what is left and stopping allocate nothing either.
     assert_eq!(after_stop - after_traffic, 0, "allocations while stopping");
 }
+
+/// [`Marked`], plus `/job`, deferred and answered by a runner thread
+/// through the `Sender`, and `/file`, a file opened for the request and
+/// handed to the response (`SendFile`), which closes it once sent.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+struct Deferring {
+    /// Where deferred jobs go: a bounded channel, which allocates nothing
+    /// per message.
+    jobs: std::sync::mpsc::SyncSender<peregrine_core::ConnectionId>,
+    /// The file `/file` sends.
+    path: std::path::PathBuf,
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Handler for Deferring {
+    fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
+        use peregrine_driver::files::SendFile;
+        match request.path() {
+            b"/job" => {
+                self.jobs.send(response.id()).expect("runner");
+                response.defer();
+            }
+            b"/file" => match std::fs::File::open(&self.path) {
+                Ok(file) => response.send_file(file),
+                Err(_) => response.abandon(),
+            },
+            _ => Marked.handle(request, response),
+        }
+    }
+
+    fn new_local(&self, worker: usize) {
+        Marked.new_local(worker);
+    }
+}
+
+/// Deferred responses answered from another thread, and files owned by
+/// their responses, allocate nothing per request either.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn no_allocation_per_deferred_answer_or_owned_file() {
+    use peregrine_driver::answer::Answer;
+
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let path = std::env::temp_dir().join(format!("peregrine-zero-alloc-{}", std::process::id()));
+    std::fs::write(&path, pattern(5000)).expect("write the file");
+    let (jobs, pending) = std::sync::mpsc::sync_channel(1024);
+    let (server, sender) = TestServer::start_with_sender(Options::default(), |_| Deferring {
+        jobs,
+        path: path.clone(),
+    });
+    // The runner: answers each job as it comes (its own allocations are
+    // not counted: it is not a worker).
+    let runner = std::thread::spawn(move || {
+        for id in pending {
+            let mut answer = Answer::new(peregrine_core::StatusCode::OK);
+            answer.body(b"job done");
+            sender.respond(id, &answer).expect("posted");
+        }
+    });
+    let addr = server.addr();
+    let round = || {
+        let mut client = Client::connect(addr);
+        for _ in 0..10 {
+            client.send(b"POST /job HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+            assert_eq!(client.response().body, b"job done");
+            client.send(&get("/file"));
+            assert_eq!(client.response().body, pattern(5000));
+            client.send(&get("/"));
+            assert_eq!(client.response().body, b"Hello, World!");
+        }
+    };
+    for _ in 0..50 {
+        round();
+    }
+    let before = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    for _ in 0..100 {
+        round();
+    }
+    let after = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    server.stop();
+    runner.join().expect("the runner");
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(
+        after - before,
+        0,
+        "{} allocations on server threads during 3,000 requests",
+        after - before
+    );
+}

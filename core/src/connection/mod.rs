@@ -25,6 +25,7 @@
 //! See the crate root for an example of driving one by hand.
 
 mod config;
+mod defer;
 mod finish;
 mod http;
 mod id;
@@ -38,6 +39,7 @@ mod websocket;
 
 pub use config::{Backpressure, Config, Counters, Env, Interest, IoBuffers};
 pub use id::ConnectionId;
+pub(crate) use phase::Later;
 pub use suspend::Suspended;
 pub use timers::TimerKind;
 pub use transmit::{MAX_SLICES, Slices, Transmit};
@@ -288,7 +290,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             Phase::Lingering => self.close_now(),
             // A stream waiting for the application has a peer that left:
             // no one would read what it might send.
-            Phase::Http(http) if http.is_parked() => self.close_now(),
+            Phase::Http(http) if http.waits_for_application() => self.close_now(),
             Phase::Http(http) => {
                 // Requests already received are still answered (`poll`
                 // stops once only a partial one is left); a body or a
@@ -485,6 +487,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                     self.request_timeout(bufs, kind, now, counters)
                 }
                 TimerKind::Idle | TimerKind::Linger | TimerKind::CloseWait => self.close_now(),
+                TimerKind::ParkedStream if self.is_deferred() => {
+                    self.answer_unavailable(bufs, now, counters);
+                }
                 TimerKind::Write | TimerKind::ParkedStream => {
                     if matches!(self.phase, Phase::Http(_) | Phase::WebSocket(_)) {
                         // The peer does not read what it asked for, or the
@@ -512,6 +517,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         match self.timers.expired(now) {
             Some(TimerKind::Header) => self.read_end > self.read_start,
             Some(TimerKind::Body | TimerKind::WebSocketIdle | TimerKind::Ping) => true,
+            Some(TimerKind::ParkedStream) => self.is_deferred(),
             _ => false,
         }
     }
@@ -545,14 +551,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         let write = !self.queue.is_empty();
         match &self.phase {
             Phase::Http(http) => Interest {
-                // A parked stream keeps reading, to see its peer leave.
+                // A response waiting for the application (a parked
+                // stream, a deferred answer) keeps reading, to see its
+                // peer leave.
                 read: !matches!(http.input, Input::Stopped)
                     && !self.peer_closed
                     && http.then != Then::Hijack
                     && self.read_end - self.reclaimable(&http.input) < READ
                     && (!matches!(http.input, Input::Head)
                         || self.can_respond_in(http)
-                        || http.is_parked()),
+                        || http.waits_for_application()),
                 write,
             },
             Phase::WebSocket(state) => Interest {
@@ -786,13 +794,15 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Whether an HTTP connection is reading a request head.
+    /// (Not while a response waits for the application: a head that
+    /// arrives then is the client's next request, waiting on the server.)
     fn is_reading_head(&self) -> bool {
         matches!(
             &self.phase,
-            Phase::Http(Http {
+            Phase::Http(http @ Http {
                 input: Input::Head,
                 ..
-            })
+            }) if !http.waits_for_application()
         )
     }
 

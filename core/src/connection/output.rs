@@ -2,7 +2,7 @@
 //! filled as the socket drains, and the error answers of the protocol
 //! layer.
 
-use super::phase::{Http, Input, Phase, Stream, StreamState, Then};
+use super::phase::{Http, Input, Later, Phase, Stream, StreamState, Then};
 use super::queue::Segment;
 use super::{Connection, Counters, Env, IoBuffers, TimerKind};
 use crate::handler::{BodySource, Completed, Finished, Outcome};
@@ -21,6 +21,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         completed: Completed,
         env: &mut Env<'_, H, L>,
     ) {
+        if let BodySource::Deferred(later) = completed.source {
+            self.wait_for_answer(later, completed.tag, env.now);
+            return;
+        }
         self.enqueue(bufs, completed, env.now, env.counters);
         if completed.unsent
             || completed.tag != 0
@@ -64,6 +68,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 }
                 None
             }
+            // Taken before this is called (`queue_response`).
+            BodySource::Deferred(_) => None,
             BodySource::Stream(framing) => Some(Stream {
                 framing,
                 remaining: match framing {
@@ -83,6 +89,27 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             } else if completed.close {
                 http.then = http.then.or_close();
             }
+        }
+    }
+
+    /// A response was deferred: the connection waits for its answer
+    /// ([`Connection::handle_answer`]), within the parked-stream limit if
+    /// one is set, and takes no further request until then.
+    #[cold]
+    fn wait_for_answer(&mut self, later: Later, tag: u64, now: u64) {
+        if let Phase::Http(http) = &mut self.phase {
+            http.stream = Some(Stream {
+                framing: ResponseFraming::Empty,
+                remaining: 0,
+                tag,
+                state: StreamState::Deferred(later),
+            });
+        }
+        if self.config.parked_stream_timeout > 0 {
+            self.timers.set(
+                TimerKind::ParkedStream,
+                now.saturating_add(self.config.parked_stream_timeout),
+            );
         }
     }
 

@@ -62,6 +62,26 @@ impl Http {
         self.stream
             .is_some_and(|stream| stream.state == StreamState::Parked)
     }
+
+    /// Whether a response waits for the application: a parked stream or
+    /// a deferred answer.
+    pub(crate) fn waits_for_application(&self) -> bool {
+        self.stream.is_some_and(|stream| {
+            matches!(stream.state, StreamState::Parked | StreamState::Deferred(_))
+        })
+    }
+
+    /// What the deferred response waits with, if one does.
+    pub(crate) fn deferred(&self) -> Option<(Later, u64)> {
+        match self.stream {
+            Some(Stream {
+                state: StreamState::Deferred(later),
+                tag,
+                ..
+            }) => Some((later, tag)),
+            _ => None,
+        }
+    }
 }
 
 /// What an HTTP connection does once its output drains.
@@ -145,4 +165,20 @@ pub(crate) enum StreamState {
     /// The handler had nothing ready ([`Fill::Pending`](crate::Fill)):
     /// waits for [`Connection::handle_wake`](crate::Connection::handle_wake).
     Parked,
+    /// The handler deferred the whole response
+    /// ([`Response::defer`](crate::Response::defer)): nothing of it is
+    /// written yet, and it waits for
+    /// [`Connection::handle_answer`](crate::Connection::handle_answer).
+    Deferred(Later),
+}
+
+/// What a deferred response's head will depend on, kept from its request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Later {
+    /// The request's version.
+    pub(crate) version: crate::Version,
+    /// Whether the request was `HEAD`.
+    pub(crate) head_request: bool,
+    /// Whether the connection stays open after the response.
+    pub(crate) keep_alive: bool,
 }

@@ -15,10 +15,12 @@ pub const MAX_SLICES: usize = 64;
 ///
 /// # Runtimes that send no files
 ///
-/// [`SendFile`](Self::SendFile) is asked for only after a handler called
-/// [`Response::send_file`](crate::Response::send_file): a runtime whose
-/// handlers never do never sees it. One that does not send files still
-/// handles it, in one of two ways:
+/// [`SendFile`](Self::SendFile) is asked for only after a handler sent a
+/// file ([`Response::send_file_region`](crate::Response::send_file_region),
+/// or a backend's `send_file`, which needs the caller's
+/// [`Env::files`](crate::Env::files)): a runtime whose handlers never do
+/// never sees it. One that does not send files still handles it, in one of
+/// two ways:
 ///
 /// - read the region at its offset (`pread`; on Unix
 ///   `std::os::unix::fs::FileExt::read_at` on the borrowed descriptor)

@@ -108,6 +108,11 @@ pub static LONG_STATIC: [u8; 300] = [b'L'; 300];
 /// Marks the tag of a `/stream` response.
 const ABC: u64 = 1 << 63;
 
+/// The tag of a stream of `pieces` pieces of `abc`, as `/stream` uses.
+pub fn stream_tag(pieces: u64) -> u64 {
+    ABC | pieces
+}
+
 /// The tag of `/parked`: waits for a wake-up before its one piece.
 const PARKED: u64 = 1 << 62;
 
@@ -116,6 +121,10 @@ const PARKED_ONCE: u64 = PARKED | 1;
 
 /// The tag of `/abort`: one piece, then the application fails.
 const ABORTING: u64 = 1 << 61;
+
+/// The tag of `/defer`: a plain number, which `fill_body` never sees
+/// unless the answer streams.
+pub const DEFERRED: u64 = 77;
 
 /// Packs the state of a generated stream into a response tag.
 fn pack(remaining: u64, piece: u64, produced: u64) -> u64 {
@@ -158,6 +167,8 @@ fn numbers(path: &[u8]) -> Vec<u64> {
 /// - `/kept/<handle>/<offset>/<len>` — the same, kept by the driver's
 ///   [`Keeper`];
 /// - `/close` — `bye`, and the connection closes;
+/// - `/defer` — deferred ([`Response::defer`]) with the tag
+///   [`DEFERRED`]; `/defer-untagged` — the same with no tag;
 /// - `/status/<code>` — that status, with the body `ignored`;
 /// - `/upgrade` — `101 Switching Protocols`, and a hijack;
 /// - `/big/<n>` — a copied body of `n` bytes (`500` if it does not fit);
@@ -185,6 +196,11 @@ impl Handler<Local> for Echo {
                 response.set_tag(PARKED);
                 response.stream(None);
             }
+            b"/defer" => {
+                response.set_tag(DEFERRED);
+                response.defer();
+            }
+            b"/defer-untagged" => response.defer(),
             b"/abandon" => {
                 response.header("X-Begun", b"yes").unwrap();
                 response.abandon();
@@ -485,6 +501,25 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
     pub fn close_read(&mut self) {
         self.eof = true;
         self.pump();
+    }
+
+    /// The application answers a deferred response with `answer`; whether
+    /// one was waiting.
+    pub fn answer(&mut self, answer: impl FnOnce(&mut Response<'_, L>)) -> bool {
+        let waiting = self.conn.handle_answer(
+            &mut self.bufs,
+            &mut Env {
+                handler: &self.handler,
+                local: &mut self.local,
+                date: None,
+                now: self.now,
+                counters: &mut self.counters,
+                files: Some(&mut self.keeper),
+            },
+            answer,
+        );
+        self.pump();
+        waiting
     }
 
     /// The backend drops the connection (`Connection::retire`).

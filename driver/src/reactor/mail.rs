@@ -7,6 +7,7 @@ use peregrine_core::Handler;
 use peregrine_core::ws::Message;
 
 use super::{Poller, Worker, list};
+use crate::answer::Posted;
 use crate::mailbox::{self, Mail, Target};
 use crate::slab::Token;
 
@@ -38,6 +39,9 @@ where
                     u64::from(!self.deliver(Token::from_u64(key), message, now))
                 }
                 Some(Mail::Message(target, message)) => self.deliver_to_many(target, message, now),
+                Some(Mail::Answer(key, answer)) => {
+                    u64::from(!self.answer(Token::from_u64(key), answer, now))
+                }
             };
             if undelivered > 0 {
                 mailbox
@@ -60,6 +64,31 @@ where
         if slot.conn.has_work() {
             list(&mut slot.listed, token, &mut self.ready_list);
         }
+    }
+
+    /// Writes the answer to the deferred response of the connection with
+    /// `token`, and writes it out if the socket takes it; `false` if the
+    /// connection is gone or no response of it waits for an answer.
+    pub(super) fn answer(&mut self, token: Token, answer: Posted<'_>, now: u64) -> bool {
+        let Some(slot) = self.slab.get_mut(token) else {
+            return false;
+        };
+        // A deferred connection keeps its pair while it waits.
+        let Some(buffer) = slot.buffer else {
+            return false;
+        };
+        let Some(conn) = slot.conn.active() else {
+            return false;
+        };
+        let bufs = self.lending.pair(buffer);
+        let answered = self
+            .app
+            .answer(conn, bufs, now, |response| answer.fill(response));
+        if answered {
+            slot.ready.writable = true;
+            self.service(token, now);
+        }
+        answered
     }
 
     /// Sends `message` to every WebSocket connection `target` (a topic, or
