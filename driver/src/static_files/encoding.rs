@@ -74,8 +74,10 @@ impl Preferences {
     /// coding with a q-value above 0, highest first, ties broken by
     /// [`Encoding::ALL`]'s order. `*` stands for the codings not named;
     /// the file itself is acceptable unless refused (`identity;q=0`, or
-    /// `*;q=0` without `identity`). Elements with a malformed q-value are
-    /// ignored; unknown codings too.
+    /// `*;q=0` without `identity`), and when neither `identity` nor `*`
+    /// gives it a q-value it comes after every coding named (so that
+    /// `gzip;q=0.5` gets the gzip file, as the client meant). Elements
+    /// with a malformed q-value are ignored; unknown codings too.
     ///
     /// When no coding is acceptable, not even the file itself, the file
     /// is sent all the same: a `406` helps no browser.
@@ -105,7 +107,9 @@ impl Preferences {
         let q_of = |encoding: Encoding| match (named[encoding.index()], star, encoding) {
             (Some(q), _, _) => q,
             (None, Some(q), _) => q,
-            (None, None, Encoding::Identity) => 1000,
+            // Acceptable, and last: a client that names codings prefers
+            // them, even at a q-value below 1.
+            (None, None, Encoding::Identity) => 1,
             (None, None, _) => 0,
         };
         let mut preferences = Preferences {
@@ -237,15 +241,16 @@ mod tests {
         );
         assert_eq!(
             preferences(&["gzip;q=1.0, br;q=0.5"]),
-            [Gzip, Identity, Brotli]
+            [Gzip, Brotli, Identity]
         );
+        assert_eq!(preferences(&["identity, br;q=0.5"]), [Identity, Brotli]);
         assert_eq!(
             preferences(&["br;q=0.8, zstd;q=0.9, identity;q=0.1"]),
             [Zstd, Brotli, Identity]
         );
         assert_eq!(preferences(&["gzip", "zstd"]), [Zstd, Gzip, Identity]);
         assert_eq!(preferences(&["x-gzip"]), [Gzip, Identity]);
-        assert_eq!(preferences(&["GZIP ; Q=0.5"]), [Identity, Gzip]);
+        assert_eq!(preferences(&["GZIP ; Q=0.5"]), [Gzip, Identity]);
         assert_eq!(preferences(&[""]), [Identity]);
     }
 
