@@ -1,5 +1,7 @@
-//! The `Date` header: IMF-fixdate formatting without allocation, and a
-//! per-worker cache of the ready header line.
+//! HTTP-dates: IMF-fixdate formatting without allocation, a per-worker
+//! cache of the ready `Date` header line, and [`parse_http_date`] for the
+//! dates clients send (`If-Modified-Since` and the like), in all three
+//! forms of RFC 9110 §5.6.7.
 //!
 //! An origin server with a clock sends `Date` in its responses (RFC 9110
 //! §6.6.1), always in the IMF-fixdate form (RFC 9110 §5.6.7):
@@ -172,6 +174,223 @@ impl Default for DateCache {
     }
 }
 
+/// Parses an HTTP-date (RFC 9110 §5.6.7) into seconds after the Unix
+/// epoch, accepting the three forms a recipient must:
+///
+/// - IMF-fixdate, the preferred one: `Sun, 06 Nov 1994 08:49:37 GMT`;
+/// - the obsolete RFC 850 form: `Sunday, 06-Nov-94 08:49:37 GMT`;
+/// - the obsolete asctime form: `Sun Nov  6 08:49:37 1994`.
+///
+/// Names are matched exactly as the grammar spells them (case-sensitive),
+/// the weekday must be the date's own, and every field must be in range
+/// (a 31 April or a 29 February of a common year is refused, and so is a
+/// 60th second, which a Unix timestamp cannot hold). Surrounding
+/// whitespace is not trimmed: header values come trimmed already.
+///
+/// The two-digit year of the RFC 850 form is read as 1970–2069 (`70` to
+/// `99` in the 1900s, `00` to `69` in the 2000s): a fixed window, since
+/// the core has no clock to apply RFC 9110's "more than 50 years in the
+/// future" rule to, and one that agrees with that rule until 2020 + 49.
+///
+/// Returns `None` for anything else, and for dates before 1970 or after
+/// 9999, which no file's timestamp is compared against. A recipient
+/// ignores an invalid date in a conditional header (RFC 9110 §13.1.3).
+///
+/// ```
+/// use peregrine_core::date::parse_http_date;
+///
+/// let secs = Some(784_111_777);
+/// assert_eq!(parse_http_date(b"Sun, 06 Nov 1994 08:49:37 GMT"), secs);
+/// assert_eq!(parse_http_date(b"Sunday, 06-Nov-94 08:49:37 GMT"), secs);
+/// assert_eq!(parse_http_date(b"Sun Nov  6 08:49:37 1994"), secs);
+/// assert_eq!(parse_http_date(b"Mon, 06 Nov 1994 08:49:37 GMT"), None); // a Sunday
+/// assert_eq!(parse_http_date(b"yesterday"), None);
+/// ```
+pub fn parse_http_date(value: &[u8]) -> Option<u64> {
+    let comma = memchr::memchr(b',', value);
+    let fields = match comma {
+        Some(3) => parse_imf_fixdate(value)?,
+        Some(_) => parse_rfc850(value)?,
+        None => parse_asctime(value)?,
+    };
+    fields.to_unix()
+}
+
+/// The fields of a parsed date, before they are checked against each
+/// other.
+struct DateFields {
+    /// Index into [`WEEKDAYS`], Sunday first.
+    weekday: usize,
+    year: u32,
+    /// 1..=12.
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+}
+
+impl DateFields {
+    /// Seconds since the epoch, if every field is in range and the
+    /// weekday is the date's.
+    fn to_unix(&self) -> Option<u64> {
+        let in_range = (1970..=9999).contains(&self.year)
+            && (1..=days_in_month(self.year, self.month)).contains(&self.day)
+            && self.hour < 24
+            && self.minute < 60
+            && self.second < 60;
+        if !in_range {
+            return None;
+        }
+        let days = days_from_civil(self.year, self.month, self.day);
+        if (days + 4) % 7 != self.weekday as u64 {
+            return None;
+        }
+        Some(
+            days * SECS_PER_DAY
+                + u64::from(self.hour) * 3600
+                + u64::from(self.minute) * 60
+                + u64::from(self.second),
+        )
+    }
+}
+
+/// The long weekday names of the RFC 850 form.
+const LONG_WEEKDAYS: [&[u8]; 7] = [
+    b"Sunday",
+    b"Monday",
+    b"Tuesday",
+    b"Wednesday",
+    b"Thursday",
+    b"Friday",
+    b"Saturday",
+];
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT`
+fn parse_imf_fixdate(s: &[u8]) -> Option<DateFields> {
+    let s: &[u8; IMF_FIXDATE_LEN] = s.try_into().ok()?;
+    if s[3..5] != *b", " || s[7] != b' ' || s[11] != b' ' || s[16] != b' ' || &s[25..] != b" GMT" {
+        return None;
+    }
+    let (hour, minute, second) = time_of_day(&s[17..25])?;
+    Some(DateFields {
+        weekday: position(&WEEKDAYS, &s[..3])?,
+        day: digits(&s[5..7])?,
+        month: month(&s[8..11])?,
+        year: digits(&s[12..16])?,
+        hour,
+        minute,
+        second,
+    })
+}
+
+/// `Sunday, 06-Nov-94 08:49:37 GMT`
+fn parse_rfc850(s: &[u8]) -> Option<DateFields> {
+    let comma = memchr::memchr(b',', s)?;
+    let weekday = position(&LONG_WEEKDAYS, &s[..comma])?;
+    let s: &[u8; 24] = s[comma..].try_into().ok()?;
+    if s[..2] != *b", " || s[4] != b'-' || s[8] != b'-' || s[11] != b' ' || &s[20..] != b" GMT" {
+        return None;
+    }
+    let (hour, minute, second) = time_of_day(&s[12..20])?;
+    let short_year: u32 = digits(&s[9..11])?;
+    Some(DateFields {
+        weekday,
+        day: digits(&s[2..4])?,
+        month: month(&s[5..8])?,
+        year: if short_year < 70 {
+            2000 + short_year
+        } else {
+            1900 + short_year
+        },
+        hour,
+        minute,
+        second,
+    })
+}
+
+/// `Sun Nov  6 08:49:37 1994` (a day below 10 after a space).
+fn parse_asctime(s: &[u8]) -> Option<DateFields> {
+    let s: &[u8; 24] = s.try_into().ok()?;
+    if s[3] != b' ' || s[7] != b' ' || s[10] != b' ' || s[19] != b' ' {
+        return None;
+    }
+    let day = match s[8..10] {
+        [b' ', digit] => digits(&[digit])?,
+        _ => digits(&s[8..10])?,
+    };
+    let (hour, minute, second) = time_of_day(&s[11..19])?;
+    Some(DateFields {
+        weekday: position(&WEEKDAYS, &s[..3])?,
+        month: month(&s[4..7])?,
+        day,
+        year: digits(&s[20..24])?,
+        hour,
+        minute,
+        second,
+    })
+}
+
+/// `08:49:37` as hour, minute and second (not yet range-checked).
+fn time_of_day(s: &[u8]) -> Option<(u32, u32, u32)> {
+    if s.len() != 8 || s[2] != b':' || s[5] != b':' {
+        return None;
+    }
+    Some((digits(&s[..2])?, digits(&s[3..5])?, digits(&s[6..])?))
+}
+
+/// The month named `name` (`Jan` …), 1..=12.
+fn month(name: &[u8]) -> Option<u32> {
+    position(&MONTHS, name).map(|index| index as u32 + 1)
+}
+
+/// Where `name` is in `names`.
+fn position<N: AsRef<[u8]>>(names: &[N], name: &[u8]) -> Option<usize> {
+    names
+        .iter()
+        .position(|candidate| candidate.as_ref() == name)
+}
+
+/// Decimal digits (one to four of them) as a number.
+fn digits(s: &[u8]) -> Option<u32> {
+    if s.is_empty() || s.len() > 4 {
+        return None;
+    }
+    s.iter().try_fold(0, |n, &byte| {
+        byte.is_ascii_digit()
+            .then(|| n * 10 + u32::from(byte - b'0'))
+    })
+}
+
+/// Whether `year` has a 29 February.
+const fn is_leap(year: u32) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+/// Days in `month` (1..=12) of `year`; 0 for a month out of range.
+const fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(year) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Days from 1970-01-01 to the proleptic Gregorian date `year-month-day`
+/// (1970 or later): the inverse of [`civil_from_days`], by the same
+/// March-based count.
+const fn days_from_civil(year: u32, month: u32, day: u32) -> u64 {
+    let year = (if month <= 2 { year - 1 } else { year }) as u64;
+    let era = year / 400;
+    let year_of_era = year % 400; // [0, 399]
+    let month_from_march = ((month + 9) % 12) as u64; // [0, 11]
+    let day_of_year = (153 * month_from_march + 2) / 5 + day as u64 - 1; // [0, 365]
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +492,186 @@ mod tests {
             prop_assert_eq!(cache.value(), &format(secs)[..]);
             prop_assert_eq!(&cache.header_line()[..6], b"Date: ");
             prop_assert_eq!(&cache.header_line()[35..], b"\r\n");
+        }
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    /// The three forms of one instant.
+    const SUNDAY: u64 = 784_111_777;
+
+    #[test]
+    fn the_three_forms_of_rfc_9110() {
+        assert_eq!(
+            parse_http_date(b"Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(SUNDAY)
+        );
+        assert_eq!(
+            parse_http_date(b"Sunday, 06-Nov-94 08:49:37 GMT"),
+            Some(SUNDAY)
+        );
+        assert_eq!(parse_http_date(b"Sun Nov  6 08:49:37 1994"), Some(SUNDAY));
+        assert_eq!(parse_http_date(b"Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            parse_http_date(b"Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(MAX_UNIX_SECS)
+        );
+        assert_eq!(
+            parse_http_date(b"Tue, 29 Feb 2000 12:00:00 GMT"),
+            Some(951_825_600)
+        );
+        assert_eq!(
+            parse_http_date(b"Wed Mar 15 10:00:00 2023"),
+            Some(1_678_874_400)
+        );
+    }
+
+    #[test]
+    fn two_digit_years_fall_in_1970_to_2069() {
+        let at = |value: &[u8]| parse_http_date(value).map(format_string);
+        assert_eq!(
+            at(b"Thursday, 01-Jan-70 00:00:00 GMT").as_deref(),
+            Some("Thu, 01 Jan 1970 00:00:00 GMT")
+        );
+        assert_eq!(
+            at(b"Friday, 31-Dec-99 23:59:59 GMT").as_deref(),
+            Some("Fri, 31 Dec 1999 23:59:59 GMT")
+        );
+        assert_eq!(
+            at(b"Saturday, 01-Jan-00 00:00:00 GMT").as_deref(),
+            Some("Sat, 01 Jan 2000 00:00:00 GMT")
+        );
+        assert_eq!(
+            at(b"Tuesday, 31-Dec-69 23:59:59 GMT").as_deref(),
+            Some("Tue, 31 Dec 2069 23:59:59 GMT")
+        );
+    }
+
+    fn format_string(secs: u64) -> std::string::String {
+        std::string::String::from_utf8(format(secs).to_vec()).unwrap()
+    }
+
+    fn format(secs: u64) -> [u8; IMF_FIXDATE_LEN] {
+        let mut out = [0; IMF_FIXDATE_LEN];
+        format_imf_fixdate(secs, &mut out);
+        out
+    }
+
+    #[test]
+    fn invalid_dates_are_refused() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"Sun, 06 Nov 1994 08:49:37",
+            b"Sun, 06 Nov 1994 08:49:37 GMT ",
+            b" Sun, 06 Nov 1994 08:49:37 GMT",
+            b"Sun, 06 Nov 1994 08:49:37 UTC",
+            b"sun, 06 Nov 1994 08:49:37 GMT",
+            b"Sun, 06 nov 1994 08:49:37 GMT",
+            b"Sun, 6 Nov 1994 08:49:37 GMT",
+            b"Sun,  6 Nov 1994 08:49:37 GMT",
+            b"Sun, 06 Nov 94 08:49:37 GMT",
+            b"Sun, 06-Nov-1994 08:49:37 GMT",
+            b"Sun, 06 Nov 1994 8:49:37 GMT",
+            b"Sun, 06 Nov 1994 08-49-37 GMT",
+            b"Sun, 06 Nov 1994 24:00:00 GMT",
+            b"Sun, 06 Nov 1994 08:60:00 GMT",
+            b"Sun, 06 Nov 1994 08:49:60 GMT",
+            b"Sun, 00 Nov 1994 08:49:37 GMT",
+            b"Thu, 31 Nov 1994 08:49:37 GMT",
+            b"Tue, 29 Feb 1994 08:49:37 GMT",
+            b"Thu, 29 Feb 1900 00:00:00 GMT",
+            b"Mon, 06 Nov 1994 08:49:37 GMT",
+            b"Wed, 31 Dec 1969 23:59:59 GMT",
+            b"Sun, 06 Xyz 1994 08:49:37 GMT",
+            b"Sun, 0x Nov 1994 08:49:37 GMT",
+            b"Sun, +6 Nov 1994 08:49:37 GMT",
+            b"Sunday, 06-Nov-94 08:49:37",
+            b"Sun, 06-Nov-94 08:49:37 GMT",
+            b"Sunday, 06-Nov-1994 08:49:37 GMT",
+            b"Sunday, 06 Nov 94 08:49:37 GMT",
+            b"Monday, 06-Nov-94 08:49:37 GMT",
+            b"Sunday , 06-Nov-94 08:49:37 GMT",
+            b"Sun Nov 6 08:49:37 1994",
+            b"Sun Nov  6 08:49:37 94",
+            b"Sun Nov 06 08:49:37 1994 ",
+            b"Mon Nov  6 08:49:37 1994",
+            b"Sun Nov  6 08:49:37 1994 GMT",
+            b"Sunday Nov  6 08:49:37 1994",
+            b"Sun Nov _6 08:49:37 1994",
+            b"1994-11-06T08:49:37Z",
+            b"784111777",
+            "Sun, 06 Nov 1994 08:49:37 GMT\u{e9}".as_bytes(),
+        ];
+        for &case in cases {
+            assert_eq!(
+                parse_http_date(case),
+                None,
+                "{:?}",
+                std::string::String::from_utf8_lossy(case)
+            );
+        }
+        // A two-digit day in the asctime form is fine.
+        assert_eq!(parse_http_date(b"Sun Nov 06 08:49:37 1994"), Some(SUNDAY));
+    }
+
+    #[test]
+    fn days_from_civil_inverts_civil_from_days() {
+        for days in (0..2_932_897)
+            .step_by(97)
+            .chain([0, 10_956, 11_016, 2_932_896])
+        {
+            let (year, month, day) = civil_from_days(days);
+            assert_eq!(
+                days_from_civil(year, month, day),
+                days,
+                "{year}-{month}-{day}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_formatted_date_parses_back(secs in 0..=MAX_UNIX_SECS) {
+            prop_assert_eq!(parse_http_date(&format(secs)), Some(secs));
+        }
+
+        #[test]
+        fn agrees_with_httpdate_on_the_obsolete_forms(secs in 0..=MAX_UNIX_SECS) {
+            let time = httpdate::HttpDate::from(UNIX_EPOCH + Duration::from_secs(secs));
+            let imf = format(secs);
+            let (year, month, day) = civil_from_days(secs / SECS_PER_DAY);
+            let weekday = ((secs / SECS_PER_DAY + 4) % 7) as usize;
+            let clock = &imf[17..25];
+            let asctime = std::format!(
+                "{} {} {:>2} {} {year}",
+                std::str::from_utf8(WEEKDAYS[weekday]).unwrap(),
+                std::str::from_utf8(MONTHS[month as usize - 1]).unwrap(),
+                day,
+                std::str::from_utf8(clock).unwrap(),
+            );
+            prop_assert_eq!(parse_http_date(asctime.as_bytes()), Some(secs));
+            prop_assert_eq!(asctime.parse::<httpdate::HttpDate>().ok(), Some(time));
+            if (1970..2070).contains(&year) {
+                let rfc850 = std::format!(
+                    "{}, {:02}-{}-{:02} {} GMT",
+                    std::str::from_utf8(LONG_WEEKDAYS[weekday]).unwrap(),
+                    day,
+                    std::str::from_utf8(MONTHS[month as usize - 1]).unwrap(),
+                    year % 100,
+                    std::str::from_utf8(clock).unwrap(),
+                );
+                prop_assert_eq!(parse_http_date(rfc850.as_bytes()), Some(secs));
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let _ = parse_http_date(&bytes);
         }
     }
 }

@@ -12,6 +12,7 @@
 //!   at shutdown;
 //! - [`slab::Slab`]: connection slots with generation-tagged tokens;
 //! - [`timers::Timers`]: lazily armed per-worker deadlines;
+//! - [`static_files`]: a directory served as static files ([`Files`]);
 //! - [`stats`]: statistics; [`hub`]: the state the workers and every
 //!   [`ShutdownHandle`] share; [`waker`]: what interrupts a worker's wait;
 //! - [`vocabulary`]: the names a server's code uses, which every backend
@@ -33,6 +34,7 @@ pub mod io;
 pub mod pool;
 pub mod signals;
 pub mod slab;
+pub mod static_files;
 pub mod stats;
 pub mod timers;
 pub mod vocabulary;
@@ -64,6 +66,7 @@ pub use mailbox::{DEFAULT_MAILBOX_CAPACITY, PostError};
 pub use sender::Sender;
 #[cfg(unix)]
 pub use server::Server;
+pub use static_files::Files;
 pub use stats::Stats;
 pub use waker::Waker;
 

@@ -49,5 +49,6 @@ pub use peregrine_core::{date, path, query, sse, ws};
 pub use crate::answer::Answer;
 pub use crate::files::{OwnedFile, SendFile};
 pub use crate::hub::ShutdownHandle;
+pub use crate::static_files::{self, Files};
 pub use crate::stats::Stats;
 pub use crate::{DEFAULT_MAX_HEADERS, DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER};

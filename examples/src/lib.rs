@@ -58,6 +58,8 @@ pub struct Options {
     pub workers: Option<usize>,
     /// `--body-file F`, for examples that serve a file's bytes.
     pub body_file: Option<String>,
+    /// `--root DIR`, for examples that serve a directory.
+    pub root: Option<String>,
     /// `--pin`: pin worker i to CPU i (epoll).
     pub pin: bool,
     /// `--grace-ms N`: the shutdown grace period.
@@ -84,6 +86,7 @@ impl Options {
             model: None,
             workers: None,
             body_file: None,
+            root: None,
             pin: false,
             grace: None,
             accept_threads: 0,
@@ -116,6 +119,7 @@ impl Options {
                 "--model" => model = Some(value("--model")),
                 "--workers" => options.workers = Some(parse(&value("--workers"), "--workers")),
                 "--body-file" => options.body_file = Some(value("--body-file")),
+                "--root" => options.root = Some(value("--root")),
                 "--grace-ms" => {
                     options.grace = Some(Duration::from_millis(parse(
                         &value("--grace-ms"),
@@ -370,7 +374,7 @@ fn usage(problem: &str) -> ! {
     }
     eprintln!(
         "options: --port N (default 8080)  --backend epoll|std  --model single|per-connection|pool (std)  \
-         --workers N  --max-connections N  --body-file FILE  --pin (epoll)  --grace-ms N  \
+         --workers N  --max-connections N  --body-file FILE  --root DIR  --pin (epoll)  --grace-ms N  \
          --accept-threads N (epoll)"
     );
     std::process::exit(if problem.is_empty() { 0 } else { 2 })

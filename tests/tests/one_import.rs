@@ -11,11 +11,11 @@ macro_rules! vocabulary_of {
             use $backend::{
                 Backpressure, BodyFraming, BodyPolicy, CONTINUE, CloseCode, Config, ConnectionId,
                 Counters, DEFAULT_MAX_HEADERS, DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, Error,
-                FileRegion, Fill, Finished, Handler, Handshake, Header, HeaderIter, Headers,
+                FileRegion, Files, Fill, Finished, Handler, Handshake, Header, HeaderIter, Headers,
                 Message, Method, Outcome, OwnedFile, Request, Response, ResponseError, SendError,
                 SendFile, Server, ServerWith, ShutdownHandle, Stats, StatusCode, TargetForm,
                 Tokens, TopicsFull, Upgrade, Values, Version, WebSocket, date, path, query, sse,
-                ws,
+                static_files, ws,
             };
 
             #[test]
@@ -36,6 +36,8 @@ macro_rules! vocabulary_of {
                     Outcome::Sent,
                 );
                 assert!(path::decode_path(b"/a", &mut [0; 8]).is_ok());
+                assert!(Files::new(std::env::temp_dir()).is_ok());
+                let _ = static_files::DEFAULT_CACHE_CAPACITY;
             }
         }
     };

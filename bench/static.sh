@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Static files: the `static` example against nginx (`sendfile on`,
+# `open_file_cache` on, as a tuned nginx serves them), both with one
+# worker pinned to one CPU, wrk with one thread pinned to the other, on
+# 127.0.0.1, 100 keep-alive connections, for files of 1 KiB, 64 KiB and
+# 1 MiB served from the same directory.
+#
+#   bench/static.sh
+#   ROUNDS=1 DURATION=3s SIZES="1024 65536" bench/static.sh
+#
+# Server CPU per request is the server's utime + stime (/proc/PID/stat
+# fields 14 and 15, nginx's master and worker added) over the wrk run,
+# divided by the requests wrk completed.
+#
+# Environment (defaults in brackets):
+#   ROUNDS [3]  DURATION [10s]  WARMUP [2s, 0 for none]  CONNS [100]
+#   SIZES ["1024 65536 1048576"]  SERVER_CPU [0]  CLIENT_CPU [1]
+#   PEREGRINE_PORT [18090]  NGINX_PORT [18091]
+#
+# The Markdown report goes to standard output and to
+# bench/results/static-*.md; the raw wrk output to bench/results/static-*.log.
+set -euo pipefail
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+CONNS=${CONNS:-100}
+SIZES=${SIZES:-1024 65536 1048576}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+PEREGRINE_PORT=${PEREGRINE_PORT:-18090}
+NGINX_PORT=${NGINX_PORT:-18091}
+STATIC=$ROOT/target/release/examples/static
+
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
+[[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer, not '$CONNS'"
+for s in $SIZES; do [[ $s =~ ^[1-9][0-9]*$ ]] || die "SIZES: not a size: $s"; done
+[ "$(nproc)" -ge 2 ] || note "only $(nproc) CPU: server and wrk will share it"
+
+need_commands wrk:wrk nginx:nginx-light curl:curl taskset:util-linux
+note "building static (release)"
+(cd "$ROOT" && cargo build --release --quiet -p peregrine-examples --example static) ||
+    die "cargo build failed"
+raise_fd_limit
+
+CLK_TCK=$(getconf CLK_TCK)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/peregrine-static.XXXXXX")
+chmod 755 "$tmp" # nginx's worker runs as another user when started as root
+start_report static TERM
+
+# The site: index.html (what wait_ready asks for: 5 bytes) and one file
+# per size, readable by nginx's worker.
+site=$tmp/site
+mkdir -p "$site"
+printf 'ready' >"$site/index.html"
+for size in $SIZES; do
+    head -c "$size" /dev/urandom >"$site/file-$size.bin"
+done
+chmod -R a+rX "$site"
+
+# utime + stime, in clock ticks, of PID and its children (nginx's worker).
+cpu_ticks() {
+    local pid=$1 total child t
+    total=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }') || return 1
+    # shellcheck disable=SC2013 # the file is one line of pids
+    for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+        t=$(sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk '{ print $12 + $13 }') || continue
+        total=$((total + ${t:-0}))
+    done
+    echo "$total"
+}
+
+start_peregrine() {
+    port_free "$PEREGRINE_PORT"
+    taskset -c "$SERVER_CPU" "$STATIC" --port "$PEREGRINE_PORT" --workers 1 \
+        --root "$site" --grace-ms 1000 >"$tmp/peregrine.out" 2>&1 &
+    peregrine_pid=$!
+    pids+=("$peregrine_pid")
+    wait_ready "$PEREGRINE_PORT" "$peregrine_pid" 5 30 "$tmp/peregrine.out"
+}
+
+start_nginx() {
+    local dir=$tmp/nginx
+    port_free "$NGINX_PORT"
+    mkdir -p "$dir/tmp"
+    chmod 755 "$dir"
+    cat >"$dir/nginx.conf" <<CONF
+daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events {
+    worker_connections 8192;
+    multi_accept on;
+}
+http {
+    access_log off;
+    server_tokens off;
+    sendfile on;
+    tcp_nopush on;
+    open_file_cache max=1024 inactive=60s;
+    open_file_cache_valid 1s;
+    default_type application/octet-stream;
+    types { text/html html; }
+    keepalive_timeout 75s;
+    keepalive_requests 1000000000;
+    client_body_temp_path $dir/tmp;
+    proxy_temp_path $dir/tmp;
+    fastcgi_temp_path $dir/tmp;
+    uwsgi_temp_path $dir/tmp;
+    scgi_temp_path $dir/tmp;
+    server {
+        listen 127.0.0.1:$NGINX_PORT backlog=1024;
+        root $site;
+    }
+}
+CONF
+    nginx -t -q -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" || die "nginx rejected its config"
+    taskset -c "$SERVER_CPU" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
+        >"$dir/stdout" 2>&1 &
+    nginx_pid=$!
+    pids+=("$nginx_pid")
+    wait_ready "$NGINX_PORT" "$nginx_pid" 5 30 "$dir/error.log"
+}
+
+# One wrk run: SERVER PID PORT PATH DURATION LABEL; a record line
+#   run <label> <server> <req/s> <µs CPU/request> <requests> <errors>
+run_wrk() {
+    local server=$1 pid=$2 port=$3 path=$4 duration=$5 label=$6 t0 t1 out status=0
+    local args=(-t1 -c"$CONNS" -d"$duration" --timeout 5s "http://127.0.0.1:$port$path")
+    t0=$(cpu_ticks "$pid")
+    out=$(timeout -k 5 120 taskset -c "$CLIENT_CPU" wrk "${args[@]}" 2>&1) || status=$?
+    t1=$(cpu_ticks "$pid" 2>/dev/null) || t1=
+    {
+        echo "### $label $server: taskset -c $CLIENT_CPU wrk ${args[*]}"
+        echo "$out"
+    } >>"$log"
+    [ "$status" -eq 0 ] || die "wrk against $server failed (exit $status); see $log"
+    [ -n "$t1" ] || die "$server (pid $pid) died during the run ($label)"
+    [ "$label" = warmup ] && return 0
+    local requests rps errors us
+    requests=$(awk '/requests in/ { print $1; exit }' <<<"$out")
+    rps=$(awk '/^Requests\/sec:/ { print $2; exit }' <<<"$out")
+    [[ ${requests:-0} =~ ^[0-9]+$ && $requests -gt 0 ]] || die "wrk completed no request against $server; see $log"
+    errors=$(awk '/Socket errors:/ { gsub(",", ""); s += $4 + $6 + $8 + $10 }
+        /Non-2xx/ { s += $NF } END { print s + 0 }' <<<"$out")
+    us=$(awk -v d="$((t1 - t0))" -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d * 1e6 / hz / n }')
+    echo "run $label $server $rps $us $requests $errors" | tee -a "$log" | sed 's/^/-- /' >&2
+}
+
+med() { awk -v l="$1" -v s="$2" -v c="$3" '$1 == "run" && $2 == l && $3 == s { print $c }' "$log" | median; }
+fmt_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f×\n", a / b }'; }
+
+echo "# Peregrine vs nginx: static files"
+echo
+machine_line
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "servers: one worker, taskset -c $SERVER_CPU; wrk -t1 -c$CONNS, taskset -c $CLIENT_CPU; nginx $(nginx -v 2>&1 | sed 's/.*\///') (sendfile on, open_file_cache on)"
+echo "rounds: $ROUNDS × $DURATION per server and size, interleaved (warm-up $WARMUP); medians below"
+echo "raw: ${log#"$ROOT"/}"
+echo
+
+start_peregrine
+start_nginx
+for size in $SIZES; do
+    path=/file-$size.bin
+    got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$PEREGRINE_PORT$path")
+    [ "$got" = "200 $size" ] || die "peregrine answered $path with '$got'"
+    got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$NGINX_PORT$path")
+    [ "$got" = "200 $size" ] || die "nginx answered $path with '$got'"
+    if [ "$WARMUP" != 0 ]; then
+        run_wrk peregrine "$peregrine_pid" "$PEREGRINE_PORT" "$path" "$WARMUP" warmup
+        run_wrk nginx "$nginx_pid" "$NGINX_PORT" "$path" "$WARMUP" warmup
+    fi
+    for _ in $(seq "$ROUNDS"); do
+        run_wrk peregrine "$peregrine_pid" "$PEREGRINE_PORT" "$path" "$DURATION" "$size"
+        run_wrk nginx "$nginx_pid" "$NGINX_PORT" "$path" "$DURATION" "$size"
+    done
+done
+stop_pid "$peregrine_pid" INT 10 || note "peregrine did not stop on SIGINT; killed"
+stop_pid "$nginx_pid" QUIT 10 || note "nginx did not stop on SIGQUIT; killed"
+pids=()
+
+echo "| file | peregrine req/s | nginx req/s | req/s ratio | peregrine µs CPU/req | nginx µs CPU/req | CPU ratio | errors |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+for size in $SIZES; do
+    p_rps=$(med "$size" peregrine 4)
+    n_rps=$(med "$size" nginx 4)
+    p_us=$(med "$size" peregrine 5)
+    n_us=$(med "$size" nginx 5)
+    errors=$(awk -v l="$size" '$1 == "run" && $2 == l { s += $7 } END { print s + 0 }' "$log")
+    printf '| %s B | %.0f | %.0f | %s | %.2f | %.2f | %s | %s |\n' "$size" "$p_rps" "$n_rps" \
+        "$(fmt_ratio "$p_rps" "$n_rps")" "$p_us" "$n_us" "$(fmt_ratio "$p_us" "$n_us")" "$errors"
+done
+echo
+echo "req/s ratio: peregrine over nginx (above 1: peregrine serves more); CPU ratio: peregrine's CPU per request over nginx's (below 1: peregrine spends less)."
