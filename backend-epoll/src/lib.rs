@@ -26,14 +26,14 @@
 
 mod poller;
 
-pub use peregrine_driver::vocabulary::*;
-pub use peregrine_driver::{DEFAULT_MAILBOX_CAPACITY, PostError, Sender};
-pub use poller::Epoll;
 /// HTTPS with rustls (the `tls` feature): [`tls::TlsConfig`] for
 /// `Server::tls`, [`tls::TlsHandle`] to change certificates while the
 /// server runs.
 #[cfg(feature = "tls")]
 pub use peregrine_driver::tls;
+pub use peregrine_driver::vocabulary::*;
+pub use peregrine_driver::{DEFAULT_MAILBOX_CAPACITY, PostError, Sender};
+pub use poller::Epoll;
 
 /// The epoll server with the default buffer sizes; see
 /// [`peregrine_driver::Server`] for the builder.

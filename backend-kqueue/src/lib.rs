@@ -41,14 +41,14 @@
 
 mod poller;
 
-pub use peregrine_driver::vocabulary::*;
-pub use peregrine_driver::{DEFAULT_MAILBOX_CAPACITY, PostError, Sender};
-pub use poller::Kqueue;
 /// HTTPS with rustls (the `tls` feature): [`tls::TlsConfig`] for
 /// `Server::tls`, [`tls::TlsHandle`] to change certificates while the
 /// server runs.
 #[cfg(feature = "tls")]
 pub use peregrine_driver::tls;
+pub use peregrine_driver::vocabulary::*;
+pub use peregrine_driver::{DEFAULT_MAILBOX_CAPACITY, PostError, Sender};
+pub use poller::Kqueue;
 
 /// The kqueue server with the default buffer sizes; see
 /// [`peregrine_driver::Server`] for the builder.

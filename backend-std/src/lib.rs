@@ -89,13 +89,13 @@ mod server;
 mod socket;
 mod worker;
 
-pub use peregrine_driver::vocabulary::*;
-pub use server::{DEFAULT_POOL_THREADS, Model, ServerWith};
 /// HTTPS with rustls (the `tls` feature): [`tls::TlsConfig`] for
 /// `Server::tls`, [`tls::TlsHandle`] to change certificates while the
 /// server runs.
 #[cfg(feature = "tls")]
 pub use peregrine_driver::tls;
+pub use peregrine_driver::vocabulary::*;
+pub use server::{DEFAULT_POOL_THREADS, Model, ServerWith};
 
 #[cfg(doc)]
 use peregrine_driver::io::Mode;

@@ -132,7 +132,7 @@ where
         // request in, its response out) takes one round, and the next
         // finds nothing to do. While output is backed up the connection
         // does not want to read, so the write side drains first.
-        if ready.readable && may_read(conn, mode) {
+        if ready.readable && may_read(conn, mode) && !blocked_on_output(socket, mode) {
             let space = conn.read_buf(bufs);
             let asked = space.len();
             match socket.read(space) {
@@ -181,6 +181,13 @@ fn may_read<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
 ) -> bool {
     let interest = conn.interest();
     interest.read && (mode == Mode::EdgeTriggered || !interest.write)
+}
+
+/// Whether a blocking socket holds output of its own (TLS records): then
+/// it must not read either, for the same reason as in [`may_read`].
+#[inline(always)]
+fn blocked_on_output<S: Socket>(socket: &S, mode: Mode) -> bool {
+    mode == Mode::Blocking && socket.has_pending_output()
 }
 
 /// Writes what the connection has queued, once; `true` if anything

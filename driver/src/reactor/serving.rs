@@ -230,8 +230,7 @@ where
                 continue;
             };
             slot.listed = false;
-            if slot.deadline().is_some_and(|deadline| deadline <= now)
-            {
+            if slot.deadline().is_some_and(|deadline| deadline <= now) {
                 self.expire(token, now);
                 continue;
             }
@@ -289,7 +288,11 @@ where
         let Some(slot) = self.slab.get_mut(token) else {
             return;
         };
-        if slot.session.deadline().is_some_and(|deadline| deadline <= now) {
+        if slot
+            .session
+            .deadline()
+            .is_some_and(|deadline| deadline <= now)
+        {
             // The layer's own deadline (a TLS handshake not done in time).
             self.app.counters().timeouts += 1;
             self.close(token);

@@ -55,8 +55,8 @@ impl Identity {
         let chain = CertificateDer::pem_slice_iter(cert)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| invalid(format!("certificate: {error}")))?;
-        let key = PrivateKeyDer::from_pem_slice(key)
-            .map_err(|error| invalid(format!("key: {error}")))?;
+        let key =
+            PrivateKeyDer::from_pem_slice(key).map_err(|error| invalid(format!("key: {error}")))?;
         Identity::new(chain, key)
     }
 
@@ -65,7 +65,10 @@ impl Identity {
     /// # Errors
     ///
     /// If the chain is empty.
-    pub fn new(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> io::Result<Self> {
+    pub fn new(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> io::Result<Self> {
         if chain.is_empty() {
             return Err(invalid("no certificate".into()));
         }

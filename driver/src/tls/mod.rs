@@ -169,9 +169,7 @@ impl Session for TlsSession {
 
     #[inline]
     fn deadline(&self) -> Option<u64> {
-        self.tls
-            .is_handshaking()
-            .then_some(self.handshake_deadline)
+        self.tls.is_handshaking().then_some(self.handshake_deadline)
     }
 
     #[inline]
