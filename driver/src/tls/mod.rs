@@ -1,7 +1,7 @@
 //! HTTPS: TLS 1.3 and 1.2 with rustls (the `tls` feature).
 //!
 //! The layer sits between a connection's socket and its protocol state:
-//! [`TlsSocket`] is the driver's [`Socket`](crate::io::Socket) over the
+//! [`TlsSocket`] is the driver's [`Socket`] over the
 //! plain one, so the connection reads and writes plaintext and knows
 //! nothing of TLS. Each connection keeps a rustls `ServerConnection`
 //! beside it (in the reactor's slot, or on the portable backend's
