@@ -223,20 +223,7 @@ where
             }
         }
         Transmit::SendFile(region) => (send_file(socket, region), 0),
-        Transmit::CloseWrite => {
-            if let Err(error) = socket.shutdown_write() {
-                if error.kind() == ErrorKind::WouldBlock {
-                    // A layer's last words (TLS `close_notify`) wait for
-                    // room in the socket; asked again when it drains.
-                    ready.writable = false;
-                    return Ok(false);
-                }
-                // Otherwise the peer may be gone already; the connection
-                // closes either way.
-            }
-            conn.handle_write_closed(env.now);
-            return Ok(true);
-        }
+        Transmit::CloseWrite => return Ok(close_write(conn, socket, ready, env.now)),
     };
     match result {
         Ok(n) => {
@@ -254,6 +241,29 @@ where
         Err(error) if error.kind() == ErrorKind::Interrupted => Ok(true),
         Err(error) => Err(error),
     }
+}
+
+/// Shuts the socket's write side after [`Transmit::CloseWrite`]; `true`
+/// once done. A layer's last words (TLS `close_notify`) may have to wait
+/// for room in the socket: then the socket is marked full and this is
+/// asked again when it drains. Any other failure means the peer may be
+/// gone already; the connection closes either way.
+#[cold]
+#[inline(never)]
+fn close_write<S: Socket, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+    socket: &mut S,
+    ready: &mut Readiness,
+    now: u64,
+) -> bool {
+    if let Err(error) = socket.shutdown_write() {
+        if error.kind() == ErrorKind::WouldBlock {
+            ready.writable = false;
+            return false;
+        }
+    }
+    conn.handle_write_closed(now);
+    true
 }
 
 /// Sends the output the socket holds of its own; `true` if all of it
