@@ -26,6 +26,11 @@
 
 mod poller;
 
+/// HTTPS with rustls (the `tls` feature): [`tls::TlsConfig`] for
+/// `Server::tls`, [`tls::TlsHandle`] to change certificates while the
+/// server runs.
+#[cfg(feature = "tls")]
+pub use peregrine_driver::tls;
 pub use peregrine_driver::vocabulary::*;
 pub use peregrine_driver::{DEFAULT_MAILBOX_CAPACITY, PostError, Sender};
 pub use poller::Epoll;

@@ -89,6 +89,11 @@ mod server;
 mod socket;
 mod worker;
 
+/// HTTPS with rustls (the `tls` feature): [`tls::TlsConfig`] for
+/// `Server::tls`, [`tls::TlsHandle`] to change certificates while the
+/// server runs.
+#[cfg(feature = "tls")]
+pub use peregrine_driver::tls;
 pub use peregrine_driver::vocabulary::*;
 pub use server::{DEFAULT_POOL_THREADS, Model, ServerWith};
 

@@ -78,6 +78,9 @@ pub struct ServerWith<const READ: usize, const WRITE: usize, const MAX_HEADERS: 
     signals: bool,
     /// Shutdown and statistics, shared with handles.
     handle: ShutdownHandle,
+    /// HTTPS, if set.
+    #[cfg(feature = "tls")]
+    tls: Option<peregrine_driver::tls::TlsConfig>,
 }
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
@@ -112,6 +115,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             grace: Duration::from_secs(10),
             signals: true,
             handle: ShutdownHandle::without_slots(),
+            #[cfg(feature = "tls")]
+            tls: None,
         })
     }
 
@@ -185,6 +190,15 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.handle.clone()
     }
 
+    /// Serves HTTPS: every connection speaks TLS (see
+    /// [`tls`](crate::tls)). Keep [`TlsConfig::handle`](crate::tls::TlsConfig::handle)
+    /// to change certificates while the server runs.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: peregrine_driver::tls::TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Runs the server until it shuts down, then returns its statistics.
     /// `handler` is shared by all threads; each thread that serves
     /// connections creates its own state with [`Handler::new_local`] (a
@@ -209,6 +223,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             grace,
             signals,
             handle,
+            #[cfg(feature = "tls")]
+            tls,
         } = self;
         // One statistics slot per thread serving connections, known now
         // that the model and the thread count are final.
@@ -236,6 +252,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             accepting: AtomicUsize::new(0),
             shutdown_since: AtomicU64::new(u64::MAX),
             wake_peers: Mutex::new(Vec::new()),
+            #[cfg(feature = "tls")]
+            tls,
         };
         handle.add_waker(Arc::new(Unpark(thread::current())));
         let result = thread::scope(|scope| {

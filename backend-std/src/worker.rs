@@ -13,6 +13,7 @@ use peregrine_driver::ShutdownHandle;
 use peregrine_driver::app::App;
 use peregrine_driver::clock::Clock;
 use peregrine_driver::io::{Mode, Readiness};
+use peregrine_driver::transport::{Plain, Session, Transport, earliest};
 
 use crate::socket::{POLL_MS, StdSocket};
 
@@ -56,6 +57,9 @@ pub(crate) struct Context {
     /// recorded (under this lock) before a thread can look them up: those
     /// are closed unserved and uncounted.
     pub(crate) wake_peers: Mutex<Vec<SocketAddr>>,
+    /// HTTPS, if set.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<peregrine_driver::tls::TlsConfig>,
 }
 
 impl Context {
@@ -240,6 +244,15 @@ where
     /// Serves one connection until it closes, its peer fails, or the grace
     /// period after a shutdown ends.
     pub(crate) fn serve(&mut self, stream: TcpStream, peer: SocketAddr) {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.ctx.tls {
+            return self.serve_over(tls, stream, peer);
+        }
+        self.serve_over(&Plain, stream, peer);
+    }
+
+    /// Serves one connection over `transport` (plain TCP, or TLS).
+    fn serve_over<T: Transport>(&mut self, transport: &T, stream: TcpStream, peer: SocketAddr) {
         self.lane.accepted += 1;
         self.publish(1);
         // Responses go out whole: Nagle's algorithm would only add delay.
@@ -248,6 +261,11 @@ where
         let Worker { app, lane, .. } = self;
         let Lane { bufs, .. } = lane;
         let Some(bufs) = bufs.as_deref_mut().and_then(|pool| pool.first_mut()) else {
+            return;
+        };
+        let Ok(mut session) = transport.open(ctx.clock.now()) else {
+            // The layer cannot take it: closed unserved.
+            self.publish(0);
             return;
         };
         let mut socket = StdSocket::new(stream, ctx.clock, &ctx.handle);
@@ -263,6 +281,12 @@ where
             if conn.is_closed() || conn.is_hijacked() {
                 break;
             }
+            if session.deadline().is_some_and(|deadline| deadline <= now) {
+                // The layer's own deadline (a TLS handshake not done in
+                // time).
+                app.counters().timeouts += 1;
+                break;
+            }
             match draining {
                 None if ctx.handle.is_shutting_down() => {
                     // The grace period runs from the shutdown, however
@@ -273,8 +297,10 @@ where
                     // let the connection decide whether it is idle.
                     if socket.set_nonblocking(true).is_ok() {
                         socket.limit(u64::MAX, u64::MAX, false);
+                        let mut layered = session.wrap(&mut socket);
                         let result =
-                            app.wind_down(&mut conn, bufs, &mut socket, Mode::Blocking, now);
+                            app.wind_down(&mut conn, bufs, &mut layered, Mode::Blocking, now);
+                        drop(layered);
                         if result.is_err() || socket.set_nonblocking(false).is_err() {
                             break;
                         }
@@ -310,7 +336,7 @@ where
             } else {
                 starved = 0;
             }
-            let deadline = conn.poll_timeout().unwrap_or(u64::MAX);
+            let deadline = earliest(conn.poll_timeout(), session.deadline()).unwrap_or(u64::MAX);
             let grace_end = draining.map_or(u64::MAX, |since| since.saturating_add(ctx.grace_ms));
             socket.limit(
                 now.saturating_add(POLL_MS),
@@ -325,7 +351,7 @@ where
             let result = app.drive(
                 &mut conn,
                 bufs,
-                &mut socket,
+                &mut session.wrap(&mut socket),
                 &mut ready,
                 Mode::Blocking,
                 now,
@@ -335,7 +361,8 @@ where
             if result.is_err() {
                 break;
             }
-            if !conn.is_closed() && !conn.has_work() && conn.interest() == Interest::default() {
+            let idle = conn.interest() == Interest::default() && !session.has_pending_output();
+            if !conn.is_closed() && !conn.has_work() && idle {
                 // Waiting for nothing but a deadline: sleep rather than
                 // spin (the connection should never be left so).
                 let wait = deadline.min(grace_end).saturating_sub(ctx.clock.now());

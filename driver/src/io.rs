@@ -28,8 +28,60 @@ pub trait Socket {
     /// being sent); [`drive`] takes that as an error and the connection is
     /// closed.
     fn send_file(&mut self, region: FileRegion) -> io::Result<usize>;
-    /// Shuts down the write side.
+    /// Shuts down the write side. A layer that must send something first
+    /// (TLS's `close_notify`) and cannot yet answers `WouldBlock`; [`drive`]
+    /// then asks again once the socket is writable.
     fn shutdown_write(&mut self) -> io::Result<()>;
+    /// Whether the socket holds output of its own not yet sent (a TLS
+    /// layer's records): [`drive`] sends it before the connection's.
+    #[inline(always)]
+    fn has_pending_output(&self) -> bool {
+        false
+    }
+    /// Sends the output the socket holds of its own (see
+    /// [`has_pending_output`](Self::has_pending_output)): `WouldBlock` if
+    /// some is left.
+    #[inline(always)]
+    fn flush_pending(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<S: Socket + ?Sized> Socket for &mut S {
+    #[inline(always)]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (**self).read(buf)
+    }
+
+    #[inline(always)]
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        (**self).write(bytes)
+    }
+
+    #[inline(always)]
+    fn write_slices<'b>(&mut self, slices: impl Iterator<Item = &'b [u8]>) -> io::Result<usize> {
+        (**self).write_slices(slices)
+    }
+
+    #[inline(always)]
+    fn send_file(&mut self, region: FileRegion) -> io::Result<usize> {
+        (**self).send_file(region)
+    }
+
+    #[inline(always)]
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        (**self).shutdown_write()
+    }
+
+    #[inline(always)]
+    fn has_pending_output(&self) -> bool {
+        (**self).has_pending_output()
+    }
+
+    #[inline(always)]
+    fn flush_pending(&mut self) -> io::Result<()> {
+        (**self).flush_pending()
+    }
 }
 
 /// What the driver knows of a socket's readiness.
@@ -81,7 +133,7 @@ where
         // request in, its response out) takes one round, and the next
         // finds nothing to do. While output is backed up the connection
         // does not want to read, so the write side drains first.
-        if ready.readable && may_read(conn, mode) {
+        if ready.readable && may_read(conn, mode) && !blocked_on_output(socket, mode) {
             let space = conn.read_buf(bufs);
             let asked = space.len();
             match socket.read(space) {
@@ -104,12 +156,17 @@ where
             }
             progressed = true;
         }
-        if ready.writable && !conn.is_closed() {
+        if ready.writable && socket.has_pending_output() {
+            // The layer's own output (TLS records) goes out before more
+            // of the connection's is taken.
+            progressed |= flush_pending(socket, ready)?;
+        } else if ready.writable && !conn.is_closed() {
             progressed |= write(conn, bufs, socket, ready, mode, env)?;
         }
         // Done when nothing happened, or when nothing is left to read and
         // nothing to write: another round would only find as much.
-        if !progressed || (!ready.readable && !conn.wants_write()) {
+        let output_left = conn.wants_write() || socket.has_pending_output();
+        if !progressed || (!ready.readable && !output_left) {
             return Ok(());
         }
     }
@@ -125,6 +182,13 @@ fn may_read<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
 ) -> bool {
     let interest = conn.interest();
     interest.read && (mode == Mode::EdgeTriggered || !interest.write)
+}
+
+/// Whether a blocking socket holds output of its own (TLS records): then
+/// it must not read either, for the same reason as in [`may_read`].
+#[inline(always)]
+fn blocked_on_output<S: Socket>(socket: &S, mode: Mode) -> bool {
+    mode == Mode::Blocking && socket.has_pending_output()
 }
 
 /// Writes what the connection has queued, once; `true` if anything
@@ -160,12 +224,7 @@ where
             }
         }
         Transmit::SendFile(region) => (send_file(socket, region), 0),
-        Transmit::CloseWrite => {
-            // The peer may be gone already; the connection closes either way.
-            let _ = socket.shutdown_write();
-            conn.handle_write_closed(env);
-            return Ok(true);
-        }
+        Transmit::CloseWrite => return Ok(close_write(conn, socket, ready, env)),
     };
     match result {
         Ok(n) => {
@@ -176,6 +235,49 @@ where
             conn.handle_written(n, bufs, env);
             Ok(true)
         }
+        Err(error) if error.kind() == ErrorKind::WouldBlock => {
+            ready.writable = false;
+            Ok(false)
+        }
+        Err(error) if error.kind() == ErrorKind::Interrupted => Ok(true),
+        Err(error) => Err(error),
+    }
+}
+
+/// Shuts the socket's write side after [`Transmit::CloseWrite`]; `true`
+/// once done. A layer's last words (TLS `close_notify`) may have to wait
+/// for room in the socket: then the socket is marked full and this is
+/// asked again when it drains. Any other failure means the peer may be
+/// gone already; the connection closes either way.
+#[cold]
+#[inline(never)]
+fn close_write<S, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+    socket: &mut S,
+    ready: &mut Readiness,
+    env: &mut Env<'_, H, L>,
+) -> bool
+where
+    S: Socket,
+    H: Handler<L>,
+    L: Default,
+{
+    if let Err(error) = socket.shutdown_write() {
+        if error.kind() == ErrorKind::WouldBlock {
+            ready.writable = false;
+            return false;
+        }
+    }
+    conn.handle_write_closed(env);
+    true
+}
+
+/// Sends the output the socket holds of its own; `true` if all of it
+/// went.
+#[cold]
+fn flush_pending<S: Socket>(socket: &mut S, ready: &mut Readiness) -> io::Result<bool> {
+    match socket.flush_pending() {
+        Ok(()) => Ok(true),
         Err(error) if error.kind() == ErrorKind::WouldBlock => {
             ready.writable = false;
             Ok(false)

@@ -23,7 +23,9 @@
 //!   and SIGINT/SIGTERM as a graceful shutdown, for any backend;
 //! - on Unix, [`reactor`]: the worker event loop, generic over a
 //!   [`reactor::Poller`] (epoll, kqueue), and [`Server`], the builder the
-//!   epoll and kqueue backends expose.
+//!   epoll and kqueue backends expose;
+//! - [`transport`]: what sits between a socket and a connection (nothing,
+//!   or with the `tls` feature, `tls`: HTTPS with rustls).
 
 pub mod answer;
 pub mod app;
@@ -37,6 +39,9 @@ pub mod slab;
 pub mod static_files;
 pub mod stats;
 pub mod timers;
+#[cfg(feature = "tls")]
+pub mod tls;
+pub mod transport;
 pub mod vocabulary;
 pub mod waker;
 

@@ -15,6 +15,7 @@ use crate::mailbox::DEFAULT_MAILBOX_CAPACITY;
 use crate::reactor::{self, Poller, WorkerSettings};
 use crate::sender::Sender;
 use crate::stats::Stats;
+use crate::transport::Plain;
 use crate::unix;
 
 /// A server bound to an address, configured with builder methods, run
@@ -55,6 +56,9 @@ pub struct Server<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: u
     mailbox_capacity: usize,
     /// State shared with handles.
     shared: Arc<Shared>,
+    /// HTTPS, if set.
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
     /// The readiness API.
     poller: PhantomData<fn() -> P>,
 }
@@ -100,6 +104,8 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             accept_threads: 0,
             mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
             shared: Shared::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
             poller: PhantomData,
         })
     }
@@ -176,6 +182,15 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// is handed between threads. 0 restores the default.
     pub fn accept_threads(mut self, threads: usize) -> Self {
         self.accept_threads = threads;
+        self
+    }
+
+    /// Serves HTTPS: every connection speaks TLS (see
+    /// [`tls`](crate::tls)). Keep [`TlsConfig::handle`](crate::tls::TlsConfig::handle)
+    /// to change certificates while the server runs.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -259,6 +274,10 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             handoff,
         };
         let handler = &handler;
+        #[cfg(feature = "tls")]
+        let tls = self.tls.as_ref();
+        #[cfg(not(feature = "tls"))]
+        let tls = None::<&crate::transport::Plain>;
         let result = std::thread::scope(|scope| {
             let mut worker_listeners = worker_listeners.into_iter();
             let workers: Vec<_> = (0..self.workers)
@@ -272,9 +291,14 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                     std::thread::Builder::new()
                         .name(format!("peregrine-worker-{id}"))
                         .spawn_scoped(scope, move || {
-                            let result = reactor::run::<P, H, L, READ, WRITE, MAX_HEADERS>(
-                                settings, listener, handler, shared,
-                            );
+                            let result = match tls {
+                                Some(tls) => reactor::run::<P, _, H, L, READ, WRITE, MAX_HEADERS>(
+                                    settings, listener, handler, tls, shared,
+                                ),
+                                None => reactor::run::<P, _, H, L, READ, WRITE, MAX_HEADERS>(
+                                    settings, listener, handler, &Plain, shared,
+                                ),
+                            };
                             if result.is_err() {
                                 // One worker failing stops the others.
                                 stop.shutdown();

@@ -26,6 +26,7 @@
 //! are joined through a channel with a deadline.
 
 pub mod browser;
+pub mod tls;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -188,6 +189,19 @@ impl Backend {
 #[macro_export]
 macro_rules! backend_tests {
     ($($(#[$attr:meta])* $([$needs:ident])? $name:ident),* $(,)?) => {
+        $crate::native_backend_tests!($($(#[$attr])* $([$needs])? $name),*);
+        mod tokio {
+            $($crate::backend_test!(Tokio, [$($needs)?], $(#[$attr])* $name);)*
+        }
+    };
+}
+
+/// [`backend_tests!`] for the server's own backends only (epoll or kqueue,
+/// and the portable backend's models), not the tokio example: for what
+/// only they offer (TLS, the `Sender`).
+#[macro_export]
+macro_rules! native_backend_tests {
+    ($($(#[$attr:meta])* $([$needs:ident])? $name:ident),* $(,)?) => {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         mod epoll {
             $($crate::backend_test!(Epoll, [$($needs)?], $(#[$attr])* $name);)*
@@ -204,9 +218,6 @@ macro_rules! backend_tests {
         }
         mod std_single {
             $($crate::backend_test!(StdSingle, [$($needs)?], $(#[$attr])* $name);)*
-        }
-        mod tokio {
-            $($crate::backend_test!(Tokio, [$($needs)?], $(#[$attr])* $name);)*
         }
     };
 }

@@ -13,14 +13,16 @@ use peregrine_core::Handler;
 use super::{ACCEPT_BACKOFF_MS, Armed, FULL_REPORT_MS, FullReport, Held, Poller, Slot, Worker};
 use crate::io::Readiness;
 use crate::slab::Token;
+use crate::transport::{Session, Transport};
 use crate::unix;
 
-impl<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS>
+impl<P, H, L, T, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS, T>
 where
     P: Poller,
     H: Handler<L>,
     L: Default,
+    T: Transport,
 {
     /// Accepts connections until the backlog is empty, or the slab is full
     /// with no idle connection to close, or descriptors run out with none
@@ -168,7 +170,12 @@ where
     /// shutdown (a connection from the listen backlog), reads and answers
     /// what it sent, with `Connection: close`.
     pub(super) fn adopt(&mut self, fd: OwnedFd, peer: Option<std::net::SocketAddr>, now: u64) {
+        let Ok(session) = self.transport.open(now) else {
+            // The layer cannot take it: closed unserved.
+            return;
+        };
         let slot = Slot {
+            session,
             conn: Held::accepted(&self.settings.config, peer, now),
             fd,
             ready: Readiness::default(),
@@ -222,6 +229,7 @@ where
                 slot.conn.is_idle()
                     && !slot.waiting
                     && !slot.ready.readable
+                    && !slot.session.has_pending_output()
                     && !unix::has_pending_input(slot.fd.as_fd())
             });
             if idle {

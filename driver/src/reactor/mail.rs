@@ -10,13 +10,15 @@ use super::{Poller, Worker, list};
 use crate::answer::Posted;
 use crate::mailbox::{self, Mail, Target};
 use crate::slab::Token;
+use crate::transport::Transport;
 
-impl<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS>
+impl<P, H, L, T, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS, T>
 where
     P: Poller,
     H: Handler<L>,
     L: Default,
+    T: Transport,
 {
     /// Sends the messages other threads posted to this worker's mailbox.
     pub(super) fn take_mail(&mut self, now: u64) {

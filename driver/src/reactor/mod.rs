@@ -34,6 +34,7 @@ use crate::io::Readiness;
 use crate::lending::Lending;
 use crate::slab::{Slab, Token};
 use crate::timers::Timers;
+use crate::transport::{Plain, PlainSession, Session, Transport, earliest};
 use crate::unix;
 use crate::waker::Waker;
 
@@ -94,8 +95,11 @@ pub(crate) struct WorkerSettings {
     pub(crate) handoff: bool,
 }
 
-/// One connection and what the worker keeps about it.
-struct Slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
+/// One connection and what the worker keeps about it; `X` is its
+/// transport's state (nothing for plain TCP).
+struct Slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, X = PlainSession> {
+    /// The transport's state (a TLS connection).
+    session: X,
     /// The protocol state: suspended while idle.
     conn: Held<READ, WRITE, MAX_HEADERS>,
     /// The socket.
@@ -140,8 +144,19 @@ impl Armed {
     }
 }
 
-/// One worker's state.
-struct Worker<'h, P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
+/// One worker's state; `T` is the transport its connections take.
+struct Worker<
+    'h,
+    P,
+    H,
+    L,
+    const READ: usize,
+    const WRITE: usize,
+    const MAX_HEADERS: usize,
+    T: Transport = Plain,
+> {
+    /// The transport (TLS, or plain TCP).
+    transport: &'h T,
     /// Settings.
     settings: WorkerSettings,
     /// The readiness API.
@@ -149,7 +164,7 @@ struct Worker<'h, P, H, L, const READ: usize, const WRITE: usize, const MAX_HEAD
     /// The listening socket, until shutdown.
     listener: Option<OwnedFd>,
     /// Connections.
-    slab: Slab<Slot<READ, WRITE, MAX_HEADERS>>,
+    slab: Slab<Slot<READ, WRITE, MAX_HEADERS, T::Session>>,
     /// The buffer pairs, and who holds or waits for one.
     lending: Lending<READ, WRITE>,
     /// Whole connection states for connections in use.
@@ -203,14 +218,16 @@ struct FullReport {
 }
 
 /// Runs a worker until shutdown completes.
-pub(crate) fn run<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+pub(crate) fn run<P, T, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
     settings: WorkerSettings,
     listener: Option<OwnedFd>,
     handler: &H,
+    transport: &T,
     shared: Arc<Shared>,
 ) -> io::Result<()>
 where
     P: Poller,
+    T: Transport,
     H: Handler<L>,
     L: Default,
 {
@@ -232,13 +249,14 @@ where
         }
         None => 0,
     };
-    let mut worker = Worker::<P, H, L, READ, WRITE, MAX_HEADERS>::new(
+    let mut worker = Worker::<P, H, L, READ, WRITE, MAX_HEADERS, T>::new(
         settings,
         poller,
         listener,
         handler,
         shared,
         mail_capacity,
+        transport,
     );
     if settings.handoff {
         // Connections handed over before the waker was registered.
@@ -249,12 +267,24 @@ where
 
 /// Arms a connection's deadline in `timers` (lazily: see [`Timers::arm`]).
 #[inline(always)]
-fn arm_slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+fn arm_slot<X: Session, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
     timers: &mut Timers,
     token: Token,
-    slot: &mut Slot<READ, WRITE, MAX_HEADERS>,
+    slot: &mut Slot<READ, WRITE, MAX_HEADERS, X>,
 ) {
-    arm_deadline(timers, token, &mut slot.armed, slot.conn.poll_timeout());
+    let deadline = slot.deadline();
+    arm_deadline(timers, token, &mut slot.armed, deadline);
+}
+
+impl<X: Session, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Slot<READ, WRITE, MAX_HEADERS, X>
+{
+    /// When the connection, or its transport, next needs its timeout
+    /// handled.
+    #[inline(always)]
+    fn deadline(&self) -> Option<u64> {
+        earliest(self.conn.poll_timeout(), self.session.deadline())
+    }
 }
 
 /// Arms `deadline` (if any) for connection `token`, whose slot armed
@@ -266,12 +296,13 @@ fn arm_deadline(timers: &mut Timers, token: Token, armed: &mut Armed, deadline: 
     }
 }
 
-impl<'h, P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Worker<'h, P, H, L, READ, WRITE, MAX_HEADERS>
+impl<'h, P, H, L, T, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Worker<'h, P, H, L, READ, WRITE, MAX_HEADERS, T>
 where
     P: Poller,
     H: Handler<L>,
     L: Default,
+    T: Transport,
 {
     /// A worker with its parts made, none of them started: its buffer
     /// pool allocated, its slots and lists small.
@@ -282,9 +313,11 @@ where
         handler: &'h H,
         shared: Arc<Shared>,
         mail_capacity: usize,
+        transport: &'h T,
     ) -> Self {
         let pairs = settings.buffers.clamp(1, settings.max_connections.max(1));
         let mut worker = Worker {
+            transport,
             settings,
             poller,
             listener,

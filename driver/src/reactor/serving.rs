@@ -11,6 +11,7 @@ use super::{Armed, Poller, Slot, Worker, arm_deadline, arm_slot, list};
 use crate::io::Mode;
 use crate::lending::Lending;
 use crate::slab::Token;
+use crate::transport::{Session, Transport, earliest};
 use crate::unix::{self, FdSocket};
 
 /// Lends `slot` (connection `token`) a pair, or puts it in line for one.
@@ -18,9 +19,9 @@ use crate::unix::{self, FdSocket};
 /// WebSocket frame, or a stream woken with something to send) takes the
 /// last pairs, and goes ahead of partial heads in line.
 #[inline]
-fn lend_pair<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+fn lend_pair<X, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
     lending: &mut Lending<READ, WRITE>,
-    slot: &mut Slot<READ, WRITE, MAX_HEADERS>,
+    slot: &mut Slot<READ, WRITE, MAX_HEADERS, X>,
     token: Token,
 ) -> Option<u32> {
     let (conn, fd) = (&slot.conn, &slot.fd);
@@ -30,12 +31,13 @@ fn lend_pair<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
     Some(buffer)
 }
 
-impl<P, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS>
+impl<P, H, L, T, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
+    Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS, T>
 where
     P: Poller,
     H: Handler<L>,
     L: Default,
+    T: Transport,
 {
     /// Drives one connection as far as it goes, then settles its buffer,
     /// its timer and whether it is done.
@@ -58,7 +60,9 @@ where
                 // Readable: lend it the buffers and let `drive` see
                 // whether it reads (it nearly always does; when not, the
                 // buffers come straight back).
-                let wants_io = slot.ready.readable || slot.conn.wants_write();
+                let wants_io = slot.ready.readable
+                    || slot.conn.wants_write()
+                    || (slot.ready.writable && slot.session.has_pending_output());
                 if !wants_io {
                     return;
                 }
@@ -72,7 +76,7 @@ where
         let result = app.drive(
             conn,
             lending.pair(buffer),
-            &mut FdSocket(slot.fd.as_fd()),
+            &mut slot.session.wrap(FdSocket(slot.fd.as_fd())),
             &mut slot.ready,
             Mode::EdgeTriggered,
             now,
@@ -88,7 +92,7 @@ where
         // no state (suspending it if it is idle and states are short), and
         // arm its deadline.
         let idle = conn.is_idle();
-        let deadline = conn.poll_timeout();
+        let deadline = earliest(conn.poll_timeout(), slot.session.deadline());
         let mut freed = false;
         if !conn.holds_buffers() {
             if idle {
@@ -226,11 +230,7 @@ where
                 continue;
             };
             slot.listed = false;
-            if slot
-                .conn
-                .poll_timeout()
-                .is_some_and(|deadline| deadline <= now)
-            {
+            if slot.deadline().is_some_and(|deadline| deadline <= now) {
                 self.expire(token, now);
                 continue;
             }
@@ -269,7 +269,7 @@ where
                 continue;
             }
             slot.armed = Armed::NONE;
-            match slot.conn.poll_timeout() {
+            match slot.deadline() {
                 Some(deadline) if deadline <= now => {
                     budget -= 1;
                     self.expire(token, now);
@@ -288,6 +288,16 @@ where
         let Some(slot) = self.slab.get_mut(token) else {
             return;
         };
+        if slot
+            .session
+            .deadline()
+            .is_some_and(|deadline| deadline <= now)
+        {
+            // The layer's own deadline (a TLS handshake not done in time).
+            self.app.counters().timeouts += 1;
+            self.close(token);
+            return;
+        }
         let conn = slot.conn.activate(&mut self.spares, token);
         if slot.buffer.is_none() && conn.timeout_writes(now) {
             match self.lending.lend(token) {

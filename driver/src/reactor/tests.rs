@@ -182,7 +182,15 @@ impl Rig {
         let time: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
         let shared = Shared::new();
         assert!(shared.start(1, 0, 1024));
-        let mut worker = Worker::new(settings, FakePoller::default(), None, &HELLO, shared, 0);
+        let mut worker = Worker::new(
+            settings,
+            FakePoller::default(),
+            None,
+            &HELLO,
+            shared,
+            0,
+            &crate::transport::Plain,
+        );
         worker.clock = Clock::manual(time);
         Rig {
             worker,
