@@ -512,6 +512,8 @@ pub struct Response<'a, L = ()> {
     /// A stream or file body was asked for and will not be sent (no body
     /// for this request or status, or the head failed).
     unsent: bool,
+    /// The topic a streamed body carries publications of.
+    topic: Option<u64>,
     /// The request's scratch value.
     tag: u64,
     /// The connection's name.
@@ -543,6 +545,7 @@ impl<'a, L> Response<'a, L> {
             local,
             files,
             unsent: false,
+            topic: None,
             tag,
             id,
             close: false,
@@ -678,6 +681,40 @@ impl<'a, L> Response<'a, L> {
             Err(_) => self.unsent |= !matches!(self.stage, Stage::Finished(_)),
             Ok(framing) => self.stage = Stage::Finished(BodySource::Stream(framing)),
         }
+    }
+
+    /// Subscribes the streamed body (set with [`stream`](Self::stream))
+    /// to `topic`: what the application publishes to it from any thread
+    /// (the backend's `Sender::publish_to_streams`) is appended to the
+    /// body of every stream subscribed, between the pieces
+    /// [`Handler::fill_body`] gives, on every worker — one post reaches
+    /// every Server-Sent Events client of a feed. A stream carries one
+    /// topic; a later call replaces it. Ignored for a response whose body
+    /// is not a stream (or has none, as for `HEAD`).
+    ///
+    /// ```
+    /// use peregrine_core::{Fill, Handler, Request, Response, sse};
+    ///
+    /// /// `/feed`: a Server-Sent Events stream of topic 1.
+    /// struct Feed;
+    ///
+    /// impl Handler for Feed {
+    ///     fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+    ///         response.header("Content-Type", sse::CONTENT_TYPE).unwrap();
+    ///         response.stream(None);
+    ///         response.subscribe(1);
+    ///     }
+    ///
+    ///     fn fill_body(&self, _: &mut u64, _: &mut [u8], _: &mut ()) -> Fill {
+    ///         Fill::Pending // everything comes from publications
+    ///     }
+    /// }
+    /// ```
+    pub fn subscribe(&mut self, topic: u64) -> &mut Self {
+        if let Stage::Finished(BodySource::Stream(_)) = self.stage {
+            self.topic = Some(topic);
+        }
+        self
     }
 
     /// Sends a file region as the body, its length announced in
@@ -912,6 +949,7 @@ impl<'a, L> Response<'a, L> {
             hijack: self.hijack,
             tag: self.tag,
             unsent: self.unsent,
+            topic: self.topic,
         }
     }
 }
@@ -944,6 +982,8 @@ pub(crate) struct Completed {
     pub(crate) tag: u64,
     /// A stream or file body was asked for and is not sent.
     pub(crate) unsent: bool,
+    /// The topic a streamed body carries publications of.
+    pub(crate) topic: Option<u64>,
 }
 
 impl<L> fmt::Debug for Response<'_, L> {

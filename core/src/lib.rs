@@ -107,7 +107,7 @@ pub mod ws;
 
 pub use connection::{
     Backpressure, Config, Connection, ConnectionId, Counters, Env, Interest, IoBuffers, MAX_SLICES,
-    Slices, Suspended, TimerKind, Transmit,
+    PublishError, Slices, Suspended, TimerKind, Transmit,
 };
 pub use error::Error;
 pub use file::{FileKeeper, FileRegion};

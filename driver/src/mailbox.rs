@@ -110,6 +110,12 @@ impl Mailbox {
         self.wake_if(posted)
     }
 
+    /// Posts `bytes` for the streamed bodies subscribed to `topic`, and
+    /// wakes the worker if it needs it.
+    pub(crate) fn post_stream_data(&self, topic: u64, bytes: &[u8]) -> Result<(), PostError> {
+        self.post_record(TARGET_TOPIC << 8 | STREAM_DATA, topic, 0, bytes)
+    }
+
     /// Posts one record and wakes the worker if it needs it.
     fn post_record(
         &self,
@@ -159,6 +165,8 @@ const CLOSE: u16 = 5;
 const ANSWER: u16 = 6;
 /// See [`ANSWER`]: statuses are below 1,000.
 const ANSWER_CLOSES_BIT: u16 = 10;
+/// Bytes for the streamed bodies subscribed to a topic (the target).
+const STREAM_DATA: u16 = 7;
 
 /// What a mailbox record asks of the worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,6 +176,8 @@ pub(crate) enum Mail<'a> {
     Message(Target, Message<'a>),
     /// Answer the deferred response of the connection with this key.
     Answer(u64, Posted<'a>),
+    /// Append these bytes to every streamed body subscribed to a topic.
+    StreamData(u64, &'a [u8]),
 }
 
 /// A record taken from a mailbox as what it asks; `None` for one no
@@ -183,6 +193,9 @@ pub(crate) fn decode(record: Record<'_>) -> Option<Mail<'_>> {
             body,
         };
         return Some(Mail::Answer(record.target, posted));
+    }
+    if record.kind == TARGET_TOPIC << 8 | STREAM_DATA {
+        return Some(Mail::StreamData(record.target, record.payload));
     }
     let target = match record.kind >> 8 {
         TARGET_CONNECTION => Target::Connection(record.target),

@@ -134,6 +134,36 @@ impl Sender {
         self.post_everywhere(Target::Topic(topic), message)
     }
 
+    /// Appends `bytes` to the body of every streamed response subscribed
+    /// to `topic` ([`Response::subscribe`]), on every worker: one post
+    /// reaches every Server-Sent Events client of a feed. Frame the bytes
+    /// as the stream's content needs (an event: `sse::encode`); the
+    /// connection adds the body's own framing (a chunk).
+    ///
+    /// A stream whose output is backed up (its client does not keep up)
+    /// is ended and its connection closed after what was queued, so that
+    /// the client reconnects (`Last-Event-ID`) rather than miss an event
+    /// unknowingly; each is counted in
+    /// [`Stats::messages_undelivered`](crate::Stats).
+    ///
+    /// # Errors
+    ///
+    /// As for [`publish`](Self::publish).
+    ///
+    /// [`Response::subscribe`]: peregrine_core::Response::subscribe
+    pub fn publish_to_streams(&self, topic: u64, bytes: &[u8]) -> Result<(), PostError> {
+        let mut result = Ok(());
+        for mailbox in self.shared.mailboxes.iter() {
+            if let Err(error) = mailbox.post_stream_data(topic, bytes) {
+                if error == PostError::TooLarge {
+                    return Err(error);
+                }
+                result = Err(error);
+            }
+        }
+        result
+    }
+
     /// Sends `message` to every open WebSocket connection of the server.
     ///
     /// # Errors

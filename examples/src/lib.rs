@@ -5,6 +5,8 @@
 pub mod chat;
 pub mod hello;
 pub mod later;
+#[cfg(unix)]
+pub mod sse;
 pub mod tokio_driver;
 
 use std::io;
@@ -75,6 +77,9 @@ pub struct Options {
     /// with `--backend std --model per-connection` the cap on connection
     /// threads (instead of `--workers`).
     pub max_connections: Option<usize>,
+    /// `--interval-ms N`, for examples that publish on a timer (the `sse`
+    /// feed: default 100 ms).
+    pub interval: Option<Duration>,
 }
 
 impl Options {
@@ -92,6 +97,7 @@ impl Options {
             accept_threads: 0,
             buffers: None,
             max_connections: None,
+            interval: None,
         };
         let mut model = None;
         let mut args = std::env::args().skip(1);
@@ -132,6 +138,12 @@ impl Options {
                 "--max-connections" => {
                     options.max_connections =
                         Some(parse(&value("--max-connections"), "--max-connections"));
+                }
+                "--interval-ms" => {
+                    options.interval = Some(Duration::from_millis(parse(
+                        &value("--interval-ms"),
+                        "--interval-ms",
+                    )));
                 }
                 "--pin" => options.pin = true,
                 "-h" | "--help" => usage(""),
@@ -374,7 +386,7 @@ fn usage(problem: &str) -> ! {
     }
     eprintln!(
         "options: --port N (default 8080)  --backend epoll|std  --model single|per-connection|pool (std)  \
-         --workers N  --max-connections N  --body-file FILE  --root DIR  --pin (epoll)  --grace-ms N  \
+         --workers N  --max-connections N  --body-file FILE  --root DIR  --interval-ms N  --pin (epoll)  --grace-ms N  \
          --accept-threads N (epoll)"
     );
     std::process::exit(if problem.is_empty() { 0 } else { 2 })

@@ -273,6 +273,10 @@ impl Handler for Deferring {
                 Ok(file) => response.send_file(file),
                 Err(_) => response.abandon(),
             },
+            b"/feed" => {
+                response.stream(None);
+                response.subscribe(1);
+            }
             _ => Marked.handle(request, response),
         }
     }
@@ -280,10 +284,16 @@ impl Handler for Deferring {
     fn new_local(&self, worker: usize) {
         Marked.new_local(worker);
     }
+
+    fn fill_body(&self, _: &mut u64, _: &mut [u8], _: &mut ()) -> Fill {
+        // `/feed`: its body is made of publications.
+        Fill::Pending
+    }
 }
 
-/// Deferred responses answered from another thread, and files owned by
-/// their responses, allocate nothing per request either.
+/// Deferred responses answered from another thread, files owned by their
+/// responses, and publications to streamed bodies allocate nothing per
+/// request either.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[test]
 fn no_allocation_per_deferred_answer_or_owned_file() {
@@ -299,6 +309,7 @@ fn no_allocation_per_deferred_answer_or_owned_file() {
     });
     // The runner: answers each job as it comes (its own allocations are
     // not counted: it is not a worker).
+    let publisher = sender.clone();
     let runner = std::thread::spawn(move || {
         for id in pending {
             let mut answer = Answer::new(peregrine_core::StatusCode::OK);
@@ -307,7 +318,20 @@ fn no_allocation_per_deferred_answer_or_owned_file() {
         }
     });
     let addr = server.addr();
-    let round = || {
+    let mut feed = Client::connect(addr);
+    feed.send(&get("/feed"));
+    assert_eq!(feed.response_head().status, 200);
+    let mut event = 0u64;
+    let mut round = || {
+        // A publication reaches the stream (a chunk of its own).
+        event += 1;
+        let text = format!("event {event:06}\n");
+        publisher
+            .publish_to_streams(1, text.as_bytes())
+            .expect("published");
+        let mut chunk = vec![0; format!("{:x}\r\n", text.len()).len() + text.len() + 2];
+        std::io::Read::read_exact(&mut feed, &mut chunk).expect("the chunk");
+        assert!(chunk.ends_with(format!("{text}\r\n").as_bytes()));
         let mut client = Client::connect(addr);
         for _ in 0..10 {
             client.send(b"POST /job HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");

@@ -281,7 +281,7 @@ pub enum Backpressure {
 
 #[cfg(test)]
 mod tests {
-    use super::{Counters, IoBuffers};
+    use super::Counters;
 
     #[test]
     fn counters_add_up_field_by_field() {
@@ -307,6 +307,9 @@ mod tests {
             }
         );
     }
+
+    #[cfg(feature = "alloc")]
+    use super::IoBuffers;
 
     #[cfg(feature = "alloc")]
     #[test]

@@ -78,6 +78,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 },
                 tag: completed.tag,
                 state: StreamState::Filling,
+                topic: completed.topic,
             }),
         };
         if let Phase::Http(http) = &mut self.phase {
@@ -103,6 +104,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 remaining: 0,
                 tag,
                 state: StreamState::Deferred(later),
+                topic: None,
             });
         }
         if self.config.parked_stream_timeout > 0 {

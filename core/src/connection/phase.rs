@@ -155,6 +155,9 @@ pub(crate) struct Stream {
     pub(crate) tag: u64,
     /// Whether it runs or waits for the application.
     pub(crate) state: StreamState,
+    /// The topic whose publications it carries, if it subscribed to one
+    /// ([`Response::subscribe`](crate::Response::subscribe)).
+    pub(crate) topic: Option<u64>,
 }
 
 /// Whether a streamed body runs.

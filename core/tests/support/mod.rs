@@ -108,6 +108,13 @@ pub static LONG_STATIC: [u8; 300] = [b'L'; 300];
 /// Marks the tag of a `/stream` response.
 const ABC: u64 = 1 << 63;
 
+/// The tag of `/feed`: a stream whose handler never has anything ready;
+/// all of its body comes from publications to [`FEED_TOPIC`].
+pub const FEED: u64 = 1 << 60;
+
+/// The topic `/feed` subscribes to.
+pub const FEED_TOPIC: u64 = 5;
+
 /// The tag of a stream of `pieces` pieces of `abc`, as `/stream` uses.
 pub fn stream_tag(pieces: u64) -> u64 {
     ABC | pieces
@@ -167,6 +174,9 @@ fn numbers(path: &[u8]) -> Vec<u64> {
 /// - `/kept/<handle>/<offset>/<len>` — the same, kept by the driver's
 ///   [`Keeper`];
 /// - `/close` — `bye`, and the connection closes;
+/// - `/feed` — a chunked stream subscribed to [`FEED_TOPIC`], whose
+///   handler never has anything of its own; `/feed-length` — the same,
+///   announcing 4 bytes;
 /// - `/defer` — deferred ([`Response::defer`]) with the tag
 ///   [`DEFERRED`]; `/defer-untagged` — the same with no tag;
 /// - `/status/<code>` — that status, with the body `ignored`;
@@ -201,6 +211,16 @@ impl Handler<Local> for Echo {
                 response.defer();
             }
             b"/defer-untagged" => response.defer(),
+            b"/feed" => {
+                response.set_tag(FEED);
+                response.stream(None);
+                response.subscribe(FEED_TOPIC);
+            }
+            b"/feed-length" => {
+                response.set_tag(FEED);
+                response.stream(Some(4));
+                response.subscribe(FEED_TOPIC);
+            }
             b"/abandon" => {
                 response.header("X-Begun", b"yes").unwrap();
                 response.abandon();
@@ -304,6 +324,7 @@ impl Handler<Local> for Echo {
                 return Fill::More(3);
             }
             tag if tag == ABORTING + 1 => return Fill::Abort,
+            FEED => return Fill::Pending,
             _ => {}
         }
         if *tag & ABC != 0 {
@@ -520,6 +541,19 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
         );
         self.pump();
         waiting
+    }
+
+    /// The application publishes `bytes` to `topic`.
+    pub fn publish(
+        &mut self,
+        topic: u64,
+        bytes: &[u8],
+    ) -> Result<(), peregrine_core::PublishError> {
+        let published = self
+            .conn
+            .handle_publish(&mut self.bufs, topic, bytes, self.now);
+        self.pump();
+        published
     }
 
     /// The backend drops the connection (`Connection::retire`).

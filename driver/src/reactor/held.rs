@@ -232,6 +232,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     pub(super) fn is_subscribed(&self, topic: u64) -> bool {
         self.peek().is_some_and(|conn| conn.is_subscribed(topic))
     }
+
+    /// Whether a streamed body of it carries `topic`.
+    pub(super) fn streams_topic(&self, topic: u64) -> bool {
+        self.peek().is_some_and(|conn| conn.streams_topic(topic))
+    }
 }
 
 #[cfg(test)]

@@ -44,6 +44,7 @@ where
                 Some(Mail::Answer(key, answer)) => {
                     u64::from(!self.answer(Token::from_u64(key), answer, now))
                 }
+                Some(Mail::StreamData(topic, bytes)) => self.publish_to_streams(topic, bytes, now),
             };
             if undelivered > 0 {
                 mailbox
@@ -91,6 +92,54 @@ where
             self.service(token, now);
         }
         answered
+    }
+
+    /// Appends `bytes` to every streamed body subscribed to `topic`;
+    /// returns how many it did not reach (no buffer free, or backed up:
+    /// such a stream is ended).
+    pub(super) fn publish_to_streams(&mut self, topic: u64, bytes: &[u8], now: u64) -> u64 {
+        self.slab.tokens(&mut self.tokens);
+        let mut undelivered = 0;
+        for index in 0..self.tokens.len() {
+            let token = self.tokens[index];
+            let Some(slot) = self.slab.get_mut(token) else {
+                continue;
+            };
+            if !slot.conn.streams_topic(topic) {
+                continue;
+            }
+            let buffer = match slot.buffer {
+                Some(buffer) => buffer,
+                None => match self.lending.lend(token) {
+                    Some(buffer) => {
+                        slot.buffer = Some(buffer);
+                        buffer
+                    }
+                    None => {
+                        // Not skipped: the stream ends, its client
+                        // reconnects.
+                        if let Some(conn) = slot.conn.active() {
+                            conn.end_stream(now);
+                        }
+                        undelivered += 1;
+                        self.service(token, now);
+                        continue;
+                    }
+                },
+            };
+            let Some(conn) = slot.conn.active() else {
+                continue;
+            };
+            if conn
+                .handle_publish(self.lending.pair(buffer), topic, bytes, now)
+                .is_err()
+            {
+                undelivered += 1;
+            }
+            slot.ready.writable = true;
+            self.service(token, now);
+        }
+        undelivered
     }
 
     /// Sends `message` to every WebSocket connection `target` (a topic, or
