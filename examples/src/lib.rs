@@ -6,6 +6,8 @@ pub mod chat;
 pub mod hello;
 pub mod later;
 #[cfg(unix)]
+pub mod runner;
+#[cfg(unix)]
 pub mod sse;
 pub mod tokio_driver;
 

@@ -408,6 +408,27 @@ impl TestServer {
         H: Handler<L> + Send + 'static,
         L: Default,
     {
+        Self::start_with_handles(options, |sender, _| make(sender))
+    }
+
+    /// [`start_with_sender`](Self::start_with_sender), `make` also given
+    /// the server's shutdown handle (for a handler that stops the server).
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "dragonfly"
+    ))]
+    pub fn start_with_handles<H, L>(
+        options: Options,
+        make: impl FnOnce(peregrine_driver::Sender, ShutdownHandle) -> H,
+    ) -> (TestServer, peregrine_driver::Sender)
+    where
+        H: Handler<L> + Send + 'static,
+        L: Default,
+    {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         type Native = peregrine_epoll::Epoll;
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -1122,7 +1143,7 @@ where
     H: Handler<L> + Send + 'static,
     L: Default,
 {
-    let (addr, handle, run, _) = start_reactor_with::<P, H, L>(options, |_| handler);
+    let (addr, handle, run, _) = start_reactor_with::<P, H, L>(options, |_, _| handler);
     (addr, handle, run)
 }
 
@@ -1141,7 +1162,7 @@ type Started = (
 #[cfg(unix)]
 fn start_reactor_with<P, H, L>(
     options: &Options,
-    make: impl FnOnce(peregrine_driver::Sender) -> H,
+    make: impl FnOnce(peregrine_driver::Sender, ShutdownHandle) -> H,
 ) -> Started
 where
     P: peregrine_driver::reactor::Poller + 'static,
@@ -1166,7 +1187,7 @@ where
         server.shutdown_handle(),
         server.sender(),
     );
-    let handler = make(sender.clone());
+    let handler = make(sender.clone(), handle.clone());
     (addr, handle, Box::new(move || server.run(handler)), sender)
 }
 

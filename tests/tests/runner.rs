@@ -1,0 +1,126 @@
+//! The `runner` example over real sockets: jobs handed to runner threads
+//! are answered when done (200, or 500 for a failed job, never a 200 sent
+//! before), a full queue is a 503 at once, `/ping` keeps answering at once
+//! while every runner is busy, and `/shutdown` stops the server from
+//! inside a handler.
+#![cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "dragonfly"
+))]
+
+use std::time::{Duration, Instant};
+
+use peregrine_examples::runner::{Runner, Runners};
+use peregrine_tests::{Client, Options, TestServer, get};
+
+/// A runner server with `runners` threads and room for `capacity` jobs
+/// waiting.
+fn start(runners: usize, capacity: usize) -> (TestServer, Runners) {
+    let mut threads = None;
+    let (server, _) = TestServer::start_with_handles(Options::default(), |sender, shutdown| {
+        let (runner, started) = Runner::start(runners, capacity, sender, shutdown);
+        threads = Some(started);
+        runner
+    });
+    (server, threads.expect("the runners"))
+}
+
+/// A `POST /run` of `job`.
+fn run(job: &str) -> Vec<u8> {
+    format!(
+        "POST /run HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{job}",
+        job.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn forty_jobs_on_two_runners_finish_while_ping_answers_at_once() {
+    let (server, _runners) = start(2, 64);
+    let started = Instant::now();
+    let mut clients: Vec<Client> = (0..40)
+        .map(|_| {
+            let mut client = server.connect();
+            client.send(&run("sleep 100"));
+            client
+        })
+        .collect();
+    // While the runners work (20 rounds of 100 ms), the worker answers.
+    let mut ping = server.connect();
+    let mut latencies = Vec::new();
+    while started.elapsed() < Duration::from_millis(1_500) {
+        let sent = Instant::now();
+        ping.send(&get("/ping"));
+        assert_eq!(ping.response().body, b"pong");
+        latencies.push(sent.elapsed());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for client in &mut clients {
+        let response = client.response();
+        assert_eq!((response.status, &response.body[..]), (200, &b"done\n"[..]));
+    }
+    // Two runners, 40 jobs of 100 ms: at least 2 s in all.
+    assert!(started.elapsed() >= Duration::from_millis(2_000));
+    latencies.sort();
+    let p90 = latencies[latencies.len() * 9 / 10];
+    assert!(
+        p90 <= Duration::from_millis(10),
+        "ping p90 {p90:?} of {latencies:?}"
+    );
+    server.stop();
+}
+
+#[test]
+fn a_failed_job_gets_500_and_a_full_queue_503() {
+    let (server, _runners) = start(1, 1);
+    let mut failed = server.connect();
+    failed.send(&run("fail"));
+    let response = failed.response();
+    assert_eq!(response.status, 500);
+    assert_eq!(response.body, b"the job failed\n");
+    // One runner and room for one job waiting: of three jobs sent at
+    // once, at most two are taken (one running, one waiting), and the
+    // others are refused at once, whatever the runner picked up first.
+    let mut clients: Vec<Client> = (0..3)
+        .map(|_| {
+            let mut client = server.connect();
+            client.send(&run("sleep 300"));
+            client
+        })
+        .collect();
+    let sent = Instant::now();
+    let mut refused = 0;
+    let mut done = 0;
+    for client in &mut clients {
+        let response = client.response();
+        match response.status {
+            503 => {
+                refused += 1;
+                assert_eq!(response.header("retry-after"), Some("1"));
+            }
+            200 => done += 1,
+            other => panic!("status {other}"),
+        }
+    }
+    assert!(refused >= 1 && done >= 1, "{refused} refused, {done} done");
+    assert!(sent.elapsed() >= Duration::from_millis(300));
+    server.stop();
+}
+
+#[test]
+fn shutdown_from_a_handler_stops_the_server_gracefully() {
+    let (mut server, _runners) = start(1, 4);
+    let mut job = server.connect();
+    job.send(&run("sleep 200"));
+    let mut admin = server.connect();
+    admin.send(b"POST /shutdown HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(admin.response().body, b"stopping");
+    // The job in hand is still answered.
+    assert_eq!(job.response().status, 200);
+    let stats = server.wait(Duration::from_secs(10));
+    assert!(stats.requests >= 2);
+}
