@@ -129,51 +129,6 @@ impl<'a> StdSocket<'a> {
 /// [`StdSocket::send_file`], from a buffer on the stack.
 const FILE_CHUNK: usize = 64 * 1024;
 
-/// Reads from the file `handle` (on Unix a raw descriptor, on Windows a
-/// raw handle) at `offset` into `buf`: as many bytes as one read gives,
-/// 0 at the end of the file.
-#[cfg(unix)]
-fn read_at(handle: u64, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-    use std::os::fd::{FromRawFd, RawFd};
-    use std::os::unix::fs::FileExt;
-    let fd = RawFd::try_from(handle)
-        .map_err(|_| io::Error::new(ErrorKind::InvalidInput, "not a file descriptor"))?;
-    // SAFETY: a region's descriptor is open until its response is done
-    // with it (its keeper releases it only after the connection gave the
-    // region back; a borrowed region's maker promised as much, see
-    // `FileRegion::borrowed`); the `File` only borrows it for this read
-    // and, in `ManuallyDrop`, never closes it.
-    let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
-    file.read_at(buf, offset)
-}
-
-/// Reads from the file `handle` (on Unix a raw descriptor, on Windows a
-/// raw handle) at `offset` into `buf`: as many bytes as one read gives,
-/// 0 at the end of the file. On Windows the handle's file pointer moves.
-#[cfg(windows)]
-fn read_at(handle: u64, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-    use std::os::windows::fs::FileExt;
-    use std::os::windows::io::{FromRawHandle, RawHandle};
-    let raw: RawHandle = std::ptr::with_exposed_provenance_mut(
-        usize::try_from(handle)
-            .map_err(|_| io::Error::new(ErrorKind::InvalidInput, "not a file handle"))?,
-    );
-    // SAFETY: a region's handle is open until its response is done with
-    // it (its keeper releases it only after the connection gave the region
-    // back; a borrowed region's maker promised as much, see
-    // `FileRegion::borrowed`); the `File` only borrows it for this read
-    // and, in `ManuallyDrop`, never closes it.
-    let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_handle(raw) });
-    file.seek_read(buf, offset)
-}
-
-/// No positioned reads of a raw file here.
-#[cfg(not(any(unix, windows)))]
-fn read_at(handle: u64, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-    let _ = (handle, offset, buf);
-    Err(ErrorKind::Unsupported.into())
-}
-
 /// A socket timeout as `WouldBlock`: Unix reports one so already, Windows
 /// as `TimedOut`.
 fn timeout_as_would_block<T>(result: io::Result<T>) -> io::Result<T> {
@@ -223,8 +178,7 @@ impl Socket for StdSocket<'_> {
         }
         self.arm(true)?;
         let mut chunk = [0u8; FILE_CHUNK];
-        let want = usize::try_from(region.len()).map_or(FILE_CHUNK, |len| len.min(FILE_CHUNK));
-        let read = read_at(region.handle(), region.offset(), &mut chunk[..want])?;
+        let read = peregrine_driver::region::read_region(&region, &mut chunk)?;
         if read == 0 {
             return Err(io::Error::new(
                 ErrorKind::UnexpectedEof,

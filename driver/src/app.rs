@@ -149,6 +149,28 @@ where
         })
     }
 
+    /// Makes one call into `conn` (any of its `handle_*` methods, or
+    /// `poll`) with the environment of `now`, containing a handler panic
+    /// as [`drive`](Self::drive) does: the connection answers what it can
+    /// ([`Connection::handle_panic`]) and the caller goes on. For runtimes
+    /// of one's own, which drive the connection themselves.
+    pub fn call<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+        &mut self,
+        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        now: u64,
+        call: impl FnOnce(
+            &mut Connection<READ, WRITE, MAX_HEADERS>,
+            &mut IoBuffers<READ, WRITE>,
+            &mut Env<'_, H, L>,
+        ),
+    ) {
+        let run = AssertUnwindSafe(|| call(conn, bufs, &mut self.env(now)));
+        if catch_unwind(run).is_err() {
+            conn.handle_panic(bufs, now, &mut self.totals);
+        }
+    }
+
     /// Continues the work `conn` left (see [`Connection::poll`]).
     pub fn poll<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
         &mut self,

@@ -34,6 +34,7 @@ pub mod files;
 pub mod hub;
 pub mod io;
 pub mod pool;
+pub mod region;
 pub mod signals;
 pub mod slab;
 pub mod static_files;

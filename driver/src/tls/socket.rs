@@ -176,7 +176,7 @@ impl<S: Socket> Socket for TlsSocket<'_, S> {
         if want == 0 {
             return Ok(0);
         }
-        let read = read_at(region.handle(), region.offset(), &mut record[..want])?;
+        let read = crate::region::read_region(&region, &mut record[..want])?;
         if read == 0 {
             return Ok(0);
         }
@@ -237,29 +237,4 @@ impl<S: Socket> Write for Sink<'_, S> {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
-}
-
-/// Reads from the file descriptor `handle` at `offset` into `buf`: as
-/// many bytes as one read gives, 0 at the end of the file.
-#[cfg(unix)]
-fn read_at(handle: u64, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-    use std::os::fd::{FromRawFd, RawFd};
-    use std::os::unix::fs::FileExt;
-    let fd = RawFd::try_from(handle)
-        .map_err(|_| io::Error::new(ErrorKind::InvalidInput, "not a file descriptor"))?;
-    // SAFETY: a region's descriptor is open until its response is done
-    // with it (its keeper releases it only after the connection gave the
-    // region back; a borrowed region's maker promised as much, see
-    // `FileRegion::borrowed`); the `File` only borrows it for this read
-    // and, in `ManuallyDrop`, never closes it.
-    let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
-    file.read_at(buf, offset)
-}
-
-/// No positioned reads of a raw file here: file responses over TLS
-/// close the connection after their head.
-#[cfg(not(unix))]
-fn read_at(handle: u64, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-    let _ = (handle, offset, buf);
-    Err(ErrorKind::Unsupported.into())
 }

@@ -4,15 +4,14 @@
 
 use std::io::{self, ErrorKind, IoSlice};
 use std::net::SocketAddr;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use peregrine_core::date::DateCache;
 use peregrine_core::{
-    Connection, ConnectionId, Counters, Env, FileRegion, Handler, IoBuffers, MAX_SLICES, Transmit,
+    Connection, ConnectionId, Counters, Env, Handler, IoBuffers, MAX_SLICES, Transmit,
 };
-use peregrine_driver::files::FileTable;
+use peregrine_driver::app::App;
+use peregrine_driver::region::read_region;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -41,12 +40,10 @@ where
     let mut task = Task::<H, L, READ, WRITE, MAX_HEADERS> {
         conn: Connection::new(server.config, Some(peer), millis(origin)),
         bufs: IoBuffers::boxed(),
-        handler: &shared.handler,
+        // The task is this runtime's worker: the handler's state, the
+        // `Date` line, the counters and the files its responses own.
+        app: App::new(&shared.handler, 0, Counters::default()),
         origin,
-        local: shared.handler.new_local(0),
-        date: DateCache::new(),
-        counters: Counters::default(),
-        files: FileTable::new(),
         file_chunk: Vec::new(),
     };
     task.conn.set_id(ConnectionId::new(0, key));
@@ -82,7 +79,7 @@ where
     // What it still owed ends here, and the files it held close.
     task.call(|c, _, e| c.retire(e));
     server.handle.open().remove(&key);
-    task.counters
+    *task.app.totals()
 }
 
 /// A connection and what its calls are given.
@@ -92,18 +89,10 @@ struct Task<'a, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: 
     /// Its buffers, for its whole life (a pool would lend them only while
     /// [`Connection::holds_buffers`]).
     bufs: Box<IoBuffers<READ, WRITE>>,
-    /// The application.
-    handler: &'a H,
+    /// The application, its state, the `Date` line and the counters.
+    app: App<'a, H, L>,
     /// Time zero of the connection's millisecond clock.
     origin: Instant,
-    /// The application's state (the task is this runtime's worker).
-    local: L,
-    /// The `Date` line.
-    date: DateCache,
-    /// What the connection did.
-    counters: Counters,
-    /// The files its responses own (`SendFile::send_file`).
-    files: FileTable,
     /// Where file regions are read into, allocated when first needed.
     file_chunk: Vec<u8>,
 }
@@ -114,9 +103,8 @@ where
     H: Handler<L>,
     L: Default,
 {
-    /// Makes a call into the connection, with the [`Env`] of now. A panic
-    /// in the handler is contained: the connection answers what it can
-    /// ([`Connection::handle_panic`]), and the task goes on.
+    /// Makes a call into the connection with the environment of now; a
+    /// handler panic is contained ([`App::call`]).
     fn call(
         &mut self,
         call: impl FnOnce(
@@ -125,21 +113,9 @@ where
             &mut Env<'_, H, L>,
         ),
     ) {
+        self.app.refresh_date();
         let now = millis(self.origin);
-        let unix = SystemTime::now().duration_since(UNIX_EPOCH);
-        self.date.update(unix.map_or(0, |since| since.as_secs()));
-        let (conn, bufs) = (&mut self.conn, &mut self.bufs);
-        let mut env = Env {
-            handler: self.handler,
-            local: &mut self.local,
-            date: Some(&self.date),
-            now,
-            counters: &mut self.counters,
-            files: Some(&mut self.files),
-        };
-        if catch_unwind(AssertUnwindSafe(|| call(conn, bufs, &mut env))).is_err() {
-            conn.handle_panic(bufs, now, env.counters);
-        }
+        self.app.call(&mut self.conn, &mut self.bufs, now, call);
     }
 
     /// Reads what the socket holds into the connection.
@@ -164,7 +140,16 @@ where
                 let count = slices.fill_io(&mut iov);
                 stream.try_write_vectored(&iov[..count])
             }
-            Transmit::SendFile(region) => send_region(stream, region, &mut self.file_chunk),
+            Transmit::SendFile(region) => {
+                // Read at its offset (the descriptor's position is not
+                // used), then write what the socket takes; a file ending
+                // before its region closes the connection.
+                self.file_chunk.resize(64 * 1024, 0);
+                match read_region(&region, &mut self.file_chunk)? {
+                    0 => Err(ErrorKind::UnexpectedEof.into()),
+                    read => stream.try_write(&self.file_chunk[..read]),
+                }
+            }
             Transmit::CloseWrite => {
                 // The peer may be gone already; the connection closes either way.
                 let _ = stream.shutdown().await;
@@ -176,46 +161,13 @@ where
             Ok(n) => self.call(|c, b, e| c.handle_written(n, b, e)),
             Err(error) if error.kind() == ErrorKind::WouldBlock => {}
             Err(error) => {
-                self.counters.files_cut_short +=
+                self.app.counters().files_cut_short +=
                     u64::from(error.kind() == ErrorKind::UnexpectedEof);
                 return Err(error);
             }
         }
         Ok(())
     }
-}
-
-/// Sends the start of a file region: reads up to 64 KiB of it at its
-/// offset (`pread`: the descriptor's position is not used) into `chunk`,
-/// then writes what the socket takes (the rest is read again next time).
-/// A file that ends before the region does is an `UnexpectedEof` error:
-/// the head promised more, so the connection is closed.
-#[cfg(unix)]
-fn send_region(stream: &TcpStream, region: FileRegion, chunk: &mut Vec<u8>) -> io::Result<usize> {
-    use std::os::fd::{FromRawFd, RawFd};
-    use std::os::unix::fs::FileExt;
-    let fd =
-        RawFd::try_from(region.handle()).map_err(|_| io::Error::from(ErrorKind::InvalidInput))?;
-    // SAFETY: a region's descriptor is open until its response is done
-    // with it (the task's `FileTable` releases a kept one only after the
-    // connection gave it back, after this call; a borrowed region's maker
-    // promised as much, see `FileRegion::borrowed`); the `File` only
-    // borrows it for this read and, in `ManuallyDrop`, never closes it.
-    let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
-    chunk.resize(64 * 1024, 0);
-    let want = region.len().min(chunk.len() as u64) as usize;
-    match file.read_at(&mut chunk[..want], region.offset())? {
-        0 if want > 0 => Err(ErrorKind::UnexpectedEof.into()),
-        read => stream.try_write(&chunk[..read]),
-    }
-}
-
-/// Without positioned reads of a raw descriptor, a file region closes the
-/// connection after its head (see `Transmit` on runtimes that send no
-/// files).
-#[cfg(not(unix))]
-fn send_region(_: &TcpStream, _: FileRegion, _: &mut Vec<u8>) -> io::Result<usize> {
-    Err(ErrorKind::Unsupported.into())
 }
 
 /// Milliseconds since `origin`: the connections' clock.
