@@ -30,6 +30,7 @@
 pub mod answer;
 pub mod app;
 pub mod clock;
+pub mod compress;
 pub mod files;
 pub mod hub;
 pub mod io;
