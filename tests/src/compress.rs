@@ -3,6 +3,7 @@
 //! ([`json`]), and [`decode`], which undoes a `Content-Encoding`.
 
 use std::io::Read;
+use std::sync::OnceLock;
 
 use peregrine_core::{Fill, Finished, Handler, Request, Response, StatusCode};
 use peregrine_driver::compress::{CompressBody, Compression, Compressors};
@@ -11,6 +12,16 @@ use peregrine_driver::compress::{CompressBody, Compression, Compressors};
 /// API answers, and compresses about as well.
 pub fn json(n: usize) -> Vec<u8> {
     (0..n as u64).map(json_byte).collect()
+}
+
+/// The longest body `/json/N` and its kin send.
+pub const MAX_WHOLE: usize = 1 << 20;
+
+/// The first `n` bytes of [`json`]`(MAX_WHOLE)`, made once: the handler
+/// allocates nothing per request.
+fn json_prefix(n: usize) -> &'static [u8] {
+    static JSON: OnceLock<Vec<u8>> = OnceLock::new();
+    &JSON.get_or_init(|| json(MAX_WHOLE))[..n.min(MAX_WHOLE)]
 }
 
 /// Byte `i` of every [`json`] body.
@@ -59,7 +70,7 @@ pub const GZIPPED_HELLO: &[u8] = &[
 
 /// Answers, with `n` the number in the path's last segment:
 ///
-/// - `/json/N`: `N` bytes of [`json`] with `body_compressed`
+/// - `/json/N`: `N` bytes (at most [`MAX_WHOLE`]) of [`json`] with `body_compressed`
 ///   (`application/json`); `/plain/N` the same with no `Content-Type`,
 ///   `/png/N` as `image/png`;
 /// - `/stream/N`: `N` bytes streamed with `stream_compressed`, length
@@ -97,7 +108,7 @@ impl Handler<Compressors> for CompressApp {
         };
         match route {
             "/json" | "/plain" | "/png" | "/big" => {
-                let body = json(n);
+                let body = json_prefix(n);
                 match route {
                     "/json" | "/big" => {
                         let _ = response.header("Content-Type", "application/json");
@@ -107,7 +118,7 @@ impl Handler<Compressors> for CompressApp {
                     }
                     _ => {}
                 }
-                if response.body_compressed(request, &body).is_err() {
+                if response.body_compressed(request, body).is_err() {
                     response
                         .set_tag(n as u64)
                         .stream_compressed(request, Some(n as u64));
@@ -131,7 +142,7 @@ impl Handler<Compressors> for CompressApp {
                     StatusCode::NOT_MODIFIED
                 };
                 response.status(status);
-                let _ = response.body_compressed(request, &json(4000));
+                let _ = response.body_compressed(request, json_prefix(4000));
             }
             _ => {
                 response.status(StatusCode::NOT_FOUND);

@@ -203,3 +203,104 @@ fn more_or_pending(written: usize) -> Fill {
         Fill::Pending
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compress::brotli::Brotli;
+    use crate::compress::encoder::{Coding, Encoder};
+    use crate::compress::gzip::Gzip;
+    use std::io::Read;
+
+    fn encoder(coding: Coding) -> Encoder {
+        match coding {
+            Coding::Gzip => Encoder::Gzip(Box::new(Gzip::new(6))),
+            Coding::Brotli => Encoder::Brotli(Box::new(Brotli::new(4, 16))),
+        }
+    }
+
+    /// What a possibly unfinished stream decodes to so far.
+    fn decoded(coding: Coding, bytes: &[u8]) -> Vec<u8> {
+        let mut reader: Box<dyn Read + '_> = match coding {
+            Coding::Gzip => Box::new(flate2::read::GzDecoder::new(bytes)),
+            Coding::Brotli => Box::new(brotli::Decompressor::new(bytes, 4096)),
+        };
+        let (mut out, mut buf) = (Vec::new(), [0; 4096]);
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    }
+
+    /// A source that gives `line` `lines` times, one per call, and
+    /// answers `Pending` every third call.
+    fn source(calls: &mut u32, line: &'static [u8]) -> impl FnMut(&mut u64, &mut [u8]) -> Fill {
+        move |left, plain| {
+            *calls += 1;
+            if *calls % 3 == 0 {
+                return Fill::Pending;
+            }
+            plain[..line.len()].copy_from_slice(line);
+            *left -= 1;
+            if *left == 0 {
+                Fill::Done(line.len())
+            } else {
+                Fill::More(line.len())
+            }
+        }
+    }
+
+    #[test]
+    fn a_waiting_source_gets_what_it_gave_flushed_first() {
+        const LINE: &[u8] = b"data: {\"price\": 101.25, \"symbol\": \"PRGN\"}\n\n";
+        for coding in [Coding::Gzip, Coding::Brotli] {
+            let mut streams = Streams::default();
+            let tag = streams.open(encoder(coding), 30, 1024);
+            assert_eq!(tag, STREAM_TAG);
+            let (mut wire, mut out, mut calls, mut given) = (Vec::new(), [0u8; 64], 0, 0);
+            loop {
+                let before = calls;
+                let fill = streams
+                    .fill(tag, &mut out, source(&mut calls, LINE))
+                    .unwrap();
+                given += (calls - before) as usize;
+                match fill {
+                    Fill::More(n) => wire.extend_from_slice(&out[..n]),
+                    Fill::Pending => {
+                        // Everything the source gave is decodable now.
+                        let lines = given - given / 3;
+                        assert_eq!(decoded(coding, &wire), LINE.repeat(lines), "{coding:?}");
+                    }
+                    Fill::Done(n) => {
+                        wire.extend_from_slice(&out[..n]);
+                        break;
+                    }
+                    Fill::Abort => panic!("aborted"),
+                }
+            }
+            assert_eq!(decoded(coding, &wire), LINE.repeat(30));
+            let (encoder, app_tag) = streams.close(tag).unwrap();
+            assert_eq!((encoder.coding(), app_tag), (coding, 0));
+            assert!(streams.close(tag).is_none(), "closed once");
+        }
+    }
+
+    #[test]
+    fn slots_are_reused_and_bounded() {
+        let mut streams = Streams::default();
+        assert!(streams.has_room(2));
+        let a = streams.open(encoder(Coding::Gzip), 1, 16);
+        let b = streams.open(encoder(Coding::Gzip), 2, 16);
+        assert_ne!(a, b);
+        assert_eq!(streams.running(), 2);
+        assert!(!streams.has_room(2));
+        assert_eq!(streams.close(a).map(|(_, tag)| tag), Some(1));
+        assert!(streams.has_room(2));
+        assert_eq!(streams.open(encoder(Coding::Gzip), 3, 16), a);
+        assert!(streams.fill(7, &mut [0; 8], |_, _| Fill::Done(0)).is_none());
+        assert!(streams.close(STREAM_TAG | 99).is_none());
+    }
+}
