@@ -60,6 +60,10 @@ pub struct Options {
     pub body_file: Option<String>,
     /// `--root DIR`, for examples that serve a directory.
     pub root: Option<String>,
+    /// `--compress`: compress dynamic answers (the `static` example).
+    pub compress: bool,
+    /// `--gzip-level N` (0 to 9), with `--compress`.
+    pub gzip_level: Option<u32>,
     /// `--pin`: pin worker i to CPU i (epoll).
     pub pin: bool,
     /// `--grace-ms N`: the shutdown grace period.
@@ -87,6 +91,8 @@ impl Options {
             workers: None,
             body_file: None,
             root: None,
+            compress: false,
+            gzip_level: None,
             pin: false,
             grace: None,
             accept_threads: 0,
@@ -134,6 +140,10 @@ impl Options {
                         Some(parse(&value("--max-connections"), "--max-connections"));
                 }
                 "--pin" => options.pin = true,
+                "--compress" => options.compress = true,
+                "--gzip-level" => {
+                    options.gzip_level = Some(parse(&value("--gzip-level"), "--gzip-level"));
+                }
                 "-h" | "--help" => usage(""),
                 other => usage(&format!("unknown option {other}")),
             }
@@ -375,7 +385,7 @@ fn usage(problem: &str) -> ! {
     eprintln!(
         "options: --port N (default 8080)  --backend epoll|std  --model single|per-connection|pool (std)  \
          --workers N  --max-connections N  --body-file FILE  --root DIR  --pin (epoll)  --grace-ms N  \
-         --accept-threads N (epoll)"
+         --accept-threads N (epoll)  --compress  --gzip-level N (static)"
     );
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }
