@@ -94,8 +94,8 @@ fn api(request: &Request<'_>, response: &mut Response<'_, Compressors>) {
         return response.body_static(b"{\"error\":\"not found\"}");
     }
     let n = query::pairs(request.query().unwrap_or(b""))
-        .find(|(name, _)| name.as_ref() == b"n")
-        .and_then(|(_, value)| std::str::from_utf8(value.as_ref()).ok()?.parse().ok())
+        .find(|(name, _)| *name == b"n")
+        .and_then(|(_, value)| std::str::from_utf8(value).ok()?.parse().ok())
         .unwrap_or(DEFAULT_ITEMS)
         .min(MAX_ITEMS);
     let mut buf = [0u8; 96 * MAX_ITEMS + 16];
@@ -114,9 +114,9 @@ fn items(n: usize, buf: &mut [u8]) -> usize {
     let _ = out.write_all(b"[");
     for id in 0..n {
         let comma = if id + 1 < n { "," } else { "" };
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "{{\"id\":{id},\"name\":\"item {id}\",\"price\":{}.{:02},\"in_stock\":{},\"tags\":[\"alpha\",\"beta\"]}}{comma}\n",
+            "{{\"id\":{id},\"name\":\"item {id}\",\"price\":{}.{:02},\"in_stock\":{},\"tags\":[\"alpha\",\"beta\"]}}{comma}",
             10 + id * 7 % 90,
             id * 13 % 100,
             id % 3 != 0,
