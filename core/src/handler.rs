@@ -564,6 +564,31 @@ impl<'a, L> Response<'a, L> {
         self
     }
 
+    /// The status set so far (`200 OK` until [`status`](Self::status)
+    /// changes it).
+    pub fn status_code(&self) -> StatusCode {
+        self.head.status()
+    }
+
+    /// The value of the first header field called `name` (compared
+    /// case-insensitively) that the handler added, while the head is being
+    /// written; `None` if there is none, or once the body is set.
+    pub fn header_value(&self, name: &str) -> Option<&[u8]> {
+        match self.stage {
+            Stage::Head => self.head.field(name),
+            _ => None,
+        }
+    }
+
+    /// The longest body [`body`](Self::body) accepts now, with room kept
+    /// for the fields the connection adds; 0 once the body is set.
+    pub fn body_room(&self) -> usize {
+        match self.stage {
+            Stage::Head => self.head.remaining().saturating_sub(HEAD_TAIL_MAX),
+            _ => 0,
+        }
+    }
+
     /// Adds a header field; names and values are validated, so nothing a
     /// client sent can split the response.
     ///
@@ -1119,6 +1144,36 @@ mod tests {
         let (wire, source) = static_response(b"hi", 256, true);
         assert_eq!(source, BodySource::InBuffer);
         assert_eq!(wire, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n");
+    }
+
+    #[test]
+    fn the_head_so_far_can_be_read_back() {
+        let mut buf = [0u8; 256];
+        let mut local = ();
+        let mut response = Response::new(
+            &mut buf,
+            ctx(),
+            &mut local,
+            None,
+            0,
+            ConnectionId::default(),
+        );
+        let room = response.body_room();
+        assert_eq!(room, 256 - b"HTTP/1.1 200 OK\r\n".len() - HEAD_TAIL_MAX);
+        response.status(StatusCode::NOT_FOUND);
+        response.header("Content-Type", "text/plain").unwrap();
+        response.header("X-Empty", "").unwrap();
+        assert_eq!(response.status_code(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            response.header_value("content-type"),
+            Some(&b"text/plain"[..])
+        );
+        assert_eq!(response.header_value("X-Empty"), Some(&b""[..]));
+        assert_eq!(response.header_value("Content-Encoding"), None);
+        assert!(response.body_room() < room);
+        response.body(b"gone").unwrap();
+        assert_eq!(response.header_value("Content-Type"), None);
+        assert_eq!(response.body_room(), 0);
     }
 
     #[test]

@@ -249,6 +249,34 @@ impl<'b> ResponseEncoder<'b> {
         self.status
     }
 
+    /// The value of the first field called `name` (compared
+    /// case-insensitively) among those appended so far, if any.
+    ///
+    /// ```
+    /// use peregrine_core::StatusCode;
+    /// use peregrine_core::response::ResponseEncoder;
+    ///
+    /// let mut buf = [0u8; 128];
+    /// let mut response = ResponseEncoder::new(&mut buf, StatusCode::OK)?;
+    /// response.header("Content-Type", b"application/json")?;
+    /// assert_eq!(response.field("content-type"), Some(&b"application/json"[..]));
+    /// assert_eq!(response.field("Content-Encoding"), None);
+    /// # Ok::<(), peregrine_core::response::EncodeError>(())
+    /// ```
+    pub fn field(&self, name: &str) -> Option<&[u8]> {
+        let mut unregistered = [0; 15];
+        let start = status_line(self.status, &mut unregistered).len();
+        let fields = self.buf.get(start..self.len)?;
+        fields.split(|&byte| byte == b'\n').find_map(|line| {
+            let line = line.strip_suffix(b"\r")?;
+            let colon = line.iter().position(|&byte| byte == b':')?;
+            let (field, value) = line.split_at(colon);
+            field
+                .eq_ignore_ascii_case(name.as_bytes())
+                .then(|| value[1..].trim_ascii())
+        })
+    }
+
     /// Bytes of the buffer not yet used.
     pub(crate) fn remaining(&self) -> usize {
         self.buf.len() - self.len

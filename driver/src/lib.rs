@@ -13,6 +13,8 @@
 //! - [`slab::Slab`]: connection slots with generation-tagged tokens;
 //! - [`timers::Timers`]: lazily armed per-worker deadlines;
 //! - [`static_files`]: a directory served as static files ([`Files`]);
+//! - [`compress`]: gzip and brotli responses, with per-worker
+//!   [`Compressors`](compress::Compressors);
 //! - [`stats`]: statistics; [`hub`]: the state the workers and every
 //!   [`ShutdownHandle`] share; [`waker`]: what interrupts a worker's wait;
 //! - [`vocabulary`]: the names a server's code uses, which every backend
@@ -30,6 +32,7 @@
 pub mod answer;
 pub mod app;
 pub mod clock;
+pub mod compress;
 pub mod files;
 pub mod hub;
 pub mod io;

@@ -47,6 +47,7 @@ pub use peregrine_core::{
 pub use peregrine_core::{date, path, query, sse, ws};
 
 pub use crate::answer::Answer;
+pub use crate::compress::{self, CompressBody, Compression, Compressors};
 pub use crate::files::{OwnedFile, SendFile};
 pub use crate::hub::ShutdownHandle;
 pub use crate::static_files::{self, Files};

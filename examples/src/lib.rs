@@ -64,6 +64,10 @@ pub struct Options {
     pub body_file: Option<String>,
     /// `--root DIR`, for examples that serve a directory.
     pub root: Option<String>,
+    /// `--compress`: compress dynamic answers (the `static` example).
+    pub compress: bool,
+    /// `--gzip-level N` (0 to 9), with `--compress`.
+    pub gzip_level: Option<u32>,
     /// `--pin`: pin worker i to CPU i (epoll).
     pub pin: bool,
     /// `--grace-ms N`: the shutdown grace period.
@@ -94,6 +98,8 @@ impl Options {
             workers: None,
             body_file: None,
             root: None,
+            compress: false,
+            gzip_level: None,
             pin: false,
             grace: None,
             accept_threads: 0,
@@ -148,6 +154,10 @@ impl Options {
                     )));
                 }
                 "--pin" => options.pin = true,
+                "--compress" => options.compress = true,
+                "--gzip-level" => {
+                    options.gzip_level = Some(parse(&value("--gzip-level"), "--gzip-level"));
+                }
                 "-h" | "--help" => usage(""),
                 other => usage(&format!("unknown option {other}")),
             }
@@ -389,7 +399,7 @@ fn usage(problem: &str) -> ! {
     eprintln!(
         "options: --port N (default 8080)  --backend epoll|std  --model single|per-connection|pool (std)  \
          --workers N  --max-connections N  --body-file FILE  --root DIR  --interval-ms N  --pin (epoll)  --grace-ms N  \
-         --accept-threads N (epoll)"
+         --accept-threads N (epoll)  --compress  --gzip-level N (static)"
     );
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }

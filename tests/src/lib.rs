@@ -26,6 +26,7 @@
 //! are joined through a channel with a deadline.
 
 pub mod browser;
+pub mod compress;
 pub mod tls;
 
 use std::io::{self, Read, Write};

@@ -9,12 +9,13 @@ macro_rules! vocabulary_of {
         #[allow(unused_imports)]
         mod $module {
             use $backend::{
-                Backpressure, BodyFraming, BodyPolicy, CONTINUE, CloseCode, Config, ConnectionId,
-                Counters, DEFAULT_MAX_HEADERS, DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, Error,
-                FileRegion, Files, Fill, Finished, Handler, Handshake, Header, HeaderIter, Headers,
-                Message, Method, Outcome, OwnedFile, Request, Response, ResponseError, SendError,
-                SendFile, Server, ServerWith, ShutdownHandle, Stats, StatusCode, TargetForm,
-                Tokens, TopicsFull, Upgrade, Values, Version, WebSocket, date, path, query, sse,
+                Backpressure, BodyFraming, BodyPolicy, CONTINUE, CloseCode, CompressBody,
+                Compression, Compressors, Config, ConnectionId, Counters, DEFAULT_MAX_HEADERS,
+                DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, Error, FileRegion, Files, Fill,
+                Finished, Handler, Handshake, Header, HeaderIter, Headers, Message, Method,
+                Outcome, OwnedFile, Request, Response, ResponseError, SendError, SendFile, Server,
+                ServerWith, ShutdownHandle, Stats, StatusCode, TargetForm, Tokens, TopicsFull,
+                Upgrade, Values, Version, WebSocket, compress, date, path, query, sse,
                 static_files, ws,
             };
 
@@ -38,6 +39,8 @@ macro_rules! vocabulary_of {
                 assert!(path::decode_path(b"/a", &mut [0; 8]).is_ok());
                 assert!(Files::new(std::env::temp_dir()).is_ok());
                 let _ = static_files::DEFAULT_CACHE_CAPACITY;
+                let _ =
+                    Compressors::new(Compression::new().min_size(compress::STREAM_TAG as usize));
             }
         }
     };

@@ -6,7 +6,7 @@ use peregrine_core::Headers;
 
 /// A representation a file may have on disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Encoding {
+pub(crate) enum Encoding {
     /// Brotli, `app.css.br`.
     Brotli,
     /// Zstandard, `app.css.zst`.
@@ -28,7 +28,7 @@ impl Encoding {
     ];
 
     /// The suffix of its sibling file.
-    pub(super) fn suffix(self) -> &'static str {
+    pub(crate) fn suffix(self) -> &'static str {
         match self {
             Encoding::Brotli => ".br",
             Encoding::Zstd => ".zst",
@@ -38,7 +38,7 @@ impl Encoding {
     }
 
     /// Its `Content-Encoding` token; `None` for the file itself.
-    pub(super) fn token(self) -> Option<&'static str> {
+    pub(crate) fn token(self) -> Option<&'static str> {
         match self {
             Encoding::Brotli => Some("br"),
             Encoding::Zstd => Some("zstd"),
@@ -55,7 +55,7 @@ impl Encoding {
 
 /// The encodings a request accepts, best first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Preferences {
+pub(crate) struct Preferences {
     /// The acceptable encodings in order; only the first `len` count.
     order: [Encoding; 4],
     /// How many are acceptable.
@@ -65,7 +65,7 @@ pub(super) struct Preferences {
 impl Preferences {
     /// Only the file itself: what a request without `Accept-Encoding`
     /// gets.
-    pub(super) const IDENTITY: Preferences = Preferences {
+    pub(crate) const IDENTITY: Preferences = Preferences {
         order: [Encoding::Identity; 4],
         len: 1,
     };
@@ -81,7 +81,7 @@ impl Preferences {
     ///
     /// When no coding is acceptable, not even the file itself, the file
     /// is sent all the same: a `406` helps no browser.
-    pub(super) fn of(headers: &Headers<'_>) -> Preferences {
+    pub(crate) fn of(headers: &Headers<'_>) -> Preferences {
         if !headers.contains("accept-encoding") {
             return Preferences::IDENTITY;
         }
@@ -134,7 +134,7 @@ impl Preferences {
     }
 
     /// The acceptable encodings, best first.
-    pub(super) fn iter(&self) -> impl Iterator<Item = Encoding> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Encoding> + '_ {
         self.order[..self.len].iter().copied()
     }
 }

@@ -90,7 +90,7 @@
 
 mod cache;
 mod cache_control;
-mod encoding;
+pub(crate) mod encoding;
 mod mime;
 mod paths;
 mod range;

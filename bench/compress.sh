@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Compressed responses: the `static` example's /api/items (a 2 KiB JSON
+# list made for each request, gzip level 1) against nginx serving the
+# same JSON as a static file with `gzip on; gzip_comp_level 1;`, both
+# with one worker pinned to one CPU, wrk with one thread pinned to the
+# other, on 127.0.0.1, 100 keep-alive connections, every request saying
+# `Accept-Encoding: gzip`.
+#
+#   bench/compress.sh
+#   ROUNDS=1 DURATION=3s bench/compress.sh
+#
+# Peregrine builds its JSON and compresses it per request; nginx reads
+# its file from the page cache (open_file_cache on) and compresses it
+# per request: both pay for deflate at level 1 each time.
+#
+# Environment (defaults in brackets):
+#   ROUNDS [3]  DURATION [10s]  WARMUP [2s, 0 for none]  CONNS [100]
+#   SERVER_CPU [0]  CLIENT_CPU [1]  PEREGRINE_PORT [18092]  NGINX_PORT [18093]
+#
+# The Markdown report goes to standard output and to
+# bench/results/compress-*.md; the raw wrk output to bench/results/compress-*.log.
+set -euo pipefail
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+CONNS=${CONNS:-100}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+PEREGRINE_PORT=${PEREGRINE_PORT:-18092}
+NGINX_PORT=${NGINX_PORT:-18093}
+STATIC=$ROOT/target/release/examples/static
+API=/api/items
+
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
+[[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer, not '$CONNS'"
+[ "$(nproc)" -ge 2 ] || note "only $(nproc) CPU: server and wrk will share it"
+
+need_commands wrk:wrk nginx:nginx-light curl:curl taskset:util-linux
+note "building static (release)"
+(cd "$ROOT" && cargo build --release --quiet -p peregrine-examples --example static) ||
+    die "cargo build failed"
+raise_fd_limit
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/peregrine-compress.XXXXXX")
+chmod 755 "$tmp" # nginx's worker runs as another user when started as root
+start_report compress TERM
+
+# The site: index.html (what wait_ready asks for: 5 bytes), and for
+# nginx the JSON Peregrine answers, fetched from it once it is up.
+site=$tmp/site
+mkdir -p "$site"
+printf 'ready' >"$site/index.html"
+chmod -R a+rX "$site"
+
+start_peregrine() {
+    port_free "$PEREGRINE_PORT"
+    taskset -c "$SERVER_CPU" "$STATIC" --port "$PEREGRINE_PORT" --workers 1 \
+        --root "$site" --compress --gzip-level 1 --grace-ms 1000 >"$tmp/peregrine.out" 2>&1 &
+    peregrine_pid=$!
+    pids+=("$peregrine_pid")
+    wait_ready "$PEREGRINE_PORT" "$peregrine_pid" 5 30 "$tmp/peregrine.out"
+}
+
+start_nginx() {
+    local dir=$tmp/nginx
+    port_free "$NGINX_PORT"
+    mkdir -p "$dir/tmp"
+    chmod 755 "$dir"
+    cat >"$dir/nginx.conf" <<CONF
+daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events {
+    worker_connections 8192;
+    multi_accept on;
+}
+http {
+    access_log off;
+    server_tokens off;
+    sendfile on;
+    tcp_nopush on;
+    open_file_cache max=1024 inactive=60s;
+    open_file_cache_valid 1s;
+    default_type application/octet-stream;
+    types { text/html html; application/json json; }
+    keepalive_timeout 75s;
+    keepalive_requests 1000000000;
+    gzip on;
+    gzip_comp_level 1;
+    gzip_types application/json;
+    gzip_vary on;
+    client_body_temp_path $dir/tmp;
+    proxy_temp_path $dir/tmp;
+    fastcgi_temp_path $dir/tmp;
+    uwsgi_temp_path $dir/tmp;
+    scgi_temp_path $dir/tmp;
+    server {
+        listen 127.0.0.1:$NGINX_PORT backlog=1024;
+        root $site;
+        location = $API {
+            default_type application/json;
+            alias $site/items.json;
+        }
+    }
+}
+CONF
+    nginx -t -q -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" || die "nginx rejected its config"
+    taskset -c "$SERVER_CPU" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
+        >"$dir/stdout" 2>&1 &
+    nginx_pid=$!
+    pids+=("$nginx_pid")
+    wait_ready "$NGINX_PORT" "$nginx_pid" 5 30 "$dir/error.log"
+}
+
+# Checks that PORT answers $API gzip-compressed, decoding to the JSON;
+# prints the compressed size.
+check_gzip() {
+    local port=$1 name=$2 headers body
+    headers=$(curl -s --max-time 5 -H 'Accept-Encoding: gzip' -D - -o "$tmp/$name.gz" \
+        "http://127.0.0.1:$port$API") || die "$name did not answer $API"
+    grep -qi '^content-encoding: gzip' <<<"$headers" || die "$name did not gzip $API: $headers"
+    body=$(gzip -dc "$tmp/$name.gz") || die "$name sent gzip that does not decode"
+    [ "$body" = "$(cat "$site/items.json")" ] || die "$name's JSON differs from Peregrine's"
+    wc -c <"$tmp/$name.gz"
+}
+
+# One wrk run: SERVER PORT DURATION LABEL; a record line
+#   run <label> <server> <req/s> <requests> <errors>
+run_wrk() {
+    local server=$1 port=$2 duration=$3 label=$4 out status=0
+    local args=(-t1 -c"$CONNS" -d"$duration" --timeout 5s -H "Accept-Encoding: gzip"
+        "http://127.0.0.1:$port$API")
+    out=$(timeout -k 5 120 taskset -c "$CLIENT_CPU" wrk "${args[@]}" 2>&1) || status=$?
+    {
+        echo "### $label $server: taskset -c $CLIENT_CPU wrk ${args[*]}"
+        echo "$out"
+    } >>"$log"
+    [ "$status" -eq 0 ] || die "wrk against $server failed (exit $status); see $log"
+    [ "$label" = warmup ] && return 0
+    local requests rps errors
+    requests=$(awk '/requests in/ { print $1; exit }' <<<"$out")
+    rps=$(awk '/^Requests\/sec:/ { print $2; exit }' <<<"$out")
+    [[ ${requests:-0} =~ ^[0-9]+$ && $requests -gt 0 ]] || die "wrk completed no request against $server; see $log"
+    errors=$(awk '/Socket errors:/ { gsub(",", ""); s += $4 + $6 + $8 + $10 }
+        /Non-2xx/ { s += $NF } END { print s + 0 }' <<<"$out")
+    echo "run $label $server $rps $requests $errors" | tee -a "$log" | sed 's/^/-- /' >&2
+}
+
+echo "# Peregrine vs nginx: a 2 KiB JSON answer, gzip level 1"
+echo
+machine_line
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "servers: one worker, taskset -c $SERVER_CPU; wrk -t1 -c$CONNS -H 'Accept-Encoding: gzip', taskset -c $CLIENT_CPU; nginx $(nginx -v 2>&1 | sed 's/.*\///') (gzip on, gzip_comp_level 1, the JSON as a static file)"
+echo "rounds: $ROUNDS × $DURATION per server, interleaved (warm-up $WARMUP); medians below"
+echo "raw: ${log#"$ROOT"/}"
+echo
+
+start_peregrine
+curl -s --max-time 5 -H 'Accept-Encoding: identity' -o "$site/items.json" \
+    "http://127.0.0.1:$PEREGRINE_PORT$API" || die "peregrine did not answer $API"
+chmod a+r "$site/items.json"
+start_nginx
+json_bytes=$(wc -c <"$site/items.json")
+p_gz=$(check_gzip "$PEREGRINE_PORT" peregrine)
+n_gz=$(check_gzip "$NGINX_PORT" nginx)
+echo "JSON: $json_bytes bytes; gzip level 1: Peregrine $p_gz bytes, nginx $n_gz bytes"
+echo
+
+if [ "$WARMUP" != 0 ]; then
+    run_wrk peregrine "$PEREGRINE_PORT" "$WARMUP" warmup
+    run_wrk nginx "$NGINX_PORT" "$WARMUP" warmup
+fi
+for _ in $(seq "$ROUNDS"); do
+    run_wrk peregrine "$PEREGRINE_PORT" "$DURATION" json
+    run_wrk nginx "$NGINX_PORT" "$DURATION" json
+done
+stop_pid "$peregrine_pid" INT 10 || note "peregrine did not stop on SIGINT; killed"
+stop_pid "$nginx_pid" QUIT 10 || note "nginx did not stop on SIGQUIT; killed"
+pids=()
+
+med() { awk -v s="$1" '$1 == "run" && $2 == "json" && $3 == s { print $4 }' "$log" | median; }
+p_rps=$(med peregrine)
+n_rps=$(med nginx)
+errors=$(awk '$1 == "run" && $2 == "json" { s += $6 } END { print s + 0 }' "$log")
+echo "| answer | peregrine req/s | nginx req/s | ratio | errors |"
+echo "|---|---:|---:|---:|---:|"
+printf '| %s B JSON, gzip 1 | %.0f | %.0f | %s |  %s |\n' "$json_bytes" "$p_rps" "$n_rps" \
+    "$(awk -v a="$p_rps" -v b="$n_rps" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f×\n", a / b }')" "$errors"
+echo
+echo "ratio: peregrine's req/s over nginx's (above 1: peregrine serves more)."

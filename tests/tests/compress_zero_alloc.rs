@@ -1,0 +1,219 @@
+//! No heap allocation per compressed response once a worker is warm: a
+//! counting global allocator counts the allocations made on the server's
+//! worker threads (marked when each creates its compressors), and after
+//! a warm-up thousands of gzip and brotli responses, whole and streamed,
+//! must make none. Also measures what a worker's compressors keep.
+//!
+//! Run for every backend whose threads are started once, one backend at a
+//! time: the counts are process-wide. A test binary of its own because it
+//! installs the allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use peregrine_core::{Fill, Finished, Handler, Request, Response};
+use peregrine_driver::compress::Compressors;
+use peregrine_tests::compress::{CompressApp, decode, json, streamed};
+use peregrine_tests::{Backend, Client, Options, TestServer, backend_tests};
+
+backend_tests!([persistent] no_allocation_per_compressed_response);
+
+/// Held by the test running: one server at a time counts.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Passes every call to the system allocator, counting those made on a
+/// marked thread.
+struct CountingAllocator;
+
+/// Allocations (and reallocations) made on marked threads.
+static SERVER_ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes allocated and not yet freed by marked threads.
+static SERVER_LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
+
+thread_local! {
+    /// Whether this thread is a server worker. Const-initialised with no
+    /// destructor, so reading it never allocates.
+    static ON_SERVER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is marked.
+fn marked() -> bool {
+    ON_SERVER.try_with(Cell::get).unwrap_or(false)
+}
+
+/// Counts an allocation of `bytes` (a reallocation's growth) if this
+/// thread is marked.
+fn count(bytes: i64) {
+    if marked() {
+        SERVER_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        SERVER_LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments,
+// so `System`'s guarantees are this allocator's.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as i64);
+        // SAFETY: forwarded as received; the caller upholds `alloc`'s
+        // contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as i64);
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size as i64 - layout.size() as i64);
+        // SAFETY: `ptr` came from this allocator, hence from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if marked() {
+            SERVER_LIVE_BYTES.fetch_sub(layout.size() as i64, Ordering::Relaxed);
+        }
+        // SAFETY: `ptr` came from this allocator, hence from `System`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// [`CompressApp`], marking each worker thread when it creates its
+/// compressors.
+struct Marked(CompressApp);
+
+impl Handler<Compressors> for Marked {
+    fn handle(&self, request: &Request<'_>, response: &mut Response<'_, Compressors>) {
+        self.0.handle(request, response);
+    }
+
+    fn new_local(&self, worker: usize) -> Compressors {
+        ON_SERVER.with(|on| on.set(true));
+        self.0.new_local(worker)
+    }
+
+    fn fill_body(&self, tag: &mut u64, buf: &mut [u8], local: &mut Compressors) -> Fill {
+        self.0.fill_body(tag, buf, local)
+    }
+
+    fn finished(&self, finished: Finished, local: &mut Compressors) {
+        self.0.finished(finished, local);
+    }
+}
+
+/// `GET path` with `Accept-Encoding: accept`.
+fn get(path: &str, accept: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: test\r\nAccept-Encoding: {accept}\r\n\r\n").into_bytes()
+}
+
+/// One round of compressed traffic on a new connection; returns the
+/// responses.
+fn round(server: &TestServer) -> usize {
+    let mut client = Client::connect(server.addr());
+    let mut sent = 0;
+    for accept in ["gzip", "br", "identity"] {
+        for n in [1024, 2048, 6000] {
+            let response = fetch(&mut client, &format!("/json/{n}"), accept);
+            assert_eq!(decoded(&response), json(n));
+            sent += 1;
+        }
+        for n in [3000, 60_000] {
+            let response = fetch(&mut client, &format!("/stream/{n}"), accept);
+            assert_eq!(decoded(&response), streamed(n));
+            sent += 1;
+        }
+        client.send(
+            format!("HEAD /json/4000 HTTP/1.1\r\nHost: test\r\nAccept-Encoding: {accept}\r\n\r\n")
+                .as_bytes(),
+        );
+        assert!(client.head_response().body.is_empty());
+        sent += 1;
+    }
+    sent
+}
+
+/// The response to `GET path` with `Accept-Encoding: accept`.
+fn fetch(client: &mut Client, path: &str, accept: &str) -> peregrine_tests::RawResponse {
+    client.send(&get(path, accept));
+    client.response()
+}
+
+/// The response's body, decoded.
+fn decoded(response: &peregrine_tests::RawResponse) -> Vec<u8> {
+    decode(response.header("content-encoding"), &response.body)
+}
+
+fn no_allocation_per_compressed_response(backend: Backend) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let options = Options::default();
+    let server = TestServer::start_with(backend, options, Marked(CompressApp::new()));
+    // Warm-up: every kind on every worker (connections spread over them).
+    for _ in 0..40 {
+        round(&server);
+    }
+    let before = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    let mut sent = 0;
+    while sent < 2_000 {
+        sent += round(&server);
+    }
+    let after = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    server.stop();
+    assert_eq!(
+        after - before,
+        0,
+        "{} allocations on server threads during {sent} compressed responses",
+        after - before
+    );
+}
+
+/// What one worker's compressors keep, measured: the bytes its thread
+/// allocated and still holds after its first response of each kind.
+/// Printed (run with `--nocapture`) for the README's figures.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn memory_per_worker() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let options = Options {
+        workers: 1,
+        ..Options::default()
+    };
+    let server = TestServer::start_with(Backend::Epoll, options, Marked(CompressApp::new()));
+    let mut client = Client::connect(server.addr());
+    assert_eq!(fetch(&mut client, "/json/100", "gzip").status, 200);
+    let mut last = SERVER_LIVE_BYTES.load(Ordering::SeqCst);
+    let mut step = |what: &str, path: &str, accept: &str| {
+        for _ in 0..3 {
+            let response = fetch(&mut client, path, accept);
+            assert_eq!(response.header("content-encoding"), Some(accept));
+        }
+        let now = SERVER_LIVE_BYTES.load(Ordering::SeqCst);
+        println!("{what}: {} KiB", (now - last) / 1024);
+        let grown = now - last;
+        last = now;
+        grown
+    };
+    let gzip = step("gzip encoder and scratch buffer", "/json/6000", "gzip");
+    let brotli = step("brotli encoder, whole 6 KB bodies", "/json/6000", "br");
+    let gzip_stream = step("a gzip stream's slot", "/stream/1000000", "gzip");
+    let brotli_stream = step(
+        "a brotli stream (encoder and pool)",
+        "/stream/1000000",
+        "br",
+    );
+    drop(client);
+    server.stop();
+    // Bounds the README states.
+    assert!(gzip < 400 * 1024, "{gzip}");
+    assert!(brotli < 800 * 1024, "{brotli}");
+    assert!(gzip_stream < 400 * 1024, "{gzip_stream}");
+    assert!(brotli_stream < 2048 * 1024, "{brotli_stream}");
+}
