@@ -30,8 +30,13 @@ use core::fmt;
 use crate::connection::{Later, Output, WebSocketState};
 use crate::file::{FileKeeper, FileRegion, Span};
 use crate::response::{Context, EncodeError, ResponseEncoder, ResponseFraming, check_field};
+use crate::spill::{Chain, Spill};
+
+mod writer;
+
 use crate::ws::{self, CloseCode, Message, SendError, TopicsFull};
 use crate::{ConnectionId, Request, StatusCode};
+pub use writer::BodyWriter;
 
 /// The application side of a server: called once per request.
 ///
@@ -452,6 +457,14 @@ pub(crate) enum BodySource {
     /// Nothing yet: the whole response comes later
     /// ([`Response::defer`]).
     Deferred(Later),
+    /// The part of a written body that outgrew the buffer, in the spill
+    /// (the connection holds it); the part in the buffer, after the head,
+    /// was its first chunk. Chunked, or else (`false`) delimited by the
+    /// close (HTTP/1.0).
+    Spilled {
+        /// Chunked.
+        chunked: bool,
+    },
 }
 
 impl BodySource {
@@ -486,6 +499,8 @@ enum Stage {
     Failed,
     /// The answer comes later ([`Response::defer`]).
     Deferred,
+    /// The body is being written in place ([`Response::writer`]).
+    Writing(writer::Writing),
 }
 
 /// The response a [`Handler`] fills: status, headers, then a body, written
@@ -509,6 +524,12 @@ pub struct Response<'a, L = ()> {
     local: &'a mut L,
     /// What owns the files of kept regions, if the caller has one.
     files: Option<&'a mut dyn FileKeeper>,
+    /// Where a written body that outgrows the buffer continues.
+    spill: Option<&'a mut dyn Spill>,
+    /// The connection's hold on the spilled part of a written body: the
+    /// connection owns the blocks from the first one taken, so a
+    /// response that never completes (the handler panicked) leaks none.
+    spilled: &'a mut Option<Chain>,
     /// A stream or file body was asked for and will not be sent (no body
     /// for this request or status, or the head failed).
     unsent: bool,
@@ -524,11 +545,16 @@ pub struct Response<'a, L = ()> {
 
 impl<'a, L> Response<'a, L> {
     /// A `200 OK` response writing into `buf`.
+    // Each part is the caller's own borrow (of the connection, its
+    // buffers, the environment): bundling them would only move them again.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         buf: &'a mut [u8],
         ctx: Context<'a>,
         local: &'a mut L,
         files: Option<&'a mut dyn FileKeeper>,
+        spill: Option<&'a mut dyn Spill>,
+        spilled: &'a mut Option<Chain>,
         tag: u64,
         id: ConnectionId,
     ) -> Self {
@@ -542,6 +568,8 @@ impl<'a, L> Response<'a, L> {
             ctx,
             local,
             files,
+            spill,
+            spilled,
             unsent: false,
             tag,
             id,
@@ -590,7 +618,9 @@ impl<'a, L> Response<'a, L> {
     fn header_error(&self, error: ResponseError) -> ResponseError {
         match self.stage {
             Stage::Head => error,
-            Stage::Finished(_) | Stage::Deferred => ResponseError::AlreadyFinished,
+            Stage::Finished(_) | Stage::Deferred | Stage::Writing(_) => {
+                ResponseError::AlreadyFinished
+            }
             Stage::Failed => ResponseError::HeadTooLarge,
         }
     }
@@ -609,7 +639,9 @@ impl<'a, L> Response<'a, L> {
                 .head
                 .push_field(name, value, upgrade)
                 .map_err(ResponseError::from_encode),
-            Stage::Finished(_) | Stage::Deferred => Err(ResponseError::AlreadyFinished),
+            Stage::Finished(_) | Stage::Deferred | Stage::Writing(_) => {
+                Err(ResponseError::AlreadyFinished)
+            }
             Stage::Failed => Err(ResponseError::HeadTooLarge),
         }
     }
@@ -829,6 +861,9 @@ impl<'a, L> Response<'a, L> {
             Stage::Finished(BodySource::Stream(_)) => self.unsent = true,
             _ => {}
         }
+        if let Some(chain) = self.spilled.take() {
+            release_chain(self.spill.as_deref_mut(), chain);
+        }
         self.stage = Stage::Failed;
         self.close = true;
         self.hijack = false;
@@ -926,6 +961,15 @@ impl<L> Drop for Response<'_, L> {
     }
 }
 
+/// Gives a spilled body's blocks back to the spill.
+#[cold]
+#[inline(never)]
+fn release_chain(spill: Option<&mut (dyn Spill + '_)>, chain: Chain) {
+    if let Some(spill) = spill {
+        chain.release(spill);
+    }
+}
+
 /// What a completed [`Response`] left for the connection to send.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Completed {
@@ -977,11 +1021,14 @@ mod tests {
     fn header_errors_follow_the_response_state() {
         let mut buf = [0u8; 256];
         let mut local = ();
+        let mut spilled = None;
         let mut response = Response::new(
             &mut buf,
             ctx(),
             &mut local,
             None,
+            None,
+            &mut spilled,
             0,
             ConnectionId::default(),
         );
@@ -1036,8 +1083,17 @@ mod tests {
             head_request,
             ..ctx()
         };
-        let mut response =
-            Response::new(&mut buf, ctx, &mut local, None, 0, ConnectionId::default());
+        let mut spilled = None;
+        let mut response = Response::new(
+            &mut buf,
+            ctx,
+            &mut local,
+            None,
+            None,
+            &mut spilled,
+            0,
+            ConnectionId::default(),
+        );
         response.body_static(body);
         let completed = response.complete();
         drop(response);
@@ -1086,11 +1142,14 @@ mod tests {
         // No room for the status line: the head failed.
         let mut buf = [0u8; 4];
         let mut local = ();
+        let mut spilled = None;
         let mut response = Response::new(
             &mut buf,
             ctx(),
             &mut local,
             None,
+            None,
+            &mut spilled,
             0,
             ConnectionId::default(),
         );

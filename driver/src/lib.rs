@@ -13,6 +13,8 @@
 //! - [`slab::Slab`]: connection slots with generation-tagged tokens;
 //! - [`timers::Timers`]: lazily armed per-worker deadlines;
 //! - [`static_files`]: a directory served as static files ([`Files`]);
+//! - [`spill`]: where a worker's written bodies go on once they outgrow a
+//!   connection's write buffer;
 //! - [`stats`]: statistics; [`hub`]: the state the workers and every
 //!   [`ShutdownHandle`] share; [`waker`]: what interrupts a worker's wait;
 //! - [`vocabulary`]: the names a server's code uses, which every backend
@@ -36,6 +38,7 @@ pub mod io;
 pub mod pool;
 pub mod signals;
 pub mod slab;
+pub mod spill;
 pub mod static_files;
 pub mod stats;
 pub mod timers;

@@ -97,6 +97,10 @@ pub struct Connection<
     /// The tag of a streamed body that ended unfinished, reported
     /// aborted when the connection is [retired](Self::retire).
     given_up: Option<u64>,
+    /// The part of a written body that outgrew the write buffer, not yet
+    /// sent: its blocks go back to the spill as they are sent, or when
+    /// the connection is retired.
+    spilled: Option<crate::spill::Chain>,
 }
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
@@ -155,6 +159,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             draining: false,
             id: ConnectionId::new(0, 0),
             given_up: None,
+            spilled: None,
         }
     }
 

@@ -15,6 +15,7 @@
 
 use std::collections::VecDeque;
 
+use peregrine_core::spill::SpillArea;
 use peregrine_core::{
     BodyPolicy, Config, Connection, Counters, Env, FileKeeper, FileRegion, Fill, Finished, Handler,
     IoBuffers, Request, Response, StatusCode, Transmit,
@@ -429,7 +430,14 @@ pub struct Driver<
     pub log: Vec<Event>,
     /// What kept the simulated files.
     pub keeper: Keeper,
+    /// Where written bodies that outgrow the write buffer continue.
+    pub spill: SpillArea<Vec<u8>>,
 }
+
+/// The spill every driver lends its connection: 64 blocks of 256 bytes.
+pub const SPILL_BLOCKS: usize = 64;
+/// See [`SPILL_BLOCKS`].
+pub const SPILL_BLOCK: usize = 256;
 
 impl Driver {
     /// The small connection with the default configuration.
@@ -477,6 +485,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             counters: Counters::default(),
             log: Vec::new(),
             keeper: Keeper::default(),
+            spill: SpillArea::new(vec![0; SPILL_BLOCKS * SPILL_BLOCK], SPILL_BLOCK),
         }
     }
 
@@ -515,6 +524,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 now: self.now,
                 counters: &mut self.counters,
                 files: Some(&mut self.keeper),
+                spill: Some(&mut self.spill),
             },
             answer,
         );
@@ -531,6 +541,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             now: self.now,
             counters: &mut self.counters,
             files: Some(&mut self.keeper),
+            spill: Some(&mut self.spill),
         });
     }
 
@@ -582,6 +593,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                         now: self.now,
                         counters: &mut self.counters,
                         files: Some(&mut self.keeper),
+                        spill: Some(&mut self.spill),
                     },
                 );
                 self.log.push(Event::Poll);
@@ -598,6 +610,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                         now: self.now,
                         counters: &mut self.counters,
                         files: Some(&mut self.keeper),
+                        spill: Some(&mut self.spill),
                     },
                 );
                 self.log.push(Event::Timeout(self.now));
@@ -633,6 +646,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                     now: self.now,
                     counters: &mut self.counters,
                     files: Some(&mut self.keeper),
+                    spill: Some(&mut self.spill),
                 });
                 self.log.push(Event::ReadClosed);
                 return true;
@@ -660,6 +674,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 now: self.now,
                 counters: &mut self.counters,
                 files: Some(&mut self.keeper),
+                spill: Some(&mut self.spill),
             },
         );
         true
@@ -728,6 +743,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                     now: self.now,
                     counters: &mut self.counters,
                     files: Some(&mut self.keeper),
+                    spill: Some(&mut self.spill),
                 });
                 return true;
             }
@@ -742,6 +758,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 now: self.now,
                 counters: &mut self.counters,
                 files: Some(&mut self.keeper),
+                spill: Some(&mut self.spill),
             },
         );
         true
