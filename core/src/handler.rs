@@ -27,7 +27,7 @@
 
 use core::fmt;
 
-use crate::connection::{Later, Output, WebSocketState};
+use crate::connection::{Later, Output, Source, WebSocketState};
 use crate::file::{FileKeeper, FileRegion, Span};
 use crate::response::{Context, EncodeError, ResponseEncoder, ResponseFraming, check_field};
 use crate::spill::{Chain, Spill};
@@ -447,8 +447,11 @@ pub(crate) enum BodySource {
     InBuffer,
     /// A static slice follows.
     Static(&'static [u8]),
-    /// The handler fills it in pieces, framed as said.
-    Stream(ResponseFraming),
+    /// The handler fills it in pieces, framed as said; or, for a written
+    /// body that outgrew the buffer ([`Source::Spill`]), the spill does
+    /// (the connection holds the spilled bytes, and the part in the
+    /// buffer, after the head, was the first chunk).
+    Stream(ResponseFraming, Source),
     /// A borrowed file region follows.
     File(Span),
     /// A kept file region follows (the holder is the variant, so that
@@ -457,14 +460,6 @@ pub(crate) enum BodySource {
     /// Nothing yet: the whole response comes later
     /// ([`Response::defer`]).
     Deferred(Later),
-    /// The part of a written body that outgrew the buffer, in the spill
-    /// (the connection holds it); the part in the buffer, after the head,
-    /// was its first chunk. Chunked, or else (`false`) delimited by the
-    /// close (HTTP/1.0).
-    Spilled {
-        /// Chunked.
-        chunked: bool,
-    },
 }
 
 impl BodySource {
@@ -708,7 +703,7 @@ impl<'a, L> Response<'a, L> {
         match self.finish_head(length) {
             Ok(ResponseFraming::Empty) => self.unsent = true,
             Err(_) => self.unsent |= !matches!(self.stage, Stage::Finished(_)),
-            Ok(framing) => self.stage = Stage::Finished(BodySource::Stream(framing)),
+            Ok(framing) => self.stage = Stage::Finished(BodySource::Stream(framing, Source::Handler)),
         }
     }
 
@@ -858,7 +853,7 @@ impl<'a, L> Response<'a, L> {
                     self.release(region);
                 }
             }
-            Stage::Finished(BodySource::Stream(_)) => self.unsent = true,
+            Stage::Finished(BodySource::Stream(..)) => self.unsent = true,
             _ => {}
         }
         if let Some(chain) = self.spilled.take() {

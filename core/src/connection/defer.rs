@@ -81,8 +81,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 completed.source,
                 BodySource::File(_)
                     | BodySource::KeptFile(_)
-                    | BodySource::Stream(_)
-                    | BodySource::Spilled { .. }
+                    | BodySource::Stream(..)
                     | BodySource::Deferred(_)
             );
         self.queue_response(bufs, completed, env);

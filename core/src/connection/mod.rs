@@ -48,6 +48,7 @@ pub(crate) use websocket::{Output, WebSocketState};
 use core::net::SocketAddr;
 
 use crate::{FileRegion, Handler, RequestParser};
+pub(crate) use phase::Source;
 use phase::{Http, Input, Phase, StreamState, Then};
 use queue::{Queue, Segment};
 use timers::TimerTable;

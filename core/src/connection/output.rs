@@ -12,6 +12,7 @@ use crate::{Error, Fill, Handler, StatusCode};
 
 /// The next piece of a spilled body, moved into `data`: [`Fill::Done`]
 /// with the last; the blocks emptied go back to the spill.
+#[inline(never)]
 fn drain_spill(
     chain: Option<Chain>,
     data: &mut [u8],
@@ -59,10 +60,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             )
         {
             let unsent = completed.unsent || completed.written.is_none();
-            let streamed = matches!(
-                completed.source,
-                BodySource::Stream(_) | BodySource::Spilled { .. }
-            );
+            let streamed = matches!(completed.source, BodySource::Stream(..));
             self.track(completed.tag, unsent, streamed, env);
         }
     }
@@ -98,7 +96,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             }
             // Taken before this is called (`queue_response`).
             BodySource::Deferred(_) => None,
-            BodySource::Stream(framing) => Some(Stream {
+            BodySource::Stream(framing, source) => Some(Stream {
                 framing,
                 remaining: match framing {
                     ResponseFraming::Length(n) => n,
@@ -106,19 +104,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 },
                 tag: completed.tag,
                 state: StreamState::Filling,
-                source: Source::Handler,
-            }),
-            // The connection holds the spilled bytes since the first.
-            BodySource::Spilled { chunked } => Some(Stream {
-                framing: if chunked {
-                    ResponseFraming::Chunked
-                } else {
-                    ResponseFraming::UntilClose
-                },
-                remaining: u64::MAX,
-                tag: completed.tag,
-                state: StreamState::Filling,
-                source: Source::Spill,
+                source,
             }),
         };
         if let Phase::Http(http) = &mut self.phase {

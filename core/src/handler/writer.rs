@@ -28,7 +28,7 @@
 
 use core::fmt;
 
-use super::{BodySource, Response, ResponseError, Stage, release_chain};
+use super::{BodySource, Response, ResponseError, Source, Stage, release_chain};
 use crate::response::{self, CHUNK_HEADER_MAX, ResponseFraming, TAIL_MAX};
 use crate::spill::{Chain, SpillFull};
 
@@ -233,7 +233,7 @@ impl<'a, L> Response<'a, L> {
             self.head.push(response::CHUNK_END).expect(ROOM);
         }
         if spilled {
-            self.stage = Stage::Finished(BodySource::Spilled { chunked });
+            self.stage = Stage::Finished(BodySource::Stream(framing, Source::Spill));
         }
         Ok(())
     }
