@@ -703,7 +703,9 @@ impl<'a, L> Response<'a, L> {
         match self.finish_head(length) {
             Ok(ResponseFraming::Empty) => self.unsent = true,
             Err(_) => self.unsent |= !matches!(self.stage, Stage::Finished(_)),
-            Ok(framing) => self.stage = Stage::Finished(BodySource::Stream(framing, Source::Handler)),
+            Ok(framing) => {
+                self.stage = Stage::Finished(BodySource::Stream(framing, Source::Handler))
+            }
         }
     }
 

@@ -13,6 +13,7 @@ use peregrine_core::{
     Connection, ConnectionId, Counters, Env, FileRegion, Handler, IoBuffers, MAX_SLICES, Transmit,
 };
 use peregrine_driver::files::FileTable;
+use peregrine_driver::spill::WorkerSpill;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -47,6 +48,7 @@ where
         date: DateCache::new(),
         counters: Counters::default(),
         files: FileTable::new(),
+        spill: WorkerSpill::default(),
         file_chunk: Vec::new(),
     };
     task.conn.set_id(ConnectionId::new(0, key));
@@ -104,6 +106,9 @@ struct Task<'a, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: 
     counters: Counters,
     /// The files its responses own (`SendFile::send_file`).
     files: FileTable,
+    /// Where bodies written with `Response::writer` go on once they
+    /// outgrow the write buffer (allocated when first needed).
+    spill: WorkerSpill,
     /// Where file regions are read into, allocated when first needed.
     file_chunk: Vec<u8>,
 }
@@ -136,7 +141,7 @@ where
             now,
             counters: &mut self.counters,
             files: Some(&mut self.files),
-            spill: None,
+            spill: Some(&mut self.spill),
         };
         if catch_unwind(AssertUnwindSafe(|| call(conn, bufs, &mut env))).is_err() {
             conn.handle_panic(bufs, now, env.counters);
