@@ -27,11 +27,16 @@
 
 use core::fmt;
 
-use crate::connection::{Later, Output, WebSocketState};
+use crate::connection::{Later, Output, Source, WebSocketState};
 use crate::file::{FileKeeper, FileRegion, Span};
 use crate::response::{Context, EncodeError, ResponseEncoder, ResponseFraming, check_field};
+use crate::spill::{Chain, Spill};
+
+mod writer;
+
 use crate::ws::{self, CloseCode, Message, SendError, TopicsFull};
 use crate::{ConnectionId, Request, StatusCode};
+pub use writer::BodyWriter;
 
 /// The application side of a server: called once per request.
 ///
@@ -442,8 +447,11 @@ pub(crate) enum BodySource {
     InBuffer,
     /// A static slice follows.
     Static(&'static [u8]),
-    /// The handler fills it in pieces, framed as said.
-    Stream(ResponseFraming),
+    /// The handler fills it in pieces, framed as said; or, for a written
+    /// body that outgrew the buffer ([`Source::Spill`]), the spill does
+    /// (the connection holds the spilled bytes, and the part in the
+    /// buffer, after the head, was the first chunk).
+    Stream(ResponseFraming, Source),
     /// A borrowed file region follows.
     File(Span),
     /// A kept file region follows (the holder is the variant, so that
@@ -486,6 +494,8 @@ enum Stage {
     Failed,
     /// The answer comes later ([`Response::defer`]).
     Deferred,
+    /// The body is being written in place ([`Response::writer`]).
+    Writing(writer::Writing),
 }
 
 /// The response a [`Handler`] fills: status, headers, then a body, written
@@ -509,6 +519,12 @@ pub struct Response<'a, L = ()> {
     local: &'a mut L,
     /// What owns the files of kept regions, if the caller has one.
     files: Option<&'a mut dyn FileKeeper>,
+    /// Where a written body that outgrows the buffer continues.
+    spill: Option<&'a mut dyn Spill>,
+    /// The connection's hold on the spilled part of a written body: the
+    /// connection owns the blocks from the first one taken, so a
+    /// response that never completes (the handler panicked) leaks none.
+    spilled: &'a mut Option<Chain>,
     /// A stream or file body was asked for and will not be sent (no body
     /// for this request or status, or the head failed).
     unsent: bool,
@@ -526,11 +542,16 @@ pub struct Response<'a, L = ()> {
 
 impl<'a, L> Response<'a, L> {
     /// A `200 OK` response writing into `buf`.
+    // Each part is the caller's own borrow (of the connection, its
+    // buffers, the environment): bundling them would only move them again.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         buf: &'a mut [u8],
         ctx: Context<'a>,
         local: &'a mut L,
         files: Option<&'a mut dyn FileKeeper>,
+        spill: Option<&'a mut dyn Spill>,
+        spilled: &'a mut Option<Chain>,
         tag: u64,
         id: ConnectionId,
     ) -> Self {
@@ -544,6 +565,8 @@ impl<'a, L> Response<'a, L> {
             ctx,
             local,
             files,
+            spill,
+            spilled,
             unsent: false,
             topic: None,
             tag,
@@ -618,7 +641,9 @@ impl<'a, L> Response<'a, L> {
     fn header_error(&self, error: ResponseError) -> ResponseError {
         match self.stage {
             Stage::Head => error,
-            Stage::Finished(_) | Stage::Deferred => ResponseError::AlreadyFinished,
+            Stage::Finished(_) | Stage::Deferred | Stage::Writing(_) => {
+                ResponseError::AlreadyFinished
+            }
             Stage::Failed => ResponseError::HeadTooLarge,
         }
     }
@@ -637,7 +662,9 @@ impl<'a, L> Response<'a, L> {
                 .head
                 .push_field(name, value, upgrade)
                 .map_err(ResponseError::from_encode),
-            Stage::Finished(_) | Stage::Deferred => Err(ResponseError::AlreadyFinished),
+            Stage::Finished(_) | Stage::Deferred | Stage::Writing(_) => {
+                Err(ResponseError::AlreadyFinished)
+            }
             Stage::Failed => Err(ResponseError::HeadTooLarge),
         }
     }
@@ -704,7 +731,9 @@ impl<'a, L> Response<'a, L> {
         match self.finish_head(length) {
             Ok(ResponseFraming::Empty) => self.unsent = true,
             Err(_) => self.unsent |= !matches!(self.stage, Stage::Finished(_)),
-            Ok(framing) => self.stage = Stage::Finished(BodySource::Stream(framing)),
+            Ok(framing) => {
+                self.stage = Stage::Finished(BodySource::Stream(framing, Source::Handler))
+            }
         }
     }
 
@@ -736,7 +765,7 @@ impl<'a, L> Response<'a, L> {
     /// }
     /// ```
     pub fn subscribe(&mut self, topic: u64) -> &mut Self {
-        if let Stage::Finished(BodySource::Stream(_)) = self.stage {
+        if let Stage::Finished(BodySource::Stream(..)) = self.stage {
             self.topic = Some(topic);
         }
         self
@@ -888,8 +917,11 @@ impl<'a, L> Response<'a, L> {
                     self.release(region);
                 }
             }
-            Stage::Finished(BodySource::Stream(_)) => self.unsent = true,
+            Stage::Finished(BodySource::Stream(..)) => self.unsent = true,
             _ => {}
+        }
+        if let Some(chain) = self.spilled.take() {
+            release_chain(self.spill.as_deref_mut(), chain);
         }
         self.stage = Stage::Failed;
         self.close = true;
@@ -989,6 +1021,15 @@ impl<L> Drop for Response<'_, L> {
     }
 }
 
+/// Gives a spilled body's blocks back to the spill.
+#[cold]
+#[inline(never)]
+fn release_chain(spill: Option<&mut (dyn Spill + '_)>, chain: Chain) {
+    if let Some(spill) = spill {
+        chain.release(spill);
+    }
+}
+
 /// What a completed [`Response`] left for the connection to send.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Completed {
@@ -1042,11 +1083,14 @@ mod tests {
     fn header_errors_follow_the_response_state() {
         let mut buf = [0u8; 256];
         let mut local = ();
+        let mut spilled = None;
         let mut response = Response::new(
             &mut buf,
             ctx(),
             &mut local,
             None,
+            None,
+            &mut spilled,
             0,
             ConnectionId::default(),
         );
@@ -1101,8 +1145,17 @@ mod tests {
             head_request,
             ..ctx()
         };
-        let mut response =
-            Response::new(&mut buf, ctx, &mut local, None, 0, ConnectionId::default());
+        let mut spilled = None;
+        let mut response = Response::new(
+            &mut buf,
+            ctx,
+            &mut local,
+            None,
+            None,
+            &mut spilled,
+            0,
+            ConnectionId::default(),
+        );
         response.body_static(body);
         let completed = response.complete();
         drop(response);
@@ -1150,11 +1203,14 @@ mod tests {
     fn the_head_so_far_can_be_read_back() {
         let mut buf = [0u8; 256];
         let mut local = ();
+        let mut spilled = None;
         let mut response = Response::new(
             &mut buf,
             ctx(),
             &mut local,
             None,
+            None,
+            &mut spilled,
             0,
             ConnectionId::default(),
         );
@@ -1181,11 +1237,14 @@ mod tests {
         // No room for the status line: the head failed.
         let mut buf = [0u8; 4];
         let mut local = ();
+        let mut spilled = None;
         let mut response = Response::new(
             &mut buf,
             ctx(),
             &mut local,
             None,
+            None,
+            &mut spilled,
             0,
             ConnectionId::default(),
         );

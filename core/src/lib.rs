@@ -53,7 +53,7 @@
 //! let mut bufs = IoBuffers::<4096, 4096>::new();
 //! let mut conn = Connection::<4096, 4096, 16>::new(Config::DEFAULT, None, 0);
 //! let mut counters = Counters::default();
-//! let mut env = Env { handler: &Hello, local: &mut (), date: None, now: 0, counters: &mut counters, files: None };
+//! let mut env = Env { handler: &Hello, local: &mut (), date: None, now: 0, counters: &mut counters, files: None, spill: None };
 //!
 //! // Bytes in: two pipelined requests arrive in one read.
 //! let wire = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -102,6 +102,7 @@ pub mod date;
 pub mod path;
 pub mod query;
 pub mod response;
+pub mod spill;
 pub mod sse;
 pub mod ws;
 
@@ -113,7 +114,8 @@ pub use error::Error;
 pub use file::{FileKeeper, FileRegion};
 pub use framing::BodyFraming;
 pub use handler::{
-    BodyPolicy, Fill, Finished, Handler, Outcome, Response, ResponseError, Upgrade, WebSocket,
+    BodyPolicy, BodyWriter, Fill, Finished, Handler, Outcome, Response, ResponseError, Upgrade,
+    WebSocket,
 };
 pub use headers::{Header, HeaderIter, Headers, Tokens, Values};
 pub use method::Method;

@@ -579,6 +579,25 @@ impl<'b> ResponseEncoder<'b> {
         Ok(())
     }
 
+    /// The buffer's bytes from `at` on, which may lie beyond what was
+    /// written: where a body is written before the head's tail.
+    pub(crate) fn beyond(&mut self, at: usize) -> &mut [u8] {
+        &mut self.buf[at..]
+    }
+
+    /// The buffer's size.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Appends the `len` bytes written at `from`, at or beyond the end of
+    /// what was written, by moving them down to it.
+    pub(crate) fn append_moved(&mut self, from: usize, len: usize) {
+        debug_assert!(from >= self.len);
+        self.buf.copy_within(from..from + len, self.len);
+        self.len += len;
+    }
+
     /// The bytes written so far, for the buffer's whole lifetime.
     #[inline]
     fn into_head(self) -> &'b [u8] {
@@ -686,7 +705,7 @@ const U64_DIGITS: usize = 20;
 /// The longest tail [`ResponseEncoder::write_tail`] appends: `Date`, the
 /// longest `Connection` line, `Content-Length` with 20 digits, the blank
 /// line.
-const TAIL_MAX: usize = DateCache::LINE_LEN
+pub(crate) const TAIL_MAX: usize = DateCache::LINE_LEN
     + b"Connection: keep-alive, upgrade\r\n".len()
     + b"Content-Length: \r\n".len()
     + U64_DIGITS

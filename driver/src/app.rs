@@ -28,6 +28,7 @@ use peregrine_core::{Connection, Counters, Env, Handler, IoBuffers};
 use crate::clock;
 use crate::files::FileTable;
 use crate::io::{Mode, Readiness, Socket, drive};
+use crate::spill::WorkerSpill;
 
 /// The application as one worker runs it.
 pub struct App<'h, H, L> {
@@ -41,6 +42,9 @@ pub struct App<'h, H, L> {
     totals: Counters,
     /// The files this worker's responses are sending.
     files: FileTable,
+    /// Where this worker's written bodies go on once they outgrow a
+    /// write buffer.
+    spill: WorkerSpill,
 }
 
 impl<'h, H, L> App<'h, H, L>
@@ -57,6 +61,7 @@ where
             date: DateCache::new(),
             totals,
             files: FileTable::new(),
+            spill: WorkerSpill::default(),
         }
     }
 
@@ -85,6 +90,7 @@ where
             now,
             counters: &mut self.totals,
             files: Some(&mut self.files),
+            spill: Some(&mut self.spill),
         }
     }
 

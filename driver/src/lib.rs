@@ -15,6 +15,8 @@
 //! - [`static_files`]: a directory served as static files ([`Files`]);
 //! - [`compress`]: gzip and brotli responses, with per-worker
 //!   [`Compressors`](compress::Compressors);
+//! - [`spill`]: where a worker's written bodies go on once they outgrow a
+//!   connection's write buffer;
 //! - [`stats`]: statistics; [`hub`]: the state the workers and every
 //!   [`ShutdownHandle`] share; [`waker`]: what interrupts a worker's wait;
 //! - [`vocabulary`]: the names a server's code uses, which every backend
@@ -40,6 +42,7 @@ pub mod pool;
 pub mod region;
 pub mod signals;
 pub mod slab;
+pub mod spill;
 pub mod static_files;
 pub mod stats;
 pub mod timers;

@@ -4,6 +4,7 @@
 #[cfg(unix)]
 pub mod chat;
 pub mod hello;
+pub mod json;
 pub mod later;
 #[cfg(unix)]
 pub mod runner;

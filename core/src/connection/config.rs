@@ -3,6 +3,7 @@
 
 use crate::FileKeeper;
 use crate::date::DateCache;
+use crate::spill::Spill;
 
 /// Timeouts and limits of a connection. All times are in milliseconds of
 /// the caller's monotonic clock.
@@ -175,12 +176,19 @@ pub struct Env<'e, H, L> {
     /// kept region back to it once its response is done with it. `None`
     /// for a caller that only sends borrowed regions, or no files.
     pub files: Option<&'e mut dyn FileKeeper>,
+    /// Where bodies written with
+    /// [`Response::writer`](crate::Response::writer) continue once they
+    /// outgrow the write buffer (see [`spill`](crate::spill)): the
+    /// connection gives each block back once it is sent, or when it is
+    /// retired. `None`: such a body is answered `500`.
+    pub spill: Option<&'e mut dyn Spill>,
 }
 
 impl<'e, H, L> Env<'e, H, L> {
-    /// The environment of a call at `now`, with no `Date` line and no
-    /// file keeper (set [`date`](Self::date) and [`files`](Self::files)
-    /// after, if the caller has them).
+    /// The environment of a call at `now`, with no `Date` line, no file
+    /// keeper and no spill (set [`date`](Self::date),
+    /// [`files`](Self::files) and [`spill`](Self::spill) after, if the
+    /// caller has them).
     pub fn new(handler: &'e H, local: &'e mut L, now: u64, counters: &'e mut Counters) -> Self {
         Env {
             handler,
@@ -189,6 +197,7 @@ impl<'e, H, L> Env<'e, H, L> {
             now,
             counters,
             files: None,
+            spill: None,
         }
     }
 }

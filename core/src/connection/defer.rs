@@ -8,6 +8,7 @@ use super::phase::Phase;
 use super::{Connection, Env, IoBuffers, TimerKind};
 use crate::handler::{BodySource, Finished, Outcome};
 use crate::response::Context;
+use crate::spill::Spill;
 use crate::{Counters, FileKeeper, Handler, Response, StatusCode};
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
@@ -54,8 +55,21 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             Some(files) => Some(&mut **files),
             None => None,
         };
+        let spill: Option<&mut dyn Spill> = match &mut env.spill {
+            Some(spill) => Some(&mut **spill),
+            None => None,
+        };
         let out = &mut bufs.write[self.write_end..];
-        let mut response = Response::new(out, ctx, env.local, files, tag, self.id);
+        let mut response = Response::new(
+            out,
+            ctx,
+            env.local,
+            files,
+            spill,
+            &mut self.spilled,
+            tag,
+            self.id,
+        );
         answer(&mut response);
         let completed = response.complete();
         drop(response);
@@ -67,7 +81,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 completed.source,
                 BodySource::File(_)
                     | BodySource::KeptFile(_)
-                    | BodySource::Stream(_)
+                    | BodySource::Stream(..)
                     | BodySource::Deferred(_)
             );
         self.queue_response(bufs, completed, env);

@@ -98,6 +98,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.queue
             .discard(|passed| report(env, id, passed, Outcome::Aborted));
         self.write_end = 0;
+        if let Some(chain) = self.spilled.take() {
+            if let Some(spill) = env.spill.as_deref_mut() {
+                chain.release(spill);
+            }
+        }
         if let Some(tag) = self.given_up.take() {
             report(env, id, Passed::End(tag), Outcome::Aborted);
         }

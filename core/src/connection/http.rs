@@ -13,7 +13,8 @@ use crate::{
 };
 
 /// Runs the handler for `request`, its response written at the start of
-/// `out` (the free part of the write buffer), and reports what to queue.
+/// `out` (the free part of the write buffer) and, for a written body that
+/// outgrows it, `spilled`; reports what to queue.
 ///
 /// Not a method: the request borrows the connection's parser, so the
 /// connection is only borrowed again, to queue the response, once the
@@ -23,6 +24,7 @@ fn handle<H: Handler<L>, L: Default>(
     env: &mut Env<'_, H, L>,
     request: &Request<'_>,
     out: &mut [u8],
+    spilled: &mut Option<crate::spill::Chain>,
     keep_alive: bool,
     tag: u64,
     id: ConnectionId,
@@ -37,7 +39,11 @@ fn handle<H: Handler<L>, L: Default>(
         Some(files) => Some(&mut **files),
         None => None,
     };
-    let mut response = Response::new(out, ctx, env.local, files, tag, id);
+    let spill: Option<&mut dyn crate::spill::Spill> = match &mut env.spill {
+        Some(spill) => Some(&mut **spill),
+        None => None,
+    };
+    let mut response = Response::new(out, ctx, env.local, files, spill, spilled, tag, id);
     env.handler.handle(request, &mut response);
     response.complete()
 }
@@ -106,7 +112,15 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             // The usual request: no body, no upgrade.
             let start = self.read_start + request.head_len();
             let out = &mut bufs.write[self.write_end..];
-            let completed = handle(env, &request, out, keep_alive, 0, self.id);
+            let completed = handle(
+                env,
+                &request,
+                out,
+                &mut self.spilled,
+                keep_alive,
+                0,
+                self.id,
+            );
             self.queue_response(bufs, completed, env);
             self.read_start = start;
             return self.next_request(env.now);
@@ -174,7 +188,15 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         let framing = match framing {
             BodyFraming::Length(0) => {
                 let out = &mut bufs.write[self.write_end..];
-                let completed = handle(env, &request, out, keep_alive, 0, self.id);
+                let completed = handle(
+                    env,
+                    &request,
+                    out,
+                    &mut self.spilled,
+                    keep_alive,
+                    0,
+                    self.id,
+                );
                 self.queue_response(bufs, completed, env);
                 self.read_start = start;
                 return self.next_request(env.now);
@@ -194,7 +216,15 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             BodyPolicy::Ignore => {
                 let out = &mut bufs.write[self.write_end..];
                 let keep_alive = keep_alive && !expects_continue;
-                let completed = handle(env, &request, out, keep_alive, 0, self.id);
+                let completed = handle(
+                    env,
+                    &request,
+                    out,
+                    &mut self.spilled,
+                    keep_alive,
+                    0,
+                    self.id,
+                );
                 self.queue_response(bufs, completed, env);
                 if expects_continue {
                     // The client waits for a 100 that never comes: close.
@@ -434,7 +464,15 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             .with_body(&bufs.read[body])
             .with_peer(self.peer.as_ref());
         let out = &mut bufs.write[self.write_end..];
-        let completed = handle(env, &request, out, keep_alive, tag, self.id);
+        let completed = handle(
+            env,
+            &request,
+            out,
+            &mut self.spilled,
+            keep_alive,
+            tag,
+            self.id,
+        );
         self.queue_response(bufs, completed, env);
     }
 

@@ -50,6 +50,7 @@ pub(crate) use websocket::{Output, WebSocketState};
 use core::net::SocketAddr;
 
 use crate::{FileRegion, Handler, RequestParser};
+pub(crate) use phase::Source;
 use phase::{Http, Input, Phase, StreamState, Then};
 use queue::{Queue, Segment};
 use timers::TimerTable;
@@ -99,6 +100,10 @@ pub struct Connection<
     /// The tag of a streamed body that ended unfinished, reported
     /// aborted when the connection is [retired](Self::retire).
     given_up: Option<u64>,
+    /// The part of a written body that outgrew the write buffer, not yet
+    /// sent: its blocks go back to the spill as they are sent, or when
+    /// the connection is retired.
+    spilled: Option<crate::spill::Chain>,
 }
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
@@ -157,6 +162,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             draining: false,
             id: ConnectionId::new(0, 0),
             given_up: None,
+            spilled: None,
         }
     }
 

@@ -2,12 +2,38 @@
 //! filled as the socket drains, and the error answers of the protocol
 //! layer.
 
-use super::phase::{Http, Input, Later, Phase, Stream, StreamState, Then};
+use super::phase::{Http, Input, Later, Phase, Source, Stream, StreamState, Then};
 use super::queue::Segment;
 use super::{Connection, Counters, Env, IoBuffers, TimerKind};
 use crate::handler::{BodySource, Completed, Finished, Outcome};
 use crate::response::{self, CHUNK_HEADER_MAX, Context, ResponseEncoder, ResponseFraming};
+use crate::spill::{Chain, Spill};
 use crate::{Error, Fill, Handler, StatusCode};
+
+/// The next piece of a spilled body, moved into `data`: [`Fill::Done`]
+/// with the last; the blocks emptied go back to the spill.
+#[inline(never)]
+fn drain_spill(
+    chain: Option<Chain>,
+    data: &mut [u8],
+    spill: Option<&mut (dyn Spill + '_)>,
+) -> (Fill, Option<Chain>) {
+    match (chain, spill) {
+        (Some(chain), Some(spill)) => {
+            let (n, rest) = chain.read(spill, data);
+            let fill = if rest.is_some() {
+                Fill::More(n)
+            } else {
+                Fill::Done(n)
+            };
+            (fill, rest)
+        }
+        (None, _) => (Fill::Done(0), None),
+        // The caller lent no spill this time: the body cannot be read
+        // (its blocks stay held until the connection is retired).
+        (Some(chain), None) => (Fill::Abort, Some(chain)),
+    }
+}
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     Connection<READ, WRITE, MAX_HEADERS>
@@ -34,7 +60,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             )
         {
             let unsent = completed.unsent || completed.written.is_none();
-            let streamed = matches!(completed.source, BodySource::Stream(_));
+            let streamed = matches!(completed.source, BodySource::Stream(..));
             self.track(completed.tag, unsent, streamed, env);
         }
     }
@@ -70,7 +96,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             }
             // Taken before this is called (`queue_response`).
             BodySource::Deferred(_) => None,
-            BodySource::Stream(framing) => Some(Stream {
+            BodySource::Stream(framing, source) => Some(Stream {
                 framing,
                 remaining: match framing {
                     ResponseFraming::Length(n) => n,
@@ -79,6 +105,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 tag: completed.tag,
                 state: StreamState::Filling,
                 topic: completed.topic,
+                source,
             }),
         };
         if let Phase::Http(http) = &mut self.phase {
@@ -105,6 +132,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 tag,
                 state: StreamState::Deferred(later),
                 topic: None,
+                source: Source::Handler,
             });
         }
         if self.config.parked_stream_timeout > 0 {
@@ -300,9 +328,15 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             };
             let room = (area.len() - lead - trail) as u64;
             let data_len = room.min(stream.remaining) as usize;
-            let fill =
-                env.handler
-                    .fill_body(&mut stream.tag, &mut area[lead..lead + data_len], env.local);
+            let data = &mut area[lead..lead + data_len];
+            let fill = match stream.source {
+                Source::Handler => env.handler.fill_body(&mut stream.tag, data, env.local),
+                Source::Spill => {
+                    let (fill, rest) = drain_spill(self.spilled, data, env.spill.as_deref_mut());
+                    self.spilled = rest;
+                    fill
+                }
+            };
             let (n, done) = match fill {
                 Fill::More(n) => (n.min(data_len), false),
                 Fill::Done(n) => (n.min(data_len), true),

@@ -155,9 +155,21 @@ pub(crate) struct Stream {
     pub(crate) tag: u64,
     /// Whether it runs or waits for the application.
     pub(crate) state: StreamState,
+    /// Where its pieces come from.
+    pub(crate) source: Source,
     /// The topic whose publications it carries, if it subscribed to one
     /// ([`Response::subscribe`](crate::Response::subscribe)).
     pub(crate) topic: Option<u64>,
+}
+
+/// Where a streamed body's pieces come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// [`Handler::fill_body`](crate::Handler::fill_body).
+    Handler,
+    /// The spill, where a written body that outgrew the buffer went (the
+    /// connection's `spilled` bytes).
+    Spill,
 }
 
 /// Whether a streamed body runs.

@@ -146,5 +146,6 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.draining = false;
         self.id = id;
         self.given_up = None;
+        self.spilled = None;
     }
 }

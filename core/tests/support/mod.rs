@@ -15,6 +15,7 @@
 
 use std::collections::VecDeque;
 
+use peregrine_core::spill::SpillArea;
 use peregrine_core::{
     BodyPolicy, Config, Connection, Counters, Env, FileKeeper, FileRegion, Fill, Finished, Handler,
     IoBuffers, Request, Response, StatusCode, Transmit,
@@ -450,7 +451,14 @@ pub struct Driver<
     pub log: Vec<Event>,
     /// What kept the simulated files.
     pub keeper: Keeper,
+    /// Where written bodies that outgrow the write buffer continue.
+    pub spill: SpillArea<Vec<u8>>,
 }
+
+/// The spill every driver lends its connection: 64 blocks of 256 bytes.
+pub const SPILL_BLOCKS: usize = 64;
+/// See [`SPILL_BLOCKS`].
+pub const SPILL_BLOCK: usize = 256;
 
 impl Driver {
     /// The small connection with the default configuration.
@@ -498,6 +506,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             counters: Counters::default(),
             log: Vec::new(),
             keeper: Keeper::default(),
+            spill: SpillArea::new(vec![0; SPILL_BLOCKS * SPILL_BLOCK], SPILL_BLOCK),
         }
     }
 
@@ -536,6 +545,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 now: self.now,
                 counters: &mut self.counters,
                 files: Some(&mut self.keeper),
+                spill: Some(&mut self.spill),
             },
             answer,
         );
@@ -565,6 +575,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             now: self.now,
             counters: &mut self.counters,
             files: Some(&mut self.keeper),
+            spill: Some(&mut self.spill),
         });
     }
 
@@ -616,6 +627,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                         now: self.now,
                         counters: &mut self.counters,
                         files: Some(&mut self.keeper),
+                        spill: Some(&mut self.spill),
                     },
                 );
                 self.log.push(Event::Poll);
@@ -632,6 +644,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                         now: self.now,
                         counters: &mut self.counters,
                         files: Some(&mut self.keeper),
+                        spill: Some(&mut self.spill),
                     },
                 );
                 self.log.push(Event::Timeout(self.now));
@@ -667,6 +680,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                     now: self.now,
                     counters: &mut self.counters,
                     files: Some(&mut self.keeper),
+                    spill: Some(&mut self.spill),
                 });
                 self.log.push(Event::ReadClosed);
                 return true;
@@ -694,6 +708,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 now: self.now,
                 counters: &mut self.counters,
                 files: Some(&mut self.keeper),
+                spill: Some(&mut self.spill),
             },
         );
         true
@@ -762,6 +777,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                     now: self.now,
                     counters: &mut self.counters,
                     files: Some(&mut self.keeper),
+                    spill: Some(&mut self.spill),
                 });
                 return true;
             }
@@ -776,6 +792,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 now: self.now,
                 counters: &mut self.counters,
                 files: Some(&mut self.keeper),
+                spill: Some(&mut self.spill),
             },
         );
         true
