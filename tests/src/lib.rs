@@ -27,6 +27,7 @@
 
 pub mod browser;
 pub mod compress;
+pub mod counting;
 pub mod tls;
 
 use std::io::{self, Read, Write};

@@ -8,81 +8,13 @@
 //! time: the counts are process-wide. A test binary of its own because it
 //! installs the allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-
 use peregrine_core::{Fill, Finished, Handler, Request, Response};
 use peregrine_driver::compress::Compressors;
 use peregrine_tests::compress::{CompressApp, decode, json, streamed};
+use peregrine_tests::counting::{self, CountingAllocator};
 use peregrine_tests::{Backend, Client, Options, TestServer, backend_tests};
 
 backend_tests!([persistent] no_allocation_per_compressed_response);
-
-/// Held by the test running: one server at a time counts.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Passes every call to the system allocator, counting those made on a
-/// marked thread.
-struct CountingAllocator;
-
-/// Allocations (and reallocations) made on marked threads.
-static SERVER_ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-/// Bytes allocated and not yet freed by marked threads.
-static SERVER_LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
-
-thread_local! {
-    /// Whether this thread is a server worker. Const-initialised with no
-    /// destructor, so reading it never allocates.
-    static ON_SERVER: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether this thread is marked.
-fn marked() -> bool {
-    ON_SERVER.try_with(Cell::get).unwrap_or(false)
-}
-
-/// Counts an allocation of `bytes` (a reallocation's growth) if this
-/// thread is marked.
-fn count(bytes: i64) {
-    if marked() {
-        SERVER_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        SERVER_LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments,
-// so `System`'s guarantees are this allocator's.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as i64);
-        // SAFETY: forwarded as received; the caller upholds `alloc`'s
-        // contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as i64);
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as i64 - layout.size() as i64);
-        // SAFETY: `ptr` came from this allocator, hence from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if marked() {
-            SERVER_LIVE_BYTES.fetch_sub(layout.size() as i64, Ordering::Relaxed);
-        }
-        // SAFETY: `ptr` came from this allocator, hence from `System`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -97,7 +29,7 @@ impl Handler<Compressors> for Marked {
     }
 
     fn new_local(&self, worker: usize) -> Compressors {
-        ON_SERVER.with(|on| on.set(true));
+        counting::mark_this_thread();
         self.0.new_local(worker)
     }
 
@@ -153,19 +85,19 @@ fn decoded(response: &peregrine_tests::RawResponse) -> Vec<u8> {
 }
 
 fn no_allocation_per_compressed_response(backend: Backend) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = counting::serial();
     let options = Options::default();
     let server = TestServer::start_with(backend, options, Marked(CompressApp::new()));
     // Warm-up: every kind on every worker (connections spread over them).
     for _ in 0..40 {
         round(&server);
     }
-    let before = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    let before = counting::allocations();
     let mut sent = 0;
     while sent < 2_000 {
         sent += round(&server);
     }
-    let after = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    let after = counting::allocations();
     server.stop();
     assert_eq!(
         after - before,
@@ -181,7 +113,7 @@ fn no_allocation_per_compressed_response(backend: Backend) {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[test]
 fn memory_per_worker() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = counting::serial();
     let options = Options {
         workers: 1,
         ..Options::default()
@@ -189,13 +121,13 @@ fn memory_per_worker() {
     let server = TestServer::start_with(Backend::Epoll, options, Marked(CompressApp::new()));
     let mut client = Client::connect(server.addr());
     assert_eq!(fetch(&mut client, "/json/100", "gzip").status, 200);
-    let mut last = SERVER_LIVE_BYTES.load(Ordering::SeqCst);
+    let mut last = counting::live_bytes();
     let mut step = |what: &str, path: &str, accept: &str| {
         for _ in 0..3 {
             let response = fetch(&mut client, path, accept);
             assert_eq!(response.header("content-encoding"), Some(accept));
         }
-        let now = SERVER_LIVE_BYTES.load(Ordering::SeqCst);
+        let now = counting::live_bytes();
         println!("{what}: {} KiB", (now - last) / 1024);
         let grown = now - last;
         last = now;

@@ -10,68 +10,14 @@
 //! installs the allocator.
 #![cfg(unix)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use peregrine_core::{Handler, Request, Response};
 use peregrine_driver::static_files::Files;
+use peregrine_tests::counting::{self, CountingAllocator};
 use peregrine_tests::{Backend, Client, Options, TestServer, backend_tests, get};
 
 backend_tests!([persistent] no_allocation_per_static_file_request);
-
-/// Held by the test running: one server at a time counts.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Passes every call to the system allocator, counting those made on a
-/// marked thread.
-struct CountingAllocator;
-
-/// Allocations (and reallocations) made on marked threads.
-static SERVER_ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// Whether this thread is a server worker. Const-initialised with no
-    /// destructor, so reading it never allocates.
-    static ON_SERVER: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Counts one allocation if this thread is marked.
-fn count() {
-    if ON_SERVER.try_with(Cell::get).unwrap_or(false) {
-        SERVER_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments,
-// so `System`'s guarantees are this allocator's.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded as received; the caller upholds `alloc`'s
-        // contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: `ptr` came from this allocator, hence from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from this allocator, hence from `System`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -85,7 +31,7 @@ impl Handler for Marked {
     }
 
     fn new_local(&self, _worker: usize) {
-        ON_SERVER.with(|on| on.set(true));
+        counting::mark_this_thread();
     }
 }
 
@@ -142,7 +88,7 @@ fn traffic(client: &mut Client, etag: &str) -> usize {
 }
 
 fn no_allocation_per_static_file_request(backend: Backend) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = counting::serial();
     let site = Site::new(backend);
     let files = Files::new(&site.0).expect("the root exists");
     let server = TestServer::start_with(backend, Options::default(), Marked(files));
@@ -160,7 +106,7 @@ fn no_allocation_per_static_file_request(backend: Backend) {
             traffic(client, &etag);
         }
     }
-    let before = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    let before = counting::allocations();
     assert!(
         before > 0,
         "no allocation counted while opening files: the count is blind"
@@ -171,7 +117,7 @@ fn no_allocation_per_static_file_request(backend: Backend) {
             sent += traffic(client, &etag);
         }
     }
-    let after = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    let after = counting::allocations();
     drop(clients);
     let stats = server.stop();
     assert!(stats.requests >= 5_000, "{stats:?}");

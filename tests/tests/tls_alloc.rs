@@ -12,77 +12,14 @@
 //!
 //! A test binary of its own because it installs the allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-
 use peregrine_core::{BodyPolicy, Fill, Handler, Request, Response};
 use peregrine_examples::hello::Hello;
 use peregrine_std::tls::TlsConfig;
+use peregrine_tests::counting::{self, CountingAllocator};
 use peregrine_tests::tls::{Pki, TlsClient};
 use peregrine_tests::{Backend, Options, TestServer, backend_tests};
 
 backend_tests!([persistent] tls_allocations_per_request_and_idle_bytes);
-
-/// Held by the test running: one server at a time counts.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Passes every call to the system allocator, counting those made on a
-/// marked thread.
-struct CountingAllocator;
-
-/// Allocations (and reallocations) made on marked threads.
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-/// Bytes allocated less bytes freed on marked threads.
-static LIVE: AtomicI64 = AtomicI64::new(0);
-
-thread_local! {
-    /// Whether this thread is a server worker. Const-initialised with no
-    /// destructor, so reading it never allocates.
-    static ON_SERVER: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Counts an allocation of `grown` bytes (negative: freed) if this
-/// thread is marked; `call` says whether it was a call that allocates.
-fn count(grown: i64, call: bool) {
-    if ON_SERVER.try_with(Cell::get).unwrap_or(false) {
-        if call {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        LIVE.fetch_add(grown, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments,
-// so `System`'s guarantees are this allocator's.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as i64, true);
-        // SAFETY: forwarded as received; the caller upholds `alloc`'s
-        // contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as i64, true);
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as i64 - layout.size() as i64, true);
-        // SAFETY: `ptr` came from this allocator, hence from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as i64), false);
-        // SAFETY: `ptr` came from this allocator, hence from `System`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -96,7 +33,7 @@ impl Handler for Marked {
     }
 
     fn new_local(&self, _worker: usize) {
-        ON_SERVER.with(|on| on.set(true));
+        counting::mark_this_thread();
     }
 
     fn body_policy(&self, request: &Request<'_>) -> BodyPolicy {
@@ -140,7 +77,7 @@ fn pipelined(client: &mut TlsClient, batches: usize) {
 }
 
 fn tls_allocations_per_request_and_idle_bytes(backend: Backend) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = counting::serial();
     let pki = Pki::new();
     let tls = TlsConfig::builder()
         .identity(pki.issue(&["localhost"]).identity())
@@ -157,12 +94,12 @@ fn tls_allocations_per_request_and_idle_bytes(backend: Backend) {
     keep_alive(&mut client, 200);
     pipelined(&mut client, 5);
 
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = counting::allocations();
     keep_alive(&mut client, 2_000);
-    let keep_alive_allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let keep_alive_allocations = counting::allocations() - before;
+    let before = counting::allocations();
     pipelined(&mut client, 100);
-    let pipelined_allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    let pipelined_allocations = counting::allocations() - before;
     let per_request = keep_alive_allocations as f64 / 2_000.0;
     let per_pipelined = pipelined_allocations as f64 / 2_000.0;
     eprintln!(
@@ -186,14 +123,14 @@ fn tls_allocations_per_request_and_idle_bytes(backend: Backend) {
     }
     // Idle keep-alive connections: what each keeps on the heap once its
     // handshake and a request are done.
-    let live_before = LIVE.load(Ordering::SeqCst);
+    let live_before = counting::live_bytes();
     let mut idle = Vec::new();
     for _ in 0..50 {
         let mut client = TlsClient::connect(&server, client_config.clone(), "localhost").unwrap();
         assert_eq!(client.get("/").status, 200);
         idle.push(client);
     }
-    let per_idle = (LIVE.load(Ordering::SeqCst) - live_before) / 50;
+    let per_idle = (counting::live_bytes() - live_before) / 50;
     eprintln!(
         "{}: an idle keep-alive TLS connection keeps {per_idle} bytes of heap",
         backend.name()

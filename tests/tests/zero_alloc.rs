@@ -12,69 +12,16 @@
 //!
 //! This is a test binary of its own because it installs the allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use peregrine_core::{BodyPolicy, Fill, Handler, Request, Response};
 use peregrine_examples::hello::Hello;
+use peregrine_tests::counting::{self, CountingAllocator};
 use peregrine_tests::{
     Backend, Client, Options, TestServer, backend_tests, get, pattern, post_echo,
 };
 
 backend_tests!([persistent] no_allocation_per_request);
-
-/// Held by the test running: one server at a time counts.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Passes every call to the system allocator, counting those made on a
-/// marked thread.
-struct CountingAllocator;
-
-/// Allocations (and reallocations) made on marked threads.
-static SERVER_ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// Whether this thread is a server worker. Const-initialised with no
-    /// destructor, so reading it never allocates.
-    static ON_SERVER: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Counts one allocation if this thread is marked.
-fn count() {
-    if ON_SERVER.try_with(Cell::get).unwrap_or(false) {
-        SERVER_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments,
-// so `System`'s guarantees are this allocator's.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded as received; the caller upholds `alloc`'s
-        // contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: `ptr` came from this allocator, hence from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from this allocator, hence from `System`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -133,7 +80,7 @@ impl Handler for Marked {
     }
 
     fn new_local(&self, _worker: usize) {
-        ON_SERVER.with(|on| on.set(true));
+        counting::mark_this_thread();
         MARKED.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -263,9 +210,9 @@ fn traffic(server: &TestServer, rounds: usize) -> usize {
 }
 
 fn no_allocation_per_request(backend: Backend) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = counting::serial();
     let marked_before = MARKED.load(Ordering::SeqCst);
-    let allocations_before_start = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    let allocations_before_start = counting::allocations();
     let options = Options::default();
     let server = TestServer::start_with(backend, options, Marked);
     // Warm-up: every path taken on every worker (the kernel spreads
@@ -280,15 +227,15 @@ fn no_allocation_per_request(backend: Backend) {
         client.send(&get("/write/40000"));
         assert!(client.response().body == written(40_000));
     }
-    let before = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    let before = counting::allocations();
     let at_start = before - allocations_before_start;
     let mut sent = 0;
     while sent < 10_000 {
         sent += traffic(&server, 1);
     }
-    let after_traffic = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    let after_traffic = counting::allocations();
     let stats = server.stop();
-    let after_stop = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    let after_stop = counting::allocations();
     let workers = backend.workers(&options).expect("threads started once");
     assert_eq!(
         MARKED.load(Ordering::SeqCst) - marked_before,
@@ -361,7 +308,7 @@ impl Handler for Deferring {
 fn no_allocation_per_deferred_answer_or_owned_file() {
     use peregrine_driver::answer::Answer;
 
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = counting::serial();
     let path = std::env::temp_dir().join(format!("peregrine-zero-alloc-{}", std::process::id()));
     std::fs::write(&path, pattern(5000)).expect("write the file");
     let (jobs, pending) = std::sync::mpsc::sync_channel(1024);
@@ -407,11 +354,11 @@ fn no_allocation_per_deferred_answer_or_owned_file() {
     for _ in 0..50 {
         round();
     }
-    let before = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    let before = counting::allocations();
     for _ in 0..100 {
         round();
     }
-    let after = SERVER_ALLOCATIONS.load(Ordering::SeqCst);
+    let after = counting::allocations();
     server.stop();
     runner.join().expect("the runner");
     let _ = std::fs::remove_file(&path);
