@@ -314,6 +314,7 @@ fn per_wakeup_cap_yields_and_poll_continues() {
             now: 0,
             counters: &mut driver.counters,
             files: None,
+            deflate: None,
         },
     );
     assert_eq!(driver.local.handled, 20);

@@ -459,6 +459,7 @@ mod tests {
                 now: 0,
                 counters: &mut counters,
                 files: None,
+                deflate: None,
             };
             let error = drive(
                 &mut conn,
@@ -500,6 +501,7 @@ mod tests {
             now: 0,
             counters: &mut counters,
             files: None,
+            deflate: None,
         };
         drive(
             &mut conn,

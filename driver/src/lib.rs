@@ -30,6 +30,7 @@
 pub mod answer;
 pub mod app;
 pub mod clock;
+pub mod deflate;
 pub mod files;
 pub mod hub;
 pub mod io;

@@ -190,6 +190,7 @@ impl Driver {
             now,
             counters,
             files: None,
+            deflate: None,
         }
     }
 

@@ -62,6 +62,7 @@ pub unsafe extern "C" fn peregrine_serve(
         now: 0,
         counters: &mut Counters::default(),
         files: None,
+        deflate: None,
     };
     let space = conn.read_buf(&mut bufs);
     let n = space.len().min(input.len());

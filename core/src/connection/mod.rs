@@ -37,7 +37,7 @@ mod timers;
 mod transmit;
 mod websocket;
 
-pub use config::{Backpressure, Config, Counters, Env, Interest, IoBuffers};
+pub use config::{Backpressure, Config, Counters, DeflatePolicy, Env, Interest, IoBuffers};
 pub use id::ConnectionId;
 pub(crate) use phase::Later;
 pub use suspend::Suspended;
@@ -97,6 +97,9 @@ pub struct Connection<
     /// The tag of a streamed body that ended unfinished, reported
     /// aborted when the connection is [retired](Self::retire).
     given_up: Option<u64>,
+    /// The DEFLATE state a WebSocket took for context takeover, given back
+    /// to [`Env::deflate`] when the connection is retired.
+    deflate_slot: Option<u16>,
 }
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
@@ -155,6 +158,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             draining: false,
             id: ConnectionId::new(0, 0),
             given_up: None,
+            deflate_slot: None,
         }
     }
 

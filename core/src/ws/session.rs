@@ -72,6 +72,7 @@
 use core::ops::Range;
 
 use super::close::parse_close_payload;
+use super::deflate::{self, Agreement, Compressed, Context, Deflate, MAX_WINDOW_BITS};
 use super::frame::{FrameDecoder, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_SERVER_HEADER_LEN, Opcode};
 use super::send::{self, MAX_CONTROL_FRAME_LEN, SendError};
 use super::{CloseCode, ProtocolError, Utf8Validator, encode_header, unmask};
@@ -117,6 +118,23 @@ struct Frame {
     remaining: u64,
     /// Payload bytes read so far, modulo 4: the phase of the key.
     phase: usize,
+}
+
+/// What a session does with permessage-deflate, once negotiated.
+#[derive(Clone, Copy, Debug)]
+struct Compression {
+    /// The connection's own DEFLATE state, for context takeover.
+    slot: Option<u16>,
+    /// The window the server compresses with, in bits.
+    window_bits: u8,
+    /// The server resets its compressor before each message.
+    server_reset: bool,
+    /// The client resets its compressor, so the server its decompressor.
+    client_reset: bool,
+    /// The compressor failed with context takeover: send uncompressed.
+    broken: bool,
+    /// Messages shorter than this go uncompressed.
+    min_len: u32,
 }
 
 /// A finished message, as ranges of the buffer.
@@ -172,6 +190,10 @@ pub struct Session {
     frame: Option<Frame>,
     /// The data message being assembled, from its first frame to its last.
     message: Option<Kind>,
+    /// Whether the data message being assembled is compressed.
+    compressed: bool,
+    /// permessage-deflate, if negotiated.
+    deflate: Option<Compression>,
     /// Validates the text message being assembled.
     text: Utf8Validator,
     /// Where the assembled payload starts in the buffer.
@@ -214,6 +236,8 @@ impl Session {
             decoder: FrameDecoder::new(),
             frame: None,
             message: None,
+            compressed: false,
+            deflate: None,
             text: Utf8Validator::new(),
             base: 0,
             message_len: 0,
@@ -236,6 +260,46 @@ impl Session {
     pub const fn with_max_message_len(mut self, len: usize) -> Self {
         self.max_message_len = len;
         self
+    }
+
+    /// Turns on permessage-deflate as `agreement` says: RSV1 may mark a
+    /// compressed message, which [`receive_with`](Self::receive_with)
+    /// decompresses, and [`encode_message`](Self::encode_message)
+    /// compresses messages of at least `min_len` bytes. `slot` is the
+    /// connection's own DEFLATE state ([`Deflate::acquire`]) when the
+    /// agreement takes over context; without one, both directions reset
+    /// per message whatever the agreement says.
+    pub const fn with_deflate(
+        mut self,
+        agreement: &Agreement,
+        slot: Option<u16>,
+        min_len: u32,
+    ) -> Self {
+        let window_bits = match agreement.server_max_window_bits {
+            Some(bits) => bits,
+            None => MAX_WINDOW_BITS,
+        };
+        self.decoder = self.decoder.allow_rsv1();
+        self.deflate = Some(Compression {
+            slot,
+            window_bits,
+            server_reset: agreement.server_no_context_takeover || slot.is_none(),
+            client_reset: agreement.client_no_context_takeover || slot.is_none(),
+            broken: false,
+            min_len,
+        });
+        self
+    }
+
+    /// The connection's own DEFLATE state given to
+    /// [`with_deflate`](Self::with_deflate), to give back when it ends.
+    pub fn deflate_slot(&self) -> Option<u16> {
+        self.deflate.and_then(|deflate| deflate.slot)
+    }
+
+    /// Whether permessage-deflate was negotiated.
+    pub fn is_compressed(&self) -> bool {
+        self.deflate.is_some()
     }
 
     /// The part of `buf` to read the next bytes into.
@@ -298,7 +362,26 @@ impl Session {
     /// [`next_output`](Self::next_output)) unless the server had sent
     /// one already.
     pub fn receive<'b>(&mut self, buf: &'b mut [u8]) -> Result<Option<Message<'b>>, ProtocolError> {
-        let ready = match self.advance(buf) {
+        self.receive_with(buf, None)
+    }
+
+    /// [`receive`](Self::receive), decompressing compressed messages with
+    /// `codec` (see [`with_deflate`](Self::with_deflate)). A compressed
+    /// message is decompressed into `buf` after the bytes the session
+    /// holds, so it needs room there for itself twice over, compressed and
+    /// not; one that would decompress past the message limit or the end of
+    /// `buf` fails the connection with 1009.
+    ///
+    /// # Errors
+    ///
+    /// As [`receive`](Self::receive); a compressed message that is not
+    /// DEFLATE data is 1007, and one that arrives with no `codec` 1011.
+    pub fn receive_with<'b>(
+        &mut self,
+        buf: &'b mut [u8],
+        codec: Option<&mut dyn Deflate>,
+    ) -> Result<Option<Message<'b>>, ProtocolError> {
+        let ready = match self.advance(buf, codec) {
             Ok(Some(ready)) => ready,
             Ok(None) => return Ok(None),
             Err(error) => return Err(self.fail(error)),
@@ -412,6 +495,44 @@ impl Session {
         self.encode_frame(out, Opcode::Ping, true, payload)
     }
 
+    /// Encodes a text or binary message in one frame into `out` and
+    /// returns it, compressed with `codec` when permessage-deflate was
+    /// negotiated and the message is long enough (see
+    /// [`with_deflate`](Self::with_deflate)) and it pays; as
+    /// [`encode_frame`](Self::encode_frame) otherwise. Other opcodes are
+    /// never compressed.
+    ///
+    /// # Errors
+    ///
+    /// As [`encode_frame`](Self::encode_frame).
+    pub fn encode_message<'o>(
+        &mut self,
+        out: &'o mut [u8],
+        opcode: Opcode,
+        payload: &[u8],
+        codec: Option<&mut dyn Deflate>,
+    ) -> Result<&'o [u8], SendError> {
+        if self.close_sent {
+            return Err(SendError::Closed);
+        }
+        if let (Some(state), Some(codec)) = (&mut self.deflate, codec) {
+            let worth_it = !state.broken && payload.len() >= state.min_len as usize;
+            if worth_it && matches!(opcode, Opcode::Text | Opcode::Binary) {
+                let context = Context {
+                    slot: state.slot,
+                    window_bits: state.window_bits,
+                    reset: state.server_reset,
+                };
+                match deflate::compress_frame(codec, context, opcode, payload, out) {
+                    Compressed::Frame(len) => return Ok(&out[..len]),
+                    Compressed::Skipped => {}
+                    Compressed::Broken => state.broken = true,
+                }
+            }
+        }
+        self.encode_frame(out, opcode, true, payload)
+    }
+
     /// Encodes any frame into `out` and returns it, as
     /// [`ws::encode_frame`](super::encode_frame) does; for fragmented
     /// messages and unsolicited Pongs. A Close frame begins the closing
@@ -521,7 +642,11 @@ impl Session {
     }
 
     /// Decodes up to the next finished message.
-    fn advance(&mut self, buf: &mut [u8]) -> Result<Option<Ready>, ProtocolError> {
+    fn advance(
+        &mut self,
+        buf: &mut [u8],
+        mut codec: Option<&mut dyn Deflate>,
+    ) -> Result<Option<Ready>, ProtocolError> {
         if let Some(error) = self.failed {
             return Err(error);
         }
@@ -564,7 +689,7 @@ impl Session {
                 if frame.opcode.is_control() {
                     self.control_len += take;
                 } else {
-                    if self.message == Some(Kind::Text) {
+                    if self.message == Some(Kind::Text) && !self.compressed {
                         self.text
                             .feed(&buf[end..end + take])
                             .map_err(|_| ProtocolError::InvalidUtf8)?;
@@ -578,10 +703,38 @@ impl Session {
                 return Ok(None);
             }
             self.frame = None;
-            if let Some(ready) = self.end_frame(frame, discard, buf)? {
+            if let Some(ready) =
+                self.end_frame(frame, discard, buf, deflate::reborrow(&mut codec))?
+            {
                 return Ok(Some(ready));
             }
         }
+    }
+
+    /// Decompresses the message at `range`: the bytes read after it move
+    /// down to follow it (closing the gaps frame headers left), and the
+    /// message is written after them.
+    fn inflate(
+        &mut self,
+        buf: &mut [u8],
+        range: Range<usize>,
+        codec: Option<&mut dyn Deflate>,
+    ) -> Result<Range<usize>, ProtocolError> {
+        let (Some(state), Some(codec)) = (self.deflate, codec) else {
+            return Err(ProtocolError::BufferMismatch);
+        };
+        if self.pos != range.end {
+            buf.copy_within(self.pos..self.filled, range.end);
+            self.filled -= self.pos - range.end;
+            self.pos = range.end;
+        }
+        let context = Context {
+            slot: state.slot,
+            window_bits: MAX_WINDOW_BITS,
+            reset: state.client_reset,
+        };
+        let limit = self.max_message_len;
+        deflate::inflate_message(codec, context, buf, range, self.filled, limit)
     }
 
     /// Checks a decoded header against the message in progress and the
@@ -600,6 +753,7 @@ impl Session {
                 } else {
                     Kind::Binary
                 });
+                self.compressed = header.rsv1;
                 self.text.reset();
             }
             _ => {}
@@ -633,15 +787,23 @@ impl Session {
         &mut self,
         frame: Frame,
         discard: bool,
-        buf: &[u8],
+        buf: &mut [u8],
+        codec: Option<&mut dyn Deflate>,
     ) -> Result<Option<Ready>, ProtocolError> {
         if !frame.opcode.is_control() {
             if !frame.fin {
                 return Ok(None);
             }
             let kind = self.message.take();
-            let range = self.base..self.base + self.message_len;
+            let mut range = self.base..self.base + self.message_len;
             self.message_len = 0;
+            if self.compressed && !discard {
+                range = self.inflate(buf, range, codec)?;
+                return Ok(Some(match kind {
+                    Some(Kind::Text) => Ready::Text(range),
+                    _ => Ready::Binary(range),
+                }));
+            }
             return Ok(match kind {
                 _ if discard => None,
                 Some(Kind::Text) if !self.text.is_complete() => {
@@ -679,4 +841,4 @@ impl Session {
     }
 }
 
-static_assertions::const_assert!(core::mem::size_of::<Session>() <= 256);
+static_assertions::const_assert!(core::mem::size_of::<Session>() <= 272);

@@ -515,6 +515,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 now: self.now,
                 counters: &mut self.counters,
                 files: Some(&mut self.keeper),
+                deflate: None,
             },
             answer,
         );
@@ -531,6 +532,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             now: self.now,
             counters: &mut self.counters,
             files: Some(&mut self.keeper),
+            deflate: None,
         });
     }
 
@@ -582,6 +584,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                         now: self.now,
                         counters: &mut self.counters,
                         files: Some(&mut self.keeper),
+                        deflate: None,
                     },
                 );
                 self.log.push(Event::Poll);
@@ -598,6 +601,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                         now: self.now,
                         counters: &mut self.counters,
                         files: Some(&mut self.keeper),
+                        deflate: None,
                     },
                 );
                 self.log.push(Event::Timeout(self.now));
@@ -633,6 +637,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                     now: self.now,
                     counters: &mut self.counters,
                     files: Some(&mut self.keeper),
+                    deflate: None,
                 });
                 self.log.push(Event::ReadClosed);
                 return true;
@@ -660,6 +665,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 now: self.now,
                 counters: &mut self.counters,
                 files: Some(&mut self.keeper),
+                deflate: None,
             },
         );
         true
@@ -728,6 +734,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                     now: self.now,
                     counters: &mut self.counters,
                     files: Some(&mut self.keeper),
+                    deflate: None,
                 });
                 return true;
             }
@@ -742,6 +749,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 now: self.now,
                 counters: &mut self.counters,
                 files: Some(&mut self.keeper),
+                deflate: None,
             },
         );
         true

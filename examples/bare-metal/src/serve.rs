@@ -185,6 +185,7 @@ fn serve(
         counters: &mut server.counters,
         // No files on this device.
         files: None,
+        deflate: None,
     };
     if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
         conn.handle_timeout(bufs, &mut env);

@@ -136,6 +136,7 @@ where
             now,
             counters: &mut self.counters,
             files: Some(&mut self.files),
+            deflate: None,
         };
         if catch_unwind(AssertUnwindSafe(|| call(conn, bufs, &mut env))).is_err() {
             conn.handle_panic(bufs, now, env.counters);
