@@ -26,7 +26,7 @@
 //! `Origin` is the application's to judge; [`Handshake::extensions`]
 //! hands over `Sec-WebSocket-Extensions` raw. The only extension a server
 //! of this crate negotiates is permessage-deflate
-//! ([`deflate::negotiate`](super::deflate::negotiate)), whose answer
+//! ([`deflate::negotiate`](super::deflate::negotiate())), whose answer
 //! [`write_accept_with`] names.
 
 use core::fmt;
@@ -174,7 +174,7 @@ impl<'a> Handshake<'a> {
     }
 
     /// The raw values of every `Sec-WebSocket-Extensions` field, in order:
-    /// what [`deflate::negotiate`](super::deflate::negotiate) reads, and
+    /// what [`deflate::negotiate`](super::deflate::negotiate()) reads, and
     /// what an application may log or judge.
     pub fn extensions(&self) -> Values<'a, 'static> {
         self.headers.get_all("sec-websocket-extensions")

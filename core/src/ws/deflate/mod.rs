@@ -35,6 +35,8 @@
 
 mod message;
 pub mod negotiate;
+#[cfg(test)]
+mod tests;
 
 pub use negotiate::{
     Agreement, EXTENSION_NAME, MAX_RESPONSE_LEN, MAX_WINDOW_BITS, MIN_SERVER_WINDOW_BITS, negotiate,
