@@ -201,7 +201,12 @@ where
         mut lane: Lane<READ, WRITE>,
         listener: Option<Arc<TcpListener>>,
     ) -> Self {
-        let app = App::new(handler, lane.slot, std::mem::take(&mut lane.totals));
+        let app = App::new(
+            handler,
+            lane.slot,
+            std::mem::take(&mut lane.totals),
+            &ctx.config,
+        );
         // Straight onto the heap: a pair of large buffers built on a
         // thread's stack would overflow it.
         lane.bufs

@@ -34,7 +34,7 @@ use crate::spill::{Chain, Spill};
 
 mod writer;
 
-use crate::ws::{self, CloseCode, Message, SendError, TopicsFull};
+use crate::ws::{self, CloseCode, Message, Opcode, SendError, TopicsFull};
 use crate::{ConnectionId, Request, StatusCode};
 pub use writer::BodyWriter;
 
@@ -157,14 +157,22 @@ pub enum Upgrade {
         /// A value the connection keeps, read back with [`WebSocket::tag`]
         /// (say, the room the request named). [`Upgrade::ACCEPT`] sets 0.
         tag: u64,
+        /// Whether messages may be compressed (permessage-deflate), if the
+        /// server's [policy](crate::Config::websocket_deflate) allows it
+        /// and the client offers it; false keeps this connection
+        /// uncompressed (say, for data already compressed, or secrets
+        /// mixed with attacker-chosen text). [`Upgrade::ACCEPT`] sets true.
+        compress: bool,
     },
 }
 
 impl Upgrade {
-    /// Switch protocols, with no subprotocol and a tag of 0.
+    /// Switch protocols, with no subprotocol, a tag of 0, and compression
+    /// as the server's policy and the client agree.
     pub const ACCEPT: Upgrade = Upgrade::Accept {
         protocol: None,
         tag: 0,
+        compress: true,
     };
 }
 
@@ -184,6 +192,8 @@ pub struct WebSocket<'a, L = ()> {
     local: &'a mut L,
     /// The connection's name.
     id: ConnectionId,
+    /// The DEFLATE coder, for a connection that negotiated compression.
+    deflate: Option<&'a mut dyn ws::Deflate>,
 }
 
 impl<'a, L> WebSocket<'a, L> {
@@ -193,12 +203,14 @@ impl<'a, L> WebSocket<'a, L> {
         output: Output<'a>,
         local: &'a mut L,
         id: ConnectionId,
+        deflate: Option<&'a mut dyn ws::Deflate>,
     ) -> Self {
         WebSocket {
             state,
             output,
             local,
             id,
+            deflate,
         }
     }
 
@@ -210,15 +222,20 @@ impl<'a, L> WebSocket<'a, L> {
     /// peer is not reading fast enough), [`SendError::Closed`] once the
     /// closing handshake began.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.state.send(&mut self.output, |session, buf| {
-            session.encode_text(buf, text)
-        })
+        self.send(Opcode::Text, text.as_bytes())
     }
 
     /// Sends a binary message; errors as for [`send_text`](Self::send_text).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send(Opcode::Binary, data)
+    }
+
+    /// Sends a data message, compressed if the connection negotiated
+    /// permessage-deflate and it pays.
+    fn send(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), SendError> {
+        let deflate = ws::deflate::reborrow(&mut self.deflate);
         self.state.send(&mut self.output, |session, buf| {
-            session.encode_binary(buf, data)
+            session.encode_message(buf, opcode, payload, deflate)
         })
     }
 

@@ -53,7 +53,7 @@
 //! let mut bufs = IoBuffers::<4096, 4096>::new();
 //! let mut conn = Connection::<4096, 4096, 16>::new(Config::DEFAULT, None, 0);
 //! let mut counters = Counters::default();
-//! let mut env = Env { handler: &Hello, local: &mut (), date: None, now: 0, counters: &mut counters, files: None, spill: None };
+//! let mut env = Env { handler: &Hello, local: &mut (), date: None, now: 0, counters: &mut counters, files: None, spill: None, deflate: None };
 //!
 //! // Bytes in: two pipelined requests arrive in one read.
 //! let wire = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -107,8 +107,8 @@ pub mod sse;
 pub mod ws;
 
 pub use connection::{
-    Backpressure, Config, Connection, ConnectionId, Counters, Env, Interest, IoBuffers, MAX_SLICES,
-    PublishError, Slices, Suspended, TimerKind, Transmit,
+    Backpressure, Config, Connection, ConnectionId, Counters, DeflatePolicy, Env, Interest,
+    IoBuffers, MAX_SLICES, PublishError, Slices, Suspended, TimerKind, Transmit,
 };
 pub use error::Error;
 pub use file::{FileKeeper, FileRegion};

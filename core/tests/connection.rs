@@ -315,6 +315,7 @@ fn per_wakeup_cap_yields_and_poll_continues() {
             counters: &mut driver.counters,
             files: None,
             spill: None,
+            deflate: None,
         },
     );
     assert_eq!(driver.local.handled, 20);

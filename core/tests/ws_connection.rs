@@ -24,6 +24,7 @@ impl Handler for Echo {
             b"/ws-bad-protocol" => Upgrade::Accept {
                 protocol: Some("never-offered"),
                 tag: 0,
+                compress: true,
             },
             _ => Upgrade::Decline,
         }

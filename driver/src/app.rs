@@ -23,9 +23,11 @@ use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use peregrine_core::date::DateCache;
-use peregrine_core::{Connection, Counters, Env, Handler, IoBuffers};
+use peregrine_core::ws::Deflate;
+use peregrine_core::{Config, Connection, Counters, DeflatePolicy, Env, Handler, IoBuffers};
 
 use crate::clock;
+use crate::deflate::WorkerDeflate;
 use crate::files::FileTable;
 use crate::io::{Mode, Readiness, Socket, drive};
 use crate::spill::WorkerSpill;
@@ -45,6 +47,8 @@ pub struct App<'h, H, L> {
     /// Where this worker's written bodies go on once they outgrow a
     /// write buffer.
     spill: WorkerSpill,
+    /// The DEFLATE states of WebSocket connections that compress.
+    deflate: WorkerDeflate,
 }
 
 impl<'h, H, L> App<'h, H, L>
@@ -53,8 +57,13 @@ where
     L: Default,
 {
     /// The application for worker `worker` (its state made by
-    /// [`Handler::new_local`]), counting from `totals`.
-    pub fn new(handler: &'h H, worker: usize, totals: Counters) -> Self {
+    /// [`Handler::new_local`]), counting from `totals`, its connections
+    /// configured by `config` (which sizes the DEFLATE pool).
+    pub fn new(handler: &'h H, worker: usize, totals: Counters, config: &Config) -> Self {
+        let contexts = match config.websocket_deflate {
+            DeflatePolicy::ContextTakeover { contexts } => contexts,
+            DeflatePolicy::Off | DeflatePolicy::NoContextTakeover => 0,
+        };
         App {
             handler,
             local: handler.new_local(worker),
@@ -62,7 +71,14 @@ where
             totals,
             files: FileTable::new(),
             spill: WorkerSpill::default(),
+            deflate: WorkerDeflate::new(contexts),
         }
+    }
+
+    /// The DEFLATE coder, for messages sent outside a connection's calls
+    /// (see [`Connection::send_message_with`]).
+    pub fn deflate(&mut self) -> &mut dyn Deflate {
+        &mut self.deflate
     }
 
     /// What this worker's connections did so far.
@@ -91,6 +107,7 @@ where
             counters: &mut self.totals,
             files: Some(&mut self.files),
             spill: Some(&mut self.spill),
+            deflate: Some(&mut self.deflate),
         }
     }
 

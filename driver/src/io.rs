@@ -460,6 +460,7 @@ mod tests {
                 counters: &mut counters,
                 files: None,
                 spill: None,
+                deflate: None,
             };
             let error = drive(
                 &mut conn,
@@ -502,6 +503,7 @@ mod tests {
             counters: &mut counters,
             files: None,
             spill: None,
+            deflate: None,
         };
         drive(
             &mut conn,

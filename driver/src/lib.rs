@@ -35,6 +35,7 @@ pub mod answer;
 pub mod app;
 pub mod clock;
 pub mod compress;
+pub mod deflate;
 pub mod files;
 pub mod hub;
 pub mod io;

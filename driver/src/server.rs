@@ -23,12 +23,12 @@ use crate::unix;
 ///
 /// `READ` and `WRITE` size each connection's buffers (while it has bytes
 /// in flight), `MAX_HEADERS` its header table. Memory per worker: when it
-/// starts, `(buffers + 1) × (READ + WRITE) + buffers × (2,792 + 16 ×
+/// starts, `(buffers + 1) × (READ + WRITE) + buffers × (2,816 + 16 ×
 /// MAX_HEADERS) + 2 × mailbox_capacity` bytes (buffer pairs, and as many
 /// whole connection states for the connections in use); then, as
 /// connections arrive, at most 180 bytes per connection held at once
 /// (committed in doubling steps and kept for the next ones, never more
-/// than `max_connections` allow), and `2,792 + 16 × MAX_HEADERS` bytes
+/// than `max_connections` allow), and `2,816 + 16 × MAX_HEADERS` bytes
 /// more per connection in use beyond `buffers` (idle WebSockets, parked
 /// streams) while it is.
 pub struct Server<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {

@@ -46,6 +46,11 @@ pub struct Stats {
     /// did (the file was shorter than said, or shrank while being sent):
     /// the connection was closed after the bytes there were.
     pub files_cut_short: u64,
+    /// WebSocket connections that agreed on permessage-deflate with
+    /// context takeover but found their worker's pool of DEFLATE states
+    /// full, and went uncompressed
+    /// ([`DeflatePolicy::ContextTakeover`](peregrine_core::DeflatePolicy)).
+    pub deflate_contexts_exhausted: u64,
 }
 
 /// One worker's counters, written by it alone.
@@ -71,6 +76,8 @@ pub(crate) struct WorkerCounters {
     handler_panics: AtomicU64,
     /// File regions cut short by their file's end.
     files_cut_short: AtomicU64,
+    /// Connections refused a DEFLATE state.
+    deflate_contexts_exhausted: AtomicU64,
 }
 
 impl WorkerCounters {
@@ -86,6 +93,8 @@ impl WorkerCounters {
         self.timeouts.store(totals.timeouts, Relaxed);
         self.handler_panics.store(totals.handler_panics, Relaxed);
         self.files_cut_short.store(totals.files_cut_short, Relaxed);
+        self.deflate_contexts_exhausted
+            .store(totals.deflate_contexts_exhausted, Relaxed);
     }
 
     /// Publishes how many idle connections a worker closed to make room,
@@ -110,5 +119,6 @@ impl WorkerCounters {
         stats.heads_shed += self.heads_shed.load(Relaxed);
         stats.handler_panics += self.handler_panics.load(Relaxed);
         stats.files_cut_short += self.files_cut_short.load(Relaxed);
+        stats.deflate_contexts_exhausted += self.deflate_contexts_exhausted.load(Relaxed);
     }
 }

@@ -7,9 +7,14 @@
 //!
 //! Messages up to 16 MiB are echoed (the largest Autobahn sends), so each
 //! connection in flight uses two 16 MiB buffers; the pool is kept small.
+//! Messages are compressed (permessage-deflate, without context takeover)
+//! when the client offers it; `--deflate takeover` allows context takeover,
+//! `--deflate off` turns compression off.
 
 use peregrine_core::ws::{Handshake, Message};
-use peregrine_core::{Handler, Request, Response, StatusCode, Upgrade, WebSocket};
+use peregrine_core::{
+    Config, DeflatePolicy, Handler, Request, Response, StatusCode, Upgrade, WebSocket,
+};
 use peregrine_examples::Options;
 
 /// Room for a 16 MiB message plus frame headers and control frames.
@@ -45,6 +50,10 @@ fn main() -> std::io::Result<()> {
     let mut options = Options::from_args();
     // Few buffer pairs: each is 32 MiB (allocated lazily by the system).
     options.buffers.get_or_insert(4);
+    options.config = Some(Config {
+        websocket_deflate: DeflatePolicy::NoContextTakeover,
+        ..Config::DEFAULT
+    });
     options.run_sized::<BUFFER, BUFFER, 32, _, _>("ws-echo", |_| Echo)?;
     Ok(())
 }

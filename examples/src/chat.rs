@@ -92,6 +92,7 @@ impl Handler for Chat {
             Some(room) => Upgrade::Accept {
                 protocol: None,
                 tag: room_topic(room),
+                compress: true,
             },
             // A bad room name: answered 404 like any unknown resource.
             None => Upgrade::Decline,

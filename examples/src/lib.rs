@@ -15,7 +15,7 @@ pub mod tokio_driver;
 use std::io;
 use std::time::Duration;
 
-use peregrine_core::Handler;
+use peregrine_core::{Config, DeflatePolicy, Handler};
 pub use peregrine_std::{Model, ShutdownHandle, Stats};
 
 /// The backends an example can run on.
@@ -87,6 +87,13 @@ pub struct Options {
     /// `--interval-ms N`, for examples that publish on a timer (the `sse`
     /// feed: default 100 ms).
     pub interval: Option<Duration>,
+    /// The connections' configuration (set by examples); `None`: the
+    /// server's default.
+    pub config: Option<Config>,
+    /// `--deflate off|on|takeover`: WebSocket compression without context
+    /// takeover (`on`), or with it (`takeover`, 64 states per worker);
+    /// applied over `config`.
+    pub deflate: Option<DeflatePolicy>,
 }
 
 impl Options {
@@ -107,6 +114,8 @@ impl Options {
             buffers: None,
             max_connections: None,
             interval: None,
+            config: None,
+            deflate: None,
         };
         let mut model = None;
         let mut args = std::env::args().skip(1);
@@ -117,6 +126,14 @@ impl Options {
             };
             match arg.as_str() {
                 "--port" => options.port = parse(&value("--port"), "--port"),
+                "--deflate" => {
+                    options.deflate = Some(match value("--deflate").as_str() {
+                        "off" => DeflatePolicy::Off,
+                        "on" => DeflatePolicy::NoContextTakeover,
+                        "takeover" => DeflatePolicy::ContextTakeover { contexts: 64 },
+                        other => usage(&format!("--deflate: off, on or takeover, not {other}")),
+                    })
+                }
                 "--backend" => {
                     options.backend = match value("--backend").as_str() {
                         "epoll" => Backend::Epoll,
@@ -273,6 +290,9 @@ impl Options {
                 if let Some(grace) = self.grace {
                     server = server.grace_period(grace);
                 }
+                if let Some(config) = self.effective_config() {
+                    server = server.config(config);
+                }
                 eprintln!(
                     "{name}: listening on http://{} (std, {model:?})",
                     server.local_addr()
@@ -373,6 +393,9 @@ impl Options {
         if let Some(connections) = self.max_connections {
             server = server.max_connections(connections);
         }
+        if let Some(config) = self.effective_config() {
+            server = server.config(config);
+        }
         let server = server
             .pin_workers(self.pin)
             .accept_threads(self.accept_threads);
@@ -382,6 +405,20 @@ impl Options {
         );
         let handler = make(server.shutdown_handle(), server.sender());
         server.run(handler)
+    }
+}
+
+impl Options {
+    /// `config` with `--deflate` applied, if either was given.
+    fn effective_config(&self) -> Option<Config> {
+        if self.config.is_none() && self.deflate.is_none() {
+            return None;
+        }
+        let mut config = self.config.unwrap_or(Config::DEFAULT);
+        if let Some(policy) = self.deflate {
+            config.websocket_deflate = policy;
+        }
+        Some(config)
     }
 }
 
@@ -400,7 +437,7 @@ fn usage(problem: &str) -> ! {
     eprintln!(
         "options: --port N (default 8080)  --backend epoll|std  --model single|per-connection|pool (std)  \
          --workers N  --max-connections N  --body-file FILE  --root DIR  --interval-ms N  --pin (epoll)  --grace-ms N  \
-         --accept-threads N (epoll)  --compress  --gzip-level N (static)"
+         --accept-threads N (epoll)  --compress  --gzip-level N (static)  --deflate off|on|takeover"
     );
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }

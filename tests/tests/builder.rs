@@ -163,6 +163,7 @@ impl Handler for Parked {
             Upgrade::Accept {
                 protocol: None,
                 tag: 0,
+                compress: true,
             }
         } else {
             Upgrade::Decline

@@ -71,6 +71,7 @@ impl Handler for Hub {
         Upgrade::Accept {
             protocol: None,
             tag: topic,
+            compress: true,
         }
     }
 

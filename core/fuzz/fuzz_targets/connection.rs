@@ -118,6 +118,7 @@ impl Handler<Local> for Fuzz {
             Some(b'k') => Upgrade::Accept {
                 protocol: None,
                 tag: u64::from(request.path().get(2) == Some(&b'k')),
+                compress: false,
             },
             _ => Upgrade::Decline,
         }
@@ -191,6 +192,7 @@ impl Driver {
             counters,
             files: None,
             spill: None,
+            deflate: None,
         }
     }
 

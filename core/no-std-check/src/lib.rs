@@ -63,6 +63,7 @@ pub unsafe extern "C" fn peregrine_serve(
         counters: &mut Counters::default(),
         files: None,
         spill: None,
+        deflate: None,
     };
     let space = conn.read_buf(&mut bufs);
     let n = space.len().min(input.len());

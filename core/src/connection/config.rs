@@ -4,6 +4,7 @@
 use crate::FileKeeper;
 use crate::date::DateCache;
 use crate::spill::Spill;
+use crate::ws::Deflate;
 
 /// Timeouts and limits of a connection. All times are in milliseconds of
 /// the caller's monotonic clock.
@@ -51,6 +52,15 @@ pub struct Config {
     /// outbound budget) is full: see [`Backpressure`]. Default
     /// [`Backpressure::Close`].
     pub websocket_backpressure: Backpressure,
+    /// Whether WebSocket connections compress their messages
+    /// (permessage-deflate, RFC 7692) when the client offers it, and how:
+    /// see [`DeflatePolicy`]. Needs a [`Deflate`](crate::ws::Deflate) in
+    /// [`Env::deflate`]. Default [`DeflatePolicy::Off`].
+    pub websocket_deflate: DeflatePolicy,
+    /// Messages shorter than this are sent uncompressed even when
+    /// permessage-deflate was negotiated: the frame would hardly shrink,
+    /// and the call costs more than the bytes. Default 64.
+    pub websocket_deflate_min_len: u32,
     /// How long a streamed body may wait for the application after
     /// [`Fill::Pending`](crate::Fill::Pending) before the connection is
     /// closed (0: as long as it takes). Default 0.
@@ -72,6 +82,8 @@ impl Config {
         websocket_idle_timeout: 300_000,
         websocket_ping_interval: 0,
         websocket_backpressure: Backpressure::Close,
+        websocket_deflate: DeflatePolicy::Off,
+        websocket_deflate_min_len: 64,
         parked_stream_timeout: 0,
     };
 }
@@ -171,6 +183,10 @@ pub struct Env<'e, H, L> {
     /// totals: adding there as it happens costs nothing per request beyond
     /// the additions themselves.
     pub counters: &'e mut Counters,
+    /// The DEFLATE coder for WebSocket connections that negotiate
+    /// permessage-deflate ([`Config::websocket_deflate`]); `None`: none
+    /// does.
+    pub deflate: Option<&'e mut dyn Deflate>,
     /// What owns the files of [kept](crate::FileRegion::kept) file
     /// regions, if the caller sends owned files: the connection gives each
     /// kept region back to it once its response is done with it. `None`
@@ -198,6 +214,7 @@ impl<'e, H, L> Env<'e, H, L> {
             counters,
             files: None,
             spill: None,
+            deflate: None,
         }
     }
 }
@@ -222,6 +239,10 @@ pub struct Counters {
     /// File regions whose file ended before the region did (counted by
     /// the caller that sends files; the connection is closed).
     pub files_cut_short: u64,
+    /// WebSocket handshakes that agreed on permessage-deflate with context
+    /// takeover but found every per-connection DEFLATE state taken: the
+    /// connection went uncompressed.
+    pub deflate_contexts_exhausted: u64,
 }
 
 /// Adds another's counts: a runtime that keeps counters per connection
@@ -235,6 +256,7 @@ impl core::ops::AddAssign for Counters {
             timeouts,
             handler_panics,
             files_cut_short,
+            deflate_contexts_exhausted,
         } = other;
         self.requests += requests;
         for (total, count) in self.responses.iter_mut().zip(responses) {
@@ -244,6 +266,7 @@ impl core::ops::AddAssign for Counters {
         self.timeouts += timeouts;
         self.handler_panics += handler_panics;
         self.files_cut_short += files_cut_short;
+        self.deflate_contexts_exhausted += deflate_contexts_exhausted;
     }
 }
 
@@ -288,6 +311,30 @@ pub enum Backpressure {
     Drop,
 }
 
+/// Whether and how WebSocket connections compress their messages
+/// (permessage-deflate, RFC 7692); see [`Config::websocket_deflate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum DeflatePolicy {
+    /// Never negotiated: the extension is ignored. The default.
+    #[default]
+    Off,
+    /// Negotiated without context takeover both ways: each message is
+    /// compressed and decompressed on its own, so one compressor and one
+    /// decompressor per worker serve every connection, and a connection
+    /// costs nothing more.
+    NoContextTakeover,
+    /// Context takeover allowed, for better ratios on streams of similar
+    /// messages: a connection whose client keeps its context takes a
+    /// compressor and decompressor of its own from a pool of `contexts`
+    /// per worker (about 300 KiB each), made as first needed and kept. A
+    /// connection that finds the pool empty goes uncompressed
+    /// ([`Counters::deflate_contexts_exhausted`]).
+    ContextTakeover {
+        /// The states each worker may hold.
+        contexts: u16,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::Counters;
@@ -301,6 +348,7 @@ mod tests {
             timeouts: 7,
             handler_panics: 8,
             files_cut_short: 9,
+            deflate_contexts_exhausted: 10,
         };
         let mut total = one;
         total += one;
@@ -313,6 +361,7 @@ mod tests {
                 timeouts: 14,
                 handler_panics: 16,
                 files_cut_short: 18,
+                deflate_contexts_exhausted: 20,
             }
         );
     }

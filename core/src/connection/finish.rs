@@ -85,9 +85,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Ends the connection for good, when the caller drops it or before it
     /// reuses the object for another (closed, timed out, evicted, at
     /// shutdown, or after a socket error): every response it still owed
-    /// is reported [`Outcome::Aborted`] to [`Handler::finished`] and every
+    /// is reported [`Outcome::Aborted`] to [`Handler::finished`], every
     /// kept file region still queued goes back to `env.files`, in the order
-    /// they were queued. Calling it again does nothing.
+    /// they were queued, and a WebSocket's own DEFLATE state goes back to
+    /// `env.deflate`. Calling it again does nothing.
     ///
     /// A caller that makes no [kept](crate::FileRegion::kept) regions and
     /// whose handler has no [`finished`](Handler::finished) hook may skip
@@ -105,6 +106,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
         if let Some(tag) = self.given_up.take() {
             report(env, id, Passed::End(tag), Outcome::Aborted);
+        }
+        if let (Some(slot), Some(deflate)) = (self.deflate_slot.take(), env.deflate.as_deref_mut())
+        {
+            deflate.release(slot);
         }
     }
 }

@@ -152,15 +152,18 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 Err(error) => Err(error),
                 Ok(handshake) => Ok(match env.handler.websocket(&request, &handshake) {
                     Upgrade::Decline => None,
-                    Upgrade::Accept { protocol, tag } => Some((
-                        ws::write_accept(
-                            &mut bufs.write[self.write_end..],
-                            &handshake,
-                            protocol,
-                            env.date,
-                        )
-                        .map(|head| head.len()),
+                    Upgrade::Accept {
+                        protocol,
                         tag,
+                        compress,
+                    } => Some(Self::accept_upgrade(
+                        &mut bufs.write[self.write_end..],
+                        &self.config,
+                        env,
+                        &handshake,
+                        protocol,
+                        tag,
+                        compress,
                     )),
                 }),
             };
@@ -169,12 +172,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                     self.reject_upgrade(bufs, error, env.now, env.counters);
                     return false;
                 }
-                Ok(Some((Ok(len), tag))) => {
-                    self.open_websocket(bufs, env, head_len, len, tag);
+                Ok(Some(Ok(accepted))) => {
+                    self.open_websocket(bufs, env, head_len, accepted);
                     return true;
                 }
                 // The chosen subprotocol was not offered: the handler's bug.
-                Ok(Some((Err(_), _))) => {
+                Ok(Some(Err(_))) => {
                     env.counters.response(500);
                     self.queue_error(bufs, StatusCode::INTERNAL_SERVER_ERROR, None, env.now);
                     return false;

@@ -38,7 +38,7 @@ mod timers;
 mod transmit;
 mod websocket;
 
-pub use config::{Backpressure, Config, Counters, Env, Interest, IoBuffers};
+pub use config::{Backpressure, Config, Counters, DeflatePolicy, Env, Interest, IoBuffers};
 pub use id::ConnectionId;
 pub(crate) use phase::Later;
 pub use publish::PublishError;
@@ -104,6 +104,9 @@ pub struct Connection<
     /// sent: its blocks go back to the spill as they are sent, or when
     /// the connection is retired.
     spilled: Option<crate::spill::Chain>,
+    /// The DEFLATE state a WebSocket took for context takeover, given back
+    /// to [`Env::deflate`] when the connection is retired.
+    deflate_slot: Option<u16>,
 }
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
@@ -163,6 +166,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             id: ConnectionId::new(0, 0),
             given_up: None,
             spilled: None,
+            deflate_slot: None,
         }
     }
 

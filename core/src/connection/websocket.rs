@@ -4,10 +4,22 @@
 use super::phase::{Input, Phase, Then};
 use super::queue::{Queue, Segment};
 use super::timers::TimerTable;
-use super::{Backpressure, Config, Connection, Counters, Env, IoBuffers, TimerKind};
+use super::{Backpressure, Config, Connection, Counters, DeflatePolicy, Env, IoBuffers, TimerKind};
 use crate::Handler;
 use crate::handler::WebSocket;
-use crate::ws::{self, CloseCode, Message, Opcode, SendError, Session, Topics};
+use crate::response::EncodeError;
+use crate::ws::deflate::{self, Agreement};
+use crate::ws::{self, CloseCode, Deflate, Handshake, Message, Opcode, SendError, Session, Topics};
+
+/// A handshake the handler accepted, its `101` head written.
+pub(super) struct Accepted {
+    /// The head's length.
+    len: usize,
+    /// The handler's tag.
+    tag: u64,
+    /// permessage-deflate, if agreed, with the connection's own state.
+    deflate: Option<(Agreement, Option<u16>)>,
+}
 
 /// The Close frame a shutting-down server sends its WebSocket peers: 1001
 /// "going away" (static, so no buffer is needed to send it).
@@ -269,12 +281,32 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         message: Message<'_>,
         now: u64,
     ) -> Result<(), SendError> {
+        self.send_message_with(bufs, message, now, None)
+    }
+
+    /// [`send_message`](Self::send_message), compressing a text or binary
+    /// message with `deflate` if the connection negotiated
+    /// permessage-deflate (without one, it goes uncompressed, which the
+    /// extension always allows).
+    ///
+    /// # Errors
+    ///
+    /// As [`send_message`](Self::send_message).
+    pub fn send_message_with(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        message: Message<'_>,
+        now: u64,
+        deflate: Option<&mut dyn Deflate>,
+    ) -> Result<(), SendError> {
         let Some((state, mut output)) = self.websocket_output(&mut bufs.write, now) else {
             return Err(SendError::Closed);
         };
         let sent = state.send(&mut output, |session, buf| match message {
-            Message::Text(text) => session.encode_text(buf, text),
-            Message::Binary(data) => session.encode_binary(buf, data),
+            Message::Text(text) => {
+                session.encode_message(buf, Opcode::Text, text.as_bytes(), deflate)
+            }
+            Message::Binary(data) => session.encode_message(buf, Opcode::Binary, data, deflate),
             Message::Ping(payload) => session.encode_ping(buf, payload),
             Message::Pong(payload) => session.encode_frame(buf, Opcode::Pong, true, payload),
             Message::Close(Some(code), reason) => session.encode_close(buf, code, reason),
@@ -387,20 +419,87 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.finish_if_drained(now);
     }
 
-    /// Switches to WebSocket after the `101` head of `len` bytes was
-    /// written: bytes after the request head belong to the session.
+    /// Writes the `101` head that accepts `handshake`, negotiating
+    /// permessage-deflate if `compress`, the policy and the client allow
+    /// (a state of the connection's own is taken for context takeover, and
+    /// given back if the head cannot be written).
+    pub(super) fn accept_upgrade<H: Handler<L>, L: Default>(
+        write: &mut [u8],
+        config: &Config,
+        env: &mut Env<'_, H, L>,
+        handshake: &Handshake<'_>,
+        protocol: Option<&'static str>,
+        tag: u64,
+        compress: bool,
+    ) -> Result<Accepted, EncodeError> {
+        let deflate = if compress {
+            Self::negotiate_deflate(config, handshake, env)
+        } else {
+            None
+        };
+        let mut value = [0; deflate::MAX_RESPONSE_LEN];
+        let extensions = deflate.map(|(agreement, _)| agreement.write_response(&mut value));
+        match ws::write_accept_with(write, handshake, protocol, extensions, env.date) {
+            Ok(head) => Ok(Accepted {
+                len: head.len(),
+                tag,
+                deflate,
+            }),
+            Err(error) => {
+                if let (Some((_, Some(slot))), Some(codec)) = (deflate, env.deflate.as_deref_mut())
+                {
+                    codec.release(slot);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// The permessage-deflate agreement for `handshake` under the
+    /// configured policy, with a state of the connection's own if it takes
+    /// over context; `None` to go uncompressed.
+    fn negotiate_deflate<H: Handler<L>, L: Default>(
+        config: &Config,
+        handshake: &Handshake<'_>,
+        env: &mut Env<'_, H, L>,
+    ) -> Option<(Agreement, Option<u16>)> {
+        let takeover = match config.websocket_deflate {
+            DeflatePolicy::Off => return None,
+            DeflatePolicy::NoContextTakeover => false,
+            DeflatePolicy::ContextTakeover { .. } => true,
+        };
+        let codec = env.deflate.as_deref_mut()?;
+        let agreement = deflate::negotiate(handshake.extensions(), takeover)?;
+        if !agreement.takes_over_context() {
+            return Some((agreement, None));
+        }
+        match codec.acquire() {
+            Some(slot) => Some((agreement, Some(slot))),
+            None => {
+                env.counters.deflate_contexts_exhausted += 1;
+                None
+            }
+        }
+    }
+
+    /// Switches to WebSocket after the `101` head was written: bytes after
+    /// the request head belong to the session.
     pub(super) fn open_websocket<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
         env: &mut Env<'_, H, L>,
         head_len: usize,
-        len: usize,
-        tag: u64,
+        accepted: Accepted,
     ) {
+        let Accepted { len, tag, deflate } = accepted;
         env.counters.response(101);
         self.push_written(len, env.now);
         let leftover = self.read_start + head_len..self.read_end;
         let mut session = Session::new();
+        if let Some((agreement, slot)) = deflate {
+            session = session.with_deflate(&agreement, slot, self.config.websocket_deflate_min_len);
+            self.deflate_slot = slot;
+        }
         let n = leftover.len();
         bufs.read.copy_within(leftover, 0);
         // A fresh session reads from the start of the buffer.
@@ -422,8 +521,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.restart_websocket_timers(env.now);
         let id = self.id;
         if let Some((state, output)) = self.websocket_output(&mut bufs.write, env.now) {
+            let deflate = deflate::reborrow(&mut env.deflate);
             env.handler
-                .on_open(&mut WebSocket::new(state, output, env.local, id));
+                .on_open(&mut WebSocket::new(state, output, env.local, id, deflate));
         }
         self.end_websocket_if_done(env.now);
     }
@@ -447,13 +547,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             return;
         }
         loop {
-            let received = state.session.receive(read);
+            let received = state
+                .session
+                .receive_with(read, deflate::reborrow(&mut env.deflate));
             let more = match received {
                 Ok(Some(message)) => {
                     match message {
                         Message::Text(_) | Message::Binary(_) => {
+                            let deflate = deflate::reborrow(&mut env.deflate);
                             let mut socket =
-                                WebSocket::new(state, output.reborrow(), env.local, id);
+                                WebSocket::new(state, output.reborrow(), env.local, id, deflate);
                             env.handler.on_message(message, &mut socket);
                         }
                         Message::Close(code, reason) => {

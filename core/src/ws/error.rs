@@ -42,15 +42,23 @@ pub enum ProtocolError {
     /// (1002, §7.4).
     InvalidCloseCode,
     /// The caller broke the session's contract: the buffer passed holds
-    /// fewer bytes than the session was told were read into it (1011).
+    /// fewer bytes than the session was told were read into it, or a
+    /// compressed message arrived and no [`Deflate`](super::Deflate) was
+    /// given to decompress it (1011).
     BufferMismatch,
+    /// A compressed message (permessage-deflate) whose payload is not
+    /// valid DEFLATE data (1007: data inconsistent with the message; RFC
+    /// 7692 §6.2 fails the connection and leaves the code open).
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
     /// The code of the Close frame that answers this error.
     pub const fn close_code(self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
             ProtocolError::MessageTooBig => CloseCode::MESSAGE_TOO_BIG,
             ProtocolError::BufferMismatch => CloseCode::INTERNAL_ERROR,
             ProtocolError::Frame(_)
@@ -73,6 +81,7 @@ impl ProtocolError {
             ProtocolError::ClosePayloadTooShort => "close payload of one byte",
             ProtocolError::InvalidCloseCode => "invalid close code",
             ProtocolError::BufferMismatch => "internal error",
+            ProtocolError::InvalidCompressedData => "invalid compressed data",
         }
     }
 }

@@ -24,8 +24,11 @@
 //! §5.2 and §5.5 that a header alone can break fails the connection with
 //! close code 1002 (protocol error), checked at the byte that breaks it:
 //!
-//! - RSV1, RSV2 and RSV3 must be clear: no extension is negotiated, so no
-//!   meaning for them is (§5.2).
+//! - RSV2 and RSV3 must be clear, and RSV1 too unless permessage-deflate
+//!   was negotiated ([`FrameDecoder::allow_rsv1`]): no other extension is,
+//!   so no meaning for them is (§5.2). Even then RSV1 marks only the first
+//!   frame of a compressed message: on a Continuation or a control frame
+//!   it is an error (RFC 7692 §6.1, §6).
 //! - Opcodes 0x3–0x7 and 0xB–0xF are reserved (§5.2).
 //! - The mask bit must be set: a server closes the connection on an
 //!   unmasked frame (§5.1).
@@ -127,6 +130,10 @@ impl Opcode {
 pub struct FrameHeader {
     /// Whether this is the last frame of its message.
     pub fin: bool,
+    /// RSV1: the message this frame begins is compressed (permessage-deflate,
+    /// RFC 7692 §6). Only ever set on a Text or Binary frame, and only when
+    /// the decoder [allows it](FrameDecoder::allow_rsv1).
+    pub rsv1: bool,
     /// What the payload is.
     pub opcode: Opcode,
     /// The key the payload is masked with.
@@ -143,6 +150,9 @@ pub enum FrameError {
     /// RSV1, RSV2 or RSV3 is set, and no extension gives it a meaning
     /// (§5.2).
     ReservedBits,
+    /// RSV1 on a Continuation or control frame: permessage-deflate marks
+    /// only a message's first frame (RFC 7692 §6, §6.1).
+    CompressedFragment,
     /// A reserved opcode: 0x3–0x7 or 0xB–0xF (§5.2).
     ReservedOpcode,
     /// A control frame without FIN: control frames are not fragmented
@@ -170,6 +180,7 @@ impl FrameError {
     pub const fn reason(self) -> &'static str {
         match self {
             FrameError::ReservedBits => "reserved bits set",
+            FrameError::CompressedFragment => "RSV1 on a continuation or control frame",
             FrameError::ReservedOpcode => "reserved opcode",
             FrameError::FragmentedControl => "fragmented control frame",
             FrameError::Unmasked => "unmasked client frame",
@@ -218,6 +229,11 @@ pub struct FrameDecoder {
     extended: u8,
     /// The FIN bit, known once `seen >= 1`.
     fin: bool,
+    /// The RSV1 bit, known once `seen >= 1`.
+    rsv1: bool,
+    /// Whether RSV1 may be set (permessage-deflate was negotiated); kept
+    /// from header to header.
+    rsv1_allowed: bool,
     /// The opcode, known once `seen >= 1`.
     opcode: Opcode,
     /// The payload length, as far as it has been read.
@@ -241,11 +257,21 @@ impl FrameDecoder {
             seen: 0,
             extended: 0,
             fin: false,
+            rsv1: false,
+            rsv1_allowed: false,
             opcode: Opcode::Continuation,
             len: 0,
             mask: [0; 4],
             failed: None,
         }
+    }
+
+    /// Lets RSV1 mark the first frame of a compressed message, once
+    /// permessage-deflate (RFC 7692) was negotiated; see
+    /// [`FrameHeader::rsv1`].
+    pub const fn allow_rsv1(mut self) -> Self {
+        self.rsv1_allowed = true;
+        self
     }
 
     /// Whether the decoder is between headers: no byte of the next one
@@ -277,11 +303,14 @@ impl FrameDecoder {
             if self.seen == 6 + self.extended {
                 let header = FrameHeader {
                     fin: self.fin,
+                    rsv1: self.rsv1,
                     opcode: self.opcode,
                     mask: self.mask,
                     payload_len: self.len,
                 };
+                let rsv1_allowed = self.rsv1_allowed;
                 *self = Self::new();
+                self.rsv1_allowed = rsv1_allowed;
                 return Ok(Some((header, i + 1)));
             }
         }
@@ -295,13 +324,18 @@ impl FrameDecoder {
         self.seen += 1;
         match index {
             0 => {
-                if byte & 0x70 != 0 {
+                let rsv1 = byte & 0x40 != 0;
+                if byte & 0x30 != 0 || (rsv1 && !self.rsv1_allowed) {
                     return Err(FrameError::ReservedBits);
                 }
                 let Some(opcode) = Opcode::from_u8(byte & 0x0F) else {
                     return Err(FrameError::ReservedOpcode);
                 };
+                if rsv1 && (opcode == Opcode::Continuation || opcode.is_control()) {
+                    return Err(FrameError::CompressedFragment);
+                }
                 let fin = byte & 0x80 != 0;
+                self.rsv1 = rsv1;
                 if opcode.is_control() && !fin {
                     return Err(FrameError::FragmentedControl);
                 }
@@ -388,6 +422,13 @@ pub fn encode_header(
     }
 }
 
+/// Sets RSV1 on a header [`encode_header`] wrote: the first (here, only)
+/// frame of a message compressed with permessage-deflate (RFC 7692 §6).
+#[inline]
+pub(crate) fn set_rsv1(header: &mut [u8]) {
+    header[0] |= 0x40;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +471,7 @@ mod tests {
     fn header(fin: bool, opcode: Opcode, payload_len: u64) -> FrameHeader {
         FrameHeader {
             fin,
+            rsv1: false,
             opcode,
             mask: MASK,
             payload_len,
@@ -556,6 +598,37 @@ mod tests {
             assert!(!decoder.is_idle());
             assert_eq!(error.close_code(), CloseCode::PROTOCOL_ERROR);
         }
+    }
+
+    /// RFC 7692 §6: with permessage-deflate, RSV1 marks a message's first
+    /// frame, and nothing else; RSV2 and RSV3 stay reserved.
+    #[test]
+    fn rsv1_with_deflate() {
+        let decode = |wire: &[u8]| FrameDecoder::new().allow_rsv1().decode(wire);
+        let (text, _) = decode(b"\xc1\x80\x01\x02\x03\x04").unwrap().unwrap();
+        assert!(text.rsv1 && text.fin && text.opcode == Opcode::Text);
+        let (binary, _) = decode(b"\x42\x80\x01\x02\x03\x04").unwrap().unwrap();
+        assert!(binary.rsv1 && !binary.fin);
+        let (plain, _) = decode(b"\x81\x80\x01\x02\x03\x04").unwrap().unwrap();
+        assert!(!plain.rsv1);
+        for wire in [&b"\xc0"[..], b"\x40", b"\xc8", b"\xc9", b"\xca"] {
+            assert_eq!(
+                decode(wire),
+                Err(FrameError::CompressedFragment),
+                "{wire:02x?}"
+            );
+        }
+        assert_eq!(decode(b"\xa1"), Err(FrameError::ReservedBits));
+        assert_eq!(decode(b"\x91"), Err(FrameError::ReservedBits));
+        // Kept from one header to the next.
+        let mut decoder = FrameDecoder::new().allow_rsv1();
+        let wire = b"\xc1\x80\x01\x02\x03\x04\xc2\x80\x01\x02\x03\x04";
+        assert!(decoder.decode(wire).unwrap().unwrap().0.rsv1);
+        assert!(decoder.decode(&wire[6..]).unwrap().unwrap().0.rsv1);
+        assert_eq!(
+            FrameError::CompressedFragment.close_code(),
+            CloseCode::PROTOCOL_ERROR
+        );
     }
 
     #[test]

@@ -23,9 +23,11 @@
 //! - Every element of `Sec-WebSocket-Protocol`, if present, is a token
 //!   (§4.1).
 //!
-//! `Origin` and `Sec-WebSocket-Extensions` are the application's to judge;
-//! [`Handshake::extensions`] hands over the latter raw. This layer
-//! negotiates no extension, so the response never names one.
+//! `Origin` is the application's to judge; [`Handshake::extensions`]
+//! hands over `Sec-WebSocket-Extensions` raw. The only extension a server
+//! of this crate negotiates is permessage-deflate
+//! ([`deflate::negotiate`](super::deflate::negotiate())), whose answer
+//! [`write_accept_with`] names.
 
 use core::fmt;
 use core::iter::FusedIterator;
@@ -171,9 +173,9 @@ impl<'a> Handshake<'a> {
         self.protocols().any(|offered| offered == name)
     }
 
-    /// The raw values of every `Sec-WebSocket-Extensions` field, for an
-    /// application that wants to log or judge them. No extension is
-    /// negotiated.
+    /// The raw values of every `Sec-WebSocket-Extensions` field, in order:
+    /// what [`deflate::negotiate`](super::deflate::negotiate()) reads, and
+    /// what an application may log or judge.
     pub fn extensions(&self) -> Values<'a, 'static> {
         self.headers.get_all("sec-websocket-extensions")
     }
@@ -356,7 +358,28 @@ pub fn write_accept<'b>(
     protocol: Option<&str>,
     date: Option<&DateCache>,
 ) -> Result<&'b [u8], EncodeError> {
-    let response = accept_response(buf, handshake, protocol)?;
+    write_accept_with(buf, handshake, protocol, None, date)
+}
+
+/// [`write_accept`], with a `Sec-WebSocket-Extensions` field naming the
+/// extensions accepted, when `extensions` is given (the value
+/// [`Agreement::write_response`](super::deflate::Agreement::write_response)
+/// writes, say).
+///
+/// # Errors
+///
+/// As [`accept_response`].
+pub fn write_accept_with<'b>(
+    buf: &'b mut [u8],
+    handshake: &Handshake<'_>,
+    protocol: Option<&str>,
+    extensions: Option<&[u8]>,
+    date: Option<&DateCache>,
+) -> Result<&'b [u8], EncodeError> {
+    let mut response = accept_response(buf, handshake, protocol)?;
+    if let Some(value) = extensions {
+        response.header("Sec-WebSocket-Extensions", value)?;
+    }
     let ctx = Context {
         request_version: Version::Http11,
         head_request: false,

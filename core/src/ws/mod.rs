@@ -11,6 +11,7 @@
 //! | [`session`] | [`Session`]: bytes from the client in, [`Message`]s out, automatic Pong and Close replies |
 //! | [`error`] | [`ProtocolError`], what fails a connection, and its close code |
 //! | [`send`] | whole server frames into caller buffers: [`encode_text`], [`encode_close`], ... |
+//! | [`deflate`] | permessage-deflate (RFC 7692): negotiation, and the [`Deflate`] trait a caller implements |
 //!
 //! After the handshake a server keeps one [`Session`] per connection and
 //! drives it with the read buffer it used for HTTP: read, [`Session::receive`]
@@ -65,6 +66,7 @@
 
 mod base64;
 pub mod close;
+pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;
@@ -75,6 +77,7 @@ pub mod topics;
 pub mod utf8;
 
 pub use close::CloseCode;
+pub use deflate::Deflate;
 pub use error::ProtocolError;
 pub use frame::{
     FrameDecoder, FrameError, FrameHeader, MAX_CLIENT_HEADER_LEN, MAX_CONTROL_PAYLOAD,
@@ -82,7 +85,7 @@ pub use frame::{
 };
 pub use handshake::{
     ACCEPT_KEY_LEN, GUID, Handshake, HandshakeError, Protocols, VERSION, accept_key,
-    accept_response, check_upgrade, write_accept, write_reject,
+    accept_response, check_upgrade, write_accept, write_accept_with, write_reject,
 };
 pub use mask::unmask;
 pub use send::{

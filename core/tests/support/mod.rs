@@ -546,6 +546,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 counters: &mut self.counters,
                 files: Some(&mut self.keeper),
                 spill: Some(&mut self.spill),
+                deflate: None,
             },
             answer,
         );
@@ -576,6 +577,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             counters: &mut self.counters,
             files: Some(&mut self.keeper),
             spill: Some(&mut self.spill),
+            deflate: None,
         });
     }
 
@@ -628,6 +630,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                         counters: &mut self.counters,
                         files: Some(&mut self.keeper),
                         spill: Some(&mut self.spill),
+                        deflate: None,
                     },
                 );
                 self.log.push(Event::Poll);
@@ -645,6 +648,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                         counters: &mut self.counters,
                         files: Some(&mut self.keeper),
                         spill: Some(&mut self.spill),
+                        deflate: None,
                     },
                 );
                 self.log.push(Event::Timeout(self.now));
@@ -681,6 +685,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                     counters: &mut self.counters,
                     files: Some(&mut self.keeper),
                     spill: Some(&mut self.spill),
+                    deflate: None,
                 });
                 self.log.push(Event::ReadClosed);
                 return true;
@@ -709,6 +714,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 counters: &mut self.counters,
                 files: Some(&mut self.keeper),
                 spill: Some(&mut self.spill),
+                deflate: None,
             },
         );
         true
@@ -778,6 +784,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                     counters: &mut self.counters,
                     files: Some(&mut self.keeper),
                     spill: Some(&mut self.spill),
+                    deflate: None,
                 });
                 return true;
             }
@@ -793,6 +800,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 counters: &mut self.counters,
                 files: Some(&mut self.keeper),
                 spill: Some(&mut self.spill),
+                deflate: None,
             },
         );
         true

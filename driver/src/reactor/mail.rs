@@ -191,7 +191,8 @@ where
         let Some(conn) = slot.conn.active() else {
             return false;
         };
-        let sent = conn.send_message(self.lending.pair(buffer), message, now);
+        let deflate = Some(self.app.deflate());
+        let sent = conn.send_message_with(self.lending.pair(buffer), message, now, deflate);
         // Write it now (and settle the buffer and the deadline), also after
         // a failure that began a close.
         self.service(token, now);

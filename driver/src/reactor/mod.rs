@@ -326,7 +326,7 @@ where
             spares: Spares::new(settings.config, pairs, settings.id),
             ready_list: VecDeque::new(),
             timers: Timers::with_capacity(1),
-            app: App::new(handler, settings.id, Counters::default()),
+            app: App::new(handler, settings.id, Counters::default(), &settings.config),
             accepted: 0,
             shared,
             clock: Clock::new(),

@@ -186,6 +186,7 @@ fn serve(
         // No files on this device.
         files: None,
         spill: None,
+        deflate: None,
     };
     if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
         conn.handle_timeout(bufs, &mut env);

@@ -42,7 +42,7 @@ where
         bufs: IoBuffers::boxed(),
         // The task is this runtime's worker: the handler's state, the
         // `Date` line, the counters and the files its responses own.
-        app: App::new(&shared.handler, 0, Counters::default()),
+        app: App::new(&shared.handler, 0, Counters::default(), &server.config),
         origin,
         file_chunk: Vec::new(),
     };

@@ -72,6 +72,11 @@
 use core::ops::Range;
 
 use super::close::parse_close_payload;
+mod compression;
+
+use compression::Compression;
+
+use super::deflate::{self, Deflate};
 use super::frame::{FrameDecoder, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_SERVER_HEADER_LEN, Opcode};
 use super::send::{self, MAX_CONTROL_FRAME_LEN, SendError};
 use super::{CloseCode, ProtocolError, Utf8Validator, encode_header, unmask};
@@ -172,6 +177,10 @@ pub struct Session {
     frame: Option<Frame>,
     /// The data message being assembled, from its first frame to its last.
     message: Option<Kind>,
+    /// Whether the data message being assembled is compressed.
+    compressed: bool,
+    /// permessage-deflate, if negotiated.
+    deflate: Option<Compression>,
     /// Validates the text message being assembled.
     text: Utf8Validator,
     /// Where the assembled payload starts in the buffer.
@@ -214,6 +223,8 @@ impl Session {
             decoder: FrameDecoder::new(),
             frame: None,
             message: None,
+            compressed: false,
+            deflate: None,
             text: Utf8Validator::new(),
             base: 0,
             message_len: 0,
@@ -298,7 +309,26 @@ impl Session {
     /// [`next_output`](Self::next_output)) unless the server had sent
     /// one already.
     pub fn receive<'b>(&mut self, buf: &'b mut [u8]) -> Result<Option<Message<'b>>, ProtocolError> {
-        let ready = match self.advance(buf) {
+        self.receive_with(buf, None)
+    }
+
+    /// [`receive`](Self::receive), decompressing compressed messages with
+    /// `codec` (see [`with_deflate`](Self::with_deflate)). A compressed
+    /// message is decompressed into `buf` after the bytes the session
+    /// holds, so it needs room there for itself twice over, compressed and
+    /// not; one that would decompress past the message limit or the end of
+    /// `buf` fails the connection with 1009.
+    ///
+    /// # Errors
+    ///
+    /// As [`receive`](Self::receive); a compressed message that is not
+    /// DEFLATE data is 1007, and one that arrives with no `codec` 1011.
+    pub fn receive_with<'b>(
+        &mut self,
+        buf: &'b mut [u8],
+        codec: Option<&mut dyn Deflate>,
+    ) -> Result<Option<Message<'b>>, ProtocolError> {
+        let ready = match self.advance(buf, codec) {
             Ok(Some(ready)) => ready,
             Ok(None) => return Ok(None),
             Err(error) => return Err(self.fail(error)),
@@ -521,7 +551,11 @@ impl Session {
     }
 
     /// Decodes up to the next finished message.
-    fn advance(&mut self, buf: &mut [u8]) -> Result<Option<Ready>, ProtocolError> {
+    fn advance(
+        &mut self,
+        buf: &mut [u8],
+        mut codec: Option<&mut dyn Deflate>,
+    ) -> Result<Option<Ready>, ProtocolError> {
         if let Some(error) = self.failed {
             return Err(error);
         }
@@ -564,7 +598,7 @@ impl Session {
                 if frame.opcode.is_control() {
                     self.control_len += take;
                 } else {
-                    if self.message == Some(Kind::Text) {
+                    if self.message == Some(Kind::Text) && !self.compressed {
                         self.text
                             .feed(&buf[end..end + take])
                             .map_err(|_| ProtocolError::InvalidUtf8)?;
@@ -578,7 +612,9 @@ impl Session {
                 return Ok(None);
             }
             self.frame = None;
-            if let Some(ready) = self.end_frame(frame, discard, buf)? {
+            if let Some(ready) =
+                self.end_frame(frame, discard, buf, deflate::reborrow(&mut codec))?
+            {
                 return Ok(Some(ready));
             }
         }
@@ -600,6 +636,7 @@ impl Session {
                 } else {
                     Kind::Binary
                 });
+                self.compressed = header.rsv1;
                 self.text.reset();
             }
             _ => {}
@@ -633,15 +670,23 @@ impl Session {
         &mut self,
         frame: Frame,
         discard: bool,
-        buf: &[u8],
+        buf: &mut [u8],
+        codec: Option<&mut dyn Deflate>,
     ) -> Result<Option<Ready>, ProtocolError> {
         if !frame.opcode.is_control() {
             if !frame.fin {
                 return Ok(None);
             }
             let kind = self.message.take();
-            let range = self.base..self.base + self.message_len;
+            let mut range = self.base..self.base + self.message_len;
             self.message_len = 0;
+            if self.compressed && !discard {
+                range = self.inflate(buf, range, codec)?;
+                return Ok(Some(match kind {
+                    Some(Kind::Text) => Ready::Text(range),
+                    _ => Ready::Binary(range),
+                }));
+            }
             return Ok(match kind {
                 _ if discard => None,
                 Some(Kind::Text) if !self.text.is_complete() => {
@@ -679,4 +724,4 @@ impl Session {
     }
 }
 
-static_assertions::const_assert!(core::mem::size_of::<Session>() <= 256);
+static_assertions::const_assert!(core::mem::size_of::<Session>() <= 272);
