@@ -56,66 +56,18 @@ printf 'ready' >"$site/index.html"
 chmod -R a+rX "$site"
 
 start_peregrine() {
-    port_free "$PEREGRINE_PORT"
-    taskset -c "$SERVER_CPU" "$STATIC" --port "$PEREGRINE_PORT" --workers 1 \
-        --root "$site" --compress --gzip-level 1 --grace-ms 1000 >"$tmp/peregrine.out" 2>&1 &
-    peregrine_pid=$!
-    pids+=("$peregrine_pid")
-    wait_ready "$PEREGRINE_PORT" "$peregrine_pid" 5 30 "$tmp/peregrine.out"
+    start_static_peregrine --compress --gzip-level 1
 }
 
 start_nginx() {
-    local dir=$tmp/nginx
-    port_free "$NGINX_PORT"
-    mkdir -p "$dir/tmp"
-    chmod 755 "$dir"
-    cat >"$dir/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 1;
-worker_rlimit_nofile 65536;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events {
-    worker_connections 8192;
-    multi_accept on;
-}
-http {
-    access_log off;
-    server_tokens off;
-    sendfile on;
-    tcp_nopush on;
-    open_file_cache max=1024 inactive=60s;
-    open_file_cache_valid 1s;
-    default_type application/octet-stream;
-    types { text/html html; application/json json; }
-    keepalive_timeout 75s;
-    keepalive_requests 1000000000;
+    start_static_nginx '    types { text/html html; application/json json; }
     gzip on;
     gzip_comp_level 1;
     gzip_types application/json;
-    gzip_vary on;
-    client_body_temp_path $dir/tmp;
-    proxy_temp_path $dir/tmp;
-    fastcgi_temp_path $dir/tmp;
-    uwsgi_temp_path $dir/tmp;
-    scgi_temp_path $dir/tmp;
-    server {
-        listen 127.0.0.1:$NGINX_PORT backlog=1024;
-        root $site;
-        location = $API {
+    gzip_vary on;' "        location = $API {
             default_type application/json;
             alias $site/items.json;
-        }
-    }
-}
-CONF
-    nginx -t -q -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" || die "nginx rejected its config"
-    taskset -c "$SERVER_CPU" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
-        >"$dir/stdout" 2>&1 &
-    nginx_pid=$!
-    pids+=("$nginx_pid")
-    wait_ready "$NGINX_PORT" "$nginx_pid" 5 30 "$dir/error.log"
+        }"
 }
 
 # Checks that PORT answers $API gzip-compressed, decoding to the JSON;

@@ -400,6 +400,25 @@ pub struct Outcome {
     pub unread: Vec<u8>,
 }
 
+/// The environment of a call into the driver's connection: its handler,
+/// state, clock, counters, file keeper and spill (a macro, so that it
+/// borrows the driver's fields, not the whole driver, beside its
+/// connection).
+macro_rules! driver_env {
+    ($driver:expr) => {
+        &mut Env {
+            handler: &$driver.handler,
+            local: &mut $driver.local,
+            date: None,
+            now: $driver.now,
+            counters: &mut $driver.counters,
+            files: Some(&mut $driver.keeper),
+            spill: Some(&mut $driver.spill),
+            deflate: None,
+        }
+    };
+}
+
 /// Plays the backend for one connection.
 pub struct Driver<
     H = Echo,
@@ -536,20 +555,9 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
     /// The application answers a deferred response with `answer`; whether
     /// one was waiting.
     pub fn answer(&mut self, answer: impl FnOnce(&mut Response<'_, L>)) -> bool {
-        let waiting = self.conn.handle_answer(
-            &mut self.bufs,
-            &mut Env {
-                handler: &self.handler,
-                local: &mut self.local,
-                date: None,
-                now: self.now,
-                counters: &mut self.counters,
-                files: Some(&mut self.keeper),
-                spill: Some(&mut self.spill),
-                deflate: None,
-            },
-            answer,
-        );
+        let waiting = self
+            .conn
+            .handle_answer(&mut self.bufs, driver_env!(self), answer);
         self.pump();
         waiting
     }
@@ -569,16 +577,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
 
     /// The backend drops the connection (`Connection::retire`).
     pub fn retire(&mut self) {
-        self.conn.retire(&mut Env {
-            handler: &self.handler,
-            local: &mut self.local,
-            date: None,
-            now: self.now,
-            counters: &mut self.counters,
-            files: Some(&mut self.keeper),
-            spill: Some(&mut self.spill),
-            deflate: None,
-        });
+        self.conn.retire(driver_env!(self));
     }
 
     /// The application wakes a parked stream.
@@ -620,37 +619,13 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 writes += 1;
             }
             if self.conn.has_work() {
-                self.conn.poll(
-                    &mut self.bufs,
-                    &mut Env {
-                        handler: &self.handler,
-                        local: &mut self.local,
-                        date: None,
-                        now: self.now,
-                        counters: &mut self.counters,
-                        files: Some(&mut self.keeper),
-                        spill: Some(&mut self.spill),
-                        deflate: None,
-                    },
-                );
+                self.conn.poll(&mut self.bufs, driver_env!(self));
                 self.log.push(Event::Poll);
                 progress = true;
             }
             progress |= self.read_once();
             if !progress && self.conn.poll_timeout().is_some_and(|d| d <= self.now) {
-                self.conn.handle_timeout(
-                    &mut self.bufs,
-                    &mut Env {
-                        handler: &self.handler,
-                        local: &mut self.local,
-                        date: None,
-                        now: self.now,
-                        counters: &mut self.counters,
-                        files: Some(&mut self.keeper),
-                        spill: Some(&mut self.spill),
-                        deflate: None,
-                    },
-                );
+                self.conn.handle_timeout(&mut self.bufs, driver_env!(self));
                 self.log.push(Event::Timeout(self.now));
                 let deadline = self.conn.poll_timeout();
                 assert!(
@@ -677,16 +652,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
         if self.pending.is_empty() {
             if self.eof && !self.eof_reported {
                 self.eof_reported = true;
-                self.conn.handle_read_closed(&mut Env {
-                    handler: &self.handler,
-                    local: &mut self.local,
-                    date: None,
-                    now: self.now,
-                    counters: &mut self.counters,
-                    files: Some(&mut self.keeper),
-                    spill: Some(&mut self.spill),
-                    deflate: None,
-                });
+                self.conn.handle_read_closed(driver_env!(self));
                 self.log.push(Event::ReadClosed);
                 return true;
             }
@@ -703,20 +669,7 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
             *dst = src;
         }
         self.log.push(Event::Read(n));
-        self.conn.handle_read(
-            n,
-            &mut self.bufs,
-            &mut Env {
-                handler: &self.handler,
-                local: &mut self.local,
-                date: None,
-                now: self.now,
-                counters: &mut self.counters,
-                files: Some(&mut self.keeper),
-                spill: Some(&mut self.spill),
-                deflate: None,
-            },
-        );
+        self.conn.handle_read(n, &mut self.bufs, driver_env!(self));
         true
     }
 
@@ -776,33 +729,12 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
                 assert!(!self.write_closed, "CloseWrite asked for twice");
                 self.write_closed = true;
                 self.log.push(Event::CloseWrite);
-                self.conn.handle_write_closed(&mut Env {
-                    handler: &self.handler,
-                    local: &mut self.local,
-                    date: None,
-                    now: self.now,
-                    counters: &mut self.counters,
-                    files: Some(&mut self.keeper),
-                    spill: Some(&mut self.spill),
-                    deflate: None,
-                });
+                self.conn.handle_write_closed(driver_env!(self));
                 return true;
             }
         };
-        self.conn.handle_written(
-            written,
-            &mut self.bufs,
-            &mut Env {
-                handler: &self.handler,
-                local: &mut self.local,
-                date: None,
-                now: self.now,
-                counters: &mut self.counters,
-                files: Some(&mut self.keeper),
-                spill: Some(&mut self.spill),
-                deflate: None,
-            },
-        );
+        self.conn
+            .handle_written(written, &mut self.bufs, driver_env!(self));
         true
     }
 
