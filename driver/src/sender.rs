@@ -131,7 +131,7 @@ impl Sender {
     /// [`PostError::Full`] if some worker's mailbox was full (the others
     /// still got the message), [`PostError::TooLarge`].
     pub fn publish(&self, topic: u64, message: Message<'_>) -> Result<(), PostError> {
-        self.post_everywhere(Target::Topic(topic), message)
+        self.post_everywhere(|mailbox| mailbox.post(Target::Topic(topic), message))
     }
 
     /// Appends `bytes` to the body of every streamed response subscribed
@@ -152,16 +152,7 @@ impl Sender {
     ///
     /// [`Response::subscribe`]: peregrine_core::Response::subscribe
     pub fn publish_to_streams(&self, topic: u64, bytes: &[u8]) -> Result<(), PostError> {
-        let mut result = Ok(());
-        for mailbox in self.shared.mailboxes.iter() {
-            if let Err(error) = mailbox.post_stream_data(topic, bytes) {
-                if error == PostError::TooLarge {
-                    return Err(error);
-                }
-                result = Err(error);
-            }
-        }
-        result
+        self.post_everywhere(|mailbox| mailbox.post_stream_data(topic, bytes))
     }
 
     /// Sends `message` to every open WebSocket connection of the server.
@@ -170,14 +161,18 @@ impl Sender {
     ///
     /// As for [`publish`](Self::publish).
     pub fn broadcast(&self, message: Message<'_>) -> Result<(), PostError> {
-        self.post_everywhere(Target::All, message)
+        self.post_everywhere(|mailbox| mailbox.post(Target::All, message))
     }
 
-    /// Posts to every worker's mailbox; the first error, after trying all.
-    fn post_everywhere(&self, target: Target, message: Message<'_>) -> Result<(), PostError> {
+    /// Posts to every worker's mailbox with `post`; the first error, after
+    /// trying all (but a record too large for any mailbox stops at once).
+    fn post_everywhere(
+        &self,
+        post: impl Fn(&Mailbox) -> Result<(), PostError>,
+    ) -> Result<(), PostError> {
         let mut result = Ok(());
         for mailbox in self.shared.mailboxes.iter() {
-            if let Err(error) = mailbox.post(target, message) {
+            if let Err(error) = post(mailbox) {
                 if error == PostError::TooLarge {
                     return Err(error);
                 }
