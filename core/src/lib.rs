@@ -99,6 +99,7 @@ mod version;
 
 pub mod chunked;
 pub mod date;
+pub mod h2;
 pub mod path;
 pub mod query;
 pub mod response;

@@ -1,0 +1,8 @@
+//! HTTP/2 (RFC 9113), sans-IO and without allocation: the frame layer
+//! ([`frame`]) and header compression ([`hpack`], RFC 7541).
+//!
+//! Both work on caller-provided buffers and fixed-capacity state sized by
+//! const generics, like the HTTP/1.1 [`Connection`](crate::Connection).
+
+pub mod frame;
+pub mod hpack;
