@@ -4,7 +4,8 @@ use super::queue::Segment;
 use crate::FileRegion;
 
 /// How many slices one vectored write offers at most: the size of the
-/// array a caller fills with [`Slices::fill`] or [`Slices::fill_io`].
+/// array a caller fills with [`Slices::fill`] (or `Slices::fill_io`, with
+/// the `std` feature).
 /// Output beyond it (a long pipeline of responses with static bodies) goes
 /// out in a later write. Well under every system's `IOV_MAX` (1,024 on
 /// Linux and the BSDs).
@@ -87,8 +88,8 @@ impl<'b> Slices<'b> {
     /// Takes the next slices into `out`, as many as fit, and returns how
     /// many it took: `&out[..count]` is what one vectored write offers
     /// (an array of [`MAX_SLICES`] holds what the backends offer). A
-    /// caller whose API takes `std::io::IoSlice`s uses
-    /// [`fill_io`](Self::fill_io).
+    /// caller whose API takes `std::io::IoSlice`s uses `fill_io` (with the
+    /// `std` feature).
     #[inline]
     pub fn fill(&mut self, out: &mut [&'b [u8]]) -> usize {
         let mut count = 0;
