@@ -6,6 +6,7 @@
 //!
 //! - [`io::drive`]: the loop that moves bytes between a socket and a
 //!   `peregrine_core::Connection` (blocking or edge-triggered);
+//! - [`embed::Embedded`]: one connection driven by a runtime of one's own;
 //! - [`app::App`]: what every worker does with its connections, however
 //!   it waits for them — the application and its per-worker state, the
 //!   `Date` line, the counters, deadlines fired and connections wound down
@@ -36,6 +37,7 @@ pub mod app;
 pub mod clock;
 pub mod compress;
 pub mod deflate;
+pub mod embed;
 pub mod files;
 pub mod hub;
 pub mod io;

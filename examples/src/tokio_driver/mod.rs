@@ -3,13 +3,13 @@
 //! of its own on the multi-thread runtime, for any [`Handler`].
 //!
 //! A connection's task does what a Peregrine backend does, through the
-//! core's API alone (see `connection.rs`): it reads into `read_buf` and
-//! reports with `handle_read`; writes each `Transmit::Write` with one
-//! vectored write and reports with `handle_written`; sleeps until
-//! `poll_timeout` and calls `handle_timeout`; and calls `handle_wake` when
-//! [`Handle::wake`] names it. [`Server::run`] accepts until
-//! [`Handle::shutdown`], then lets every connection finish within the
-//! grace period.
+//! driver's [`Embedded`](peregrine_driver::embed::Embedded) connection
+//! (see `connection.rs`): it reads into `read_buf` and reports with
+//! `on_read`; writes each `Output::Write` with one vectored write and
+//! reports with `on_written`; sleeps until the `deadline` and calls
+//! `on_timeout`; and calls `on_wake` when [`Handle::wake`] names it.
+//! [`Server::run`] accepts until [`Handle::shutdown`], then lets every
+//! connection finish within the grace period.
 
 mod connection;
 
@@ -93,8 +93,6 @@ struct Shared<S, H> {
     server: S,
     /// The application.
     handler: H,
-    /// Time zero of the connections' millisecond clock.
-    origin: Instant,
 }
 
 /// What a server did, returned by [`Server::run`].
@@ -117,11 +115,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         H: Handler<L> + Send + 'static,
         L: Default + Send + 'static,
     {
-        let origin = Instant::now();
         let shared = Arc::new(Shared {
             server: self,
             handler,
-            origin,
         });
         let handle = &shared.server.handle;
         let (mut tasks, mut totals) = (JoinSet::new(), Totals::default());
