@@ -9,6 +9,8 @@ use crate::file::{FileKeeper, FileRegion, Span};
 use crate::response::{Context, EncodeError, ResponseEncoder, ResponseFraming, check_field};
 use crate::spill::{Chain, Spill};
 use crate::{ConnectionId, StatusCode};
+#[cfg(doc)]
+use crate::{Fill, Handler, Outcome};
 
 mod writer;
 
