@@ -23,7 +23,7 @@
 //! plaintext into a `Vec` of its own, received or sent: two allocations a
 //! request, which this avoids.
 //!
-//! Records wait in a record buffer (one record in, one out, about 33 KiB)
+//! Records wait in a record buffer (one record in, one out: 33,352 bytes)
 //! lent from the worker thread's pool only while the connection has bytes
 //! in flight: an idle keep-alive TLS connection holds none (see
 //! `buffers.rs` for why these are not the worker's buffer pairs, and how
@@ -123,7 +123,7 @@ impl TlsConfig {
         self
     }
 
-    /// Sets how many record buffers (about 33 KiB each) a worker thread
+    /// Sets how many record buffers (33,352 bytes each) a worker thread
     /// keeps for reuse once connections give them back (default
     /// [`DEFAULT_KEPT`]): a worker keeps as many as it had TLS
     /// connections with bytes in flight at once, up to this; beyond it,

@@ -439,3 +439,13 @@ fn a_configuration_made_by_hand_gets_secret_extraction() {
     let mut pair = Pair::new(&server, pki.client(suites()[0]));
     assert_eq!(pair.handshake(b"works"), b"works");
 }
+
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn the_sizes_the_readme_gives() {
+    // Beside each connection in its slot: the phase and the record
+    // buffer, boxed.
+    assert_eq!(size_of::<TlsSession>(), 24);
+    // A record buffer: a record in, a record out, where each stands.
+    assert_eq!(size_of::<super::buffers::Records>(), 33_352);
+}
