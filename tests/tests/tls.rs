@@ -34,6 +34,7 @@ native_backend_tests!(
     graceful_close_sends_close_notify,
     [concurrent] reload_changes_the_certificate_for_new_connections_only,
     files_whole_ranged_and_abandoned,
+    a_pipeline_longer_than_the_read_buffer_is_answered_at_once,
     curl_insecure,
 );
 
@@ -84,6 +85,38 @@ fn upload_and_large_body(backend: Backend) {
     assert_eq!(response.body.len(), 3_000_000);
     assert!(response.body == pattern(3_000_000), "the body differs");
     assert_eq!(client.get("/").body, b"Hello, World!");
+}
+
+fn a_pipeline_longer_than_the_read_buffer_is_answered_at_once(backend: Backend) {
+    let pki = Pki::new();
+    let server = localhost(backend, &pki);
+    let mut client = TlsClient::connect(&server, pki.default_client(), "localhost").unwrap();
+    // 30 requests of about 1 KB in one write of exactly two full records
+    // (2 × 16,384 bytes), a request cut at the records' boundary: the
+    // second record's plaintext is more than the connection's read buffer
+    // has room for behind the cut request, so the TLS layer holds the
+    // rest decrypted, and the socket has nothing more. Handing the rest
+    // over must not wait on the socket (a blocking one would wait there,
+    // up to the portable backend's 100 ms poll, each round).
+    let request = |pad: usize| {
+        format!(
+            "GET / HTTP/1.1\r\nHost: t\r\nX-Pad: {}\r\n\r\n",
+            "p".repeat(pad)
+        )
+    };
+    let mut wire = request(1057).repeat(29);
+    wire.push_str(&request(32_768 - wire.len() - 36));
+    assert_eq!(wire.len(), 32_768);
+    let started = Instant::now();
+    for _ in 0..20 {
+        client.send(wire.as_bytes());
+        for _ in 0..30 {
+            assert_eq!(client.response().body, b"Hello, World!");
+        }
+    }
+    let elapsed = started.elapsed();
+    // 20 rounds: at least 2 s if each waited 100 ms.
+    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
 }
 
 fn versions_forced_by_the_client(backend: Backend) {

@@ -188,7 +188,9 @@ impl Input {
         } else if self.start > 0 {
             self.bytes.copy_within(self.start..self.end, 0);
             self.end -= self.start;
-            self.offered -= self.start;
+            // Only the handshake keeps `offered` (at or past `start`);
+            // after it, it stays at 0.
+            self.offered = self.offered.saturating_sub(self.start);
             self.start = 0;
         }
         &mut self.bytes[self.end..]

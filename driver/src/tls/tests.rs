@@ -306,6 +306,18 @@ fn every_suite_handshakes_and_carries_data_both_ways() {
         );
         // Idle again: the record buffer went back.
         assert!(pair.session.records.is_none());
+        // An upload of many full records: partial records wait at the
+        // end of the input and move to its start.
+        let upload: Vec<u8> = (0..60_000u32).map(|i| (i % 241) as u8).collect();
+        pair.client.writer().write_all(&upload).unwrap();
+        pair.pump_client();
+        let mut got = Vec::new();
+        while got.len() < upload.len() {
+            let read = pair.server_read().unwrap().unwrap();
+            assert!(!read.is_empty(), "{suite:?}: {} bytes in", got.len());
+            got.extend_from_slice(&read);
+        }
+        assert!(got == upload, "{suite:?}");
     }
 }
 
