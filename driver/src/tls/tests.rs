@@ -34,6 +34,9 @@ struct Wire {
     up_closed: bool,
     /// The server shut its write side.
     down_closed: bool,
+    /// If not 0, the most one server read takes (records arrive in
+    /// pieces).
+    trickle: usize,
 }
 
 /// The server's end: non-blocking.
@@ -50,7 +53,10 @@ impl Socket for ServerEnd {
                 Err(ErrorKind::WouldBlock.into())
             };
         }
-        let n = wire.up.len().min(buf.len());
+        let mut n = wire.up.len().min(buf.len());
+        if wire.trickle > 0 {
+            n = n.min(wire.trickle);
+        }
         for (byte, slot) in wire.up.drain(..n).zip(buf.iter_mut()) {
             *slot = byte;
         }
@@ -318,6 +324,28 @@ fn every_suite_handshakes_and_carries_data_both_ways() {
             got.extend_from_slice(&read);
         }
         assert!(got == upload, "{suite:?}");
+    }
+}
+
+#[test]
+fn records_arriving_in_pieces() {
+    let pki = pki();
+    let server = pki.server();
+    for (suite, trickle) in suites().into_iter().zip([1, 7, 300, 1, 7, 300]) {
+        let mut pair = Pair::new(&server, pki.client(suite));
+        pair.wire.borrow_mut().trickle = trickle;
+        assert_eq!(
+            pair.handshake(b"GET / HTTP/1.1\r\n\r\n"),
+            b"GET / HTTP/1.1\r\n\r\n"
+        );
+        let upload: Vec<u8> = (0..40_000u32).map(|i| (i % 239) as u8).collect();
+        pair.client.writer().write_all(&upload).unwrap();
+        pair.pump_client();
+        let mut got = Vec::new();
+        while got.len() < upload.len() {
+            got.extend_from_slice(&pair.server_read().unwrap().unwrap());
+        }
+        assert!(got == upload, "{suite:?}, {trickle} bytes a read");
     }
 }
 
