@@ -131,8 +131,13 @@ fn chat_pages_talk_compressed_when_the_server_allows_it() {
         };
         let (server, _) = TestServer::start_with_sender(options, Chat::new);
         let url = |name: &str| format!("http://{}/?room=deck&name={name}", server.addr());
-        let alice = browser.open(&url("alice")).unwrap();
-        let bob = browser.open(&url("bob")).unwrap();
+        let mut open = |name: &str| {
+            browser
+                .open(&url(name))
+                .unwrap_or_else(|e| panic!("{policy:?}: cannot open {name}'s page: {e}"))
+        };
+        let alice = open("alice");
+        let bob = open("bob");
         for page in [&alice, &bob] {
             assert_eq!(browser.eval(page, "chat.ready", EVAL).unwrap(), json!(true));
             assert_eq!(
