@@ -81,6 +81,7 @@ enum Representation<'b> {
 impl Representation<'_> {
     /// Parses the representation at the start of `input`; returns it and
     /// the bytes it took.
+    #[inline]
     fn parse(input: &[u8]) -> Result<(Representation<'_>, usize), DecodeError> {
         let Some(&first) = input.first() else {
             return Err(DecodeError::Truncated);
@@ -305,7 +306,8 @@ impl<const CAPACITY: usize> Decoder<CAPACITY> {
     ///
     /// Fields are written one after another from the start of `out` (at
     /// most `u32::MAX` bytes of it are used); a field handed to `on_field`
-    /// stays where it is. Returns the count, bytes and header list size.
+    /// stays where it is, and bytes past the last field may have been
+    /// overwritten. Returns the count, bytes and header list size.
     ///
     /// Errors: an `on_field` error, or a [`DecodeError`] converted into
     /// `E`. After a compression error
@@ -363,7 +365,7 @@ impl<const CAPACITY: usize> Decoder<CAPACITY> {
                 continue;
             }
             let free = rest_mut(out, decoded.written);
-            match self.write_field(field, free, decoded.header_list_size) {
+            match self.write_field(&field, free, decoded.header_list_size) {
                 Ok((name_len, value_len)) => {
                     let offset = decoded.written;
                     let name_end = offset + name_len;
@@ -461,29 +463,54 @@ impl<const CAPACITY: usize> Decoder<CAPACITY> {
         Ok(())
     }
 
+    /// Writes the table entry at `index` at the start of `out`; returns the
+    /// name and value lengths. The hot path of a block: one move of 32
+    /// bytes for a static entry, one copy for a dynamic one.
+    fn write_entry(
+        &self,
+        index: usize,
+        out: &mut [u8],
+        list_size: usize,
+    ) -> Result<(usize, usize), DecodeError> {
+        if let Some((name, value)) = static_table::get(index) {
+            self.check_list_size(list_size, name.len() + value.len())?;
+            let padded = &static_table::PADDED[index - 1];
+            match out.get_mut(..static_table::PADDED_LEN) {
+                // What follows the field is overwritten by the next one.
+                Some(room) => room.copy_from_slice(padded),
+                None => {
+                    let len = name.len() + value.len();
+                    let exact = out.get_mut(..len).ok_or(DecodeError::BufferFull)?;
+                    exact.copy_from_slice(&padded[..len]);
+                }
+            }
+            return Ok((name.len(), value.len()));
+        }
+        let dynamic = index
+            .checked_sub(static_table::LEN + 1)
+            .ok_or(DecodeError::IndexZero)?;
+        let (field, name_len) = self
+            .table
+            .get_joined(dynamic)
+            .ok_or(DecodeError::IndexOutOfRange)?;
+        self.check_list_size(list_size, field.len())?;
+        let room = out.get_mut(..field.len()).ok_or(DecodeError::BufferFull)?;
+        room.copy_from_slice(field);
+        Ok((name_len, field.len() - name_len))
+    }
+
     /// Writes a field's name and value at the start of `out` and applies it
     /// to the table; returns the name and value lengths. The table changes
     /// only once the field is written: after an error [`skip`](Self::skip)
     /// applies it instead.
     fn write_field(
         &mut self,
-        field: FieldRepresentation<'_>,
+        field: &FieldRepresentation<'_>,
         out: &mut [u8],
         list_size: usize,
     ) -> Result<(usize, usize), DecodeError> {
-        let (name, value, indexing) = match field {
-            FieldRepresentation::Indexed(index) => {
-                let (name, value) = self.entry(index)?;
-                self.check_list_size(list_size, name.len() + value.len())?;
-                let len = name.len() + value.len();
-                let (name_out, value_out) = out
-                    .get_mut(..len)
-                    .ok_or(DecodeError::BufferFull)?
-                    .split_at_mut(name.len());
-                name_out.copy_from_slice(name);
-                value_out.copy_from_slice(value);
-                return Ok((name.len(), value.len()));
-            }
+        let (name, value, indexing) = match *field {
+            FieldRepresentation::Indexed(index) => return self.write_entry(index, out, list_size),
             FieldRepresentation::Literal {
                 name,
                 value,

@@ -215,6 +215,14 @@ impl<const CAPACITY: usize> DynamicTable<CAPACITY> {
         })
     }
 
+    /// The entry at `index` (0 newest) as its name and value back to back,
+    /// and the name's length: one slice to copy.
+    pub(crate) fn get_joined(&self, index: usize) -> Option<(&[u8], usize)> {
+        let slot = self.slot(index)?;
+        let field = self.arena.get(slot.offset..slot.offset + slot.data_len())?;
+        Some((field, slot.name_len))
+    }
+
     /// The entries, newest first.
     pub fn iter(&self) -> Entries<'_, CAPACITY> {
         Entries {

@@ -79,6 +79,39 @@ pub(crate) fn get(index: usize) -> Option<(&'static [u8], &'static [u8])> {
     ENTRIES.get(index.checked_sub(1)?).copied()
 }
 
+/// Bytes every entry's name and value fit in together (the longest is
+/// "accept-encoding: gzip, deflate", 28).
+pub(crate) const PADDED_LEN: usize = 32;
+
+/// Each entry's name and value back to back, padded with zeros to
+/// [`PADDED_LEN`]: the decoder copies an entry with one fixed-size move.
+pub(crate) static PADDED: [[u8; PADDED_LEN]; LEN] = pad_entries();
+
+/// Builds [`PADDED`]; fails to compile if an entry does not fit.
+const fn pad_entries() -> [[u8; PADDED_LEN]; LEN] {
+    let mut padded = [[0; PADDED_LEN]; LEN];
+    let mut i = 0;
+    while i < LEN {
+        let (name, value) = ENTRIES[i];
+        assert!(
+            name.len() + value.len() <= PADDED_LEN,
+            "a static entry is too long"
+        );
+        let mut j = 0;
+        while j < name.len() {
+            padded[i][j] = name[j];
+            j += 1;
+        }
+        let mut k = 0;
+        while k < value.len() {
+            padded[i][name.len() + k] = value[k];
+            k += 1;
+        }
+        i += 1;
+    }
+    padded
+}
+
 /// What the static table has for a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Match {
@@ -167,6 +200,15 @@ mod tests {
             // The first entry with the name answers a name match.
             let first = ENTRIES.iter().position(|entry| entry.0 == name).unwrap() + 1;
             assert_eq!(find(name, b"not in the table"), Some(Match::Name(first)));
+        }
+    }
+
+    #[test]
+    fn padded_entries() {
+        for (i, &(name, value)) in ENTRIES.iter().enumerate() {
+            let padded = &PADDED[i];
+            assert_eq!(&padded[..name.len()], name);
+            assert_eq!(&padded[name.len()..name.len() + value.len()], value);
         }
     }
 

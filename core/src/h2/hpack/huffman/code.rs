@@ -4,7 +4,7 @@
 //! The decoder reads four bits at a time. Its states are the 256 inner
 //! nodes of the code tree (257 leaves: the bytes and EOS); [`STEPS`] gives,
 //! for each state and each 4-bit group, the state after it and the symbol
-//! it completed, if any. No code is shorter than five bits, so a group
+//! it completed, if any, in one 32-bit word. No code is shorter than five bits, so a group
 //! completes at most one symbol. The tables are computed by `const fn`s
 //! from [`CODES`], the one table copied from the RFC; building them checks
 //! that the code is prefix-free and complete, or the crate does not
@@ -146,37 +146,48 @@ const fn build_tree() -> Tree {
     tree
 }
 
-/// A 4-bit group completed a byte.
-pub(super) const EMITS: u8 = 1;
-/// A 4-bit group completed EOS.
-pub(super) const EOS_FOUND: u8 = 2;
-
-/// One move of the decoder: the state after four more bits and what they
-/// completed.
+/// One move of the decoder, packed in 32 bits for one load: the row of
+/// the next state in [`STEPS`] (its number × 16) in bits 0–11, the byte
+/// completed in bits 16–23, and two flags.
 #[derive(Clone, Copy)]
-pub(super) struct Step {
-    /// The state after the group.
-    pub(super) next: u8,
-    /// The byte completed, when `flags` has [`EMITS`].
-    pub(super) symbol: u8,
-    /// [`EMITS`], [`EOS_FOUND`], or none.
-    pub(super) flags: u8,
+pub(super) struct Step(u32);
+
+impl Step {
+    /// The group completed a byte.
+    const EMITS: u32 = 1 << 24;
+    /// The group completed EOS.
+    const EOS: u32 = 1 << 25;
+
+    /// The row of the state after the group: `state × 16`, below 4096.
+    pub(super) const fn next_row(self) -> usize {
+        (self.0 & 0xfff) as usize
+    }
+
+    /// 1 if the group completed a byte, else 0.
+    pub(super) const fn emitted(self) -> usize {
+        ((self.0 >> 24) & 1) as usize
+    }
+
+    /// Whether the group completed EOS.
+    pub(super) const fn is_eos(self) -> bool {
+        self.0 & Self::EOS != 0
+    }
+
+    /// The byte completed, when [`emitted`](Self::emitted) is 1.
+    pub(super) const fn symbol(self) -> u8 {
+        (self.0 >> 16) as u8
+    }
 }
 
 /// Walks the tree from every state with every 4-bit group.
-const fn build_steps(tree: &Tree) -> [[Step; 16]; STATES] {
-    let mut steps = [[Step {
-        next: 0,
-        symbol: 0,
-        flags: 0,
-    }; 16]; STATES];
+const fn build_steps(tree: &Tree) -> [Step; STATES * 16] {
+    let mut steps = [Step(0); STATES * 16];
     let mut state = 0;
     while state < STATES {
         let mut group = 0;
         while group < 16 {
             let mut node = state;
-            let mut symbol = 0;
-            let mut flags = 0;
+            let mut packed = 0;
             let mut bit = 4;
             while bit > 0 {
                 bit -= 1;
@@ -184,20 +195,16 @@ const fn build_steps(tree: &Tree) -> [[Step; 16]; STATES] {
                 if child & LEAF == 0 {
                     node = child as usize;
                 } else {
-                    if child & !LEAF == EOS {
-                        flags |= EOS_FOUND;
+                    let symbol = child & !LEAF;
+                    packed |= if symbol == EOS {
+                        Step::EOS
                     } else {
-                        flags |= EMITS;
-                        symbol = (child & !LEAF) as u8;
-                    }
+                        Step::EMITS | (symbol as u32) << 16
+                    };
                     node = 0;
                 }
             }
-            steps[state][group] = Step {
-                next: node as u8,
-                symbol,
-                flags,
-            };
+            steps[state * 16 + group] = Step(packed | (node * 16) as u32);
             group += 1;
         }
         state += 1;
@@ -237,8 +244,8 @@ const fn build_endings(tree: &Tree) -> [Ending; STATES] {
 /// The tree, only needed to build the tables below.
 const TREE: Tree = build_tree();
 
-/// The decoder's moves: `STEPS[state][group]`, 12 KiB.
-pub(super) static STEPS: [[Step; 16]; STATES] = build_steps(&TREE);
+/// The decoder's moves: `STEPS[state × 16 + group]`, 16 KiB.
+pub(super) static STEPS: [Step; STATES * 16] = build_steps(&TREE);
 
 /// How a string may end in each state.
 pub(super) static ENDINGS: [Ending; STATES] = build_endings(&TREE);

@@ -1,7 +1,8 @@
 //! Huffman coding of string literals (RFC 7541 §5.2, Appendix B).
 //!
 //! Decoding runs the automaton of [`code`] four bits at a time: two table
-//! reads a byte, no bit-by-bit tree walk. A string must end on a symbol
+//! reads a byte, no bit-by-bit tree walk, and, given room for the most
+//! bytes a string can decode to, no branch on the data. A string must end on a symbol
 //! boundary or in padding of at most 7 one bits; EOS inside a string, a
 //! zero in the padding or a longer padding are errors (§5.2).
 //!
@@ -10,7 +11,7 @@
 
 mod code;
 
-use code::{CODES, EMITS, ENDINGS, EOS_FOUND, Ending, STEPS};
+use code::{CODES, ENDINGS, Ending, STEPS};
 
 use super::DecodeError;
 
@@ -48,28 +49,10 @@ pub(crate) fn encode(bytes: &[u8], out: &mut [u8]) -> Option<usize> {
     Some(out.len())
 }
 
-/// Runs the decoder over `bytes`, handing each decoded byte to `emit`.
-#[inline(always)]
-fn run(
-    bytes: &[u8],
-    mut emit: impl FnMut(u8) -> Result<(), DecodeError>,
-) -> Result<(), DecodeError> {
-    let mut state = 0u8;
-    for &byte in bytes {
-        for group in [byte >> 4, byte & 0x0f] {
-            let step = STEPS[usize::from(state)][usize::from(group)];
-            if step.flags != 0 {
-                if step.flags & EOS_FOUND != 0 {
-                    return Err(DecodeError::HuffmanEos);
-                }
-                if step.flags & EMITS != 0 {
-                    emit(step.symbol)?;
-                }
-            }
-            state = step.next;
-        }
-    }
-    match ENDINGS[usize::from(state)] {
+/// Fails unless a string may end in the state whose row is `row`: after
+/// at most 7 one bits of padding (§5.2).
+fn check_ending(row: usize) -> Result<(), DecodeError> {
+    match ENDINGS[(row >> 4) & 0xff] {
         Ending::Valid => Ok(()),
         Ending::PaddingTooLong => Err(DecodeError::HuffmanPaddingTooLong),
         Ending::PaddingNotOnes => Err(DecodeError::HuffmanPaddingNotOnes),
@@ -77,28 +60,73 @@ fn run(
 }
 
 /// Decodes the Huffman-coded `bytes` into the start of `out`; returns the
-/// length written. [`DecodeError::BufferFull`] if `out` is too short, the
-/// Huffman errors if `bytes` is not a valid string.
+/// length written. The Huffman errors if `bytes` is not a valid string,
+/// else [`DecodeError::BufferFull`] if `out` is too short.
 pub(crate) fn decode(bytes: &[u8], out: &mut [u8]) -> Result<usize, DecodeError> {
-    let mut slots = out.iter_mut();
+    // The current state's row in `STEPS`, masked when used so that every
+    // index is seen in bounds. EOS is remembered and reported at the end:
+    // what is decoded after it does not matter.
+    let mut row = 0;
     let mut written = 0;
-    run(bytes, |symbol| {
-        let slot = slots.next().ok_or(DecodeError::BufferFull)?;
-        *slot = symbol;
-        written += 1;
-        Ok(())
-    })?;
+    let mut eos = false;
+    if out.len() / 2 >= bytes.len() {
+        // Room for a symbol per 4-bit group, the most there can be: each
+        // group writes the next slot and moves past it only if it
+        // completed a byte, so nothing branches on the data.
+        for &byte in bytes {
+            for group in [byte >> 4, byte & 0x0f] {
+                let step = STEPS[(row | usize::from(group)) & 0xfff];
+                if let Some(slot) = out.get_mut(written) {
+                    *slot = step.symbol();
+                }
+                written += step.emitted();
+                eos |= step.is_eos();
+                row = step.next_row();
+            }
+        }
+    } else {
+        for &byte in bytes {
+            for group in [byte >> 4, byte & 0x0f] {
+                let step = STEPS[(row | usize::from(group)) & 0xfff];
+                if step.emitted() == 1 {
+                    let Some(slot) = out.get_mut(written) else {
+                        // Report an invalid string as such.
+                        decoded_len(bytes)?;
+                        return Err(DecodeError::BufferFull);
+                    };
+                    *slot = step.symbol();
+                    written += 1;
+                }
+                eos |= step.is_eos();
+                row = step.next_row();
+            }
+        }
+    }
+    if eos {
+        return Err(DecodeError::HuffmanEos);
+    }
+    check_ending(row)?;
     Ok(written)
 }
 
 /// The length of the Huffman-coded `bytes` once decoded, checking they
 /// are a valid string.
 pub(crate) fn decoded_len(bytes: &[u8]) -> Result<usize, DecodeError> {
+    let mut row = 0;
     let mut len = 0;
-    run(bytes, |_| {
-        len += 1;
-        Ok(())
-    })?;
+    let mut eos = false;
+    for &byte in bytes {
+        for group in [byte >> 4, byte & 0x0f] {
+            let step = STEPS[(row | usize::from(group)) & 0xfff];
+            len += step.emitted();
+            eos |= step.is_eos();
+            row = step.next_row();
+        }
+    }
+    if eos {
+        return Err(DecodeError::HuffmanEos);
+    }
+    check_ending(row)?;
     Ok(len)
 }
 
