@@ -10,11 +10,13 @@
 //! second const parameter for the entry count.
 //!
 //! Eviction only moves the oldest-entry marks; the bytes stay where they
-//! are until the space is needed. When the gap between bytes and slots is
-//! too small for a new entry, the live bytes move down to the bottom and
-//! the slots up to the top (compaction), which the accounting above
-//! guarantees leaves room: amortized, each byte moves once per eviction it
-//! survives, and a table holding one large entry moves nothing.
+//! are until the space is needed. Only when the gap between bytes and
+//! slots is too small for a new entry do the live bytes move down to the
+//! bottom and the slots up to the top (compaction), which the accounting
+//! above guarantees leaves room. Each entry is 20 bytes smaller here than
+//! in the table size, so a full table leaves a gap of 20 bytes an entry
+//! for insertions between compactions; a table emptied by eviction starts
+//! over at the bottom without moving anything.
 
 use core::fmt;
 

@@ -175,6 +175,9 @@ impl Plan<'_> {
 /// the encoder takes about `CAPACITY` bytes. See the module documentation
 /// for what it indexes.
 ///
+/// Names are compared and written as given: HTTP/2 wants them lowercase
+/// (RFC 9113 §8.2.1), and lowering them is the caller's job.
+///
 /// ```
 /// use peregrine_core::h2::hpack::{Encoder, HeaderField};
 ///

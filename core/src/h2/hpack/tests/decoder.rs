@@ -404,3 +404,27 @@ fn empty_block() {
     assert!(fields.is_empty());
     assert_eq!(decoded.written, 0);
 }
+
+#[test]
+fn an_invalid_huffman_string_is_a_compression_error() {
+    // A value of 8 one bits: padding too long.
+    let block = [0x00, 0x01, b'a', 0x81, 0xff];
+    assert_eq!(
+        decode_err(&mut Decoder::<4096>::new(), &block),
+        DecodeError::HuffmanPaddingTooLong
+    );
+    // Found as well once a limit stopped the output, and in a field that
+    // would be indexed.
+    let block = [0x82, 0x40, 0x01, b'a', 0x81, 0xff];
+    let mut decoder = Decoder::<4096>::new().with_max_header_list_size(10);
+    assert_eq!(
+        decode_err(&mut decoder, &block),
+        DecodeError::HuffmanPaddingTooLong
+    );
+    assert!(decoder.table().is_empty());
+    // EOS in a name, with the output buffer too small.
+    let block = [0x40, 0x84, 0xff, 0xff, 0xff, 0xff, 0x00];
+    let mut out = [0u8; 2];
+    let result = Decoder::<4096>::new().decode(&block, &mut out, |_| Ok::<_, DecodeError>(()));
+    assert_eq!(result, Err(DecodeError::HuffmanEos));
+}
