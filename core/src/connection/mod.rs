@@ -42,8 +42,10 @@ pub use config::{Backpressure, Config, Counters, DeflatePolicy, Env, Interest, I
 pub use id::ConnectionId;
 pub(crate) use phase::Later;
 pub use publish::PublishError;
+pub(crate) use queue::{Passed, Queue, Segment};
 pub use suspend::Suspended;
 pub use timers::TimerKind;
+pub(crate) use timers::TimerTable;
 pub use transmit::{MAX_SLICES, Slices, Transmit};
 pub(crate) use websocket::{Output, WebSocketState};
 
@@ -52,8 +54,6 @@ use core::net::SocketAddr;
 use crate::{FileRegion, Handler, RequestParser};
 pub(crate) use phase::Source;
 use phase::{Http, Input, Phase, StreamState, Then};
-use queue::{Queue, Segment};
-use timers::TimerTable;
 
 /// One HTTP/1.1 connection, as a state machine. `READ` and `WRITE` are the
 /// sizes of the [`IoBuffers`] it works in, `MAX_HEADERS` the capacity of
