@@ -3,6 +3,8 @@
 //!
 //! Both work on caller-provided buffers and fixed-capacity state sized by
 //! const generics, like the HTTP/1.1 [`Connection`](crate::Connection).
+//! Flow control's arithmetic, windows and when to update them, is in [`flow`].
 
+pub mod flow;
 pub mod frame;
 pub mod hpack;
