@@ -832,3 +832,58 @@ fn a_window_held_shut_ends_at_the_write_timeout() {
     assert!(peer.conn.is_closed() || peer.write_closed);
     let _ = (encode_goaway, encode_settings_ack);
 }
+
+#[test]
+fn the_preface_must_end_with_settings() {
+    let mut peer = Peer {
+        conn: Box::new(ServerConnection::new(Config::DEFAULT, None, 0)),
+        ..Peer::new()
+    };
+    let mut wire = CLIENT_PREFACE.to_vec();
+    wire.extend(frame(|buf| encode_ping(buf, *b"not-sett")));
+    peer.send(&wire);
+    let sent = peer.take();
+    assert_eq!(
+        sent.last(),
+        Some(&Sent::GoAway {
+            last: 0,
+            code: ErrorCode::ProtocolError
+        }),
+        "{sent:?}"
+    );
+}
+
+#[test]
+fn a_stream_depending_on_itself_is_reset_after_its_block_is_decoded() {
+    let mut peer = Peer::new();
+    let mut encoder = Encoder::<4096>::new();
+    let fields = [
+        HeaderField::new(b":method", b"GET"),
+        HeaderField::new(b":scheme", b"http"),
+        HeaderField::new(b":path", b"/"),
+        HeaderField::new(b"x-indexed", b"kept in the table"),
+    ];
+    let mut block = [0; 256];
+    let len = encoder
+        .encode_block(fields.iter().copied(), &mut block)
+        .unwrap();
+    // PRIORITY flag: dependency on stream 1 itself, weight 16.
+    let mut payload = vec![0, 0, 0, 1, 15];
+    payload.extend_from_slice(&block[..len]);
+    peer.send(&raw_frame(0x1, 0x1 | 0x4 | 0x20, 1, &payload));
+    assert_eq!(
+        peer.take(),
+        [Sent::Reset {
+            stream: 1,
+            code: ErrorCode::ProtocolError
+        }]
+    );
+    // The table kept the entry: a later block refers to it.
+    peer.encoder = encoder;
+    let request = peer.request(3, "GET", "/", &[("x-indexed", "kept in the table")], true);
+    peer.send(&request);
+    assert_eq!(
+        responses(&peer.take()),
+        [(3, "200".into(), b"hello".to_vec())]
+    );
+}

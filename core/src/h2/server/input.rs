@@ -7,9 +7,9 @@ use super::streams::{Inbound, Outbound, Pending, Stream};
 use super::{AREA, Continuing, Gathering, RESPONSE_ROOM, ServerConnection, State};
 use crate::h2::flow::{ReceiveWindow, Window};
 use crate::h2::frame::{
-    CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, ErrorCode, ErrorScope, Frame, FrameError, PingFrame,
-    Setting, SettingsFrame, SettingsParameters, StreamId, encode_ping_ack, encode_rst_stream,
-    encode_settings, encode_settings_ack, encode_window_update, parse_frame,
+    CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, ErrorCode, ErrorScope, Frame, FrameError, FrameType,
+    PingFrame, Setting, SettingsFrame, SettingsParameters, StreamId, encode_ping_ack,
+    encode_rst_stream, encode_settings, encode_settings_ack, encode_window_update, parse_frame,
 };
 use crate::h2::hpack::DecodeError;
 use crate::{Env, Handler, IoBuffers, TimerKind};
@@ -106,6 +106,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 _ => None,
             };
             let frame = Owned::new(frame, received, settings);
+            if !self.settings_seen {
+                // §3.4: the preface ends with a SETTINGS frame.
+                if !matches!(frame, Owned::Settings(Some(_))) {
+                    self.connection_error(bufs, ErrorCode::ProtocolError, env);
+                    return;
+                }
+                self.settings_seen = true;
+            }
             match self.take(frame, bufs, env) {
                 Next::Continue => {
                     self.read_start = (self.read_start + consumed).min(self.read_end);
@@ -125,7 +133,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     ) {
         match error.scope {
             ErrorScope::Stream(stream) => {
-                self.read_start += error.frame_len();
+                self.read_start = (self.read_start + error.frame_len()).min(self.read_end);
+                if error.header.frame_type == FrameType::Data {
+                    // Skipped, yet counted against the connection (§6.9).
+                    let len = error.header.length;
+                    if self.recv_window.receive(len).is_err() {
+                        self.connection_error(bufs, ErrorCode::FlowControlError, env);
+                        return;
+                    }
+                    self.recv_window.release(len);
+                }
                 self.reset_stream(bufs, stream, error.code(), env);
             }
             ErrorScope::Connection => self.connection_error(bufs, error.code(), env),
@@ -278,7 +295,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 fragment,
                 end_stream,
                 end_headers,
-            } => self.take_headers(stream, fragment, end_stream, end_headers, bufs, env),
+                self_dependent,
+            } => {
+                let flags = BlockFlags {
+                    end_stream,
+                    self_dependent,
+                };
+                self.take_headers(stream, fragment, flags, end_headers, bufs, env)
+            }
             Owned::Data {
                 stream,
                 data,
@@ -368,7 +392,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         &mut self,
         stream: StreamId,
         fragment: (usize, usize),
-        end_stream: bool,
+        flags: BlockFlags,
         end_headers: bool,
         bufs: &mut IoBuffers<READ, WRITE>,
         env: &mut Env<'_, H, L>,
@@ -385,7 +409,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             self.area[start..start + len].copy_from_slice(&bufs.read[from..to]);
             self.continuing = Some(Continuing {
                 stream: stream.get(),
-                end_stream,
+                flags,
                 start: start as u32,
                 len: len as u32,
                 frames: 0,
@@ -393,7 +417,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             return Next::Continue;
         }
         let (from, to) = (self.read_start + fragment.0, self.read_start + fragment.1);
-        self.header_block(stream, BlockAt::Read(from, to), end_stream, bufs, env)
+        self.header_block(stream, BlockAt::Read(from, to), flags, bufs, env)
     }
 
     /// CONTINUATION of a split block.
@@ -425,7 +449,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             continuing.start as usize,
             (continuing.start + continuing.len) as usize,
         );
-        self.header_block(stream, block, continuing.end_stream, bufs, env)
+        self.header_block(stream, block, continuing.flags, bufs, env)
     }
 
     /// A whole header block for `stream`.
@@ -433,10 +457,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         &mut self,
         stream: StreamId,
         block: BlockAt,
-        end_stream: bool,
+        flags: BlockFlags,
         bufs: &mut IoBuffers<READ, WRITE>,
         env: &mut Env<'_, H, L>,
     ) -> Next {
+        let end_stream = flags.end_stream;
         // Trailers of a request gathering its body.
         if let Some(open) = self.streams.get_mut(stream) {
             if !matches!(open.inbound, Inbound::Body { .. }) || !end_stream {
@@ -488,6 +513,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         };
         let finished = head.finish(&mut self.area, base + decoded_len);
         self.streams.highest = stream.get();
+        if flags.self_dependent {
+            // Decoded, so HPACK stays in step, then refused (§5.3.1).
+            self.fields = fields;
+            self.reset_stream(bufs, stream, ErrorCode::ProtocolError, env);
+            return Next::Continue;
+        }
         if self.state == State::Draining {
             // Past the last stream of our GOAWAY: ignored (§6.8).
             self.fields = fields;
@@ -714,6 +745,15 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     }
 }
 
+/// What a HEADERS frame says of its block.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct BlockFlags {
+    /// It ends its stream.
+    pub(super) end_stream: bool,
+    /// Its priority names its own stream.
+    pub(super) self_dependent: bool,
+}
+
 /// Where a whole header block lies.
 #[derive(Clone, Copy, Debug)]
 enum BlockAt {
@@ -749,6 +789,9 @@ enum Owned {
         end_stream: bool,
         /// Whether the block ends here.
         end_headers: bool,
+        /// Whether its priority names the stream itself (checked once
+        /// its block is decoded, §5.3.1).
+        self_dependent: bool,
     },
     /// CONTINUATION.
     Continuation {
@@ -809,6 +852,7 @@ impl Owned {
                 fragment: range(headers.fragment),
                 end_stream: headers.end_stream,
                 end_headers: headers.end_headers,
+                self_dependent: headers.depends_on_itself(),
             },
             Frame::Continuation(continuation) => Owned::Continuation {
                 stream: continuation.stream_id,

@@ -115,8 +115,8 @@ struct Gathering<const MAX_HEADERS: usize> {
 struct Continuing {
     /// Its stream.
     stream: u32,
-    /// Whether the HEADERS frame ended the stream.
-    end_stream: bool,
+    /// What the HEADERS frame said.
+    flags: input::BlockFlags,
     /// Where the block starts in the area.
     start: u32,
     /// Its bytes so far.
@@ -171,6 +171,8 @@ pub struct ServerConnection<
     area: [u8; AREA],
     /// The flood bounds.
     calm: calm::Calm,
+    /// The client's first SETTINGS arrived.
+    settings_seen: bool,
     /// The error in the GOAWAY sent, if one was.
     goaway: Option<ErrorCode>,
     /// The connection's name.
@@ -214,6 +216,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             continuing: None,
             area: [0; AREA],
             calm: calm::Calm::default(),
+            settings_seen: false,
             goaway: None,
             id: ConnectionId::default(),
             peer_addr: peer,
