@@ -8,6 +8,7 @@ use core::fmt;
 /// rejected with [`Error::UnsupportedVersion`](crate::Error::UnsupportedVersion)
 /// (505).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Version {
     /// `HTTP/1.0`: connections close after each response unless the client
     /// asks for `keep-alive`.

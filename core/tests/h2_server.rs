@@ -887,3 +887,78 @@ fn a_stream_depending_on_itself_is_reset_after_its_block_is_decoded() {
         [(3, "200".into(), b"hello".to_vec())]
     );
 }
+
+/// A plaintext connection that opens with the preface is handed over.
+#[test]
+fn a_plaintext_connection_opening_with_the_preface_goes_on_in_http2() {
+    use peregrine_core::Connection;
+    let config = Config {
+        h2c: true,
+        ..Config::DEFAULT
+    };
+    let mut counters = Counters::default();
+    let mut keeper = Keeper::default();
+    let mut bufs: Box<IoBuffers<READ, WRITE>> = Box::new(IoBuffers::new());
+    let mut http1: Box<Connection<READ, WRITE, 32>> = Box::new(Connection::new(config, None, 0));
+    let mut wire = CLIENT_PREFACE.to_vec();
+    wire.extend(frame(|buf| encode_settings(buf, &[])));
+    let mut env = Env {
+        handler: &App,
+        local: &mut (),
+        date: None,
+        now: 0,
+        counters: &mut counters,
+        files: Some(&mut keeper),
+        spill: None,
+        deflate: None,
+    };
+    // Part of the preface: nothing yet.
+    let buf = http1.read_buf(&mut bufs);
+    buf[..10].copy_from_slice(&wire[..10]);
+    http1.handle_read(10, &mut bufs, &mut env);
+    assert!(!http1.is_http2() && !http1.is_closed());
+    let buf = http1.read_buf(&mut bufs);
+    buf[..wire.len() - 10].copy_from_slice(&wire[10..]);
+    http1.handle_read(wire.len() - 10, &mut bufs, &mut env);
+    assert!(http1.is_http2());
+    assert_eq!(http1.leftover(&bufs), &wire[..]);
+    let mut h2: Box<ServerConnection<READ, WRITE, 32, 100>> =
+        Box::new(ServerConnection::take_over(&http1, 0));
+    h2.handle_read(0, &mut bufs, &mut env);
+    let Transmit::Write(slices) = h2.poll_transmit(&bufs) else {
+        panic!("SETTINGS and its ACK are due");
+    };
+    let out: Vec<u8> = slices.flat_map(|s| s.iter().copied()).collect();
+    let (first, _) = parse_frame(&out, DEFAULT_MAX_FRAME_SIZE).unwrap().unwrap();
+    assert!(matches!(
+        first,
+        Frame::Settings(SettingsFrame::Parameters(_))
+    ));
+
+    // Without h2c, the preface is a bad HTTP/1.1 request; a request
+    // starting with P is no preface.
+    for (h2c, input, answer) in [
+        (false, &CLIENT_PREFACE[..], &b"HTTP/1.1 400"[..]),
+        (
+            true,
+            &b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"[..],
+            &b"HTTP/1.1 200"[..],
+        ),
+    ] {
+        let config = Config {
+            h2c,
+            ..Config::DEFAULT
+        };
+        let mut http1: Box<Connection<READ, WRITE, 32>> =
+            Box::new(Connection::new(config, None, 0));
+        let buf = http1.read_buf(&mut bufs);
+        buf[..input.len()].copy_from_slice(input);
+        http1.handle_read(input.len(), &mut bufs, &mut env);
+        assert!(!http1.is_http2());
+        let Transmit::Write(slices) = http1.poll_transmit(&bufs) else {
+            panic!("an answer is due");
+        };
+        let out: Vec<u8> = slices.flat_map(|s| s.iter().copied()).collect();
+        assert!(out.starts_with(answer), "{}", String::from_utf8_lossy(&out));
+    }
+}

@@ -224,6 +224,20 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         }
     }
 
+    /// The HTTP/2 connection that goes on from `http1`, whose client sent
+    /// the preface ([`Connection::is_http2`](crate::Connection::is_http2)),
+    /// at `now`, in the same buffers: what it read is taken at the next
+    /// [`handle_read`](Self::handle_read) (with 0 bytes if nothing more
+    /// came).
+    pub fn take_over<const H: usize>(http1: &crate::Connection<READ, WRITE, H>, now: u64) -> Self {
+        let (unread, config, peer, id) = http1.handover();
+        let mut conn = ServerConnection::new(config, peer, now);
+        conn.read_start = unread.start;
+        conn.read_end = unread.end;
+        conn.id = id;
+        conn
+    }
+
     /// Names the connection (what [`Response::id`](crate::Response::id)
     /// gives its handlers).
     pub fn set_id(&mut self, id: ConnectionId) {
