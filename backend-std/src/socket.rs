@@ -191,6 +191,11 @@ impl Socket for StdSocket<'_> {
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.stream.shutdown(Shutdown::Write)
     }
+
+    #[inline]
+    fn is_blocking(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -75,10 +75,10 @@ where
         }
     }
 
-    /// The DEFLATE coder, for messages sent outside a connection's calls
-    /// (see [`Connection::send_message_with`]).
-    pub fn deflate(&mut self) -> &mut dyn Deflate {
-        &mut self.deflate
+    /// The DEFLATE coder and the counters, for messages sent outside a
+    /// connection's calls (see [`Connection::send_message_with`]).
+    pub fn deflate(&mut self) -> (&mut dyn Deflate, &mut Counters) {
+        (&mut self.deflate, &mut self.totals)
     }
 
     /// What this worker's connections did so far.

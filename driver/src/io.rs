@@ -45,6 +45,14 @@ pub trait Socket {
     fn flush_pending(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Whether calls wait for the peer (a blocking socket) rather than
+    /// answer `WouldBlock`: a layer holding bytes of its own (TLS) then
+    /// reads the socket only when it has nothing to give, and takes a
+    /// write that took less than offered as no more than that.
+    #[inline(always)]
+    fn is_blocking(&self) -> bool {
+        false
+    }
 }
 
 impl<S: Socket + ?Sized> Socket for &mut S {
@@ -81,6 +89,11 @@ impl<S: Socket + ?Sized> Socket for &mut S {
     #[inline(always)]
     fn flush_pending(&mut self) -> io::Result<()> {
         (**self).flush_pending()
+    }
+
+    #[inline(always)]
+    fn is_blocking(&self) -> bool {
+        (**self).is_blocking()
     }
 }
 

@@ -51,6 +51,19 @@ pub struct Stats {
     /// full, and went uncompressed
     /// ([`DeflatePolicy::ContextTakeover`](peregrine_core::DeflatePolicy)).
     pub deflate_contexts_exhausted: u64,
+    /// WebSocket messages received compressed (permessage-deflate) and
+    /// decompressed.
+    pub deflate_received: u64,
+    /// The payload bytes of those messages as they arrived, compressed.
+    pub deflate_received_wire_bytes: u64,
+    /// The bytes of those messages once decompressed.
+    pub deflate_received_plain_bytes: u64,
+    /// WebSocket messages sent compressed.
+    pub deflate_sent: u64,
+    /// The payload bytes of those messages as sent, compressed.
+    pub deflate_sent_wire_bytes: u64,
+    /// The bytes of those messages before compression.
+    pub deflate_sent_plain_bytes: u64,
 }
 
 /// One worker's counters, written by it alone.
@@ -78,6 +91,9 @@ pub(crate) struct WorkerCounters {
     files_cut_short: AtomicU64,
     /// Connections refused a DEFLATE state.
     deflate_contexts_exhausted: AtomicU64,
+    /// Compressed messages received, their bytes on the wire and
+    /// decompressed; then the same for those sent.
+    deflate: [AtomicU64; 6],
 }
 
 impl WorkerCounters {
@@ -95,6 +111,17 @@ impl WorkerCounters {
         self.files_cut_short.store(totals.files_cut_short, Relaxed);
         self.deflate_contexts_exhausted
             .store(totals.deflate_contexts_exhausted, Relaxed);
+        let deflate = [
+            totals.deflate_received,
+            totals.deflate_received_wire_bytes,
+            totals.deflate_received_plain_bytes,
+            totals.deflate_sent,
+            totals.deflate_sent_wire_bytes,
+            totals.deflate_sent_plain_bytes,
+        ];
+        for (slot, value) in self.deflate.iter().zip(deflate) {
+            slot.store(value, Relaxed);
+        }
     }
 
     /// Publishes how many idle connections a worker closed to make room,
@@ -120,5 +147,19 @@ impl WorkerCounters {
         stats.handler_panics += self.handler_panics.load(Relaxed);
         stats.files_cut_short += self.files_cut_short.load(Relaxed);
         stats.deflate_contexts_exhausted += self.deflate_contexts_exhausted.load(Relaxed);
+        let [
+            received,
+            received_wire,
+            received_plain,
+            sent,
+            sent_wire,
+            sent_plain,
+        ] = &self.deflate;
+        stats.deflate_received += received.load(Relaxed);
+        stats.deflate_received_wire_bytes += received_wire.load(Relaxed);
+        stats.deflate_received_plain_bytes += received_plain.load(Relaxed);
+        stats.deflate_sent += sent.load(Relaxed);
+        stats.deflate_sent_wire_bytes += sent_wire.load(Relaxed);
+        stats.deflate_sent_plain_bytes += sent_plain.load(Relaxed);
     }
 }

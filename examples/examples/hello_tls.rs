@@ -11,7 +11,8 @@
 //!
 //! Options: `--tls-cert FILE`, `--tls-key FILE` (both required),
 //! `--port N` (default 8443), `--backend epoll|std` (default epoll on
-//! Linux), `--workers N`.
+//! Linux), `--workers N`, `--body-file FILE` (answer `GET /` with the
+//! file's bytes instead of "Hello, World!", as `hello` does).
 
 use std::process::exit;
 
@@ -29,13 +30,15 @@ struct Args {
     backend: String,
     /// Worker threads (epoll) or pool threads (std).
     workers: Option<usize>,
+    /// What `GET /` answers, if not "Hello, World!".
+    body_file: Option<String>,
 }
 
 /// Says what is wrong and how to call, then exits.
 fn usage(problem: &str) -> ! {
     eprintln!("hello_tls: {problem}");
     eprintln!(
-        "options: --tls-cert FILE --tls-key FILE [--port N (default 8443)] [--backend epoll|std] [--workers N]"
+        "options: --tls-cert FILE --tls-key FILE [--port N (default 8443)] [--backend epoll|std] [--workers N] [--body-file FILE]"
     );
     exit(2)
 }
@@ -49,6 +52,7 @@ fn args() -> Args {
         "std".to_owned()
     };
     let mut workers = None;
+    let mut body_file = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -71,6 +75,7 @@ fn args() -> Args {
                         .unwrap_or_else(|_| usage("--workers: a number")),
                 );
             }
+            "--body-file" => body_file = Some(value()),
             other => usage(&format!("unknown option {other}")),
         }
     }
@@ -80,6 +85,7 @@ fn args() -> Args {
         port,
         backend,
         workers,
+        body_file,
     }
 }
 
@@ -87,6 +93,11 @@ fn main() -> std::io::Result<()> {
     let args = args();
     let tls = peregrine_std::tls::TlsConfig::from_pem_files(&args.cert, &args.key)?;
     let addr = ("0.0.0.0", args.port);
+    let hello = match &args.body_file {
+        // Read once, kept for the server's life.
+        Some(path) => Hello::with_body(Box::leak(std::fs::read(path)?.into_boxed_slice())),
+        None => Hello::new(),
+    };
     let stats = match args.backend.as_str() {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         "epoll" => {
@@ -95,7 +106,7 @@ fn main() -> std::io::Result<()> {
                 server = server.workers(workers);
             }
             eprintln!("hello_tls: https://{} (epoll)", server.local_addr());
-            server.run(Hello::new())?
+            server.run(hello)?
         }
         "std" => {
             let mut server = peregrine_std::Server::bind(addr)?.tls(tls);
@@ -103,7 +114,7 @@ fn main() -> std::io::Result<()> {
                 server = server.workers(workers);
             }
             eprintln!("hello_tls: https://{} (std)", server.local_addr());
-            server.run(Hello::new())?
+            server.run(hello)?
         }
         other => usage(&format!("--backend: epoll or std, not {other}")),
     };

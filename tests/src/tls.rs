@@ -248,6 +248,36 @@ impl TlsClient {
     ///
     /// If the connection fails or ends first.
     pub fn response(&mut self) -> TlsResponse {
+        let (head_end, status, head, length) = self.head();
+        let length = usize::try_from(length).expect("length");
+        while self.buf.len() < head_end + length {
+            self.fill();
+        }
+        let body = self.buf[head_end..head_end + length].to_vec();
+        self.buf.drain(..head_end + length);
+        TlsResponse { status, head, body }
+    }
+
+    /// Reads a response's head only, leaving its body unread: the head
+    /// (status, text, an empty body) and its `Content-Length`.
+    ///
+    /// # Panics
+    ///
+    /// If the connection fails or ends first.
+    pub fn response_head(&mut self) -> (TlsResponse, u64) {
+        let (head_end, status, head, length) = self.head();
+        self.buf.drain(..head_end);
+        let response = TlsResponse {
+            status,
+            head,
+            body: Vec::new(),
+        };
+        (response, length)
+    }
+
+    /// Reads until a whole head is buffered: where it ends, its status,
+    /// its text and its `Content-Length` (0 if none).
+    fn head(&mut self) -> (usize, u16, String, u64) {
         let head_end = loop {
             if let Some(at) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break at + 4;
@@ -256,7 +286,7 @@ impl TlsClient {
         };
         let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
         let status = head[9..12].parse().expect("status");
-        let length: usize = head
+        let length = head
             .lines()
             .find_map(|line| {
                 let (name, value) = line.split_once(':')?;
@@ -264,12 +294,7 @@ impl TlsClient {
                     .then(|| value.trim().parse().expect("length"))
             })
             .unwrap_or(0);
-        while self.buf.len() < head_end + length {
-            self.fill();
-        }
-        let body = self.buf[head_end..head_end + length].to_vec();
-        self.buf.drain(..head_end + length);
-        TlsResponse { status, head, body }
+        (head_end, status, head, length)
     }
 
     /// Reads more into the buffer.

@@ -3,13 +3,21 @@
 //! keep-alive and pipelining, uploads and large bodies over TLS; TLS 1.2
 //! and 1.3; certificates by name (SNI); ALPN; session resumption; the
 //! handshake timeout; `close_notify`; certificates reloaded while the
-//! server runs; and `curl`, when it is installed.
+//! server runs; files (`send_file`, sealed a record at a time, as
+//! `sendfile` cannot encrypt): whole, a range, and a client leaving
+//! mid-file; and `curl`, when it is installed.
 
+use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
+use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Mutex;
+use std::sync::mpsc::{Sender, channel};
 use std::time::{Duration, Instant};
 
+use peregrine_core::{Finished, Handler, Outcome, Request, Response, StatusCode};
+use peregrine_driver::files::SendFile;
 use peregrine_examples::hello::Hello;
 use peregrine_std::tls::{TlsConfig, Versions};
 use peregrine_tests::tls::{Pki, TlsClient};
@@ -25,6 +33,8 @@ native_backend_tests!(
     silent_client_times_out_in_the_handshake,
     graceful_close_sends_close_notify,
     [concurrent] reload_changes_the_certificate_for_new_connections_only,
+    files_whole_ranged_and_abandoned,
+    a_pipeline_longer_than_the_read_buffer_is_answered_at_once,
     curl_insecure,
 );
 
@@ -75,6 +85,38 @@ fn upload_and_large_body(backend: Backend) {
     assert_eq!(response.body.len(), 3_000_000);
     assert!(response.body == pattern(3_000_000), "the body differs");
     assert_eq!(client.get("/").body, b"Hello, World!");
+}
+
+fn a_pipeline_longer_than_the_read_buffer_is_answered_at_once(backend: Backend) {
+    let pki = Pki::new();
+    let server = localhost(backend, &pki);
+    let mut client = TlsClient::connect(&server, pki.default_client(), "localhost").unwrap();
+    // 30 requests of about 1 KB in one write of exactly two full records
+    // (2 × 16,384 bytes), a request cut at the records' boundary: the
+    // second record's plaintext is more than the connection's read buffer
+    // has room for behind the cut request, so the TLS layer holds the
+    // rest decrypted, and the socket has nothing more. Handing the rest
+    // over must not wait on the socket (a blocking one would wait there,
+    // up to the portable backend's 100 ms poll, each round).
+    let request = |pad: usize| {
+        format!(
+            "GET / HTTP/1.1\r\nHost: t\r\nX-Pad: {}\r\n\r\n",
+            "p".repeat(pad)
+        )
+    };
+    let mut wire = request(1057).repeat(29);
+    wire.push_str(&request(32_768 - wire.len() - 36));
+    assert_eq!(wire.len(), 32_768);
+    let started = Instant::now();
+    for _ in 0..20 {
+        client.send(wire.as_bytes());
+        for _ in 0..30 {
+            assert_eq!(client.response().body, b"Hello, World!");
+        }
+    }
+    let elapsed = started.elapsed();
+    // 20 rounds: at least 2 s if each waited 100 ms.
+    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
 }
 
 fn versions_forced_by_the_client(backend: Backend) {
@@ -236,4 +278,167 @@ fn curl_insecure(backend: Backend) {
     );
     assert_eq!(output.stdout, b"Hello, World!Hello, World!");
     let _ = std::io::stderr().flush();
+}
+
+/// Bytes of the file: many records, and not a multiple of a record.
+const FILE_LEN: u64 = 1024 * 1024 + 7;
+
+/// Bytes of the huge file (sparse: no room on disk), far more than the
+/// sockets on the way buffer.
+const HUGE_LEN: u64 = 1 << 30;
+
+/// Byte `i` of the file: no period a record size could hide a misplaced
+/// record behind.
+fn file_byte(i: u64) -> u8 {
+    (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ (i >> 16) as u8
+}
+
+/// A file of the test's own, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    /// A new file named after `name`, `len` bytes long: the pattern of
+    /// [`file_byte`], or sparse (all zeros) if `sparse`.
+    fn new(name: &str, len: u64, sparse: bool) -> TempFile {
+        let path =
+            std::env::temp_dir().join(format!("peregrine-tls-file-{}-{name}", std::process::id()));
+        let mut file = File::create(&path).expect("create the test file");
+        if sparse {
+            file.set_len(len).expect("size the test file");
+        } else {
+            let bytes: Vec<u8> = (0..len).map(file_byte).collect();
+            file.write_all(&bytes).expect("write the test file");
+        }
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Serves `/file` (all of the file, or the one range a `Range:
+/// bytes=A-B` header asks for, `206`), `/huge` (the huge file), and
+/// reports each response's end.
+struct Files {
+    /// The file.
+    file: PathBuf,
+    /// The huge file.
+    huge: PathBuf,
+    /// Where the ends of responses go.
+    ends: Mutex<Sender<Finished>>,
+}
+
+/// The range a `Range: bytes=A-B` value asks for: its start and length.
+fn range(value: &[u8]) -> Option<(u64, u64)> {
+    let value = std::str::from_utf8(value).ok()?.strip_prefix("bytes=")?;
+    let (first, last) = value.split_once('-')?;
+    let (first, last): (u64, u64) = (first.parse().ok()?, last.parse().ok()?);
+    (first <= last && last < FILE_LEN).then_some((first, last - first + 1))
+}
+
+impl Handler for Files {
+    fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
+        match request.path() {
+            b"/file" => {
+                let file = File::open(&self.file).expect("open");
+                match request.header("Range").and_then(range) {
+                    Some((start, len)) => {
+                        let value = format!("bytes {start}-{}/{FILE_LEN}", start + len - 1);
+                        response.status(StatusCode::PARTIAL_CONTENT);
+                        let _ = response.header("Content-Range", value.as_bytes());
+                        response.send_file_range(file, start, len);
+                    }
+                    None => response.send_file(file),
+                }
+            }
+            b"/huge" => response.send_file(File::open(&self.huge).expect("open")),
+            _ => response.body_static(b"ok"),
+        }
+    }
+
+    fn finished(&self, finished: Finished, _: &mut ()) {
+        let _ = self.ends.lock().unwrap().send(finished);
+    }
+}
+
+fn files_whole_ranged_and_abandoned(backend: Backend) {
+    let pki = Pki::new();
+    let name = backend.name();
+    let file = TempFile::new(name, FILE_LEN, false);
+    let huge = TempFile::new(&format!("{name}-huge"), HUGE_LEN, true);
+    let (ends, reported) = channel();
+    let handler = Files {
+        file: file.0.clone(),
+        huge: huge.0.clone(),
+        ends: Mutex::new(ends),
+    };
+    let tls = TlsConfig::builder()
+        .identity(pki.issue(&["localhost"]).identity())
+        .build()
+        .unwrap();
+    let server = TestServer::start_tls(backend, Options::default(), tls, handler);
+    let next_end = || {
+        reported
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a response's end reported")
+            .outcome
+    };
+    let expected: Vec<u8> = (0..FILE_LEN).map(file_byte).collect();
+
+    // The whole file, then a range of it, then more, on one connection:
+    // each response ends exactly where its region does, or the next would
+    // not parse.
+    let mut client = TlsClient::connect(&server, pki.default_client(), "localhost").unwrap();
+    for _ in 0..2 {
+        let whole = client.get("/file");
+        assert_eq!(whole.status, 200);
+        assert_eq!(whole.body.len() as u64, FILE_LEN);
+        assert!(whole.body == expected, "the file differs");
+        assert_eq!(next_end(), Outcome::Sent);
+        // A range across record boundaries, ending 7 bytes short of the end.
+        let (first, last) = (16_380u64, FILE_LEN - 8);
+        client.send(
+            format!("GET /file HTTP/1.1\r\nHost: t\r\nRange: bytes={first}-{last}\r\n\r\n")
+                .as_bytes(),
+        );
+        let part = client.response();
+        assert_eq!(part.status, 206);
+        assert!(
+            part.head
+                .contains(&format!("Content-Range: bytes {first}-{last}/{FILE_LEN}")),
+            "{}",
+            part.head
+        );
+        assert!(
+            part.body == expected[first as usize..=last as usize],
+            "the range differs"
+        );
+        assert_eq!(next_end(), Outcome::Sent);
+    }
+    assert_eq!(client.get("/").body, b"ok");
+    // One connection at a time: the portable backend's single thread
+    // serves the next only once this one is gone.
+    drop(client);
+
+    // A client leaving mid-file: the server's writes fail and it closes
+    // the connection, reporting the abort, without waiting for a timeout.
+    let mut leaving = TlsClient::connect(&server, pki.default_client(), "localhost").unwrap();
+    leaving.send(b"GET /huge HTTP/1.1\r\nHost: t\r\n\r\n");
+    let (head, length) = leaving.response_head();
+    assert_eq!(head.status, 200);
+    assert_eq!(length, HUGE_LEN);
+    let left = Instant::now();
+    drop(leaving);
+    assert_eq!(next_end(), Outcome::Aborted);
+    assert!(
+        left.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        left.elapsed()
+    );
+    // The server goes on serving.
+    let mut again = TlsClient::connect(&server, pki.default_client(), "localhost").unwrap();
+    assert_eq!(again.get("/").body, b"ok");
 }

@@ -26,6 +26,7 @@ native_backend_tests!(
     off_by_default_and_per_connection,
     rsv1_where_it_does_not_belong_is_1002,
     a_deflate_bomb_is_closed_with_1009,
+    compressed_messages_are_counted,
 );
 
 /// Echoes every message; `/plain` accepts without compression.
@@ -398,4 +399,94 @@ fn a_deflate_bomb_is_closed_with_1009(backend: Backend) {
     let bomb = vec![0u8; 4 << 20];
     client.send_compressed(0x2, &bomb, 1, true);
     assert_eq!(client.close_code(), 1009);
+}
+
+fn compressed_messages_are_counted(backend: Backend) {
+    let server = server(backend, DeflatePolicy::NoContextTakeover);
+    let mut client = Client::connect(&server, "/", "permessage-deflate", 15);
+    let (mut received_wire, mut sent_wire) = (0, 0);
+    // Three compressed messages (one in two fragments, one short): each
+    // counted as received; the two long ones come back compressed.
+    for (data, pieces) in [(text(10_000), 1), (text(8_000), 2), (b"short".to_vec(), 1)] {
+        received_wire += client.deflate(&data, true).len() as u64;
+        client.send_compressed(0x1, &data, pieces, true);
+        let frame = client.frame();
+        assert_eq!(frame.rsv1(), data.len() >= 64);
+        if frame.rsv1() {
+            sent_wire += frame.payload.len() as u64;
+        }
+    }
+    // An uncompressed message is not counted received; its echo is sent
+    // compressed.
+    client.send_frame(0x82, &text(1000));
+    let frame = client.frame();
+    assert!(frame.rsv1());
+    sent_wire += frame.payload.len() as u64;
+    drop(client);
+    let stats = server.stop();
+    assert_eq!(
+        (
+            stats.deflate_received,
+            stats.deflate_received_wire_bytes,
+            stats.deflate_received_plain_bytes
+        ),
+        (3, received_wire, 18_005),
+        "{stats:?}"
+    );
+    assert_eq!(
+        (
+            stats.deflate_sent,
+            stats.deflate_sent_wire_bytes,
+            stats.deflate_sent_plain_bytes
+        ),
+        (3, sent_wire, 19_000),
+        "{stats:?}"
+    );
+    assert!(sent_wire * 10 < 19_000, "{sent_wire}");
+}
+
+/// Messages posted from another thread are compressed by the worker that
+/// writes them, and counted like the handler's own.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn messages_from_a_sender_are_compressed_and_counted() {
+    let options = Options {
+        config: Config {
+            websocket_deflate: DeflatePolicy::NoContextTakeover,
+            ..Config::DEFAULT
+        },
+        ..Options::default()
+    };
+    let (server, sender) = TestServer::start_with_sender(options, |_| Echo);
+    let mut client = Client::connect(&server, "/", "permessage-deflate", 15);
+    // The connection is open once an echo came back.
+    client.send_frame(0x81, b"hello");
+    assert_eq!(client.message(true), (0x1, b"hello".to_vec(), false));
+    let data = text(5000);
+    sender
+        .broadcast(Message::Text(std::str::from_utf8(&data).unwrap()))
+        .unwrap();
+    let frame = client.frame();
+    assert!(frame.rsv1());
+    let wire = frame.payload.len() as u64;
+    let mut input = frame.payload;
+    input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+    let mut out = Vec::with_capacity(8192);
+    client
+        .decompress
+        .decompress_vec(&input, &mut out, FlushDecompress::Sync)
+        .unwrap();
+    assert_eq!(out, data);
+    drop(client);
+    let stats = server.stop();
+    assert_eq!(
+        (
+            stats.deflate_sent,
+            stats.deflate_sent_wire_bytes,
+            stats.deflate_sent_plain_bytes,
+            stats.deflate_received
+        ),
+        (1, wire, 5000, 0),
+        "{stats:?}"
+    );
 }

@@ -253,6 +253,19 @@ pub struct Counters {
     /// takeover but found every per-connection DEFLATE state taken: the
     /// connection went uncompressed.
     pub deflate_contexts_exhausted: u64,
+    /// WebSocket messages received compressed (permessage-deflate) and
+    /// decompressed.
+    pub deflate_received: u64,
+    /// The payload bytes of those messages as they arrived, compressed.
+    pub deflate_received_wire_bytes: u64,
+    /// The bytes of those messages once decompressed.
+    pub deflate_received_plain_bytes: u64,
+    /// WebSocket messages sent compressed.
+    pub deflate_sent: u64,
+    /// The payload bytes of those messages as sent, compressed.
+    pub deflate_sent_wire_bytes: u64,
+    /// The bytes of those messages before compression.
+    pub deflate_sent_plain_bytes: u64,
 }
 
 /// Adds another's counts: a runtime that keeps counters per connection
@@ -267,6 +280,12 @@ impl core::ops::AddAssign for Counters {
             handler_panics,
             files_cut_short,
             deflate_contexts_exhausted,
+            deflate_received,
+            deflate_received_wire_bytes,
+            deflate_received_plain_bytes,
+            deflate_sent,
+            deflate_sent_wire_bytes,
+            deflate_sent_plain_bytes,
         } = other;
         self.requests += requests;
         for (total, count) in self.responses.iter_mut().zip(responses) {
@@ -277,6 +296,12 @@ impl core::ops::AddAssign for Counters {
         self.handler_panics += handler_panics;
         self.files_cut_short += files_cut_short;
         self.deflate_contexts_exhausted += deflate_contexts_exhausted;
+        self.deflate_received += deflate_received;
+        self.deflate_received_wire_bytes += deflate_received_wire_bytes;
+        self.deflate_received_plain_bytes += deflate_received_plain_bytes;
+        self.deflate_sent += deflate_sent;
+        self.deflate_sent_wire_bytes += deflate_sent_wire_bytes;
+        self.deflate_sent_plain_bytes += deflate_sent_plain_bytes;
     }
 }
 
@@ -290,6 +315,24 @@ impl Counters {
         {
             *class += 1;
         }
+    }
+
+    /// Counts a message received compressed: `wire` bytes of payload that
+    /// decompressed to `plain`.
+    #[inline]
+    pub(crate) fn inflated(&mut self, wire: usize, plain: usize) {
+        self.deflate_received += 1;
+        self.deflate_received_wire_bytes += wire as u64;
+        self.deflate_received_plain_bytes += plain as u64;
+    }
+
+    /// Counts a message sent compressed: `plain` bytes that went out as
+    /// `wire` bytes of payload.
+    #[inline]
+    pub(crate) fn deflated(&mut self, plain: usize, wire: usize) {
+        self.deflate_sent += 1;
+        self.deflate_sent_wire_bytes += wire as u64;
+        self.deflate_sent_plain_bytes += plain as u64;
     }
 }
 
@@ -359,6 +402,12 @@ mod tests {
             handler_panics: 8,
             files_cut_short: 9,
             deflate_contexts_exhausted: 10,
+            deflate_received: 11,
+            deflate_received_wire_bytes: 12,
+            deflate_received_plain_bytes: 13,
+            deflate_sent: 14,
+            deflate_sent_wire_bytes: 15,
+            deflate_sent_plain_bytes: 16,
         };
         let mut total = one;
         total += one;
@@ -372,6 +421,12 @@ mod tests {
                 handler_panics: 16,
                 files_cut_short: 18,
                 deflate_contexts_exhausted: 20,
+                deflate_received: 22,
+                deflate_received_wire_bytes: 24,
+                deflate_received_plain_bytes: 26,
+                deflate_sent: 28,
+                deflate_sent_wire_bytes: 30,
+                deflate_sent_plain_bytes: 32,
             }
         );
     }

@@ -103,6 +103,40 @@ impl WebSocketState {
         result
     }
 
+    /// Sends a text or binary message as one frame, compressed with
+    /// `deflate` if the connection negotiated permessage-deflate and it
+    /// pays (counted in the output's counters); errors as for
+    /// [`send`](Self::send).
+    pub(crate) fn send_data(
+        &mut self,
+        output: &mut Output<'_>,
+        opcode: Opcode,
+        payload: &[u8],
+        deflate: Option<&mut dyn Deflate>,
+    ) -> Result<(), SendError> {
+        let mut compressed = None;
+        let sent = self.send(output, |session, buf| {
+            let frame = session.encode_message(buf, opcode, payload, deflate)?;
+            // RSV1 marks a compressed message; the server's headers are
+            // unmasked: 2 bytes, or 4 or 10 with an extended length.
+            if let [first, second, ..] = *frame {
+                if first & 0x40 != 0 {
+                    let header = match second & 0x7f {
+                        126 => 4,
+                        127 => 10,
+                        _ => 2,
+                    };
+                    compressed = Some(frame.len() - header);
+                }
+            }
+            Ok(frame)
+        });
+        if let (Ok(()), Some(wire), Some(counters)) = (&sent, compressed, &mut output.counters) {
+            counters.deflated(payload.len(), wire);
+        }
+        sent
+    }
+
     /// Sends a prepared Close `frame` with `code` (its payload), without
     /// needing room in the write buffer.
     fn close_static(&mut self, output: &mut Output<'_>, code: CloseCode, frame: &'static [u8]) {
@@ -135,6 +169,8 @@ pub(crate) struct Output<'a> {
     config: &'a Config,
     /// The time now.
     now: u64,
+    /// The worker's counters, where the call has them.
+    counters: Option<&'a mut Counters>,
 }
 
 impl<'a> Output<'a> {
@@ -146,6 +182,7 @@ impl<'a> Output<'a> {
         timers: &'a mut TimerTable,
         config: &'a Config,
         now: u64,
+        counters: Option<&'a mut Counters>,
     ) -> Self {
         Output {
             write,
@@ -154,6 +191,7 @@ impl<'a> Output<'a> {
             timers,
             config,
             now,
+            counters,
         }
     }
 }
@@ -168,6 +206,7 @@ impl Output<'_> {
             timers: self.timers,
             config: self.config,
             now: self.now,
+            counters: self.counters.as_deref_mut(),
         }
     }
 
@@ -239,11 +278,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         matches!(&self.phase, Phase::WebSocket(state) if state.topics.contains(topic))
     }
 
-    /// The WebSocket state and its output, at `now`.
+    /// The WebSocket state and its output, at `now`, counting into
+    /// `counters` if given.
     fn websocket_output<'a>(
         &'a mut self,
         write: &'a mut [u8],
         now: u64,
+        counters: Option<&'a mut Counters>,
     ) -> Option<(&'a mut WebSocketState, Output<'a>)> {
         let Phase::WebSocket(state) = &mut self.phase else {
             return None;
@@ -255,6 +296,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             &mut self.timers,
             &self.config,
             now,
+            counters,
         );
         Some((state, output))
     }
@@ -281,13 +323,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         message: Message<'_>,
         now: u64,
     ) -> Result<(), SendError> {
-        self.send_message_with(bufs, message, now, None)
+        self.send_message_with(bufs, message, now, None, &mut Counters::default())
     }
 
     /// [`send_message`](Self::send_message), compressing a text or binary
     /// message with `deflate` if the connection negotiated
     /// permessage-deflate (without one, it goes uncompressed, which the
-    /// extension always allows).
+    /// extension always allows); a message sent compressed is counted in
+    /// `counters` ([`Counters::deflate_sent`]).
     ///
     /// # Errors
     ///
@@ -298,20 +341,30 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         message: Message<'_>,
         now: u64,
         deflate: Option<&mut dyn Deflate>,
+        counters: &mut Counters,
     ) -> Result<(), SendError> {
-        let Some((state, mut output)) = self.websocket_output(&mut bufs.write, now) else {
+        let Some((state, mut output)) = self.websocket_output(&mut bufs.write, now, Some(counters))
+        else {
             return Err(SendError::Closed);
         };
-        let sent = state.send(&mut output, |session, buf| match message {
+        let sent = match message {
             Message::Text(text) => {
-                session.encode_message(buf, Opcode::Text, text.as_bytes(), deflate)
+                state.send_data(&mut output, Opcode::Text, text.as_bytes(), deflate)
             }
-            Message::Binary(data) => session.encode_message(buf, Opcode::Binary, data, deflate),
-            Message::Ping(payload) => session.encode_ping(buf, payload),
-            Message::Pong(payload) => session.encode_frame(buf, Opcode::Pong, true, payload),
-            Message::Close(Some(code), reason) => session.encode_close(buf, code, reason),
-            Message::Close(None, _) => session.encode_frame(buf, Opcode::Close, true, b""),
-        });
+            Message::Binary(data) => state.send_data(&mut output, Opcode::Binary, data, deflate),
+            Message::Ping(payload) => state.send(&mut output, |session, buf| {
+                session.encode_ping(buf, payload)
+            }),
+            Message::Pong(payload) => state.send(&mut output, |session, buf| {
+                session.encode_frame(buf, Opcode::Pong, true, payload)
+            }),
+            Message::Close(Some(code), reason) => state.send(&mut output, |session, buf| {
+                session.encode_close(buf, code, reason)
+            }),
+            Message::Close(None, _) => state.send(&mut output, |session, buf| {
+                session.encode_frame(buf, Opcode::Close, true, b"")
+            }),
+        };
         self.end_websocket_if_done(now);
         sent
     }
@@ -319,7 +372,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// The WebSocket half of [`shutdown`](Self::shutdown): close with 1001
     /// and wait (the linger time) for the reply.
     pub(super) fn shutdown_websocket(&mut self, now: u64) {
-        if let Some((state, mut output)) = self.websocket_output(&mut [], now) {
+        if let Some((state, mut output)) = self.websocket_output(&mut [], now, None) {
             if state.can_send() {
                 state.close_static(&mut output, CloseCode::GOING_AWAY, GOING_AWAY);
             }
@@ -329,7 +382,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// The WebSocket half of [`handle_panic`](Self::handle_panic): close
     /// with 1011 and wait (the linger time) for the reply.
     pub(super) fn fail_websocket(&mut self, now: u64) {
-        if let Some((state, mut output)) = self.websocket_output(&mut [], now) {
+        if let Some((state, mut output)) = self.websocket_output(&mut [], now, None) {
             if state.can_send() {
                 state.close_static(&mut output, CloseCode::INTERNAL_ERROR, INTERNAL_ERROR);
             }
@@ -362,7 +415,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         now: u64,
     ) {
         let interval = self.config.websocket_ping_interval;
-        let Some((state, mut output)) = self.websocket_output(&mut bufs.write, now) else {
+        let Some((state, mut output)) = self.websocket_output(&mut bufs.write, now, None) else {
             return;
         };
         if !state.session.can_send() {
@@ -520,7 +573,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
         self.restart_websocket_timers(env.now);
         let id = self.id;
-        if let Some((state, output)) = self.websocket_output(&mut bufs.write, env.now) {
+        let counters = Some(&mut *env.counters);
+        if let Some((state, output)) = self.websocket_output(&mut bufs.write, env.now, counters) {
             let deflate = deflate::reborrow(&mut env.deflate);
             env.handler
                 .on_open(&mut WebSocket::new(state, output, env.local, id, deflate));
@@ -538,7 +592,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         let id = self.id;
         let IoBuffers { read, write } = bufs;
         let peer_closed = self.peer_closed;
-        let Some((state, mut output)) = self.websocket_output(write, env.now) else {
+        let Some((state, mut output)) =
+            self.websocket_output(write, env.now, Some(&mut *env.counters))
+        else {
             return;
         };
         if peer_closed || state.session.is_finished() || !state.session.wants_read() {
@@ -554,6 +610,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 Ok(Some(message)) => {
                     match message {
                         Message::Text(_) | Message::Binary(_) => {
+                            if let (Some(wire), Some(counters)) =
+                                (state.session.last_compressed_len(), &mut output.counters)
+                            {
+                                let plain = match message {
+                                    Message::Text(text) => text.len(),
+                                    Message::Binary(data) => data.len(),
+                                    _ => 0,
+                                };
+                                counters.inflated(wire, plain);
+                            }
                             let deflate = deflate::reborrow(&mut env.deflate);
                             let mut socket =
                                 WebSocket::new(state, output.reborrow(), env.local, id, deflate);

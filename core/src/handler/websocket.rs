@@ -64,9 +64,8 @@ impl<'a, L> WebSocket<'a, L> {
     /// permessage-deflate and it pays.
     fn send(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), SendError> {
         let deflate = ws::deflate::reborrow(&mut self.deflate);
-        self.state.send(&mut self.output, |session, buf| {
-            session.encode_message(buf, opcode, payload, deflate)
-        })
+        self.state
+            .send_data(&mut self.output, opcode, payload, deflate)
     }
 
     /// Sends a Ping (payload at most 125 bytes).

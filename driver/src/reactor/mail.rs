@@ -191,8 +191,9 @@ where
         let Some(conn) = slot.conn.active() else {
             return false;
         };
-        let deflate = Some(self.app.deflate());
-        let sent = conn.send_message_with(self.lending.pair(buffer), message, now, deflate);
+        let (deflate, counters) = self.app.deflate();
+        let bufs = self.lending.pair(buffer);
+        let sent = conn.send_message_with(bufs, message, now, Some(deflate), counters);
         // Write it now (and settle the buffer and the deadline), also after
         // a failure that began a close.
         self.service(token, now);

@@ -148,6 +148,8 @@ pub struct TlsBuilder {
     tickets: bool,
     /// How long a handshake may take.
     handshake_timeout: Duration,
+    /// Record buffers each thread keeps.
+    record_buffers: usize,
 }
 
 impl Default for TlsBuilder {
@@ -159,6 +161,7 @@ impl Default for TlsBuilder {
             versions: Versions::Both,
             tickets: true,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            record_buffers: super::DEFAULT_KEPT,
         }
     }
 }
@@ -204,6 +207,14 @@ impl TlsBuilder {
         self
     }
 
+    /// Sets how many record buffers a worker thread keeps for reuse
+    /// (default [`DEFAULT_KEPT`](super::DEFAULT_KEPT); see
+    /// [`TlsConfig::record_buffers`]).
+    pub fn record_buffers(mut self, count: usize) -> Self {
+        self.record_buffers = count;
+        self
+    }
+
     /// The rustls configuration: for [`build`](Self::build), or for
     /// [`TlsHandle::reload`](super::TlsHandle::reload).
     ///
@@ -235,6 +246,8 @@ impl TlsBuilder {
             .with_no_client_auth()
             .with_cert_resolver(Arc::new(names));
         config.alpn_protocols = self.alpn.clone();
+        // The record layer takes the traffic secrets after the handshake.
+        config.enable_secret_extraction = true;
         if self.tickets {
             config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(io::Error::other)?;
         }
@@ -248,6 +261,8 @@ impl TlsBuilder {
     /// As [`server_config`](Self::server_config).
     pub fn build(self) -> io::Result<TlsConfig> {
         let config = self.server_config()?;
-        Ok(TlsConfig::from_server_config(config).handshake_timeout(self.handshake_timeout))
+        Ok(TlsConfig::from_server_config(config)
+            .handshake_timeout(self.handshake_timeout)
+            .record_buffers(self.record_buffers))
     }
 }

@@ -24,6 +24,9 @@ pub(super) struct Compression {
     broken: bool,
     /// Messages shorter than this go uncompressed.
     min_len: u32,
+    /// The last data message delivered: its length as it arrived plus
+    /// one if it was compressed (saturated: it is for counting), 0 if not.
+    pub(super) last_compressed_len: u32,
 }
 
 impl Session {
@@ -52,6 +55,7 @@ impl Session {
             client_reset: agreement.client_no_context_takeover || slot.is_none(),
             broken: false,
             min_len,
+            last_compressed_len: 0,
         });
         self
     }
@@ -65,6 +69,15 @@ impl Session {
     /// Whether permessage-deflate was negotiated.
     pub fn is_compressed(&self) -> bool {
         self.deflate.is_some()
+    }
+
+    /// After [`receive_with`](Self::receive_with) returned a text or
+    /// binary message: its payload's length as it arrived, if it arrived
+    /// compressed (at most `u32::MAX`: it is for counting); `None` for a
+    /// message that was not.
+    pub fn last_compressed_len(&self) -> Option<usize> {
+        let deflate = self.deflate.as_ref()?;
+        (deflate.last_compressed_len as usize).checked_sub(1)
     }
 
     /// Encodes a text or binary message in one frame into `out` and
@@ -114,18 +127,22 @@ impl Session {
         range: Range<usize>,
         codec: Option<&mut dyn Deflate>,
     ) -> Result<Range<usize>, ProtocolError> {
-        let (Some(state), Some(codec)) = (self.deflate, codec) else {
+        let (Some(state), Some(codec)) = (&mut self.deflate, codec) else {
             return Err(ProtocolError::BufferMismatch);
         };
+        let compressed_len = u32::try_from(range.len()).unwrap_or(u32::MAX - 1);
+        state.last_compressed_len = compressed_len + 1;
+        let client_reset = state.client_reset;
+        let slot = state.slot;
         if self.pos != range.end {
             buf.copy_within(self.pos..self.filled, range.end);
             self.filled -= self.pos - range.end;
             self.pos = range.end;
         }
         let context = Context {
-            slot: state.slot,
+            slot,
             window_bits: MAX_WINDOW_BITS,
-            reset: state.client_reset,
+            reset: client_reset,
         };
         let limit = self.max_message_len;
         deflate::inflate_message(codec, context, buf, range, self.filled, limit)

@@ -680,6 +680,9 @@ impl Session {
             let kind = self.message.take();
             let mut range = self.base..self.base + self.message_len;
             self.message_len = 0;
+            if let Some(deflate) = &mut self.deflate {
+                deflate.last_compressed_len = 0;
+            }
             if self.compressed && !discard {
                 range = self.inflate(buf, range, codec)?;
                 return Ok(Some(match kind {

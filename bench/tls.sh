@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# HTTPS: the `hello_tls` example against nginx (`ssl`, the same
+# certificate, TLS 1.3 only, keep-alive), both with one worker pinned to
+# one CPU, wrk over HTTPS with one thread pinned to the other, on
+# 127.0.0.1.
+#
+#   bench/tls.sh
+#   ROUNDS=1 DURATION=3s BODIES=13 HANDSHAKES=0 bench/tls.sh
+#
+# Cells: bodies of 13 B and 6150 B over CONNS keep-alive connections
+# (one handshake each, then requests); and, unless HANDSHAKES=0, the
+# handshake-heavy cell: `Connection: close` on every request, so each
+# request is a new TCP connection and a full TLS 1.3 handshake (wrk
+# resumes no session), 13 B body. In each cell the servers take turns,
+# peregrine then nginx, ROUNDS times, and the report gives the medians.
+# The certificate is an ECDSA P-256 one made for the run; both servers
+# negotiate the cipher suite and key exchange wrk's OpenSSL prefers.
+#
+# Server CPU per request is the server's utime + stime (/proc/PID/stat
+# fields 14 and 15, nginx's master and worker added) over the wrk run,
+# divided by the requests wrk completed.
+#
+# Environment (defaults in brackets):
+#   ROUNDS [3]  DURATION [10s]  WARMUP [2s, 0 for none]  CONNS [100]
+#   BODIES ["13 6150"]  HANDSHAKES [1, 0 to leave the handshake cell out]
+#   HANDSHAKE_CONNS [20: enough to keep both busy]  SERVER_CPU [0]  CLIENT_CPU [1]
+#   PEREGRINE_PORT [18070]  NGINX_PORT [18071]
+#
+# The Markdown report goes to standard output and to
+# bench/results/tls-*.md; the raw wrk output to bench/results/tls-*.log.
+set -euo pipefail
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+CONNS=${CONNS:-100}
+BODIES=${BODIES:-13 6150}
+HANDSHAKES=${HANDSHAKES:-1}
+HANDSHAKE_CONNS=${HANDSHAKE_CONNS:-20}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+PEREGRINE_PORT=${PEREGRINE_PORT:-18070}
+NGINX_PORT=${NGINX_PORT:-18071}
+HELLO_TLS=$ROOT/target/release/examples/hello_tls
+
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
+[[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer, not '$CONNS'"
+[[ $HANDSHAKE_CONNS =~ ^[1-9][0-9]*$ ]] || die "HANDSHAKE_CONNS must be a positive integer, not '$HANDSHAKE_CONNS'"
+for b in $BODIES; do [[ $b =~ ^[1-9][0-9]*$ ]] || die "BODIES: not a size: $b"; done
+[ "$(nproc)" -ge 2 ] || note "only $(nproc) CPU: server and wrk will share it"
+
+need_commands wrk:wrk nginx:nginx-light curl:curl taskset:util-linux openssl:openssl
+note "building hello_tls (release)"
+(cd "$ROOT" && cargo build --release --quiet -p peregrine-examples --features tls --example hello_tls) ||
+    die "cargo build failed"
+[ -x "$HELLO_TLS" ] || die "$HELLO_TLS not built"
+raise_fd_limit
+
+CLK_TCK=$(getconf CLK_TCK)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/peregrine-tls.XXXXXX")
+chmod 755 "$tmp" # nginx's worker runs as another user when started as root
+start_report tls TERM
+
+# The certificate both servers present.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost >/dev/null 2>&1 || die "openssl could not make a certificate"
+chmod 644 "$tmp/key.pem" "$tmp/cert.pem"
+
+# utime + stime, in clock ticks, of PID and its children (nginx's worker).
+cpu_ticks() {
+    local pid=$1 total child t
+    total=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }') || return 1
+    # shellcheck disable=SC2013 # the file is one line of pids
+    for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+        t=$(sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk '{ print $12 + $13 }') || continue
+        total=$((total + ${t:-0}))
+    done
+    echo "$total"
+}
+
+# Waits up to TIMEOUT seconds for https://127.0.0.1:PORT/ to answer with
+# SIZE bytes over TLS 1.3, while process PID lives. LOG is shown when it
+# fails.
+wait_https() { # PORT PID SIZE TIMEOUT LOG
+    local port=$1 pid=$2 size=$3 timeout=$4 log=$5 deadline got
+    deadline=$((SECONDS + timeout))
+    while [ $SECONDS -lt $deadline ]; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$log" >&2 2>/dev/null
+            die "server (pid $pid, port $port) died while starting; log: $log"
+        fi
+        got=$(curl -sk --tlsv1.3 --max-time 2 -o /dev/null -w '%{http_code} %{size_download}' \
+            "https://127.0.0.1:$port/" 2>/dev/null) || got=
+        [ "$got" = "200 $size" ] && return 0
+        sleep 0.2
+    done
+    tail -n 20 "$log" >&2 2>/dev/null
+    die "server (pid $pid) did not answer https://127.0.0.1:$port/ with 200 and $size bytes within ${timeout}s (last: '${got:-no answer}')"
+}
+
+# The protocol and cipher suite a TLS 1.3 client gets from PORT.
+negotiated() {
+    curl -skv --tlsv1.3 --max-time 2 -o /dev/null "https://127.0.0.1:$1/" 2>&1 |
+        awk '/SSL connection using/ { sub(/.*using /, ""); print; exit }'
+}
+
+start_peregrine() { # BODY_FILE SIZE
+    local out=$tmp/peregrine-$2.out
+    port_free "$PEREGRINE_PORT"
+    taskset -c "$SERVER_CPU" "$HELLO_TLS" --port "$PEREGRINE_PORT" --workers 1 \
+        --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" --body-file "$1" >"$out" 2>&1 &
+    peregrine_pid=$!
+    pids+=("$peregrine_pid")
+    wait_https "$PEREGRINE_PORT" "$peregrine_pid" "$2" 30 "$out"
+}
+
+# nginx as bench/wrk.sh configures it (the body from memory, one worker,
+# keep-alive without a request limit), listening with `ssl` on the same
+# certificate, TLS 1.3 only.
+start_nginx() { # BODY_FILE SIZE
+    local dir=$tmp/nginx-$2
+    port_free "$NGINX_PORT"
+    mkdir -p "$dir"
+    chmod 755 "$dir"
+    write_nginx_conf "$dir" "$NGINX_PORT" "$1" on
+    local listen="listen 127.0.0.1:$NGINX_PORT backlog=1024;"
+    grep -qF "$listen" "$dir/nginx.conf" || die "nginx config: no '$listen' line to add ssl to"
+    sed -i "s|$listen|listen 127.0.0.1:$NGINX_PORT ssl backlog=1024;\n        ssl_certificate $tmp/cert.pem;\n        ssl_certificate_key $tmp/key.pem;\n        ssl_protocols TLSv1.3;|" \
+        "$dir/nginx.conf"
+    nginx -t -q -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" || die "nginx rejected $dir/nginx.conf"
+    taskset -c "$SERVER_CPU" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
+        >"$dir/stdout" 2>&1 &
+    nginx_pid=$!
+    pids+=("$nginx_pid")
+    wait_https "$NGINX_PORT" "$nginx_pid" "$2" 30 "$dir/error.log"
+}
+
+stop_servers() {
+    stop_pid "$peregrine_pid" INT 10 || note "peregrine did not stop on SIGINT; killed"
+    stop_pid "$nginx_pid" QUIT 10 || note "nginx did not stop on SIGQUIT; killed"
+    pids=()
+}
+
+# One wrk run: SERVER PID PORT CONNS CLOSE DURATION LABEL (CLOSE: 1 for
+# `Connection: close` on every request); a record line
+#   run <label> <server> <req/s> <µs CPU/request> <requests> <errors>
+run_wrk() {
+    local server=$1 pid=$2 port=$3 conns=$4 close=$5 duration=$6 label=$7 t0 t1 out status=0
+    local args=(-t1 -c"$conns" -d"$duration" --timeout 5s)
+    [ "$close" = 1 ] && args+=(-H "Connection: close")
+    args+=("https://127.0.0.1:$port/")
+    kill -0 "$pid" 2>/dev/null || die "$server (pid $pid) is not running"
+    t0=$(cpu_ticks "$pid")
+    out=$(timeout -k 5 120 taskset -c "$CLIENT_CPU" wrk "${args[@]}" 2>&1) || status=$?
+    t1=$(cpu_ticks "$pid" 2>/dev/null) || t1=
+    {
+        echo "### $label $server: taskset -c $CLIENT_CPU wrk ${args[*]}"
+        echo "$out"
+    } >>"$log"
+    [ "$status" -eq 0 ] || die "wrk against $server failed (exit $status); see $log"
+    [ -n "$t1" ] || die "$server (pid $pid) died during the run ($label)"
+    [ "$label" = warmup ] && return 0
+    local requests rps errors us
+    requests=$(awk '/requests in/ { print $1; exit }' <<<"$out")
+    rps=$(awk '/^Requests\/sec:/ { print $2; exit }' <<<"$out")
+    [[ ${requests:-0} =~ ^[0-9]+$ && $requests -gt 0 ]] || die "wrk completed no request against $server; see $log"
+    errors=$(awk '/Socket errors:/ { gsub(",", ""); s += $4 + $6 + $8 + $10 }
+        /Non-2xx/ { s += $NF } END { print s + 0 }' <<<"$out")
+    us=$(awk -v d="$((t1 - t0))" -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d * 1e6 / hz / n }')
+    echo "run $label $server $rps $us $requests $errors" | tee -a "$log" | sed 's/^/-- /' >&2
+}
+
+med() { awk -v l="$1" -v s="$2" -v c="$3" '$1 == "run" && $2 == l && $3 == s { print $c }' "$log" | median; }
+fmt_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f×\n", a / b }'; }
+
+# Every cell of one body: warm-up, then ROUNDS turns of each server.
+cell() { # LABEL CONNS CLOSE
+    local label=$1 conns=$2 close=$3 _
+    if [ "$WARMUP" != 0 ]; then
+        run_wrk peregrine "$peregrine_pid" "$PEREGRINE_PORT" "$conns" "$close" "$WARMUP" warmup
+        run_wrk nginx "$nginx_pid" "$NGINX_PORT" "$conns" "$close" "$WARMUP" warmup
+    fi
+    for _ in $(seq "$ROUNDS"); do
+        run_wrk peregrine "$peregrine_pid" "$PEREGRINE_PORT" "$conns" "$close" "$DURATION" "$label"
+        run_wrk nginx "$nginx_pid" "$NGINX_PORT" "$conns" "$close" "$DURATION" "$label"
+    done
+}
+
+echo "# Peregrine vs nginx: HTTPS"
+echo
+machine_line
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "servers: one worker, taskset -c $SERVER_CPU; wrk -t1, taskset -c $CLIENT_CPU; nginx $(nginx -v 2>&1 | sed 's/.*\///') with $(openssl version | cut -d' ' -f1-2)"
+echo "rounds: $ROUNDS × $DURATION per server and cell, interleaved (warm-up $WARMUP); medians below"
+echo "raw: ${log#"$ROOT"/}"
+
+cells=()
+for size in $BODIES; do
+    body=$tmp/body-$size
+    write_body "$size" "$body"
+    start_peregrine "$body" "$size"
+    start_nginx "$body" "$size"
+    if [ ${#cells[@]} -eq 0 ]; then
+        echo "negotiated: peregrine $(negotiated "$PEREGRINE_PORT"); nginx $(negotiated "$NGINX_PORT")"
+        echo
+    fi
+    cell "$size-keepalive" "$CONNS" 0
+    cells+=("$size-keepalive|$size B|$CONNS keep-alive")
+    if [ "$HANDSHAKES" != 0 ] && [ "$size" = 13 ]; then
+        cell "$size-handshake" "$HANDSHAKE_CONNS" 1
+        cells+=("$size-handshake|$size B|$HANDSHAKE_CONNS, a new connection (full handshake) per request")
+    fi
+    stop_servers
+done
+
+echo "| body | connections | peregrine req/s | nginx req/s | req/s ratio | peregrine µs CPU/req | nginx µs CPU/req | CPU ratio | errors |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+for entry in "${cells[@]}"; do
+    IFS='|' read -r label body conns <<<"$entry"
+    p_rps=$(med "$label" peregrine 4)
+    n_rps=$(med "$label" nginx 4)
+    p_us=$(med "$label" peregrine 5)
+    n_us=$(med "$label" nginx 5)
+    errors=$(awk -v l="$label" '$1 == "run" && $2 == l { s += $7 } END { print s + 0 }' "$log")
+    printf '| %s | %s | %.0f | %.0f | %s | %.2f | %.2f | %s | %s |\n' "$body" "$conns" "$p_rps" "$n_rps" \
+        "$(fmt_ratio "$p_rps" "$n_rps")" "$p_us" "$n_us" "$(fmt_ratio "$p_us" "$n_us")" "$errors"
+done
+echo
+echo "req/s ratio: peregrine over nginx (above 1: peregrine serves more); CPU ratio: peregrine's CPU per request over nginx's (below 1: peregrine spends less)."
