@@ -885,6 +885,37 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
+    /// A request that came over HTTP/2: its method and path (the `:method`
+    /// and `:path` pseudo-header values) and its fields, all in `buf`
+    /// (see [`h2`](crate::h2)).
+    pub(crate) fn from_h2(
+        buf: &'a [u8],
+        fields: &'a [FieldSpan],
+        method_span: (u32, u32),
+        target_span: (u32, u32),
+        form: TargetForm,
+    ) -> Self {
+        let method_bytes = buf
+            .get(method_span.0 as usize..method_span.1 as usize)
+            .unwrap_or_default();
+        let seen = fields.iter().fold(Seen::NONE, |seen, field| {
+            Seen(seen.0 | Seen::classify(field, buf).0)
+        });
+        Request {
+            buf,
+            fields,
+            method: Method::from_bytes(method_bytes),
+            method_span,
+            target_span,
+            form,
+            version: Version::Http2,
+            head_len: buf.len() as u32,
+            seen,
+            body: &[],
+            peer: None,
+        }
+    }
+
     /// The same request with its body attached.
     #[inline]
     pub(crate) fn with_body(self, body: &'a [u8]) -> Self {
@@ -1035,7 +1066,7 @@ impl<'a> Request<'a> {
     #[inline]
     pub fn keep_alive(&self) -> bool {
         if !self.seen.has(Seen::CONNECTION) {
-            return self.version == Version::Http11;
+            return self.version >= Version::Http11;
         }
         self.keep_alive_by_field()
     }

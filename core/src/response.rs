@@ -496,6 +496,8 @@ impl<'b> ResponseEncoder<'b> {
                 (Some(n), _) => (FramingField::ContentLength(n), ResponseFraming::Length(n)),
                 (None, Version::Http11) => (FramingField::Chunked, ResponseFraming::Chunked),
                 (None, Version::Http10) => (FramingField::None, ResponseFraming::UntilClose),
+                // HTTP/2 frames the body itself: it ends with its stream.
+                (None, Version::Http2) => (FramingField::None, ResponseFraming::UntilClose),
             }
         };
         let framing = if ctx.head_request {

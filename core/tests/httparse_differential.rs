@@ -78,6 +78,7 @@ fn outcome(result: Result<Parsed<'_>, Error>) -> Outcome<Error> {
             minor: match request.version() {
                 Version::Http10 => 0,
                 Version::Http11 => 1,
+                other => unreachable!("the HTTP/1.x parser gave {other}"),
             },
             fields: request
                 .headers()

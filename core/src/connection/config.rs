@@ -65,6 +65,15 @@ pub struct Config {
     /// [`Fill::Pending`](crate::Fill::Pending) before the connection is
     /// closed (0: as long as it takes). Default 0.
     pub parked_stream_timeout: u64,
+    /// Whether a connection whose first bytes are the HTTP/2 client
+    /// preface (`PRI * HTTP/2.0`, RFC 9113 §3.3) is handed over to HTTP/2
+    /// ([`Connection::is_http2`](crate::Connection::is_http2)) rather than
+    /// answered `400` as a malformed HTTP/1.1 request. Only for a caller that then drives an
+    /// [`h2::server::ServerConnection`](crate::h2::server::ServerConnection).
+    /// The HTTP/1.1 `Upgrade: h2c` mechanism, deprecated by RFC 9113, is
+    /// declined either way: such a request is served as HTTP/1.1.
+    /// Default `false`.
+    pub h2c: bool,
 }
 
 impl Config {
@@ -85,6 +94,7 @@ impl Config {
         websocket_deflate: DeflatePolicy::Off,
         websocket_deflate_min_len: 64,
         parked_stream_timeout: 0,
+        h2c: false,
     };
 }
 

@@ -66,6 +66,24 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
     }
 
+    /// Whether a connection's first bytes are the HTTP/2 preface: `Some(true)`
+    /// (the phase is now [`Phase::Http2`]), `Some(false)` for an HTTP/1.1
+    /// request, `None` while they may still be.
+    #[cold]
+    #[inline(never)]
+    fn http2_preface(&mut self, received: &[u8]) -> Option<bool> {
+        use crate::h2::frame::{PrefaceStatus, detect_preface};
+        match detect_preface(received) {
+            PrefaceStatus::Matched => {
+                self.timers.clear_all();
+                self.phase = Phase::Http2;
+                Some(true)
+            }
+            PrefaceStatus::Partial => None,
+            PrefaceStatus::Mismatch => Some(false),
+        }
+    }
+
     /// The head is complete and its body follows: the header timer stops
     /// and the body timer starts.
     fn begin_body(&mut self, input: Input, now: u64) {
@@ -85,6 +103,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         bufs: &mut IoBuffers<READ, WRITE>,
         env: &mut Env<'_, H, L>,
     ) -> bool {
+        if self.requests == 0 && bufs.read.get(self.read_start) == Some(&b'P') && self.config.h2c {
+            match self.http2_preface(&bufs.read[self.read_start..self.read_end]) {
+                Some(true) => return false,
+                Some(false) => {}
+                None => return false,
+            }
+        }
         let request = match self
             .parser
             .parse(&bufs.read[self.read_start..self.read_end])

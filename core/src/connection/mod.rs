@@ -42,8 +42,10 @@ pub use config::{Backpressure, Config, Counters, DeflatePolicy, Env, Interest, I
 pub use id::ConnectionId;
 pub(crate) use phase::Later;
 pub use publish::PublishError;
+pub(crate) use queue::{Passed, Queue, Segment};
 pub use suspend::Suspended;
 pub use timers::TimerKind;
+pub(crate) use timers::TimerTable;
 pub use transmit::{MAX_SLICES, Slices, Transmit};
 pub(crate) use websocket::{Output, WebSocketState};
 
@@ -52,8 +54,6 @@ use core::net::SocketAddr;
 use crate::{FileRegion, Handler, RequestParser};
 pub(crate) use phase::Source;
 use phase::{Http, Input, Phase, StreamState, Then};
-use queue::{Queue, Segment};
-use timers::TimerTable;
 
 /// One HTTP/1.1 connection, as a state machine. `READ` and `WRITE` are the
 /// sizes of the [`IoBuffers`] it works in, `MAX_HEADERS` the capacity of
@@ -514,7 +514,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                     self.websocket_timeout(bufs, kind, now);
                 }
             }
-            if matches!(self.phase, Phase::Closed | Phase::Hijacked) {
+            if matches!(self.phase, Phase::Closed | Phase::Hijacked | Phase::Http2) {
                 return;
             }
         }
@@ -539,7 +539,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     #[inline(always)]
     pub fn poll_timeout(&self) -> Option<u64> {
         match self.phase {
-            Phase::Closed | Phase::Hijacked => None,
+            Phase::Closed | Phase::Hijacked | Phase::Http2 => None,
             _ => self.timers.next(),
         }
     }
@@ -587,7 +587,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 read: true,
                 write: false,
             },
-            Phase::Closed | Phase::Hijacked => Interest::default(),
+            Phase::Closed | Phase::Hijacked | Phase::Http2 => Interest::default(),
         }
     }
 
@@ -770,6 +770,33 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// read from it.
     pub fn is_hijacked(&self) -> bool {
         matches!(self.phase, Phase::Hijacked)
+    }
+
+    /// The read buffer's unread bytes, the configuration, the peer and the
+    /// name, for the HTTP/2 connection taking over (see
+    /// [`is_http2`](Self::is_http2)).
+    pub(crate) fn handover(
+        &self,
+    ) -> (
+        core::ops::Range<usize>,
+        Config,
+        Option<SocketAddr>,
+        ConnectionId,
+    ) {
+        (
+            self.read_start..self.read_end,
+            self.config,
+            self.peer,
+            self.id,
+        )
+    }
+
+    /// Whether the client opened with the HTTP/2 preface (with
+    /// [`Config::h2c`] on): the caller goes on with an
+    /// [`h2::server::ServerConnection`](crate::h2::server::ServerConnection),
+    /// giving it [`leftover`](Self::leftover) as the first bytes read.
+    pub fn is_http2(&self) -> bool {
+        matches!(self.phase, Phase::Http2)
     }
 
     /// Bytes read beyond the last request (after a hijack, the first bytes

@@ -31,6 +31,8 @@ pub(crate) enum Phase {
     Closed,
     /// The handler took the connection over after its response.
     Hijacked,
+    /// The client sent the HTTP/2 preface: the caller goes on with HTTP/2.
+    Http2,
 }
 
 /// The HTTP phase: what is being read, what is being streamed, and what

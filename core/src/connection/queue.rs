@@ -119,6 +119,12 @@ impl Queue {
         }
     }
 
+    /// Bytes left to send.
+    #[inline]
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
     /// Whether nothing is left to send.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
@@ -156,6 +162,20 @@ impl Queue {
         } else {
             self.push(Segment::File(region.span()))
         }
+    }
+
+    /// Appends the release of a kept file's region (no bytes: what was
+    /// queued of it before goes out first), reported when passed; `false`
+    /// if the queue is full.
+    #[must_use]
+    pub(crate) fn push_release(&mut self, region: FileRegion) -> bool {
+        let span = Span {
+            len: 0,
+            ..region.span()
+        };
+        let pushed = self.push_slot(Segment::KeptFile(span), 0);
+        self.reporting += u32::from(pushed);
+        pushed
     }
 
     /// Appends the end of a response with `tag`, to be reported when the

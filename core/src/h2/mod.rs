@@ -8,3 +8,4 @@
 pub mod flow;
 pub mod frame;
 pub mod hpack;
+pub mod server;

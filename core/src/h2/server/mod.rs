@@ -1,0 +1,513 @@
+//! An HTTP/2 server connection (RFC 9113), sans-IO like the HTTP/1.1
+//! [`Connection`](crate::Connection) and driven the same way: the caller
+//! reads into [`read_buf`](ServerConnection::read_buf) and reports with
+//! [`handle_read`](ServerConnection::handle_read), writes what
+//! [`poll_transmit`](ServerConnection::poll_transmit) gives and reports
+//! with [`handle_written`](ServerConnection::handle_written), and fires
+//! [`poll_timeout`](ServerConnection::poll_timeout)'s deadline with
+//! [`handle_timeout`](ServerConnection::handle_timeout).
+//!
+//! Each request runs the same [`Handler`] with the same [`Request`](crate::Request) and
+//! [`Response`](crate::Response) as over HTTP/1.1: the response head the
+//! builder writes is re-encoded with HPACK (`head`), and its body goes out
+//! in DATA frames within the peer's flow-control windows, round-robin
+//! between the streams that have data, so a stream waiting for window
+//! never holds the others back.
+//!
+//! # Memory
+//!
+//! Nothing is allocated. Besides the buffer pair, a connection holds its
+//! HPACK tables (4 KiB each way), the stream table (`STREAMS` entries), a
+//! field table of `MAX_HEADERS` for the request being decoded and one for
+//! the request whose body is being gathered, and a decoding area of
+//! [`AREA`] bytes: it holds decoded request heads, header blocks split
+//! over CONTINUATION frames, and the body of one request at a time.
+//!
+//! # What is served
+//!
+//! - Requests without a body, and requests whose body fits the decoding
+//!   area with their head, gathered for one stream at a time: a second
+//!   request with a body while one is being gathered is refused with
+//!   REFUSED_STREAM (the client may retry it), a body that does not fit is
+//!   answered `413`.
+//! - Response bodies in the write buffer, static slices and file regions.
+//!   Streamed, deferred and written bodies that outgrow the buffer are
+//!   not sent over HTTP/2 yet: such a stream is reset with INTERNAL_ERROR
+//!   and counted as a handler error.
+//! - Server push is never used (`SETTINGS_ENABLE_PUSH` is 0 for the
+//!   client's pushes too: a PUSH_PROMISE is a connection error).
+
+mod calm;
+mod fields;
+mod head;
+mod input;
+mod output;
+mod streams;
+
+use core::net::SocketAddr;
+
+use crate::connection::{Queue, Segment, TimerTable};
+use crate::h2::flow::{ReceiveWindow, Window};
+use crate::h2::frame::{ErrorCode, Settings, StreamId};
+use crate::h2::hpack::{Decoder, Encoder};
+use crate::headers::FieldSpan;
+use crate::spill::Chain;
+use crate::{
+    Config, ConnectionId, Env, FileRegion, Handler, Interest, IoBuffers, Slices, TimerKind,
+    Transmit,
+};
+
+pub use calm::MAX_CONTINUATIONS;
+
+use fields::Head;
+use streams::Streams;
+
+/// Bytes of the decoding area: decoded request heads, split header
+/// blocks, and one request body at a time.
+pub const AREA: usize = 16 * 1024;
+
+/// The most decoded header bytes a request may have (RFC 9113
+/// `SETTINGS_MAX_HEADER_LIST_SIZE`, fields counted with 32 bytes each
+/// beyond their name and value): half the area.
+pub const MAX_HEADER_LIST_SIZE: usize = AREA / 2;
+
+/// Room the write buffer must have before another request is taken: a
+/// response head and a small body, and the frames around them.
+const RESPONSE_ROOM: usize = 2048;
+
+/// Where the connection stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Waiting for the client's preface.
+    Preface,
+    /// Serving streams.
+    Open,
+    /// GOAWAY sent for a graceful end: the streams already started are
+    /// finished, then the connection closes.
+    Draining,
+    /// GOAWAY sent for an error, or the peer is gone: what is queued goes
+    /// out, then the write side closes.
+    Closing,
+    /// The write side is shut: waiting for the peer's end.
+    ClosedWrite,
+    /// Done.
+    Closed,
+}
+
+/// The request whose body is being gathered in the decoding area, after
+/// its head.
+#[derive(Debug)]
+struct Gathering<const MAX_HEADERS: usize> {
+    /// Its stream.
+    stream: u32,
+    /// Its head, at the start of the area.
+    head: Head,
+    /// Its fields.
+    fields: heapless::Vec<FieldSpan, MAX_HEADERS>,
+    /// Bytes of body after the head.
+    body_len: u32,
+    /// The body outgrew the area: it is answered `413` at its end.
+    overflowed: bool,
+}
+
+/// A header block being gathered from HEADERS and CONTINUATION frames.
+#[derive(Clone, Copy, Debug)]
+struct Continuing {
+    /// Its stream.
+    stream: u32,
+    /// What the HEADERS frame said.
+    flags: input::BlockFlags,
+    /// Where the block starts in the area.
+    start: u32,
+    /// Its bytes so far.
+    len: u32,
+    /// CONTINUATION frames so far.
+    frames: u32,
+}
+
+/// An HTTP/2 server connection: `READ` and `WRITE` size its buffer pair
+/// (at least a frame of 16 KiB and its header each), `MAX_HEADERS` the
+/// fields of a request, `STREAMS` the streams open at once
+/// (`SETTINGS_MAX_CONCURRENT_STREAMS`).
+pub struct ServerConnection<
+    const READ: usize,
+    const WRITE: usize,
+    const MAX_HEADERS: usize = 100,
+    const STREAMS: usize = 100,
+> {
+    /// Timeouts and limits.
+    config: Config,
+    /// Where it stands.
+    state: State,
+    /// Start of the bytes received and not yet taken.
+    read_start: usize,
+    /// End of the bytes received.
+    read_end: usize,
+    /// End of what was written into the write buffer.
+    write_end: usize,
+    /// What goes out, in order.
+    queue: Queue,
+    /// Its deadlines.
+    timers: TimerTable,
+    /// The client's header blocks.
+    decoder: Decoder,
+    /// Ours.
+    encoder: Encoder,
+    /// The client's settings.
+    peer: Settings,
+    /// What the client lets the server send on the connection.
+    send_window: Window,
+    /// What the server lets the client send on the connection.
+    recv_window: ReceiveWindow,
+    /// The open streams.
+    streams: Streams<STREAMS>,
+    /// The fields of the request being decoded.
+    fields: heapless::Vec<FieldSpan, MAX_HEADERS>,
+    /// The request whose body is being gathered.
+    gathering: Option<Gathering<MAX_HEADERS>>,
+    /// A header block split over frames.
+    continuing: Option<Continuing>,
+    /// Decoded heads, split blocks, a gathered body.
+    area: [u8; AREA],
+    /// The flood bounds.
+    calm: calm::Calm,
+    /// The client's first SETTINGS arrived.
+    settings_seen: bool,
+    /// The error in the GOAWAY sent, if one was.
+    goaway: Option<ErrorCode>,
+    /// The connection's name.
+    id: ConnectionId,
+    /// The client's address.
+    peer_addr: Option<SocketAddr>,
+    /// A written body's spilled blocks (never kept: such bodies are not
+    /// sent over HTTP/2 yet).
+    spilled: Option<Chain>,
+}
+
+impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
+    ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
+{
+    /// Frames of the largest size must fit each buffer.
+    const FITS: () = assert!(READ >= 16_384 + 9 && WRITE >= 16_384 + 9);
+
+    /// A connection from `peer` accepted at `now`, waiting for the client
+    /// preface (after a plaintext connection's first bytes were found to
+    /// start it, or after ALPN chose `h2`).
+    pub fn new(config: Config, peer: Option<SocketAddr>, now: u64) -> Self {
+        let () = Self::FITS;
+        let mut timers = TimerTable::new();
+        timers.set(TimerKind::Header, now.saturating_add(config.header_timeout));
+        ServerConnection {
+            config,
+            state: State::Preface,
+            read_start: 0,
+            read_end: 0,
+            write_end: 0,
+            queue: Queue::new(),
+            timers,
+            decoder: Decoder::new().with_max_header_list_size(MAX_HEADER_LIST_SIZE),
+            encoder: Encoder::new(),
+            peer: Settings::DEFAULT,
+            send_window: Window::connection(),
+            recv_window: ReceiveWindow::connection(),
+            streams: Streams::new(),
+            fields: heapless::Vec::new(),
+            gathering: None,
+            continuing: None,
+            area: [0; AREA],
+            calm: calm::Calm::default(),
+            settings_seen: false,
+            goaway: None,
+            id: ConnectionId::default(),
+            peer_addr: peer,
+            spilled: None,
+        }
+    }
+
+    /// The HTTP/2 connection that goes on from `http1`, whose client sent
+    /// the preface ([`Connection::is_http2`](crate::Connection::is_http2)),
+    /// at `now`, in the same buffers: what it read is taken at the next
+    /// [`handle_read`](Self::handle_read) (with 0 bytes if nothing more
+    /// came).
+    pub fn take_over<const H: usize>(http1: &crate::Connection<READ, WRITE, H>, now: u64) -> Self {
+        let (unread, config, peer, id) = http1.handover();
+        let mut conn = ServerConnection::new(config, peer, now);
+        conn.read_start = unread.start;
+        conn.read_end = unread.end;
+        conn.id = id;
+        conn
+    }
+
+    /// Names the connection (what [`Response::id`](crate::Response::id)
+    /// gives its handlers).
+    pub fn set_id(&mut self, id: ConnectionId) {
+        self.id = id;
+    }
+
+    /// Where the next read goes: the free end of the read buffer (what
+    /// was taken is dropped first).
+    pub fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<READ, WRITE>) -> &'b mut [u8] {
+        if self.read_start > 0 {
+            bufs.read.copy_within(self.read_start..self.read_end, 0);
+            self.read_end -= self.read_start;
+            self.read_start = 0;
+        }
+        &mut bufs.read[self.read_end..]
+    }
+
+    /// What it waits for.
+    pub fn interest(&self) -> Interest {
+        let reading = matches!(self.state, State::Preface | State::Open | State::Draining)
+            || self.state == State::ClosedWrite;
+        Interest {
+            read: reading && self.read_end < READ,
+            write: !self.queue.is_empty() || self.state == State::Closing,
+        }
+    }
+
+    /// Whether it is done: the caller drops it (after
+    /// [`retire`](Self::retire)).
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// How many streams are open.
+    pub fn open_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// The error code of the GOAWAY the server sent, if it sent one.
+    pub fn goaway_sent(&self) -> Option<ErrorCode> {
+        self.goaway
+    }
+
+    /// What to write next.
+    pub fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<READ, WRITE>) -> Transmit<'b> {
+        match self.queue.front() {
+            None if self.state == State::Closing => Transmit::CloseWrite,
+            None => Transmit::Idle,
+            Some(Segment::File(span)) => Transmit::SendFile(FileRegion::from_span(*span, false)),
+            Some(Segment::KeptFile(span)) => Transmit::SendFile(FileRegion::from_span(*span, true)),
+            Some(_) => {
+                let (front, back) = self.queue.as_slices();
+                Transmit::Write(Slices::new(front, back, &bufs.write))
+            }
+        }
+    }
+
+    /// `n` bytes of what [`poll_transmit`](Self::poll_transmit) gave were
+    /// written at `env.now`: more DATA may go out, and input that waited
+    /// for room is taken.
+    pub fn handle_written<H: Handler<L>, L: Default>(
+        &mut self,
+        n: usize,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        let files = &mut env.files;
+        self.queue
+            .consume(n as u64, |passed| output::release_passed(passed, files));
+        self.timers.set(
+            TimerKind::Write,
+            env.now.saturating_add(self.config.write_timeout),
+        );
+        self.after_output(bufs, env);
+    }
+
+    /// The write side was shut down as [`Transmit::CloseWrite`] asked.
+    pub fn handle_write_closed<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
+        self.state = State::ClosedWrite;
+        self.timers.clear_all();
+        self.timers.set(
+            TimerKind::Linger,
+            env.now.saturating_add(self.config.linger_timeout),
+        );
+    }
+
+    /// The client closed its side: nothing more comes; what is queued is
+    /// dropped and the connection closes.
+    pub fn handle_read_closed<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
+        self.close_now(env);
+    }
+
+    /// The earliest deadline, if any.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.timers.next()
+    }
+
+    /// Fires the deadline that passed, if one did.
+    pub fn handle_timeout<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        let Some(kind) = self.timers.expired(env.now) else {
+            return;
+        };
+        self.timers.clear(kind);
+        match kind {
+            TimerKind::Idle => self.go_away(bufs, ErrorCode::NoError, env),
+            TimerKind::Header | TimerKind::Body => {
+                env.counters.timeouts += 1;
+                self.go_away(bufs, ErrorCode::NoError, env);
+                self.state = State::Closing;
+            }
+            _ => {
+                env.counters.timeouts += 1;
+                self.close_now(env);
+            }
+        }
+    }
+
+    /// Begins a graceful end: GOAWAY with the last stream taken; the
+    /// streams started are finished, then the connection closes.
+    pub fn shutdown<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        if matches!(self.state, State::Preface | State::Open) {
+            self.go_away(bufs, ErrorCode::NoError, env);
+        }
+    }
+
+    /// Ends it at once: file regions it still held go back to their
+    /// keeper. The caller drops the connection after.
+    pub fn retire<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
+        let files = &mut env.files;
+        self.queue
+            .discard(|passed| output::release_passed(passed, files));
+        self.streams
+            .clear(|stream| output::release_pending(stream, files));
+        self.state = State::Closed;
+    }
+
+    /// Drops everything and closes.
+    fn close_now<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
+        self.retire(env);
+        self.timers.clear_all();
+    }
+
+    /// Sends GOAWAY with `code` and the last stream taken. For an error
+    /// the connection then closes once it is sent; for `NO_ERROR` it
+    /// drains first.
+    fn go_away<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        code: ErrorCode,
+        env: &mut Env<'_, H, L>,
+    ) {
+        if self.goaway.is_some() {
+            if code != ErrorCode::NoError {
+                self.state = State::Closing;
+            }
+            return;
+        }
+        self.goaway = Some(code);
+        let last = StreamId::new(self.streams.highest).unwrap_or(StreamId::CONNECTION);
+        let written = self.write_frame(bufs, |buf| {
+            crate::h2::frame::encode_goaway(buf, last, code, &[])
+        });
+        self.state = if code == ErrorCode::NoError && written && self.state != State::Preface {
+            State::Draining
+        } else {
+            State::Closing
+        };
+        self.after_output(bufs, env);
+    }
+
+    /// Writes one frame with `encode` at the end of the write buffer and
+    /// queues it; `false` if there was no room.
+    fn write_frame<E>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        encode: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> bool {
+        if self.queue.free() == 0 {
+            return false;
+        }
+        let start = self.write_end;
+        match encode(&mut bufs.write[start..]) {
+            Ok(len) => {
+                self.write_end += len;
+                self.queue_written(start)
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Queues what was written into the write buffer from `start` to its
+    /// end; `false` if the queue was full (the callers check for room
+    /// before each frame they take, so it never is).
+    fn queue_written(&mut self, start: usize) -> bool {
+        let pushed = self.queue.push(Segment::Buffer {
+            start: start as u32,
+            end: self.write_end as u32,
+        });
+        debug_assert!(pushed, "the output queue has room for every frame taken");
+        pushed
+    }
+
+    /// After output moved or input was taken: DATA that now has window
+    /// goes out, finished streams leave, the write buffer starts over
+    /// once nothing in it is owed, input that waited for room is taken,
+    /// and the idle and closing states follow.
+    fn after_output<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        if matches!(self.state, State::Open | State::Draining) {
+            self.send_data(bufs);
+        }
+        self.pass_empty(&mut env.files);
+        let files = &mut env.files;
+        self.streams
+            .sweep(|stream| output::release_pending(stream, files));
+        // Output owed, queued or waiting for window, runs the write timer:
+        // a client that never opens its windows is not served forever.
+        let owing = self.streams.iter_mut().any(|s| output::is_sending(s));
+        if self.queue.is_empty() && !self.streams.iter_mut().any(|s| output::holds_buffer(s)) {
+            self.write_end = 0;
+        }
+        if self.queue.is_empty() && !owing {
+            self.timers.clear(TimerKind::Write);
+        } else if !self.timers.is_set(TimerKind::Write) {
+            self.timers.set(
+                TimerKind::Write,
+                env.now.saturating_add(self.config.write_timeout),
+            );
+        }
+        if self.state == State::Open && self.read_start < self.read_end {
+            self.process(bufs, env);
+        }
+        let idle = self.streams.len() == 0 && self.queue.is_empty();
+        match self.state {
+            State::Draining if idle => self.state = State::Closing,
+            State::Open if idle => self.timers.set_if_unset(
+                TimerKind::Idle,
+                env.now.saturating_add(self.config.idle_timeout),
+            ),
+            _ => self.timers.clear(TimerKind::Idle),
+        }
+    }
+
+    /// The decoding area's bytes held by the request gathering its body.
+    fn area_used(&self) -> usize {
+        self.gathering
+            .as_ref()
+            .map_or(0, |g| g.head.len as usize + g.body_len as usize)
+    }
+}
+
+impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
+    core::fmt::Debug for ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ServerConnection")
+            .field("state", &self.state)
+            .field("streams", &self.streams.len())
+            .field("queue", &self.queue)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,382 @@
+//! What the server sends on streams: the handler's response, its head as
+//! HEADERS (and CONTINUATION) frames, its body as DATA frames within the
+//! flow-control windows, one frame per stream per round.
+
+use core::ops::Range;
+
+use super::fields::Head;
+use super::head;
+use super::streams::{Outbound, Pending, Stream};
+use super::{AREA, ServerConnection};
+use crate::connection::{Passed, Segment};
+use crate::file::Span;
+use crate::h2::frame::{ErrorCode, FRAME_HEADER_LEN, StreamId, encode_data_header, encode_headers};
+use crate::h2::hpack::HeaderField;
+use crate::handler::{BodySource, Completed};
+use crate::headers::FieldSpan;
+use crate::response::Context;
+use crate::{
+    Env, FileKeeper, FileRegion, Handler, IoBuffers, Method, Response, StatusCode, Version,
+};
+
+/// Room kept free after a response's bytes in the write buffer for its
+/// HEADERS frames and the first DATA frame headers.
+const HEADROOM: usize = 1024;
+
+/// DATA queued beyond this waits until some is written, so that a
+/// stream that answers later (a small response behind a large one) gets
+/// its turn within two frames of the others'.
+const QUEUED_DATA_MAX: u64 = 32 * 1024;
+
+/// DATA frames smaller than this wait for more window, unless they end
+/// their body: a peer granting a few bytes at a time cannot make the
+/// server write a frame header per byte.
+const MIN_DATA: u64 = 1024;
+
+impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
+    ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
+{
+    /// Runs the handler for the request of `stream` (its head and fields,
+    /// and its body in the area) and queues its response.
+    pub(super) fn respond<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        stream: StreamId,
+        head: &Head,
+        fields: &[FieldSpan],
+        body: Range<usize>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        let start = self.write_end;
+        let end = WRITE.saturating_sub(HEADROOM).max(start);
+        let request = head
+            .request(&self.area, fields)
+            .with_body(&self.area[body])
+            .with_peer(self.peer_addr.as_ref());
+        let head_request = request.method() == Method::Head;
+        let ctx = Context {
+            request_version: Version::Http2,
+            head_request,
+            keep_alive: true,
+            date: env.date,
+        };
+        let files: Option<&mut dyn FileKeeper> = match &mut env.files {
+            Some(files) => Some(&mut **files),
+            None => None,
+        };
+        let spill: Option<&mut dyn crate::spill::Spill> = match &mut env.spill {
+            Some(spill) => Some(&mut **spill),
+            None => None,
+        };
+        let out = &mut bufs.write[start..end];
+        let mut response = Response::new(
+            out,
+            ctx,
+            env.local,
+            files,
+            spill,
+            &mut self.spilled,
+            u64::from(stream.get()),
+            self.id,
+        );
+        env.handler.handle(&request, &mut response);
+        let completed = response.complete();
+        drop(response);
+        self.queue_response(bufs, stream, completed, env);
+    }
+
+    /// Queues the response the handler completed for `stream`.
+    fn queue_response<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        stream: StreamId,
+        completed: Completed,
+        env: &mut Env<'_, H, L>,
+    ) {
+        let start = self.write_end;
+        let Some(written) = completed.written else {
+            env.counters.response(500);
+            self.answer_error(bufs, stream, StatusCode::INTERNAL_SERVER_ERROR, env);
+            return;
+        };
+        let region = start..start + written;
+        let Some(head_len) = head::head_len(&bufs.write[region.clone()]) else {
+            self.end_stream(bufs, stream, ErrorCode::InternalError, env);
+            return;
+        };
+        let body = (start + head_len) as u32..region.end as u32;
+        let pending = match completed.source {
+            BodySource::InBuffer if body.is_empty() => Pending::Nothing,
+            BodySource::InBuffer => Pending::Buffer {
+                start: body.start,
+                end: body.end,
+            },
+            BodySource::Static(bytes) => Pending::Static(bytes),
+            BodySource::File(span) => Pending::File { span, kept: false },
+            BodySource::KeptFile(span) => Pending::File { span, kept: true },
+            BodySource::Stream(..) | BodySource::Deferred(_) => {
+                // Not sent over HTTP/2 yet: the stream is reset, and what
+                // the body held goes back.
+                if let (Some(chain), Some(spill)) = (self.spilled.take(), env.spill.as_deref_mut())
+                {
+                    chain.release(spill);
+                }
+                self.end_stream(bufs, stream, ErrorCode::InternalError, env);
+                return;
+            }
+        };
+        let pending = if pending.len() == 0 {
+            // An empty file or slice: nothing to send, but a kept file
+            // goes back.
+            if let (Pending::File { span, kept: true }, Some(files)) =
+                (pending, env.files.as_deref_mut())
+            {
+                files.release(FileRegion::from_span(span, true));
+            }
+            Pending::Nothing
+        } else {
+            pending
+        };
+        env.counters.response(completed.status);
+        let used = self.area_used();
+        let head_bytes = &mut bufs.write[start..start + head_len];
+        let Ok(block_len) =
+            head::encode_head(head_bytes, &mut self.encoder, &mut self.area[used..])
+        else {
+            self.drop_pending(pending, env);
+            self.end_stream(bufs, stream, ErrorCode::InternalError, env);
+            return;
+        };
+        let end_stream = pending == Pending::Nothing;
+        let frames_at = region.end;
+        let block = &self.area[used..used + block_len];
+        let max_frame = self.peer.max_frame_size;
+        match encode_headers(
+            &mut bufs.write[frames_at..],
+            stream,
+            block,
+            end_stream,
+            max_frame,
+        ) {
+            Ok(len) => {
+                self.write_end = frames_at + len;
+                self.queue_written(frames_at);
+            }
+            Err(_) => {
+                // The head does not fit: the encoder's table has moved on
+                // with it, so the connection cannot go on.
+                self.drop_pending(pending, env);
+                self.connection_error(bufs, ErrorCode::InternalError, env);
+                return;
+            }
+        }
+        if let Some(open) = self.streams.get_mut(stream) {
+            open.outbound = if end_stream {
+                Outbound::Done
+            } else {
+                Outbound::Sending(pending)
+            };
+        } else {
+            self.drop_pending(pending, env);
+        }
+        // Its first DATA right behind its head, as the windows allow.
+        self.send_data(bufs);
+    }
+
+    /// A body that will not be sent: a kept file goes back.
+    fn drop_pending<H: Handler<L>, L: Default>(
+        &mut self,
+        pending: Pending,
+        env: &mut Env<'_, H, L>,
+    ) {
+        if let (Pending::File { span, kept: true }, Some(files)) =
+            (pending, env.files.as_deref_mut())
+        {
+            files.release(FileRegion::from_span(span, true));
+        }
+    }
+
+    /// Answers `stream` with `status` and no body, written by the
+    /// connection (a request it refused).
+    pub(super) fn answer_error<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        stream: StreamId,
+        status: StatusCode,
+        env: &mut Env<'_, H, L>,
+    ) {
+        env.counters.response(status.as_u16());
+        let code = status.as_u16();
+        let digits = [
+            b'0' + (code / 100) as u8,
+            b'0' + (code / 10 % 10) as u8,
+            b'0' + (code % 10) as u8,
+        ];
+        let fields = [
+            HeaderField::new(b":status", &digits),
+            HeaderField::new(b"content-length", b"0"),
+        ];
+        let used = self.area_used();
+        let Ok(block_len) = self
+            .encoder
+            .encode_block(fields.iter().copied(), &mut self.area[used..])
+        else {
+            self.connection_error(bufs, ErrorCode::InternalError, env);
+            return;
+        };
+        let block = &self.area[used..used + block_len];
+        let max_frame = self.peer.max_frame_size;
+        let start = self.write_end;
+        match encode_headers(&mut bufs.write[start..], stream, block, true, max_frame) {
+            Ok(len) => {
+                self.write_end += len;
+                self.queue_written(start);
+            }
+            Err(_) => {
+                self.connection_error(bufs, ErrorCode::InternalError, env);
+                return;
+            }
+        }
+        if let Some(open) = self.streams.get_mut(stream) {
+            open.outbound = Outbound::Done;
+            if open.inbound != super::streams::Inbound::Closed {
+                // The rest of its body is not wanted (§8.1).
+                self.end_stream(bufs, stream, ErrorCode::NoError, env);
+            }
+        }
+    }
+
+    /// Queues DATA frames for the streams with body left, as far as the
+    /// windows, the write buffer and the queue allow: one frame per
+    /// stream per round, so every stream gets its turn.
+    pub(super) fn send_data(&mut self, bufs: &mut IoBuffers<READ, WRITE>) {
+        loop {
+            let mut sent = false;
+            for index in self.streams.round() {
+                if self.send_window.available() == 0
+                    || self.queue.bytes() >= QUEUED_DATA_MAX
+                    || WRITE - self.write_end < FRAME_HEADER_LEN
+                    || self.queue.free() < 2
+                {
+                    return;
+                }
+                let Some(stream) = self.streams.at(index) else {
+                    continue;
+                };
+                let Outbound::Sending(pending) = stream.outbound else {
+                    continue;
+                };
+                let left = pending.len();
+                let window = self
+                    .send_window
+                    .available()
+                    .min(stream.send_window.available())
+                    .min(self.peer.max_frame_size);
+                let chunk = left.min(u64::from(window));
+                if chunk == 0 || (chunk < left && chunk < MIN_DATA) {
+                    continue;
+                }
+                let end_stream = chunk == left;
+                let at = self.write_end;
+                let Ok(header) = encode_data_header(stream.id, chunk as usize, end_stream) else {
+                    return;
+                };
+                bufs.write[at..at + FRAME_HEADER_LEN].copy_from_slice(&header);
+                self.write_end += FRAME_HEADER_LEN;
+                let _ = self.queue.push(Segment::Buffer {
+                    start: at as u32,
+                    end: self.write_end as u32,
+                });
+                let (piece, rest) = split(pending, chunk, end_stream);
+                let _ = match piece {
+                    Segment::KeptFile(span) => {
+                        self.queue.push_file(FileRegion::from_span(span, true))
+                    }
+                    piece => self.queue.push(piece),
+                };
+                // Within both windows, checked above.
+                let _ = self.send_window.consume(chunk as u32);
+                let _ = stream.send_window.consume(chunk as u32);
+                stream.outbound = if end_stream {
+                    Outbound::Done
+                } else {
+                    Outbound::Sending(rest)
+                };
+                self.streams.served(index);
+                sent = true;
+            }
+            if !sent {
+                return;
+            }
+        }
+    }
+
+    /// Passes the queue's empty segments at its front (kept files whose
+    /// sending ended early), giving their files back.
+    pub(super) fn pass_empty(&mut self, files: &mut Option<&mut dyn FileKeeper>) {
+        self.queue
+            .consume(0, |passed| release_passed(passed, files));
+    }
+}
+
+/// The first `chunk` bytes of `pending` as a segment, and what is left.
+/// A kept file's last piece is queued as kept, so that its file goes back
+/// once all of it was sent.
+fn split(pending: Pending, chunk: u64, last: bool) -> (Segment, Pending) {
+    match pending {
+        Pending::Nothing => (Segment::Static(&[]), Pending::Nothing),
+        Pending::Buffer { start, end } => {
+            let cut = start + chunk as u32;
+            (
+                Segment::Buffer { start, end: cut },
+                Pending::Buffer { start: cut, end },
+            )
+        }
+        Pending::Static(bytes) => {
+            let (piece, rest) = bytes.split_at(chunk as usize);
+            (Segment::Static(piece), Pending::Static(rest))
+        }
+        Pending::File { span, kept } => {
+            let piece = Span { len: chunk, ..span };
+            let mut rest = span;
+            rest.advance(chunk);
+            let segment = if kept && last {
+                Segment::KeptFile(piece)
+            } else {
+                Segment::File(piece)
+            };
+            (segment, Pending::File { span: rest, kept })
+        }
+    }
+}
+
+/// Gives a passed kept file back to `files`.
+pub(super) fn release_passed(passed: Passed, files: &mut Option<&mut dyn FileKeeper>) {
+    if let (Passed::File(region), Some(files)) = (passed, files.as_deref_mut()) {
+        files.release(region);
+    }
+}
+
+/// What a stream leaving the table with the connection still held: a
+/// kept file whose last piece was never queued goes back. (A stream reset
+/// while the connection goes on queues the release instead, after the
+/// pieces already queued: see `forget`.)
+pub(super) fn release_pending(stream: &Stream, files: &mut Option<&mut dyn FileKeeper>) {
+    if let (Outbound::Sending(Pending::File { span, kept: true }), Some(files)) =
+        (stream.outbound, files.as_deref_mut())
+    {
+        files.release(FileRegion::from_span(span, true));
+    }
+}
+
+/// Whether a stream has body left to send.
+pub(super) fn is_sending(stream: &Stream) -> bool {
+    matches!(stream.outbound, Outbound::Sending(_))
+}
+
+/// Whether a stream's body left lies in the write buffer.
+pub(super) fn holds_buffer(stream: &Stream) -> bool {
+    matches!(stream.outbound, Outbound::Sending(Pending::Buffer { .. }))
+}
+
+const _: () = assert!(AREA > HEADROOM);

@@ -1,0 +1,207 @@
+//! The streams of a connection (RFC 9113 §5.1), in a table of fixed size.
+//!
+//! A stream enters the table with its request's HEADERS and leaves it once
+//! both halves are closed: the client's with END_STREAM (or at once for a
+//! request without a body), the server's when the last DATA frame of the
+//! response is queued. Streams the server never opened (idle) and streams
+//! that left (closed) are told apart by their identifier: client streams
+//! are opened in increasing order, so any identifier up to the highest
+//! opened that is not in the table is closed.
+
+use crate::file::Span;
+use crate::h2::flow::{ReceiveWindow, Window};
+use crate::h2::frame::StreamId;
+
+/// What of a response's body is still to go out as DATA frames, beyond
+/// what the flow-control windows allowed so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Pending {
+    /// Nothing: the response was sent whole, or none is due yet.
+    Nothing,
+    /// A range of the write buffer.
+    Buffer {
+        /// Start of what is left.
+        start: u32,
+        /// End of the body.
+        end: u32,
+    },
+    /// The rest of a static slice.
+    Static(&'static [u8]),
+    /// The rest of a file region; `kept` if its file goes back to the
+    /// worker's keeper once sent.
+    File {
+        /// The bytes left.
+        span: Span,
+        /// Whether the region's file is kept (released when sent).
+        kept: bool,
+    },
+}
+
+impl Pending {
+    /// Bytes left.
+    pub(super) fn len(&self) -> u64 {
+        match *self {
+            Pending::Nothing => 0,
+            Pending::Buffer { start, end } => u64::from(end - start),
+            Pending::Static(bytes) => bytes.len() as u64,
+            Pending::File { span, .. } => span.len,
+        }
+    }
+}
+
+/// The client's half of a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Inbound {
+    /// A body is coming: `received` bytes so far, against the
+    /// `content-length` the request announced, if any.
+    Body {
+        /// Bytes of DATA received.
+        received: u64,
+        /// What `content-length` promised.
+        expected: Option<u64>,
+    },
+    /// The client sent END_STREAM (or reset the stream).
+    Closed,
+}
+
+/// The server's half of a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Outbound {
+    /// No response yet: the request is not complete.
+    Waiting,
+    /// The head went out; the body's rest waits for window.
+    Sending(Pending),
+    /// The response was queued whole, END_STREAM included.
+    Done,
+}
+
+/// One stream.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Stream {
+    /// Its identifier.
+    pub(super) id: StreamId,
+    /// The client's half.
+    pub(super) inbound: Inbound,
+    /// The server's half.
+    pub(super) outbound: Outbound,
+    /// What the client lets the server send on it.
+    pub(super) send_window: Window,
+    /// What the server lets the client send on it.
+    pub(super) recv_window: ReceiveWindow,
+}
+
+impl Stream {
+    /// Whether both halves are closed: the stream may leave the table.
+    pub(super) fn is_finished(&self) -> bool {
+        self.inbound == Inbound::Closed && self.outbound == Outbound::Done
+    }
+}
+
+/// The open streams, at most `N`.
+#[derive(Debug)]
+pub(super) struct Streams<const N: usize> {
+    /// The streams, in the order they opened.
+    open: heapless::Vec<Stream, N>,
+    /// The highest client stream identifier seen (0 before any).
+    pub(super) highest: u32,
+    /// Where the next round of DATA starts, so that every stream with
+    /// data and window gets its turn.
+    next_turn: usize,
+}
+
+impl<const N: usize> Streams<N> {
+    /// No streams.
+    pub(super) const fn new() -> Self {
+        Streams {
+            open: heapless::Vec::new(),
+            highest: 0,
+            next_turn: 0,
+        }
+    }
+
+    /// How many are open.
+    pub(super) fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Whether the table is full.
+    pub(super) fn is_full(&self) -> bool {
+        self.open.is_full()
+    }
+
+    /// The stream `id`, if open.
+    pub(super) fn get_mut(&mut self, id: StreamId) -> Option<&mut Stream> {
+        self.open.iter_mut().find(|stream| stream.id == id)
+    }
+
+    /// Whether `id` names a stream that was opened and has left.
+    pub(super) fn is_closed(&self, id: StreamId) -> bool {
+        id.get() <= self.highest && !self.open.iter().any(|stream| stream.id == id)
+    }
+
+    /// Opens `stream` (its identifier the highest yet); `false` if full.
+    pub(super) fn open(&mut self, stream: Stream) -> bool {
+        self.highest = self.highest.max(stream.id.get());
+        self.open.push(stream).is_ok()
+    }
+
+    /// Removes stream `id`; returns it if it was open.
+    pub(super) fn remove(&mut self, id: StreamId) -> Option<Stream> {
+        let at = self.open.iter().position(|stream| stream.id == id)?;
+        // Order matters only for fairness; keep it.
+        let stream = self.open.remove(at);
+        if self.next_turn > at {
+            self.next_turn -= 1;
+        }
+        Some(stream)
+    }
+
+    /// Removes the streams whose halves are both closed, handing each to
+    /// `left`.
+    pub(super) fn sweep(&mut self, mut left: impl FnMut(&Stream)) {
+        let mut at = 0;
+        while at < self.open.len() {
+            if self.open[at].is_finished() {
+                left(&self.open[at]);
+                self.open.remove(at);
+                if self.next_turn > at {
+                    self.next_turn -= 1;
+                }
+            } else {
+                at += 1;
+            }
+        }
+    }
+
+    /// Every open stream.
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Stream> {
+        self.open.iter_mut()
+    }
+
+    /// The streams in this round's order (starting after the one served
+    /// last), by index.
+    pub(super) fn round(&self) -> impl Iterator<Item = usize> + use<N> {
+        let len = self.open.len();
+        let start = if len == 0 { 0 } else { self.next_turn % len };
+        (0..len).map(move |i| (start + i) % len)
+    }
+
+    /// The stream at `index` was served: the next round starts after it.
+    pub(super) fn served(&mut self, index: usize) {
+        self.next_turn = index + 1;
+    }
+
+    /// The stream at `index` (from [`round`](Self::round)).
+    pub(super) fn at(&mut self, index: usize) -> Option<&mut Stream> {
+        self.open.get_mut(index)
+    }
+
+    /// Drops every stream, handing each to `left`.
+    pub(super) fn clear(&mut self, mut left: impl FnMut(&Stream)) {
+        for stream in &self.open {
+            left(stream);
+        }
+        self.open.clear();
+        self.next_turn = 0;
+    }
+}
