@@ -962,3 +962,12 @@ fn a_plaintext_connection_opening_with_the_preface_goes_on_in_http2() {
         assert!(out.starts_with(answer), "{}", String::from_utf8_lossy(&out));
     }
 }
+
+/// The size of a connection with the default const generics, printed for
+/// the README's memory figures (`--nocapture`).
+#[test]
+fn the_size_of_a_connection() {
+    let size = std::mem::size_of::<ServerConnection<16_400, 16_384>>();
+    println!("ServerConnection<16_400, 16_384>: {size} bytes");
+    assert!(size > peregrine_core::h2::server::AREA);
+}
