@@ -59,9 +59,10 @@ need() {
     echo "validate: installing ${missing[*]}" >&2
     local sudo=
     [ "$(id -u)" -eq 0 ] || sudo=sudo
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
-        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null ||
+        ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; then
         die "could not install ${missing[*]}"
+    fi
     curl -V | grep -qw brotli || die "curl lacks brotli"
 }
 need
@@ -100,10 +101,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 # The watchdog: the whole run ends after VALIDATE_TIMEOUT seconds.
+# Its sleep holds no descriptor of ours, and goes with it.
 (
-    trap 'exit 0' TERM
-    sleep "$VALIDATE_TIMEOUT" &
-    wait $!
+    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+    sleep "$VALIDATE_TIMEOUT" >/dev/null 2>&1 &
+    sleeper=$!
+    wait "$sleeper"
     echo "FAIL: validation timed out after ${VALIDATE_TIMEOUT}s"
     kill -TERM $$ 2>/dev/null
 ) &
