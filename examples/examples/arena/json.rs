@@ -6,15 +6,21 @@
 //! as many as the data set holds), computes `total = price × quantity ×
 //! m` for each, and serializes `{"items":[…],"count":N}` with serde_json
 //! there and then: nothing of an answer is kept from one request to the
-//! next. The serialization borrows the data set's strings, so a request
-//! allocates nothing:
+//! next. The serialization borrows the data set's strings, and writes
+//! into a buffer the worker keeps between requests, so a request
+//! allocates nothing. That buffer is then copied into the response
+//! (`Response::body`) or, when the request has `Accept-Encoding`, handed
+//! to the driver's compression (`CompressBody::body_compressed`: brotli
+//! or gzip as the request prefers, `Content-Encoding` and `Vary` set by
+//! it).
 //!
-//! - without `Accept-Encoding`, the JSON is written straight into the
-//!   connection's write buffer (`Response::writer`);
-//! - with it, it is written into the worker's own buffer, kept between
-//!   requests, and handed to the driver's compression
-//!   (`CompressBody::body_compressed`: brotli or gzip as the request
-//!   prefers, `Content-Encoding` and `Vary` set by it).
+//! Why not serialize straight into the write buffer with
+//! `Response::writer`: serde_json writes a page in about 1,500 small
+//! pieces, and each `BodyWriter::write_all` costs about 80 instructions
+//! (the writer's state checked, a `memcpy` call), where a `Vec` takes
+//! them inline. Measured with callgrind over HttpArena's seven `json`
+//! requests: 158,000 instructions per request in place, 57,000 through
+//! the buffer and one copy.
 //!
 //! `m` defaults to 1 when the query has none; a count or multiplier that
 //! is not an integer is `400`.
@@ -226,28 +232,31 @@ pub fn json(
         return response.body_static(b"m is too large for exact totals\n");
     };
     let _ = response.header("Content-Type", "application/json");
-    if request.header("accept-encoding").is_none() {
-        // Nothing to compress: serialized in place. Caches still learn
-        // that the answer depends on the header.
-        let _ = response.header("Vary", "Accept-Encoding");
-        // A failed write (a body larger than the buffer and the spill)
-        // makes the connection answer 500, never a body cut short.
-        let _ = serde_json::to_writer(response.writer(), &page);
-        return;
-    }
-    // The worker's buffer is taken out of its state while the driver's
-    // compressors (also in it) work, and put back.
+    // Serialized into the worker's buffer, kept between requests (taken
+    // out of its state while the response, which holds that state, is
+    // written).
     let mut plain = std::mem::take(&mut response.local().json);
     plain.clear();
-    let written = serde_json::to_writer(&mut plain, &page);
-    let sent = match written {
-        Ok(()) => response.body_compressed(request, &plain).is_ok(),
-        Err(_) => false,
-    };
+    let sent = serde_json::to_writer(&mut plain, &page).is_ok()
+        && if request.header("accept-encoding").is_some() {
+            // brotli or gzip as the request prefers; `Content-Encoding`
+            // and `Vary` are the driver's to set.
+            response.body_compressed(request, &plain).is_ok()
+        } else {
+            // Caches still learn that the answer depends on the header.
+            let _ = response.header("Vary", "Accept-Encoding");
+            send(response, &plain)
+        };
     response.local().json = plain;
     if !sent {
         response.abandon();
     }
+}
+
+/// Sends `body` whole: copied into the write buffer, or if it is larger,
+/// written on into the worker's spill (chunked).
+fn send(response: &mut Response<'_, Worker>, body: &[u8]) -> bool {
+    response.body(body).is_ok() || response.writer().append(body).is_ok()
 }
 
 #[cfg(test)]
