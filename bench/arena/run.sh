@@ -239,8 +239,6 @@ listen:
   port: $port
 num-threads: 1
 $([ "$(id -u)" -eq 0 ] && echo 'user: nobody')
-pid-file: $tmp/h2o/h2o.pid
-error-log: $tmp/h2o/error.log
 hosts:
   default:
     paths:
@@ -325,14 +323,14 @@ run_one() { # PROFILE CONNS SERVER DURATION LABEL
             /Non-2xx/ { s += $NF } END { print s + 0 }' <<<"$out")
         bw=$(awk '/^Transfer\/sec:/ { print $2; exit }' <<<"$out")
     else
-        secs=$(grep -oP '(?:requests|frames sent) in \K[\d.]+' <<<"$out" | head -n1)
+        secs=$(grep -oP '(?:requests|frames sent) in \K[\d.]+' <<<"$out" | head -n1 || true)
         if [ "$profile" = echo-ws ]; then
-            ok=$(grep -oP '\d+(?=\s+(?:responses|frames received))' <<<"$out" | head -n1)
+            ok=$(grep -oP '\d+(?=\s+(?:responses|frames received))' <<<"$out" | head -n1 || true)
         else
-            ok=$(grep -oP '2xx=\K\d+' <<<"$out" | head -n1)
+            ok=$(grep -oP '2xx=\K\d+' <<<"$out" | head -n1 || true)
         fi
-        errors=$(grep -oP '[345]xx=\K\d+' <<<"$out" | awk '{ s += $1 } END { print s + 0 }')
-        bw=$(grep -oP 'Bandwidth:\s+\K\S+' <<<"$out" | head -n1)
+        errors=$( (grep -oP '[345]xx=\K\d+' <<<"$out" || true) | awk '{ s += $1 } END { print s + 0 }')
+        bw=$(grep -oP 'Bandwidth:\s+\K\S+' <<<"$out" | head -n1 || true)
     fi
     if ! [[ ${ok:-} =~ ^[0-9]+$ && $ok -gt 0 ]]; then
         note "$profile c=$c $server: no response counted; see $log"

@@ -10,9 +10,9 @@
 //! into a buffer the worker keeps between requests, so a request
 //! allocates nothing. That buffer is then copied into the response
 //! (`Response::body`) or, when the request has `Accept-Encoding`, handed
-//! to the driver's compression (`CompressBody::body_compressed`: brotli
-//! or gzip as the request prefers, `Content-Encoding` and `Vary` set by
-//! it).
+//! to the driver's compression (`CompressBody::body_compressed`: gzip
+//! when the request accepts it, with `Content-Encoding` and `Vary` set
+//! by the driver; see `routes::COMPRESSION` for why not brotli).
 //!
 //! Why not serialize straight into the write buffer with
 //! `Response::writer`: serde_json writes a page in about 1,500 small
@@ -239,7 +239,7 @@ pub fn json(
     plain.clear();
     let sent = serde_json::to_writer(&mut plain, &page).is_ok()
         && if request.header("accept-encoding").is_some() {
-            // brotli or gzip as the request prefers; `Content-Encoding`
+            // Compressed if the request accepts it; `Content-Encoding`
             // and `Vary` are the driver's to set.
             response.body_compressed(request, &plain).is_ok()
         } else {

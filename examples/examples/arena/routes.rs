@@ -70,13 +70,22 @@ pub struct Worker {
     pub json: Vec<u8>,
 }
 
-/// The largest JSON answer compressed (the whole data set is about 9 KB).
+/// How JSON answers are compressed: gzip at level 6 (zlib-rs), and no
+/// brotli. Over json-comp's three requests (HttpArena sends `gzip, br`),
+/// measured per response on one worker: gzip 6 spends 63 µs of CPU for
+/// 1,255 bytes on average, brotli (the pure-Rust encoder, whose state is
+/// made afresh and its hash table cleared for each response) 78 µs for
+/// 1,230 bytes at quality 3 and 107 µs for 1,223 at quality 4. A client
+/// that accepts only brotli gets the JSON as it is.
+const COMPRESSION: Compression = Compression::new().gzip_level(6).brotli(None);
+
+/// The largest JSON answer compressed (the whole data set is about 8 KB).
 const JSON_BUFFER: usize = 16 * 1024;
 
 impl Default for Worker {
     fn default() -> Self {
         Worker {
-            compressors: Compressors::new(Compression::new()),
+            compressors: Compressors::new(COMPRESSION),
             json: Vec::with_capacity(JSON_BUFFER),
         }
     }
