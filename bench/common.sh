@@ -254,7 +254,8 @@ start_static_peregrine() {
 # as a static file server (sendfile, open file cache, keep-alive without
 # a request limit): HTTP_EXTRA is added to its http block, SERVER_EXTRA
 # to its server block, MAIN_EXTRA (optional: `load_module`) to its main
-# context. Sets nginx_pid.
+# context. $SERVER_LAUNCH, if set, is the command nginx is started
+# through (a wrapper that execs its arguments). Sets nginx_pid.
 start_static_nginx() { # HTTP_EXTRA SERVER_EXTRA [MAIN_EXTRA]
     local dir=$tmp/nginx http_extra=$1 server_extra=$2 main_extra=${3:-}
     port_free "$NGINX_PORT"
@@ -296,7 +297,7 @@ $server_extra
 }
 CONF
     nginx -t -q -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" || die "nginx rejected its config"
-    taskset -c "$SERVER_CPU" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
+    ${SERVER_LAUNCH:-} taskset -c "$SERVER_CPU" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
         >"$dir/stdout" 2>&1 &
     nginx_pid=$!
     pids+=("$nginx_pid")

@@ -20,10 +20,13 @@
 # and, with --ws, for echo-ws; wrk with HttpArena's Lua rotation for
 # static and json-tls. Options as HttpArena's scripts/lib/tools pass
 # them (templates, -p 16, -r 10/25/5), connections as its profiles.sh
-# (CONNS overrides every profile's list). When run as root everything
-# started after the builds runs at nice -19, the priority HttpArena's
-# rust-epoll gives itself: the same for every server, and ahead of other
-# work on the machine.
+# (CONNS overrides every profile's list). Every server, and each run of
+# the load generator, is in a session of its own, hence an autogroup of
+# its own, which as root is given nice NICE: Linux shares a CPU between
+# autogroups before threads, so without this a server with many threads
+# (actix's blocking pool) outweighs one with a single thread on a machine
+# that runs anything else, and nice values set inside a group count for
+# nothing against other groups.
 #
 # In each profile and connection count the servers take turns, ROUNDS
 # times (after one warm-up run each), and the report gives medians:
@@ -37,7 +40,7 @@
 #   PROFILES ["baseline pipelined limited-conn json json-comp upload static json-tls echo-ws"]
 #   PEERS ["rust-epoll may-minihttp hyper actix nginx h2o"]
 #   ROUNDS [3]  DURATION [5s]  WARMUP [1s, 0 for none]  CONNS [HttpArena's, per profile]
-#   SERVER_CPU [0]  CLIENT_CPU [1]  BASE_PORT [18500]
+#   SERVER_CPU [0]  CLIENT_CPU [1]  BASE_PORT [18500]  NICE [-19]
 #   ARENA_SHARED [<repo>/../shared/httparena]
 #
 # The Markdown report goes to standard output and bench/results/arena-*.md,
@@ -56,6 +59,7 @@ CONNS=${CONNS:-}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 BASE_PORT=${BASE_PORT:-18500}
+NICE=${NICE:--19}
 ARENA=$ROOT/target/release/examples/arena
 PEER_TARGET=$ROOT/target/arena-peers
 CACHE=$ROOT/target/arena-bench
@@ -153,16 +157,31 @@ for spec in 10m:10485760 20m:20971520; do
 done
 
 raise_fd_limit
-if [ "$(id -u)" -eq 0 ]; then
-    renice -n -19 -p $$ >/dev/null
-    PRIORITY="nice -19 (root)"
-else
-    PRIORITY="nice 0 (not root: rust-epoll's own setpriority(-19) fails too)"
-fi
-
 CLK_TCK=$(getconf CLK_TCK)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/arena-bench.XXXXXX")
 chmod 755 "$tmp" # nginx's and h2o's workers run as another user when started as root
+
+# Each server and each load generator run starts a session of its own,
+# so an autogroup of its own (the scheduler shares a CPU between
+# autogroups first, whatever the nice values inside them), which is
+# then given NICE: a server gets CPU 0 however many threads it runs, and
+# whatever else the machine runs.
+cat >"$tmp/launch" <<'LAUNCH'
+#!/bin/sh
+[ -n "$ARENA_GROUP_NICE" ] && echo "$ARENA_GROUP_NICE" >/proc/self/autogroup 2>/dev/null
+exec "$@"
+LAUNCH
+chmod 755 "$tmp/launch"
+if [ "$(id -u)" -eq 0 ] && [ -w /proc/self/autogroup ]; then
+    export ARENA_GROUP_NICE=$NICE
+    PRIORITY="each server and load generator run in an autogroup of its own at nice $NICE"
+else
+    export ARENA_GROUP_NICE=
+    PRIORITY="each server and load generator run in an autogroup of its own (not root: at nice 0)"
+fi
+LAUNCH=(setsid "$tmp/launch")
+# shellcheck disable=SC2034 # read by start_static_nginx
+SERVER_LAUNCH="${LAUNCH[*]}"
 start_report arena INT
 made_data_link=false
 arena_cleanup() {
@@ -201,7 +220,7 @@ start_server() { # SERVER
     case $server in
     peregrine)
         port_free "$TLS_PORT"
-        taskset -c "$SERVER_CPU" "$ARENA" --port "$port" --tls-port "$TLS_PORT" --workers 1 \
+        "${LAUNCH[@]}" taskset -c "$SERVER_CPU" "$ARENA" --port "$port" --tls-port "$TLS_PORT" --workers 1 \
             --data "$SHARED/data" --cert "$SHARED/certs/server.crt" --key "$SHARED/certs/server.key" \
             >"$log" 2>&1 &
         PID_OF[$server]=$!
@@ -216,7 +235,7 @@ start_server() { # SERVER
             note "/data -> $SHARED/data while the benchmark runs (actix's fixed static path)"
         fi
         PORT=$port WORKERS=1 DATASET_PATH=$SHARED/data/dataset.json \
-            taskset -c "$SERVER_CPU" "${BIN_OF[$server]}" >"$log" 2>&1 &
+            "${LAUNCH[@]}" taskset -c "$SERVER_CPU" "${BIN_OF[$server]}" >"$log" 2>&1 &
         PID_OF[$server]=$!
         wait_url "$server" "${PID_OF[$server]}" "http://127.0.0.1:$port/pipeline" "$log"
         ;;
@@ -246,7 +265,7 @@ hosts:
         file.dir: $site
         file.send-compressed: ON
 CONF
-        taskset -c "$SERVER_CPU" h2o -c "$tmp/h2o/h2o.conf" >"$log" 2>&1 &
+        "${LAUNCH[@]}" taskset -c "$SERVER_CPU" h2o -c "$tmp/h2o/h2o.conf" >"$log" 2>&1 &
         PID_OF[$server]=$!
         wait_url "$server" "${PID_OF[$server]}" "http://127.0.0.1:$port/index.html" "$log"
         ;;
@@ -306,7 +325,7 @@ run_one() { # PROFILE CONNS SERVER DURATION LABEL
     local -a cmd
     read -r -a cmd <<<"$(load_command "$profile" "$c" "$duration" "$server")"
     t0=$(cpu_ticks "$pid")
-    out=$(timeout -k 5 120 taskset -c "$CLIENT_CPU" "${cmd[@]}" 2>&1) || status=$?
+    out=$(timeout -k 5 120 "${LAUNCH[@]}" taskset -c "$CLIENT_CPU" "${cmd[@]}" 2>&1) || status=$?
     t1=$(cpu_ticks "$pid" 2>/dev/null) || t1=
     {
         echo "### $label $profile c=$c $server: taskset -c $CLIENT_CPU ${cmd[*]}"
