@@ -153,6 +153,11 @@ mod serve {
         Config::DEFAULT
     }
 
+    /// Each listener's backlog: HttpArena's load generators open
+    /// thousands of connections at once. The system caps it (Linux:
+    /// `net.core.somaxconn`).
+    const BACKLOG: u32 = 65_535;
+
     /// The TLS port's configuration; `None` when the default certificate
     /// files are missing.
     fn tls(args: &Args) -> io::Result<Option<TlsConfig>> {
@@ -195,11 +200,13 @@ mod serve {
         });
         let plain = Server::bind(("0.0.0.0", args.port))?
             .workers(workers)
+            .backlog(BACKLOG)
             .config(config());
         let secure = match tls {
             Some(tls) => Some(
                 Server::bind(("0.0.0.0", args.tls_port))?
                     .workers(workers)
+                    .backlog(BACKLOG)
                     .config(config())
                     .tls(tls)
                     // The plain server takes the signals and stops this one.
