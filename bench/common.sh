@@ -168,6 +168,19 @@ stop_pid() {
     return 0
 }
 
+# utime + stime, in clock ticks, of PID (all its threads) and its
+# children (nginx's worker): /proc/PID/stat fields 14 and 15.
+cpu_ticks() {
+    local pid=$1 total child t
+    total=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }') || return 1
+    # shellcheck disable=SC2013 # the file is one line of pids
+    for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+        t=$(sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk '{ print $12 + $13 }') || continue
+        total=$((total + ${t:-0}))
+    done
+    echo "$total"
+}
+
 # Median of the numbers on standard input (mean of the middle two when
 # their count is even); "-" when there are none.
 median() {
@@ -240,13 +253,16 @@ start_static_peregrine() {
 # Starts nginx (one worker, on $SERVER_CPU) serving $site on $NGINX_PORT
 # as a static file server (sendfile, open file cache, keep-alive without
 # a request limit): HTTP_EXTRA is added to its http block, SERVER_EXTRA
-# to its server block. Sets nginx_pid.
-start_static_nginx() { # HTTP_EXTRA SERVER_EXTRA
-    local dir=$tmp/nginx http_extra=$1 server_extra=$2
+# to its server block, MAIN_EXTRA (optional: `load_module`) to its main
+# context. $SERVER_LAUNCH, if set, is the command nginx is started
+# through (a wrapper that execs its arguments). Sets nginx_pid.
+start_static_nginx() { # HTTP_EXTRA SERVER_EXTRA [MAIN_EXTRA]
+    local dir=$tmp/nginx http_extra=$1 server_extra=$2 main_extra=${3:-}
     port_free "$NGINX_PORT"
     mkdir -p "$dir/tmp"
     chmod 755 "$dir"
     cat >"$dir/nginx.conf" <<CONF
+$main_extra
 daemon off;
 master_process on;
 worker_processes 1;
@@ -281,7 +297,7 @@ $server_extra
 }
 CONF
     nginx -t -q -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" || die "nginx rejected its config"
-    taskset -c "$SERVER_CPU" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
+    ${SERVER_LAUNCH:-} taskset -c "$SERVER_CPU" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
         >"$dir/stdout" 2>&1 &
     nginx_pid=$!
     pids+=("$nginx_pid")

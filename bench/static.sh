@@ -60,18 +60,6 @@ for size in $SIZES; do
 done
 chmod -R a+rX "$site"
 
-# utime + stime, in clock ticks, of PID and its children (nginx's worker).
-cpu_ticks() {
-    local pid=$1 total child t
-    total=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }') || return 1
-    # shellcheck disable=SC2013 # the file is one line of pids
-    for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
-        t=$(sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk '{ print $12 + $13 }') || continue
-        total=$((total + ${t:-0}))
-    done
-    echo "$total"
-}
-
 start_peregrine() {
     start_static_peregrine
 }

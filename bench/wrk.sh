@@ -83,19 +83,6 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/peregrine-wrk.XXXXXX")
 chmod 755 "$tmp" # nginx's worker runs as another user when started as root
 start_report wrk TERM
 
-# utime + stime, in clock ticks, of PID and its children (nginx's worker).
-cpu_ticks() {
-    local pid=$1 total=0 child t
-    t=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }') || return 1
-    total=$t
-    # shellcheck disable=SC2013 # the file is one line of pids
-    for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
-        t=$(sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk '{ print $12 + $13 }') || continue
-        total=$((total + ${t:-0}))
-    done
-    echo "$total"
-}
-
 # A wrk latency ("635.12us", "1.23ms", "2.00s") in microseconds.
 to_us() {
     awk -v v="$1" 'BEGIN {

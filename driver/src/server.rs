@@ -54,6 +54,8 @@ pub struct Server<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: u
     accept_threads: usize,
     /// Bytes of each worker's mailbox.
     mailbox_capacity: usize,
+    /// Each listener's backlog, if not the default.
+    backlog: Option<i32>,
     /// State shared with handles.
     shared: Arc<Shared>,
     /// HTTPS, if set.
@@ -103,6 +105,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             signals: true,
             accept_threads: 0,
             mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
+            backlog: None,
             shared: Shared::new(),
             #[cfg(feature = "tls")]
             tls: None,
@@ -153,6 +156,17 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// idle, new connections wait in the listen backlog until one closes.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = Some(connections.max(1));
+        self
+    }
+
+    /// Sets how many connections each listener (one per worker, or per
+    /// accept thread) holds before they are accepted: 1,024 by default
+    /// ([`unix::DEFAULT_BACKLOG`]), and at most what the system allows
+    /// (Linux: `net.core.somaxconn`). Beyond it, a connection's SYN is
+    /// dropped and its client tries again a second later: a server that
+    /// expects thousands of connections at once wants more.
+    pub fn backlog(mut self, connections: u32) -> Self {
+        self.backlog = Some(i32::try_from(connections).unwrap_or(i32::MAX));
         self
     }
 
@@ -253,6 +267,11 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         listeners.push(self.listener);
         for _ in 1..count {
             listeners.push(unix::listener(self.addr, true)?);
+        }
+        if let Some(backlog) = self.backlog {
+            for listener in &listeners {
+                unix::set_backlog(listener.as_fd(), backlog)?;
+            }
         }
         let (worker_listeners, accept_listeners) = if handoff {
             (Vec::new(), listeners)

@@ -12,8 +12,9 @@ use rustix::net::{self, AddressFamily, SocketType, sockopt};
 
 use crate::io::{MAX_SLICES, Socket};
 
-/// How many pending connections a listener's backlog holds.
-const BACKLOG: i32 = 1024;
+/// How many pending connections a listener's backlog holds unless the
+/// server says otherwise ([`Server::backlog`](crate::Server::backlog)).
+pub const DEFAULT_BACKLOG: i32 = 1024;
 
 /// A non-blocking TCP listener on `addr`; with `reuse_port`, several
 /// listeners may share the port and the kernel spreads connections over
@@ -32,7 +33,7 @@ pub fn listener(addr: SocketAddr, reuse_port: bool) -> io::Result<OwnedFd> {
         sockopt::set_socket_reuseport(&fd, true)?;
     }
     net::bind(&fd, &addr)?;
-    net::listen(&fd, BACKLOG)?;
+    net::listen(&fd, DEFAULT_BACKLOG)?;
     Ok(fd)
 }
 
@@ -69,7 +70,7 @@ pub fn first_listener(addr: SocketAddr) -> io::Result<OwnedFd> {
         sockopt::set_socket_reuseaddr(&fd, true)?;
         net::bind(&fd, &addr)?;
         sockopt::set_socket_reuseport(&fd, true)?;
-        net::listen(&fd, BACKLOG)?;
+        net::listen(&fd, DEFAULT_BACKLOG)?;
         Ok(fd)
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -81,6 +82,14 @@ pub fn first_listener(addr: SocketAddr) -> io::Result<OwnedFd> {
         }
         listener(addr, true)
     }
+}
+
+/// Sets how many pending connections the listener `fd` holds: `listen`
+/// again, which every supported system allows on a listening socket.
+/// The system caps it (Linux: `net.core.somaxconn`, 4,096 by default).
+pub fn set_backlog(fd: BorrowedFd<'_>, backlog: i32) -> io::Result<()> {
+    net::listen(fd, backlog.max(1))?;
+    Ok(())
 }
 
 /// A non-blocking, close-on-exec stream socket.
@@ -353,4 +362,39 @@ pub fn pin_to_cpu(_cpu: usize) -> io::Result<()> {
         io::ErrorKind::Unsupported,
         "CPU affinity is Linux-only here",
     ))
+}
+
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+mod tests {
+    use std::net::TcpStream;
+    use std::os::fd::AsFd;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// How many of `tries` connections a listener that nobody accepts
+    /// from takes in: once its backlog is full, the kernel drops their
+    /// SYNs and they time out here.
+    fn queued(fd: &OwnedFd, tries: usize) -> usize {
+        let addr = local_addr(fd.as_fd()).unwrap();
+        let held: Vec<TcpStream> = (0..tries)
+            .filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok())
+            .collect();
+        held.len()
+    }
+
+    #[test]
+    fn the_backlog_is_the_servers_to_set() {
+        let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let default = first_listener(addr).unwrap();
+        assert_eq!(queued(&default, 12), 12);
+        let small = first_listener(addr).unwrap();
+        set_backlog(small.as_fd(), 4).unwrap();
+        // Linux queues one more than the backlog.
+        let held = queued(&small, 12);
+        assert!((4..=5).contains(&held), "{held} connections queued");
+        // Raised again, it takes the rest.
+        set_backlog(small.as_fd(), 64).unwrap();
+        assert_eq!(queued(&small, 7), 7);
+    }
 }
