@@ -203,6 +203,10 @@ arena_cleanup() {
     $made_data_link && rm -f /data || true
 }
 trap arena_cleanup EXIT
+for signal in INT TERM HUP; do
+    # shellcheck disable=SC2064 # the signal's name, now
+    trap "note 'stopped by SIG$signal'; exit 130" "$signal"
+done
 
 # The static site of nginx and h2o: /static/* from HttpArena's data, and
 # the index.html their readiness check asks for.
@@ -339,14 +343,14 @@ run_one() { # PROFILE CONNS SERVER DURATION LABEL
     [ -n "${DEAD[$server]:-}" ] && return 0
     local -a cmd
     read -r -a cmd <<<"$(load_command "$profile" "$c" "$duration" "$server")"
-    t0=$(cpu_ticks "$pid")
+    t0=$(cpu_ticks "$pid" 2>/dev/null) || t0=
     out=$(timeout -k 5 120 "${LAUNCH[@]}" taskset -c "$CLIENT_CPU" "${cmd[@]}" 2>&1) || status=$?
     t1=$(cpu_ticks "$pid" 2>/dev/null) || t1=
     {
         echo "### $label $profile c=$c $server: taskset -c $CLIENT_CPU ${cmd[*]}"
         echo "$out"
     } >>"$log"
-    if [ -z "$t1" ]; then
+    if [ -z "$t0" ] || [ -z "$t1" ]; then
         # A peer that dies is left out from then on; the run goes on.
         [ "$server" = peregrine ] && die "peregrine (pid $pid) died during $profile c=$c; see $log"
         note "$server (pid $pid) died during $profile c=$c; left out from now on; see $log"
