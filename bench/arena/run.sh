@@ -40,7 +40,7 @@
 #   PROFILES ["baseline pipelined limited-conn json json-comp upload static json-tls echo-ws"]
 #   PEERS ["rust-epoll may-minihttp hyper actix nginx h2o"]
 #   ROUNDS [3]  DURATION [5s]  WARMUP [1s, 0 for none]  CONNS [HttpArena's, per profile]
-#   SERVER_CPU [0]  CLIENT_CPU [1]  BASE_PORT [18500]  NICE [-19]
+#   SERVER_CPU [0]  CLIENT_CPU [1]  BASE_PORT [18500]  NICE [-19]  VMEM_MB [4096]
 #   ARENA_SHARED [<repo>/../shared/httparena]
 #
 # The Markdown report goes to standard output and bench/results/arena-*.md,
@@ -60,6 +60,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 BASE_PORT=${BASE_PORT:-18500}
 NICE=${NICE:--19}
+VMEM_MB=${VMEM_MB:-4096}
 ARENA=$ROOT/target/release/examples/arena
 PEER_TARGET=$ROOT/target/arena-peers
 CACHE=$ROOT/target/arena-bench
@@ -175,6 +176,7 @@ chmod 755 "$tmp" # nginx's and h2o's workers run as another user when started as
 cat >"$tmp/launch" <<'LAUNCH'
 #!/bin/sh
 [ -n "$ARENA_GROUP_NICE" ] && echo "$ARENA_GROUP_NICE" >/proc/self/autogroup 2>/dev/null
+[ -n "${ARENA_VMEM_KB:-}" ] && ulimit -v "$ARENA_VMEM_KB"
 exec "$@"
 LAUNCH
 chmod 755 "$tmp/launch"
@@ -186,8 +188,13 @@ else
     PRIORITY="each server and load generator run in an autogroup of its own (not root: at nice 0)"
 fi
 LAUNCH=(setsid "$tmp/launch")
+# Servers also get at most VMEM_MB of address space: actix, compressing
+# HttpArena's static files with brotli for 4,096 connections, grew past
+# 24 GB and was killed by the kernel for want of memory (which could as
+# well have killed anything else on the machine); now it fails alone.
+LAUNCH_SERVER=(env "ARENA_VMEM_KB=$((VMEM_MB * 1024))" setsid "$tmp/launch")
 # shellcheck disable=SC2034 # read by start_static_nginx
-SERVER_LAUNCH="${LAUNCH[*]}"
+SERVER_LAUNCH="${LAUNCH_SERVER[*]}"
 start_report arena INT
 made_data_link=false
 arena_cleanup() {
@@ -196,6 +203,10 @@ arena_cleanup() {
     $made_data_link && rm -f /data || true
 }
 trap arena_cleanup EXIT
+for signal in INT TERM HUP; do
+    # shellcheck disable=SC2064 # the signal's name, now
+    trap "note 'stopped by SIG$signal'; exit 130" "$signal"
+done
 
 # The static site of nginx and h2o: /static/* from HttpArena's data, and
 # the index.html their readiness check asks for.
@@ -226,7 +237,7 @@ start_server() { # SERVER
     case $server in
     peregrine)
         port_free "$TLS_PORT"
-        "${LAUNCH[@]}" taskset -c "$SERVER_CPU" "$ARENA" --port "$port" --tls-port "$TLS_PORT" --workers 1 \
+        "${LAUNCH_SERVER[@]}" taskset -c "$SERVER_CPU" "$ARENA" --port "$port" --tls-port "$TLS_PORT" --workers 1 \
             --data "$SHARED/data" --cert "$SHARED/certs/server.crt" --key "$SHARED/certs/server.key" \
             >"$log" 2>&1 &
         PID_OF[$server]=$!
@@ -241,7 +252,7 @@ start_server() { # SERVER
             note "/data -> $SHARED/data while the benchmark runs (actix's fixed static path)"
         fi
         PORT=$port WORKERS=1 DATASET_PATH=$SHARED/data/dataset.json \
-            "${LAUNCH[@]}" taskset -c "$SERVER_CPU" "${BIN_OF[$server]}" >"$log" 2>&1 &
+            "${LAUNCH_SERVER[@]}" taskset -c "$SERVER_CPU" "${BIN_OF[$server]}" >"$log" 2>&1 &
         PID_OF[$server]=$!
         wait_url "$server" "${PID_OF[$server]}" "http://127.0.0.1:$port/pipeline" "$log"
         ;;
@@ -271,7 +282,7 @@ hosts:
         file.dir: $site
         file.send-compressed: ON
 CONF
-        "${LAUNCH[@]}" taskset -c "$SERVER_CPU" h2o -c "$tmp/h2o/h2o.conf" >"$log" 2>&1 &
+        "${LAUNCH_SERVER[@]}" taskset -c "$SERVER_CPU" h2o -c "$tmp/h2o/h2o.conf" >"$log" 2>&1 &
         PID_OF[$server]=$!
         wait_url "$server" "${PID_OF[$server]}" "http://127.0.0.1:$port/index.html" "$log"
         ;;
@@ -326,18 +337,27 @@ load_command() { # PROFILE CONNS DURATION SERVER
 # One run; a record line
 #   run <profile> <conns> <server> <rate> <µs CPU/response> <responses> <errors> <bytes/response>
 # (nothing recorded for a warm-up).
+declare -A DEAD=()
 run_one() { # PROFILE CONNS SERVER DURATION LABEL
     local profile=$1 c=$2 server=$3 duration=$4 label=$5 pid=${PID_OF[$3]} t0 t1 out status=0
+    [ -n "${DEAD[$server]:-}" ] && return 0
     local -a cmd
     read -r -a cmd <<<"$(load_command "$profile" "$c" "$duration" "$server")"
-    t0=$(cpu_ticks "$pid")
+    t0=$(cpu_ticks "$pid" 2>/dev/null) || t0=
     out=$(timeout -k 5 120 "${LAUNCH[@]}" taskset -c "$CLIENT_CPU" "${cmd[@]}" 2>&1) || status=$?
     t1=$(cpu_ticks "$pid" 2>/dev/null) || t1=
     {
         echo "### $label $profile c=$c $server: taskset -c $CLIENT_CPU ${cmd[*]}"
         echo "$out"
     } >>"$log"
-    [ -n "$t1" ] || die "$server (pid $pid) died during $profile c=$c; see $log"
+    if [ -z "$t0" ] || [ -z "$t1" ]; then
+        # A peer that dies is left out from then on; the run goes on.
+        [ "$server" = peregrine ] && die "peregrine (pid $pid) died during $profile c=$c; see $log"
+        note "$server (pid $pid) died during $profile c=$c; left out from now on; see $log"
+        DEAD[$server]="$profile c=$c"
+        echo "died $profile $c $server" >>"$log"
+        return 0
+    fi
     [ "$status" -eq 0 ] || note "$profile c=$c $server: the load generator exited with $status; see $log"
     [ "$label" = warmup ] && return 0
     local ok secs errors bw
@@ -373,7 +393,9 @@ run_one() { # PROFILE CONNS SERVER DURATION LABEL
 med() { awk -v p="$1" -v c="$2" -v s="$3" -v col="$4" \
     '$1 == "run" && $2 == p && $3 == c && $4 == s && $col != "-" { print $col }' "$log" | median; }
 errors_of() { awk -v p="$1" -v c="$2" -v s="$3" \
-    '$1 == "run" && $2 == p && $3 == c && $4 == s { e += $8 } END { print e + 0 }' "$log"; }
+    '$1 == "run" && $2 == p && $3 == c && $4 == s { e += $8 }
+     $1 == "died" && $2 == p && $3 == c && $4 == s { d = 1 }
+     END { print e + 0 (d ? " (died)" : "") }' "$log"; }
 fmt_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f×\n", a / b }'; }
 fmt_int() { awk -v v="$1" 'BEGIN { if (v == "-") print "-"; else printf "%.0f\n", v }' | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 fmt_us() { awk -v v="$1" 'BEGIN { if (v == "-") print "-"; else printf "%.2f\n", v }'; }

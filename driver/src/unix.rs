@@ -257,6 +257,46 @@ pub fn default_max_connections(fd_limit: Option<u64>, threads: usize) -> usize {
 #[derive(Debug)]
 pub struct FdSocket<'a>(pub BorrowedFd<'a>);
 
+impl FdSocket<'_> {
+    /// Writes `slices` in one call; with `more`, on Linux, held back
+    /// (`MSG_MORE`) to leave with what the next call sends: a file
+    /// region, whose `sendfile` pushes the lot (its last piece goes
+    /// without `MSG_MORE`). Elsewhere `more` changes nothing.
+    #[inline(always)]
+    fn send_slices<'b>(
+        &mut self,
+        slices: impl Iterator<Item = &'b [u8]>,
+        more: bool,
+    ) -> io::Result<usize> {
+        // Filled in one pass, nothing initialised beforehand.
+        let mut iov = heapless::Vec::<IoSlice<'b>, MAX_SLICES>::new();
+        for slice in slices {
+            if iov.push(IoSlice::new(slice)).is_err() {
+                break;
+            }
+        }
+        #[cfg(not(target_vendor = "apple"))]
+        {
+            // MSG_NOSIGNAL: a peer that has gone away is an error here,
+            // not a signal that kills the process.
+            let mut flags = net::SendFlags::NOSIGNAL;
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            if more {
+                flags |= net::SendFlags::MORE;
+            }
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            let _ = more;
+            let mut control = net::SendAncillaryBuffer::default();
+            Ok(net::sendmsg(self.0, &iov, &mut control, flags)?)
+        }
+        #[cfg(target_vendor = "apple")]
+        {
+            let _ = more;
+            Ok(rustix::io::writev(self.0, &iov)?)
+        }
+    }
+}
+
 impl Socket for FdSocket<'_> {
     #[inline(always)]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -281,29 +321,14 @@ impl Socket for FdSocket<'_> {
     }
 
     fn write_slices<'b>(&mut self, slices: impl Iterator<Item = &'b [u8]>) -> io::Result<usize> {
-        // Filled in one pass, nothing initialised beforehand.
-        let mut iov = heapless::Vec::<IoSlice<'b>, MAX_SLICES>::new();
-        for slice in slices {
-            if iov.push(IoSlice::new(slice)).is_err() {
-                break;
-            }
-        }
-        #[cfg(not(target_vendor = "apple"))]
-        {
-            // MSG_NOSIGNAL: a peer that has gone away is an error here,
-            // not a signal that kills the process.
-            let mut control = net::SendAncillaryBuffer::default();
-            Ok(net::sendmsg(
-                self.0,
-                &iov,
-                &mut control,
-                net::SendFlags::NOSIGNAL,
-            )?)
-        }
-        #[cfg(target_vendor = "apple")]
-        {
-            Ok(rustix::io::writev(self.0, &iov)?)
-        }
+        self.send_slices(slices, false)
+    }
+
+    fn write_slices_before_file<'b>(
+        &mut self,
+        slices: impl Iterator<Item = &'b [u8]>,
+    ) -> io::Result<usize> {
+        self.send_slices(slices, true)
     }
 
     fn send_file(&mut self, region: FileRegion) -> io::Result<usize> {

@@ -85,6 +85,22 @@ impl<'b> Slices<'b> {
 }
 
 impl<'b> Slices<'b> {
+    /// Whether a file region of at least one byte comes right after
+    /// these slices (a response's head, then its file): the caller may
+    /// have its socket hold the bytes back to leave with the file's first
+    /// ones (Linux's `MSG_MORE`), one packet where there would be two.
+    #[inline]
+    pub fn file_follows(&self) -> bool {
+        let next = self.front.iter().chain(self.back).find(|segment| {
+            !matches!(
+                segment,
+                Segment::Buffer { .. } | Segment::Static(_) | Segment::End(_)
+            )
+        });
+        // An empty region sends nothing that would push the bytes out.
+        matches!(next, Some(Segment::File(span) | Segment::KeptFile(span)) if span.len > 0)
+    }
+
     /// Takes the next slices into `out`, as many as fit, and returns how
     /// many it took: `&out[..count]` is what one vectored write offers
     /// (an array of [`MAX_SLICES`] holds what the backends offer). A
