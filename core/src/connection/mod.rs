@@ -332,10 +332,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             None => Transmit::Idle,
             Some(Segment::File(span)) => Transmit::SendFile(FileRegion::from_span(*span, false)),
             Some(Segment::KeptFile(span)) => Transmit::SendFile(FileRegion::from_span(*span, true)),
-            Some(_) => {
-                let (front, back) = self.queue.as_slices();
-                Transmit::Write(Slices::new(front, back, &bufs.write))
-            }
+            Some(_) => Transmit::Write(Slices::new(&self.queue, &bufs.write)),
         }
     }
 

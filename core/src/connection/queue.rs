@@ -87,6 +87,9 @@ pub(crate) struct Queue {
     /// while there are none, a write that took everything empties the
     /// queue without a walk.
     reporting: u32,
+    /// Live file segments (regions and releases): while there are none,
+    /// no write need ask whether a file follows it.
+    files: u32,
 }
 
 const _: () = assert!(SEGMENTS.is_power_of_two() && SEGMENTS <= u32::MAX as usize);
@@ -116,6 +119,7 @@ impl Queue {
             len: 0,
             bytes: 0,
             reporting: 0,
+            files: 0,
         }
     }
 
@@ -155,13 +159,16 @@ impl Queue {
     /// reported when passed.
     #[must_use]
     pub(crate) fn push_file(&mut self, region: FileRegion) -> bool {
-        if region.is_kept() {
+        let pushed = if region.is_kept() {
             let pushed = self.push(Segment::KeptFile(region.span()));
             self.reporting += u32::from(pushed && region.len() > 0);
             pushed
         } else {
             self.push(Segment::File(region.span()))
-        }
+        };
+        // An empty region is dropped, not queued.
+        self.files += u32::from(pushed && region.len() > 0);
+        pushed
     }
 
     /// Appends the release of a kept file's region (no bytes: what was
@@ -175,6 +182,7 @@ impl Queue {
         };
         let pushed = self.push_slot(Segment::KeptFile(span), 0);
         self.reporting += u32::from(pushed);
+        self.files += u32::from(pushed);
         pushed
     }
 
@@ -230,6 +238,12 @@ impl Queue {
         }
     }
 
+    /// Whether a file segment is queued.
+    #[inline(always)]
+    pub(crate) fn has_files(&self) -> bool {
+        self.files > 0
+    }
+
     /// The first segment.
     #[inline]
     pub(crate) fn front(&self) -> Option<&Segment> {
@@ -249,6 +263,7 @@ impl Queue {
             self.head = 0;
             self.len = 0;
             self.bytes = 0;
+            self.files = 0;
             true
         } else {
             false
@@ -297,6 +312,8 @@ impl Queue {
 
     /// Drops the first segment.
     fn pop_front(&mut self) {
+        let front = self.segments[self.head as usize];
+        self.files -= u32::from(matches!(front, Segment::File(_) | Segment::KeptFile(_)));
         self.len -= 1;
         // An emptied queue starts over at slot 0, so that its segments
         // stay in one piece.
@@ -326,12 +343,47 @@ impl Queue {
         self.len = 0;
         self.bytes = 0;
         self.reporting = 0;
+        self.files = 0;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_are_counted_while_queued() {
+        let mut queue = Queue::new();
+        assert!(queue.push(Segment::Buffer { start: 0, end: 10 }));
+        // SAFETY: the regions name no real file; nothing sends them.
+        let (file, kept, empty) = unsafe {
+            (
+                FileRegion::borrowed(3, 0, 5),
+                FileRegion::kept(4, 0, 5),
+                FileRegion::borrowed(5, 0, 0),
+            )
+        };
+        assert!(queue.push_file(empty));
+        assert!(!queue.has_files(), "an empty region is not queued");
+        assert!(queue.push_file(file));
+        assert!(queue.push_file(kept));
+        assert!(queue.push_release(kept));
+        assert!(queue.has_files());
+        // Past the buffer and the first file: two file segments left.
+        assert_eq!(queue.consume(15, |_| {}), 0);
+        assert!(queue.has_files());
+        let mut passed = 0;
+        assert_eq!(queue.consume(5, |_| passed += 1), 0);
+        assert_eq!(passed, 2, "the kept region and its release");
+        assert!(queue.is_empty() && !queue.has_files());
+        // A write that takes everything at once forgets them too.
+        assert!(queue.push_file(file));
+        assert!(queue.consume_all(5));
+        assert!(!queue.has_files());
+        assert!(queue.push_file(file));
+        queue.discard(|_| {});
+        assert!(!queue.has_files());
+    }
 
     #[test]
     fn adjacent_buffer_ranges_join_and_consume_splits_segments() {

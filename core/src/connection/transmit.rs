@@ -1,6 +1,6 @@
 //! What a connection asks the caller to write.
 
-use super::queue::Segment;
+use super::queue::{Queue, Segment};
 use crate::FileRegion;
 
 /// How many slices one vectored write offers at most: the size of the
@@ -60,12 +60,21 @@ pub struct Slices<'b> {
     back: &'b [Segment],
     /// The write buffer that buffer segments point into.
     write: &'b [u8],
+    /// Whether a file segment is among the segments.
+    files: bool,
 }
 
 impl<'b> Slices<'b> {
-    /// The slices of `front` then `back`, ranges of `write`.
-    pub(crate) fn new(front: &'b [Segment], back: &'b [Segment], write: &'b [u8]) -> Self {
-        Slices { front, back, write }
+    /// The slices of what `queue` holds, ranges of `write`.
+    #[inline(always)]
+    pub(crate) fn new(queue: &'b Queue, write: &'b [u8]) -> Self {
+        let (front, back) = queue.as_slices();
+        Slices {
+            front,
+            back,
+            write,
+            files: queue.has_files(),
+        }
     }
 
     /// The whole output when it is one slice (the usual response: its head
@@ -91,6 +100,9 @@ impl<'b> Slices<'b> {
     /// ones (Linux's `MSG_MORE`), one packet where there would be two.
     #[inline]
     pub fn file_follows(&self) -> bool {
+        if !self.files {
+            return false;
+        }
         let next = self.front.iter().chain(self.back).find(|segment| {
             !matches!(
                 segment,
