@@ -923,7 +923,7 @@ fn a_plaintext_connection_opening_with_the_preface_goes_on_in_http2() {
     assert!(http1.is_http2());
     assert_eq!(http1.leftover(&bufs), &wire[..]);
     let mut h2: Box<ServerConnection<READ, WRITE, 32, 100>> =
-        Box::new(ServerConnection::take_over(&http1, 0));
+        Box::new(ServerConnection::take_over(&http1, 0).expect("the buffers fit"));
     h2.handle_read(0, &mut bufs, &mut env);
     let Transmit::Write(slices) = h2.poll_transmit(&bufs) else {
         panic!("SETTINGS and its ACK are due");

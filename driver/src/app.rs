@@ -30,6 +30,7 @@ use crate::clock;
 use crate::deflate::WorkerDeflate;
 use crate::files::FileTable;
 use crate::io::{Mode, Readiness, Socket, drive};
+use crate::protocol::{Http2Connection, Protocol};
 use crate::spill::WorkerSpill;
 
 /// The application as one worker runs it.
@@ -118,9 +119,9 @@ where
     ///
     /// A socket failure, after which the connection is to be dropped.
     #[inline(always)]
-    pub fn drive<S, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    pub fn drive<C, S, const READ: usize, const WRITE: usize>(
         &mut self,
-        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+        conn: &mut C,
         bufs: &mut IoBuffers<READ, WRITE>,
         socket: &mut S,
         ready: &mut Readiness,
@@ -128,6 +129,7 @@ where
         now: u64,
     ) -> io::Result<()>
     where
+        C: Protocol<READ, WRITE>,
         S: Socket,
     {
         let run = AssertUnwindSafe(|| drive(conn, bufs, socket, ready, mode, &mut self.env(now)));
@@ -150,9 +152,9 @@ where
     /// for it again but a body's last piece or a WebSocket's `on_close`).
     #[cold]
     #[inline(never)]
-    fn after_panic<S, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    fn after_panic<C, S, const READ: usize, const WRITE: usize>(
         &mut self,
-        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+        conn: &mut C,
         bufs: &mut IoBuffers<READ, WRITE>,
         socket: &mut S,
         ready: &mut Readiness,
@@ -160,9 +162,12 @@ where
         now: u64,
     ) -> io::Result<()>
     where
+        C: Protocol<READ, WRITE>,
         S: Socket,
     {
-        conn.handle_panic(bufs, now, &mut self.totals);
+        if !conn.handle_panic(bufs, now, &mut self.totals) {
+            return Err(io::Error::other("a handler panicked"));
+        }
         ready.writable = true;
         let run = AssertUnwindSafe(|| drive(conn, bufs, socket, ready, mode, &mut self.env(now)));
         catch_unwind(run).unwrap_or_else(|_| {
@@ -170,6 +175,39 @@ where
             self.totals.handler_panics += 1;
             Err(io::Error::other("the handler panicked again"))
         })
+    }
+
+    /// Lets `conn` take what was read into `bufs` before it took over the
+    /// connection (an HTTP/2 connection after the preface an HTTP/1.1 one
+    /// read), at `now`; `false` if a handler panicked and the connection
+    /// is to be closed.
+    pub fn resume<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
+        &mut self,
+        conn: &mut C,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        now: u64,
+    ) -> bool {
+        let run = AssertUnwindSafe(|| conn.handle_read(0, bufs, &mut self.env(now)));
+        match catch_unwind(run) {
+            Ok(()) => true,
+            Err(_) => conn.handle_panic(bufs, now, &mut self.totals),
+        }
+    }
+
+    /// Begins the graceful end of HTTP/2 connection `conn` at `now` (its
+    /// GOAWAY into `bufs`); `false` if a handler panicked on the way and
+    /// the connection is to be closed.
+    pub fn shut_down<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+        &mut self,
+        conn: &mut Http2Connection<READ, WRITE, MAX_HEADERS>,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        now: u64,
+    ) -> bool {
+        let run = AssertUnwindSafe(|| conn.shutdown(bufs, &mut self.env(now)));
+        match catch_unwind(run) {
+            Ok(()) => true,
+            Err(_) => Protocol::handle_panic(conn, bufs, now, &mut self.totals),
+        }
     }
 
     /// Makes one call into `conn` (any of its `handle_*` methods, or
@@ -228,9 +266,9 @@ where
     /// Ends `conn` for good before it is dropped or reused: the responses
     /// it still owed are reported aborted to the handler, and the files
     /// they held are closed (see [`Connection::retire`]).
-    pub fn retire<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    pub fn retire<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
         &mut self,
-        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+        conn: &mut C,
         now: u64,
     ) {
         let run = AssertUnwindSafe(|| conn.retire(&mut self.env(now)));
@@ -246,9 +284,9 @@ where
     }
 
     /// Handles `conn`'s deadline if it passed by `now`; whether it had.
-    pub fn fire_due_timeout<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    pub fn fire_due_timeout<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
         &mut self,
-        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+        conn: &mut C,
         bufs: &mut IoBuffers<READ, WRITE>,
         now: u64,
     ) -> bool {

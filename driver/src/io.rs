@@ -3,7 +3,9 @@
 
 use std::io::{self, ErrorKind};
 
-use peregrine_core::{Connection, Env, FileRegion, Handler, IoBuffers, Transmit};
+use peregrine_core::{Env, FileRegion, Handler, IoBuffers, Transmit};
+
+use crate::protocol::Protocol;
 
 /// How many slices one vectored write takes at most (the core's, here
 /// for the backends that name it from the driver).
@@ -144,8 +146,8 @@ pub enum Mode {
 /// progress: writes what is queued, reads what arrives, and lets the
 /// connection handle it, in a loop. Returns an error only for a socket
 /// failure, after which the connection is to be dropped.
-pub fn drive<S, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
-    conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+pub fn drive<C, S, H, L, const READ: usize, const WRITE: usize>(
+    conn: &mut C,
     bufs: &mut IoBuffers<READ, WRITE>,
     socket: &mut S,
     ready: &mut Readiness,
@@ -153,12 +155,13 @@ pub fn drive<S, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: 
     env: &mut Env<'_, H, L>,
 ) -> io::Result<()>
 where
+    C: Protocol<READ, WRITE>,
     S: Socket,
     H: Handler<L>,
     L: Default,
 {
     loop {
-        if conn.is_closed() || conn.is_hijacked() {
+        if conn.is_done() {
             return Ok(());
         }
         let mut progressed = false;
@@ -209,8 +212,8 @@ where
 /// a blocking socket, whose read could wait for a peer that waits for
 /// that output.
 #[inline]
-fn may_read<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
-    conn: &Connection<READ, WRITE, MAX_HEADERS>,
+fn may_read<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
+    conn: &C,
     mode: Mode,
 ) -> bool {
     let interest = conn.interest();
@@ -226,8 +229,8 @@ fn blocked_on_output<S: Socket>(socket: &S, mode: Mode) -> bool {
 
 /// Writes what the connection has queued, once; `true` if anything
 /// happened.
-fn write<S, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
-    conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+fn write<C, S, H, L, const READ: usize, const WRITE: usize>(
+    conn: &mut C,
     bufs: &mut IoBuffers<READ, WRITE>,
     socket: &mut S,
     ready: &mut Readiness,
@@ -235,6 +238,7 @@ fn write<S, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usiz
     env: &mut Env<'_, H, L>,
 ) -> io::Result<bool>
 where
+    C: Protocol<READ, WRITE>,
     S: Socket,
     H: Handler<L>,
     L: Default,
@@ -285,13 +289,14 @@ where
 /// gone already; the connection closes either way.
 #[cold]
 #[inline(never)]
-fn close_write<S, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
-    conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+fn close_write<C, S, H, L, const READ: usize, const WRITE: usize>(
+    conn: &mut C,
     socket: &mut S,
     ready: &mut Readiness,
     env: &mut Env<'_, H, L>,
 ) -> bool
 where
+    C: Protocol<READ, WRITE>,
     S: Socket,
     H: Handler<L>,
     L: Default,
@@ -338,7 +343,9 @@ fn send_file<S: Socket>(socket: &mut S, region: FileRegion) -> io::Result<usize>
 
 /// Offers the slices to the socket in one vectored write (at most
 /// [`MAX_SLICES`]), telling it when a file region follows them; the
-/// result, and how many bytes were offered.
+/// result, and how many bytes were offered. Inlined into each protocol's
+/// write: it is on every response's path.
+#[inline(always)]
 fn write_all_slices<'b, S: Socket>(
     socket: &mut S,
     slices: impl Iterator<Item = &'b [u8]>,
@@ -361,7 +368,7 @@ fn write_all_slices<'b, S: Socket>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use peregrine_core::{Config, Counters, Request, Response};
+    use peregrine_core::{Config, Connection, Counters, Request, Response};
 
     /// Answers with a head in the write buffer and a static body: two
     /// slices.

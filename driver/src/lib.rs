@@ -42,6 +42,7 @@ pub mod files;
 pub mod hub;
 pub mod io;
 pub mod pool;
+pub mod protocol;
 pub mod region;
 pub mod signals;
 pub mod slab;

@@ -12,6 +12,7 @@ use peregrine_core::{Config, Handler};
 
 use crate::hub::{Shared, ShutdownHandle};
 use crate::mailbox::DEFAULT_MAILBOX_CAPACITY;
+use crate::protocol::Http2Connection;
 use crate::reactor::{self, Poller, WorkerSettings};
 use crate::sender::Sender;
 use crate::stats::Stats;
@@ -56,6 +57,8 @@ pub struct Server<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: u
     mailbox_capacity: usize,
     /// Each listener's backlog, if not the default.
     backlog: Option<i32>,
+    /// Serve HTTP/2 with prior knowledge (h2c).
+    http2: bool,
     /// State shared with handles.
     shared: Arc<Shared>,
     /// HTTPS, if set.
@@ -106,6 +109,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             accept_threads: 0,
             mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
             backlog: None,
+            http2: false,
             shared: Shared::new(),
             #[cfg(feature = "tls")]
             tls: None,
@@ -208,6 +212,27 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self
     }
 
+    /// Whether HTTP/2 is served with prior knowledge (h2c, RFC 9113
+    /// §3.3) on this port: a connection whose first bytes are the HTTP/2
+    /// client preface goes on in HTTP/2, any other is HTTP/1.1 as before
+    /// (default no). The same handler serves both. The HTTP/1.1
+    /// `Upgrade: h2c` mechanism, deprecated by RFC 9113, is declined: such
+    /// a request is answered in HTTP/1.1.
+    ///
+    /// Over TLS, HTTP/2 is served to the clients that choose `h2` by ALPN
+    /// whenever the TLS configuration offers it
+    /// ([`TlsBuilder::alpn`](crate::tls::TlsBuilder::alpn)), whatever this
+    /// says.
+    ///
+    /// HTTP/2 needs each buffer of a pair to hold a frame of the largest
+    /// size: [`run`](Self::run) fails with [`io::ErrorKind::InvalidInput`]
+    /// for buffers too small (see
+    /// [`Http2Connection::BUFFERS_FIT`](crate::protocol::Http2Connection)).
+    pub fn http2(mut self, on: bool) -> Self {
+        self.http2 = on;
+        self
+    }
+
     /// Whether SIGINT and SIGTERM begin a graceful shutdown (default yes).
     pub fn handle_signals(mut self, handle: bool) -> Self {
         self.signals = handle;
@@ -236,6 +261,24 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
     }
 
+    /// The configuration each connection starts with: the one set, with
+    /// the HTTP/2 preface taken where HTTP/2 is served.
+    fn connection_config(&self) -> io::Result<Config> {
+        let mut config = self.config;
+        config.h2c |= self.http2;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            config.h2c |= tls.offers_http2();
+        }
+        if config.h2c && !Http2Connection::<READ, WRITE, MAX_HEADERS>::BUFFERS_FIT {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "HTTP/2 needs read and write buffers of at least a frame of the largest size",
+            ));
+        }
+        Ok(config)
+    }
+
     /// Runs the server until it shuts down, then returns its statistics.
     /// `handler` is shared by all workers; each creates its own state with
     /// [`Handler::new_local`].
@@ -244,6 +287,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         H: Handler<L>,
         L: Default,
     {
+        let config = self.connection_config()?;
         let handle = self.shutdown_handle();
         let fd_limit = unix::raise_fd_limit();
         let max_connections = self.max_connections.unwrap_or_else(|| {
@@ -285,7 +329,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         };
         let settings = WorkerSettings {
             id: 0,
-            config: self.config,
+            config,
             max_connections,
             buffers: self.buffers,
             grace_ms: self.grace.as_millis() as u64,

@@ -320,10 +320,14 @@ impl Socket for FdSocket<'_> {
         }
     }
 
+    // Inlined into each protocol's write, where the slices' iterator and
+    // the `iovec` array fuse into one loop.
+    #[inline(always)]
     fn write_slices<'b>(&mut self, slices: impl Iterator<Item = &'b [u8]>) -> io::Result<usize> {
         self.send_slices(slices, false)
     }
 
+    #[inline(always)]
     fn write_slices_before_file<'b>(
         &mut self,
         slices: impl Iterator<Item = &'b [u8]>,

@@ -18,9 +18,11 @@ use crate::{
 ///
 /// Not a method: the request borrows the connection's parser, so the
 /// connection is only borrowed again, to queue the response, once the
-/// handler is done with it.
+/// handler is done with it. HTTP/2 streams run their handler through it
+/// too: the application's `handle` then has this one caller, which the
+/// compiler inlines it into.
 #[inline]
-fn handle<H: Handler<L>, L: Default>(
+pub(crate) fn handle<H: Handler<L>, L: Default>(
     env: &mut Env<'_, H, L>,
     request: &Request<'_>,
     out: &mut [u8],

@@ -27,7 +27,7 @@
 mod config;
 mod defer;
 mod finish;
-mod http;
+pub(crate) mod http;
 mod id;
 mod output;
 mod phase;

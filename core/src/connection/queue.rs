@@ -144,10 +144,21 @@ impl Queue {
     /// Appends a segment; a buffer range that continues the previous one
     /// joins it. Empty segments are dropped. The caller keeps room
     /// ([`free`](Self::free)); a full queue is a logic error reported as
-    /// `false`.
+    /// `false`. File regions go through [`push_file`](Self::push_file),
+    /// which counts them.
     #[must_use]
     #[inline]
     pub(crate) fn push(&mut self, segment: Segment) -> bool {
+        debug_assert!(
+            !matches!(segment, Segment::File(_) | Segment::KeptFile(_)),
+            "files are pushed with push_file"
+        );
+        self.push_any(segment)
+    }
+
+    /// [`push`](Self::push), file regions too (uncounted).
+    #[inline(always)]
+    fn push_any(&mut self, segment: Segment) -> bool {
         let bytes = segment.len();
         if bytes == 0 {
             return true;
@@ -160,11 +171,11 @@ impl Queue {
     #[must_use]
     pub(crate) fn push_file(&mut self, region: FileRegion) -> bool {
         let pushed = if region.is_kept() {
-            let pushed = self.push(Segment::KeptFile(region.span()));
+            let pushed = self.push_any(Segment::KeptFile(region.span()));
             self.reporting += u32::from(pushed && region.len() > 0);
             pushed
         } else {
-            self.push(Segment::File(region.span()))
+            self.push_any(Segment::File(region.span()))
         };
         // An empty region is dropped, not queued.
         self.files += u32::from(pushed && region.len() > 0);

@@ -16,7 +16,12 @@
 
 use peregrine_core::{Config, Connection, ConnectionId, Suspended};
 
+use crate::protocol::Http2Connection;
 use crate::slab::Token;
+
+/// The most HTTP/2 connection states a worker keeps for reuse once their
+/// connections closed (each is about 40 KB); beyond, they are freed.
+const HTTP2_SPARES: usize = 8;
 
 /// One connection's protocol state.
 pub(super) enum Held<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
@@ -24,6 +29,10 @@ pub(super) enum Held<const READ: usize, const WRITE: usize, const MAX_HEADERS: u
     Suspended(Suspended),
     /// In use.
     Active(Box<Connection<READ, WRITE, MAX_HEADERS>>),
+    /// Speaking HTTP/2, from the client's preface to its close (an HTTP/2
+    /// connection is never suspended: its HPACK tables and streams live
+    /// as long as it does).
+    Http2(Box<Http2Connection<READ, WRITE, MAX_HEADERS>>),
 }
 
 /// Whole connection states not in use, kept for the next connection that
@@ -40,6 +49,8 @@ pub(super) struct Spares<const READ: usize, const WRITE: usize, const MAX_HEADER
     config: Config,
     /// The worker's number, which names its connections with their slots.
     worker: u32,
+    /// HTTP/2 states whose connections closed, kept for the next.
+    http2: Vec<Box<Http2Connection<READ, WRITE, MAX_HEADERS>>>,
 }
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
@@ -56,6 +67,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             in_use: 0,
             config,
             worker: worker as u32,
+            http2: Vec::new(),
         }
     }
 
@@ -79,6 +91,28 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.in_use -= 1;
         if self.boxes.len() < self.keep {
             self.boxes.push(conn);
+        }
+    }
+
+    /// A box for an HTTP/2 state: a spare, or a new one (made only when
+    /// a connection switches to HTTP/2, never per request).
+    fn take_http2(
+        &mut self,
+        conn: Http2Connection<READ, WRITE, MAX_HEADERS>,
+    ) -> Box<Http2Connection<READ, WRITE, MAX_HEADERS>> {
+        match self.http2.pop() {
+            Some(mut spare) => {
+                *spare = conn;
+                spare
+            }
+            None => Box::new(conn),
+        }
+    }
+
+    /// Takes an HTTP/2 state back: kept as a spare, or freed.
+    fn put_http2(&mut self, conn: Box<Http2Connection<READ, WRITE, MAX_HEADERS>>) {
+        if self.http2.len() < HTTP2_SPARES {
+            self.http2.push(conn);
         }
     }
 
@@ -116,8 +150,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
         match self {
             Held::Active(conn) => conn,
-            // Made active just above.
-            Held::Suspended(_) => unreachable!("a connection activated is active"),
+            // Made active just above; the callers serve HTTP/2 apart.
+            Held::Suspended(_) | Held::Http2(_) => {
+                unreachable!("a connection activated is an HTTP/1.1 one")
+            }
         }
     }
 
@@ -147,6 +183,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Suspends the connection if it is idle, putting its state back.
     #[inline(never)]
     fn suspend(&mut self, spares: &mut Spares<READ, WRITE, MAX_HEADERS>) {
+        // An HTTP/2 state is never suspended.
         if let Held::Active(conn) = self {
             if let Some(suspended) = conn.suspend() {
                 if let Held::Active(conn) = core::mem::replace(self, Held::Suspended(suspended)) {
@@ -157,28 +194,66 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Ends the connection's hold on its state: puts it back among
-    /// `spares` if it was active (the connection is being closed).
+    /// `spares` if it had one (the connection is being closed, or goes on
+    /// in HTTP/2).
     pub(super) fn release(self, spares: &mut Spares<READ, WRITE, MAX_HEADERS>) {
-        if let Held::Active(conn) = self {
-            spares.put(conn);
+        match self {
+            Held::Active(conn) => spares.put(conn),
+            Held::Http2(conn) => spares.put_http2(conn),
+            Held::Suspended(_) => {}
         }
     }
 
-    /// The whole connection, if active.
+    /// Goes on in HTTP/2 from the client's preface, taken at `now`: the
+    /// HTTP/1.1 state goes back to `spares`. `false`, with nothing done,
+    /// where the buffers cannot serve HTTP/2 (the caller closes the
+    /// connection).
+    pub(super) fn switch_to_http2(
+        &mut self,
+        spares: &mut Spares<READ, WRITE, MAX_HEADERS>,
+        now: u64,
+    ) -> bool {
+        let Held::Active(http1) = self else {
+            return false;
+        };
+        let Some(http2) = Http2Connection::take_over(http1, now) else {
+            return false;
+        };
+        let http2 = spares.take_http2(http2);
+        core::mem::replace(self, Held::Http2(http2)).release(spares);
+        true
+    }
+
+    /// The whole HTTP/1.1 connection, if active.
     #[inline]
     pub(super) fn active(&mut self) -> Option<&mut Connection<READ, WRITE, MAX_HEADERS>> {
         match self {
             Held::Active(conn) => Some(conn),
-            Held::Suspended(_) => None,
+            Held::Suspended(_) | Held::Http2(_) => None,
         }
     }
 
-    /// The whole connection, if active, to look at.
+    /// The HTTP/2 connection, if it speaks HTTP/2.
+    #[inline]
+    pub(super) fn http2(&mut self) -> Option<&mut Http2Connection<READ, WRITE, MAX_HEADERS>> {
+        match self {
+            Held::Http2(conn) => Some(conn),
+            Held::Suspended(_) | Held::Active(_) => None,
+        }
+    }
+
+    /// Whether it speaks HTTP/2.
+    #[inline(always)]
+    pub(super) fn is_http2(&self) -> bool {
+        matches!(self, Held::Http2(_))
+    }
+
+    /// The whole HTTP/1.1 connection, if active, to look at.
     #[inline]
     fn peek(&self) -> Option<&Connection<READ, WRITE, MAX_HEADERS>> {
         match self {
             Held::Active(conn) => Some(conn),
-            Held::Suspended(_) => None,
+            Held::Suspended(_) | Held::Http2(_) => None,
         }
     }
 
@@ -188,14 +263,20 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         match self {
             Held::Active(conn) => conn.poll_timeout(),
             Held::Suspended(suspended) => Some(suspended.poll_timeout()),
+            Held::Http2(conn) => conn.poll_timeout(),
         }
     }
 
-    /// Whether it is an HTTP connection between requests (see
-    /// [`Connection::is_idle`]); a suspended one is.
+    /// Whether it is an HTTP/1.1 connection between requests (see
+    /// [`Connection::is_idle`]); a suspended one is. An HTTP/2 connection
+    /// is not: it is never closed to make room.
     #[inline]
     pub(super) fn is_idle(&self) -> bool {
-        self.peek().is_none_or(Connection::is_idle)
+        match self {
+            Held::Active(conn) => conn.is_idle(),
+            Held::Suspended(_) => true,
+            Held::Http2(_) => false,
+        }
     }
 
     /// See [`Connection::silent_deadline`].
@@ -203,13 +284,18 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         match self {
             Held::Active(conn) => conn.silent_deadline(),
             Held::Suspended(suspended) => suspended.silent_deadline(),
+            Held::Http2(_) => None,
         }
     }
 
     /// Whether it has output waiting.
     #[inline]
     pub(super) fn wants_write(&self) -> bool {
-        self.peek().is_some_and(Connection::wants_write)
+        match self {
+            Held::Active(conn) => conn.wants_write(),
+            Held::Suspended(_) => false,
+            Held::Http2(conn) => conn.interest().write,
+        }
     }
 
     /// Whether it has work left that no IO event will prompt.

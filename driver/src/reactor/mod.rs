@@ -472,6 +472,14 @@ where
     /// socket (its events may not be collected yet), answers the requests
     /// there with `Connection: close`, and closes it once idle.
     fn wind_down(&mut self, token: Token, now: u64) {
+        if self
+            .slab
+            .get_mut(token)
+            .is_some_and(|slot| slot.conn.is_http2())
+        {
+            self.wind_down_http2(token, now);
+            return;
+        }
         if let Some(slot) = self.slab.get_mut(token) {
             slot.conn.activate(&mut self.spares, token).drain();
             slot.ready.readable = true;
@@ -487,6 +495,33 @@ where
                 self.service(token, now);
             }
         }
+    }
+
+    /// Winds an HTTP/2 connection down: GOAWAY names the last stream it
+    /// took, the streams started are finished, then it closes. With no
+    /// buffer pair free for the GOAWAY, it closes at once.
+    fn wind_down_http2(&mut self, token: Token, now: u64) {
+        let Some(slot) = self.slab.get_mut(token) else {
+            return;
+        };
+        let buffer = match slot.buffer.or_else(|| self.lending.lend(token)) {
+            Some(buffer) => buffer,
+            None => {
+                self.close(token);
+                return;
+            }
+        };
+        slot.buffer = Some(buffer);
+        let Some(conn) = slot.conn.http2() else {
+            return;
+        };
+        if !self.app.shut_down(conn, self.lending.pair(buffer), now) {
+            self.close(token);
+            return;
+        }
+        slot.ready.readable = true;
+        slot.ready.writable = true;
+        self.service(token, now);
     }
 
     /// Force-closes what is left after the grace period.

@@ -25,7 +25,12 @@ fn lend_pair<X, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     token: Token,
 ) -> Option<u32> {
     let (conn, fd) = (&slot.conn, &slot.fd);
-    let whole = || conn.is_websocket() || conn.has_work() || unix::has_complete_head(fd.as_fd());
+    let whole = || {
+        conn.is_websocket()
+            || conn.is_http2()
+            || conn.has_work()
+            || unix::has_complete_head(fd.as_fd())
+    };
     let buffer = lending.lend_or_wait(token, &mut slot.waiting, whole)?;
     slot.buffer = Some(buffer);
     Some(buffer)
@@ -72,6 +77,10 @@ where
                 }
             }
         };
+        if slot.conn.is_http2() {
+            self.service_http2(token, buffer, now);
+            return;
+        }
         let conn = slot.conn.activate(spares, token);
         let result = app.drive(
             conn,
@@ -84,8 +93,12 @@ where
         if conn.has_work() {
             list(&mut slot.listed, token, ready_list);
         }
-        if result.is_err() || conn.is_closed() || conn.is_hijacked() {
-            self.close(token);
+        if result.is_err() || conn.is_closed() || conn.is_hijacked() || conn.is_http2() {
+            if result.is_ok() && conn.is_http2() {
+                self.begin_http2(token, now);
+            } else {
+                self.close(token);
+            }
             return;
         }
         // Settle, on the connection in hand: return its buffer if it holds
@@ -113,6 +126,108 @@ where
             self.lend_to_waiter();
         }
         self.sweep_timers();
+    }
+
+    /// The client of connection `token` opened with the HTTP/2 preface:
+    /// it goes on in HTTP/2 in the same buffers, and what it sent after
+    /// the preface is taken now.
+    #[cold]
+    #[inline(never)]
+    fn begin_http2(&mut self, token: Token, now: u64) {
+        let Some(slot) = self.slab.get_mut(token) else {
+            return;
+        };
+        let switched = slot.conn.switch_to_http2(&mut self.spares, now);
+        let (Some(buffer), Some(conn)) = (slot.buffer, slot.conn.http2()) else {
+            self.close(token);
+            return;
+        };
+        if !switched || !self.app.resume(conn, self.lending.pair(buffer), now) {
+            self.close(token);
+            return;
+        }
+        slot.ready.writable = true;
+        self.service_http2(token, buffer, now);
+    }
+
+    /// Drives an HTTP/2 connection holding pair `buffer` as far as it
+    /// goes, then settles it as [`service`](Self::service) does: the pair
+    /// goes back while it holds no bytes in it, and its deadline is armed.
+    #[inline(never)]
+    fn service_http2(&mut self, token: Token, buffer: u32, now: u64) {
+        let Worker {
+            slab,
+            lending,
+            app,
+            timers,
+            ..
+        } = self;
+        let Some(slot) = slab.get_mut(token) else {
+            return;
+        };
+        let Some(conn) = slot.conn.http2() else {
+            return;
+        };
+        let result = app.drive(
+            conn,
+            lending.pair(buffer),
+            &mut slot.session.wrap(FdSocket(slot.fd.as_fd())),
+            &mut slot.ready,
+            Mode::EdgeTriggered,
+            now,
+        );
+        if result.is_err() || conn.is_closed() {
+            self.close(token);
+            return;
+        }
+        let deadline = earliest(conn.poll_timeout(), slot.session.deadline());
+        let mut freed = false;
+        if !conn.holds_buffers() && !slot.session.has_pending_output() {
+            if let Some(buffer) = slot.buffer.take() {
+                lending.give_back(buffer);
+                freed = true;
+            }
+        }
+        arm_deadline(timers, token, &mut slot.armed, deadline);
+        if freed && self.lending.has_waiting() {
+            self.lend_to_waiter();
+        }
+        self.sweep_timers();
+    }
+
+    /// Handles the deadline of an HTTP/2 connection: its idle timeout, or
+    /// a client too slow with its preface or its windows. A GOAWAY may be
+    /// due, so it borrows a pair first, or waits in line for one.
+    #[cold]
+    fn expire_http2(&mut self, token: Token, now: u64) {
+        let Some(slot) = self.slab.get_mut(token) else {
+            return;
+        };
+        let buffer = match slot.buffer {
+            Some(buffer) => buffer,
+            None => match self.lending.lend(token) {
+                Some(buffer) => {
+                    slot.buffer = Some(buffer);
+                    buffer
+                }
+                None => {
+                    self.lending.wait(token, &mut slot.waiting, false);
+                    return;
+                }
+            },
+        };
+        let Some(conn) = slot.conn.http2() else {
+            return;
+        };
+        self.app
+            .fire_due_timeout(conn, self.lending.pair(buffer), now);
+        slot.ready.writable = true;
+        if conn.is_closed() {
+            self.close(token);
+        } else {
+            self.service(token, now);
+            self.arm(token);
+        }
     }
 
     /// Arms a connection's deadline.
@@ -298,6 +413,10 @@ where
             self.close(token);
             return;
         }
+        if slot.conn.is_http2() {
+            self.expire_http2(token, now);
+            return;
+        }
         let conn = slot.conn.activate(&mut self.spares, token);
         if slot.buffer.is_none() && conn.timeout_writes(now) {
             match self.lending.lend(token) {
@@ -344,8 +463,10 @@ where
                 self.lending.give_back(buffer);
                 self.lend_to_waiter();
             }
+            // Responses it still owed end here, and their files close.
             if let Some(conn) = slot.conn.active() {
-                // Responses it still owed end here, and their files close.
+                self.app.retire(conn, self.now());
+            } else if let Some(conn) = slot.conn.http2() {
                 self.app.retire(conn, self.now());
             }
             slot.conn.release(&mut self.spares);

@@ -141,6 +141,14 @@ impl TlsConfig {
         }
     }
 
+    /// Whether ALPN offers `h2` (HTTP/2 over TLS).
+    pub(crate) fn offers_http2(&self) -> bool {
+        self.current()
+            .alpn_protocols
+            .iter()
+            .any(|protocol| protocol == b"h2")
+    }
+
     /// The configuration new connections take now.
     fn current(&self) -> Arc<ServerConfig> {
         Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))

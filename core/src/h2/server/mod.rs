@@ -187,14 +187,23 @@ pub struct ServerConnection<
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
     ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
 {
-    /// Frames of the largest size must fit each buffer.
-    const FITS: () = assert!(READ >= 16_384 + 9 && WRITE >= 16_384 + 9);
+    /// Whether buffers of `READ` and `WRITE` bytes can serve HTTP/2: a
+    /// frame of the largest size must fit each.
+    pub const BUFFERS_FIT: bool = READ >= 16_384 + 9 && WRITE >= 16_384 + 9;
+
+    /// Fails to build where the buffers do not fit.
+    const FITS: () = assert!(Self::BUFFERS_FIT, "the buffers are too small for HTTP/2");
 
     /// A connection from `peer` accepted at `now`, waiting for the client
     /// preface (after a plaintext connection's first bytes were found to
     /// start it, or after ALPN chose `h2`).
     pub fn new(config: Config, peer: Option<SocketAddr>, now: u64) -> Self {
         let () = Self::FITS;
+        Self::make(config, peer, now)
+    }
+
+    /// [`new`](Self::new), whatever the buffers.
+    fn make(config: Config, peer: Option<SocketAddr>, now: u64) -> Self {
         let mut timers = TimerTable::new();
         timers.set(TimerKind::Header, now.saturating_add(config.header_timeout));
         ServerConnection {
@@ -228,14 +237,29 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// the preface ([`Connection::is_http2`](crate::Connection::is_http2)),
     /// at `now`, in the same buffers: what it read is taken at the next
     /// [`handle_read`](Self::handle_read) (with 0 bytes if nothing more
-    /// came).
-    pub fn take_over<const H: usize>(http1: &crate::Connection<READ, WRITE, H>, now: u64) -> Self {
+    /// came). `None` where the buffers cannot serve HTTP/2
+    /// ([`BUFFERS_FIT`](Self::BUFFERS_FIT)): the caller closes the
+    /// connection.
+    pub fn take_over<const H: usize>(
+        http1: &crate::Connection<READ, WRITE, H>,
+        now: u64,
+    ) -> Option<Self> {
+        if !Self::BUFFERS_FIT {
+            return None;
+        }
         let (unread, config, peer, id) = http1.handover();
-        let mut conn = ServerConnection::new(config, peer, now);
+        let mut conn = ServerConnection::make(config, peer, now);
         conn.read_start = unread.start;
         conn.read_end = unread.end;
         conn.id = id;
-        conn
+        Some(conn)
+    }
+
+    /// Whether it holds bytes in its buffer pair: input not yet taken, or
+    /// output not yet written. When it holds none, the caller may lend the
+    /// pair to another connection until this one reads or writes again.
+    pub fn holds_buffers(&self) -> bool {
+        self.read_end > self.read_start || !self.queue.is_empty() || self.write_end > 0
     }
 
     /// Names the connection (what [`Response::id`](crate::Response::id)

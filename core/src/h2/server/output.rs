@@ -14,10 +14,7 @@ use crate::h2::frame::{ErrorCode, FRAME_HEADER_LEN, StreamId, encode_data_header
 use crate::h2::hpack::HeaderField;
 use crate::handler::{BodySource, Completed};
 use crate::headers::FieldSpan;
-use crate::response::Context;
-use crate::{
-    Env, FileKeeper, FileRegion, Handler, IoBuffers, Method, Response, StatusCode, Version,
-};
+use crate::{Env, FileKeeper, FileRegion, Handler, IoBuffers, StatusCode};
 
 /// Room kept free after a response's bytes in the write buffer for its
 /// HEADERS frames and the first DATA frame headers.
@@ -53,35 +50,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             .request(&self.area, fields)
             .with_body(&self.area[body])
             .with_peer(self.peer_addr.as_ref());
-        let head_request = request.method() == Method::Head;
-        let ctx = Context {
-            request_version: Version::Http2,
-            head_request,
-            keep_alive: true,
-            date: env.date,
-        };
-        let files: Option<&mut dyn FileKeeper> = match &mut env.files {
-            Some(files) => Some(&mut **files),
-            None => None,
-        };
-        let spill: Option<&mut dyn crate::spill::Spill> = match &mut env.spill {
-            Some(spill) => Some(&mut **spill),
-            None => None,
-        };
         let out = &mut bufs.write[start..end];
-        let mut response = Response::new(
+        let completed = crate::connection::http::handle(
+            env,
+            &request,
             out,
-            ctx,
-            env.local,
-            files,
-            spill,
             &mut self.spilled,
+            true,
             u64::from(stream.get()),
             self.id,
         );
-        env.handler.handle(&request, &mut response);
-        let completed = response.complete();
-        drop(response);
         self.queue_response(bufs, stream, completed, env);
     }
 
@@ -292,6 +270,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                     Segment::KeptFile(span) => {
                         self.queue.push_file(FileRegion::from_span(span, true))
                     }
+                    Segment::File(span) => self.queue.push_file(FileRegion::from_span(span, false)),
                     piece => self.queue.push(piece),
                 };
                 // Within both windows, checked above.

@@ -1,0 +1,261 @@
+//! The protocols a connection speaks, as the loop that moves its bytes
+//! ([`drive`](crate::io::drive)) sees them: HTTP/1.1 ([`Connection`]) and
+//! HTTP/2 ([`Http2Connection`]). Both are sans-IO state machines with the
+//! same shape (read into a buffer, report what was read, write what they
+//! ask, report what was written), so one loop serves both.
+
+use peregrine_core::h2::server::ServerConnection;
+use peregrine_core::{Connection, Counters, Env, Handler, Interest, IoBuffers, Transmit};
+
+/// An HTTP/2 connection as the driver serves it: `READ`, `WRITE` and
+/// `MAX_HEADERS` as the server's HTTP/1.1 connections have them, and the
+/// core's default number of concurrent streams (100).
+pub type Http2Connection<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> =
+    ServerConnection<READ, WRITE, MAX_HEADERS>;
+
+/// What [`drive`](crate::io::drive) needs of a connection's protocol
+/// state: the calls its sans-IO state machine answers, and what becomes
+/// of it after a handler panicked in one of them.
+pub trait Protocol<const READ: usize, const WRITE: usize> {
+    /// Whether the loop is done with it: closed, or its socket handed to
+    /// someone else (a hijack, or HTTP/2 taking over).
+    fn is_done(&self) -> bool;
+    /// Whether it is closed.
+    fn is_closed(&self) -> bool;
+    /// What it waits for.
+    fn interest(&self) -> Interest;
+    /// Whether it has output waiting.
+    fn wants_write(&self) -> bool;
+    /// Where the next read goes.
+    fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<READ, WRITE>) -> &'b mut [u8];
+    /// `n` bytes were read into [`read_buf`](Self::read_buf).
+    fn handle_read<H: Handler<L>, L: Default>(
+        &mut self,
+        n: usize,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    );
+    /// The peer closed its write side.
+    fn handle_read_closed<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>);
+    /// What to write next.
+    fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<READ, WRITE>) -> Transmit<'b>;
+    /// `n` bytes of what [`poll_transmit`](Self::poll_transmit) gave were
+    /// written.
+    fn handle_written<H: Handler<L>, L: Default>(
+        &mut self,
+        n: usize,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    );
+    /// The write side was shut down as asked.
+    fn handle_write_closed<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>);
+    /// Fires the deadline that passed, if one did.
+    fn handle_timeout<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    );
+    /// When it next needs [`handle_timeout`](Self::handle_timeout).
+    fn poll_timeout(&self) -> Option<u64>;
+    /// Ends it for good before it is dropped: what it still owed is given
+    /// up and the files it held are released.
+    fn retire<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>);
+    /// A handler panicked in a call into it at `now` (counted here):
+    /// `true` if it answered what it could and may be driven on, `false`
+    /// if it is to be closed.
+    fn handle_panic(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        now: u64,
+        counters: &mut Counters,
+    ) -> bool;
+}
+
+impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<READ, WRITE>
+    for Connection<READ, WRITE, MAX_HEADERS>
+{
+    #[inline(always)]
+    fn is_done(&self) -> bool {
+        // An HTTP/2 preface leaves no interest: the loop stops by itself.
+        self.is_closed() || self.is_hijacked()
+    }
+
+    #[inline(always)]
+    fn is_closed(&self) -> bool {
+        Connection::is_closed(self)
+    }
+
+    #[inline(always)]
+    fn interest(&self) -> Interest {
+        Connection::interest(self)
+    }
+
+    #[inline(always)]
+    fn wants_write(&self) -> bool {
+        Connection::wants_write(self)
+    }
+
+    #[inline(always)]
+    fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<READ, WRITE>) -> &'b mut [u8] {
+        Connection::read_buf(self, bufs)
+    }
+
+    #[inline(always)]
+    fn handle_read<H: Handler<L>, L: Default>(
+        &mut self,
+        n: usize,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        Connection::handle_read(self, n, bufs, env);
+    }
+
+    #[inline(always)]
+    fn handle_read_closed<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
+        Connection::handle_read_closed(self, env);
+    }
+
+    #[inline(always)]
+    fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<READ, WRITE>) -> Transmit<'b> {
+        Connection::poll_transmit(self, bufs)
+    }
+
+    #[inline(always)]
+    fn handle_written<H: Handler<L>, L: Default>(
+        &mut self,
+        n: usize,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        Connection::handle_written(self, n, bufs, env);
+    }
+
+    #[inline(always)]
+    fn handle_write_closed<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
+        Connection::handle_write_closed(self, env);
+    }
+
+    #[inline(always)]
+    fn handle_timeout<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        Connection::handle_timeout(self, bufs, env);
+    }
+
+    #[inline(always)]
+    fn poll_timeout(&self) -> Option<u64> {
+        Connection::poll_timeout(self)
+    }
+
+    #[inline(always)]
+    fn retire<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
+        Connection::retire(self, env);
+    }
+
+    fn handle_panic(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        now: u64,
+        counters: &mut Counters,
+    ) -> bool {
+        Connection::handle_panic(self, bufs, now, counters);
+        true
+    }
+}
+
+impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
+    Protocol<READ, WRITE> for ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
+{
+    #[inline(always)]
+    fn is_done(&self) -> bool {
+        ServerConnection::is_closed(self)
+    }
+
+    #[inline(always)]
+    fn is_closed(&self) -> bool {
+        ServerConnection::is_closed(self)
+    }
+
+    #[inline(always)]
+    fn interest(&self) -> Interest {
+        ServerConnection::interest(self)
+    }
+
+    #[inline(always)]
+    fn wants_write(&self) -> bool {
+        ServerConnection::interest(self).write
+    }
+
+    #[inline(always)]
+    fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<READ, WRITE>) -> &'b mut [u8] {
+        ServerConnection::read_buf(self, bufs)
+    }
+
+    #[inline(always)]
+    fn handle_read<H: Handler<L>, L: Default>(
+        &mut self,
+        n: usize,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        ServerConnection::handle_read(self, n, bufs, env);
+    }
+
+    #[inline(always)]
+    fn handle_read_closed<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
+        ServerConnection::handle_read_closed(self, env);
+    }
+
+    #[inline(always)]
+    fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<READ, WRITE>) -> Transmit<'b> {
+        ServerConnection::poll_transmit(self, bufs)
+    }
+
+    #[inline(always)]
+    fn handle_written<H: Handler<L>, L: Default>(
+        &mut self,
+        n: usize,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        ServerConnection::handle_written(self, n, bufs, env);
+    }
+
+    #[inline(always)]
+    fn handle_write_closed<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
+        ServerConnection::handle_write_closed(self, env);
+    }
+
+    #[inline(always)]
+    fn handle_timeout<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        ServerConnection::handle_timeout(self, bufs, env);
+    }
+
+    #[inline(always)]
+    fn poll_timeout(&self) -> Option<u64> {
+        ServerConnection::poll_timeout(self)
+    }
+
+    #[inline(always)]
+    fn retire<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
+        ServerConnection::retire(self, env);
+    }
+
+    /// A panic may have left a stream half made, and every stream shares
+    /// the connection's HPACK state: the connection is closed.
+    fn handle_panic(
+        &mut self,
+        _bufs: &mut IoBuffers<READ, WRITE>,
+        _now: u64,
+        counters: &mut Counters,
+    ) -> bool {
+        counters.handler_panics += 1;
+        false
+    }
+}

@@ -1,0 +1,280 @@
+//! HTTP/2 over real sockets: h2c with prior knowledge on the plaintext
+//! port of the readiness backend, served by the same handler as HTTP/1.1,
+//! with real clients (the `h2` crate, and `curl` where it is installed).
+
+#![cfg(any(target_os = "linux", target_os = "android"))]
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::LazyLock;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use peregrine_core::{Handler, Request, Response};
+use peregrine_driver::{ShutdownHandle, Stats};
+use tokio::net::TcpStream;
+
+/// The largest body `/bytes/N` serves: 1 MiB.
+const LARGEST: usize = 1 << 20;
+
+/// What `/bytes/N` serves the first N bytes of: a pattern that tells
+/// every offset from its neighbours.
+static PATTERN: LazyLock<&'static [u8]> = LazyLock::new(|| {
+    let bytes: Vec<u8> = (0..LARGEST).map(|i| (i % 251) as u8).collect();
+    Vec::leak(bytes)
+});
+
+/// Answers `/hello` with a short body, `/bytes/N` with N bytes of the
+/// pattern, `/echo` with the request's body, and any other path with its
+/// own target.
+struct Routes;
+
+impl Handler for Routes {
+    fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
+        let path = request.path();
+        if path == b"/hello" {
+            response.body_static(b"Hello, World!");
+        } else if let Some(count) = path.strip_prefix(b"/bytes/") {
+            let count: usize = std::str::from_utf8(count)
+                .ok()
+                .and_then(|count| count.parse().ok())
+                .unwrap_or(0)
+                .min(LARGEST);
+            response.body_static(&PATTERN[..count]);
+        } else if path == b"/echo" {
+            let _ = response.body(request.body());
+        } else {
+            let _ = response.body(request.target());
+        }
+    }
+}
+
+/// A server with HTTP/2 on, stopped when dropped.
+struct Running {
+    addr: SocketAddr,
+    handle: ShutdownHandle,
+    thread: Option<JoinHandle<Stats>>,
+}
+
+impl Running {
+    /// Starts [`Routes`] on one epoll worker with h2c on.
+    fn start() -> Running {
+        let server = peregrine_epoll::ServerWith::<32768, 32768, 100>::bind("127.0.0.1:0")
+            .expect("bind")
+            .workers(1)
+            .http2(true)
+            .handle_signals(false);
+        let addr = server.local_addr();
+        let handle = server.shutdown_handle();
+        let thread = std::thread::spawn(move || server.run(Routes).expect("the server runs"));
+        Running {
+            addr,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops it and returns its statistics.
+    fn stop(mut self) -> Stats {
+        self.handle.shutdown();
+        self.thread
+            .take()
+            .expect("running")
+            .join()
+            .expect("the server thread")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs `test` on a runtime of its own, failing it after 30 s.
+fn run<F: Future<Output = ()>>(test: F) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(30), test)
+                .await
+                .expect("the test finished within 30 s");
+        });
+}
+
+/// An HTTP/2 client connection to `addr` (prior knowledge), with the
+/// default window per stream (64 KiB) and 16 MiB for the connection: one
+/// stream whose reader stops does not stop the others.
+async fn connect(addr: SocketAddr) -> h2::client::SendRequest<Bytes> {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let (client, connection) = h2::client::Builder::new()
+        .initial_connection_window_size(16 << 20)
+        .handshake(tcp)
+        .await
+        .expect("h2 handshake");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+/// A request for `path` on the test server.
+fn request(method: &str, path: &str) -> http::Request<()> {
+    http::Request::builder()
+        .method(method)
+        .uri(format!("http://localhost{path}"))
+        .body(())
+        .expect("a request")
+}
+
+/// Sends a GET for `path` and reads the whole answer: its status and body.
+async fn get(client: &mut h2::client::SendRequest<Bytes>, path: &str) -> (u16, Vec<u8>) {
+    let (response, _) = client
+        .send_request(request("GET", path), true)
+        .expect("send the request");
+    read(response).await
+}
+
+/// Reads a response whole, releasing flow-control capacity as it goes.
+async fn read(response: h2::client::ResponseFuture) -> (u16, Vec<u8>) {
+    let response = response.await.expect("a response");
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.expect("body data");
+        let _ = body.flow_control().release_capacity(chunk.len());
+        bytes.extend_from_slice(&chunk);
+    }
+    (status, bytes)
+}
+
+#[test]
+fn sequential_requests_on_one_connection() {
+    let server = Running::start();
+    run(async {
+        let mut client = connect(server.addr).await;
+        for _ in 0..3 {
+            assert_eq!(
+                get(&mut client, "/hello").await,
+                (200, b"Hello, World!".to_vec())
+            );
+        }
+        assert_eq!(
+            get(&mut client, "/other?x=1").await,
+            (200, b"/other?x=1".to_vec())
+        );
+    });
+    let stats = server.stop();
+    assert_eq!(stats.requests, 4);
+}
+
+#[test]
+fn a_hundred_concurrent_streams_with_bodies_of_every_size() {
+    let server = Running::start();
+    run(async {
+        let mut client = connect(server.addr).await;
+        let sizes = [0, 1, 16_384, 16_385, 100_000, LARGEST];
+        let mut waiting = Vec::new();
+        for stream in 0..100 {
+            let size = sizes[stream % sizes.len()];
+            client = client.ready().await.expect("room for a stream");
+            let (response, _) = client
+                .send_request(request("GET", &format!("/bytes/{size}")), true)
+                .expect("send");
+            waiting.push((size, tokio::spawn(read(response))));
+        }
+        for (size, answer) in waiting {
+            let (status, body) = answer.await.expect("the reader");
+            assert_eq!(status, 200);
+            assert_eq!(body.len(), size);
+            assert!(body == PATTERN[..size], "the body of {size} bytes differs");
+        }
+    });
+}
+
+#[test]
+fn request_bodies_are_echoed() {
+    let server = Running::start();
+    run(async {
+        let mut client = connect(server.addr).await;
+        for size in [0usize, 1, 4096, 8000] {
+            let body: Vec<u8> = PATTERN[..size].to_vec();
+            let (response, mut send) = client
+                .send_request(request("POST", "/echo"), false)
+                .expect("send");
+            send.send_data(Bytes::from(body.clone()), true)
+                .expect("send the body");
+            assert_eq!(read(response).await, (200, body), "{size} bytes");
+        }
+    });
+}
+
+#[test]
+fn a_stream_whose_reader_stops_holds_no_other_back() {
+    let server = Running::start();
+    run(async {
+        let mut client = connect(server.addr).await;
+        // A 1 MiB answer whose capacity is never released: it stops at
+        // the 64 KiB window.
+        let (stalled, _) = client
+            .send_request(request("GET", &format!("/bytes/{LARGEST}")), true)
+            .expect("send");
+        let stalled = stalled.await.expect("its head");
+        let mut stalled = stalled.into_body();
+        let mut held = 0;
+        while held < 65_535 {
+            held += stalled.data().await.expect("data").expect("data").len();
+        }
+        assert_eq!(held, 65_535, "no more than the initial window");
+        // Others go on meanwhile.
+        for _ in 0..10 {
+            assert_eq!(
+                get(&mut client, "/bytes/20000").await,
+                (200, PATTERN[..20_000].to_vec())
+            );
+        }
+        // Released, the first ends too.
+        let _ = stalled.flow_control().release_capacity(held);
+        while let Some(chunk) = stalled.data().await {
+            let chunk = chunk.expect("data");
+            let _ = stalled.flow_control().release_capacity(chunk.len());
+            held += chunk.len();
+        }
+        assert_eq!(held, LARGEST);
+    });
+}
+
+/// `curl` with HTTP/2 support, if installed.
+fn curl() -> Option<Command> {
+    let version = Command::new("curl").arg("-V").output().ok()?;
+    if !String::from_utf8_lossy(&version.stdout).contains("HTTP2") {
+        eprintln!("skipped: this curl has no HTTP/2");
+        return None;
+    }
+    Some(Command::new("curl"))
+}
+
+#[test]
+fn curl_with_prior_knowledge() {
+    let Some(mut curl) = curl() else {
+        return;
+    };
+    let server = Running::start();
+    // One request per run: curl 7.88 fails to reuse an h2c connection
+    // (with any server).
+    let output = curl
+        .args(["-sS", "--http2-prior-knowledge", "--max-time", "5"])
+        .args(["-w", "\n%{http_version}", "--data-binary", "posted"])
+        .arg(format!("http://{}/echo", server.addr))
+        .output()
+        .expect("run curl");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "posted\n2");
+}
