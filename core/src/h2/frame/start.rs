@@ -163,3 +163,77 @@ fn pad_length(fields: &[u8], padded: bool) -> usize {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h2::frame::{DEFAULT_MAX_FRAME_SIZE, ErrorCode, ErrorScope, SettingId};
+
+    fn start(bytes: &[u8]) -> Result<Option<FrameStart>, FrameError> {
+        parse_frame_start(bytes, DEFAULT_MAX_FRAME_SIZE)
+    }
+
+    #[test]
+    fn a_padded_headers_frame_with_priority_needs_fifteen_bytes() {
+        // 300 bytes: pad length 20, priority on stream 3, weight 16.
+        let bytes = b"\x00\x01\x2c\x01\x2d\x00\x00\x00\x01\x14\x80\x00\x00\x03\x0f";
+        for len in 0..bytes.len() {
+            assert_eq!(start(&bytes[..len]), Ok(None), "{len}");
+        }
+        let frame = start(bytes).unwrap().unwrap();
+        assert_eq!(frame.fixed_len, 15);
+        assert_eq!((frame.content_len, frame.padding), (300 - 6 - 20, 20));
+        let priority = frame.priority.unwrap();
+        assert_eq!(priority.dependency.get(), 3);
+        assert!(priority.exclusive);
+        assert_eq!(priority.weight, 16);
+    }
+
+    #[test]
+    fn padding_as_long_as_the_rest_is_allowed_and_one_more_is_not() {
+        // DATA of 10 bytes: pad length 9 leaves no data; 10 is too long.
+        let at_bound = start(b"\x00\x00\x0a\x00\x08\x00\x00\x00\x01\x09").unwrap();
+        assert_eq!(at_bound.map(|f| (f.content_len, f.padding)), Some((0, 9)));
+        let error = start(b"\x00\x00\x0a\x00\x08\x00\x00\x00\x01\x0a").unwrap_err();
+        assert_eq!(error.kind, FrameErrorKind::PaddingTooLong);
+        assert_eq!(error.scope, ErrorScope::Connection);
+    }
+
+    #[test]
+    fn fixed_size_frames_are_checked_whole() {
+        // PRIORITY on stream 1 naming stream 1: a stream error.
+        let error = start(b"\x00\x00\x05\x02\x00\x00\x00\x00\x01\x00\x00\x00\x01\x0f").unwrap_err();
+        assert_eq!(error.kind, FrameErrorKind::SelfDependency);
+        assert_eq!(error.scope, ErrorScope::Stream(error.header.stream_id));
+        // WINDOW_UPDATE of 0 on the connection.
+        let error = start(b"\x00\x00\x04\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00").unwrap_err();
+        assert_eq!(error.kind, FrameErrorKind::ZeroWindowIncrement);
+        // A PING needs all 17 bytes.
+        let ping = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00pingpong";
+        assert_eq!(start(&ping[..16]), Ok(None));
+        let frame = start(ping).unwrap().unwrap();
+        assert_eq!((frame.fixed_len, frame.content_len), (17, 0));
+    }
+
+    #[test]
+    fn header_errors_come_with_nine_bytes_and_settings_values_one_at_a_time() {
+        // One byte past the limit.
+        let error = start(b"\x00\x40\x01\x00\x00\x00\x00\x00\x01").unwrap_err();
+        assert_eq!(error.code(), ErrorCode::FrameSizeError);
+        let frame = start(b"\x00\x00\x0c\x04\x00\x00\x00\x00\x00")
+            .unwrap()
+            .unwrap();
+        assert_eq!((frame.fixed_len, frame.content_len), (9, 12));
+        assert_eq!(
+            frame.setting(*b"\x00\x04\x7f\xff\xff\xff"),
+            Ok(Some(Setting::InitialWindowSize((1 << 31) - 1)))
+        );
+        assert_eq!(frame.setting(*b"\xf0\x0d\x00\x00\x00\x07"), Ok(None));
+        let error = frame.setting(*b"\x00\x04\x80\x00\x00\x00").unwrap_err();
+        assert_eq!(
+            error.kind,
+            FrameErrorKind::InvalidSetting(SettingId::InitialWindowSize)
+        );
+        assert_eq!(error.code(), ErrorCode::FlowControlError);
+    }
+}
