@@ -967,7 +967,7 @@ fn a_plaintext_connection_opening_with_the_preface_goes_on_in_http2() {
 /// the README's memory figures (`--nocapture`).
 #[test]
 fn the_size_of_a_connection() {
-    let size = std::mem::size_of::<ServerConnection<16_400, 16_384>>();
-    println!("ServerConnection<16_400, 16_384>: {size} bytes");
+    let size = std::mem::size_of::<ServerConnection<16_384, 16_384>>();
+    println!("ServerConnection<16_384, 16_384>: {size} bytes");
     assert!(size > peregrine_core::h2::server::AREA);
 }

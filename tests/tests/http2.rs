@@ -58,9 +58,10 @@ struct Running {
 }
 
 impl Running {
-    /// Starts [`Routes`] on one epoll worker with h2c on.
+    /// Starts [`Routes`] on one epoll worker with h2c on, with the
+    /// default buffers (16 KiB each way).
     fn start() -> Running {
-        let server = peregrine_epoll::ServerWith::<32768, 32768, 100>::bind("127.0.0.1:0")
+        let server = peregrine_epoll::Server::bind("127.0.0.1:0")
             .expect("bind")
             .workers(1)
             .http2(true)

@@ -1,8 +1,11 @@
 //! Arbitrary bytes through the HTTP/2 frame parser, frame after frame,
 //! under an arbitrary SETTINGS_MAX_FRAME_SIZE: it never panics, a frame is
 //! parsed only once all of it is in (every shorter prefix asks for more),
-//! errors are consistent with the header they name, and every frame of a
-//! type the server encodes, encoded again, parses to the same frame.
+//! errors are consistent with the header they name, every frame of a
+//! type the server encodes, encoded again, parses to the same frame, and
+//! the start of a frame read alone (`parse_frame_start`, for frames taken
+//! in pieces) agrees with the whole frame: the same lengths, fields and
+//! errors.
 //!
 //! Input: a byte choosing how the limit is made, three bytes for it, then
 //! the peer's bytes.
@@ -13,7 +16,7 @@ use peregrine_core::h2::frame::{
     DataFrame, ErrorScope, FRAME_HEADER_LEN, Frame, FrameHeader, HeadersFrame, PingFrame, Setting,
     SettingsFrame, encode_data_header, encode_goaway, encode_headers, encode_ping, encode_ping_ack,
     encode_rst_stream, encode_settings, encode_settings_ack, encode_window_update,
-    encoded_headers_len, parse_frame,
+    encoded_headers_len, parse_frame, parse_frame_start, SETTING_LEN,
 };
 
 /// Parses `bytes`, which must be exactly one frame.
@@ -163,6 +166,52 @@ fn check_reencoded(frame: &Frame<'_>, max_frame_size: u32) {
     }
 }
 
+/// Checks that the start of the frame at the start of `rest`, read
+/// alone, agrees with what `parse_frame` made of all of it.
+fn check_start(rest: &[u8], max_frame_size: u32) {
+    let whole = parse_frame(rest, max_frame_size);
+    let start = parse_frame_start(rest, max_frame_size);
+    match (whole, start) {
+        (Ok(Some((frame, len))), Ok(Some(start))) => {
+            assert_eq!(start.frame_len(), len);
+            assert_eq!(start.fixed_len + start.content_len + start.padding, len);
+            let content = &rest[start.fixed_len..start.fixed_len + start.content_len];
+            match frame {
+                Frame::Data(data) => assert_eq!(data.data, content),
+                Frame::Headers(headers) => {
+                    assert_eq!(headers.fragment, content);
+                    assert_eq!(headers.priority, start.priority);
+                }
+                Frame::PushPromise(promise) => assert_eq!(promise.fragment, content),
+                Frame::Continuation(continuation) => assert_eq!(continuation.fragment, content),
+                Frame::GoAway(goaway) => assert_eq!(goaway.debug_data, content),
+                Frame::Unknown(unknown) => assert_eq!(unknown.payload, content),
+                Frame::Settings(_) => {
+                    for parameter in content.chunks_exact(SETTING_LEN) {
+                        let parameter = parameter.first_chunk().unwrap();
+                        assert!(start.setting(*parameter).is_ok(), "a valid setting refused");
+                    }
+                }
+                Frame::Priority(_) | Frame::RstStream(_) | Frame::Ping(_) | Frame::WindowUpdate(_) => {
+                    assert_eq!((start.content_len, start.padding), (0, 0));
+                }
+            }
+        }
+        (Ok(Some(_)), other) => panic!("a whole frame whose start fails: {other:?}"),
+        (Err(error), Ok(Some(start))) => {
+            // Only a SETTINGS value is checked as the content arrives.
+            let content = &rest[start.fixed_len..start.fixed_len + start.content_len];
+            let found = content
+                .chunks_exact(SETTING_LEN)
+                .find_map(|parameter| start.setting(*parameter.first_chunk().unwrap()).err());
+            assert_eq!(found, Some(error), "an error the start does not find");
+        }
+        (Err(error), start) => assert_eq!(start, Err(error)),
+        (Ok(None), Ok(Some(start))) => assert!(start.frame_len() > rest.len()),
+        (Ok(None), _) => {}
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let [mode, a, b, c, wire @ ..] = data else {
         return;
@@ -176,6 +225,7 @@ fuzz_target!(|data: &[u8]| {
     let mut rest = wire;
     loop {
         let header = FrameHeader::parse(rest);
+        check_start(rest, max_frame_size);
         match parse_frame(rest, max_frame_size) {
             Ok(None) => {
                 // Either the header or the payload is incomplete.

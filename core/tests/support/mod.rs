@@ -13,6 +13,8 @@
 //! they all give the same bytes out and end in the same state.
 #![allow(dead_code)]
 
+pub mod h2;
+
 use std::collections::VecDeque;
 
 use peregrine_core::spill::SpillArea;

@@ -13,6 +13,9 @@
 //!   (§6.5.2), WINDOW_UPDATE increments (§6.9). A [`FrameError`] names
 //!   the rule, its [`ErrorCode`] (§7) and whether it ends the connection
 //!   or one stream ([`ErrorScope`], §5.4).
+//! - [`parse_frame_start`] parses only a frame's header and fixed fields
+//!   ([`FrameStart`]), with the same checks, for a receiver that takes
+//!   the rest of a large frame in pieces as it arrives.
 //! - [`Settings`] holds the values in force, which SETTINGS frames
 //!   change.
 //! - The `encode_*` functions write the frames a server sends. DATA
@@ -54,6 +57,7 @@ mod header;
 mod parse;
 mod preface;
 mod settings;
+mod start;
 
 pub use encode::{
     encode_data_header, encode_goaway, encode_headers, encode_ping, encode_ping_ack,
@@ -72,6 +76,7 @@ pub use parse::{
 };
 pub use preface::{CLIENT_PREFACE, PrefaceStatus, detect_preface};
 pub use settings::{SETTING_LEN, Setting, SettingId, Settings, SettingsIter, SettingsParameters};
+pub use start::{FrameStart, parse_frame_start};
 
 static_assertions::assert_impl_all!(Frame<'static>: Copy, Send, Sync);
 static_assertions::assert_impl_all!(FrameError: Copy, Send, Sync, core::fmt::Display);

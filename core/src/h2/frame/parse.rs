@@ -104,7 +104,7 @@ pub struct Priority {
 
 impl Priority {
     /// The five bytes of the fields.
-    const fn parse(fields: [u8; 5]) -> Priority {
+    pub(super) const fn parse(fields: [u8; 5]) -> Priority {
         let [d0, d1, d2, d3, weight] = fields;
         Priority {
             dependency: StreamId::from_wire(u32::from_be_bytes([d0, d1, d2, d3])),
@@ -390,7 +390,7 @@ impl FrameHeader {
     }
 
     /// An error of this frame.
-    fn error(&self, kind: FrameErrorKind, scope: ErrorScope) -> FrameError {
+    pub(super) fn error(&self, kind: FrameErrorKind, scope: ErrorScope) -> FrameError {
         FrameError {
             kind,
             scope,
@@ -399,13 +399,13 @@ impl FrameHeader {
     }
 
     /// A connection error of this frame.
-    fn connection_error(&self, kind: FrameErrorKind) -> FrameError {
+    pub(super) fn connection_error(&self, kind: FrameErrorKind) -> FrameError {
         self.error(kind, ErrorScope::Connection)
     }
 }
 
 /// The frame with header `header` (validated) and payload `payload`.
-fn parse_payload(header: FrameHeader, payload: &[u8]) -> Result<Frame<'_>, FrameError> {
+pub(super) fn parse_payload(header: FrameHeader, payload: &[u8]) -> Result<Frame<'_>, FrameError> {
     let stream_id = header.stream_id;
     let flags = header.flags;
     let padded = flags.contains(Flags::PADDED);

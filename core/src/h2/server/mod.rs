@@ -21,7 +21,17 @@
 //! field table of `MAX_HEADERS` for the request being decoded and one for
 //! the request whose body is being gathered, and a decoding area of
 //! [`AREA`] bytes: it holds decoded request heads, header blocks split
-//! over CONTINUATION frames, and the body of one request at a time.
+//! over CONTINUATION frames or larger than the read buffer, and the body
+//! of one request at a time.
+//!
+//! The buffer pair may be as small as [`MIN_READ`] and [`MIN_WRITE`]
+//! bytes, far below a frame of the largest size (16,384 bytes and its
+//! header): frames are taken in pieces as they arrive (see `dispatch`),
+//! and nothing the server sends needs to be whole in the write buffer
+//! but its control frames and a response's head, whose HEADERS frames
+//! take the place of the HTTP/1.1 head the builder wrote when they fit
+//! there. A head whose HPACK block fits neither there nor beside its body
+//! resets its stream with INTERNAL_ERROR; the connection goes on.
 //!
 //! # What is served
 //!
@@ -37,10 +47,13 @@
 //! - Server push is never used (`SETTINGS_ENABLE_PUSH` is 0 for the
 //!   client's pushes too: a PUSH_PROMISE is a connection error).
 
+mod block;
+mod body;
 mod calm;
+mod control;
+mod dispatch;
 mod fields;
 mod head;
-mod input;
 mod output;
 mod streams;
 
@@ -74,6 +87,26 @@ pub const MAX_HEADER_LIST_SIZE: usize = AREA / 2;
 /// Room the write buffer must have before another request is taken: a
 /// response head and a small body, and the frames around them.
 const RESPONSE_ROOM: usize = 2048;
+
+/// Room the write buffer must have before a frame that cannot complete a
+/// request is taken, and that DATA frame headers leave free: the control
+/// frames one frame may make the server write (WINDOW_UPDATE for the
+/// connection and a stream, RST_STREAM, GOAWAY).
+const CONTROL_ROOM: usize = 64;
+
+/// The smallest read buffer a connection takes: 1 KiB. Only a frame's
+/// header and fixed fields (at most 17 bytes), the frames of a fixed size
+/// (at most 17) and the client preface (24) must be whole in it; the
+/// rest of any frame is taken in pieces as it arrives. Below 1 KiB the
+/// pieces get too small to be worth a read each.
+pub const MIN_READ: usize = 1024;
+
+/// The smallest write buffer a connection takes: 2 KiB, the room a
+/// request's response needs (half for its head and a small body, half
+/// for its HEADERS and first DATA frame headers, at least 64 bytes
+/// always kept for control frames). Larger bodies go out in DATA frames
+/// over several writes, or as their own slices (static bodies, files).
+pub const MIN_WRITE: usize = RESPONSE_ROOM;
 
 /// Where the connection stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +149,7 @@ struct Continuing {
     /// Its stream.
     stream: u32,
     /// What the HEADERS frame said.
-    flags: input::BlockFlags,
+    flags: block::BlockFlags,
     /// Where the block starts in the area.
     start: u32,
     /// Its bytes so far.
@@ -126,7 +159,7 @@ struct Continuing {
 }
 
 /// An HTTP/2 server connection: `READ` and `WRITE` size its buffer pair
-/// (at least a frame of 16 KiB and its header each), `MAX_HEADERS` the
+/// (at least [`MIN_READ`] and [`MIN_WRITE`] bytes), `MAX_HEADERS` the
 /// fields of a request, `STREAMS` the streams open at once
 /// (`SETTINGS_MAX_CONCURRENT_STREAMS`).
 pub struct ServerConnection<
@@ -143,6 +176,8 @@ pub struct ServerConnection<
     read_start: usize,
     /// End of the bytes received.
     read_end: usize,
+    /// Where it is within the frame it reads.
+    reading: dispatch::Reading,
     /// End of what was written into the write buffer.
     write_end: usize,
     /// What goes out, in order.
@@ -187,18 +222,21 @@ pub struct ServerConnection<
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
     ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
 {
-    /// Whether buffers of `READ` and `WRITE` bytes can serve HTTP/2: a
-    /// frame of the largest size must fit each.
-    pub const BUFFERS_FIT: bool = READ >= 16_384 + 9 && WRITE >= 16_384 + 9;
+    /// Whether buffers of `READ` and `WRITE` bytes can serve HTTP/2: at
+    /// least [`MIN_READ`] and [`MIN_WRITE`].
+    pub const BUFFERS_FIT: bool = READ >= MIN_READ && WRITE >= MIN_WRITE;
 
-    /// Fails to build where the buffers do not fit.
-    const FITS: () = assert!(Self::BUFFERS_FIT, "the buffers are too small for HTTP/2");
+    /// The buffers are at least the minimum sizes.
+    const BUFFERS_LARGE_ENOUGH: () = assert!(
+        Self::BUFFERS_FIT,
+        "an HTTP/2 connection needs READ >= MIN_READ (1,024) and WRITE >= MIN_WRITE (2,048)"
+    );
 
     /// A connection from `peer` accepted at `now`, waiting for the client
     /// preface (after a plaintext connection's first bytes were found to
     /// start it, or after ALPN chose `h2`).
     pub fn new(config: Config, peer: Option<SocketAddr>, now: u64) -> Self {
-        let () = Self::FITS;
+        let () = Self::BUFFERS_LARGE_ENOUGH;
         Self::make(config, peer, now)
     }
 
@@ -211,6 +249,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             state: State::Preface,
             read_start: 0,
             read_end: 0,
+            reading: dispatch::Reading::FrameStart,
             write_end: 0,
             queue: Queue::new(),
             timers,
@@ -279,12 +318,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         &mut bufs.read[self.read_end..]
     }
 
-    /// What it waits for.
+    /// What it waits for: reading while the read buffer has room once
+    /// what was taken is dropped.
     pub fn interest(&self) -> Interest {
         let reading = matches!(self.state, State::Preface | State::Open | State::Draining)
             || self.state == State::ClosedWrite;
         Interest {
-            read: reading && self.read_end < READ,
+            read: reading && self.read_end - self.read_start < READ,
             write: !self.queue.is_empty() || self.state == State::Closing,
         }
     }
@@ -499,7 +539,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 env.now.saturating_add(self.config.write_timeout),
             );
         }
-        if self.state == State::Open && self.read_start < self.read_end {
+        // Input that waited for room, or a frame whose last step needs no
+        // more bytes (the end of a body waiting for room to respond).
+        let input_waits =
+            self.read_start < self.read_end || self.reading != dispatch::Reading::FrameStart;
+        if matches!(self.state, State::Open | State::Draining) && input_waits {
             self.process(bufs, env);
         }
         let idle = self.streams.len() == 0 && self.queue.is_empty();

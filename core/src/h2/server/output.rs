@@ -7,10 +7,12 @@ use core::ops::Range;
 use super::fields::Head;
 use super::head;
 use super::streams::{Outbound, Pending, Stream};
-use super::{AREA, ServerConnection};
+use super::{AREA, CONTROL_ROOM, ServerConnection};
 use crate::connection::{Passed, Segment};
 use crate::file::Span;
-use crate::h2::frame::{ErrorCode, FRAME_HEADER_LEN, StreamId, encode_data_header, encode_headers};
+use crate::h2::frame::{
+    ErrorCode, FRAME_HEADER_LEN, StreamId, encode_data_header, encode_headers, encoded_headers_len,
+};
 use crate::h2::hpack::HeaderField;
 use crate::handler::{BodySource, Completed};
 use crate::headers::FieldSpan;
@@ -116,37 +118,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             pending
         };
         env.counters.response(completed.status);
-        let used = self.area_used();
-        let head_bytes = &mut bufs.write[start..start + head_len];
-        let Ok(block_len) =
-            head::encode_head(head_bytes, &mut self.encoder, &mut self.area[used..])
-        else {
+        let end_stream = pending == Pending::Nothing;
+        if !self.queue_head(bufs, stream, region, head_len, end_stream) {
+            // Its block fits nowhere: refused before the encoder's table
+            // moved, so the connection goes on.
             self.drop_pending(pending, env);
             self.end_stream(bufs, stream, ErrorCode::InternalError, env);
             return;
-        };
-        let end_stream = pending == Pending::Nothing;
-        let frames_at = region.end;
-        let block = &self.area[used..used + block_len];
-        let max_frame = self.peer.max_frame_size;
-        match encode_headers(
-            &mut bufs.write[frames_at..],
-            stream,
-            block,
-            end_stream,
-            max_frame,
-        ) {
-            Ok(len) => {
-                self.write_end = frames_at + len;
-                self.queue_written(frames_at);
-            }
-            Err(_) => {
-                // The head does not fit: the encoder's table has moved on
-                // with it, so the connection cannot go on.
-                self.drop_pending(pending, env);
-                self.connection_error(bufs, ErrorCode::InternalError, env);
-                return;
-            }
         }
         if let Some(open) = self.streams.get_mut(stream) {
             open.outbound = if end_stream {
@@ -159,6 +137,59 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         }
         // Its first DATA right behind its head, as the windows allow.
         self.send_data(bufs);
+    }
+
+    /// Encodes the HTTP/1.1 head at the start of `region` (`head_len`
+    /// bytes, the body after it) and queues it as HEADERS (and
+    /// CONTINUATION) frames: in the head's own place, which is never sent,
+    /// when they fit there, else after the body. `false` if the block
+    /// fits neither (nothing is encoded then).
+    fn queue_head(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        stream: StreamId,
+        region: Range<usize>,
+        head_len: usize,
+        end_stream: bool,
+    ) -> bool {
+        let max_frame = self.peer.max_frame_size;
+        let after = WRITE
+            .saturating_sub(region.end)
+            .saturating_sub(CONTROL_ROOM);
+        let room = head_len.max(after);
+        // The most block bytes whose frames fit `room`: one frame header
+        // per `max_frame` bytes, and one more.
+        let frames = room / (max_frame.max(1) as usize) + 1;
+        let block_room = room.saturating_sub(frames * FRAME_HEADER_LEN);
+        let used = self.area_used();
+        let area_room = &mut self.area[used..];
+        let block_room = block_room.min(area_room.len());
+        let head_bytes = &mut bufs.write[region.start..region.start + head_len];
+        let Ok(block_len) =
+            head::encode_head(head_bytes, &mut self.encoder, &mut area_room[..block_room])
+        else {
+            return false;
+        };
+        let frames_len = encoded_headers_len(block_len, max_frame);
+        let at = if frames_len <= head_len {
+            region.start
+        } else {
+            region.end
+        };
+        let block = &self.area[used..used + block_len];
+        match encode_headers(&mut bufs.write[at..], stream, block, end_stream, max_frame) {
+            Ok(len) => {
+                self.write_end = region.end.max(at + len);
+                let pushed = self.queue.push(Segment::Buffer {
+                    start: at as u32,
+                    end: (at + len) as u32,
+                });
+                debug_assert!(pushed, "the output queue has room for every frame taken");
+                true
+            }
+            // Never: the block was sized to fit.
+            Err(_) => false,
+        }
     }
 
     /// A body that will not be sent: a kept file goes back.
@@ -233,7 +264,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             for index in self.streams.round() {
                 if self.send_window.available() == 0
                     || self.queue.bytes() >= QUEUED_DATA_MAX
-                    || WRITE - self.write_end < FRAME_HEADER_LEN
+                    || WRITE - self.write_end < FRAME_HEADER_LEN + CONTROL_ROOM
                     || self.queue.free() < 2
                 {
                     return;

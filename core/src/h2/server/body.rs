@@ -1,0 +1,204 @@
+//! Request bodies: DATA frames, counted against flow control when their
+//! header arrives, their data gathered in the decoding area as it comes,
+//! and the request run once its stream ends.
+//!
+//! The whole payload of a DATA frame, padding included, counts against
+//! the connection's and the stream's receive windows (§6.9) as soon as
+//! the frame's header is in. The server takes every byte at once (into
+//! the area, or dropped for a body that outgrew it), so both windows are
+//! released at once too and reopen with WINDOW_UPDATE as
+//! [`ReceiveWindow`](crate::h2::flow::ReceiveWindow) decides. END_STREAM
+//! takes effect once the frame's last byte is in; `content-length` is
+//! checked against the data announced as each frame begins, and against
+//! the whole body at its end.
+
+use super::calm::Abuse;
+use super::dispatch::{Progress, Reading};
+use super::streams::Inbound;
+use super::{AREA, ServerConnection};
+use crate::h2::frame::{ErrorCode, Flags, FrameStart, StreamId, encode_window_update};
+use crate::{Env, Handler, IoBuffers, TimerKind};
+
+impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
+    ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
+{
+    /// The start of a DATA frame: flow control, the stream's state and
+    /// its announced length are checked before any of its data is taken.
+    pub(super) fn begin_data<H: Handler<L>, L: Default>(
+        &mut self,
+        frame: &FrameStart,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        let stream = frame.header.stream_id;
+        let flow_len = frame.header.length;
+        let data_len = frame.content_len as u32;
+        let end_stream = frame.header.flags.contains(Flags::END_STREAM);
+        // What is dropped of the frame if its stream is reset.
+        let rest = (frame.content_len + frame.padding) as u32;
+        // The connection window counts every DATA frame (§6.9), and the
+        // bytes are taken as they come, so its window reopens at once.
+        if self.recv_window.receive(flow_len).is_err() {
+            self.connection_error(bufs, ErrorCode::FlowControlError, env);
+            return;
+        }
+        self.recv_window.release(flow_len);
+        if let Some(increment) = self.recv_window.take_update() {
+            self.write_frame(bufs, |buf| {
+                encode_window_update(buf, StreamId::CONNECTION, increment)
+            });
+        }
+        if data_len == 0 && !end_stream && !self.calm.allow(Abuse::EmptyData, env.now) {
+            self.connection_error(bufs, ErrorCode::EnhanceYourCalm, env);
+            return;
+        }
+        let Some(open) = self.streams.get_mut(stream) else {
+            if stream.get() > self.streams.highest {
+                // §5.1: DATA on an idle stream.
+                self.connection_error(bufs, ErrorCode::ProtocolError, env);
+                return;
+            }
+            self.skip(rest);
+            self.reset_stream(bufs, stream, ErrorCode::StreamClosed, env);
+            return;
+        };
+        let Inbound::Body { received, expected } = open.inbound else {
+            self.skip(rest);
+            self.reset_stream(bufs, stream, ErrorCode::StreamClosed, env);
+            return;
+        };
+        if open.recv_window.receive(flow_len).is_err() {
+            self.skip(rest);
+            self.reset_stream(bufs, stream, ErrorCode::FlowControlError, env);
+            return;
+        }
+        open.recv_window.release(flow_len);
+        let update = open.recv_window.take_update();
+        let received = received + u64::from(data_len);
+        open.inbound = Inbound::Body { received, expected };
+        if expected.is_some_and(|n| received > n) {
+            self.skip(rest);
+            self.reset_stream(bufs, stream, ErrorCode::ProtocolError, env);
+            return;
+        }
+        if let (Some(increment), false) = (update, end_stream) {
+            self.write_frame(bufs, |buf| encode_window_update(buf, stream, increment));
+        }
+        if let Some(gathering) = self.gathering.as_mut().filter(|g| g.stream == stream.get()) {
+            // The whole frame's data fits, or none of the body is kept.
+            let at = gathering.head.len as usize + gathering.body_len as usize;
+            let fits = at + data_len as usize <= AREA
+                && u64::from(gathering.body_len) + u64::from(data_len) <= self.config.max_body_len;
+            if !fits {
+                gathering.overflowed = true;
+            }
+            self.timers.set(
+                TimerKind::Body,
+                env.now.saturating_add(self.config.body_timeout),
+            );
+        }
+        self.reading = Reading::Data {
+            stream,
+            data_left: data_len,
+            padding_left: frame.padding as u32,
+            end_stream,
+        };
+    }
+
+    /// The data of the current DATA frame that is in, added to the body
+    /// being gathered, then its padding; once the frame is all in and it
+    /// ends its stream, the request runs.
+    pub(super) fn take_data<H: Handler<L>, L: Default>(
+        &mut self,
+        stream: StreamId,
+        data_left: u32,
+        padding_left: u32,
+        end_stream: bool,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) -> Progress {
+        let from = self.read_start;
+        let taken = self.take_bytes(data_left);
+        let gathering = self
+            .gathering
+            .as_mut()
+            .filter(|g| g.stream == stream.get() && !g.overflowed);
+        if let (Some(gathering), true) = (gathering, taken > 0) {
+            let at = gathering.head.len as usize + gathering.body_len as usize;
+            // Within the area: checked for the whole frame as it began.
+            match self.area.get_mut(at..at + taken as usize) {
+                Some(to) => {
+                    to.copy_from_slice(&bufs.read[from..from + taken as usize]);
+                    gathering.body_len += taken;
+                }
+                None => gathering.overflowed = true,
+            }
+            self.timers.set(
+                TimerKind::Body,
+                env.now.saturating_add(self.config.body_timeout),
+            );
+        }
+        let padding = self.take_bytes(padding_left);
+        let (data_left, padding_left) = (data_left - taken, padding_left - padding);
+        if data_left > 0 || padding_left > 0 {
+            self.reading = Reading::Data {
+                stream,
+                data_left,
+                padding_left,
+                end_stream,
+            };
+            return if taken + padding > 0 {
+                Progress::Moved
+            } else {
+                Progress::Waiting
+            };
+        }
+        self.reading = Reading::FrameStart;
+        if end_stream {
+            self.request_ended(stream, bufs, env);
+        }
+        Progress::Moved
+    }
+
+    /// The client ended `stream` (END_STREAM on DATA or trailers): its
+    /// body must be as long as its `content-length` said, then its
+    /// request runs.
+    pub(super) fn request_ended<H: Handler<L>, L: Default>(
+        &mut self,
+        stream: StreamId,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        let mismatched = self.streams.get_mut(stream).is_some_and(|open| {
+            matches!(open.inbound, Inbound::Body { received, expected: Some(expected) }
+                if received != expected)
+        });
+        if mismatched {
+            self.reset_stream(bufs, stream, ErrorCode::ProtocolError, env);
+            return;
+        }
+        self.body_ended(stream, bufs, env);
+    }
+
+    /// The client ended `stream`'s body: its request runs.
+    fn body_ended<H: Handler<L>, L: Default>(
+        &mut self,
+        stream: StreamId,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        if let Some(open) = self.streams.get_mut(stream) {
+            open.inbound = Inbound::Closed;
+        }
+        let Some(gathering) = self.gathering.take_if(|g| g.stream == stream.get()) else {
+            return;
+        };
+        self.timers.clear(TimerKind::Body);
+        if gathering.overflowed {
+            self.answer_error(bufs, stream, crate::StatusCode::PAYLOAD_TOO_LARGE, env);
+            return;
+        }
+        let body = gathering.head.len as usize..(gathering.head.len + gathering.body_len) as usize;
+        self.respond(bufs, stream, &gathering.head, &gathering.fields, body, env);
+    }
+}
