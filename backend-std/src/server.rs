@@ -76,6 +76,8 @@ pub struct ServerWith<const READ: usize, const WRITE: usize, const MAX_HEADERS: 
     grace: Duration,
     /// Shut down on SIGINT and SIGTERM.
     signals: bool,
+    /// Serve HTTP/2 with prior knowledge (h2c).
+    http2: bool,
     /// Shutdown and statistics, shared with handles.
     handle: ShutdownHandle,
     /// HTTPS, if set.
@@ -114,6 +116,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             config: Config::DEFAULT,
             grace: Duration::from_secs(10),
             signals: true,
+            http2: false,
             handle: ShutdownHandle::without_slots(),
             #[cfg(feature = "tls")]
             tls: None,
@@ -190,6 +193,20 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.handle.clone()
     }
 
+    /// Whether HTTP/2 is served with prior knowledge (h2c, RFC 9113
+    /// §3.3) on this port: a connection whose first bytes are the HTTP/2
+    /// client preface goes on in HTTP/2 on its thread, any other is
+    /// HTTP/1.1 as before (default no). Over TLS, HTTP/2 is served to the
+    /// clients that choose `h2` by ALPN whenever the TLS configuration
+    /// offers it. [`run`](Self::run) fails with
+    /// [`io::ErrorKind::InvalidInput`] for buffers smaller than HTTP/2
+    /// needs ([`MIN_READ`](peregrine_core::h2::server::MIN_READ),
+    /// [`MIN_WRITE`](peregrine_core::h2::server::MIN_WRITE)).
+    pub fn http2(mut self, on: bool) -> Self {
+        self.http2 = on;
+        self
+    }
+
     /// Serves HTTPS: every connection speaks TLS (see
     /// [`tls`](crate::tls)). Keep [`TlsConfig::handle`](crate::tls::TlsConfig::handle)
     /// to change certificates while the server runs.
@@ -222,10 +239,25 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             config,
             grace,
             signals,
+            http2,
             handle,
             #[cfg(feature = "tls")]
             tls,
         } = self;
+        let mut config = config;
+        config.h2c |= http2;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &tls {
+            config.h2c |= tls.offers_http2();
+        }
+        if config.h2c
+            && !peregrine_driver::protocol::Http2Connection::<READ, WRITE, MAX_HEADERS>::BUFFERS_FIT
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "HTTP/2 needs read buffers of at least 1 KiB and write buffers of at least 2 KiB",
+            ));
+        }
         // One statistics slot per thread serving connections, known now
         // that the model and the thread count are final.
         if !handle.set_slots(slots(model, workers)) {

@@ -13,6 +13,7 @@ use peregrine_driver::ShutdownHandle;
 use peregrine_driver::app::App;
 use peregrine_driver::clock::Clock;
 use peregrine_driver::io::{Mode, Readiness};
+use peregrine_driver::protocol::Http2Connection;
 use peregrine_driver::transport::{Plain, Session, Transport, earliest};
 
 use crate::socket::{POLL_MS, StdSocket};
@@ -366,6 +367,15 @@ where
             if result.is_err() {
                 break;
             }
+            if conn.is_http2() {
+                // The client opened with the HTTP/2 preface.
+                let mut layer = Layer {
+                    socket: &mut socket,
+                    session: &mut session,
+                };
+                serve_http2(ctx, app, bufs, &mut layer, &conn, draining);
+                break;
+            }
             let idle = conn.interest() == Interest::default() && !session.has_pending_output();
             if !conn.is_closed() && !conn.has_work() && idle {
                 // Waiting for nothing but a deadline: sleep rather than
@@ -379,4 +389,94 @@ where
         drop(socket);
         self.publish(0);
     }
+}
+
+/// A connection's socket and its transport's state.
+struct Layer<'s, 'c, S> {
+    /// The socket.
+    socket: &'s mut StdSocket<'c>,
+    /// The transport's state (a TLS connection).
+    session: &'s mut S,
+}
+
+/// Serves, in HTTP/2, a connection whose client opened with the preface
+/// `http1` read, until it closes: the same loop as HTTP/1.1's, with
+/// deadlines, the shutdown's GOAWAY and its grace period. `draining`
+/// says when the connection learnt of a shutdown, if it did.
+fn serve_http2<H, L, S, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    ctx: &Context,
+    app: &mut App<'_, H, L>,
+    bufs: &mut IoBuffers<READ, WRITE>,
+    layer: &mut Layer<'_, '_, S>,
+    http1: &Connection<READ, WRITE, MAX_HEADERS>,
+    mut draining: Option<u64>,
+) where
+    H: Handler<L>,
+    L: Default,
+    S: Session,
+{
+    let now = ctx.clock.now();
+    // On the heap: about 40 KB, and a thread's stack is the user's choice.
+    let Some(mut conn) =
+        Http2Connection::<READ, WRITE, MAX_HEADERS>::take_over(http1, now).map(Box::new)
+    else {
+        return;
+    };
+    let conn = &mut *conn;
+    if !app.resume(conn, bufs, now) {
+        app.retire(conn, now);
+        return;
+    }
+    loop {
+        let now = ctx.clock.now();
+        app.refresh_date();
+        if conn.is_closed() {
+            break;
+        }
+        if layer
+            .session
+            .deadline()
+            .is_some_and(|deadline| deadline <= now)
+        {
+            app.counters().timeouts += 1;
+            break;
+        }
+        match draining {
+            None if ctx.handle.is_shutting_down() => {
+                draining = Some(ctx.shutdown_began(now));
+                if !app.shut_down(conn, bufs, now) {
+                    break;
+                }
+            }
+            Some(since) if now >= since.saturating_add(ctx.grace_ms) => break,
+            _ => {}
+        }
+        if app.fire_due_timeout(conn, bufs, now) {
+            continue;
+        }
+        let deadline = earliest(conn.poll_timeout(), layer.session.deadline()).unwrap_or(u64::MAX);
+        let grace_end = draining.map_or(u64::MAX, |since| since.saturating_add(ctx.grace_ms));
+        layer.socket.limit(
+            now.saturating_add(POLL_MS),
+            deadline.min(grace_end),
+            draining.is_none(),
+        );
+        let mut ready = Readiness {
+            readable: true,
+            writable: true,
+            hangup: false,
+        };
+        let result = app.drive(
+            conn,
+            bufs,
+            &mut layer.session.wrap(&mut *layer.socket),
+            &mut ready,
+            Mode::Blocking,
+            now,
+        );
+        if result.is_err() {
+            break;
+        }
+    }
+    app.retire(conn, ctx.clock.now());
 }

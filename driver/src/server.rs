@@ -224,10 +224,10 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// ([`TlsBuilder::alpn`](crate::tls::TlsBuilder::alpn)), whatever this
     /// says.
     ///
-    /// HTTP/2 needs each buffer of a pair to hold a frame of the largest
-    /// size: [`run`](Self::run) fails with [`io::ErrorKind::InvalidInput`]
-    /// for buffers too small (see
-    /// [`Http2Connection::BUFFERS_FIT`](crate::protocol::Http2Connection)).
+    /// [`run`](Self::run) fails with [`io::ErrorKind::InvalidInput`] for
+    /// buffers smaller than HTTP/2 needs
+    /// ([`MIN_READ`](peregrine_core::h2::server::MIN_READ),
+    /// [`MIN_WRITE`](peregrine_core::h2::server::MIN_WRITE)).
     pub fn http2(mut self, on: bool) -> Self {
         self.http2 = on;
         self
@@ -273,7 +273,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         if config.h2c && !Http2Connection::<READ, WRITE, MAX_HEADERS>::BUFFERS_FIT {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "HTTP/2 needs read and write buffers of at least a frame of the largest size",
+                "HTTP/2 needs read buffers of at least 1 KiB and write buffers of at least 2 KiB",
             ));
         }
         Ok(config)

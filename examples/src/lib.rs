@@ -94,6 +94,9 @@ pub struct Options {
     /// takeover (`on`), or with it (`takeover`, 64 states per worker);
     /// applied over `config`.
     pub deflate: Option<DeflatePolicy>,
+    /// `--http2`: serve HTTP/2 with prior knowledge (h2c) beside
+    /// HTTP/1.1 on the same port.
+    pub http2: bool,
 }
 
 impl Options {
@@ -116,6 +119,7 @@ impl Options {
             interval: None,
             config: None,
             deflate: None,
+            http2: false,
         };
         let mut model = None;
         let mut args = std::env::args().skip(1);
@@ -172,6 +176,7 @@ impl Options {
                     )));
                 }
                 "--pin" => options.pin = true,
+                "--http2" => options.http2 = true,
                 "--compress" => options.compress = true,
                 "--gzip-level" => {
                     options.gzip_level = Some(parse(&value("--gzip-level"), "--gzip-level"));
@@ -293,6 +298,7 @@ impl Options {
                 if let Some(config) = self.effective_config() {
                     server = server.config(config);
                 }
+                server = server.http2(self.http2);
                 eprintln!(
                     "{name}: listening on http://{} (std, {model:?})",
                     server.local_addr()
@@ -398,6 +404,7 @@ impl Options {
         }
         let server = server
             .pin_workers(self.pin)
+            .http2(self.http2)
             .accept_threads(self.accept_threads);
         eprintln!(
             "{name}: listening on http://{} ({label})",
@@ -437,7 +444,7 @@ fn usage(problem: &str) -> ! {
     eprintln!(
         "options: --port N (default 8080)  --backend epoll|std  --model single|per-connection|pool (std)  \
          --workers N  --max-connections N  --body-file FILE  --root DIR  --interval-ms N  --pin (epoll)  --grace-ms N  \
-         --accept-threads N (epoll)  --compress  --gzip-level N (static)  --deflate off|on|takeover"
+         --accept-threads N (epoll)  --compress  --gzip-level N (static)  --deflate off|on|takeover  --http2 (h2c)"
     );
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }

@@ -57,18 +57,46 @@ struct Running {
     thread: Option<JoinHandle<Stats>>,
 }
 
+/// The backends served here.
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    /// epoll, one worker.
+    Epoll,
+    /// The portable backend's thread pool.
+    StdPool,
+}
+
 impl Running {
-    /// Starts [`Routes`] on one epoll worker with h2c on, with the
-    /// default buffers (16 KiB each way).
-    fn start() -> Running {
-        let server = peregrine_epoll::Server::bind("127.0.0.1:0")
-            .expect("bind")
-            .workers(1)
-            .http2(true)
-            .handle_signals(false);
-        let addr = server.local_addr();
-        let handle = server.shutdown_handle();
-        let thread = std::thread::spawn(move || server.run(Routes).expect("the server runs"));
+    /// Starts [`Routes`] on `backend` with h2c on and the default buffers
+    /// (16 KiB each way).
+    fn start(backend: Backend) -> Running {
+        let (addr, handle, run): (_, _, Box<dyn FnOnce() -> Stats + Send>) = match backend {
+            Backend::Epoll => {
+                let server = peregrine_epoll::Server::bind("127.0.0.1:0")
+                    .expect("bind")
+                    .workers(1)
+                    .http2(true)
+                    .handle_signals(false);
+                (
+                    server.local_addr(),
+                    server.shutdown_handle(),
+                    Box::new(move || server.run(Routes).expect("the server runs")),
+                )
+            }
+            Backend::StdPool => {
+                let server = peregrine_std::Server::bind("127.0.0.1:0")
+                    .expect("bind")
+                    .workers(8)
+                    .http2(true)
+                    .handle_signals(false);
+                (
+                    server.local_addr(),
+                    server.shutdown_handle(),
+                    Box::new(move || server.run(Routes).expect("the server runs")),
+                )
+            }
+        };
+        let thread = std::thread::spawn(run);
         Running {
             addr,
             handle,
@@ -156,9 +184,8 @@ async fn read(response: h2::client::ResponseFuture) -> (u16, Vec<u8>) {
     (status, bytes)
 }
 
-#[test]
-fn sequential_requests_on_one_connection() {
-    let server = Running::start();
+fn sequential_requests_on_one_connection(backend: Backend) {
+    let server = Running::start(backend);
     run(async {
         let mut client = connect(server.addr).await;
         for _ in 0..3 {
@@ -176,9 +203,8 @@ fn sequential_requests_on_one_connection() {
     assert_eq!(stats.requests, 4);
 }
 
-#[test]
-fn a_hundred_concurrent_streams_with_bodies_of_every_size() {
-    let server = Running::start();
+fn a_hundred_concurrent_streams_with_bodies_of_every_size(backend: Backend) {
+    let server = Running::start(backend);
     run(async {
         let mut client = connect(server.addr).await;
         let sizes = [0, 1, 16_384, 16_385, 100_000, LARGEST];
@@ -200,9 +226,8 @@ fn a_hundred_concurrent_streams_with_bodies_of_every_size() {
     });
 }
 
-#[test]
-fn request_bodies_are_echoed() {
-    let server = Running::start();
+fn request_bodies_are_echoed(backend: Backend) {
+    let server = Running::start(backend);
     run(async {
         let mut client = connect(server.addr).await;
         for size in [0usize, 1, 4096, 8000] {
@@ -217,9 +242,8 @@ fn request_bodies_are_echoed() {
     });
 }
 
-#[test]
-fn a_stream_whose_reader_stops_holds_no_other_back() {
-    let server = Running::start();
+fn a_stream_whose_reader_stops_holds_no_other_back(backend: Backend) {
+    let server = Running::start(backend);
     run(async {
         let mut client = connect(server.addr).await;
         // A 1 MiB answer whose capacity is never released: it stops at
@@ -262,12 +286,11 @@ fn curl() -> Option<Command> {
     Some(Command::new("curl"))
 }
 
-#[test]
-fn curl_with_prior_knowledge() {
+fn curl_with_prior_knowledge(backend: Backend) {
     let Some(mut curl) = curl() else {
         return;
     };
-    let server = Running::start();
+    let server = Running::start(backend);
     // One request per run: curl 7.88 fails to reuse an h2c connection
     // (with any server).
     let output = curl
@@ -279,3 +302,29 @@ fn curl_with_prior_knowledge() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(String::from_utf8_lossy(&output.stdout), "posted\n2");
 }
+
+/// Runs each test on each backend.
+macro_rules! on_every_backend {
+    ($($test:ident),* $(,)?) => {
+        mod epoll {
+            $(#[test]
+            fn $test() {
+                super::$test(super::Backend::Epoll);
+            })*
+        }
+        mod std_pool {
+            $(#[test]
+            fn $test() {
+                super::$test(super::Backend::StdPool);
+            })*
+        }
+    };
+}
+
+on_every_backend!(
+    sequential_requests_on_one_connection,
+    a_hundred_concurrent_streams_with_bodies_of_every_size,
+    request_bodies_are_echoed,
+    a_stream_whose_reader_stops_holds_no_other_back,
+    curl_with_prior_knowledge,
+);

@@ -141,8 +141,9 @@ impl TlsConfig {
         }
     }
 
-    /// Whether ALPN offers `h2` (HTTP/2 over TLS).
-    pub(crate) fn offers_http2(&self) -> bool {
+    /// Whether ALPN offers `h2` (HTTP/2 over TLS): then the servers take
+    /// the HTTP/2 preface from the clients that choose it.
+    pub fn offers_http2(&self) -> bool {
         self.current()
             .alpn_protocols
             .iter()
