@@ -137,20 +137,27 @@ fn run<F: Future<Output = ()>>(test: F) {
         });
 }
 
-/// An HTTP/2 client connection to `addr` (prior knowledge), with the
-/// default window per stream (64 KiB) and 16 MiB for the connection: one
-/// stream whose reader stops does not stop the others.
-async fn connect(addr: SocketAddr) -> h2::client::SendRequest<Bytes> {
-    let tcp = TcpStream::connect(addr).await.expect("connect");
+/// An HTTP/2 client connection over `io` (a TCP or TLS stream).
+async fn handshake<T>(io: T) -> h2::client::SendRequest<Bytes>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (client, connection) = h2::client::Builder::new()
         .initial_connection_window_size(16 << 20)
-        .handshake(tcp)
+        .handshake(io)
         .await
         .expect("h2 handshake");
     tokio::spawn(async move {
         let _ = connection.await;
     });
     client
+}
+
+/// An HTTP/2 client connection to `addr` (prior knowledge), with the
+/// default window per stream (64 KiB) and 16 MiB for the connection: one
+/// stream whose reader stops does not stop the others.
+async fn connect(addr: SocketAddr) -> h2::client::SendRequest<Bytes> {
+    handshake(TcpStream::connect(addr).await.expect("connect")).await
 }
 
 /// A request for `path` on the test server.
@@ -301,6 +308,83 @@ fn curl_with_prior_knowledge(backend: Backend) {
         .expect("run curl");
     assert!(output.status.success(), "{output:?}");
     assert_eq!(String::from_utf8_lossy(&output.stdout), "posted\n2");
+}
+
+/// A TLS server offering `h2` then `http/1.1` by ALPN, on `backend`,
+/// and a client configuration trusting it.
+fn start_tls(
+    backend: peregrine_tests::Backend,
+) -> (
+    peregrine_tests::TestServer,
+    std::sync::Arc<rustls::ClientConfig>,
+) {
+    let pki = peregrine_tests::tls::Pki::new();
+    let tls = peregrine_driver::tls::TlsConfig::builder()
+        .identity(pki.issue(&["localhost"]).identity())
+        .alpn(&[b"h2", b"http/1.1"])
+        .build()
+        .expect("TLS configuration");
+    let server = peregrine_tests::TestServer::start_tls(
+        backend,
+        peregrine_tests::Options::default(),
+        tls,
+        Routes,
+    );
+    (server, pki.default_client())
+}
+
+/// HTTP/2 over TLS, chosen by ALPN; a client that offers only
+/// `http/1.1` still gets HTTP/1.1 from the same server.
+fn alpn_chooses_http2_over_tls(backend: peregrine_tests::Backend) {
+    let (server, client) = start_tls(backend);
+    let mut h2_config = (*client).clone();
+    h2_config.alpn_protocols = vec![b"h2".to_vec()];
+    let addr = server.addr();
+    run(async move {
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(h2_config));
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
+        let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let mut client = handshake(tls).await;
+        assert_eq!(
+            get(&mut client, "/hello").await,
+            (200, b"Hello, World!".to_vec())
+        );
+        let (status, body) = get(&mut client, "/bytes/100000").await;
+        assert_eq!(status, 200);
+        assert!(body == PATTERN[..100_000], "100,000 bytes over TLS");
+    });
+    let mut http1 =
+        peregrine_tests::tls::TlsClient::connect(&server, client, "localhost").expect("connect");
+    assert_eq!(http1.tls().alpn_protocol(), Some(&b"http/1.1"[..]));
+    assert_eq!(http1.get("/hello").body, b"Hello, World!");
+}
+
+#[test]
+fn curl_negotiates_http2_over_tls() {
+    let Some(mut curl) = curl() else {
+        return;
+    };
+    let (server, _) = start_tls(peregrine_tests::Backend::Epoll);
+    let output = curl
+        .args(["-sS", "--insecure", "--http2", "--max-time", "5"])
+        .args(["-w", "\n%{http_version}"])
+        .arg(format!("https://{}/hello", server.addr()))
+        .output()
+        .expect("run curl");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "Hello, World!\n2");
+}
+
+#[test]
+fn alpn_chooses_http2_over_tls_epoll() {
+    alpn_chooses_http2_over_tls(peregrine_tests::Backend::Epoll);
+}
+
+#[test]
+fn alpn_chooses_http2_over_tls_std() {
+    alpn_chooses_http2_over_tls(peregrine_tests::Backend::StdPool);
 }
 
 /// Runs each test on each backend.
