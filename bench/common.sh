@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Helpers shared by bench/wrk.sh and bench/profile.sh; sourced, not run.
+# Helpers shared by the scripts of bench/ (wrk.sh, profile.sh, static.sh,
+# compress.sh, tls.sh, ws-deflate.sh); sourced, not run.
 #
 # Both scripts compare the `hello` example with nginx answering the same
 # bytes: "Hello, World!" (13 B) or a 6150-byte body (the body size of the
@@ -303,3 +304,85 @@ CONF
     pids+=("$nginx_pid")
     wait_ready "$NGINX_PORT" "$nginx_pid" 5 30 "$dir/error.log"
 }
+
+# Seconds in a wrk duration ("10", "10s", "2m", "1h").
+seconds() {
+    case $1 in
+    *[0-9]s | *[0-9]) echo "${1%s}" ;;
+    *[0-9]m) echo $((${1%m} * 60)) ;;
+    *[0-9]h) echo $((${1%h} * 3600)) ;;
+    *) die "not a duration: $1" ;;
+    esac
+}
+
+# A wrk latency ("812.00us", "1.20ms", "2.00s") in µs; "nan" if unreadable.
+to_us() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0
+        if (v ~ /us$/) f = 1; else if (v ~ /ms$/) f = 1000
+        else if (v ~ /m$/) f = 60000000; else if (v ~ /h$/) f = 3600000000
+        else if (v ~ /s$/) f = 1000000; else f = -1
+        if (f < 0) print "nan"; else printf "%.1f\n", n * f }'
+}
+
+# One wrk run: SERVER PID LABEL DURATION WRK_ARGS... (the connections,
+# the URL and any other option of wrk's; PID "-" when the server's CPU is
+# not measured). wrk runs with one thread pinned to $CLIENT_CPU, for
+# DURATION, with a 5 s request timeout. Its output goes to $log and, unless
+# LABEL is `warmup`, a record line
+#   run <label> <server> <req/s> <p50 µs> <p99 µs> <µs CPU/request> <requests> <errors>
+# (the latencies "-" without --latency, the CPU "-" without a PID), and
+# $errors_seen is set when wrk reported socket errors or non-2xx answers.
+# Server CPU per request is the server's utime + stime (cpu_ticks) over
+# the run, divided by the requests wrk completed.
+run_wrk() {
+    local server=$1 pid=$2 label=$3 duration=$4
+    shift 4
+    local args=(-t1 -d"$duration" --timeout 5s "$@")
+    local t0='' t1='' out status=0 hz
+    if [ "$pid" != - ]; then
+        kill -0 "$pid" 2>/dev/null || die "$server (pid $pid) is not running"
+        t0=$(cpu_ticks "$pid")
+    fi
+    out=$(timeout -k 5 $(($(seconds "$duration") + 110)) taskset -c "$CLIENT_CPU" wrk "${args[@]}" 2>&1) ||
+        status=$?
+    [ "$pid" = - ] || t1=$(cpu_ticks "$pid" 2>/dev/null) || t1=
+    {
+        echo "### $label $server: taskset -c $CLIENT_CPU wrk ${args[*]}"
+        echo "$out"
+    } >>"$log"
+    [ "$status" -eq 0 ] || die "wrk against $server failed (exit $status); see $log"
+    if [ "$pid" != - ] && { ! kill -0 "$pid" 2>/dev/null || [ -z "$t1" ]; }; then
+        # shellcheck disable=SC2154 # tmp is set by the script that sources this file
+        tail -n 20 "$tmp"/*.out "$tmp"/nginx*/error.log >&2 2>/dev/null || true
+        die "$server (pid $pid) died during the run ($label); its output is above, wrk's in $log"
+    fi
+    [ "$label" = warmup ] && return 0
+
+    local requests rps p50=- p99=- errors us=-
+    requests=$(awk '/requests in/ { print $1; exit }' <<<"$out")
+    rps=$(awk '/^Requests\/sec:/ { print $2; exit }' <<<"$out")
+    [[ ${requests:-0} =~ ^[0-9]+$ && $requests -gt 0 ]] ||
+        die "wrk completed no request against $server ($label); see $log"
+    if [[ " ${args[*]} " == *" --latency "* ]]; then
+        p50=$(to_us "$(awk '$1 == "50%" { print $2; exit }' <<<"$out")")
+        p99=$(to_us "$(awk '$1 == "99%" { print $2; exit }' <<<"$out")")
+    fi
+    errors=$(awk '/Socket errors:/ { gsub(",", ""); s += $4 + $6 + $8 + $10 }
+        /Non-2xx/ { s += $NF } END { print s + 0 }' <<<"$out")
+    # shellcheck disable=SC2034 # read by the script that sources this file
+    [ "$errors" -eq 0 ] || errors_seen=1
+    if [ "$pid" != - ]; then
+        hz=$(getconf CLK_TCK)
+        us=$(awk -v d="$((t1 - t0))" -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", d * 1e6 / hz / n }')
+    fi
+    echo "run $label $server $rps $p50 $p99 $us $requests $errors" | tee -a "$log" | sed 's/^/-- /' >&2
+}
+
+# Median of column COL of the record lines of LABEL and SERVER in $log
+# (run_wrk's: 4 req/s, 5 and 6 p50 and p99 µs, 7 µs CPU/request, 8
+# requests, 9 errors).
+med() { awk -v l="$1" -v s="$2" -v c="$3" '$1 == "run" && $2 == l && $3 == s { print $c }' "$log" | median; }
+
+# A over B as "1.23×"; "-" when B is 0.
+fmt_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f×\n", a / b }'; }

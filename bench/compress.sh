@@ -82,28 +82,6 @@ check_gzip() {
     wc -c <"$tmp/$name.gz"
 }
 
-# One wrk run: SERVER PORT DURATION LABEL; a record line
-#   run <label> <server> <req/s> <requests> <errors>
-run_wrk() {
-    local server=$1 port=$2 duration=$3 label=$4 out status=0
-    local args=(-t1 -c"$CONNS" -d"$duration" --timeout 5s -H "Accept-Encoding: gzip"
-        "http://127.0.0.1:$port$API")
-    out=$(timeout -k 5 120 taskset -c "$CLIENT_CPU" wrk "${args[@]}" 2>&1) || status=$?
-    {
-        echo "### $label $server: taskset -c $CLIENT_CPU wrk ${args[*]}"
-        echo "$out"
-    } >>"$log"
-    [ "$status" -eq 0 ] || die "wrk against $server failed (exit $status); see $log"
-    [ "$label" = warmup ] && return 0
-    local requests rps errors
-    requests=$(awk '/requests in/ { print $1; exit }' <<<"$out")
-    rps=$(awk '/^Requests\/sec:/ { print $2; exit }' <<<"$out")
-    [[ ${requests:-0} =~ ^[0-9]+$ && $requests -gt 0 ]] || die "wrk completed no request against $server; see $log"
-    errors=$(awk '/Socket errors:/ { gsub(",", ""); s += $4 + $6 + $8 + $10 }
-        /Non-2xx/ { s += $NF } END { print s + 0 }' <<<"$out")
-    echo "run $label $server $rps $requests $errors" | tee -a "$log" | sed 's/^/-- /' >&2
-}
-
 echo "# Peregrine vs nginx: a 2 KiB JSON answer, gzip level 1"
 echo
 machine_line
@@ -124,25 +102,25 @@ n_gz=$(check_gzip "$NGINX_PORT" nginx)
 echo "JSON: $json_bytes bytes; gzip level 1: Peregrine $p_gz bytes, nginx $n_gz bytes"
 echo
 
+wrk_args=(-c"$CONNS" -H "Accept-Encoding: gzip")
 if [ "$WARMUP" != 0 ]; then
-    run_wrk peregrine "$PEREGRINE_PORT" "$WARMUP" warmup
-    run_wrk nginx "$NGINX_PORT" "$WARMUP" warmup
+    run_wrk peregrine - warmup "$WARMUP" "${wrk_args[@]}" "http://127.0.0.1:$PEREGRINE_PORT$API"
+    run_wrk nginx - warmup "$WARMUP" "${wrk_args[@]}" "http://127.0.0.1:$NGINX_PORT$API"
 fi
 for _ in $(seq "$ROUNDS"); do
-    run_wrk peregrine "$PEREGRINE_PORT" "$DURATION" json
-    run_wrk nginx "$NGINX_PORT" "$DURATION" json
+    run_wrk peregrine - json "$DURATION" "${wrk_args[@]}" "http://127.0.0.1:$PEREGRINE_PORT$API"
+    run_wrk nginx - json "$DURATION" "${wrk_args[@]}" "http://127.0.0.1:$NGINX_PORT$API"
 done
 stop_pid "$peregrine_pid" INT 10 || note "peregrine did not stop on SIGINT; killed"
 stop_pid "$nginx_pid" QUIT 10 || note "nginx did not stop on SIGQUIT; killed"
 pids=()
 
-med() { awk -v s="$1" '$1 == "run" && $2 == "json" && $3 == s { print $4 }' "$log" | median; }
-p_rps=$(med peregrine)
-n_rps=$(med nginx)
-errors=$(awk '$1 == "run" && $2 == "json" { s += $6 } END { print s + 0 }' "$log")
+p_rps=$(med json peregrine 4)
+n_rps=$(med json nginx 4)
+errors=$(awk '$1 == "run" && $2 == "json" { s += $9 } END { print s + 0 }' "$log")
 echo "| answer | peregrine req/s | nginx req/s | ratio | errors |"
 echo "|---|---:|---:|---:|---:|"
 printf '| %s B JSON, gzip 1 | %.0f | %.0f | %s |  %s |\n' "$json_bytes" "$p_rps" "$n_rps" \
-    "$(awk -v a="$p_rps" -v b="$n_rps" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f×\n", a / b }')" "$errors"
+    "$(fmt_ratio "$p_rps" "$n_rps")" "$errors"
 echo
 echo "ratio: peregrine's req/s over nginx's (above 1: peregrine serves more)."

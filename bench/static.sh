@@ -45,7 +45,6 @@ note "building static (release)"
     die "cargo build failed"
 raise_fd_limit
 
-CLK_TCK=$(getconf CLK_TCK)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/peregrine-static.XXXXXX")
 chmod 755 "$tmp" # nginx's worker runs as another user when started as root
 start_report static TERM
@@ -68,33 +67,6 @@ start_nginx() {
     start_static_nginx '    types { text/html html; }' ''
 }
 
-# One wrk run: SERVER PID PORT PATH DURATION LABEL; a record line
-#   run <label> <server> <req/s> <µs CPU/request> <requests> <errors>
-run_wrk() {
-    local server=$1 pid=$2 port=$3 path=$4 duration=$5 label=$6 t0 t1 out status=0
-    local args=(-t1 -c"$CONNS" -d"$duration" --timeout 5s "http://127.0.0.1:$port$path")
-    t0=$(cpu_ticks "$pid")
-    out=$(timeout -k 5 120 taskset -c "$CLIENT_CPU" wrk "${args[@]}" 2>&1) || status=$?
-    t1=$(cpu_ticks "$pid" 2>/dev/null) || t1=
-    {
-        echo "### $label $server: taskset -c $CLIENT_CPU wrk ${args[*]}"
-        echo "$out"
-    } >>"$log"
-    [ "$status" -eq 0 ] || die "wrk against $server failed (exit $status); see $log"
-    [ -n "$t1" ] || die "$server (pid $pid) died during the run ($label)"
-    [ "$label" = warmup ] && return 0
-    local requests rps errors us
-    requests=$(awk '/requests in/ { print $1; exit }' <<<"$out")
-    rps=$(awk '/^Requests\/sec:/ { print $2; exit }' <<<"$out")
-    [[ ${requests:-0} =~ ^[0-9]+$ && $requests -gt 0 ]] || die "wrk completed no request against $server; see $log"
-    errors=$(awk '/Socket errors:/ { gsub(",", ""); s += $4 + $6 + $8 + $10 }
-        /Non-2xx/ { s += $NF } END { print s + 0 }' <<<"$out")
-    us=$(awk -v d="$((t1 - t0))" -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d * 1e6 / hz / n }')
-    echo "run $label $server $rps $us $requests $errors" | tee -a "$log" | sed 's/^/-- /' >&2
-}
-
-med() { awk -v l="$1" -v s="$2" -v c="$3" '$1 == "run" && $2 == l && $3 == s { print $c }' "$log" | median; }
-fmt_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f×\n", a / b }'; }
 
 echo "# Peregrine vs nginx: static files"
 echo
@@ -114,12 +86,12 @@ for size in $SIZES; do
     got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:$NGINX_PORT$path")
     [ "$got" = "200 $size" ] || die "nginx answered $path with '$got'"
     if [ "$WARMUP" != 0 ]; then
-        run_wrk peregrine "$peregrine_pid" "$PEREGRINE_PORT" "$path" "$WARMUP" warmup
-        run_wrk nginx "$nginx_pid" "$NGINX_PORT" "$path" "$WARMUP" warmup
+        run_wrk peregrine "$peregrine_pid" warmup "$WARMUP" -c"$CONNS" "http://127.0.0.1:$PEREGRINE_PORT$path"
+        run_wrk nginx "$nginx_pid" warmup "$WARMUP" -c"$CONNS" "http://127.0.0.1:$NGINX_PORT$path"
     fi
     for _ in $(seq "$ROUNDS"); do
-        run_wrk peregrine "$peregrine_pid" "$PEREGRINE_PORT" "$path" "$DURATION" "$size"
-        run_wrk nginx "$nginx_pid" "$NGINX_PORT" "$path" "$DURATION" "$size"
+        run_wrk peregrine "$peregrine_pid" "$size" "$DURATION" -c"$CONNS" "http://127.0.0.1:$PEREGRINE_PORT$path"
+        run_wrk nginx "$nginx_pid" "$size" "$DURATION" -c"$CONNS" "http://127.0.0.1:$NGINX_PORT$path"
     done
 done
 stop_pid "$peregrine_pid" INT 10 || note "peregrine did not stop on SIGINT; killed"
@@ -131,9 +103,9 @@ echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
     p_rps=$(med "$size" peregrine 4)
     n_rps=$(med "$size" nginx 4)
-    p_us=$(med "$size" peregrine 5)
-    n_us=$(med "$size" nginx 5)
-    errors=$(awk -v l="$size" '$1 == "run" && $2 == l { s += $7 } END { print s + 0 }' "$log")
+    p_us=$(med "$size" peregrine 7)
+    n_us=$(med "$size" nginx 7)
+    errors=$(awk -v l="$size" '$1 == "run" && $2 == l { s += $9 } END { print s + 0 }' "$log")
     printf '| %s B | %.0f | %.0f | %s | %.2f | %.2f | %s | %s |\n' "$size" "$p_rps" "$n_rps" \
         "$(fmt_ratio "$p_rps" "$n_rps")" "$p_us" "$n_us" "$(fmt_ratio "$p_us" "$n_us")" "$errors"
 done

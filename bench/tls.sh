@@ -5,11 +5,13 @@
 # 127.0.0.1.
 #
 #   bench/tls.sh
-#   ROUNDS=1 DURATION=3s BODIES=13 HANDSHAKES=0 bench/tls.sh
+#   ROUNDS=1 DURATION=3s BODIES=13 HANDSHAKES=0 PIPELINED=0 bench/tls.sh
 #
 # Cells: bodies of 13 B and 6150 B over CONNS keep-alive connections
-# (one handshake each, then requests); and, unless HANDSHAKES=0, the
-# handshake-heavy cell: `Connection: close` on every request, so each
+# (one handshake each, then requests); unless PIPELINED=0, 13 B over the
+# same connections pipelined DEPTH deep (DEPTH requests a write, the next
+# write once all are answered: bench/pipeline.lua); and, unless
+# HANDSHAKES=0, the handshake-heavy cell: `Connection: close` on every request, so each
 # request is a new TCP connection and a full TLS 1.3 handshake (wrk
 # resumes no session), 13 B body. In each cell the servers take turns,
 # peregrine then nginx, ROUNDS times, and the report gives the medians.
@@ -23,6 +25,7 @@
 # Environment (defaults in brackets):
 #   ROUNDS [3]  DURATION [10s]  WARMUP [2s, 0 for none]  CONNS [100]
 #   BODIES ["13 6150"]  HANDSHAKES [1, 0 to leave the handshake cell out]
+#   PIPELINED [1, 0 to leave the pipelined cell out]  DEPTH [16]
 #   HANDSHAKE_CONNS [20: enough to keep both busy]  SERVER_CPU [0]  CLIENT_CPU [1]
 #   PEREGRINE_PORT [18070]  NGINX_PORT [18071]
 #
@@ -38,6 +41,8 @@ WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-100}
 BODIES=${BODIES:-13 6150}
 HANDSHAKES=${HANDSHAKES:-1}
+PIPELINED=${PIPELINED:-1}
+DEPTH=${DEPTH:-16}
 HANDSHAKE_CONNS=${HANDSHAKE_CONNS:-20}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -47,6 +52,7 @@ HELLO_TLS=$ROOT/target/release/examples/hello_tls
 
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer, not '$CONNS'"
+[[ $DEPTH =~ ^[1-9][0-9]*$ ]] || die "DEPTH must be a positive integer, not '$DEPTH'"
 [[ $HANDSHAKE_CONNS =~ ^[1-9][0-9]*$ ]] || die "HANDSHAKE_CONNS must be a positive integer, not '$HANDSHAKE_CONNS'"
 for b in $BODIES; do [[ $b =~ ^[1-9][0-9]*$ ]] || die "BODIES: not a size: $b"; done
 [ "$(nproc)" -ge 2 ] || note "only $(nproc) CPU: server and wrk will share it"
@@ -58,7 +64,6 @@ note "building hello_tls (release)"
 [ -x "$HELLO_TLS" ] || die "$HELLO_TLS not built"
 raise_fd_limit
 
-CLK_TCK=$(getconf CLK_TCK)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/peregrine-tls.XXXXXX")
 chmod 755 "$tmp" # nginx's worker runs as another user when started as root
 start_report tls TERM
@@ -68,18 +73,6 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost >/dev/null 2>&1 || die "openssl could not make a certificate"
 chmod 644 "$tmp/key.pem" "$tmp/cert.pem"
-
-# utime + stime, in clock ticks, of PID and its children (nginx's worker).
-cpu_ticks() {
-    local pid=$1 total child t
-    total=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }') || return 1
-    # shellcheck disable=SC2013 # the file is one line of pids
-    for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
-        t=$(sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk '{ print $12 + $13 }') || continue
-        total=$((total + ${t:-0}))
-    done
-    echo "$total"
-}
 
 # Waits up to TIMEOUT seconds for https://127.0.0.1:PORT/ to answer with
 # SIZE bytes over TLS 1.3, while process PID lives. LOG is shown when it
@@ -144,49 +137,32 @@ stop_servers() {
     pids=()
 }
 
-# One wrk run: SERVER PID PORT CONNS CLOSE DURATION LABEL (CLOSE: 1 for
-# `Connection: close` on every request); a record line
-#   run <label> <server> <req/s> <µs CPU/request> <requests> <errors>
-run_wrk() {
-    local server=$1 pid=$2 port=$3 conns=$4 close=$5 duration=$6 label=$7 t0 t1 out status=0
-    local args=(-t1 -c"$conns" -d"$duration" --timeout 5s)
-    [ "$close" = 1 ] && args+=(-H "Connection: close")
-    args+=("https://127.0.0.1:$port/")
-    kill -0 "$pid" 2>/dev/null || die "$server (pid $pid) is not running"
-    t0=$(cpu_ticks "$pid")
-    out=$(timeout -k 5 120 taskset -c "$CLIENT_CPU" wrk "${args[@]}" 2>&1) || status=$?
-    t1=$(cpu_ticks "$pid" 2>/dev/null) || t1=
-    {
-        echo "### $label $server: taskset -c $CLIENT_CPU wrk ${args[*]}"
-        echo "$out"
-    } >>"$log"
-    [ "$status" -eq 0 ] || die "wrk against $server failed (exit $status); see $log"
-    [ -n "$t1" ] || die "$server (pid $pid) died during the run ($label)"
-    [ "$label" = warmup ] && return 0
-    local requests rps errors us
-    requests=$(awk '/requests in/ { print $1; exit }' <<<"$out")
-    rps=$(awk '/^Requests\/sec:/ { print $2; exit }' <<<"$out")
-    [[ ${requests:-0} =~ ^[0-9]+$ && $requests -gt 0 ]] || die "wrk completed no request against $server; see $log"
-    errors=$(awk '/Socket errors:/ { gsub(",", ""); s += $4 + $6 + $8 + $10 }
-        /Non-2xx/ { s += $NF } END { print s + 0 }' <<<"$out")
-    us=$(awk -v d="$((t1 - t0))" -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d * 1e6 / hz / n }')
-    echo "run $label $server $rps $us $requests $errors" | tee -a "$log" | sed 's/^/-- /' >&2
-}
-
-med() { awk -v l="$1" -v s="$2" -v c="$3" '$1 == "run" && $2 == l && $3 == s { print $c }' "$log" | median; }
-fmt_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f×\n", a / b }'; }
 
 # Every cell of one body: warm-up, then ROUNDS turns of each server.
-cell() { # LABEL CONNS CLOSE
-    local label=$1 conns=$2 close=$3 _
+# MODE: keepalive, pipelined (DEPTH requests a write, bench/pipeline.lua)
+# or close (`Connection: close`: a new connection and handshake each).
+cell() { # LABEL CONNS MODE
+    local label=$1 conns=$2 mode=$3 _
     if [ "$WARMUP" != 0 ]; then
-        run_wrk peregrine "$peregrine_pid" "$PEREGRINE_PORT" "$conns" "$close" "$WARMUP" warmup
-        run_wrk nginx "$nginx_pid" "$NGINX_PORT" "$conns" "$close" "$WARMUP" warmup
+        tls_wrk peregrine "$conns" "$mode" "$WARMUP" warmup
+        tls_wrk nginx "$conns" "$mode" "$WARMUP" warmup
     fi
     for _ in $(seq "$ROUNDS"); do
-        run_wrk peregrine "$peregrine_pid" "$PEREGRINE_PORT" "$conns" "$close" "$DURATION" "$label"
-        run_wrk nginx "$nginx_pid" "$NGINX_PORT" "$conns" "$close" "$DURATION" "$label"
+        tls_wrk peregrine "$conns" "$mode" "$DURATION" "$label"
+        tls_wrk nginx "$conns" "$mode" "$DURATION" "$label"
     done
+}
+
+# One wrk run over HTTPS against SERVER, through run_wrk (bench/common.sh).
+tls_wrk() { # SERVER CONNS MODE DURATION LABEL
+    local server=$1 conns=$2 mode=$3 duration=$4 label=$5 pid port
+    local args=(-c"$conns")
+    if [ "$server" = peregrine ]; then pid=$peregrine_pid port=$PEREGRINE_PORT; else pid=$nginx_pid port=$NGINX_PORT; fi
+    [ "$mode" = close ] && args+=(-H "Connection: close")
+    [ "$mode" = pipelined ] && args+=(-s "$BENCH_DIR/pipeline.lua")
+    args+=("https://127.0.0.1:$port/")
+    [ "$mode" = pipelined ] && args+=(-- "$DEPTH")
+    run_wrk "$server" "$pid" "$label" "$duration" "${args[@]}"
 }
 
 echo "# Peregrine vs nginx: HTTPS"
@@ -207,10 +183,14 @@ for size in $BODIES; do
         echo "negotiated: peregrine $(negotiated "$PEREGRINE_PORT"); nginx $(negotiated "$NGINX_PORT")"
         echo
     fi
-    cell "$size-keepalive" "$CONNS" 0
+    cell "$size-keepalive" "$CONNS" keepalive
     cells+=("$size-keepalive|$size B|$CONNS keep-alive")
+    if [ "$PIPELINED" != 0 ] && [ "$size" = 13 ]; then
+        cell "$size-pipelined" "$CONNS" pipelined
+        cells+=("$size-pipelined|$size B|$CONNS keep-alive, pipelined $DEPTH deep")
+    fi
     if [ "$HANDSHAKES" != 0 ] && [ "$size" = 13 ]; then
-        cell "$size-handshake" "$HANDSHAKE_CONNS" 1
+        cell "$size-handshake" "$HANDSHAKE_CONNS" close
         cells+=("$size-handshake|$size B|$HANDSHAKE_CONNS, a new connection (full handshake) per request")
     fi
     stop_servers
@@ -222,9 +202,9 @@ for entry in "${cells[@]}"; do
     IFS='|' read -r label body conns <<<"$entry"
     p_rps=$(med "$label" peregrine 4)
     n_rps=$(med "$label" nginx 4)
-    p_us=$(med "$label" peregrine 5)
-    n_us=$(med "$label" nginx 5)
-    errors=$(awk -v l="$label" '$1 == "run" && $2 == l { s += $7 } END { print s + 0 }' "$log")
+    p_us=$(med "$label" peregrine 7)
+    n_us=$(med "$label" nginx 7)
+    errors=$(awk -v l="$label" '$1 == "run" && $2 == l { s += $9 } END { print s + 0 }' "$log")
     printf '| %s | %s | %.0f | %.0f | %s | %.2f | %.2f | %s | %s |\n' "$body" "$conns" "$p_rps" "$n_rps" \
         "$(fmt_ratio "$p_rps" "$n_rps")" "$p_us" "$n_us" "$(fmt_ratio "$p_us" "$n_us")" "$errors"
 done

@@ -49,16 +49,6 @@ FLOOR=${FLOOR:-1}
 FLOOR_PORT=${FLOOR_PORT:-18082}
 FLOOR_BIN=$ROOT/target/release/examples/floor
 
-# Seconds in a wrk duration ("10", "10s", "2m", "1h").
-seconds() {
-    case $1 in
-    *[0-9]s | *[0-9]) echo "${1%s}" ;;
-    *[0-9]m) echo $((${1%m} * 60)) ;;
-    *[0-9]h) echo $((${1%h} * 3600)) ;;
-    *) die "not a duration: $1" ;;
-    esac
-}
-
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
 [[ $DEPTH =~ ^[1-9][0-9]*$ ]] || die "DEPTH must be a positive integer, not '$DEPTH'"
 duration_s=$(seconds "$DURATION")
@@ -78,20 +68,9 @@ if [ "$FLOOR" != 0 ]; then
 fi
 raise_fd_limit
 
-CLK_TCK=$(getconf CLK_TCK)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/peregrine-wrk.XXXXXX")
 chmod 755 "$tmp" # nginx's worker runs as another user when started as root
 start_report wrk TERM
-
-# A wrk latency ("635.12us", "1.23ms", "2.00s") in microseconds.
-to_us() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0
-        if (v ~ /us$/) f = 1; else if (v ~ /ms$/) f = 1000
-        else if (v ~ /m$/) f = 60000000; else if (v ~ /h$/) f = 3600000000
-        else if (v ~ /s$/) f = 1000000; else f = -1
-        if (f < 0) print "nan"; else printf "%.1f\n", n * f }'
-}
 
 start_peregrine() { # BODY_FILE SIZE
     local out=$tmp/peregrine-$2.out
@@ -151,54 +130,21 @@ server_port() {
     esac
 }
 
-# One wrk run: SERVER PID PORT CONNS MODE DURATION LABEL. Appends the raw
-# output to the log and, for a measured run, a record line
-#   run <label> <server> <req/s> <p50 µs> <p99 µs> <µs/request> <requests> <errors>
-# and sets $errors_seen when wrk reported socket errors or non-2xx answers.
-run_wrk() {
-    local server=$1 pid=$2 port=$3 conns=$4 mode=$5 duration=$6 label=$7
-    local args=(-t1 -c"$conns" -d"$duration" --timeout 5s --latency)
+# One wrk run against S (peregrine, nginx or floor): CONNS MODE DURATION
+# LABEL, through run_wrk (bench/common.sh), pipelined DEPTH deep in mode
+# `pipelined`.
+wrk_cell() { # S CONNS MODE DURATION LABEL
+    local s=$1 conns=$2 mode=$3 duration=$4 label=$5
+    local args=(-c"$conns" --latency)
     [ "$mode" = pipelined ] && args+=(-s "$BENCH_DIR/pipeline.lua")
-    args+=("http://127.0.0.1:$port/")
+    args+=("http://127.0.0.1:$(server_port "$s")/")
     [ "$mode" = pipelined ] && args+=(-- "$DEPTH")
-
-    local t0 t1 out status=0
-    kill -0 "$pid" 2>/dev/null || die "$server (pid $pid) is not running"
-    t0=$(cpu_ticks "$pid")
-    out=$(timeout -k 5 $(($(seconds "$duration") + 30)) taskset -c "$CLIENT_CPU" wrk "${args[@]}" 2>&1) || status=$?
-    t1=$(cpu_ticks "$pid" 2>/dev/null) || t1=
-    {
-        echo "### $label $server: taskset -c $CLIENT_CPU wrk ${args[*]}"
-        echo "$out"
-    } >>"$log"
-    [ "$status" -eq 0 ] || die "wrk against $server failed (exit $status); see $log"
-    if ! kill -0 "$pid" 2>/dev/null || [ -z "$t1" ]; then
-        tail -n 20 "$tmp"/peregrine-*.out "$tmp"/floor-*.out "$tmp"/nginx-*/error.log >&2 2>/dev/null || true
-        die "$server (pid $pid) died during the run ($label); its output is above, wrk's in $log"
-    fi
-    [ "$label" = warmup ] && return 0
-
-    local requests rps p50 p99 errors us
-    requests=$(awk '/requests in/ { print $1; exit }' <<<"$out")
-    rps=$(awk '/^Requests\/sec:/ { print $2; exit }' <<<"$out")
-    p50=$(awk '$1 == "50%" { print $2; exit }' <<<"$out")
-    p99=$(awk '$1 == "99%" { print $2; exit }' <<<"$out")
-    [[ ${requests:-0} =~ ^[0-9]+$ && $requests -gt 0 ]] ||
-        die "wrk completed no request against $server ($label); see $log"
-    errors=$(awk '/Socket errors:/ { gsub(",", ""); s += $4 + $6 + $8 + $10 }
-        /Non-2xx/ { s += $NF } END { print s + 0 }' <<<"$out")
-    [ "$errors" -eq 0 ] || errors_seen=1
-    us=$(awk -v d="$((t1 - t0))" -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", d * 1e6 / hz / n }')
-    echo "run $label $server $rps $(to_us "$p50") $(to_us "$p99") $us $requests $errors" |
-        tee -a "$log" | sed 's/^/-- /' >&2
+    run_wrk "$s" "$(server_pid "$s")" "$label" "$duration" "${args[@]}"
 }
 
 # Formatting for the report.
 fmt_int() { printf '%.0f' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 fmt_lat() { awk -v u="$1" 'BEGIN { if (u == "-" || u == "nan") print "-"; else if (u < 1000) printf "%.0f µs\n", u; else printf "%.2f ms\n", u / 1000 }'; }
-fmt_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f×\n", a / b }'; }
-# Median of column COL of the record lines of LABEL and SERVER.
-med() { awk -v l="$1" -v s="$2" -v c="$3" '$1 == "run" && $2 == l && $3 == s { print $c }' "$log" | median; }
 
 summary=()
 floor_pid=
@@ -226,14 +172,14 @@ for size in $BODIES; do
             [ "$mode" = plain ] && [ -n "$floor_pid" ] && servers+=(floor)
             if [ "$WARMUP" != 0 ]; then
                 for s in "${servers[@]}"; do
-                    run_wrk "$s" "$(server_pid "$s")" "$(server_port "$s")" "$conns" "$mode" "$WARMUP" warmup
+                    wrk_cell "$s" "$conns" "$mode" "$WARMUP" warmup
                     sleep "$PAUSE"
                 done
             fi
             for round in $(seq "$ROUNDS"); do
                 note "round $round/$ROUNDS"
                 for s in "${servers[@]}"; do
-                    run_wrk "$s" "$(server_pid "$s")" "$(server_port "$s")" "$conns" "$mode" "$DURATION" "$label"
+                    wrk_cell "$s" "$conns" "$mode" "$DURATION" "$label"
                     sleep "$PAUSE"
                 done
             done

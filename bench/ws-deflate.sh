@@ -151,8 +151,6 @@ run_load() {
         "$(field compressed_echoes) $(field echoes)" | tee -a "$log" | sed 's/^/-- /' >&2
 }
 
-med() { awk -v m="$1" -v s="$2" -v c="$3" '$1 == "run" && $2 == m && $3 == s { print $c }' "$log" | median; }
-fmt_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f×\n", a / b }'; }
 
 start_peregrine
 start_node

@@ -5,7 +5,8 @@
 //! handshake timeout; `close_notify`; certificates reloaded while the
 //! server runs; files (`send_file`, sealed a record at a time, as
 //! `sendfile` cannot encrypt): whole, a range, and a client leaving
-//! mid-file; and `curl`, when it is installed.
+//! mid-file; and `curl` and `openssl s_client` (a TLS 1.2
+//! renegotiation, refused with a warning), when they are installed.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
@@ -36,6 +37,7 @@ native_backend_tests!(
     files_whole_ranged_and_abandoned,
     a_pipeline_longer_than_the_read_buffer_is_answered_at_once,
     curl_insecure,
+    openssl_renegotiation_is_refused_with_a_warning,
 );
 
 /// A server for `localhost` with every default.
@@ -278,6 +280,63 @@ fn curl_insecure(backend: Backend) {
     );
     assert_eq!(output.stdout, b"Hello, World!Hello, World!");
     let _ = std::io::stderr().flush();
+}
+
+/// `openssl s_client` over TLS 1.2 asks to renegotiate (its `R`
+/// command) between two requests: the server answers the first, refuses
+/// the renegotiation with a `no_renegotiation` warning, as nginx does,
+/// and sends no fatal alert; OpenSSL's client then gives up by itself.
+fn openssl_renegotiation_is_refused_with_a_warning(backend: Backend) {
+    let available = Command::new("openssl").arg("version").output().is_ok();
+    if !available {
+        eprintln!("openssl is not installed: skipping");
+        return;
+    }
+    let pki = Pki::new();
+    let server = localhost(backend, &pki);
+    let mut child = Command::new("openssl")
+        .args([
+            "s_client",
+            "-tls1_2",
+            "-crlf",
+            "-msg",
+            "-servername",
+            "localhost",
+        ])
+        .args(["-connect", &server.addr().to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"GET / HTTP/1.1\nHost: t\n\n").unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    stdin.write_all(b"R\n").unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    drop(stdin);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "openssl s_client did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("Hello, World!"), "{text}");
+    // The first handshake's ClientHello, and the renegotiation's.
+    let hellos = text
+        .lines()
+        .filter(|line| line.starts_with(">>>") && line.ends_with("ClientHello"));
+    assert_eq!(hellos.count(), 2, "{text}");
+    let from_server: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("<<<") && line.contains("Alert"))
+        .collect();
+    assert_eq!(from_server.len(), 1, "{text}");
+    assert!(
+        from_server[0].contains("warning no_renegotiation"),
+        "{text}"
+    );
 }
 
 /// Bytes of the file: many records, and not a multiple of a record.

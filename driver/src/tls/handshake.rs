@@ -111,7 +111,9 @@ pub(super) fn advance<S: Socket>(
             }
             Step::Blocked | Step::Writable => {
                 // Show rustls the next record, if it is all there.
-                match record::header(&input.bytes[input.offered..input.end])? {
+                let header = record::header(&input.bytes[input.offered..input.end])
+                    .map_err(|_| record::invalid("a TLS record longer than the limit"))?;
+                match header {
                     Some((_, len)) if input.end - input.offered >= record::HEADER + len => {
                         input.offered += record::HEADER + len;
                     }

@@ -40,9 +40,13 @@
 //! Server::bind("0.0.0.0:443")?.tls(tls).run(App)?;
 //! ```
 
+mod alert;
 mod buffers;
 mod config;
+#[cfg(any(test, fuzzing))]
+mod fixed;
 mod handshake;
+mod messages;
 mod record;
 mod sni;
 mod socket;
@@ -54,12 +58,21 @@ use std::io;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+pub use alert::TlsError;
 pub use buffers::{DEFAULT_KEPT, record_buffers_allocated};
 pub use config::{DEFAULT_HANDSHAKE_TIMEOUT, Identity, TlsBuilder, Versions};
 pub use rustls;
 use rustls::server::UnbufferedServerConnection;
 use rustls::{ProtocolVersion, ServerConfig, SupportedCipherSuite};
 pub use socket::TlsSocket;
+
+/// The record layer alone, for the fuzz targets (`driver/fuzz`): a
+/// session past its handshake with fixed keys, and its peer.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::fixed::{KINDS, Peer, session};
+}
 
 use self::buffers::Records;
 use self::handshake::Handshake;

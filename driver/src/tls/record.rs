@@ -14,6 +14,8 @@ use std::ops::Range;
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use rustls::ConnectionTrafficSecrets;
 
+use super::alert::TlsError;
+
 /// A record's header: type, legacy version, length.
 pub(super) const HEADER: usize = 5;
 /// The most plaintext one record carries (2¹⁴ bytes).
@@ -106,7 +108,7 @@ impl Keys {
     }
 
     /// Keys for `algorithm` from the raw `key` and `iv`.
-    fn with(
+    pub(super) fn with(
         algorithm: &'static aead::Algorithm,
         key: &[u8],
         iv: &[u8],
@@ -142,24 +144,32 @@ impl Keys {
         nonce
     }
 
-    /// Moves on to the next sequence number.
+    /// Sets the next record's sequence number (tests: a key near its
+    /// limit).
+    #[cfg(test)]
+    pub(super) fn set_seq(&mut self, seq: u64) {
+        self.seq = seq;
+    }
+
+    /// Moves on to the next sequence number; `None` once they are
+    /// exhausted (RFC 8446 §5.3: they never wrap), and the key then seals
+    /// and opens no more.
     #[inline]
-    fn advance(&mut self) -> io::Result<()> {
-        self.seq = self
-            .seq
-            .checked_add(1)
-            .ok_or_else(|| io::Error::other("TLS sequence numbers exhausted"))?;
-        Ok(())
+    fn advance(&mut self) -> Option<()> {
+        self.seq = self.seq.checked_add(1)?;
+        Some(())
     }
 }
 
-/// TLS 1.2's additional data: sequence number, type, version, length.
+/// TLS 1.2's additional data: sequence number, type, version (as the
+/// record's header gives it: a record whose version was altered does not
+/// authenticate), length.
 #[inline]
-fn tls12_aad(seq: u64, typ: u8, len: usize) -> [u8; 13] {
+fn tls12_aad(seq: u64, typ: u8, version: [u8; 2], len: usize) -> [u8; 13] {
     let mut aad = [0u8; 13];
     aad[..8].copy_from_slice(&seq.to_be_bytes());
     aad[8] = typ;
-    aad[9..11].copy_from_slice(&[3, 3]);
+    aad[9..11].copy_from_slice(&version);
     aad[11..].copy_from_slice(&(len as u16).to_be_bytes());
     aad
 }
@@ -177,6 +187,18 @@ pub(super) fn seal(
     len: usize,
 ) -> io::Result<usize> {
     debug_assert!(len <= MAX_PLAINTEXT);
+    seal_any(shape, keys, typ, out, len)
+}
+
+/// [`seal`] for any length that fits a record's length field: a peer
+/// breaking the limit, in tests and fuzzing.
+pub(super) fn seal_any(
+    shape: Shape,
+    keys: &mut Keys,
+    typ: u8,
+    out: &mut [u8],
+    len: usize,
+) -> io::Result<usize> {
     let total = len + shape.overhead();
     let payload = total - HEADER;
     let out = &mut out[..total];
@@ -202,19 +224,20 @@ pub(super) fn seal(
             body[..EXPLICIT_NONCE].copy_from_slice(&nonce[4..]);
             keys.key.seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(tls12_aad(keys.seq, typ, len)),
+                Aad::from(tls12_aad(keys.seq, typ, [3, 3], len)),
                 &mut body[EXPLICIT_NONCE..EXPLICIT_NONCE + len],
             )
         }
         Shape::Tls12Chacha => keys.key.seal_in_place_separate_tag(
             Nonce::assume_unique_for_key(nonce),
-            Aad::from(tls12_aad(keys.seq, typ, len)),
+            Aad::from(tls12_aad(keys.seq, typ, [3, 3], len)),
             &mut body[..len],
         ),
     }
     .map_err(|_| io::Error::other("TLS record sealing failed"))?;
     body[payload - TAG..].copy_from_slice(tag.as_ref());
-    keys.advance()?;
+    keys.advance()
+        .ok_or_else(|| io::Error::other("TLS sequence numbers exhausted"))?;
     Ok(total)
 }
 
@@ -225,13 +248,15 @@ pub(super) fn seal(
 ///
 /// For a payload longer than any record may be (`record_overflow`).
 #[inline]
-pub(super) fn header(bytes: &[u8]) -> io::Result<Option<(u8, usize)>> {
+pub(super) fn header(bytes: &[u8]) -> Result<Option<(u8, usize)>, TlsError> {
     let Some(header) = bytes.get(..HEADER) else {
         return Ok(None);
     };
     let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
     if len > MAX_CIPHERTEXT {
-        return Err(invalid("a TLS record longer than the limit"));
+        return Err(TlsError::record_overflow(
+            "a record longer than 2^14 + 256 bytes",
+        ));
     }
     Ok(Some((header[0], len)))
 }
@@ -241,21 +266,27 @@ pub(super) fn header(bytes: &[u8]) -> io::Result<Option<(u8, usize)>> {
 ///
 /// # Errors
 ///
-/// A record that does not authenticate (`bad_record_mac`), is too short,
-/// carries too much plaintext, or (TLS 1.3) is not `application_data` on
-/// the outside or has no content type inside.
+/// A record that does not authenticate or is too short to
+/// (`bad_record_mac`), carries too much plaintext (`record_overflow`), is
+/// of a content type not expected after the handshake (TLS 1.3: not
+/// `application_data` on the outside, or with no content type inside:
+/// `unexpected_message`). `record` must hold its header and no more than
+/// its payload.
 pub(super) fn open(
     shape: Shape,
     keys: &mut Keys,
     record: &mut [u8],
-) -> io::Result<(u8, Range<usize>)> {
+) -> Result<(u8, Range<usize>), TlsError> {
     let typ = record[0];
+    let version = [record[1], record[2]];
     let (header, payload) = record.split_at_mut(HEADER);
     let nonce = keys.nonce();
     let (typ, range) = match shape {
         Shape::Tls13 => {
             if typ != APPLICATION_DATA {
-                return Err(invalid("an unprotected TLS record after the handshake"));
+                return Err(TlsError::unexpected(
+                    "a record not protected after the handshake",
+                ));
             }
             let inner = keys
                 .key
@@ -264,61 +295,70 @@ pub(super) fn open(
                     Aad::from(&*header),
                     payload,
                 )
-                .map_err(|_| bad_mac())?;
+                .map_err(|_| TlsError::bad_record_mac())?;
+            // TLSInnerPlaintext: content, type, padding; at most 2^14 + 1
+            // bytes (RFC 8446 §5.4), padding included.
+            if inner.len() > MAX_PLAINTEXT + 1 {
+                return Err(TlsError::record_overflow(
+                    "a record of more than 2^14 + 1 bytes of inner plaintext",
+                ));
+            }
             // The content type is the last byte that is not padding.
             let Some(end) = inner.iter().rposition(|&byte| byte != 0) else {
-                return Err(invalid("a TLS record with no content type"));
+                return Err(TlsError::unexpected("a record with no content type"));
             };
-            if end > MAX_PLAINTEXT {
-                return Err(invalid("a TLS record longer than the limit"));
-            }
             (inner[end], HEADER..HEADER + end)
+        }
+        Shape::Tls12Gcm | Shape::Tls12Chacha
+            if !matches!(typ, ALERT | HANDSHAKE | APPLICATION_DATA) =>
+        {
+            return Err(TlsError::unexpected(
+                "a record of a content type not expected after the handshake",
+            ));
         }
         Shape::Tls12Gcm => {
             let Some(len) = payload.len().checked_sub(EXPLICIT_NONCE + TAG) else {
-                return Err(bad_mac());
+                return Err(TlsError::bad_record_mac());
             };
             let mut nonce = nonce;
             nonce[4..].copy_from_slice(&payload[..EXPLICIT_NONCE]);
             keys.key
                 .open_in_place(
                     Nonce::assume_unique_for_key(nonce),
-                    Aad::from(tls12_aad(keys.seq, typ, len)),
+                    Aad::from(tls12_aad(keys.seq, typ, version, len)),
                     &mut payload[EXPLICIT_NONCE..],
                 )
-                .map_err(|_| bad_mac())?;
+                .map_err(|_| TlsError::bad_record_mac())?;
             let start = HEADER + EXPLICIT_NONCE;
             (typ, start..start + len)
         }
         Shape::Tls12Chacha => {
             let Some(len) = payload.len().checked_sub(TAG) else {
-                return Err(bad_mac());
+                return Err(TlsError::bad_record_mac());
             };
             keys.key
                 .open_in_place(
                     Nonce::assume_unique_for_key(nonce),
-                    Aad::from(tls12_aad(keys.seq, typ, len)),
+                    Aad::from(tls12_aad(keys.seq, typ, version, len)),
                     payload,
                 )
-                .map_err(|_| bad_mac())?;
+                .map_err(|_| TlsError::bad_record_mac())?;
             (typ, HEADER..HEADER + len)
         }
     };
     if range.len() > MAX_PLAINTEXT {
-        return Err(invalid("a TLS record longer than the limit"));
+        return Err(TlsError::record_overflow(
+            "a record of more than 2^14 bytes of plaintext",
+        ));
     }
-    keys.advance()?;
+    keys.advance()
+        .ok_or(TlsError::internal("sequence numbers exhausted"))?;
     Ok((typ, range))
 }
 
 /// An `InvalidData` error saying `what`.
 pub(super) fn invalid(what: &'static str) -> io::Error {
     io::Error::new(ErrorKind::InvalidData, what)
-}
-
-/// A record that did not authenticate.
-fn bad_mac() -> io::Error {
-    invalid("a TLS record that does not authenticate (bad_record_mac)")
 }
 
 #[cfg(test)]
@@ -385,6 +425,35 @@ mod tests {
             let mut replay = out[..n].to_vec();
             open(shape, &mut rx, &mut out[..n]).unwrap();
             assert!(open(shape, &mut rx, &mut replay).is_err());
+        }
+    }
+
+    #[test]
+    fn every_byte_of_a_record_is_authenticated() {
+        // The header too: a TLS 1.2 record's version is in its additional
+        // data as received (once taken whatever it said: a fuzzing find).
+        for (shape, which) in [
+            (Shape::Tls13, 0),
+            (Shape::Tls12Gcm, 1),
+            (Shape::Tls12Chacha, 2),
+        ] {
+            let mut tx = keys(which, 0);
+            let mut out = vec![0u8; MAX_RECORD];
+            let n = seal(shape, &mut tx, APPLICATION_DATA, &mut out, 20).unwrap();
+            for at in 0..n {
+                // The length is the framing's: another one is another record.
+                if (3..5).contains(&at) {
+                    continue;
+                }
+                let mut tampered = out[..n].to_vec();
+                tampered[at] ^= 1;
+                let result = open(shape, &mut keys(which, 0), &mut tampered);
+                assert!(
+                    result.is_err(),
+                    "{shape:?}: byte {at} altered, yet it opens"
+                );
+            }
+            assert!(open(shape, &mut keys(which, 0), &mut out[..n]).is_ok());
         }
     }
 

@@ -61,11 +61,15 @@ impl<'a, S: Socket> TlsSocket<'a, S> {
 
     /// One step on the records received: the handshake as far as they
     /// take it (sending its answers as the socket takes them), or the
-    /// next record opened.
+    /// next record opened. A record the connection fails on has the fatal
+    /// alert it owes sent after the records waiting, as far as the socket
+    /// takes it now, and nothing after it: the connection's TLS state is
+    /// gone.
     fn process(&mut self) -> io::Result<Step> {
         let TlsSocket { inner, session } = self;
         let records = session.records.get_or_insert_with(buffers::take);
-        let handshaking = matches!(session.phase, Phase::Handshake(_));
+        // Whether records sealed in this step go out at once.
+        let mut answer = matches!(session.phase, Phase::Handshake(_));
         let step = match &mut session.phase {
             Phase::Handshake(handshake) => {
                 match handshake::advance(&mut handshake.conn, records, inner) {
@@ -75,17 +79,27 @@ impl<'a, S: Socket> TlsSocket<'a, S> {
                     Err(error) => Err(error),
                 }
             }
-            Phase::Traffic(traffic) => match traffic.open_next(&mut records.input) {
-                Ok(Opened::Data | Opened::Control) => Ok(Step::Again),
+            Phase::Traffic(traffic) => match traffic.open_next(records) {
+                Ok(Opened::Data) => Ok(Step::Again),
+                Ok(Opened::Control) => {
+                    // A warning sealed in answer (a refused renegotiation).
+                    answer = records.output.has_output();
+                    Ok(Step::Again)
+                }
                 Ok(Opened::NeedInput) => Ok(Step::NeedInput),
                 Ok(Opened::End) => Ok(Step::End),
-                Err(error) => Err(error),
+                Err(error) => {
+                    traffic.fail(&mut records.output, &error);
+                    session.phase = Phase::Failed;
+                    let _ = self.send_what_fits();
+                    return Err(error.into());
+                }
             },
             Phase::Failed => Err(failed()),
         };
         match step {
             Ok(step) => {
-                if handshaking {
+                if answer {
                     // The handshake's answers go out at once: the peer
                     // waits for them (and a blocking socket is read next).
                     self.send_what_fits()?;
@@ -197,7 +211,15 @@ impl<S: Socket> Socket for TlsSocket<'_, S> {
         let mut current: &[u8] = &[];
         let mut taken = 0;
         loop {
-            let (at, room) = traffic.prepare(output)?;
+            let (at, room) = match traffic.prepare(output) {
+                Ok(room) => room,
+                Err(error) => {
+                    // What was sealed last (`close_notify` for a key at
+                    // its limit) goes out as far as the socket takes it.
+                    let _ = output.send(inner);
+                    return Err(error);
+                }
+            };
             let mut len = 0;
             while len < room {
                 if current.is_empty() {
@@ -235,7 +257,13 @@ impl<S: Socket> Socket for TlsSocket<'_, S> {
         self.flush()?;
         let (records, traffic, inner) = self.traffic()?;
         let output = &mut records.output;
-        let (at, room) = traffic.prepare(output)?;
+        let (at, room) = match traffic.prepare(output) {
+            Ok(room) => room,
+            Err(error) => {
+                let _ = output.send(inner);
+                return Err(error);
+            }
+        };
         let want = usize::try_from(region.len()).map_or(room, |len| len.min(room));
         if want == 0 {
             return Ok(0);

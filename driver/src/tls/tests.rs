@@ -21,6 +21,8 @@ use super::{Identity, TlsBuilder, TlsConfig, TlsSession};
 use crate::io::Socket;
 use crate::transport::{Session, Transport};
 
+mod failures;
+
 /// Both directions of a connection.
 #[derive(Default)]
 struct Wire {
@@ -438,24 +440,6 @@ fn a_full_socket_keeps_the_last_record_until_it_drains() {
         // little at a time.
         assert!(turns > 30, "{turns}");
     }
-}
-
-#[test]
-fn a_record_that_does_not_authenticate_fails_the_connection() {
-    let pki = pki();
-    let server = pki.server();
-    let mut pair = Pair::new(&server, pki.client(suites()[0]));
-    pair.handshake(b"x");
-    pair.client.writer().write_all(b"tampered").unwrap();
-    let mut out = Vec::new();
-    pair.client.write_tls(&mut out).unwrap();
-    let last = out.len() - 1;
-    out[last] ^= 0x40;
-    pair.wire.borrow_mut().up.extend(out);
-    let error = pair.server_read().unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::InvalidData);
-    // And stays failed.
-    assert!(pair.server_read().is_err());
 }
 
 #[test]

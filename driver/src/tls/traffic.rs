@@ -1,26 +1,43 @@
 //! A connection after its handshake: records opened and sealed in place
-//! by the record layer, with the keys rustls handed over, and the few
-//! records that are not application data (alerts, TLS 1.3 key updates).
+//! by the record layer, with the keys rustls handed over, and the records
+//! that are not application data: alerts, TLS 1.3 key updates, a TLS 1.2
+//! client's renegotiation (refused with a `no_renegotiation` warning, as
+//! nginx and rustls do), and the fatal alert a connection that fails
+//! sends last.
+//!
+//! A peer may keep a connection busy with records that give no data
+//! (empty records, warnings, key updates, pieces of handshake messages):
+//! those are bounded as rustls bounds them (see [`Temper`]).
 
 use std::io;
 
 use rustls::kernel::KernelConnection;
 use rustls::server::ServerConnectionData;
-use rustls::{ExtractedSecrets, ProtocolVersion, SupportedCipherSuite};
+use rustls::{AlertDescription, ExtractedSecrets, ProtocolVersion, SupportedCipherSuite};
 
-use super::buffers::{Input, Output};
-use super::record::{
-    self, ALERT, APPLICATION_DATA, HANDSHAKE, HEADER, Keys, MAX_PLAINTEXT, Shape, invalid,
-};
+use super::alert::TlsError;
+use super::buffers::{Output, Records};
+use super::messages::{Message, Reassembly};
+use super::record::{self, ALERT, APPLICATION_DATA, HANDSHAKE, HEADER, Keys, MAX_PLAINTEXT, Shape};
 
-/// `close_notify`.
-const CLOSE_NOTIFY: u8 = 0;
-/// `user_canceled`: a warning, ignored.
-const USER_CANCELED: u8 = 90;
-/// A fatal alert's level.
+/// An alert's `warning` level.
+const WARNING: u8 = 1;
+/// An alert's `fatal` level.
 const FATAL: u8 = 2;
 /// TLS 1.3's `key_update` handshake message.
 const KEY_UPDATE: u8 = 24;
+
+/// The most records in a row that give no application data: empty ones,
+/// alerts, key updates, pieces of handshake messages. rustls' bound on
+/// empty records and on key updates in a row (BoringSSL's on key updates,
+/// OpenSSL's on empty records).
+pub(super) const QUIET_RECORDS: u8 = 32;
+/// The most warning alerts a connection takes (rustls' and BoringSSL's
+/// bound; `close_notify` is not one).
+pub(super) const WARNINGS: u8 = 4;
+/// The renegotiations refused with a warning before one more ends the
+/// connection (rustls' bound).
+pub(super) const RENEGOTIATIONS: u8 = 1;
 
 /// One connection's state after its handshake.
 pub(super) struct Traffic {
@@ -32,33 +49,121 @@ pub(super) struct Traffic {
     rx: Keys,
     /// How many records one sending key may seal (the cipher suite's
     /// confidentiality limit, less a margin): TLS 1.3 then updates its
-    /// key, TLS 1.2 stops.
+    /// key, TLS 1.2 sends `close_notify` and stops.
     tx_limit: u64,
-    /// rustls' remains of the connection: the secrets' next generations.
-    kernel: KernelConnection<ServerConnectionData>,
+    /// Where the next keys come from.
+    secrets: Secrets,
     /// The ALPN protocol agreed on.
     alpn: Option<Box<[u8]>>,
-    /// The peer sent `close_notify`.
-    peer_closed: bool,
-    /// `close_notify` was sealed.
-    close_sent: bool,
-    /// The peer asked for a key update of ours (TLS 1.3): it goes before
-    /// the next record sealed.
-    key_update_owed: bool,
-    /// Key updates received since the last application data: a peer
-    /// sending only those is cut off past [`KEY_UPDATES`], as rustls does.
-    key_updates: u8,
+    /// What may still be sent.
+    sending: Sending,
+    /// Whether the peer sent `close_notify`.
+    receiving: Receiving,
+    /// A handshake message received in part.
+    reassembly: Reassembly,
+    /// What the peer may still do that gives no data.
+    temper: Temper,
 }
 
-/// The most key updates taken in a row with no application data between.
-const KEY_UPDATES: u8 = 32;
+/// What a connection may still send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sending {
+    /// Records of any kind.
+    Open,
+    /// The peer asked for a key update of ours (TLS 1.3): it goes before
+    /// the next record sealed.
+    KeyUpdateOwed,
+    /// Nothing: `close_notify` or a fatal alert was sealed last.
+    Closed,
+}
+
+/// Whether the peer may still send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Receiving {
+    /// Yes.
+    Open,
+    /// It sent `close_notify`: what follows is not read.
+    Closed,
+}
+
+/// Bounds on what a peer does that gives no application data, so that
+/// a stream of such records ends the connection (`unexpected_message`)
+/// instead of keeping its worker busy.
+#[derive(Clone, Copy, Debug)]
+struct Temper {
+    /// Records in a row with no application data.
+    quiet: u8,
+    /// Warning alerts still taken.
+    warnings_left: u8,
+    /// Renegotiations still refused with a warning.
+    renegotiations_left: u8,
+}
+
+/// Where the traffic secrets' next generations come from.
+// The small variant exists only in tests and fuzzing; `Traffic` is boxed.
+#[cfg_attr(any(test, fuzzing), allow(clippy::large_enum_variant))]
+pub(super) enum Secrets {
+    /// rustls' remains of the connection (its `KernelConnection`).
+    Kernel(KernelConnection<ServerConnectionData>),
+    /// No handshake behind them: fixed keys, the same again at each
+    /// update (tests and fuzzing).
+    #[cfg(any(test, fuzzing))]
+    Fixed(super::fixed::Fixed),
+}
+
+impl Secrets {
+    /// The protocol version.
+    fn protocol_version(&self) -> ProtocolVersion {
+        match self {
+            Secrets::Kernel(kernel) => kernel.protocol_version(),
+            #[cfg(any(test, fuzzing))]
+            Secrets::Fixed(fixed) => fixed.protocol_version(),
+        }
+    }
+
+    /// The cipher suite.
+    fn cipher_suite(&self) -> SupportedCipherSuite {
+        match self {
+            Secrets::Kernel(kernel) => kernel.negotiated_cipher_suite(),
+            #[cfg(any(test, fuzzing))]
+            Secrets::Fixed(fixed) => fixed.cipher_suite(),
+        }
+    }
+
+    /// The peer's next key.
+    fn next_rx(&mut self) -> Result<Keys, TlsError> {
+        match self {
+            Secrets::Kernel(kernel) => {
+                let (seq, secrets) = kernel
+                    .update_rx_secret()
+                    .map_err(|_| TlsError::internal("no next key for the peer"))?;
+                Keys::new(seq, &secrets).map_err(|_| TlsError::internal("a key of no use"))
+            }
+            #[cfg(any(test, fuzzing))]
+            Secrets::Fixed(fixed) => Ok(fixed.client_keys()),
+        }
+    }
+
+    /// Our next key.
+    fn next_tx(&mut self) -> io::Result<Keys> {
+        match self {
+            Secrets::Kernel(kernel) => {
+                let (seq, secrets) = kernel.update_tx_secret().map_err(io::Error::other)?;
+                Keys::new(seq, &secrets)
+            }
+            #[cfg(any(test, fuzzing))]
+            Secrets::Fixed(fixed) => Ok(fixed.server_keys()),
+        }
+    }
+}
 
 /// What opening the next record gave.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Opened {
-    /// Plaintext (perhaps none) waits in the input.
+    /// Plaintext waits in the input.
     Data,
-    /// A record of the protocol's own was handled.
+    /// A record of no application data was handled (a record to send
+    /// may wait in the output: a refused renegotiation's warning).
     Control,
     /// No whole record is there.
     NeedInput,
@@ -83,33 +188,51 @@ impl Traffic {
             (_, rustls::ConnectionTrafficSecrets::Chacha20Poly1305 { .. }) => Shape::Tls12Chacha,
             _ => Shape::Tls12Gcm,
         };
-        let limit = match kernel.negotiated_cipher_suite() {
+        let tx = Keys::new(*tx_seq, tx)?;
+        let rx = Keys::new(secrets.rx.0, &secrets.rx.1)?;
+        Ok(Traffic::with(shape, tx, rx, Secrets::Kernel(kernel), alpn))
+    }
+
+    /// The record layer with `shape`, these keys and where the next come
+    /// from.
+    pub(super) fn with(
+        shape: Shape,
+        tx: Keys,
+        rx: Keys,
+        secrets: Secrets,
+        alpn: Option<Box<[u8]>>,
+    ) -> Traffic {
+        let limit = match secrets.cipher_suite() {
             SupportedCipherSuite::Tls13(suite) => suite.common.confidentiality_limit,
             SupportedCipherSuite::Tls12(suite) => suite.common.confidentiality_limit,
         };
-        Ok(Traffic {
+        Traffic {
             shape,
-            tx: Keys::new(*tx_seq, tx)?,
-            rx: Keys::new(secrets.rx.0, &secrets.rx.1)?,
+            tx,
+            rx,
             // A margin below the limit, as rustls keeps one.
             tx_limit: limit.saturating_sub(limit / 16),
-            kernel,
+            secrets,
             alpn,
-            peer_closed: false,
-            close_sent: false,
-            key_update_owed: false,
-            key_updates: 0,
-        })
+            sending: Sending::Open,
+            receiving: Receiving::Open,
+            reassembly: Reassembly::Idle,
+            temper: Temper {
+                quiet: 0,
+                warnings_left: WARNINGS,
+                renegotiations_left: RENEGOTIATIONS,
+            },
+        }
     }
 
     /// The protocol version.
     pub(super) fn protocol_version(&self) -> ProtocolVersion {
-        self.kernel.protocol_version()
+        self.secrets.protocol_version()
     }
 
     /// The cipher suite.
     pub(super) fn cipher_suite(&self) -> SupportedCipherSuite {
-        self.kernel.negotiated_cipher_suite()
+        self.secrets.cipher_suite()
     }
 
     /// The ALPN protocol agreed on, if any.
@@ -117,18 +240,27 @@ impl Traffic {
         self.alpn.as_deref()
     }
 
-    /// Opens the next record in `input`, if it is all there: its
-    /// plaintext, if application data, waits in `input.plain`.
+    /// Our keys, the peer's and how many records ours may seal (tests:
+    /// keys near their limit).
+    #[cfg(test)]
+    pub(super) fn keys(&mut self) -> (&mut Keys, &mut Keys, u64) {
+        (&mut self.tx, &mut self.rx, self.tx_limit)
+    }
+
+    /// Opens the next record in the input, if it is all there: its
+    /// plaintext, if application data, waits in `records.input.plain`;
+    /// a warning it answers (a refused renegotiation) in the output.
     ///
     /// # Errors
     ///
-    /// A record that does not open, a fatal alert, a message the
-    /// connection cannot take (a TLS 1.2 renegotiation, a TLS 1.3
-    /// handshake message other than a key update).
-    pub(super) fn open_next(&mut self, input: &mut Input) -> io::Result<Opened> {
-        if self.peer_closed {
+    /// A record that does not open, a fatal alert from the peer, a record
+    /// or message the connection does not take (see [`TlsError`]). The
+    /// caller then seals the alert owed ([`fail`](Self::fail)).
+    pub(super) fn open_next(&mut self, records: &mut Records) -> Result<Opened, TlsError> {
+        if self.receiving == Receiving::Closed {
             return Ok(Opened::End);
         }
+        let Records { input, output } = records;
         let Some((_, len)) = record::header(&input.bytes[input.start..input.end])? else {
             return Ok(Opened::NeedInput);
         };
@@ -143,69 +275,111 @@ impl Traffic {
             &mut input.bytes[at..at + HEADER + len],
         )?;
         let plain = at + range.start..at + range.end;
+        if typ != HANDSHAKE && !self.reassembly.is_idle() {
+            return Err(TlsError::unexpected(
+                "a record between the pieces of a handshake message",
+            ));
+        }
+        if typ == APPLICATION_DATA && !plain.is_empty() {
+            self.temper.quiet = 0;
+            input.plain = plain;
+            return Ok(Opened::Data);
+        }
+        self.temper.quiet += 1;
+        if self.temper.quiet > QUIET_RECORDS {
+            return Err(TlsError::unexpected(
+                "too many records in a row with no application data",
+            ));
+        }
         match typ {
-            APPLICATION_DATA => {
-                self.key_updates = 0;
-                input.plain = plain;
-                Ok(Opened::Data)
-            }
+            APPLICATION_DATA => Ok(Opened::Control),
             ALERT => self.alert(&input.bytes[plain]),
             HANDSHAKE => {
-                self.handshake_message(&input.bytes[plain])?;
-                Ok(Opened::Control)
+                let tls13 = self.shape == Shape::Tls13;
+                let mut reassembly = self.reassembly;
+                let read = reassembly.read(tls13, &input.bytes[plain], |message| {
+                    self.handshake_message(message, output)
+                });
+                self.reassembly = reassembly;
+                read.map(|()| Opened::Control)
             }
-            _ => Err(invalid("an unexpected TLS record after the handshake")),
+            _ => Err(TlsError::unexpected(
+                "a record of a content type not expected after the handshake",
+            )),
         }
     }
 
-    /// An alert: `close_notify` ends the stream, a warning is ignored, a
-    /// fatal one (every other in TLS 1.3) fails the connection.
-    fn alert(&mut self, alert: &[u8]) -> io::Result<Opened> {
+    /// An alert: `close_notify` ends the stream; a warning (in TLS 1.3,
+    /// only `user_canceled` is one) is taken, up to [`WARNINGS`]; any
+    /// other fails the connection, with nothing sent back.
+    fn alert(&mut self, alert: &[u8]) -> Result<Opened, TlsError> {
         let &[level, description] = alert else {
-            return Err(invalid("a TLS alert of the wrong length"));
+            return Err(TlsError::decode("an alert of the wrong length"));
         };
-        if description == CLOSE_NOTIFY {
-            self.peer_closed = true;
+        if level != WARNING && level != FATAL {
+            return Err(TlsError::illegal("an alert of an unknown level"));
+        }
+        let description = AlertDescription::from(description);
+        if description == AlertDescription::CloseNotify {
+            self.receiving = Receiving::Closed;
             return Ok(Opened::End);
         }
+        // RFC 8446 §6: every TLS 1.3 alert is an error whatever its
+        // level, but for `user_canceled` (and `close_notify`).
         let warning = match self.shape {
-            Shape::Tls13 => description == USER_CANCELED,
-            Shape::Tls12Gcm | Shape::Tls12Chacha => level != FATAL,
+            Shape::Tls13 => description == AlertDescription::UserCanceled,
+            Shape::Tls12Gcm | Shape::Tls12Chacha => level == WARNING,
         };
-        if warning {
-            Ok(Opened::Control)
-        } else {
-            Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "the peer sent a fatal TLS alert",
-            ))
+        if !warning {
+            return Err(TlsError::PeerAlert(description));
+        }
+        if self.temper.warnings_left == 0 {
+            return Err(TlsError::unexpected("too many warning alerts"));
+        }
+        self.temper.warnings_left -= 1;
+        Ok(Opened::Control)
+    }
+
+    /// A handshake message received whole: a key update takes the
+    /// peer's next key (and owes one of ours if asked); a renegotiation
+    /// is refused with a `no_renegotiation` warning, once.
+    fn handshake_message(&mut self, message: Message, output: &mut Output) -> Result<(), TlsError> {
+        match message {
+            Message::KeyUpdate { requested } => {
+                self.rx = self.secrets.next_rx()?;
+                if requested && self.sending == Sending::Open {
+                    self.sending = Sending::KeyUpdateOwed;
+                }
+                Ok(())
+            }
+            Message::ClientHello => {
+                if self.temper.renegotiations_left == 0 {
+                    return Err(TlsError::unexpected(
+                        "a renegotiation asked again after it was refused",
+                    ));
+                }
+                self.temper.renegotiations_left -= 1;
+                if self.sending == Sending::Closed {
+                    return Ok(());
+                }
+                let no_renegotiation = u8::from(AlertDescription::NoRenegotiation);
+                self.seal_control(output, ALERT, &[WARNING, no_renegotiation])
+                    .map_err(|_| TlsError::internal("no room for a warning"))
+            }
         }
     }
 
-    /// A handshake message after the handshake: only a TLS 1.3 key
-    /// update is taken (the peer's new key opens its next record; an
-    /// update asked of ours is owed before our next record).
-    fn handshake_message(&mut self, message: &[u8]) -> io::Result<()> {
-        if self.shape != Shape::Tls13 {
-            return Err(invalid("a TLS 1.2 renegotiation (not supported)"));
+    /// After `error`: seals the fatal alert it owes the peer, if any, as
+    /// the last record the connection sends (if there is room for it
+    /// after the records waiting; there always is, as those are at most
+    /// a record of data and a few alerts and key updates).
+    pub(super) fn fail(&mut self, output: &mut Output, error: &TlsError) {
+        if let Some(alert) = error.alert_to_send() {
+            if self.sending != Sending::Closed {
+                let _ = self.seal_control(output, ALERT, &[FATAL, u8::from(alert)]);
+            }
         }
-        // One key update, alone at the end of its record (RFC 8446 §5.1).
-        let &[KEY_UPDATE, 0, 0, 1, request] = message else {
-            return Err(invalid("an unexpected TLS handshake message"));
-        };
-        if request > 1 {
-            return Err(invalid("a TLS key update of an unknown kind"));
-        }
-        self.key_updates += 1;
-        if self.key_updates > KEY_UPDATES {
-            return Err(invalid("too many TLS key updates"));
-        }
-        let (seq, secrets) = self.kernel.update_rx_secret().map_err(io::Error::other)?;
-        self.rx = Keys::new(seq, &secrets)?;
-        if request == 1 {
-            self.key_update_owed = true;
-        }
-        Ok(())
+        self.sending = Sending::Closed;
     }
 
     /// Where the plaintext of the next record goes in `output`, and how
@@ -214,15 +388,25 @@ impl Traffic {
     ///
     /// # Errors
     ///
-    /// If `close_notify` was sent, or a TLS 1.2 key reached its limit.
+    /// `BrokenPipe` once `close_notify` or a fatal alert was sent, or when
+    /// a TLS 1.2 key reaches its limit (`close_notify` is sealed then).
     pub(super) fn prepare(&mut self, output: &mut Output) -> io::Result<(usize, usize)> {
-        if self.close_sent {
+        if self.sending == Sending::Closed {
             return Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
-                "TLS close_notify was sent",
+                "the TLS connection sends no more (close_notify or a fatal alert was sent)",
             ));
         }
-        if self.key_update_owed || self.tx.seq() >= self.tx_limit {
+        if self.sending == Sending::KeyUpdateOwed || self.tx.seq() >= self.tx_limit {
+            if self.shape != Shape::Tls13 {
+                // TLS 1.2 has no key update: the connection ends cleanly
+                // before its key says too much, as rustls ends it.
+                self.seal_close_notify(output)?;
+                return Err(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "the TLS 1.2 key reached its limit: close_notify was sent",
+                ));
+            }
             self.update_tx_key(output)?;
         }
         output.compact();
@@ -251,25 +435,21 @@ impl Traffic {
     /// Seals `close_notify` into `output`, once; nothing is sealed after
     /// it.
     pub(super) fn seal_close_notify(&mut self, output: &mut Output) -> io::Result<()> {
-        if self.close_sent {
+        if self.sending == Sending::Closed {
             return Ok(());
         }
-        self.seal_control(output, ALERT, &[1, CLOSE_NOTIFY])?;
-        self.close_sent = true;
+        let close_notify = u8::from(AlertDescription::CloseNotify);
+        self.seal_control(output, ALERT, &[WARNING, close_notify])?;
+        self.sending = Sending::Closed;
         Ok(())
     }
 
     /// Sends a key update (not asking for the peer's) under the current
-    /// key, then takes the next one (TLS 1.3; TLS 1.2 has none, and its
-    /// key may seal no more).
+    /// key, then takes the next one (TLS 1.3).
     fn update_tx_key(&mut self, output: &mut Output) -> io::Result<()> {
-        if self.shape != Shape::Tls13 {
-            return Err(io::Error::other("TLS 1.2 key exhausted"));
-        }
         self.seal_control(output, HANDSHAKE, &[KEY_UPDATE, 0, 0, 1, 0])?;
-        let (seq, secrets) = self.kernel.update_tx_secret().map_err(io::Error::other)?;
-        self.tx = Keys::new(seq, &secrets)?;
-        self.key_update_owed = false;
+        self.tx = self.secrets.next_tx()?;
+        self.sending = Sending::Open;
         Ok(())
     }
 
