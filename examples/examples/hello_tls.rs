@@ -12,7 +12,9 @@
 //! Options: `--tls-cert FILE`, `--tls-key FILE` (both required),
 //! `--port N` (default 8443), `--backend epoll|std` (default epoll on
 //! Linux), `--workers N`, `--body-file FILE` (answer `GET /` with the
-//! file's bytes instead of "Hello, World!", as `hello` does).
+//! file's bytes instead of "Hello, World!", as `hello` does), `--http2`
+//! (offer `h2` before `http/1.1` by ALPN: HTTP/2 to the clients that
+//! choose it).
 
 use std::process::exit;
 
@@ -32,13 +34,15 @@ struct Args {
     workers: Option<usize>,
     /// What `GET /` answers, if not "Hello, World!".
     body_file: Option<String>,
+    /// Offer HTTP/2 by ALPN.
+    http2: bool,
 }
 
 /// Says what is wrong and how to call, then exits.
 fn usage(problem: &str) -> ! {
     eprintln!("hello_tls: {problem}");
     eprintln!(
-        "options: --tls-cert FILE --tls-key FILE [--port N (default 8443)] [--backend epoll|std] [--workers N] [--body-file FILE]"
+        "options: --tls-cert FILE --tls-key FILE [--port N (default 8443)] [--backend epoll|std] [--workers N] [--body-file FILE] [--http2]"
     );
     exit(2)
 }
@@ -53,6 +57,7 @@ fn args() -> Args {
     };
     let mut workers = None;
     let mut body_file = None;
+    let mut http2 = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -76,6 +81,7 @@ fn args() -> Args {
                 );
             }
             "--body-file" => body_file = Some(value()),
+            "--http2" => http2 = true,
             other => usage(&format!("unknown option {other}")),
         }
     }
@@ -86,12 +92,22 @@ fn args() -> Args {
         backend,
         workers,
         body_file,
+        http2,
     }
 }
 
 fn main() -> std::io::Result<()> {
     let args = args();
-    let tls = peregrine_std::tls::TlsConfig::from_pem_files(&args.cert, &args.key)?;
+    let tls = if args.http2 {
+        peregrine_std::tls::TlsConfig::builder()
+            .identity(peregrine_std::tls::Identity::from_pem_files(
+                &args.cert, &args.key,
+            )?)
+            .alpn(&[b"h2", b"http/1.1"])
+            .build()?
+    } else {
+        peregrine_std::tls::TlsConfig::from_pem_files(&args.cert, &args.key)?
+    };
     let addr = ("0.0.0.0", args.port);
     let hello = match &args.body_file {
         // Read once, kept for the server's life.
