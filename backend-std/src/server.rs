@@ -8,7 +8,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, Scope, ScopedJoinHandle, Thread};
 use std::time::Duration;
 
-use peregrine_core::{Config, Handler};
+use peregrine_core::{Config, H2c, Handler};
 use peregrine_driver::clock::Clock;
 use peregrine_driver::{ShutdownHandle, Stats, Waker};
 
@@ -76,8 +76,8 @@ pub struct ServerWith<const READ: usize, const WRITE: usize, const MAX_HEADERS: 
     grace: Duration,
     /// Shut down on SIGINT and SIGTERM.
     signals: bool,
-    /// Serve HTTP/2 with prior knowledge (h2c).
-    http2: bool,
+    /// Whether HTTP/2 is served with prior knowledge (h2c).
+    h2c: H2c,
     /// Shutdown and statistics, shared with handles.
     handle: ShutdownHandle,
     /// HTTPS, if set.
@@ -116,7 +116,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             config: Config::DEFAULT,
             grace: Duration::from_secs(10),
             signals: true,
-            http2: false,
+            h2c: H2c::Off,
             handle: ShutdownHandle::without_slots(),
             #[cfg(feature = "tls")]
             tls: None,
@@ -194,16 +194,18 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Whether HTTP/2 is served with prior knowledge (h2c, RFC 9113
-    /// §3.3) on this port: a connection whose first bytes are the HTTP/2
-    /// client preface goes on in HTTP/2 on its thread, any other is
-    /// HTTP/1.1 as before (default no). Over TLS, HTTP/2 is served to the
-    /// clients that choose `h2` by ALPN whenever the TLS configuration
-    /// offers it. [`run`](Self::run) fails with
-    /// [`io::ErrorKind::InvalidInput`] for buffers smaller than HTTP/2
-    /// needs ([`MIN_READ`](peregrine_core::h2::server::MIN_READ),
+    /// §3.3) on this port (default [`H2c::Off`]): [`H2c::Beside`] serves
+    /// HTTP/2 to the connections whose first bytes are the client preface
+    /// (on their thread) and HTTP/1.1 to the others, [`H2c::Only`] makes
+    /// an HTTP/2-only port (anything else is answered `505`). Overrides
+    /// [`Config::h2c`]. Over TLS, HTTP/2 is served to the clients that
+    /// choose `h2` by ALPN whenever the TLS configuration offers it.
+    /// [`run`](Self::run) fails with [`io::ErrorKind::InvalidInput`] for
+    /// buffers smaller than HTTP/2 needs
+    /// ([`MIN_READ`](peregrine_core::h2::server::MIN_READ),
     /// [`MIN_WRITE`](peregrine_core::h2::server::MIN_WRITE)).
-    pub fn http2(mut self, on: bool) -> Self {
-        self.http2 = on;
+    pub fn h2c(mut self, h2c: H2c) -> Self {
+        self.h2c = h2c;
         self
     }
 
@@ -239,18 +241,22 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             config,
             grace,
             signals,
-            http2,
+            h2c,
             handle,
             #[cfg(feature = "tls")]
             tls,
         } = self;
         let mut config = config;
-        config.h2c |= http2;
+        if h2c != H2c::Off {
+            config.h2c = h2c;
+        }
         #[cfg(feature = "tls")]
         if let Some(tls) = &tls {
-            config.h2c |= tls.offers_http2();
+            if config.h2c == H2c::Off && tls.offers_http2() {
+                config.h2c = H2c::Beside;
+            }
         }
-        if config.h2c
+        if config.h2c != H2c::Off
             && !peregrine_driver::protocol::Http2Connection::<READ, WRITE, MAX_HEADERS>::BUFFERS_FIT
         {
             return Err(io::Error::new(

@@ -108,7 +108,7 @@ pub mod sse;
 pub mod ws;
 
 pub use connection::{
-    Backpressure, Config, Connection, ConnectionId, Counters, DeflatePolicy, Env, Interest,
+    Backpressure, Config, Connection, ConnectionId, Counters, DeflatePolicy, Env, H2c, Interest,
     IoBuffers, MAX_SLICES, PublishError, Slices, Suspended, TimerKind, Transmit,
 };
 pub use error::Error;

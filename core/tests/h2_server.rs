@@ -14,7 +14,7 @@ use peregrine_core::h2::hpack::{DecodeError, Decoder, Encoder, HeaderField};
 use peregrine_core::h2::server::{MAX_CONTINUATIONS, ServerConnection};
 use peregrine_core::spill::SpillArea;
 use peregrine_core::{
-    Config, Counters, Env, FileRegion, Handler, IoBuffers, Request, Response, Transmit,
+    Config, Counters, Env, FileRegion, H2c, Handler, IoBuffers, Request, Response, Transmit,
 };
 use support::{Keeper, file_bytes};
 
@@ -893,7 +893,7 @@ fn a_stream_depending_on_itself_is_reset_after_its_block_is_decoded() {
 fn a_plaintext_connection_opening_with_the_preface_goes_on_in_http2() {
     use peregrine_core::Connection;
     let config = Config {
-        h2c: true,
+        h2c: H2c::Beside,
         ..Config::DEFAULT
     };
     let mut counters = Counters::default();
@@ -935,15 +935,17 @@ fn a_plaintext_connection_opening_with_the_preface_goes_on_in_http2() {
         Frame::Settings(SettingsFrame::Parameters(_))
     ));
 
-    // Without h2c, the preface is a bad HTTP/1.1 request; a request
-    // starting with P is no preface.
+    // Without h2c, the preface is a bad HTTP/1.1 request; beside HTTP/1.1,
+    // a request starting with P is no preface; on an HTTP/2-only port, an
+    // HTTP/1.1 request is refused with 505 (and one that starts like the
+    // preface too, once it differs).
+    let post = &b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"[..];
+    let get = &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..];
     for (h2c, input, answer) in [
-        (false, &CLIENT_PREFACE[..], &b"HTTP/1.1 400"[..]),
-        (
-            true,
-            &b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"[..],
-            &b"HTTP/1.1 200"[..],
-        ),
+        (H2c::Off, &CLIENT_PREFACE[..], &b"HTTP/1.1 400"[..]),
+        (H2c::Beside, post, &b"HTTP/1.1 200"[..]),
+        (H2c::Only, get, &b"HTTP/1.1 505"[..]),
+        (H2c::Only, post, &b"HTTP/1.1 505"[..]),
     ] {
         let config = Config {
             h2c,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
-use peregrine_core::{Config, Handler};
+use peregrine_core::{Config, H2c, Handler};
 
 use crate::hub::{Shared, ShutdownHandle};
 use crate::mailbox::DEFAULT_MAILBOX_CAPACITY;
@@ -57,8 +57,8 @@ pub struct Server<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: u
     mailbox_capacity: usize,
     /// Each listener's backlog, if not the default.
     backlog: Option<i32>,
-    /// Serve HTTP/2 with prior knowledge (h2c).
-    http2: bool,
+    /// Whether HTTP/2 is served with prior knowledge (h2c).
+    h2c: H2c,
     /// State shared with handles.
     shared: Arc<Shared>,
     /// HTTPS, if set.
@@ -109,7 +109,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             accept_threads: 0,
             mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
             backlog: None,
-            http2: false,
+            h2c: H2c::Off,
             shared: Shared::new(),
             #[cfg(feature = "tls")]
             tls: None,
@@ -213,23 +213,24 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Whether HTTP/2 is served with prior knowledge (h2c, RFC 9113
-    /// §3.3) on this port: a connection whose first bytes are the HTTP/2
-    /// client preface goes on in HTTP/2, any other is HTTP/1.1 as before
-    /// (default no). The same handler serves both. The HTTP/1.1
-    /// `Upgrade: h2c` mechanism, deprecated by RFC 9113, is declined: such
-    /// a request is answered in HTTP/1.1.
+    /// §3.3) on this port (default [`H2c::Off`]): [`H2c::Beside`] serves
+    /// HTTP/2 to the connections whose first bytes are the client preface
+    /// and HTTP/1.1 to the others, [`H2c::Only`] makes an HTTP/2-only port
+    /// (anything else is answered `505`). The same handler serves both
+    /// protocols. The HTTP/1.1 `Upgrade: h2c` mechanism, deprecated by
+    /// RFC 9113, is declined: such a request is answered in HTTP/1.1.
+    /// Overrides [`Config::h2c`].
     ///
     /// Over TLS, HTTP/2 is served to the clients that choose `h2` by ALPN
     /// whenever the TLS configuration offers it
-    /// ([`TlsBuilder::alpn`](crate::tls::TlsBuilder::alpn)), whatever this
-    /// says.
+    /// ([`TlsBuilder::alpn`](crate::tls::TlsBuilder::alpn)).
     ///
     /// [`run`](Self::run) fails with [`io::ErrorKind::InvalidInput`] for
     /// buffers smaller than HTTP/2 needs
     /// ([`MIN_READ`](peregrine_core::h2::server::MIN_READ),
     /// [`MIN_WRITE`](peregrine_core::h2::server::MIN_WRITE)).
-    pub fn http2(mut self, on: bool) -> Self {
-        self.http2 = on;
+    pub fn h2c(mut self, h2c: H2c) -> Self {
+        self.h2c = h2c;
         self
     }
 
@@ -265,12 +266,16 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// the HTTP/2 preface taken where HTTP/2 is served.
     fn connection_config(&self) -> io::Result<Config> {
         let mut config = self.config;
-        config.h2c |= self.http2;
+        if self.h2c != H2c::Off {
+            config.h2c = self.h2c;
+        }
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
-            config.h2c |= tls.offers_http2();
+            if config.h2c == H2c::Off && tls.offers_http2() {
+                config.h2c = H2c::Beside;
+            }
         }
-        if config.h2c && !Http2Connection::<READ, WRITE, MAX_HEADERS>::BUFFERS_FIT {
+        if config.h2c != H2c::Off && !Http2Connection::<READ, WRITE, MAX_HEADERS>::BUFFERS_FIT {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "HTTP/2 needs read buffers of at least 1 KiB and write buffers of at least 2 KiB",

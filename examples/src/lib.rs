@@ -15,7 +15,7 @@ pub mod tokio_driver;
 use std::io;
 use std::time::Duration;
 
-use peregrine_core::{Config, DeflatePolicy, Handler};
+use peregrine_core::{Config, DeflatePolicy, H2c, Handler};
 pub use peregrine_std::{Model, ShutdownHandle, Stats};
 
 /// The backends an example can run on.
@@ -95,8 +95,9 @@ pub struct Options {
     /// applied over `config`.
     pub deflate: Option<DeflatePolicy>,
     /// `--http2`: serve HTTP/2 with prior knowledge (h2c) beside
-    /// HTTP/1.1 on the same port.
-    pub http2: bool,
+    /// HTTP/1.1 on the same port ([`H2c::Beside`]); `--h2c-only`: HTTP/2
+    /// alone ([`H2c::Only`]).
+    pub h2c: H2c,
 }
 
 impl Options {
@@ -119,7 +120,7 @@ impl Options {
             interval: None,
             config: None,
             deflate: None,
-            http2: false,
+            h2c: H2c::Off,
         };
         let mut model = None;
         let mut args = std::env::args().skip(1);
@@ -176,7 +177,8 @@ impl Options {
                     )));
                 }
                 "--pin" => options.pin = true,
-                "--http2" => options.http2 = true,
+                "--http2" => options.h2c = H2c::Beside,
+                "--h2c-only" => options.h2c = H2c::Only,
                 "--compress" => options.compress = true,
                 "--gzip-level" => {
                     options.gzip_level = Some(parse(&value("--gzip-level"), "--gzip-level"));
@@ -298,7 +300,7 @@ impl Options {
                 if let Some(config) = self.effective_config() {
                     server = server.config(config);
                 }
-                server = server.http2(self.http2);
+                server = server.h2c(self.h2c);
                 eprintln!(
                     "{name}: listening on http://{} (std, {model:?})",
                     server.local_addr()
@@ -404,7 +406,7 @@ impl Options {
         }
         let server = server
             .pin_workers(self.pin)
-            .http2(self.http2)
+            .h2c(self.h2c)
             .accept_threads(self.accept_threads);
         eprintln!(
             "{name}: listening on http://{} ({label})",
@@ -444,7 +446,7 @@ fn usage(problem: &str) -> ! {
     eprintln!(
         "options: --port N (default 8080)  --backend epoll|std  --model single|per-connection|pool (std)  \
          --workers N  --max-connections N  --body-file FILE  --root DIR  --interval-ms N  --pin (epoll)  --grace-ms N  \
-         --accept-threads N (epoll)  --compress  --gzip-level N (static)  --deflate off|on|takeover  --http2 (h2c)"
+         --accept-threads N (epoll)  --compress  --gzip-level N (static)  --deflate off|on|takeover  --http2 (h2c beside HTTP/1.1)  --h2c-only"
     );
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }

@@ -70,12 +70,17 @@ impl Running {
     /// Starts [`Routes`] on `backend` with h2c on and the default buffers
     /// (16 KiB each way).
     fn start(backend: Backend) -> Running {
+        Running::start_with(backend, peregrine_core::H2c::Beside)
+    }
+
+    /// Starts [`Routes`] on `backend` serving HTTP/2 as `h2c` says.
+    fn start_with(backend: Backend, h2c: peregrine_core::H2c) -> Running {
         let (addr, handle, run): (_, _, Box<dyn FnOnce() -> Stats + Send>) = match backend {
             Backend::Epoll => {
                 let server = peregrine_epoll::Server::bind("127.0.0.1:0")
                     .expect("bind")
                     .workers(1)
-                    .http2(true)
+                    .h2c(h2c)
                     .handle_signals(false);
                 (
                     server.local_addr(),
@@ -87,7 +92,7 @@ impl Running {
                 let server = peregrine_std::Server::bind("127.0.0.1:0")
                     .expect("bind")
                     .workers(8)
-                    .http2(true)
+                    .h2c(h2c)
                     .handle_signals(false);
                 (
                     server.local_addr(),
@@ -283,6 +288,33 @@ fn a_stream_whose_reader_stops_holds_no_other_back(backend: Backend) {
     });
 }
 
+/// An HTTP/2-only port answers HTTP/2 and refuses HTTP/1.1 with `505`.
+fn an_h2c_only_port_refuses_http1(backend: Backend) {
+    use std::io::{Read, Write};
+    let server = Running::start_with(backend, peregrine_core::H2c::Only);
+    let mut http1 = std::net::TcpStream::connect(server.addr).expect("connect");
+    http1
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("a timeout");
+    http1
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
+    let mut answer = Vec::new();
+    let _ = http1.read_to_end(&mut answer);
+    assert!(
+        answer.starts_with(b"HTTP/1.1 505 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    run(async {
+        let mut client = connect(server.addr).await;
+        assert_eq!(
+            get(&mut client, "/hello").await,
+            (200, b"Hello, World!".to_vec())
+        );
+    });
+}
+
 /// `curl` with HTTP/2 support, if installed.
 fn curl() -> Option<Command> {
     let version = Command::new("curl").arg("-V").output().ok()?;
@@ -411,4 +443,5 @@ on_every_backend!(
     request_bodies_are_echoed,
     a_stream_whose_reader_stops_holds_no_other_back,
     curl_with_prior_knowledge,
+    an_h2c_only_port_refuses_http1,
 );

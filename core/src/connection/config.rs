@@ -65,15 +65,17 @@ pub struct Config {
     /// [`Fill::Pending`](crate::Fill::Pending) before the connection is
     /// closed (0: as long as it takes). Default 0.
     pub parked_stream_timeout: u64,
-    /// Whether a connection whose first bytes are the HTTP/2 client
-    /// preface (`PRI * HTTP/2.0`, RFC 9113 §3.3) is handed over to HTTP/2
-    /// ([`Connection::is_http2`](crate::Connection::is_http2)) rather than
-    /// answered `400` as a malformed HTTP/1.1 request. Only for a caller that then drives an
+    /// Whether HTTP/2 is spoken with prior knowledge (h2c, RFC 9113
+    /// §3.3): beside HTTP/1.1, a connection whose first bytes are the
+    /// HTTP/2 client preface (`PRI * HTTP/2.0`) is handed over to HTTP/2
+    /// ([`Connection::is_http2`](crate::Connection::is_http2)); on an
+    /// HTTP/2-only port, any other first bytes are answered `505` and the
+    /// connection closes. Only for a caller that then drives an
     /// [`h2::server::ServerConnection`](crate::h2::server::ServerConnection).
     /// The HTTP/1.1 `Upgrade: h2c` mechanism, deprecated by RFC 9113, is
     /// declined either way: such a request is served as HTTP/1.1.
-    /// Default `false`.
-    pub h2c: bool,
+    /// Default [`H2c::Off`].
+    pub h2c: H2c,
 }
 
 impl Config {
@@ -94,7 +96,7 @@ impl Config {
         websocket_deflate: DeflatePolicy::Off,
         websocket_deflate_min_len: 64,
         parked_stream_timeout: 0,
-        h2c: false,
+        h2c: H2c::Off,
     };
 }
 
@@ -343,6 +345,31 @@ pub struct Interest {
     pub read: bool,
     /// Has output to write.
     pub write: bool,
+}
+
+/// Whether a plaintext connection may speak HTTP/2 with prior knowledge
+/// (h2c, RFC 9113 §3.3): see [`Config::h2c`].
+///
+/// ```
+/// use peregrine_core::{Config, H2c};
+///
+/// // A port that serves both: HTTP/2 to the clients that open with its
+/// // preface, HTTP/1.1 to the others.
+/// let config = Config { h2c: H2c::Beside, ..Config::DEFAULT };
+/// assert_ne!(config.h2c, Config::DEFAULT.h2c);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum H2c {
+    /// HTTP/1.1 only: the preface is a malformed request (`400`).
+    #[default]
+    Off,
+    /// HTTP/2 to the clients that open with its preface, HTTP/1.1 to the
+    /// others.
+    Beside,
+    /// HTTP/2 only: a client that opens with anything but the preface is
+    /// answered `505 HTTP Version Not Supported`, and the connection
+    /// closes.
+    Only,
 }
 
 /// What a WebSocket connection does when a message does not fit its

@@ -68,21 +68,37 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
     }
 
-    /// Whether a connection's first bytes are the HTTP/2 preface: `Some(true)`
-    /// (the phase is now [`Phase::Http2`]), `Some(false)` for an HTTP/1.1
-    /// request, `None` while they may still be.
+    /// Looks at a connection's first bytes where HTTP/2 may be spoken with
+    /// prior knowledge ([`Config::h2c`](crate::Config::h2c)): `true` when
+    /// they are an HTTP/1.1 request to parse, `false` when they are the
+    /// HTTP/2 preface (the phase is now [`Phase::Http2`]), may still be,
+    /// or were refused (an HTTP/2-only port answers anything else `505`).
     #[cold]
     #[inline(never)]
-    fn http2_preface(&mut self, received: &[u8]) -> Option<bool> {
+    fn first_bytes_are_http1(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        now: u64,
+        counters: &mut crate::Counters,
+    ) -> bool {
         use crate::h2::frame::{PrefaceStatus, detect_preface};
+        let received = &bufs.read[self.read_start..self.read_end];
+        let only = self.config.h2c == crate::H2c::Only;
+        if !only && received.first() != Some(&b'P') {
+            return true;
+        }
         match detect_preface(received) {
             PrefaceStatus::Matched => {
                 self.timers.clear_all();
                 self.phase = Phase::Http2;
-                Some(true)
+                false
             }
-            PrefaceStatus::Partial => None,
-            PrefaceStatus::Mismatch => Some(false),
+            PrefaceStatus::Partial => false,
+            PrefaceStatus::Mismatch if only => {
+                self.fail(bufs, Error::UnsupportedVersion, now, counters);
+                false
+            }
+            PrefaceStatus::Mismatch => true,
         }
     }
 
@@ -105,12 +121,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         bufs: &mut IoBuffers<READ, WRITE>,
         env: &mut Env<'_, H, L>,
     ) -> bool {
-        if self.requests == 0 && bufs.read.get(self.read_start) == Some(&b'P') && self.config.h2c {
-            match self.http2_preface(&bufs.read[self.read_start..self.read_end]) {
-                Some(true) => return false,
-                Some(false) => {}
-                None => return false,
-            }
+        if self.requests == 0
+            && self.config.h2c != crate::H2c::Off
+            && !self.first_bytes_are_http1(bufs, env.now, env.counters)
+        {
+            return false;
         }
         let request = match self
             .parser

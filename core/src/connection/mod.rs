@@ -38,7 +38,7 @@ mod timers;
 mod transmit;
 mod websocket;
 
-pub use config::{Backpressure, Config, Counters, DeflatePolicy, Env, Interest, IoBuffers};
+pub use config::{Backpressure, Config, Counters, DeflatePolicy, Env, H2c, Interest, IoBuffers};
 pub use id::ConnectionId;
 pub(crate) use phase::Later;
 pub use publish::PublishError;
