@@ -154,8 +154,9 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     ///
     /// A worker that holds its maximum, or finds the process out of
     /// descriptors when it accepts, closes the connection idle longest (an
-    /// HTTP keep-alive connection between requests; never one with a
-    /// request in flight, a response being sent, or a WebSocket) and takes
+    /// HTTP keep-alive connection between requests, or an HTTP/2 one with
+    /// no stream open; never one with a request in flight, a response
+    /// being sent, or a WebSocket) and takes
     /// the new one in; the count is [`Stats::idle_evicted`]. With none
     /// idle, new connections wait in the listen backlog until one closes.
     pub fn max_connections(mut self, connections: usize) -> Self {

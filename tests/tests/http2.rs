@@ -393,6 +393,60 @@ fn alpn_chooses_http2_over_tls(backend: peregrine_tests::Backend) {
     assert_eq!(http1.get("/hello").body, b"Hello, World!");
 }
 
+/// A worker that holds its most connections closes an idle HTTP/2 one
+/// (no stream open) to take a new connection in, as it does an idle
+/// keep-alive HTTP/1.1 one.
+#[test]
+fn an_idle_http2_connection_makes_room() {
+    use std::io::{Read, Write};
+    let options = peregrine_tests::Options {
+        workers: 1,
+        max_connections: 1,
+        config: peregrine_core::Config {
+            h2c: peregrine_core::H2c::Beside,
+            ..peregrine_core::Config::DEFAULT
+        },
+        ..peregrine_tests::Options::default()
+    };
+    let server =
+        peregrine_tests::TestServer::start_with(peregrine_tests::Backend::Epoll, options, Routes);
+    let addr = server.addr();
+    run(async move {
+        let mut client = connect(addr).await;
+        assert_eq!(
+            get(&mut client, "/hello").await,
+            (200, b"Hello, World!".to_vec())
+        );
+        // Idle now; a newcomer takes its place.
+        let answer = tokio::task::spawn_blocking(move || {
+            let mut http1 = std::net::TcpStream::connect(addr).expect("connect");
+            http1
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("a timeout");
+            http1
+                .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .expect("send");
+            let mut answer = Vec::new();
+            let _ = http1.read_to_end(&mut answer);
+            answer
+        })
+        .await
+        .expect("the HTTP/1.1 client");
+        assert!(
+            answer.starts_with(b"HTTP/1.1 200 ") && answer.ends_with(b"Hello, World!"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+        // The HTTP/2 connection was the one closed.
+        let closed = match client.send_request(request("GET", "/hello"), true) {
+            Err(_) => true,
+            Ok((response, _)) => response.await.is_err(),
+        };
+        assert!(closed, "the idle HTTP/2 connection was closed");
+    });
+    assert_eq!(server.stop().idle_evicted, 1);
+}
+
 #[test]
 fn curl_negotiates_http2_over_tls() {
     let Some(mut curl) = curl() else {

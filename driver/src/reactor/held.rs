@@ -267,15 +267,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         }
     }
 
-    /// Whether it is an HTTP/1.1 connection between requests (see
-    /// [`Connection::is_idle`]); a suspended one is. An HTTP/2 connection
-    /// is not: it is never closed to make room.
+    /// Whether it is a connection between requests, which may be closed
+    /// to make room losing nothing: an HTTP/1.1 one between requests (see
+    /// [`Connection::is_idle`]; a suspended one is), or an HTTP/2 one with
+    /// no stream open and no byte in its buffers.
     #[inline]
     pub(super) fn is_idle(&self) -> bool {
         match self {
             Held::Active(conn) => conn.is_idle(),
             Held::Suspended(_) => true,
-            Held::Http2(_) => false,
+            Held::Http2(conn) => conn.open_streams() == 0 && !conn.holds_buffers(),
         }
     }
 

@@ -188,7 +188,12 @@ where
                 freed = true;
             }
         }
+        let idle = slot.conn.is_idle();
         arm_deadline(timers, token, &mut slot.armed, deadline);
+        if idle {
+            // The one closed to make room, if it is still idle then.
+            self.slab.mark_idle(token);
+        }
         if freed && self.lending.has_waiting() {
             self.lend_to_waiter();
         }
