@@ -393,6 +393,57 @@ fn alpn_chooses_http2_over_tls(backend: peregrine_tests::Backend) {
     assert_eq!(http1.get("/hello").body, b"Hello, World!");
 }
 
+/// Timeouts as for HTTP/1.1: a client that never finishes its preface is
+/// closed at the header timeout, an HTTP/2 connection idle past the idle
+/// timeout gets GOAWAY and is closed.
+fn timeouts_end_silent_and_idle_connections(backend: Backend) {
+    use std::io::{Read, Write};
+    let backend = match backend {
+        Backend::Epoll => peregrine_tests::Backend::Epoll,
+        Backend::StdPool => peregrine_tests::Backend::StdPool,
+    };
+    let options = peregrine_tests::Options {
+        config: peregrine_core::Config {
+            h2c: peregrine_core::H2c::Beside,
+            header_timeout: 300,
+            idle_timeout: 300,
+            ..peregrine_core::Config::DEFAULT
+        },
+        ..peregrine_tests::Options::default()
+    };
+    let server = peregrine_tests::TestServer::start_with(backend, options, Routes);
+    let addr = server.addr();
+    // Half a preface, then silence: closed at the header timeout.
+    let mut silent = std::net::TcpStream::connect(addr).expect("connect");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("a timeout");
+    silent.write_all(b"PRI * HTTP/2.0\r\n").expect("send");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = silent.read_to_end(&mut rest);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "closed at the header timeout, not {:?}",
+        started.elapsed()
+    );
+    // Idle after a request: GOAWAY, then closed.
+    run(async move {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let (mut client, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
+        let connection = tokio::spawn(connection);
+        assert_eq!(
+            get(&mut client, "/hello").await,
+            (200, b"Hello, World!".to_vec())
+        );
+        let ended = tokio::time::timeout(Duration::from_secs(4), connection).await;
+        assert!(
+            ended.is_ok(),
+            "the idle connection ended within 4 s of a 300 ms idle timeout"
+        );
+    });
+}
+
 /// A worker that holds its most connections closes an idle HTTP/2 one
 /// (no stream open) to take a new connection in, as it does an idle
 /// keep-alive HTTP/1.1 one.
@@ -498,4 +549,5 @@ on_every_backend!(
     a_stream_whose_reader_stops_holds_no_other_back,
     curl_with_prior_knowledge,
     an_h2c_only_port_refuses_http1,
+    timeouts_end_silent_and_idle_connections,
 );
