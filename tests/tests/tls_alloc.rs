@@ -112,6 +112,7 @@ fn tls_allocations_per_request_and_idle_bytes(backend: Backend) {
     large(&mut client, 5);
 
     let buffers_before = record_buffers_allocated();
+    let trace = counting::trace_while(&_serial);
     let before = counting::allocations();
     keep_alive(&mut client, 2_000);
     let keep_alive_allocations = counting::allocations() - before;
@@ -122,6 +123,7 @@ fn tls_allocations_per_request_and_idle_bytes(backend: Backend) {
     large(&mut client, 50);
     let large_allocations = counting::allocations() - before;
     let buffers_made = record_buffers_allocated() - buffers_before;
+    drop(trace);
     eprintln!(
         "{}: TLS allocations after the handshake: {keep_alive_allocations} over 2,000 keep-alive \
          requests, {pipelined_allocations} over 2,000 pipelined (20 a write), \
