@@ -3,8 +3,10 @@
 //! threads (marked when each creates its handler state) over keep-alive
 //! and pipelined HTTPS requests, uploads and bodies of many records, after
 //! a warm-up of the same kinds (which also makes every per-thread state
-//! the TLS layer makes on first use: the worker's record buffer and its
-//! pool), and must count none; nor may the record buffers allocated grow.
+//! the TLS layer makes on first use: the worker's record buffer, and its
+//! pool's room to take it back), and must count none; nor may the record
+//! buffers allocated grow. Set `PEREGRINE_TRACE_ALLOCATIONS` to print the
+//! backtrace of any allocation counted.
 //! Then the bytes an idle keep-alive TLS connection keeps: no record
 //! buffer among them. Run with `--nocapture` to see the figures.
 //!
