@@ -12,10 +12,15 @@
 //! ```
 //!
 //! The counts are process-wide: run one server at a time ([`serial`]).
+//!
+//! To find an allocation a measured stretch should not have made, set
+//! `PEREGRINE_TRACE_ALLOCATIONS`: while a test holds a [`trace_while`]
+//! guard, every counted allocation prints its size, thread and backtrace
+//! (what the capture allocates itself is not counted).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Passes every call to the system allocator, counting those made on a
@@ -35,7 +40,14 @@ thread_local! {
     /// Whether this thread is a server worker. Const-initialised with no
     /// destructor, so reading it never allocates.
     static ON_SERVER: Cell<bool> = const { Cell::new(false) };
+    /// Whether this thread is capturing a backtrace (whose own
+    /// allocations are neither counted nor traced).
+    static TRACING: Cell<bool> = const { Cell::new(false) };
 }
+
+/// Whether counted allocations print a backtrace: set while a test
+/// measures, if `PEREGRINE_TRACE_ALLOCATIONS` is set.
+static TRACE: AtomicBool = AtomicBool::new(false);
 
 /// Marks the calling thread as a server worker: its allocations count
 /// from now on.
@@ -62,11 +74,50 @@ pub fn serial() -> MutexGuard<'static, ()> {
 /// Counts a call that grew the marked thread's holdings by `grown`
 /// bytes (negative: freed); `allocates` if the call allocates.
 fn count(grown: i64, allocates: bool) {
-    if ON_SERVER.try_with(Cell::get).unwrap_or(false) {
+    if ON_SERVER.try_with(Cell::get).unwrap_or(false)
+        && !TRACING.try_with(Cell::get).unwrap_or(true)
+    {
         if allocates {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            if TRACE.load(Ordering::Relaxed) {
+                trace(grown);
+            }
         }
         LIVE.fetch_add(grown, Ordering::Relaxed);
+    }
+}
+
+/// Prints where a counted allocation of `size` bytes was made; what the
+/// capture allocates itself is not counted.
+#[cold]
+#[inline(never)]
+fn trace(size: i64) {
+    TRACING.with(|tracing| tracing.set(true));
+    let thread = std::thread::current();
+    eprintln!(
+        "counted allocation of {size} bytes on thread {:?} ({:?}):\n{}",
+        thread.name(),
+        thread.id(),
+        std::backtrace::Backtrace::force_capture()
+    );
+    TRACING.with(|tracing| tracing.set(false));
+}
+
+/// While the guard lives, every counted allocation prints its backtrace
+/// if the environment variable `PEREGRINE_TRACE_ALLOCATIONS` is set: the
+/// way to find one that a measured stretch should not have made.
+pub fn trace_while(_measuring: &MutexGuard<'static, ()>) -> TraceGuard {
+    let on = std::env::var_os("PEREGRINE_TRACE_ALLOCATIONS").is_some();
+    TRACE.store(on, Ordering::SeqCst);
+    TraceGuard(())
+}
+
+/// Stops [`trace_while`]'s tracing when dropped.
+pub struct TraceGuard(());
+
+impl Drop for TraceGuard {
+    fn drop(&mut self) {
+        TRACE.store(false, Ordering::SeqCst);
     }
 }
 

@@ -3,8 +3,10 @@
 //! threads (marked when each creates its handler state) over keep-alive
 //! and pipelined HTTPS requests, uploads and bodies of many records, after
 //! a warm-up of the same kinds (which also makes every per-thread state
-//! the TLS layer makes on first use: the worker's record buffer and its
-//! pool), and must count none; nor may the record buffers allocated grow.
+//! the TLS layer makes on first use: the worker's record buffer, and its
+//! pool's room to take it back), and must count none; nor may the record
+//! buffers allocated grow. Set `PEREGRINE_TRACE_ALLOCATIONS` to print the
+//! backtrace of any allocation counted.
 //! Then the bytes an idle keep-alive TLS connection keeps: no record
 //! buffer among them. Run with `--nocapture` to see the figures.
 //!
@@ -112,6 +114,7 @@ fn tls_allocations_per_request_and_idle_bytes(backend: Backend) {
     large(&mut client, 5);
 
     let buffers_before = record_buffers_allocated();
+    let trace = counting::trace_while(&_serial);
     let before = counting::allocations();
     keep_alive(&mut client, 2_000);
     let keep_alive_allocations = counting::allocations() - before;
@@ -122,6 +125,7 @@ fn tls_allocations_per_request_and_idle_bytes(backend: Backend) {
     large(&mut client, 50);
     let large_allocations = counting::allocations() - before;
     let buffers_made = record_buffers_allocated() - buffers_before;
+    drop(trace);
     eprintln!(
         "{}: TLS allocations after the handshake: {keep_alive_allocations} over 2,000 keep-alive \
          requests, {pipelined_allocations} over 2,000 pipelined (20 a write), \

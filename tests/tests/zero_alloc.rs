@@ -227,6 +227,7 @@ fn no_allocation_per_request(backend: Backend) {
         client.send(&get("/write/40000"));
         assert!(client.response().body == written(40_000));
     }
+    let trace = counting::trace_while(&_serial);
     let before = counting::allocations();
     let at_start = before - allocations_before_start;
     let mut sent = 0;
@@ -234,6 +235,7 @@ fn no_allocation_per_request(backend: Backend) {
         sent += traffic(&server, 1);
     }
     let after_traffic = counting::allocations();
+    drop(trace);
     let stats = server.stop();
     let after_stop = counting::allocations();
     let workers = backend.workers(&options).expect("threads started once");
@@ -354,11 +356,13 @@ fn no_allocation_per_deferred_answer_or_owned_file() {
     for _ in 0..50 {
         round();
     }
+    let trace = counting::trace_while(&_serial);
     let before = counting::allocations();
     for _ in 0..100 {
         round();
     }
     let after = counting::allocations();
+    drop(trace);
     server.stop();
     runner.join().expect("the runner");
     let _ = std::fs::remove_file(&path);

@@ -27,6 +27,12 @@
 //! buffers (default [`DEFAULT_KEPT`]); past that it is freed. A worker
 //! thus keeps as many as it had connections with bytes in flight at once,
 //! up to that bound, and allocates nothing more once it has been that busy.
+//!
+//! Giving a buffer back never allocates: the pool's own storage grows only
+//! when a buffer is allocated, to have room for every buffer the thread
+//! made (up to the bound). Were it grown on the first give-back instead,
+//! that allocation would come whenever a connection first goes idle, which
+//! on the portable backend is a matter of timing, long after the warm-up.
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, ErrorKind};
@@ -62,6 +68,9 @@ thread_local! {
     /// How many this thread keeps (set by the TLS configuration as each
     /// connection is accepted).
     static KEPT: Cell<usize> = const { Cell::new(DEFAULT_KEPT) };
+    /// How many record buffers this thread has allocated: the pool has
+    /// room for as many (up to [`KEPT`]).
+    static MADE: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Sets how many record buffers this thread keeps for reuse.
@@ -69,10 +78,28 @@ pub(super) fn keep(count: usize) {
     let _ = KEPT.try_with(|kept| kept.set(count));
 }
 
-/// A record buffer from this thread's pool, or a new one.
+/// A record buffer from this thread's pool, or a new one; the pool then
+/// grows its room to take back every buffer this thread made (up to the
+/// number it keeps), so that [`give_back`] never allocates.
 pub(super) fn take() -> Box<Records> {
     let kept = POOL
-        .try_with(|pool| pool.try_borrow_mut().ok()?.pop())
+        .try_with(|pool| {
+            let mut pool = pool.try_borrow_mut().ok()?;
+            let records = pool.pop();
+            if records.is_none() {
+                // Empty: a buffer is made below, and may come back.
+                let made = MADE.try_with(|made| {
+                    made.set(made.get().saturating_add(1));
+                    made.get()
+                });
+                let kept = KEPT.try_with(Cell::get);
+                if let (Ok(made), Ok(kept)) = (made, kept) {
+                    // The pool is empty: this asks for room for them all.
+                    pool.reserve(made.min(kept));
+                }
+            }
+            records
+        })
         .ok()
         .flatten();
     kept.unwrap_or_else(|| {
@@ -82,13 +109,14 @@ pub(super) fn take() -> Box<Records> {
 }
 
 /// Gives `records` back to this thread's pool (emptied), or frees it if
-/// the pool holds as many as it keeps.
+/// the pool holds as many as it keeps, or has no room left for it (a
+/// buffer made on another thread). Never allocates.
 pub(super) fn give_back(mut records: Box<Records>) {
     records.clear();
     let kept = KEPT.try_with(Cell::get).unwrap_or(0);
     let _ = POOL.try_with(|pool| {
         if let Ok(mut pool) = pool.try_borrow_mut() {
-            if pool.len() < kept {
+            if pool.len() < kept && pool.len() < pool.capacity() {
                 pool.push(records);
             }
         }
@@ -275,6 +303,50 @@ mod tests {
             assert!(kept.contains(&(&*y as *const Records)));
             assert!(!kept.contains(&(&*z as *const Records)));
             assert!(x.is_empty() && y.is_empty());
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// This thread's pool: how many it holds, and its room.
+    fn pool_len_and_capacity() -> (usize, usize) {
+        POOL.with(|pool| {
+            let pool = pool.borrow();
+            (pool.len(), pool.capacity())
+        })
+    }
+
+    #[test]
+    fn giving_back_never_grows_the_pool() {
+        // A thread's first give-back once grew the pool's storage, an
+        // allocation at whatever moment a connection first went idle.
+        std::thread::spawn(|| {
+            keep(3);
+            let taken: Vec<_> = (0..5).map(|_| take()).collect();
+            let (len, room) = pool_len_and_capacity();
+            assert_eq!(len, 0);
+            assert!(room >= 3, "room for {room} buffers, 3 kept");
+            for records in taken {
+                give_back(records);
+            }
+            // Three kept, two freed, and the pool's storage untouched.
+            assert_eq!(pool_len_and_capacity(), (3, room));
+            // Taken and given back again: still no growth.
+            let again: Vec<_> = (0..3).map(|_| take()).collect();
+            again.into_iter().for_each(give_back);
+            assert_eq!(pool_len_and_capacity(), (3, room));
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_buffer_from_another_thread_is_freed_rather_than_grow_the_pool() {
+        let foreign = Records::new();
+        std::thread::spawn(move || {
+            // This thread made none: its pool has no room, and gets none.
+            give_back(foreign);
+            assert_eq!(pool_len_and_capacity(), (0, 0));
         })
         .join()
         .unwrap();
