@@ -111,7 +111,9 @@ pub enum Sent {
 
 /// A client and the server connection it talks to, with buffers of `R`
 /// and `W` bytes.
-pub struct Peer<const R: usize, const W: usize> {
+pub struct Peer<const R: usize, const W: usize, H: Handler = Routes> {
+    /// The handler.
+    pub handler: H,
     /// The server.
     pub conn: Box<ServerConnection<R, W, 32, 100>>,
     /// Its buffers.
@@ -138,7 +140,7 @@ pub struct Peer<const R: usize, const W: usize> {
 macro_rules! env {
     ($peer:expr) => {
         &mut Env {
-            handler: &Routes,
+            handler: &$peer.handler,
             local: &mut $peer.local,
             date: None,
             now: $peer.now,
@@ -151,10 +153,19 @@ macro_rules! env {
 }
 
 impl<const R: usize, const W: usize> Peer<R, W> {
-    /// A connection after the preface and an empty SETTINGS, sent in
-    /// pieces of `piece` bytes.
+    /// A connection serving [`Routes`] after the preface and an empty
+    /// SETTINGS, sent in pieces of `piece` bytes.
     pub fn new(piece: usize) -> Self {
+        Peer::with_handler(Routes, piece)
+    }
+}
+
+impl<const R: usize, const W: usize, H: Handler> Peer<R, W, H> {
+    /// A connection serving `handler` after the preface and an empty
+    /// SETTINGS, sent in pieces of `piece` bytes.
+    pub fn with_handler(handler: H, piece: usize) -> Self {
         let mut peer = Peer {
+            handler,
             conn: Box::new(ServerConnection::new(Config::DEFAULT, None, 0)),
             bufs: Box::new(IoBuffers::new()),
             now: 0,
@@ -208,6 +219,21 @@ impl<const R: usize, const W: usize> Peer<R, W> {
             bytes.len(),
             self.conn
         );
+    }
+
+    /// The application wakes the connection: it is polled while it has
+    /// work, and writes what it can.
+    pub fn wake(&mut self) {
+        self.conn.handle_wake(self.now);
+        while self.conn.has_work() {
+            self.conn.poll(&mut self.bufs, env!(self));
+        }
+        self.flush();
+    }
+
+    /// The connection ends for good: what it owed is reported.
+    pub fn retire(&mut self) {
+        self.conn.retire(env!(self));
     }
 
     /// The server writes everything it has.

@@ -390,6 +390,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         env: &mut Env<'_, H, L>,
     ) {
         if let Some(left) = self.streams.remove(stream) {
+            super::output::report_abandoned(&left, self.id, env);
             if let Outbound::Sending(Pending::File { span, kept: true }) = left.outbound {
                 let region = crate::FileRegion::from_span(span, true);
                 if !self.queue.push_release(region) {

@@ -41,9 +41,18 @@
 //!   REFUSED_STREAM (the client may retry it), a body that does not fit is
 //!   answered `413`.
 //! - Response bodies in the write buffer, static slices and file regions.
-//!   Streamed, deferred and written bodies that outgrow the buffer are
-//!   not sent over HTTP/2 yet: such a stream is reset with INTERNAL_ERROR
-//!   and counted as a handler error.
+//! - Streamed bodies ([`Response::stream`](crate::Response::stream)): the
+//!   handler's [`fill_body`](Handler::fill_body) writes each piece into
+//!   the write buffer as the windows allow, one DATA frame a piece, taking
+//!   turns with the other streams (see `fill`). A handler with nothing
+//!   ready parks its stream until [`handle_wake`](ServerConnection::handle_wake);
+//!   the caller then calls [`poll`](ServerConnection::poll) while
+//!   [`has_work`](ServerConnection::has_work) says so, as for HTTP/1.1.
+//!   Each is reported to [`Handler::finished`]: sent, or aborted when its
+//!   stream is reset or the connection ends first.
+//! - Deferred bodies, and written bodies that outgrow the buffer, are not
+//!   sent over HTTP/2 yet: such a stream is reset with INTERNAL_ERROR (and
+//!   reported [`Outcome::NotSent`]).
 //! - Server push is never used (`SETTINGS_ENABLE_PUSH` is 0 for the
 //!   client's pushes too: a PUSH_PROMISE is a connection error).
 
@@ -53,6 +62,7 @@ mod calm;
 mod control;
 mod dispatch;
 mod fields;
+mod fill;
 mod head;
 mod output;
 mod streams;
@@ -63,6 +73,7 @@ use crate::connection::{Queue, Segment, TimerTable};
 use crate::h2::flow::{ReceiveWindow, Window};
 use crate::h2::frame::{ErrorCode, Settings, StreamId};
 use crate::h2::hpack::{Decoder, Encoder};
+use crate::handler::Outcome;
 use crate::headers::FieldSpan;
 use crate::spill::Chain;
 use crate::{
@@ -365,9 +376,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         bufs: &mut IoBuffers<READ, WRITE>,
         env: &mut Env<'_, H, L>,
     ) {
-        let files = &mut env.files;
-        self.queue
-            .consume(n as u64, |passed| output::release_passed(passed, files));
+        let id = self.id;
+        self.queue.consume(n as u64, |passed| {
+            output::report_passed(passed, env, id, Outcome::Sent)
+        });
         self.timers.set(
             TimerKind::Write,
             env.now.saturating_add(self.config.write_timeout),
@@ -435,11 +447,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// Ends it at once: file regions it still held go back to their
     /// keeper. The caller drops the connection after.
     pub fn retire<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
-        let files = &mut env.files;
+        let id = self.id;
         self.queue
-            .discard(|passed| output::release_passed(passed, files));
-        self.streams
-            .clear(|stream| output::release_pending(stream, files));
+            .discard(|passed| output::report_passed(passed, env, id, Outcome::Aborted));
+        self.streams.clear(|stream| {
+            output::release_pending(stream, &mut env.files);
+            output::report_abandoned(stream, id, env);
+        });
         self.state = State::Closed;
     }
 
@@ -509,28 +523,38 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         pushed
     }
 
-    /// After output moved or input was taken: DATA that now has window
-    /// goes out, finished streams leave, the write buffer starts over
-    /// once nothing in it is owed, input that waited for room is taken,
-    /// and the idle and closing states follow.
+    /// After output moved or input was taken: finished streams leave,
+    /// the write buffer starts over once nothing in it is owed, input
+    /// that waited for room is taken (before streamed bodies fill the
+    /// room again), DATA that now has window goes out, and the timers,
+    /// idle and closing states follow.
     fn after_output<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
         env: &mut Env<'_, H, L>,
     ) {
-        if matches!(self.state, State::Open | State::Draining) {
-            self.send_data(bufs);
+        self.pass_empty(env);
+        self.sweep(env);
+        self.reclaim_write_buffer();
+        // Input that waited for room, or a frame whose last step needs no
+        // more bytes (the end of a body waiting for room to respond).
+        let input_waits =
+            self.read_start < self.read_end || self.reading != dispatch::Reading::FrameStart;
+        if matches!(self.state, State::Open | State::Draining) && input_waits {
+            self.process(bufs, env);
         }
-        self.pass_empty(&mut env.files);
-        let files = &mut env.files;
-        self.streams
-            .sweep(|stream| output::release_pending(stream, files));
+        if matches!(self.state, State::Open | State::Draining) {
+            self.send_data(bufs, env);
+        }
+        self.pass_empty(env);
+        if !self.is_parked() {
+            self.timers.clear(TimerKind::ParkedStream);
+        }
+        self.sweep(env);
         // Output owed, queued or waiting for window, runs the write timer:
         // a client that never opens its windows is not served forever.
-        let owing = self.streams.iter_mut().any(|s| output::is_sending(s));
-        if self.queue.is_empty() && !self.streams.iter_mut().any(|s| output::holds_buffer(s)) {
-            self.write_end = 0;
-        }
+        let owing = self.streams.iter().any(output::is_sending);
+        self.reclaim_write_buffer();
         if self.queue.is_empty() && !owing {
             self.timers.clear(TimerKind::Write);
         } else if !self.timers.is_set(TimerKind::Write) {
@@ -538,13 +562,6 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 TimerKind::Write,
                 env.now.saturating_add(self.config.write_timeout),
             );
-        }
-        // Input that waited for room, or a frame whose last step needs no
-        // more bytes (the end of a body waiting for room to respond).
-        let input_waits =
-            self.read_start < self.read_end || self.reading != dispatch::Reading::FrameStart;
-        if matches!(self.state, State::Open | State::Draining) && input_waits {
-            self.process(bufs, env);
         }
         let idle = self.streams.len() == 0 && self.queue.is_empty();
         match self.state {
@@ -554,6 +571,20 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 env.now.saturating_add(self.config.idle_timeout),
             ),
             _ => self.timers.clear(TimerKind::Idle),
+        }
+    }
+
+    /// The streams whose halves are both closed leave the table.
+    fn sweep<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
+        let files = &mut env.files;
+        self.streams
+            .sweep(|stream| output::release_pending(stream, files));
+    }
+
+    /// The write buffer starts over once nothing in it is owed.
+    fn reclaim_write_buffer(&mut self) {
+        if self.queue.is_empty() && !self.streams.iter().any(output::holds_buffer) {
+            self.write_end = 0;
         }
     }
 

@@ -5,18 +5,20 @@
 use core::ops::Range;
 
 use super::fields::Head;
+use super::fill::Turn;
 use super::head;
-use super::streams::{Outbound, Pending, Stream};
+use super::streams::{Outbound, Pending, Stream, Streamed};
 use super::{AREA, CONTROL_ROOM, ServerConnection};
-use crate::connection::{Passed, Segment};
+use crate::connection::{Passed, Segment, Source};
 use crate::file::Span;
 use crate::h2::frame::{
     ErrorCode, FRAME_HEADER_LEN, StreamId, encode_data_header, encode_headers, encoded_headers_len,
 };
 use crate::h2::hpack::HeaderField;
-use crate::handler::{BodySource, Completed};
+use crate::handler::{BodySource, Completed, Finished, Outcome};
 use crate::headers::FieldSpan;
-use crate::{Env, FileKeeper, FileRegion, Handler, IoBuffers, StatusCode};
+use crate::response::ResponseFraming;
+use crate::{ConnectionId, Env, FileKeeper, FileRegion, Handler, IoBuffers, StatusCode};
 
 /// Room kept free after a response's bytes in the write buffer for its
 /// HEADERS frames and the first DATA frame headers.
@@ -30,7 +32,7 @@ const QUEUED_DATA_MAX: u64 = 32 * 1024;
 /// DATA frames smaller than this wait for more window, unless they end
 /// their body: a peer granting a few bytes at a time cannot make the
 /// server write a frame header per byte.
-const MIN_DATA: u64 = 1024;
+pub(super) const MIN_DATA: u64 = 1024;
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
     ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
@@ -94,6 +96,18 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             BodySource::Static(bytes) => Pending::Static(bytes),
             BodySource::File(span) => Pending::File { span, kept: false },
             BodySource::KeptFile(span) => Pending::File { span, kept: true },
+            BodySource::Stream(framing, Source::Handler) => {
+                let streamed = Streamed {
+                    tag: completed.tag,
+                    left: match framing {
+                        ResponseFraming::Length(n) => Some(n),
+                        _ => None,
+                    },
+                };
+                env.counters.response(completed.status);
+                self.queue_streamed(bufs, stream, region, head_len, streamed, env);
+                return;
+            }
             BodySource::Stream(..) | BodySource::Deferred(_) => {
                 // Not sent over HTTP/2 yet: the stream is reset, and what
                 // the body held goes back.
@@ -102,9 +116,15 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                     chain.release(spill);
                 }
                 self.end_stream(bufs, stream, ErrorCode::InternalError, env);
+                report(env, self.id, completed.tag, Outcome::NotSent);
                 return;
             }
         };
+        if completed.unsent {
+            // A stream or file asked for, with no body to send (`HEAD`, a
+            // status without content).
+            report(env, self.id, completed.tag, Outcome::NotSent);
+        }
         let pending = if pending.len() == 0 {
             // An empty file or slice: nothing to send, but a kept file
             // goes back.
@@ -136,7 +156,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             self.drop_pending(pending, env);
         }
         // Its first DATA right behind its head, as the windows allow.
-        self.send_data(bufs);
+        self.send_data(bufs, env);
     }
 
     /// Encodes the HTTP/1.1 head at the start of `region` (`head_len`
@@ -144,7 +164,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// CONTINUATION) frames: in the head's own place, which is never sent,
     /// when they fit there, else after the body. `false` if the block
     /// fits neither (nothing is encoded then).
-    fn queue_head(
+    pub(super) fn queue_head(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
         stream: StreamId,
@@ -258,7 +278,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// Queues DATA frames for the streams with body left, as far as the
     /// windows, the write buffer and the queue allow: one frame per
     /// stream per round, so every stream gets its turn.
-    pub(super) fn send_data(&mut self, bufs: &mut IoBuffers<READ, WRITE>) {
+    pub(super) fn send_data<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
         loop {
             let mut sent = false;
             for index in self.streams.round() {
@@ -272,8 +296,24 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 let Some(stream) = self.streams.at(index) else {
                     continue;
                 };
-                let Outbound::Sending(pending) = stream.outbound else {
-                    continue;
+                let pending = match stream.outbound {
+                    Outbound::Sending(pending) => pending,
+                    Outbound::Filling(streamed) => {
+                        match self.fill_turn(bufs, index, streamed, env) {
+                            Turn::Served => {
+                                self.streams.served(index);
+                                sent = true;
+                            }
+                            // The table moved: a new round.
+                            Turn::Ended => {
+                                sent = true;
+                                break;
+                            }
+                            Turn::Idle => {}
+                        }
+                        continue;
+                    }
+                    _ => continue,
                 };
                 let left = pending.len();
                 let window = self
@@ -322,10 +362,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     }
 
     /// Passes the queue's empty segments at its front (kept files whose
-    /// sending ended early), giving their files back.
-    pub(super) fn pass_empty(&mut self, files: &mut Option<&mut dyn FileKeeper>) {
+    /// sending ended early, ends of bodies all written), giving their
+    /// files back and reporting the bodies sent.
+    pub(super) fn pass_empty<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
+        let id = self.id;
         self.queue
-            .consume(0, |passed| release_passed(passed, files));
+            .consume(0, |passed| report_passed(passed, env, id, Outcome::Sent));
     }
 }
 
@@ -367,6 +409,51 @@ pub(super) fn release_passed(passed: Passed, files: &mut Option<&mut dyn FileKee
     }
 }
 
+/// Tells `env` what the queue passed with `outcome`: a kept file goes
+/// back to its keeper, the end of a streamed body to the handler.
+pub(super) fn report_passed<H: Handler<L>, L: Default>(
+    passed: Passed,
+    env: &mut Env<'_, H, L>,
+    id: ConnectionId,
+    outcome: Outcome,
+) {
+    match passed {
+        Passed::File(region) => {
+            if let Some(files) = env.files.as_deref_mut() {
+                files.release(region);
+            }
+        }
+        Passed::End(tag) => report(env, id, tag, outcome),
+    }
+}
+
+/// Tells the handler that the response of connection `id` with `tag`
+/// ended with `outcome`.
+pub(super) fn report<H: Handler<L>, L: Default>(
+    env: &mut Env<'_, H, L>,
+    id: ConnectionId,
+    tag: u64,
+    outcome: Outcome,
+) {
+    env.handler
+        .finished(Finished::new(id, tag, outcome), env.local);
+}
+
+/// A stream that leaves the table before its body was all queued (reset
+/// by either side, or the connection ended): a streamed body is reported
+/// aborted, with its tag as the handler last left it.
+pub(super) fn report_abandoned<H: Handler<L>, L: Default>(
+    stream: &Stream,
+    id: ConnectionId,
+    env: &mut Env<'_, H, L>,
+) {
+    if let Outbound::Filling(streamed) | Outbound::Parked(streamed) | Outbound::Again(streamed) =
+        stream.outbound
+    {
+        report(env, id, streamed.tag, Outcome::Aborted);
+    }
+}
+
 /// What a stream leaving the table with the connection still held: a
 /// kept file whose last piece was never queued goes back. (A stream reset
 /// while the connection goes on queues the release instead, after the
@@ -379,9 +466,13 @@ pub(super) fn release_pending(stream: &Stream, files: &mut Option<&mut dyn FileK
     }
 }
 
-/// Whether a stream has body left to send.
+/// Whether a stream has body left to send that waits for the peer or
+/// the socket (not for the application).
 pub(super) fn is_sending(stream: &Stream) -> bool {
-    matches!(stream.outbound, Outbound::Sending(_))
+    matches!(
+        stream.outbound,
+        Outbound::Sending(_) | Outbound::Filling(_) | Outbound::Again(_)
+    )
 }
 
 /// Whether a stream's body left lies in the write buffer.

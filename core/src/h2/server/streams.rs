@@ -49,6 +49,17 @@ impl Pending {
     }
 }
 
+/// A body the handler produces in pieces
+/// ([`Handler::fill_body`](crate::Handler::fill_body)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Streamed {
+    /// The response's tag, as `fill_body` last left it.
+    pub(super) tag: u64,
+    /// Bytes of the announced `content-length` not yet sent; `None` when
+    /// the head announced none.
+    pub(super) left: Option<u64>,
+}
+
 /// The client's half of a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Inbound {
@@ -71,6 +82,16 @@ pub(super) enum Outbound {
     Waiting,
     /// The head went out; the body's rest waits for window.
     Sending(Pending),
+    /// The head went out; the handler is asked for the body's next piece
+    /// whenever the windows and the write buffer have room for it.
+    Filling(Streamed),
+    /// A streamed body whose handler had nothing ready
+    /// ([`Fill::Pending`](crate::Fill::Pending)): it waits for a wake.
+    Parked(Streamed),
+    /// A streamed body to ask again at the next poll: it was woken, or its
+    /// handler gave nothing and more
+    /// ([`Fill::More(0)`](crate::Fill::More)).
+    Again(Streamed),
     /// The response was queued whole, END_STREAM included.
     Done,
 }
@@ -171,6 +192,11 @@ impl<const N: usize> Streams<N> {
                 at += 1;
             }
         }
+    }
+
+    /// Every open stream, to look at.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Stream> {
+        self.open.iter()
     }
 
     /// Every open stream.
