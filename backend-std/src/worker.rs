@@ -427,6 +427,8 @@ fn serve_http2<H, L, S, const READ: usize, const WRITE: usize, const MAX_HEADERS
         app.retire(conn, now);
         return;
     }
+    // Polls in a row that produced nothing to send.
+    let mut starved = 0u32;
     loop {
         let now = ctx.clock.now();
         app.refresh_date();
@@ -453,6 +455,26 @@ fn serve_http2<H, L, S, const READ: usize, const WRITE: usize, const MAX_HEADERS
         }
         if app.fire_due_timeout(conn, bufs, now) {
             continue;
+        }
+        // No sender reaches this backend: a streamed body waiting for the
+        // application is asked again every tick, as over HTTP/1.1.
+        conn.handle_wake(now);
+        if conn.has_work() {
+            if !app.poll(conn, bufs, now) {
+                break;
+            }
+            if conn.interest().write {
+                starved = 0;
+            } else {
+                starved = starved.saturating_add(1);
+                if starved > 1 {
+                    std::thread::sleep(Duration::from_millis(1));
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        } else {
+            starved = 0;
         }
         let deadline = earliest(conn.poll_timeout(), layer.session.deadline()).unwrap_or(u64::MAX);
         let grace_end = draining.map_or(u64::MAX, |since| since.saturating_add(ctx.grace_ms));

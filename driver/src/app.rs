@@ -232,17 +232,20 @@ where
         }
     }
 
-    /// Continues the work `conn` left (see [`Connection::poll`]).
-    pub fn poll<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    /// Continues the work `conn` left (see [`Connection::poll`]); `false`
+    /// if a handler panicked and the connection is to be closed (an
+    /// HTTP/2 one: see [`Protocol::handle_panic`]).
+    pub fn poll<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
         &mut self,
-        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+        conn: &mut C,
         bufs: &mut IoBuffers<READ, WRITE>,
         now: u64,
-    ) {
+    ) -> bool {
         let run = AssertUnwindSafe(|| conn.poll(bufs, &mut self.env(now)));
-        if catch_unwind(run).is_err() {
+        match catch_unwind(run) {
+            Ok(()) => true,
             // What the connection queued goes out with its next drive.
-            conn.handle_panic(bufs, now, &mut self.totals);
+            Err(_) => conn.handle_panic(bufs, now, &mut self.totals),
         }
     }
 

@@ -60,6 +60,18 @@ pub trait Protocol<const READ: usize, const WRITE: usize> {
     /// Ends it for good before it is dropped: what it still owed is given
     /// up and the files it held are released.
     fn retire<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>);
+    /// Whether it has work no IO event will prompt (a streamed body ready
+    /// to be asked for more): [`poll`](Self::poll) it.
+    fn has_work(&self) -> bool;
+    /// Does the work [`has_work`](Self::has_work) says is left.
+    fn poll<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    );
+    /// The application woke it at `now` (a streamed body that waited for
+    /// it may go on).
+    fn handle_wake(&mut self, now: u64);
     /// A handler panicked in a call into it at `now` (counted here):
     /// `true` if it answered what it could and may be driven on, `false`
     /// if it is to be closed.
@@ -154,6 +166,25 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
         Connection::retire(self, env);
     }
 
+    #[inline(always)]
+    fn has_work(&self) -> bool {
+        Connection::has_work(self)
+    }
+
+    #[inline(always)]
+    fn poll<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        Connection::poll(self, bufs, env);
+    }
+
+    #[inline(always)]
+    fn handle_wake(&mut self, now: u64) {
+        Connection::handle_wake(self, now);
+    }
+
     fn handle_panic(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
@@ -245,6 +276,25 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     #[inline(always)]
     fn retire<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
         ServerConnection::retire(self, env);
+    }
+
+    #[inline(always)]
+    fn has_work(&self) -> bool {
+        ServerConnection::has_work(self)
+    }
+
+    #[inline(always)]
+    fn poll<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        ServerConnection::poll(self, bufs, env);
+    }
+
+    #[inline(always)]
+    fn handle_wake(&mut self, now: u64) {
+        ServerConnection::handle_wake(self, now);
     }
 
     /// A panic may have left a stream half made, and every stream shares

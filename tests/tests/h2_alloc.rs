@@ -44,15 +44,17 @@ impl Handler for Marked {
 }
 
 /// `rounds` rounds of 100 requests in flight at once on `client`: `GET /`
-/// on 99 streams and a small `POST /echo` on one (one request body is
-/// gathered at a time over HTTP/2). Returns the requests made.
+/// on most streams, a streamed `GET /bytes/20000` on every tenth, and a
+/// small `POST /echo` on one (one request body is gathered at a time over
+/// HTTP/2). Returns the requests made.
 async fn rounds(client: &mut h2::client::SendRequest<Bytes>, rounds: usize) -> usize {
     let mut made = 0;
     for _ in 0..rounds {
         let mut waiting = Vec::with_capacity(100);
         for i in 0..100 {
             let (path, method, body) = match i {
-                50 => ("/echo", "POST", Some(Bytes::from(format!("echo {i}")))),
+                55 => ("/echo", "POST", Some(Bytes::from(format!("echo {i}")))),
+                _ if i % 10 == 0 => ("/bytes/20000", "GET", None),
                 _ => ("/", "GET", None),
             };
             let request = http::Request::builder()
@@ -83,7 +85,8 @@ async fn rounds(client: &mut h2::client::SendRequest<Bytes>, rounds: usize) -> u
         for (i, answer) in waiting.into_iter().enumerate() {
             let len = answer.await.expect("the reader");
             match i {
-                50 => assert_eq!(len, format!("echo {i}").len()),
+                55 => assert_eq!(len, format!("echo {i}").len()),
+                _ if i % 10 == 0 => assert_eq!(len, 20_000),
                 _ => assert_eq!(len, 13),
             }
             made += 1;

@@ -11,8 +11,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
-use peregrine_core::{Handler, Request, Response};
+use peregrine_core::{Fill, Handler, Request, Response};
 use peregrine_driver::{ShutdownHandle, Stats};
+use peregrine_examples::hello::pattern_byte;
 use tokio::net::TcpStream;
 
 /// The largest body `/bytes/N` serves: 1 MiB.
@@ -42,11 +43,39 @@ impl Handler for Routes {
                 .unwrap_or(0)
                 .min(LARGEST);
             response.body_static(&PATTERN[..count]);
+        } else if let Some(count) = path.strip_prefix(b"/stream/") {
+            // A streamed body: `fill_body` writes it piece by piece.
+            let count: u64 = std::str::from_utf8(count)
+                .ok()
+                .and_then(|count| count.parse().ok())
+                .unwrap_or(0);
+            response.set_tag(count);
+            response.stream(Some(count));
         } else if path == b"/echo" {
             let _ = response.body(request.body());
         } else {
             let _ = response.body(request.target());
         }
+    }
+
+    fn fill_body(&self, remaining: &mut u64, buf: &mut [u8], _: &mut ()) -> Fill {
+        let n = (*remaining).min(buf.len() as u64) as usize;
+        for (i, byte) in buf[..n].iter_mut().enumerate() {
+            *byte = pattern_byte(*remaining - i as u64);
+        }
+        *remaining -= n as u64;
+        if *remaining == 0 {
+            Fill::Done(n)
+        } else {
+            Fill::More(n)
+        }
+    }
+}
+
+impl Routes {
+    /// What `/stream/N` streams: byte `i` is `pattern_byte(N - i)`.
+    fn streamed(count: u64) -> Vec<u8> {
+        (0..count).map(|i| pattern_byte(count - i)).collect()
     }
 }
 
@@ -234,6 +263,33 @@ fn a_hundred_concurrent_streams_with_bodies_of_every_size(backend: Backend) {
             assert_eq!(status, 200);
             assert_eq!(body.len(), size);
             assert!(body == PATTERN[..size], "the body of {size} bytes differs");
+        }
+    });
+}
+
+/// Streamed bodies (`Response::stream`, filled by `Handler::fill_body`)
+/// of every size, ten at once on one connection, byte for byte.
+fn streamed_bodies_of_every_size(backend: Backend) {
+    let server = Running::start(backend);
+    run(async {
+        let mut client = connect(server.addr).await;
+        let sizes = [0u64, 1, 16_384, 16_385, 100_000, 1 << 20];
+        let mut waiting = Vec::new();
+        for stream in 0..12 {
+            let size = sizes[stream % sizes.len()];
+            client = client.ready().await.expect("room for a stream");
+            let (response, _) = client
+                .send_request(request("GET", &format!("/stream/{size}")), true)
+                .expect("send");
+            waiting.push((size, tokio::spawn(read(response))));
+        }
+        for (size, answer) in waiting {
+            let (status, body) = answer.await.expect("the reader");
+            assert_eq!(status, 200);
+            assert!(
+                body == Routes::streamed(size),
+                "the streamed body of {size} bytes"
+            );
         }
     });
 }
@@ -546,6 +602,7 @@ on_every_backend!(
     sequential_requests_on_one_connection,
     a_hundred_concurrent_streams_with_bodies_of_every_size,
     request_bodies_are_echoed,
+    streamed_bodies_of_every_size,
     a_stream_whose_reader_stops_holds_no_other_back,
     curl_with_prior_knowledge,
     an_h2c_only_port_refuses_http1,

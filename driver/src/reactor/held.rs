@@ -302,7 +302,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Whether it has work left that no IO event will prompt.
     #[inline]
     pub(super) fn has_work(&self) -> bool {
-        self.peek().is_some_and(Connection::has_work)
+        match self {
+            Held::Active(conn) => conn.has_work(),
+            Held::Suspended(_) => false,
+            Held::Http2(conn) => conn.has_work(),
+        }
     }
 
     /// Whether it speaks WebSocket.

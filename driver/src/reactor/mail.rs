@@ -63,6 +63,8 @@ where
         };
         if let Some(conn) = slot.conn.active() {
             conn.handle_wake(now);
+        } else if let Some(conn) = slot.conn.http2() {
+            conn.handle_wake(now);
         }
         if slot.conn.has_work() {
             list(&mut slot.listed, token, &mut self.ready_list);

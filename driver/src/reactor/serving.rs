@@ -176,6 +176,9 @@ where
             Mode::EdgeTriggered,
             now,
         );
+        if conn.has_work() {
+            list(&mut slot.listed, token, &mut self.ready_list);
+        }
         if result.is_err() || conn.is_closed() {
             self.close(token);
             return;
@@ -363,6 +366,11 @@ where
             if let (Some(buffer), Some(conn)) = (buffer, slot.conn.active()) {
                 if conn.has_work() {
                     self.app.poll(conn, self.lending.pair(buffer), now);
+                }
+            } else if let (Some(buffer), Some(conn)) = (buffer, slot.conn.http2()) {
+                if conn.has_work() && !self.app.poll(conn, self.lending.pair(buffer), now) {
+                    self.close(token);
+                    continue;
                 }
             }
             self.service(token, now);
