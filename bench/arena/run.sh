@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# HttpArena's HTTP/1.1, WebSocket and TLS profiles on this machine: the
+# HttpArena's HTTP/1.1, HTTP/2, WebSocket and TLS profiles on this machine: the
 # arena example against the entries HttpArena runs for each profile, with
 # HttpArena's own load generators and request files.
 #
@@ -12,13 +12,21 @@
 # static profile nginx (gzip_static, brotli_static, sendfile, open file
 # cache) and h2o (file.send-compressed), installed with apt when missing.
 # A server is measured only in the profiles its HttpArena entry takes
-# part in (meta.json); json-tls and echo-ws have no such peer here.
+# part in (meta.json); json-tls, echo-ws, baseline-h2c and json-h2c have
+# no such peer here (no peer serves h2c), so Peregrine runs them alone.
+# actix and hyper serve baseline-h2 and static-h2 on port 8443, which
+# they do not let move: when those profiles run, each of them runs in a
+# network namespace of its own (unshare --net, as root), where its load
+# generator and readiness checks join it (nsenter), with HttpArena's
+# certificate (TLS_CERT, TLS_KEY).
 #
 # Each server runs on CPU $SERVER_CPU (taskset; one worker), the load
 # generator on CPU $CLIENT_CPU with one thread: gcannon (io_uring, built
 # from HttpArena's sources) for the connection, JSON and upload profiles
 # and, with --ws, for echo-ws; wrk with HttpArena's Lua rotation for
-# static and json-tls. Options as HttpArena's scripts/lib/tools pass
+# static and json-tls; h2load (nghttp2-client, one thread) for the
+# HTTP/2 profiles, with HttpArena's URI lists (-i) and -m 100 or 32.
+# Options as HttpArena's scripts/lib/tools pass
 # them (templates, -p 16, -r 10/25/5), connections as its profiles.sh
 # (CONNS overrides every profile's list). Every server, and each run of
 # the load generator, is in a session of its own, hence an autogroup of
@@ -37,7 +45,8 @@
 # scores json-comp by it), and errors (non-2xx, socket errors).
 #
 # Environment (defaults in brackets):
-#   PROFILES ["baseline pipelined limited-conn json json-comp upload static json-tls echo-ws"]
+#   PROFILES ["baseline pipelined limited-conn json json-comp upload static json-tls echo-ws
+#             baseline-h2 static-h2 baseline-h2c json-h2c"]
 #   PEERS ["rust-epoll may-minihttp hyper actix nginx h2o"]
 #   ROUNDS [3]  DURATION [5s]  WARMUP [1s, 0 for none]  CONNS [HttpArena's, per profile]
 #   SERVER_CPU [0]  CLIENT_CPU [1]  BASE_PORT [18500]  NICE [-19]  VMEM_MB [4096]
@@ -50,7 +59,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 
 SHARED=${ARENA_SHARED:-$ROOT/../shared/httparena}
-PROFILES=${PROFILES:-baseline pipelined limited-conn json json-comp upload static json-tls echo-ws}
+PROFILES=${PROFILES:-baseline pipelined limited-conn json json-comp upload static json-tls echo-ws baseline-h2 static-h2 baseline-h2c json-h2c}
 PEERS=${PEERS:-rust-epoll may-minihttp hyper actix nginx h2o}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5s}
@@ -76,6 +85,7 @@ declare -A CONNS_OF=(
     [baseline]="512 4096" [pipelined]="512 4096" [limited-conn]="512 4096"
     [json]="4096" [json-comp]="512 4096 8192" [upload]="32 256"
     [static]="1024 4096 6800" [json-tls]="256" [echo-ws]="512 4096 8192"
+    [baseline-h2]="256 1024" [static-h2]="256 1024" [baseline-h2c]="256 1024 4096" [json-h2c]="1024 4096"
 )
 # The peers whose HttpArena entry takes part in each profile.
 declare -A PEERS_OF=(
@@ -84,6 +94,7 @@ declare -A PEERS_OF=(
     [limited-conn]="rust-epoll may-minihttp hyper actix"
     [json]="actix" [json-comp]="actix" [upload]="actix"
     [static]="actix nginx h2o" [json-tls]="" [echo-ws]=""
+    [baseline-h2]="actix hyper" [static-h2]="actix hyper" [baseline-h2c]="" [json-h2c]=""
 )
 declare -A PORT_OF=(
     [peregrine]=$BASE_PORT [rust-epoll]=$((BASE_PORT + 10)) [may-minihttp]=$((BASE_PORT + 11))
@@ -91,6 +102,10 @@ declare -A PORT_OF=(
     [h2o]=$((BASE_PORT + 15))
 )
 TLS_PORT=$((BASE_PORT + 1))
+H2C_PORT=$((BASE_PORT + 2))
+H2_PORT=$((BASE_PORT + 3))
+# The HTTP/2 TLS port of actix and hyper, fixed (in their own namespaces).
+PEER_H2_PORT=8443
 
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
 for p in $PROFILES; do [ -n "${CONNS_OF[$p]+x}" ] || die "PROFILES: no profile '$p'"; done
@@ -110,17 +125,31 @@ servers_of() {
 # Connection counts of PROFILE.
 conns_of() { echo "${CONNS:-${CONNS_OF[$1]}}"; }
 
-declare -A wanted=()
-uses_wrk=false uses_gcannon=false
+declare -A wanted=() netns=()
+uses_wrk=false uses_gcannon=false uses_h2load=false
 for profile in $PROFILES; do
-    for s in $(servers_of "$profile"); do wanted[$s]=1; done
-    case $profile in static | json-tls) uses_wrk=true ;; *) uses_gcannon=true ;; esac
+    for s in $(servers_of "$profile"); do
+        wanted[$s]=1
+        case $profile:$s in *-h2:actix | *-h2:hyper) netns[$s]=1 ;; esac
+    done
+    case $profile in
+    static | json-tls) uses_wrk=true ;;
+    *-h2 | *-h2c) uses_h2load=true ;;
+    *) uses_gcannon=true ;;
+    esac
 done
+if [ ${#netns[@]} -gt 0 ] && { [ "$(id -u)" -ne 0 ] || ! unshare --net true 2>/dev/null; }; then
+    note "no network namespaces (root needed): ${!netns[*]} left out of baseline-h2 and static-h2"
+    for p in baseline-h2 static-h2; do PEERS_OF[$p]=""; done
+    netns=()
+fi
 
 # ───── Tools and builds (at the ordinary priority) ─────
 
 need_commands curl:curl taskset:util-linux python3:python3
 $uses_wrk && need_commands wrk:wrk
+$uses_h2load && need_commands h2load:nghttp2-client
+[ ${#netns[@]} -gt 0 ] && need_commands nsenter:util-linux ip:iproute2
 [ -n "${wanted[nginx]:-}" ] && need_commands nginx:nginx-light
 [ -n "${wanted[h2o]:-}" ] && need_commands h2o:h2o
 BROTLI_MODULE=/usr/lib/nginx/modules/ngx_http_brotli_static_module.so
@@ -215,16 +244,36 @@ mkdir -p "$site"
 printf 'ready' >"$site/index.html"
 ln -s "$SHARED/data/static" "$site/static"
 
+# HttpArena's URI lists for h2load, on each server's port.
+uris_for() { # PROFILE SERVER: prints the file's path
+    local file=$tmp/$1-$2-uris.txt port
+    case $1 in
+    static-h2) [ "$2" = peregrine ] && port=$H2_PORT || port=$PEER_H2_PORT
+        sed "s#//localhost:8443/#//127.0.0.1:$port/#" "$SHARED/requests/static-h2-uris.txt" >"$file" ;;
+    json-h2c) sed "s#//localhost:8082/#//127.0.0.1:$H2C_PORT/#" "$SHARED/requests/json-h2c-uris.txt" >"$file" ;;
+    esac
+    echo "$file"
+}
+
 # ───── Servers ─────
 
 declare -A PID_OF=()
+
+# The command that runs a program in SERVER's network namespace (nothing
+# for a server in this one).
+net_of() { # SERVER
+    [ -n "${netns[$1]:-}" ] && echo nsenter "--net=/proc/${PID_OF[$1]}/ns/net"
+    return 0
+}
 
 # Waits for SERVER to answer URL with 200 while PID lives.
 wait_url() { # SERVER PID URL LOG
     local server=$1 pid=$2 url=$3 log=$4 deadline=$((SECONDS + 30))
     while [ $SECONDS -lt $deadline ]; do
         kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2; die "$server exited while starting; log: $log"; }
-        [ "$(curl -sk --max-time 2 -o /dev/null -w '%{http_code}' "$url" 2>/dev/null)" = 200 ] && return 0
+        # shellcheck disable=SC2046 # the namespace's command, in words
+        [ "$($(net_of "$server") curl -sk --max-time 2 -o /dev/null -w '%{http_code}' "$url" 2>/dev/null)" = 200 ] &&
+            return 0
         sleep 0.2
     done
     tail -n 20 "$log" >&2
@@ -237,12 +286,16 @@ start_server() { # SERVER
     case $server in
     peregrine)
         port_free "$TLS_PORT"
-        "${LAUNCH_SERVER[@]}" taskset -c "$SERVER_CPU" "$ARENA" --port "$port" --tls-port "$TLS_PORT" --workers 1 \
+        port_free "$H2C_PORT"
+        port_free "$H2_PORT"
+        "${LAUNCH_SERVER[@]}" taskset -c "$SERVER_CPU" "$ARENA" --port "$port" --tls-port "$TLS_PORT" \
+            --h2c-port "$H2C_PORT" --h2-port "$H2_PORT" --workers 1 \
             --data "$SHARED/data" --cert "$SHARED/certs/server.crt" --key "$SHARED/certs/server.key" \
             >"$log" 2>&1 &
         PID_OF[$server]=$!
         wait_url "$server" "${PID_OF[$server]}" "http://127.0.0.1:$port/pipeline" "$log"
         wait_url "$server" "${PID_OF[$server]}" "https://127.0.0.1:$TLS_PORT/json/1?m=1" "$log"
+        wait_url "$server" "${PID_OF[$server]}" "https://127.0.0.1:$H2_PORT/baseline2?a=1&b=1" "$log"
         ;;
     rust-epoll | may-minihttp | hyper | actix)
         if [ "$server" = actix ] && [ ! -e /data ] && [ "$(id -u)" -eq 0 ]; then
@@ -251,10 +304,21 @@ start_server() { # SERVER
             made_data_link=true
             note "/data -> $SHARED/data while the benchmark runs (actix's fixed static path)"
         fi
+        local own_net=()
+        if [ -n "${netns[$server]:-}" ]; then
+            # A network namespace of its own, its loopback up, and the
+            # certificate that opens its HTTP/2 port (8443).
+            # shellcheck disable=SC2016 # expanded by that shell
+            own_net=(unshare --net sh -c 'ip link set lo up && exec "$@"' sh)
+        fi
         PORT=$port WORKERS=1 DATASET_PATH=$SHARED/data/dataset.json \
-            "${LAUNCH_SERVER[@]}" taskset -c "$SERVER_CPU" "${BIN_OF[$server]}" >"$log" 2>&1 &
+            TLS_CERT=$SHARED/certs/server.crt TLS_KEY=$SHARED/certs/server.key \
+            "${LAUNCH_SERVER[@]}" "${own_net[@]}" taskset -c "$SERVER_CPU" "${BIN_OF[$server]}" >"$log" 2>&1 &
         PID_OF[$server]=$!
         wait_url "$server" "${PID_OF[$server]}" "http://127.0.0.1:$port/pipeline" "$log"
+        if [ -n "${netns[$server]:-}" ]; then
+            wait_url "$server" "${PID_OF[$server]}" "https://127.0.0.1:$PEER_H2_PORT/baseline2?a=1&b=1" "$log"
+        fi
         ;;
     nginx)
         local main_extra=
@@ -293,7 +357,8 @@ CONF
 # Whether SERVER answers PROFILE's requests (a peer that cannot, say
 # actix without its /data/static, is left out of the profile).
 answers() { # PROFILE SERVER
-    local port=${PORT_OF[$2]} url args=()
+    local port=${PORT_OF[$2]} url args=() h2=$H2_PORT
+    [ "$2" = peregrine ] || h2=$PEER_H2_PORT
     case $1 in
     baseline | limited-conn) url="http://127.0.0.1:$port/baseline11?a=1&b=2" ;;
     pipelined) url="http://127.0.0.1:$port/pipeline" ;;
@@ -303,8 +368,16 @@ answers() { # PROFILE SERVER
     static) url="http://127.0.0.1:$port/static/reset.css" ;;
     json-tls) url="https://127.0.0.1:$TLS_PORT/json/5?m=7" ;;
     echo-ws) return 0 ;;
+    baseline-h2) url="https://127.0.0.1:$h2/baseline2?a=1&b=1" args=(--http2) ;;
+    static-h2) url="https://127.0.0.1:$h2/static/reset.css" args=(--http2) ;;
+    baseline-h2c) url="http://127.0.0.1:$H2C_PORT/baseline2?a=1&b=1" args=(--http2-prior-knowledge) ;;
+    json-h2c) url="http://127.0.0.1:$H2C_PORT/json/5?m=7" args=(--http2-prior-knowledge) ;;
     esac
-    [ "$(curl -sk --max-time 5 -o /dev/null -w '%{http_code}' "${args[@]}" "$url")" = 200 ]
+    # An HTTP/2 profile's answer must come over HTTP/2.
+    local want=200 format='%{http_code}'
+    [[ $1 == *-h2* ]] && want="200 2" format='%{http_code} %{http_version}'
+    # shellcheck disable=SC2046 # the namespace's command, in words
+    [ "$($(net_of "$2") curl -sk --max-time 5 -o /dev/null -w "$format" "${args[@]}" "$url")" = "$want" ]
 }
 
 # ───── Runs ─────
@@ -317,20 +390,25 @@ to_bytes() {
 }
 
 # The load generator's command for PROFILE, CONNS connections, DURATION,
-# against SERVER.
+# against SERVER, into LOAD.
 load_command() { # PROFILE CONNS DURATION SERVER
-    local profile=$1 c=$2 d=$3 port=${PORT_OF[$4]}
-    local common=(-c "$c" -t 1 -d "$d")
+    local profile=$1 c=$2 d=$3 port=${PORT_OF[$4]} h2=$H2_PORT
+    [ "$4" = peregrine ] || h2=$PEER_H2_PORT
+    local common=(-c "$c" -t 1 -d "$d") h2common=(-c "$c" -t 1 -D "$d")
     case $profile in
-    baseline) echo "$GCANNON" "http://127.0.0.1:$port" --raw "$REQ/get.raw,$REQ/post_cl.raw,$REQ/post_chunked.raw" "${common[@]}" -p 1 ;;
-    limited-conn) echo "$GCANNON" "http://127.0.0.1:$port" --raw "$REQ/get.raw,$REQ/post_cl.raw,$REQ/post_chunked.raw" "${common[@]}" -p 1 -r 10 ;;
-    pipelined) echo "$GCANNON" "http://127.0.0.1:$port/pipeline" "${common[@]}" -p 16 ;;
-    json) echo "$GCANNON" "http://127.0.0.1:$port" --raw "$REQ/json-1.raw,$REQ/json-5.raw,$REQ/json-10.raw,$REQ/json-15.raw,$REQ/json-25.raw,$REQ/json-40.raw,$REQ/json-50.raw" "${common[@]}" -p 1 -r 25 ;;
-    json-comp) echo "$GCANNON" "http://127.0.0.1:$port" --raw "$REQ/json-gzip-25.raw,$REQ/json-gzip-40.raw,$REQ/json-gzip-50.raw" "${common[@]}" -p 1 -r 25 ;;
-    upload) echo "$GCANNON" "http://127.0.0.1:$port" --raw "$REQ/upload-500k.raw,$REQ/upload-2m.raw,$REQ/upload-10m.raw,$REQ/upload-20m.raw" "${common[@]}" -p 1 -r 5 ;;
-    echo-ws) echo "$GCANNON" "http://127.0.0.1:$port/ws" --ws "${common[@]}" -p 1 ;;
-    static) echo wrk -t 1 -c "$c" -d "$d" --timeout 8s -s "$REQ/static-rotate.lua" "http://127.0.0.1:$port" ;;
-    json-tls) echo wrk -t 1 -c "$c" -d "$d" --timeout 8s -s "$REQ/json-tls-rotate.lua" "https://127.0.0.1:$TLS_PORT" ;;
+    baseline) LOAD=("$GCANNON" "http://127.0.0.1:$port" --raw "$REQ/get.raw,$REQ/post_cl.raw,$REQ/post_chunked.raw" "${common[@]}" -p 1) ;;
+    limited-conn) LOAD=("$GCANNON" "http://127.0.0.1:$port" --raw "$REQ/get.raw,$REQ/post_cl.raw,$REQ/post_chunked.raw" "${common[@]}" -p 1 -r 10) ;;
+    pipelined) LOAD=("$GCANNON" "http://127.0.0.1:$port/pipeline" "${common[@]}" -p 16) ;;
+    json) LOAD=("$GCANNON" "http://127.0.0.1:$port" --raw "$REQ/json-1.raw,$REQ/json-5.raw,$REQ/json-10.raw,$REQ/json-15.raw,$REQ/json-25.raw,$REQ/json-40.raw,$REQ/json-50.raw" "${common[@]}" -p 1 -r 25) ;;
+    json-comp) LOAD=("$GCANNON" "http://127.0.0.1:$port" --raw "$REQ/json-gzip-25.raw,$REQ/json-gzip-40.raw,$REQ/json-gzip-50.raw" "${common[@]}" -p 1 -r 25) ;;
+    upload) LOAD=("$GCANNON" "http://127.0.0.1:$port" --raw "$REQ/upload-500k.raw,$REQ/upload-2m.raw,$REQ/upload-10m.raw,$REQ/upload-20m.raw" "${common[@]}" -p 1 -r 5) ;;
+    echo-ws) LOAD=("$GCANNON" "http://127.0.0.1:$port/ws" --ws "${common[@]}" -p 1) ;;
+    static) LOAD=(wrk -t 1 -c "$c" -d "$d" --timeout 8s -s "$REQ/static-rotate.lua" "http://127.0.0.1:$port") ;;
+    json-tls) LOAD=(wrk -t 1 -c "$c" -d "$d" --timeout 8s -s "$REQ/json-tls-rotate.lua" "https://127.0.0.1:$TLS_PORT") ;;
+    baseline-h2) LOAD=(h2load "https://127.0.0.1:$h2/baseline2?a=1&b=1" "${h2common[@]}" -m 100) ;;
+    static-h2) LOAD=(h2load -i "$(uris_for static-h2 "$4")" -H "Accept-Encoding: br;q=1, gzip;q=0.8" "${h2common[@]}" -m 32) ;;
+    baseline-h2c) LOAD=(h2load "http://127.0.0.1:$H2C_PORT/baseline2?a=1&b=1" -p h2c "${h2common[@]}" -m 100) ;;
+    json-h2c) LOAD=(h2load -i "$(uris_for json-h2c "$4")" -p h2c "${h2common[@]}" -m 32) ;;
     esac
 }
 
@@ -341,13 +419,15 @@ declare -A DEAD=()
 run_one() { # PROFILE CONNS SERVER DURATION LABEL
     local profile=$1 c=$2 server=$3 duration=$4 label=$5 pid=${PID_OF[$3]} t0 t1 out status=0
     [ -n "${DEAD[$server]:-}" ] && return 0
-    local -a cmd
-    read -r -a cmd <<<"$(load_command "$profile" "$c" "$duration" "$server")"
+    local -a cmd net
+    load_command "$profile" "$c" "$duration" "$server"
+    cmd=("${LOAD[@]}")
+    read -r -a net <<<"$(net_of "$server")"
     t0=$(cpu_ticks "$pid" 2>/dev/null) || t0=
-    out=$(timeout -k 5 120 "${LAUNCH[@]}" taskset -c "$CLIENT_CPU" "${cmd[@]}" 2>&1) || status=$?
+    out=$(timeout -k 5 120 "${LAUNCH[@]}" "${net[@]}" taskset -c "$CLIENT_CPU" "${cmd[@]}" 2>&1) || status=$?
     t1=$(cpu_ticks "$pid" 2>/dev/null) || t1=
     {
-        echo "### $label $profile c=$c $server: taskset -c $CLIENT_CPU ${cmd[*]}"
+        echo "### $label $profile c=$c $server: ${net[*]}${net[*]:+ }taskset -c $CLIENT_CPU ${cmd[*]}"
         echo "$out"
     } >>"$log"
     if [ -z "$t0" ] || [ -z "$t1" ]; then
@@ -367,6 +447,13 @@ run_one() { # PROFILE CONNS SERVER DURATION LABEL
         errors=$(awk '/Socket errors:/ { gsub(",", ""); s += $4 + $6 + $8 + $10 }
             /Non-2xx/ { s += $NF } END { print s + 0 }' <<<"$out")
         bw=$(awk '/^Transfer\/sec:/ { print $2; exit }' <<<"$out")
+    elif [ "${cmd[0]}" = h2load ]; then
+        # As HttpArena's h2load.sh: 2xx responses over the time taken;
+        # errors are the requests that failed and the other statuses.
+        ok=$(grep -oP '\d+(?= 2xx)' <<<"$out" | head -n1 || true)
+        secs=$(grep -oP 'finished in \K[\d.]+' <<<"$out" | head -n1 || true)
+        errors=$( (grep -oP '\d+(?= failed)|\d+(?= [345]xx)' <<<"$out" || true) | awk '{ s += $1 } END { print s + 0 }')
+        bw=$(grep -oP 'finished in [\d.]+s, [\d.]+ req/s, \K[\d.]+[KMGT]?B/s' <<<"$out" | head -n1 || true)
     else
         secs=$(grep -oP '(?:requests|frames sent) in \K[\d.]+' <<<"$out" | head -n1 || true)
         if [ "$profile" = echo-ws ]; then
@@ -405,7 +492,7 @@ echo
 machine_line
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "servers: one worker each, taskset -c $SERVER_CPU; load generator: one thread, taskset -c $CLIENT_CPU; $PRIORITY"
-echo "tools: gcannon $(sed -n 's/^gcannon \([0-9a-f]\{8\}\).*/\1/p' "$SHARED/tools/VERSIONS" 2>/dev/null), $(wrk -v 2>&1 | head -n1 | awk '{ print $1, $2 }'); HttpArena $(sed -n 's/^HttpArena \([0-9a-f]\{8\}\).*/\1/p' "$SHARED/tools/VERSIONS" 2>/dev/null)"
+echo "tools: gcannon $(sed -n 's/^gcannon \([0-9a-f]\{8\}\).*/\1/p' "$SHARED/tools/VERSIONS" 2>/dev/null), $(wrk -v 2>&1 | head -n1 | awk '{ print $1, $2 }'), $(h2load --version 2>/dev/null | awk '{ print $2 }'); HttpArena $(sed -n 's/^HttpArena \([0-9a-f]\{8\}\).*/\1/p' "$SHARED/tools/VERSIONS" 2>/dev/null)"
 echo "rounds: $ROUNDS × $DURATION per server, interleaved (warm-up $WARMUP each); medians below"
 echo "raw: ${log#"$ROOT"/}"
 echo

@@ -3,16 +3,19 @@
 # the checks of HttpArena's scripts/validate.sh for every profile the
 # entry takes part in, against the example started here.
 #
-#   bench/arena/validate.sh [PORT]       # PORT [18080]; TLS on PORT+1
+#   bench/arena/validate.sh [PORT]       # PORT [18080]; HTTP/1.1 over TLS
+#                                        # on PORT+1, h2c on PORT+2, h2 over
+#                                        # TLS on PORT+3
 #
 # - baseline, limited-conn, pipelined: HttpArena's own checks, through
 #   ../shared/httparena/validate-local.sh (its port of validate.sh's
 #   sections, with the fragmented requests and randomized inputs), and
 #   its three extra pipelining/limited-conn checks;
-# - json, json-comp, json-tls, upload, static, echo-ws: validate.sh's
-#   sections ported here check for check (same requests, same randomized
-#   anti-cheat inputs, same pass conditions), echo-ws through
-#   validate-ws.py itself;
+# - json, json-comp, json-tls, upload, static, baseline-h2, static-h2,
+#   baseline-h2c, json-h2c, echo-ws: validate.sh's sections ported here
+#   check for check (same requests, same randomized anti-cheat inputs,
+#   same pass conditions, HTTP/2 through curl --http2 and
+#   --http2-prior-knowledge), echo-ws through validate-ws.py itself;
 # - extra (not in validate.sh, counted apart): the malformed requests of
 #   requests/noise-*.raw each get a 4xx or a close, and the server still
 #   answers afterwards.
@@ -32,6 +35,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 SHARED=${ARENA_SHARED:-$ROOT/../shared/httparena}
 PORT=${1:-18080}
 TLS_PORT=$((PORT + 1))
+H2C_PORT=$((PORT + 2))
+H2_PORT=$((PORT + 3))
 HOST=127.0.0.1
 VALIDATE_TIMEOUT=${VALIDATE_TIMEOUT:-300}
 DATA_DIR=$SHARED/data
@@ -50,10 +55,12 @@ for f in validate-local.sh tools/validate-ws.py.orig certs/server.crt certs/serv
     [ -e "$SHARED/$f" ] || die "$SHARED/$f missing"
 done
 
-# What the checks need: curl with brotli (for --compressed), python3.
+# What the checks need: curl with brotli (for --compressed) and HTTP/2,
+# python3.
 need() {
     local missing=()
-    command -v curl >/dev/null && curl -V | grep -qw brotli || missing+=(curl)
+    command -v curl >/dev/null && curl -V | grep -qw brotli && curl -V | grep -qw HTTP2 ||
+        missing+=(curl)
     command -v python3 >/dev/null || missing+=(python3)
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "validate: installing ${missing[*]}" >&2
@@ -64,6 +71,7 @@ need() {
         die "could not install ${missing[*]}"
     fi
     curl -V | grep -qw brotli || die "curl lacks brotli"
+    curl -V | grep -qw HTTP2 || die "curl lacks HTTP/2"
 }
 need
 
@@ -75,7 +83,7 @@ if [ -z "${ARENA_BIN:-}" ]; then
 fi
 [ -x "$ARENA_BIN" ] || die "$ARENA_BIN is not an executable"
 
-for p in "$PORT" "$TLS_PORT"; do
+for p in "$PORT" "$TLS_PORT" "$H2C_PORT" "$H2_PORT"; do
     if (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then
         die "something already listens on $HOST:$p (pass another PORT)"
     fi
@@ -112,7 +120,8 @@ trap 'exit 130' INT TERM HUP
 ) &
 watchdog_pid=$!
 
-"$ARENA_BIN" --port "$PORT" --tls-port "$TLS_PORT" --data "$DATA_DIR" --workers 2 \
+"$ARENA_BIN" --port "$PORT" --tls-port "$TLS_PORT" --h2c-port "$H2C_PORT" --h2-port "$H2_PORT" \
+    --data "$DATA_DIR" --workers 2 \
     --cert "$SHARED/certs/server.crt" --key "$SHARED/certs/server.key" >"$tmp/server.log" 2>&1 &
 server_pid=$!
 for i in $(seq 1 100); do
@@ -356,6 +365,110 @@ if ! $comp_fail; then
     fi
 fi
 check_status "GET /static/nonexistent.txt" 404 "$STATIC_DOCS" "http://$HOST:$PORT/static/nonexistent.txt"
+
+# ───── HTTP/2 over TLS (baseline-h2, static-h2) and h2c (baseline-h2c, json-h2c) ─────
+
+# validate.sh's wait_h2: the h2 port answers, or one failure.
+wait_h2() {
+    local i
+    for i in $(seq 1 15); do
+        curl -sk --max-time 30 --http2 -o /dev/null "https://$HOST:$H2_PORT/baseline2?a=1&b=1" 2>/dev/null &&
+            return 0
+        sleep 1
+    done
+    fail_with_link "HTTPS port $H2_PORT not responding" ""
+    return 1
+}
+
+# A check that the protocol curl reports for its request is HTTP/2.
+check_http2() { # LABEL DOCS CURL_ARGS...
+    local label=$1 docs=$2 version
+    shift 2
+    version=$(curl -s --max-time 30 -o /dev/null -w '%{http_version}' "$@" 2>/dev/null || echo 0)
+    if [ "$version" = 2 ]; then
+        pass "$label" "HTTP/$version"
+    else
+        fail_with_link "[$label]: server responded with HTTP/$version, expected HTTP/2" "$docs"
+    fi
+}
+
+H2_DOCS="$DOCS_BASE/h2/baseline-h2/validation"
+echo "[test] baseline-h2 endpoint"
+if wait_h2; then
+    check_http2 "HTTP/2 protocol negotiation" "$H2_DOCS" -k --http2 "https://$HOST:$H2_PORT/baseline2?a=1&b=1"
+    check "GET /baseline2?a=13&b=42 over HTTP/2" 55 "$H2_DOCS" \
+        -k --http2 "https://$HOST:$H2_PORT/baseline2?a=13&b=42"
+    a=$((RANDOM % 900 + 100)) b=$((RANDOM % 900 + 100))
+    check "GET /baseline2?a=$a&b=$b over HTTP/2 (random)" "$((a + b))" "$H2_DOCS" \
+        -k --http2 "https://$HOST:$H2_PORT/baseline2?a=$a&b=$b"
+    check_header "GET /baseline2 Content-Type" "Content-Type" "text/plain" "$H2_DOCS" \
+        -k --http2 "https://$HOST:$H2_PORT/baseline2?a=1&b=1"
+fi
+
+H2C_DOCS="$DOCS_BASE/h2/baseline-h2c/validation"
+echo "[test] baseline-h2c endpoint"
+for _ in $(seq 1 10); do
+    curl -s --http2-prior-knowledge --max-time 2 -o /dev/null "http://$HOST:$H2C_PORT/baseline2?a=1&b=1" &&
+        break
+    sleep 1
+done
+check_http2 "HTTP/2 cleartext (prior-knowledge)" "$H2C_DOCS" \
+    --http2-prior-knowledge "http://$HOST:$H2C_PORT/baseline2?a=1&b=1"
+h1_code=$(curl -s --max-time 5 --http1.1 -o /dev/null -w '%{http_code}' \
+    "http://$HOST:$H2C_PORT/baseline2?a=1&b=1" 2>/dev/null || echo 000)
+if [ "$h1_code" != 200 ]; then
+    pass "h2c-only: port $H2C_PORT rejects plain HTTP/1.1" "got $h1_code"
+else
+    fail_with_link "[h2c-only]: port $H2C_PORT also answered HTTP/1.1 with 200" "$H2C_DOCS"
+fi
+check "GET /baseline2?a=13&b=42 over h2c" 55 "$H2C_DOCS" \
+    --http2-prior-knowledge "http://$HOST:$H2C_PORT/baseline2?a=13&b=42"
+a=$((RANDOM % 900 + 100)) b=$((RANDOM % 900 + 100))
+check "GET /baseline2?a=$a&b=$b over h2c (random)" "$((a + b))" "$H2C_DOCS" \
+    --http2-prior-knowledge "http://$HOST:$H2C_PORT/baseline2?a=$a&b=$b"
+check_header "GET /baseline2 Content-Type (h2c)" "Content-Type" "text/plain" "$H2C_DOCS" \
+    --http2-prior-knowledge "http://$HOST:$H2C_PORT/baseline2?a=1&b=1"
+
+JSON_H2C_DOCS="$DOCS_BASE/h2/json-h2c/validation"
+echo "[test] json-h2c endpoint"
+check_http2 "/json HTTP/2 cleartext" "$JSON_H2C_DOCS" \
+    --http2-prior-knowledge "http://$HOST:$H2C_PORT/json/1?m=1"
+check_header "GET /json Content-Type (h2c)" "Content-Type" "application/json" "$JSON_H2C_DOCS" \
+    --http2-prior-knowledge "http://$HOST:$H2C_PORT/json/1?m=1"
+# validate.sh checks count and the number of items (not the totals).
+json_h2c_fail=false
+for p in 12:3 22:7 31:2 50:5; do
+    count=${p%%:*} m=${p##*:}
+    got=$(curl -s --max-time 30 --http2-prior-knowledge "http://$HOST:$H2C_PORT/json/$count?m=$m" |
+        python3 -c '
+import sys, json
+d = json.load(sys.stdin)
+print(d.get("count", -1), len(d.get("items", [])))
+' 2>/dev/null || echo "-1 -1")
+    if [ "$got" != "$count $count" ]; then
+        fail_with_link "[GET /json/$count?m=$m (h2c)]: count, items = $got, expected $count" "$JSON_H2C_DOCS"
+        json_h2c_fail=true
+    fi
+done
+$json_h2c_fail || pass "GET /json/{count}?m=X over h2c" "4 counts verified"
+
+STATIC_H2_DOCS="$DOCS_BASE/h2/static-h2/validation"
+echo "[test] static-h2 endpoint"
+if wait_h2; then
+    for spec in reset.css:text/css app.js:application/javascript manifest.json:application/json; do
+        check_header "GET /static/${spec%%:*} Content-Type" "Content-Type" "${spec##*:}" "$STATIC_H2_DOCS" \
+            -k --http2 "https://$HOST:$H2_PORT/static/${spec%%:*}"
+    done
+    size=$(curl -sk --max-time 30 --http2 -o /dev/null -w '%{size_download}' \
+        "https://$HOST:$H2_PORT/static/reset.css" || echo 0)
+    if [ "$size" -gt 0 ]; then
+        pass "static-h2 response size" "$size bytes"
+    else
+        fail_with_link "[static-h2 response size]: empty response" "$STATIC_H2_DOCS"
+    fi
+    check_status "GET /static/nonexistent.txt" 404 "$STATIC_H2_DOCS" \
+        -k --http2 "https://$HOST:$H2_PORT/static/nonexistent.txt"
+fi
 
 # ───── echo-ws: validate-ws.py ─────
 

@@ -1,16 +1,17 @@
-//! The connection profiles' endpoints: `baseline`, `limited-conn` and
-//! `pipelined`.
+//! The connection profiles' endpoints: `baseline`, `limited-conn`,
+//! `pipelined`, and over HTTP/2 `baseline-h2` and `baseline-h2c`.
 //!
-//! - `GET /baseline11?a=A&b=B` answers `A + B`; `POST` the same plus the
-//!   integer in its body (sent with `Content-Length` or chunked: the
-//!   connection has already read and decoded it), as `text/plain`.
+//! - `GET /baseline11?a=A&b=B` (and `/baseline2`, its HTTP/2 name)
+//!   answers `A + B`; `POST` the same plus the integer in its body (sent
+//!   with `Content-Length` or chunked: the connection has already read
+//!   and decoded it), as `text/plain`.
 //! - `GET /pipeline` answers `ok`, as `text/plain`.
 
 use peregrine_core::{Method, Request, Response, StatusCode, query};
 
 use crate::routes::Worker;
 
-/// `GET` or `POST /baseline11`.
+/// `GET` or `POST /baseline11` or `/baseline2`.
 pub fn baseline(request: &Request<'_>, response: &mut Response<'_, Worker>) {
     let mut sum = match sum_of_query(request.query().unwrap_or(b"")) {
         Some(sum) => sum,

@@ -1,13 +1,15 @@
-//! The entry's handler: one for both ports, routing by path to the
-//! profiles' modules, and the state each worker keeps.
+//! The entry's handler: one for every port, routing by path to the
+//! profiles' modules, and the state each worker keeps. Over HTTP/2 the
+//! requests and answers are the same as over HTTP/1.1.
 //!
 //! | path | profile | module |
 //! |---|---|---|
 //! | `/baseline11?a=&b=` | baseline, limited-conn | [`baseline`](crate::baseline) |
+//! | `/baseline2?a=&b=` | baseline-h2, baseline-h2c | [`baseline`](crate::baseline) |
 //! | `/pipeline` | pipelined | [`baseline`](crate::baseline) |
-//! | `/json/{count}?m=` | json, json-comp, json-tls | [`json`](crate::json) |
+//! | `/json/{count}?m=` | json, json-comp, json-tls, json-h2c | [`json`](crate::json) |
 //! | `/upload` | upload | [`upload`](crate::upload) |
-//! | `/static/{name}` | static | [`files`](crate::files) |
+//! | `/static/{name}` | static, static-h2 | [`files`](crate::files) |
 //! | `/ws` | echo-ws | [`ws`](crate::ws) |
 //!
 //! Anything else is `404`.
@@ -23,7 +25,7 @@ use peregrine_driver::compress::{Compression, Compressors};
 use crate::json::Dataset;
 use crate::{baseline, files, json, upload, ws};
 
-/// What every worker of both ports shares: the data set and the static
+/// What every worker of every port shares: the data set and the static
 /// files. Cloned for each port's server.
 #[derive(Clone)]
 pub struct Arena {
@@ -101,7 +103,7 @@ impl Handler<Worker> for Arena {
     fn handle(&self, request: &Request<'_>, response: &mut Response<'_, Worker>) {
         let path = request.path();
         match path {
-            b"/baseline11" => baseline::baseline(request, response),
+            b"/baseline11" | b"/baseline2" => baseline::baseline(request, response),
             b"/pipeline" => baseline::pipeline(request, response),
             upload::PATH => upload::upload(request, response),
             ws::PATH => ws::refuse(response),
