@@ -8,6 +8,7 @@ use peregrine_core::h2::frame::{
 };
 use peregrine_core::h2::hpack::{DecodeError, Decoder, Encoder, HeaderField};
 use peregrine_core::h2::server::ServerConnection;
+use peregrine_core::spill::{Spill, SpillArea};
 use peregrine_core::{Config, Counters, Env, Handler, IoBuffers, Request, Response, Transmit};
 
 /// A static body larger than any write buffer of the tests.
@@ -135,6 +136,8 @@ pub struct Peer<const R: usize, const W: usize, H: Handler = Routes> {
     pub piece: usize,
     /// The largest DATA payload the server sent.
     pub largest_data: usize,
+    /// The spill lent to the server, if any (none unless a test sets it).
+    pub spill: Option<SpillArea<Vec<u8>>>,
 }
 
 macro_rules! env {
@@ -146,7 +149,10 @@ macro_rules! env {
             now: $peer.now,
             counters: &mut $peer.counters,
             files: None,
-            spill: None,
+            spill: match &mut $peer.spill {
+                Some(spill) => Some(spill as &mut dyn Spill),
+                None => None,
+            },
             deflate: None,
         }
     };
@@ -177,6 +183,7 @@ impl<const R: usize, const W: usize, H: Handler> Peer<R, W, H> {
             decoder: Decoder::new(),
             piece,
             largest_data: 0,
+            spill: None,
         };
         let mut hello = CLIENT_PREFACE.to_vec();
         hello.extend(frame(|buf| encode_settings(buf, &[])));

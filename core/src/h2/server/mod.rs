@@ -50,9 +50,17 @@
 //!   [`has_work`](ServerConnection::has_work) says so, as for HTTP/1.1.
 //!   Each is reported to [`Handler::finished`]: sent, or aborted when its
 //!   stream is reset or the connection ends first.
-//! - Deferred bodies, and written bodies that outgrow the buffer, are not
-//!   sent over HTTP/2 yet: such a stream is reset with INTERNAL_ERROR (and
-//!   reported [`Outcome::NotSent`]).
+//! - Written bodies that outgrow the write buffer: the part that did not
+//!   fit goes to the worker's [`Spill`](crate::spill::Spill) as over
+//!   HTTP/1.1, the stream keeps its blocks, and its DATA frames carry the
+//!   part in the buffer, then the blocks copied into the buffer as the
+//!   windows and the room allow, taking turns with the other streams
+//!   (see `spilled`). Each block goes back as soon as it is copied, and
+//!   those a stream still holds when it is reset or the connection
+//!   retires. A body larger than the buffer and the spill is answered
+//!   `500`.
+//! - Deferred bodies are not sent over HTTP/2 yet: such a stream is reset
+//!   with INTERNAL_ERROR (and reported [`Outcome::NotSent`]).
 //! - Server push is never used (`SETTINGS_ENABLE_PUSH` is 0 for the
 //!   client's pushes too: a PUSH_PROMISE is a connection error).
 
@@ -65,6 +73,7 @@ mod fields;
 mod fill;
 mod head;
 mod output;
+mod spilled;
 mod streams;
 
 use core::net::SocketAddr;
@@ -225,8 +234,8 @@ pub struct ServerConnection<
     id: ConnectionId,
     /// The client's address.
     peer_addr: Option<SocketAddr>,
-    /// A written body's spilled blocks (never kept: such bodies are not
-    /// sent over HTTP/2 yet).
+    /// The spilled blocks of the body a handler is writing: moved to its
+    /// stream once the handler returns (see `spilled`).
     spilled: Option<Chain>,
 }
 

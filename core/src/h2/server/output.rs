@@ -7,6 +7,7 @@ use core::ops::Range;
 use super::fields::Head;
 use super::fill::Turn;
 use super::head;
+use super::spilled;
 use super::streams::{Outbound, Pending, Stream, Streamed};
 use super::{AREA, CONTROL_ROOM, ServerConnection};
 use crate::connection::{Passed, Segment, Source};
@@ -77,6 +78,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     ) {
         let start = self.write_end;
         let Some(written) = completed.written else {
+            if let Some(chain) = self.spilled.take() {
+                spilled::release(chain, env.spill.as_deref_mut());
+            }
             env.counters.response(500);
             self.answer_error(bufs, stream, StatusCode::INTERNAL_SERVER_ERROR, env);
             return;
@@ -108,7 +112,20 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 self.queue_streamed(bufs, stream, region, head_len, streamed, env);
                 return;
             }
-            BodySource::Stream(..) | BodySource::Deferred(_) => {
+            BodySource::Stream(_, Source::Spill) => match self.spilled.take() {
+                Some(chain) => {
+                    env.counters.response(completed.status);
+                    self.queue_spilled(bufs, stream, region, head_len, chain, env);
+                    return;
+                }
+                // Never: a body said to be spilled holds blocks.
+                None if body.is_empty() => Pending::Nothing,
+                None => Pending::Buffer {
+                    start: body.start,
+                    end: body.end,
+                },
+            },
+            BodySource::Deferred(_) => {
                 // Not sent over HTTP/2 yet: the stream is reset, and what
                 // the body held goes back.
                 if let (Some(chain), Some(spill)) = (self.spilled.take(), env.spill.as_deref_mut())
@@ -313,6 +330,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                         }
                         continue;
                     }
+                    Outbound::Spilling(spilled) => {
+                        if self.spill_turn(bufs, index, spilled, env) == Turn::Served {
+                            self.streams.served(index);
+                            sent = true;
+                        }
+                        continue;
+                    }
                     _ => continue,
                 };
                 let left = pending.len();
@@ -441,12 +465,16 @@ pub(super) fn report<H: Handler<L>, L: Default>(
 
 /// A stream that leaves the table before its body was all queued (reset
 /// by either side, or the connection ended): a streamed body is reported
-/// aborted, with its tag as the handler last left it.
+/// aborted, with its tag as the handler last left it, and the blocks a
+/// spilled body still holds go back to the spill.
 pub(super) fn report_abandoned<H: Handler<L>, L: Default>(
     stream: &Stream,
     id: ConnectionId,
     env: &mut Env<'_, H, L>,
 ) {
+    if let Outbound::Spilling(spilled) = stream.outbound {
+        spilled::release(spilled.chain, env.spill.as_deref_mut());
+    }
     if let Outbound::Filling(streamed) | Outbound::Parked(streamed) | Outbound::Again(streamed) =
         stream.outbound
     {
@@ -471,13 +499,17 @@ pub(super) fn release_pending(stream: &Stream, files: &mut Option<&mut dyn FileK
 pub(super) fn is_sending(stream: &Stream) -> bool {
     matches!(
         stream.outbound,
-        Outbound::Sending(_) | Outbound::Filling(_) | Outbound::Again(_)
+        Outbound::Sending(_) | Outbound::Filling(_) | Outbound::Again(_) | Outbound::Spilling(_)
     )
 }
 
 /// Whether a stream's body left lies in the write buffer.
 pub(super) fn holds_buffer(stream: &Stream) -> bool {
-    matches!(stream.outbound, Outbound::Sending(Pending::Buffer { .. }))
+    match stream.outbound {
+        Outbound::Sending(Pending::Buffer { .. }) => true,
+        Outbound::Spilling(spilled) => spilled.start < spilled.end,
+        _ => false,
+    }
 }
 
 const _: () = assert!(AREA > HEADROOM);

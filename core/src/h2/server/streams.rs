@@ -11,6 +11,7 @@
 use crate::file::Span;
 use crate::h2::flow::{ReceiveWindow, Window};
 use crate::h2::frame::StreamId;
+use crate::spill::Chain;
 
 /// What of a response's body is still to go out as DATA frames, beyond
 /// what the flow-control windows allowed so far.
@@ -60,6 +61,18 @@ pub(super) struct Streamed {
     pub(super) left: Option<u64>,
 }
 
+/// A written body that outgrew the write buffer: the part of it still in
+/// the buffer, then the rest in the spill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Spilled {
+    /// Start of what is left in the write buffer.
+    pub(super) start: u32,
+    /// End of it (`start` once it is all queued).
+    pub(super) end: u32,
+    /// The blocks not yet copied out, in order.
+    pub(super) chain: Chain,
+}
+
 /// The client's half of a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Inbound {
@@ -92,6 +105,9 @@ pub(super) enum Outbound {
     /// handler gave nothing and more
     /// ([`Fill::More(0)`](crate::Fill::More)).
     Again(Streamed),
+    /// The head went out; the body's rest lies in the write buffer and
+    /// the spill, copied out as the windows and the buffer allow.
+    Spilling(Spilled),
     /// The response was queued whole, END_STREAM included.
     Done,
 }
