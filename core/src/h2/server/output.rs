@@ -4,6 +4,7 @@
 
 use core::ops::Range;
 
+use super::calm::Abuse;
 use super::fields::Head;
 use super::head;
 use super::streams::{Outbound, Pending, Stream};
@@ -27,9 +28,12 @@ const HEADROOM: usize = 1024;
 /// its turn within two frames of the others'.
 const QUEUED_DATA_MAX: u64 = 32 * 1024;
 
-/// DATA frames smaller than this wait for more window, unless they end
-/// their body: a peer granting a few bytes at a time cannot make the
-/// server write a frame header per byte.
+/// DATA frames smaller than this that do not end their body are small:
+/// they go out as the windows allow (a client whose window stays below
+/// this would wait forever otherwise, and RFC 9113 §6.9 lets the sender
+/// use any window it is given), but count against a flood bound, so a
+/// peer granting a few bytes at a time cannot make the server write a
+/// frame header per byte without end.
 const MIN_DATA: u64 = 1024;
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
@@ -136,7 +140,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             self.drop_pending(pending, env);
         }
         // Its first DATA right behind its head, as the windows allow.
-        self.send_data(bufs);
+        if !self.send_data(bufs, env.now) {
+            self.connection_error(bufs, ErrorCode::EnhanceYourCalm, env);
+        }
     }
 
     /// Encodes the HTTP/1.1 head at the start of `region` (`head_len`
@@ -257,8 +263,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
 
     /// Queues DATA frames for the streams with body left, as far as the
     /// windows, the write buffer and the queue allow: one frame per
-    /// stream per round, so every stream gets its turn.
-    pub(super) fn send_data(&mut self, bufs: &mut IoBuffers<READ, WRITE>) {
+    /// stream per round, so every stream gets its turn. `false` if the
+    /// client's windows made the server send small frames past their
+    /// bound at `now` (the caller ends the connection).
+    pub(super) fn send_data(&mut self, bufs: &mut IoBuffers<READ, WRITE>, now: u64) -> bool {
         loop {
             let mut sent = false;
             for index in self.streams.round() {
@@ -267,7 +275,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                     || WRITE - self.write_end < FRAME_HEADER_LEN + CONTROL_ROOM
                     || self.queue.free() < 2
                 {
-                    return;
+                    return true;
                 }
                 let Some(stream) = self.streams.at(index) else {
                     continue;
@@ -282,13 +290,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                     .min(stream.send_window.available())
                     .min(self.peer.max_frame_size);
                 let chunk = left.min(u64::from(window));
-                if chunk == 0 || (chunk < left && chunk < MIN_DATA) {
+                if chunk == 0 {
                     continue;
+                }
+                if chunk < left && chunk < MIN_DATA && !self.calm.allow(Abuse::SmallData, now) {
+                    return false;
                 }
                 let end_stream = chunk == left;
                 let at = self.write_end;
                 let Ok(header) = encode_data_header(stream.id, chunk as usize, end_stream) else {
-                    return;
+                    return true;
                 };
                 bufs.write[at..at + FRAME_HEADER_LEN].copy_from_slice(&header);
                 self.write_end += FRAME_HEADER_LEN;
@@ -316,7 +327,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 sent = true;
             }
             if !sent {
-                return;
+                return true;
             }
         }
     }
