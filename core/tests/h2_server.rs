@@ -722,8 +722,12 @@ fn raw_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     bytes
 }
 
+/// A header list past `SETTINGS_MAX_HEADER_LIST_SIZE` is answered `431`
+/// (RFC 9113 §10.5.1) once its block is read whole, so HPACK stays in
+/// step and the connection goes on; a client that keeps sending them is
+/// calmed like other stream errors.
 #[test]
-fn an_hpack_bomb_ends_the_connection() {
+fn an_hpack_bomb_is_answered_431_and_a_flood_of_them_calmed() {
     let mut peer = Peer::new();
     let mut encoder = Encoder::<4096>::new();
     let big = [b'x'; 3000];
@@ -744,14 +748,35 @@ fn an_hpack_bomb_ends_the_connection() {
     bomb.extend([0xbe; 10]);
     wire.extend(raw_frame(0x1, 0x5, 3, &bomb));
     peer.send(&wire);
+    assert_eq!(
+        responses(&peer.take()),
+        [
+            (1, "200".into(), b"hello".to_vec()),
+            (3, "431".into(), Vec::new())
+        ]
+    );
+    // The table is in step: a request naming the entry once is served.
+    let mut wire = raw_frame(0x1, 0x5, 5, &[0x82, 0x86, 0x84, 0xbe]);
+    peer.send(&wire);
+    assert_eq!(
+        responses(&peer.take()),
+        [(5, "200".into(), b"hello".to_vec())]
+    );
+    // A flood of bombs, within one second: calmed past the bound.
+    wire.clear();
+    for i in 0..101 {
+        wire.extend(raw_frame(0x1, 0x5, 7 + 2 * i, &bomb));
+    }
+    peer.send(&wire);
     let sent = peer.take();
+    // 100 a second, the first bomb's included.
+    assert_eq!(responses(&sent).len(), 99);
     assert_eq!(
         sent.last(),
         Some(&Sent::GoAway {
-            last: 1,
+            last: 205,
             code: ErrorCode::EnhanceYourCalm
         }),
-        "{sent:?}"
     );
 }
 

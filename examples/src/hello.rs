@@ -1,10 +1,12 @@
 //! The reference handler of the `hello` example, also used by the
 //! integration tests and benchmarks.
 //!
-//! - `GET /` → `Hello, World!` (or the bytes given to [`Hello::with_body`])
+//! - `GET /` → `Hello, World!` (or the bytes given to [`Hello::with_body`]);
+//!   `POST /` the same (its body, up to the buffer's size, read and
+//!   dropped), as the HTTP/2 conformance suite expects of a server's root
 //! - `GET /bytes/N` → N bytes (N ≤ 16 MiB), streamed
 //! - `POST /echo` → the request body
-//! - another method on `/` → 405 with `Allow: GET, HEAD`
+//! - another method on `/` → 405 with `Allow: GET, HEAD, POST`
 //! - any other path → 404
 
 use peregrine_core::{Fill, Handler, Method, Request, Response, StatusCode};
@@ -43,13 +45,13 @@ impl Handler for Hello {
     fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
         let path = request.path();
         match (request.method(), path) {
-            (Method::Get | Method::Head, b"/") => {
+            (Method::Get | Method::Head | Method::Post, b"/") => {
                 let _ = response.header("Content-Type", "text/plain");
                 response.body_static(self.body);
             }
             (_, b"/") => {
                 response.status(StatusCode::METHOD_NOT_ALLOWED);
-                let _ = response.header("Allow", "GET, HEAD");
+                let _ = response.header("Allow", "GET, HEAD, POST");
             }
             (Method::Post, b"/echo") => {
                 if response.body(request.body()).is_err() {

@@ -4,19 +4,30 @@
 //! whole, and turned into a request, or trailers ending one.
 //!
 //! The bounds: a block gathered in the area ends within its first half
-//! (whose other half takes the decoded fields), takes at most
-//! [`MAX_CONTINUATIONS`] CONTINUATION frames, and decodes to at most
-//! [`MAX_HEADER_LIST_SIZE`](super::MAX_HEADER_LIST_SIZE) bytes: a client
-//! past one gets GOAWAY(ENHANCE_YOUR_CALM).
+//! (whose other half takes the decoded fields) and takes at most
+//! [`MAX_CONTINUATIONS`] CONTINUATION frames: a client past one gets
+//! GOAWAY(ENHANCE_YOUR_CALM). A block that decodes to more than
+//! [`MAX_HEADER_LIST_SIZE`](super::MAX_HEADER_LIST_SIZE) bytes (or more
+//! than the area holds) is still read whole, keeping HPACK in step, and
+//! its request answered `431` (§10.5.1); such answers count against the
+//! stream error bound.
+//!
+//! A block on a stream the client ended or reset, or on one the server
+//! closed, is a connection error of type STREAM_CLOSED (§5.1), one on a
+//! stream the client skipped a PROTOCOL_ERROR (§5.1.1); one on a stream
+//! the server reset lately is ignored (the client may have sent it before
+//! the reset reached it). A second block on an open stream is its
+//! trailers: without END_STREAM, or with a pseudo-header or a field §8.2
+//! refuses, the request is malformed (§8.1).
 
-use super::calm::MAX_CONTINUATIONS;
+use super::calm::{Abuse, MAX_CONTINUATIONS};
 use super::dispatch::{Progress, Reading};
-use super::fields::{HeadBuilder, Refusal};
+use super::fields::{self, HeadBuilder, Refusal};
 use super::streams::{Inbound, Outbound, Stream};
 use super::{AREA, Continuing, Gathering, ServerConnection, State};
 use crate::h2::flow::{ReceiveWindow, Window};
 use crate::h2::frame::{ErrorCode, Flags, FrameStart, StreamId};
-use crate::h2::hpack::DecodeError;
+use crate::h2::hpack::{DecodeError, DecodedField};
 use crate::{Env, Handler, IoBuffers, TimerKind};
 
 /// What a HEADERS frame says of its block.
@@ -39,6 +50,19 @@ impl BlockFlags {
                 .is_some_and(|priority| priority.dependency == stream),
         }
     }
+}
+
+/// What a block whose fields are not used held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unused {
+    /// Fields that passed the check.
+    Valid,
+    /// A field that failed it.
+    Malformed,
+    /// More than the area or the header list limit take.
+    TooLarge,
+    /// A compression error: the connection ended.
+    Failed,
 }
 
 /// Where a whole header block lies.
@@ -171,24 +195,53 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         env: &mut Env<'_, H, L>,
     ) {
         let end_stream = flags.end_stream;
-        // Trailers of a request gathering its body.
         if let Some(open) = self.streams.get_mut(stream) {
-            if !matches!(open.inbound, Inbound::Body { .. }) || !end_stream {
-                // HEADERS on a half-closed stream, or trailers that do not
-                // end it.
-                if self.decode_and_drop(block, bufs, env) {
-                    self.reset_stream(bufs, stream, ErrorCode::StreamClosed, env);
+            let body_coming = matches!(open.inbound, Inbound::Body { .. });
+            // Decoded first, whatever it holds, so HPACK stays in step.
+            let trailers = self.decode_unused(block, bufs, fields::valid_trailer, env);
+            let code = match trailers {
+                // The connection ended.
+                Unused::Failed => return,
+                // §5.1: HEADERS on a half-closed (remote) stream.
+                _ if !body_coming => ErrorCode::StreamClosed,
+                // §8.1: trailers without END_STREAM, or with a
+                // pseudo-header or a field §8.2 refuses: malformed.
+                Unused::Valid | Unused::Malformed if !end_stream => ErrorCode::ProtocolError,
+                Unused::Malformed => ErrorCode::ProtocolError,
+                Unused::TooLarge => {
+                    self.refuse_large(stream, end_stream, bufs, env);
+                    return;
                 }
-                return;
-            }
-            if self.decode_and_drop(block, bufs, env) {
-                self.request_ended(stream, bufs, env);
-            }
+                Unused::Valid => {
+                    self.request_ended(stream, bufs, env);
+                    return;
+                }
+            };
+            self.reset_stream(bufs, stream, code, env);
             return;
         }
-        if stream.get() <= self.streams.highest || !stream.is_client_initiated() {
-            // §5.1.1: identifiers only grow.
+        if !stream.is_client_initiated() {
+            // §5.1.1: clients open odd streams only.
             self.connection_error(bufs, ErrorCode::ProtocolError, env);
+            return;
+        }
+        if stream.get() <= self.streams.highest {
+            if self.streams.was_skipped(stream) {
+                // §5.1.1: identifiers only grow; one skipped cannot be
+                // opened later.
+                self.connection_error(bufs, ErrorCode::ProtocolError, env);
+                return;
+            }
+            // §5.1: a stream that was opened and closed. (One skipped too
+            // long ago to be remembered ends here as well: the same
+            // connection error, with another code.)
+            if self.streams.was_reset(stream) {
+                // Sent before our RST_STREAM reached the client: ignored,
+                // once decoded.
+                let _ = self.decode_unused(block, bufs, |_| true, env);
+                return;
+            }
+            self.connection_error(bufs, ErrorCode::StreamClosed, env);
             return;
         }
         // Decode into the area after what is held there (and after the
@@ -208,21 +261,18 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             head.push(&field);
             Ok::<_, DecodeError>(())
         });
-        let decoded_len = match decoded {
-            Ok(decoded) => decoded.written,
-            Err(DecodeError::HeaderListTooLarge) => {
-                self.fields = fields;
-                self.connection_error(bufs, ErrorCode::EnhanceYourCalm, env);
-                return;
-            }
+        let finished = match decoded {
+            Ok(decoded) => head.finish(&mut self.area, base + decoded.written),
+            // Larger than the area or SETTINGS_MAX_HEADER_LIST_SIZE: read
+            // whole all the same, so only the stream fails.
+            Err(error) if !error.is_compression_error() => Err(Refusal::TooLarge),
             Err(_) => {
                 self.fields = fields;
                 self.connection_error(bufs, ErrorCode::CompressionError, env);
                 return;
             }
         };
-        let finished = head.finish(&mut self.area, base + decoded_len);
-        self.streams.highest = stream.get();
+        self.streams.advance(stream);
         if flags.self_dependent {
             // Decoded, so HPACK stays in step, then refused (§5.3.1).
             self.fields = fields;
@@ -246,15 +296,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 self.reset_stream(bufs, stream, ErrorCode::ProtocolError, env);
                 return;
             }
-            Err(Refusal::TooManyFields) => {
+            Err(Refusal::TooLarge) => {
                 self.fields = fields;
                 self.open_stream(stream, end_stream);
-                self.answer_error(
-                    bufs,
-                    stream,
-                    crate::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                    env,
-                );
+                self.refuse_large(stream, end_stream, bufs, env);
                 return;
             }
         };
@@ -304,14 +349,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         );
     }
 
-    /// Decodes a block whose fields are not used (trailers), keeping the
-    /// HPACK table in step; `false` if it failed (the connection ends).
-    fn decode_and_drop<H: Handler<L>, L: Default>(
+    /// Decodes a block whose fields are not used (trailers, or a block
+    /// on a stream that is not served), keeping the HPACK table in step,
+    /// and checks each field with `check`.
+    fn decode_unused<H: Handler<L>, L: Default>(
         &mut self,
         block: BlockAt,
         bufs: &mut IoBuffers<READ, WRITE>,
+        check: impl Fn(&DecodedField<'_>) -> bool,
         env: &mut Env<'_, H, L>,
-    ) -> bool {
+    ) -> Unused {
         let base = match block {
             BlockAt::Read(..) => self.area_used(),
             BlockAt::Area(_, end) => end,
@@ -321,14 +368,54 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             BlockAt::Read(from, to) => &bufs.read[from..to],
             BlockAt::Area(from, to) => &area_block[from..to],
         };
-        let decoded = self
-            .decoder
-            .decode(bytes, out, |_| Ok::<_, DecodeError>(()));
-        if decoded.is_err() {
-            self.connection_error(bufs, ErrorCode::CompressionError, env);
-            return false;
+        let mut valid = true;
+        let decoded = self.decoder.decode(bytes, out, |field| {
+            valid &= check(&field);
+            Ok::<_, DecodeError>(())
+        });
+        match decoded {
+            Ok(_) if valid => Unused::Valid,
+            Ok(_) => Unused::Malformed,
+            Err(error) if !error.is_compression_error() => Unused::TooLarge,
+            Err(_) => {
+                self.connection_error(bufs, ErrorCode::CompressionError, env);
+                Unused::Failed
+            }
         }
-        true
+    }
+
+    /// Answers `stream`, whose fields (or trailers) were too large to
+    /// take, with `431` (§10.5.1): its body, if any is still coming, is
+    /// not wanted. Counted against the stream error bound, so a client
+    /// cannot make the server decode blocks it refuses without end.
+    fn refuse_large<H: Handler<L>, L: Default>(
+        &mut self,
+        stream: StreamId,
+        end_stream: bool,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        if !self.calm.allow(Abuse::StreamError, env.now) {
+            self.connection_error(bufs, ErrorCode::EnhanceYourCalm, env);
+            return;
+        }
+        if let (true, Some(open)) = (end_stream, self.streams.get_mut(stream)) {
+            open.inbound = Inbound::Closed;
+        }
+        if self
+            .gathering
+            .as_ref()
+            .is_some_and(|g| g.stream == stream.get())
+        {
+            self.gathering = None;
+            self.timers.clear(TimerKind::Body);
+        }
+        self.answer_error(
+            bufs,
+            stream,
+            crate::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            env,
+        );
     }
 
     /// Adds `stream` to the table.

@@ -59,7 +59,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 return;
             }
             self.skip(rest);
-            self.reset_stream(bufs, stream, ErrorCode::StreamClosed, env);
+            if !self.streams.was_reset(stream) {
+                // §5.1: DATA on a closed stream; ignored on one the server
+                // reset, which the client may not have learnt yet.
+                self.reset_stream(bufs, stream, ErrorCode::StreamClosed, env);
+            }
             return;
         };
         let Inbound::Body { received, expected } = open.inbound else {

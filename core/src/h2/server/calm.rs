@@ -11,6 +11,7 @@
 //! | streams the server reset for the client's errors | 100 | MadeYouReset |
 //! | SETTINGS and PING frames | 200 | SETTINGS and PING floods |
 //! | empty DATA frames without END_STREAM | 100 | empty-frame floods |
+//! | DATA frames the server sends below 1 KiB, not ending a body (windows granted a few bytes at a time) | 100 | Data Dribble (CVE-2019-9511) |
 //!
 //! CONTINUATION floods are bounded elsewhere: a header block takes at most
 //! [`MAX_CONTINUATIONS`] CONTINUATION frames and the decoding area.
@@ -29,13 +30,16 @@ pub(super) enum Abuse {
     Control,
     /// It sent an empty DATA frame that does not end its stream.
     EmptyData,
+    /// Its windows made the server send a small DATA frame that does not
+    /// end its body.
+    SmallData,
 }
 
 impl Abuse {
     /// The most of this kind per second.
     const fn bound(self) -> u32 {
         match self {
-            Abuse::Reset | Abuse::StreamError | Abuse::EmptyData => 100,
+            Abuse::Reset | Abuse::StreamError | Abuse::EmptyData | Abuse::SmallData => 100,
             Abuse::Control => 200,
         }
     }
@@ -47,7 +51,7 @@ pub(super) struct Calm {
     /// When the current second began (the caller's milliseconds).
     since: u64,
     /// Counts by kind, in [`Abuse`] order.
-    counts: [u32; 4],
+    counts: [u32; 5],
 }
 
 impl Calm {
@@ -55,7 +59,7 @@ impl Calm {
     pub(super) fn allow(&mut self, abuse: Abuse, now: u64) -> bool {
         if now.saturating_sub(self.since) >= 1000 {
             self.since = now;
-            self.counts = [0; 4];
+            self.counts = [0; 5];
         }
         let count = &mut self.counts[abuse as usize];
         *count += 1;

@@ -292,12 +292,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 self.begin_settings(frame, bufs, env);
             }
             FrameType::GoAway => {
+                // §6.8: the client will accept no new stream from the
+                // server (which opens none); it may still open its own and
+                // expects its pings answered, so the connection goes on
+                // until it closes it (or the idle timeout).
                 self.read_start += frame.fixed_len;
                 self.skip(frame.content_len as u32);
-                // The client will open no more streams: finish ours.
-                if self.state == State::Open {
-                    self.go_away(bufs, ErrorCode::NoError, env);
-                }
             }
             FrameType::PushPromise => {
                 // §8.4: a client cannot push.
@@ -370,7 +370,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         self.end_stream(bufs, stream, code, env);
     }
 
-    /// Sends RST_STREAM(`code`) for `stream` and drops it.
+    /// Sends RST_STREAM(`code`) for `stream` and drops it; what the
+    /// client sent on it before the reset reached it is then ignored.
     pub(super) fn end_stream<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
@@ -379,6 +380,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         env: &mut Env<'_, H, L>,
     ) {
         self.write_frame(bufs, |buf| encode_rst_stream(buf, stream, code));
+        self.streams.remember_reset(stream);
         self.forget(stream, env);
     }
 

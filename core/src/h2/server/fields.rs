@@ -9,7 +9,9 @@
 //! `te` other than `trailers` make the request malformed. `cookie` fields
 //! are joined into one with `"; "` (§8.2.3), and `:authority` becomes a
 //! `host` field when the request has none (§8.3.1), so handlers read both
-//! as they do over HTTP/1.1.
+//! as they do over HTTP/1.1; a `host` naming another entity than
+//! `:authority` makes the request malformed (§8.3.1). Trailers follow the
+//! same rules for their fields and hold no pseudo-header (§8.1).
 //!
 //! Checking never stops decoding: the block must be decoded whole to keep
 //! the HPACK table in step, so a problem is recorded and reported once
@@ -25,8 +27,10 @@ use crate::{Request, TargetForm};
 pub(super) enum Refusal {
     /// Malformed (§8.1.1): the stream is reset with PROTOCOL_ERROR.
     Malformed,
-    /// More fields than the table holds: answered `431`.
-    TooManyFields,
+    /// More fields than the table holds, or more bytes than the decoding
+    /// area or `SETTINGS_MAX_HEADER_LIST_SIZE` allow: answered `431`
+    /// (RFC 9113 §10.5.1), the connection going on.
+    TooLarge,
 }
 
 /// Where a value lies in the decoded block.
@@ -50,8 +54,8 @@ pub(super) struct HeadBuilder<'t, const MAX_HEADERS: usize> {
     path: Option<Span32>,
     /// A regular field was seen: no pseudo-header may follow.
     regular: bool,
-    /// A `host` field was seen.
-    host: bool,
+    /// The first `host` field's value.
+    host: Option<Span32>,
     /// `cookie` fields seen.
     cookies: u32,
     /// The first problem found.
@@ -71,7 +75,7 @@ impl<'t, const MAX_HEADERS: usize> HeadBuilder<'t, MAX_HEADERS> {
             authority: None,
             path: None,
             regular: false,
-            host: false,
+            host: None,
             cookies: 0,
             refusal: None,
         }
@@ -113,7 +117,9 @@ impl<'t, const MAX_HEADERS: usize> HeadBuilder<'t, MAX_HEADERS> {
             return;
         }
         match field.name {
-            b"host" => self.host = true,
+            b"host" => {
+                self.host.get_or_insert(value_span);
+            }
             b"cookie" => self.cookies += 1,
             _ => {}
         }
@@ -126,7 +132,7 @@ impl<'t, const MAX_HEADERS: usize> HeadBuilder<'t, MAX_HEADERS> {
             value_end: value.end,
         });
         if self.fields.push(span).is_err() {
-            self.refuse(Refusal::TooManyFields);
+            self.refuse(Refusal::TooLarge);
         }
     }
 
@@ -150,12 +156,22 @@ impl<'t, const MAX_HEADERS: usize> HeadBuilder<'t, MAX_HEADERS> {
             [b'/', ..] => TargetForm::Origin,
             _ => return Err(Refusal::Malformed),
         };
+        if let (Some(host), Some(authority), Some(scheme)) =
+            (self.host, self.authority, self.scheme)
+        {
+            // §8.3.1: a `host` naming another entity than `:authority`.
+            let [host, authority, scheme] =
+                [host, authority, scheme].map(|(start, end)| &area[start as usize..end as usize]);
+            if !same_authority(host, authority, scheme) {
+                return Err(Refusal::Malformed);
+            }
+        }
         let mut end = used;
         if self.cookies > 1 {
             end = self.join_cookies(area, end)?;
         }
-        if let (false, Some(authority)) = (self.host, self.authority) {
-            let name = append(area, end, b"host").ok_or(Refusal::TooManyFields)?;
+        if let (None, Some(authority)) = (self.host, self.authority) {
+            let name = append(area, end, b"host").ok_or(Refusal::TooLarge)?;
             end = name.end;
             let span = FieldSpan::new(FieldRange {
                 name_start: name.start,
@@ -163,7 +179,7 @@ impl<'t, const MAX_HEADERS: usize> HeadBuilder<'t, MAX_HEADERS> {
                 value_start: authority.0 as usize,
                 value_end: authority.1 as usize,
             });
-            self.fields.push(span).map_err(|_| Refusal::TooManyFields)?;
+            self.fields.push(span).map_err(|_| Refusal::TooLarge)?;
         }
         Ok(Head {
             method,
@@ -187,11 +203,11 @@ impl<'t, const MAX_HEADERS: usize> HeadBuilder<'t, MAX_HEADERS> {
             }
             let value = span.value_range();
             if first.is_some() {
-                let at = append(area, cursor, b"; ").ok_or(Refusal::TooManyFields)?;
+                let at = append(area, cursor, b"; ").ok_or(Refusal::TooLarge)?;
                 cursor = at.end;
             }
             if cursor + value.len() > area.len() {
-                return Err(Refusal::TooManyFields);
+                return Err(Refusal::TooLarge);
             }
             area.copy_within(value, cursor);
             cursor += span.value_range().len();
@@ -259,6 +275,43 @@ impl Head {
             self.form,
         )
     }
+}
+
+/// Whether `host` and `authority` name the same entity once normalized
+/// as their scheme says (§8.3.1, RFC 3986 §6.2.3): the host compared
+/// without regard to case, a port that is the scheme's default (or empty)
+/// the same as none.
+fn same_authority(host: &[u8], authority: &[u8], scheme: &[u8]) -> bool {
+    let default_port: &[u8] = match scheme {
+        b"http" => b"80",
+        b"https" => b"443",
+        _ => b"",
+    };
+    /// The value without a default (or empty) port.
+    fn normalized<'v>(value: &'v [u8], default_port: &[u8]) -> &'v [u8] {
+        // A port follows the last colon, unless it closes an IPv6 literal.
+        let Some(colon) = value.iter().rposition(|&b| b == b':') else {
+            return value;
+        };
+        let port = &value[colon + 1..];
+        let is_port = port.iter().all(u8::is_ascii_digit);
+        if is_port && (port.is_empty() || port == default_port) {
+            &value[..colon]
+        } else {
+            value
+        }
+    }
+    normalized(host, default_port).eq_ignore_ascii_case(normalized(authority, default_port))
+}
+
+/// Whether a trailer field may end a request (§8.1): no pseudo-header,
+/// and a regular field as §8.2 wants one (a lowercase token for a name, a
+/// clean value, nothing connection-specific).
+pub(super) fn valid_trailer(field: &DecodedField<'_>) -> bool {
+    !field.name.starts_with(b":")
+        && valid_name(field.name)
+        && valid_value(field.value)
+        && !is_connection_specific(field.name, field.value)
 }
 
 /// Whether `name` is a lowercase field name (§8.2.1): a token with no

@@ -116,7 +116,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             Some(open) => open.outbound = Outbound::Filling(streamed),
             None => report(env, self.id, streamed.tag, Outcome::NotSent),
         }
-        self.send_data(bufs, env);
+        if !self.send_data(bufs, env) {
+            self.connection_error(bufs, ErrorCode::EnhanceYourCalm, env);
+        }
     }
 
     /// The turn of the stream at `index`, filling `streamed`: its handler

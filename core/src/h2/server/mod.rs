@@ -228,6 +228,8 @@ pub struct ServerConnection<
     calm: calm::Calm,
     /// The client's first SETTINGS arrived.
     settings_seen: bool,
+    /// The client shut its side: nothing more is read.
+    read_closed: bool,
     /// The error in the GOAWAY sent, if one was.
     goaway: Option<ErrorCode>,
     /// The connection's name.
@@ -285,6 +287,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             area: [0; AREA],
             calm: calm::Calm::default(),
             settings_seen: false,
+            read_closed: false,
             goaway: None,
             id: ConnectionId::default(),
             peer_addr: peer,
@@ -398,6 +401,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
 
     /// The write side was shut down as [`Transmit::CloseWrite`] asked.
     pub fn handle_write_closed<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
+        if self.read_closed {
+            // Both sides are shut.
+            self.close_now(env);
+            return;
+        }
         self.state = State::ClosedWrite;
         self.timers.clear_all();
         self.timers.set(
@@ -406,10 +414,22 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         );
     }
 
-    /// The client closed its side: nothing more comes; what is queued is
-    /// dropped and the connection closes.
+    /// The client closed its side: nothing more comes. What is queued
+    /// still goes out, so no frame is cut short, then the write side
+    /// shuts and the connection closes; with nothing queued it closes at
+    /// once.
     pub fn handle_read_closed<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
-        self.close_now(env);
+        self.read_closed = true;
+        let flushing = matches!(self.state, State::Open | State::Draining | State::Closing);
+        if self.queue.is_empty() || !flushing {
+            self.close_now(env);
+            return;
+        }
+        self.state = State::Closing;
+        self.read_start = self.read_end;
+        for kind in [TimerKind::Idle, TimerKind::Header, TimerKind::Body] {
+            self.timers.clear(kind);
+        }
     }
 
     /// The earliest deadline, if any.
@@ -552,8 +572,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         if matches!(self.state, State::Open | State::Draining) && input_waits {
             self.process(bufs, env);
         }
-        if matches!(self.state, State::Open | State::Draining) {
-            self.send_data(bufs, env);
+        if matches!(self.state, State::Open | State::Draining) && !self.send_data(bufs, env) {
+            self.connection_error(bufs, ErrorCode::EnhanceYourCalm, env);
         }
         self.pass_empty(env);
         if !self.is_parked() {

@@ -4,6 +4,7 @@
 
 use core::ops::Range;
 
+use super::calm::Abuse;
 use super::fields::Head;
 use super::fill::Turn;
 use super::head;
@@ -30,9 +31,12 @@ const HEADROOM: usize = 1024;
 /// its turn within two frames of the others'.
 const QUEUED_DATA_MAX: u64 = 32 * 1024;
 
-/// DATA frames smaller than this wait for more window, unless they end
-/// their body: a peer granting a few bytes at a time cannot make the
-/// server write a frame header per byte.
+/// DATA frames smaller than this that do not end their body are small:
+/// they go out as the windows allow (a client whose window stays below
+/// this would wait forever otherwise, and RFC 9113 §6.9 lets the sender
+/// use any window it is given), but count against a flood bound, so a
+/// peer granting a few bytes at a time cannot make the server write a
+/// frame header per byte without end.
 pub(super) const MIN_DATA: u64 = 1024;
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
@@ -173,7 +177,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             self.drop_pending(pending, env);
         }
         // Its first DATA right behind its head, as the windows allow.
-        self.send_data(bufs, env);
+        if !self.send_data(bufs, env) {
+            self.connection_error(bufs, ErrorCode::EnhanceYourCalm, env);
+        }
     }
 
     /// Encodes the HTTP/1.1 head at the start of `region` (`head_len`
@@ -294,12 +300,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
 
     /// Queues DATA frames for the streams with body left, as far as the
     /// windows, the write buffer and the queue allow: one frame per
-    /// stream per round, so every stream gets its turn.
+    /// stream per round, so every stream gets its turn. `false` if the
+    /// client's windows made the server send small frames past their
+    /// bound (the caller ends the connection).
     pub(super) fn send_data<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
         env: &mut Env<'_, H, L>,
-    ) {
+    ) -> bool {
         loop {
             let mut sent = false;
             for index in self.streams.round() {
@@ -308,7 +316,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                     || WRITE - self.write_end < FRAME_HEADER_LEN + CONTROL_ROOM
                     || self.queue.free() < 2
                 {
-                    return;
+                    return true;
                 }
                 let Some(stream) = self.streams.at(index) else {
                     continue;
@@ -346,13 +354,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                     .min(stream.send_window.available())
                     .min(self.peer.max_frame_size);
                 let chunk = left.min(u64::from(window));
-                if chunk == 0 || (chunk < left && chunk < MIN_DATA) {
+                if chunk == 0 {
                     continue;
+                }
+                if chunk < left && chunk < MIN_DATA && !self.calm.allow(Abuse::SmallData, env.now) {
+                    return false;
                 }
                 let end_stream = chunk == left;
                 let at = self.write_end;
                 let Ok(header) = encode_data_header(stream.id, chunk as usize, end_stream) else {
-                    return;
+                    return true;
                 };
                 bufs.write[at..at + FRAME_HEADER_LEN].copy_from_slice(&header);
                 self.write_end += FRAME_HEADER_LEN;
@@ -380,7 +391,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 sent = true;
             }
             if !sent {
-                return;
+                return true;
             }
         }
     }

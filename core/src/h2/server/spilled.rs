@@ -60,7 +60,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             }
             None => release(chain, env.spill.as_deref_mut()),
         }
-        self.send_data(bufs, env);
+        if !self.send_data(bufs, env) {
+            self.connection_error(bufs, ErrorCode::EnhanceYourCalm, env);
+        }
     }
 
     /// The turn of the stream at `index`, sending `spilled`: a DATA frame

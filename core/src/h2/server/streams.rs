@@ -7,6 +7,16 @@
 //! that left (closed) are told apart by their identifier: client streams
 //! are opened in increasing order, so any identifier up to the highest
 //! opened that is not in the table is closed.
+//!
+//! The last few runs of identifiers the client skipped are remembered
+//! too ([`RECENT_GAPS`]): those streams were never opened, so a HEADERS
+//! frame on one is a stream identifier out of order (§5.1.1), not a
+//! frame on a closed stream.
+//!
+//! The last few streams the server reset are remembered (a ring of
+//! [`RECENT_RESETS`]): frames the client sent on them before our
+//! RST_STREAM reached it are ignored (§5.1, "closed"), while frames on
+//! other closed streams are errors.
 
 use crate::file::Span;
 use crate::h2::flow::{ReceiveWindow, Window};
@@ -134,6 +144,12 @@ impl Stream {
     }
 }
 
+/// How many of the streams the server reset are remembered.
+pub(super) const RECENT_RESETS: usize = 8;
+
+/// How many runs of skipped identifiers are remembered.
+pub(super) const RECENT_GAPS: usize = 4;
+
 /// The open streams, at most `N`.
 #[derive(Debug)]
 pub(super) struct Streams<const N: usize> {
@@ -144,6 +160,15 @@ pub(super) struct Streams<const N: usize> {
     /// Where the next round of DATA starts, so that every stream with
     /// data and window gets its turn.
     next_turn: usize,
+    /// The streams the server reset last, 0 where none.
+    resets: [u32; RECENT_RESETS],
+    /// Where the next reset is recorded in `resets`.
+    next_reset: usize,
+    /// The last runs of client identifiers skipped, first and last of
+    /// each; `(0, 0)` where none.
+    gaps: [(u32, u32); RECENT_GAPS],
+    /// Where the next run is recorded in `gaps`.
+    next_gap: usize,
 }
 
 impl<const N: usize> Streams<N> {
@@ -153,7 +178,49 @@ impl<const N: usize> Streams<N> {
             open: heapless::Vec::new(),
             highest: 0,
             next_turn: 0,
+            resets: [0; RECENT_RESETS],
+            next_reset: 0,
+            gaps: [(0, 0); RECENT_GAPS],
+            next_gap: 0,
         }
+    }
+
+    /// The client used identifier `id`, above every one before: the
+    /// ones it skipped are closed without ever being opened.
+    pub(super) fn advance(&mut self, id: StreamId) {
+        let first_skipped = if self.highest == 0 {
+            1
+        } else {
+            self.highest + 2
+        };
+        if id.get() > first_skipped {
+            self.gaps[self.next_gap] = (first_skipped, id.get() - 2);
+            self.next_gap = (self.next_gap + 1) % RECENT_GAPS;
+        }
+        self.highest = self.highest.max(id.get());
+    }
+
+    /// Whether the client skipped identifier `id` lately (never opened
+    /// it, and opened a higher one).
+    pub(super) fn was_skipped(&self, id: StreamId) -> bool {
+        self.gaps
+            .iter()
+            .any(|&(first, last)| first != 0 && (first..=last).contains(&id.get()))
+    }
+
+    /// The server reset stream `id`: frames already on their way on it
+    /// are ignored.
+    pub(super) fn remember_reset(&mut self, id: StreamId) {
+        if self.was_reset(id) {
+            return;
+        }
+        self.resets[self.next_reset] = id.get();
+        self.next_reset = (self.next_reset + 1) % RECENT_RESETS;
+    }
+
+    /// Whether the server reset stream `id` lately.
+    pub(super) fn was_reset(&self, id: StreamId) -> bool {
+        self.resets.contains(&id.get())
     }
 
     /// How many are open.
