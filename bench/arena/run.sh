@@ -299,8 +299,9 @@ start_server() { # SERVER
         ;;
     rust-epoll | may-minihttp | hyper | actix)
         if [ "$server" = actix ] && [ ! -e /data ] && [ "$(id -u)" -eq 0 ]; then
-            # actix reads its static files from /data/static, always.
-            ln -s "$SHARED/data" /data
+            # actix reads its static files from /data/static, always. A
+            # link left dangling by a run that was killed is replaced.
+            ln -sfn "$SHARED/data" /data
             made_data_link=true
             note "/data -> $SHARED/data while the benchmark runs (actix's fixed static path)"
         fi
