@@ -13,7 +13,7 @@ use peregrine_driver::ShutdownHandle;
 use peregrine_driver::app::App;
 use peregrine_driver::clock::Clock;
 use peregrine_driver::io::{Mode, Readiness};
-use peregrine_driver::protocol::Http2Connection;
+use peregrine_driver::protocol::{Http2Connection, Protocol};
 use peregrine_driver::transport::{Plain, Session, Transport, earliest};
 
 use crate::socket::{POLL_MS, StdSocket};
@@ -322,25 +322,8 @@ where
             if app.fire_due_timeout(&mut conn, bufs, now) {
                 continue;
             }
-            // No sender reaches this backend: a body waiting for the
-            // application (`Fill::Pending`) is asked again every tick.
-            conn.handle_wake(now);
-            if conn.has_work() {
-                // A streamed body whose handler had nothing to give: ask
-                // again, waiting a little when it keeps giving nothing.
-                app.poll(&mut conn, bufs, now);
-                if conn.interest().write {
-                    starved = 0;
-                } else {
-                    starved = starved.saturating_add(1);
-                    if starved > 1 {
-                        std::thread::sleep(Duration::from_millis(1));
-                    } else {
-                        std::thread::yield_now();
-                    }
-                }
-            } else {
-                starved = 0;
+            if !poll_waiting_body(app, &mut conn, bufs, now, &mut starved) {
+                break;
             }
             let deadline = earliest(conn.poll_timeout(), session.deadline()).unwrap_or(u64::MAX);
             let grace_end = draining.map_or(u64::MAX, |since| since.saturating_add(ctx.grace_ms));
@@ -389,6 +372,45 @@ where
         drop(socket);
         self.publish(0);
     }
+}
+
+/// Asks again, at `now`, for a streamed body waiting for the application
+/// (`Fill::Pending`): no sender reaches this backend, so it is woken every
+/// tick. One whose handler keeps giving nothing is asked with a short
+/// wait between (`starved` counts the polls in a row that gave nothing to
+/// send). `false` if a handler panicked and the connection is to be
+/// closed.
+fn poll_waiting_body<H, L, C, const READ: usize, const WRITE: usize>(
+    app: &mut App<'_, H, L>,
+    conn: &mut C,
+    bufs: &mut IoBuffers<READ, WRITE>,
+    now: u64,
+    starved: &mut u32,
+) -> bool
+where
+    H: Handler<L>,
+    L: Default,
+    C: Protocol<READ, WRITE>,
+{
+    conn.handle_wake(now);
+    if !conn.has_work() {
+        *starved = 0;
+        return true;
+    }
+    if !app.poll(conn, bufs, now) {
+        return false;
+    }
+    if conn.interest().write {
+        *starved = 0;
+    } else {
+        *starved = starved.saturating_add(1);
+        if *starved > 1 {
+            std::thread::sleep(Duration::from_millis(1));
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    true
 }
 
 /// A connection's socket and its transport's state.
@@ -456,25 +478,8 @@ fn serve_http2<H, L, S, const READ: usize, const WRITE: usize, const MAX_HEADERS
         if app.fire_due_timeout(conn, bufs, now) {
             continue;
         }
-        // No sender reaches this backend: a streamed body waiting for the
-        // application is asked again every tick, as over HTTP/1.1.
-        conn.handle_wake(now);
-        if conn.has_work() {
-            if !app.poll(conn, bufs, now) {
-                break;
-            }
-            if conn.interest().write {
-                starved = 0;
-            } else {
-                starved = starved.saturating_add(1);
-                if starved > 1 {
-                    std::thread::sleep(Duration::from_millis(1));
-                } else {
-                    std::thread::yield_now();
-                }
-            }
-        } else {
-            starved = 0;
+        if !poll_waiting_body(app, conn, bufs, now, &mut starved) {
+            break;
         }
         let deadline = earliest(conn.poll_timeout(), layer.session.deadline()).unwrap_or(u64::MAX);
         let grace_end = draining.map_or(u64::MAX, |since| since.saturating_add(ctx.grace_ms));

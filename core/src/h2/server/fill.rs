@@ -116,9 +116,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             Some(open) => open.outbound = Outbound::Filling(streamed),
             None => report(env, self.id, streamed.tag, Outcome::NotSent),
         }
-        if !self.send_data(bufs, env) {
-            self.connection_error(bufs, ErrorCode::EnhanceYourCalm, env);
-        }
+        self.send_data_or_calm(bufs, env);
     }
 
     /// The turn of the stream at `index`, filling `streamed`: its handler

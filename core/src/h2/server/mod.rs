@@ -572,8 +572,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         if matches!(self.state, State::Open | State::Draining) && input_waits {
             self.process(bufs, env);
         }
-        if matches!(self.state, State::Open | State::Draining) && !self.send_data(bufs, env) {
-            self.connection_error(bufs, ErrorCode::EnhanceYourCalm, env);
+        if matches!(self.state, State::Open | State::Draining) {
+            self.send_data_or_calm(bufs, env);
         }
         self.pass_empty(env);
         if !self.is_parked() {

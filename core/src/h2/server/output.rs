@@ -177,9 +177,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             self.drop_pending(pending, env);
         }
         // Its first DATA right behind its head, as the windows allow.
-        if !self.send_data(bufs, env) {
-            self.connection_error(bufs, ErrorCode::EnhanceYourCalm, env);
-        }
+        self.send_data_or_calm(bufs, env);
     }
 
     /// Encodes the HTTP/1.1 head at the start of `region` (`head_len`
@@ -298,12 +296,25 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         }
     }
 
+    /// [`send_data`](Self::send_data), ending the connection with
+    /// GOAWAY(ENHANCE_YOUR_CALM) if the client's windows made the server
+    /// send small frames past their bound.
+    pub(super) fn send_data_or_calm<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) {
+        if !self.send_data(bufs, env) {
+            self.connection_error(bufs, ErrorCode::EnhanceYourCalm, env);
+        }
+    }
+
     /// Queues DATA frames for the streams with body left, as far as the
     /// windows, the write buffer and the queue allow: one frame per
     /// stream per round, so every stream gets its turn. `false` if the
     /// client's windows made the server send small frames past their
     /// bound (the caller ends the connection).
-    pub(super) fn send_data<H: Handler<L>, L: Default>(
+    fn send_data<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
         env: &mut Env<'_, H, L>,

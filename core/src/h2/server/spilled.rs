@@ -60,9 +60,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             }
             None => release(chain, env.spill.as_deref_mut()),
         }
-        if !self.send_data(bufs, env) {
-            self.connection_error(bufs, ErrorCode::EnhanceYourCalm, env);
-        }
+        self.send_data_or_calm(bufs, env);
     }
 
     /// The turn of the stream at `index`, sending `spilled`: a DATA frame
