@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# HTTPS: the `hello_tls` example against nginx (`ssl`, the same
+# HTTPS: the `hello` example (`--tls-cert`) against nginx (`ssl`, the same
 # certificate, TLS 1.3 only, keep-alive), both with one worker pinned to
 # one CPU, wrk over HTTPS with one thread pinned to the other, on
 # 127.0.0.1.
@@ -48,7 +48,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 PEREGRINE_PORT=${PEREGRINE_PORT:-18070}
 NGINX_PORT=${NGINX_PORT:-18071}
-HELLO_TLS=$ROOT/target/release/examples/hello_tls
+HELLO=$ROOT/target/release/examples/hello
 
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer, not '$CONNS'"
@@ -58,10 +58,10 @@ for b in $BODIES; do [[ $b =~ ^[1-9][0-9]*$ ]] || die "BODIES: not a size: $b"; 
 [ "$(nproc)" -ge 2 ] || note "only $(nproc) CPU: server and wrk will share it"
 
 need_commands wrk:wrk nginx:nginx-light curl:curl taskset:util-linux openssl:openssl
-note "building hello_tls (release)"
-(cd "$ROOT" && cargo build --release --quiet -p peregrine-examples --features tls --example hello_tls) ||
+note "building hello (release)"
+(cd "$ROOT" && cargo build --release --quiet -p peregrine-examples --example hello) ||
     die "cargo build failed"
-[ -x "$HELLO_TLS" ] || die "$HELLO_TLS not built"
+[ -x "$HELLO" ] || die "$HELLO not built"
 raise_fd_limit
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/peregrine-tls.XXXXXX")
@@ -103,7 +103,7 @@ negotiated() {
 start_peregrine() { # BODY_FILE SIZE
     local out=$tmp/peregrine-$2.out
     port_free "$PEREGRINE_PORT"
-    taskset -c "$SERVER_CPU" "$HELLO_TLS" --port "$PEREGRINE_PORT" --workers 1 \
+    taskset -c "$SERVER_CPU" "$HELLO" --port "$PEREGRINE_PORT" --workers 1 \
         --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" --body-file "$1" >"$out" 2>&1 &
     peregrine_pid=$!
     pids+=("$peregrine_pid")

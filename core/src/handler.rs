@@ -141,6 +141,68 @@ pub trait Handler<L: Default = ()>: Sync {
     }
 }
 
+/// A reference to a handler is a handler: one value can serve several
+/// servers at once (a plaintext and a TLS port, say), each run with
+/// `&handler` on a thread of its own.
+///
+/// ```
+/// use peregrine_core::{Handler, Request, Response};
+///
+/// struct Hello;
+///
+/// impl Handler for Hello {
+///     fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+///         response.body_static(b"Hello, World!");
+///     }
+/// }
+///
+/// fn serves<H: Handler>(_: H) {}
+/// let hello = Hello;
+/// serves(&hello);
+/// serves(&hello);
+/// ```
+impl<L: Default, H: Handler<L> + ?Sized> Handler<L> for &H {
+    fn handle(&self, request: &Request<'_>, response: &mut Response<'_, L>) {
+        (**self).handle(request, response);
+    }
+
+    fn new_local(&self, worker: usize) -> L {
+        (**self).new_local(worker)
+    }
+
+    fn body_policy(&self, request: &Request<'_>) -> BodyPolicy {
+        (**self).body_policy(request)
+    }
+
+    fn body_chunk(&self, request: &Request<'_>, chunk: &[u8], tag: &mut u64, local: &mut L) {
+        (**self).body_chunk(request, chunk, tag, local);
+    }
+
+    fn fill_body(&self, tag: &mut u64, buf: &mut [u8], local: &mut L) -> Fill {
+        (**self).fill_body(tag, buf, local)
+    }
+
+    fn finished(&self, finished: Finished, local: &mut L) {
+        (**self).finished(finished, local);
+    }
+
+    fn websocket(&self, request: &Request<'_>, handshake: &ws::Handshake<'_>) -> Upgrade {
+        (**self).websocket(request, handshake)
+    }
+
+    fn on_open(&self, socket: &mut WebSocket<'_, L>) {
+        (**self).on_open(socket);
+    }
+
+    fn on_message(&self, message: Message<'_>, socket: &mut WebSocket<'_, L>) {
+        (**self).on_message(message, socket);
+    }
+
+    fn on_close(&self, code: Option<CloseCode>, reason: &str, local: &mut L) {
+        (**self).on_close(code, reason, local);
+    }
+}
+
 /// A handler's answer to a WebSocket handshake; see [`Handler::websocket`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Upgrade {

@@ -66,6 +66,61 @@ pub struct Stats {
     pub deflate_sent_plain_bytes: u64,
 }
 
+/// The totals of several servers (a plaintext and a TLS port run side by
+/// side, say): every count summed.
+///
+/// ```
+/// use peregrine_driver::Stats;
+///
+/// let mut total = Stats { requests: 2, ..Stats::default() };
+/// total += Stats { requests: 3, responses: [0, 3, 0, 0, 0], ..Stats::default() };
+/// assert_eq!((total.requests, total.responses[1]), (5, 3));
+/// ```
+impl std::ops::AddAssign for Stats {
+    fn add_assign(&mut self, other: Stats) {
+        let Stats {
+            connections_accepted,
+            connections_open,
+            requests,
+            responses,
+            parse_errors,
+            timeouts,
+            messages_undelivered,
+            idle_evicted,
+            heads_shed,
+            handler_panics,
+            files_cut_short,
+            deflate_contexts_exhausted,
+            deflate_received,
+            deflate_received_wire_bytes,
+            deflate_received_plain_bytes,
+            deflate_sent,
+            deflate_sent_wire_bytes,
+            deflate_sent_plain_bytes,
+        } = other;
+        self.connections_accepted += connections_accepted;
+        self.connections_open += connections_open;
+        self.requests += requests;
+        for (total, count) in self.responses.iter_mut().zip(responses) {
+            *total += count;
+        }
+        self.parse_errors += parse_errors;
+        self.timeouts += timeouts;
+        self.messages_undelivered += messages_undelivered;
+        self.idle_evicted += idle_evicted;
+        self.heads_shed += heads_shed;
+        self.handler_panics += handler_panics;
+        self.files_cut_short += files_cut_short;
+        self.deflate_contexts_exhausted += deflate_contexts_exhausted;
+        self.deflate_received += deflate_received;
+        self.deflate_received_wire_bytes += deflate_received_wire_bytes;
+        self.deflate_received_plain_bytes += deflate_received_plain_bytes;
+        self.deflate_sent += deflate_sent;
+        self.deflate_sent_wire_bytes += deflate_sent_wire_bytes;
+        self.deflate_sent_plain_bytes += deflate_sent_plain_bytes;
+    }
+}
+
 /// One worker's counters, written by it alone.
 #[derive(Debug, Default)]
 pub(crate) struct WorkerCounters {

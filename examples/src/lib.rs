@@ -8,14 +8,15 @@ pub mod json;
 pub mod later;
 #[cfg(unix)]
 pub mod runner;
+mod serve;
 #[cfg(unix)]
 pub mod sse;
 pub mod tokio_driver;
 
-use std::io;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use peregrine_core::{Config, DeflatePolicy, H2c, Handler};
+use peregrine_core::{Config, DeflatePolicy, H2c};
 pub use peregrine_std::{Model, ShutdownHandle, Stats};
 
 /// The backends an example can run on.
@@ -98,11 +99,44 @@ pub struct Options {
     /// HTTP/1.1 on the same port ([`H2c::Beside`]); `--h2c-only`: HTTP/2
     /// alone ([`H2c::Only`]).
     pub h2c: H2c,
+    /// `--tls-cert FILE --tls-key FILE`: serve HTTPS on `--port`, with this
+    /// certificate chain and key (PEM); with `--http2` ALPN offers `h2`.
+    pub tls: Option<TlsFiles>,
+    /// `--tls-port N` (with `--tls-cert`): plain HTTP on `--port` and
+    /// HTTPS on `N`, side by side.
+    pub tls_port: Option<u16>,
+}
+
+/// A certificate chain and its private key, PEM files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
 }
 
 impl Options {
     /// Parses the process's arguments, exiting with a usage line on error.
     pub fn from_args() -> Options {
+        Options::parse(std::env::args().skip(1)).unwrap_or_else(|problem| usage(&problem))
+    }
+
+    /// Parses `args` (without the program's name).
+    ///
+    /// # Errors
+    ///
+    /// What is wrong with them, or an empty text for `--help`.
+    ///
+    /// ```
+    /// use peregrine_examples::Options;
+    ///
+    /// let args = ["--port", "8080", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-port", "8443"];
+    /// let options = Options::parse(args.into_iter().map(String::from)).unwrap();
+    /// assert_eq!((options.port, options.tls_port), (8080, Some(8443)));
+    /// assert!(Options::parse(["--tls-port".to_owned(), "8443".to_owned()].into_iter()).is_err());
+    /// ```
+    pub fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         let mut options = Options {
             port: 8080,
             backend: Backend::DEFAULT,
@@ -121,26 +155,27 @@ impl Options {
             config: None,
             deflate: None,
             h2c: H2c::Off,
+            tls: None,
+            tls_port: None,
         };
-        let mut model = None;
-        let mut args = std::env::args().skip(1);
+        let (mut model, mut cert, mut key) = (None, None, None);
+        let mut args = args;
         while let Some(arg) = args.next() {
-            let mut value = |name: &str| {
-                args.next()
-                    .unwrap_or_else(|| usage(&format!("{name} needs a value")))
-            };
+            let mut value = || args.next().ok_or(format!("{arg} needs a value"));
             match arg.as_str() {
-                "--port" => options.port = parse(&value("--port"), "--port"),
+                "--port" => options.port = number(&value()?, &arg)?,
                 "--deflate" => {
-                    options.deflate = Some(match value("--deflate").as_str() {
+                    options.deflate = Some(match value()?.as_str() {
                         "off" => DeflatePolicy::Off,
                         "on" => DeflatePolicy::NoContextTakeover,
                         "takeover" => DeflatePolicy::ContextTakeover { contexts: 64 },
-                        other => usage(&format!("--deflate: off, on or takeover, not {other}")),
+                        other => {
+                            return Err(format!("--deflate: off, on or takeover, not {other}"));
+                        }
                     })
                 }
                 "--backend" => {
-                    options.backend = match value("--backend").as_str() {
+                    options.backend = match value()?.as_str() {
                         "epoll" => Backend::Epoll,
                         "std" => Backend::Std,
                         #[cfg(any(
@@ -150,63 +185,69 @@ impl Options {
                             target_os = "dragonfly"
                         ))]
                         "kqueue" => Backend::Kqueue,
-                        other => usage(&format!("--backend: epoll, kqueue or std, not {other}")),
+                        other => {
+                            return Err(format!("--backend: epoll, kqueue or std, not {other}"));
+                        }
                     };
                 }
-                "--model" => model = Some(value("--model")),
-                "--workers" => options.workers = Some(parse(&value("--workers"), "--workers")),
-                "--body-file" => options.body_file = Some(value("--body-file")),
-                "--root" => options.root = Some(value("--root")),
+                "--model" => model = Some(value()?),
+                "--workers" => options.workers = Some(number(&value()?, &arg)?),
+                "--body-file" => options.body_file = Some(value()?),
+                "--root" => options.root = Some(value()?),
                 "--grace-ms" => {
-                    options.grace = Some(Duration::from_millis(parse(
-                        &value("--grace-ms"),
-                        "--grace-ms",
-                    )));
+                    options.grace = Some(Duration::from_millis(number(&value()?, &arg)?))
                 }
-                "--accept-threads" => {
-                    options.accept_threads = parse(&value("--accept-threads"), "--accept-threads");
-                }
-                "--max-connections" => {
-                    options.max_connections =
-                        Some(parse(&value("--max-connections"), "--max-connections"));
-                }
+                "--accept-threads" => options.accept_threads = number(&value()?, &arg)?,
+                "--max-connections" => options.max_connections = Some(number(&value()?, &arg)?),
                 "--interval-ms" => {
-                    options.interval = Some(Duration::from_millis(parse(
-                        &value("--interval-ms"),
-                        "--interval-ms",
-                    )));
+                    options.interval = Some(Duration::from_millis(number(&value()?, &arg)?));
                 }
                 "--pin" => options.pin = true,
                 "--http2" => options.h2c = H2c::Beside,
                 "--h2c-only" => options.h2c = H2c::Only,
                 "--compress" => options.compress = true,
-                "--gzip-level" => {
-                    options.gzip_level = Some(parse(&value("--gzip-level"), "--gzip-level"));
-                }
-                "-h" | "--help" => usage(""),
-                other => usage(&format!("unknown option {other}")),
+                "--gzip-level" => options.gzip_level = Some(number(&value()?, &arg)?),
+                "--tls-cert" => cert = Some(PathBuf::from(value()?)),
+                "--tls-key" => key = Some(PathBuf::from(value()?)),
+                "--tls-port" => options.tls_port = Some(number(&value()?, &arg)?),
+                "-h" | "--help" => return Err(String::new()),
+                other => return Err(format!("unknown option {other}")),
             }
         }
-        options.model = model.map(|model| match model.as_str() {
-            "single" => Model::Single,
-            "per-connection" => Model::PerConnection {
+        options.tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => return Err("--tls-cert and --tls-key go together".to_owned()),
+        };
+        if options.tls_port.is_some() && options.tls.is_none() {
+            return Err("--tls-port needs --tls-cert and --tls-key".to_owned());
+        }
+        if options.tls_port == Some(options.port) {
+            return Err("--tls-port must differ from --port".to_owned());
+        }
+        options.model = match model.as_deref() {
+            None => None,
+            Some("single") => Some(Model::Single),
+            Some("per-connection") => Some(Model::PerConnection {
                 max_threads: options
                     .max_connections
                     .or(options.workers)
                     .unwrap_or(DEFAULT_MAX_THREADS),
-            },
-            "pool" => Model::Pool,
-            other => usage(&format!(
-                "--model: single, per-connection or pool, not {other}"
-            )),
-        });
+            }),
+            Some("pool") => Some(Model::Pool),
+            Some(other) => {
+                return Err(format!(
+                    "--model: single, per-connection or pool, not {other}"
+                ));
+            }
+        };
         match options.backend {
             Backend::Epoll => {
                 if options.model.is_some() {
-                    usage("--model applies to --backend std");
+                    return Err("--model applies to --backend std".to_owned());
                 }
                 if !cfg!(any(target_os = "linux", target_os = "android")) {
-                    usage("--backend epoll is Linux-only");
+                    return Err("--backend epoll is Linux-only".to_owned());
                 }
             }
             #[cfg(any(
@@ -217,225 +258,34 @@ impl Options {
             ))]
             Backend::Kqueue => {
                 if options.model.is_some() {
-                    usage("--model applies to --backend std");
+                    return Err("--model applies to --backend std".to_owned());
                 }
             }
             Backend::Std => {
                 if options.pin || options.accept_threads > 0 {
-                    usage("--pin and --accept-threads apply to --backend epoll and kqueue");
+                    return Err(
+                        "--pin and --accept-threads apply to --backend epoll and kqueue".to_owned(),
+                    );
                 }
                 let per_connection = matches!(options.model, Some(Model::PerConnection { .. }));
                 if options.max_connections.is_some() && !per_connection {
-                    usage(
+                    return Err(
                         "--max-connections applies to --backend epoll and kqueue, and to std \
-                         with --model per-connection (a pool serves --workers connections)",
+                         with --model per-connection (a pool serves --workers connections)"
+                            .to_owned(),
                     );
                 }
             }
         }
-        options
-    }
-
-    /// Binds `0.0.0.0:PORT` on the chosen backend, configured by these
-    /// options; builds the handler with `make`, which gets the server's
-    /// shutdown handle; says where it listens (as `NAME: listening on
-    /// ...`) and serves until shutdown (Ctrl-C, or the handle).
-    ///
-    /// # Errors
-    ///
-    /// If the port cannot be bound or the server fails.
-    pub fn run<H, L>(&self, name: &str, make: impl FnOnce(ShutdownHandle) -> H) -> io::Result<Stats>
-    where
-        H: Handler<L>,
-        L: Default,
-    {
-        self.run_sized::<16384, 16384, 100, H, L>(name, make)
-    }
-
-    /// [`run`](Self::run) with each connection's buffer sizes and header
-    /// capacity chosen: `READ`, `WRITE`, `MAX_HEADERS`.
-    ///
-    /// # Errors
-    ///
-    /// If the port cannot be bound or the server fails.
-    pub fn run_sized<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
-        &self,
-        name: &str,
-        make: impl FnOnce(ShutdownHandle) -> H,
-    ) -> io::Result<Stats>
-    where
-        H: Handler<L>,
-        L: Default,
-    {
-        let addr = ("0.0.0.0", self.port);
-        match self.backend {
-            #[cfg(unix)]
-            Backend::Epoll => {
-                self.run_readiness::<READ, WRITE, MAX_HEADERS, H, L>(name, |handle, _| make(handle))
-            }
-            #[cfg(any(
-                target_os = "macos",
-                target_os = "ios",
-                target_os = "freebsd",
-                target_os = "dragonfly"
-            ))]
-            Backend::Kqueue => {
-                self.run_readiness::<READ, WRITE, MAX_HEADERS, H, L>(name, |handle, _| make(handle))
-            }
-            #[cfg(not(unix))]
-            Backend::Epoll => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "the epoll backend is Linux-only",
-            )),
-            Backend::Std => {
-                let model = self.model.unwrap_or_default();
-                let mut server =
-                    peregrine_std::ServerWith::<READ, WRITE, MAX_HEADERS>::bind(addr)?.model(model);
-                if let Some(workers) = self.workers {
-                    server = server.workers(workers);
-                }
-                if let Some(grace) = self.grace {
-                    server = server.grace_period(grace);
-                }
-                if let Some(config) = self.effective_config() {
-                    server = server.config(config);
-                }
-                server = server.h2c(self.h2c);
-                eprintln!(
-                    "{name}: listening on http://{} (std, {model:?})",
-                    server.local_addr()
-                );
-                let handler = make(server.shutdown_handle());
-                server.run(handler)
-            }
-        }
-    }
-
-    /// [`run`](Self::run) for a handler that sends WebSocket messages from
-    /// outside its callbacks: `make` also gets the server's
-    /// [`Sender`](peregrine_driver::Sender). Readiness backends only
-    /// (epoll, kqueue).
-    ///
-    /// # Errors
-    ///
-    /// If the port cannot be bound, the server fails, or the backend chosen
-    /// has no sender (`--backend std`).
-    #[cfg(unix)]
-    pub fn run_with_sender<H, L>(
-        &self,
-        name: &str,
-        make: impl FnOnce(ShutdownHandle, peregrine_driver::Sender) -> H,
-    ) -> io::Result<Stats>
-    where
-        H: Handler<L>,
-        L: Default,
-    {
-        self.run_readiness::<16384, 16384, 100, H, L>(name, make)
-    }
-
-    /// Runs the chosen readiness backend (epoll, kqueue); an error for one
-    /// this system lacks, or for `--backend std`.
-    #[cfg(unix)]
-    fn run_readiness<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
-        &self,
-        name: &str,
-        make: impl FnOnce(ShutdownHandle, peregrine_driver::Sender) -> H,
-    ) -> io::Result<Stats>
-    where
-        H: Handler<L>,
-        L: Default,
-    {
-        match self.backend {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            Backend::Epoll => self
-                .run_reactor::<peregrine_epoll::Epoll, READ, WRITE, MAX_HEADERS, H, L>(
-                    name, "epoll", make,
-                ),
-            #[cfg(not(any(target_os = "linux", target_os = "android")))]
-            Backend::Epoll => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "the epoll backend is Linux-only",
-            )),
-            #[cfg(any(
-                target_os = "macos",
-                target_os = "ios",
-                target_os = "freebsd",
-                target_os = "dragonfly"
-            ))]
-            Backend::Kqueue => self
-                .run_reactor::<peregrine_kqueue::Kqueue, READ, WRITE, MAX_HEADERS, H, L>(
-                    name, "kqueue", make,
-                ),
-            Backend::Std => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "sending from other threads needs a readiness backend (epoll, kqueue)",
-            )),
-        }
-    }
-
-    /// Runs a server of one of the readiness backends (epoll, kqueue),
-    /// which share their builder.
-    #[cfg(unix)]
-    fn run_reactor<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
-        &self,
-        name: &str,
-        label: &str,
-        make: impl FnOnce(ShutdownHandle, peregrine_driver::Sender) -> H,
-    ) -> io::Result<Stats>
-    where
-        P: peregrine_driver::reactor::Poller,
-        H: Handler<L>,
-        L: Default,
-    {
-        let addr = ("0.0.0.0", self.port);
-        let mut server = peregrine_driver::Server::<P, READ, WRITE, MAX_HEADERS>::bind(addr)?;
-        if let Some(buffers) = self.buffers {
-            server = server.buffers(buffers);
-        }
-        if let Some(workers) = self.workers {
-            server = server.workers(workers);
-        }
-        if let Some(grace) = self.grace {
-            server = server.grace_period(grace);
-        }
-        if let Some(connections) = self.max_connections {
-            server = server.max_connections(connections);
-        }
-        if let Some(config) = self.effective_config() {
-            server = server.config(config);
-        }
-        let server = server
-            .pin_workers(self.pin)
-            .h2c(self.h2c)
-            .accept_threads(self.accept_threads);
-        eprintln!(
-            "{name}: listening on http://{} ({label})",
-            server.local_addr()
-        );
-        let handler = make(server.shutdown_handle(), server.sender());
-        server.run(handler)
+        Ok(options)
     }
 }
 
-impl Options {
-    /// `config` with `--deflate` applied, if either was given.
-    fn effective_config(&self) -> Option<Config> {
-        if self.config.is_none() && self.deflate.is_none() {
-            return None;
-        }
-        let mut config = self.config.unwrap_or(Config::DEFAULT);
-        if let Some(policy) = self.deflate {
-            config.websocket_deflate = policy;
-        }
-        Some(config)
-    }
-}
-
-/// Parses a number or exits with a usage line.
-fn parse<T: std::str::FromStr>(value: &str, name: &str) -> T {
+/// Parses `value`, the number `name` takes.
+fn number<T: std::str::FromStr>(value: &str, name: &str) -> Result<T, String> {
     value
         .parse()
-        .unwrap_or_else(|_| usage(&format!("{name}: not a number: {value}")))
+        .map_err(|_| format!("{name}: not a number: {value}"))
 }
 
 /// Prints the usage and exits.
@@ -446,7 +296,8 @@ fn usage(problem: &str) -> ! {
     eprintln!(
         "options: --port N (default 8080)  --backend epoll|std  --model single|per-connection|pool (std)  \
          --workers N  --max-connections N  --body-file FILE  --root DIR  --interval-ms N  --pin (epoll)  --grace-ms N  \
-         --accept-threads N (epoll)  --compress  --gzip-level N (static)  --deflate off|on|takeover  --http2 (h2c beside HTTP/1.1)  --h2c-only"
+         --accept-threads N (epoll)  --compress  --gzip-level N (static)  --deflate off|on|takeover  --http2 (h2c beside HTTP/1.1)  --h2c-only  \
+         --tls-cert FILE --tls-key FILE (HTTPS on --port)  --tls-port N (HTTPS there, plain HTTP on --port)"
     );
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
 }

@@ -206,7 +206,20 @@ impl TlsClient {
         config: Arc<ClientConfig>,
         name: &str,
     ) -> io::Result<TlsClient> {
-        let tcp = TcpStream::connect(server.addr())?;
+        TlsClient::connect_to(server.addr(), config, name)
+    }
+
+    /// Connects to `addr` as `name` and completes the handshake.
+    ///
+    /// # Errors
+    ///
+    /// If the connection or the handshake fails.
+    pub fn connect_to(
+        addr: std::net::SocketAddr,
+        config: Arc<ClientConfig>,
+        name: &str,
+    ) -> io::Result<TlsClient> {
+        let tcp = TcpStream::connect(addr)?;
         tcp.set_read_timeout(Some(IO_TIMEOUT))?;
         tcp.set_write_timeout(Some(IO_TIMEOUT))?;
         let name = ServerName::try_from(name.to_owned()).map_err(io::Error::other)?;

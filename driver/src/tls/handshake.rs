@@ -110,6 +110,16 @@ pub(super) fn advance<S: Socket>(
                 return Ok(Advance::Done);
             }
             Step::Blocked | Step::Writable => {
+                let next = &input.bytes[input.offered..input.end];
+                if let Some(&typ) = next.first()
+                    && !HANDSHAKE_TYPES.contains(&typ)
+                {
+                    // Not TLS: refused at its first byte, not waited on
+                    // for a record length it never meant.
+                    let plain_http = input.offered == 0 && typ.is_ascii_uppercase();
+                    refuse(plain_http, output, socket);
+                    return Err(record::invalid("not a TLS record"));
+                }
                 // Show rustls the next record, if it is all there.
                 let header = record::header(&input.bytes[input.offered..input.end])
                     .map_err(|_| record::invalid("a TLS record longer than the limit"))?;
@@ -122,6 +132,40 @@ pub(super) fn advance<S: Socket>(
             }
         }
     }
+}
+
+/// The content types of the records a handshake takes:
+/// `change_cipher_spec`, `alert`, `handshake`, and `application_data`
+/// (TLS 1.3 encrypts the client's last handshake messages as such).
+const HANDSHAKE_TYPES: [u8; 4] = [20, 21, 22, 23];
+
+/// What a client that sent plain HTTP to a TLS port gets, as nginx
+/// answers it: a `400` it can read, then the close.
+const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
+Content-Type: text/plain\r\n\
+Content-Length: 35\r\n\
+Connection: close\r\n\
+\r\n\
+This port speaks HTTPS, not HTTP.\r\n";
+
+/// A fatal `unexpected_message` alert, in a plaintext record.
+const UNEXPECTED_MESSAGE: [u8; 7] = [21, 3, 3, 0, 2, 2, 10];
+
+/// Answers bytes that are not TLS: a client that began with an HTTP
+/// method (`plain_http`) gets [`PLAIN_HTTP_ANSWER`], anything else a
+/// fatal alert, as far as the socket takes it now.
+fn refuse<S: Socket>(plain_http: bool, output: &mut Output, socket: &mut S) {
+    let answer: &[u8] = if plain_http {
+        PLAIN_HTTP_ANSWER
+    } else {
+        &UNEXPECTED_MESSAGE
+    };
+    output.compact();
+    if let Some(space) = output.space().get_mut(..answer.len()) {
+        space.copy_from_slice(answer);
+        output.filled += answer.len();
+    }
+    let _ = output.send(socket);
 }
 
 /// Encodes a record of the handshake into `output`, sending what waits

@@ -454,6 +454,50 @@ fn a_client_that_closes_during_the_handshake_ends_the_stream() {
     assert!(pair.session.deadline().is_some());
 }
 
+/// A session that got `bytes` instead of a ClientHello: the read's
+/// error, and what the server sent back.
+fn refused(bytes: &[u8]) -> (io::Error, Vec<u8>) {
+    let pki = pki();
+    let server = pki.server();
+    let mut pair = Pair::new(&server, pki.client(suites()[0]));
+    pair.wire.borrow_mut().up.extend(bytes);
+    let error = pair.server_read().unwrap_err();
+    let down = pair.wire.borrow_mut().down.drain(..).collect();
+    (error, down)
+}
+
+#[test]
+fn plain_http_gets_a_400_at_its_first_bytes() {
+    // Four bytes: no TLS record header yet, but no TLS record starts so.
+    let (error, down) = refused(b"GET ");
+    assert_eq!(error.kind(), ErrorKind::InvalidData);
+    assert!(
+        down.starts_with(b"HTTP/1.1 400 Bad Request\r\n"),
+        "{down:?}"
+    );
+    let text = String::from_utf8(down).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.contains(&format!("Content-Length: {}", body.len())),
+        "{text}"
+    );
+    assert!(head.contains("Connection: close"));
+}
+
+#[test]
+fn bytes_that_are_no_tls_record_get_a_fatal_alert() {
+    for bytes in [
+        &b"\x00\x01"[..],
+        b"\x80\x2e\x01\x03\x01",
+        b"\x18\x03\x03\x00\x01",
+    ] {
+        let (error, down) = refused(bytes);
+        assert_eq!(error.kind(), ErrorKind::InvalidData);
+        // alert(21), TLS 1.2 record version, 2 bytes: fatal(2), unexpected_message(10).
+        assert_eq!(down, [21, 3, 3, 0, 2, 2, 10], "{bytes:?}");
+    }
+}
+
 #[test]
 fn a_configuration_made_by_hand_gets_secret_extraction() {
     let pki = pki();
