@@ -25,9 +25,34 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 /// [`Hello`], marking each worker thread when it creates its state.
 struct Marked;
 
+/// What the upload of each round sends: more than the decoding area,
+/// over several DATA frames.
+static UPLOAD: [u8; 40_000] = [b'u'; 40_000];
+
 impl Handler for Marked {
     fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
+        if request.path() == b"/upload" {
+            // The bytes `body_chunk` counted, in decimal, with no
+            // allocation.
+            let mut digits = [0u8; 20];
+            let mut at = digits.len();
+            let mut count = response.tag();
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (count % 10) as u8;
+                count /= 10;
+                if count == 0 {
+                    break;
+                }
+            }
+            let _ = response.body(&digits[at..]);
+            return;
+        }
         Hello::new().handle(request, response);
+    }
+
+    fn body_chunk(&self, _: &Request<'_>, chunk: &[u8], count: &mut u64, _: &mut ()) {
+        *count += chunk.len() as u64;
     }
 
     fn new_local(&self, _worker: usize) {
@@ -35,6 +60,9 @@ impl Handler for Marked {
     }
 
     fn body_policy(&self, request: &Request<'_>) -> BodyPolicy {
+        if request.path() == b"/upload" {
+            return BodyPolicy::Stream;
+        }
         Hello::new().body_policy(request)
     }
 
@@ -44,9 +72,10 @@ impl Handler for Marked {
 }
 
 /// `rounds` rounds of 100 requests in flight at once on `client`: `GET /`
-/// on most streams, a streamed `GET /bytes/20000` on every tenth, and a
-/// small `POST /echo` on one (one request body is gathered at a time over
-/// HTTP/2). Returns the requests made.
+/// on most streams, a streamed `GET /bytes/20000` on every tenth, a small
+/// `POST /echo` on one (one request body is gathered at a time over
+/// HTTP/2), and on four a 40,000-byte `POST /upload` streamed to
+/// `body_chunk`. Returns the requests made.
 async fn rounds(client: &mut h2::client::SendRequest<Bytes>, rounds: usize) -> usize {
     let mut made = 0;
     for _ in 0..rounds {
@@ -54,6 +83,7 @@ async fn rounds(client: &mut h2::client::SendRequest<Bytes>, rounds: usize) -> u
         for i in 0..100 {
             let (path, method, body) = match i {
                 55 => ("/echo", "POST", Some(Bytes::from(format!("echo {i}")))),
+                33 | 57 | 77 | 99 => ("/upload", "POST", Some(Bytes::from_static(&UPLOAD))),
                 _ if i % 10 == 0 => ("/bytes/20000", "GET", None),
                 _ => ("/", "GET", None),
             };
@@ -86,6 +116,7 @@ async fn rounds(client: &mut h2::client::SendRequest<Bytes>, rounds: usize) -> u
             let len = answer.await.expect("the reader");
             match i {
                 55 => assert_eq!(len, format!("echo {i}").len()),
+                33 | 57 | 77 | 99 => assert_eq!(len, "40000".len()),
                 _ if i % 10 == 0 => assert_eq!(len, 20_000),
                 _ => assert_eq!(len, 13),
             }

@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
-use peregrine_core::{Fill, Handler, Request, Response};
+use peregrine_core::{BodyPolicy, Fill, Handler, Request, Response};
 use peregrine_driver::{ShutdownHandle, Stats};
 use peregrine_examples::hello::pattern_byte;
 use tokio::net::TcpStream;
@@ -27,11 +27,40 @@ static PATTERN: LazyLock<&'static [u8]> = LazyLock::new(|| {
 });
 
 /// Answers `/hello` with a short body, `/bytes/N` with N bytes of the
-/// pattern, `/echo` with the request's body, and any other path with its
-/// own target.
+/// pattern, `/echo` with the request's body, `/upload` with the FNV-1a
+/// hash of its body (streamed to `body_chunk`, any length), and any other
+/// path with its own target.
 struct Routes;
 
+/// FNV-1a's offset basis: the hash of nothing.
+const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The FNV-1a hash of `bytes` after `hash`.
+fn fnv_after(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// What `/upload` answers for `body`.
+fn upload_answer(body: &[u8]) -> Vec<u8> {
+    format!("{:016x}", fnv_after(FNV_START, body)).into_bytes()
+}
+
 impl Handler for Routes {
+    fn body_policy(&self, request: &Request<'_>) -> BodyPolicy {
+        if request.path() == b"/upload" {
+            BodyPolicy::Stream
+        } else {
+            BodyPolicy::Buffer
+        }
+    }
+
+    fn body_chunk(&self, _: &Request<'_>, chunk: &[u8], hash: &mut u64, _: &mut ()) {
+        let start = if *hash == 0 { FNV_START } else { *hash };
+        *hash = fnv_after(start, chunk);
+    }
+
     fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
         let path = request.path();
         if path == b"/hello" {
@@ -53,6 +82,14 @@ impl Handler for Routes {
             response.stream(Some(count));
         } else if path == b"/echo" {
             let _ = response.body(request.body());
+        } else if path == b"/upload" {
+            let hash = if response.tag() == 0 {
+                FNV_START
+            } else {
+                response.tag()
+            };
+            response.set_tag(0);
+            let _ = response.body(format!("{hash:016x}").as_bytes());
         } else {
             let _ = response.body(request.target());
         }
@@ -213,7 +250,30 @@ async fn get(client: &mut h2::client::SendRequest<Bytes>, path: &str) -> (u16, V
 
 /// Reads a response whole, releasing flow-control capacity as it goes.
 async fn read(response: h2::client::ResponseFuture) -> (u16, Vec<u8>) {
-    let response = response.await.expect("a response");
+    read_response(response.await.expect("a response")).await
+}
+
+/// Uploads `body` to `/upload` on a stream of its own and reads the
+/// answer, sending it again on a new stream if the server refused the
+/// stream (REFUSED_STREAM: nothing of it was processed, RFC 9113 §8.7).
+async fn upload(mut client: h2::client::SendRequest<Bytes>, body: Bytes) -> (u16, Vec<u8>) {
+    loop {
+        client = client.ready().await.expect("room for a stream");
+        let (response, mut send) = client
+            .send_request(request("POST", "/upload"), false)
+            .expect("send");
+        send.send_data(body.clone(), true).expect("send the body");
+        match response.await {
+            Ok(response) => return read_response(response).await,
+            Err(error) if error.reason() == Some(h2::Reason::REFUSED_STREAM) => continue,
+            Err(error) => panic!("upload of {} bytes: {error}", body.len()),
+        }
+    }
+}
+
+/// Reads the body of `response` whole, releasing flow-control capacity
+/// as it goes.
+async fn read_response(response: http::Response<h2::RecvStream>) -> (u16, Vec<u8>) {
     let status = response.status().as_u16();
     let mut body = response.into_body();
     let mut bytes = Vec::new();
@@ -307,6 +367,56 @@ fn request_bodies_are_echoed(backend: Backend) {
                 .expect("send the body");
             assert_eq!(read(response).await, (200, body), "{size} bytes");
         }
+    });
+}
+
+/// Request bodies streamed to the handler (`BodyPolicy::Stream`) on a
+/// hundred streams at once: 0 B, 16 KiB and 1 MiB, hashed piece by piece
+/// as they arrive.
+fn a_hundred_concurrent_uploads_of_every_size(backend: Backend) {
+    let server = Running::start(backend);
+    run(async {
+        let client = connect(server.addr).await;
+        let mut waiting = Vec::new();
+        for stream in 0..100 {
+            // 1 MiB on every tenth, 16 KiB on every other, none on the rest.
+            let size = match stream {
+                _ if stream % 10 == 0 => LARGEST,
+                _ if stream % 2 == 1 => 16_384,
+                _ => 0,
+            };
+            let body = Bytes::from_static(&PATTERN[stream % 7..][..size - size.min(stream % 7)]);
+            let expected = upload_answer(&body);
+            waiting.push((size, expected, tokio::spawn(upload(client.clone(), body))));
+        }
+        for (size, expected, answer) in waiting {
+            assert_eq!(
+                answer.await.expect("the upload"),
+                (200, expected),
+                "{size} bytes"
+            );
+        }
+    });
+}
+
+/// 100 MiB each way on one connection at once: an upload streamed to the
+/// handler, and a streamed download, byte for byte.
+fn a_hundred_mib_each_way(backend: Backend) {
+    const SIZE: usize = 100 << 20;
+    let server = Running::start(backend);
+    run(async {
+        let mut client = connect(server.addr).await;
+        let body: Vec<u8> = (0..SIZE).map(|i| pattern_byte(i as u64)).collect();
+        let expected = upload_answer(&body);
+        let up = tokio::spawn(upload(client.clone(), Bytes::from(body)));
+        client = client.ready().await.expect("room for a stream");
+        let (response, _) = client
+            .send_request(request("GET", &format!("/stream/{SIZE}")), true)
+            .expect("send");
+        let (status, downloaded) = read(response).await;
+        assert_eq!(status, 200);
+        assert!(downloaded == Routes::streamed(SIZE as u64), "the download");
+        assert_eq!(up.await.expect("the upload"), (200, expected));
     });
 }
 
@@ -602,6 +712,8 @@ on_every_backend!(
     sequential_requests_on_one_connection,
     a_hundred_concurrent_streams_with_bodies_of_every_size,
     request_bodies_are_echoed,
+    a_hundred_concurrent_uploads_of_every_size,
+    a_hundred_mib_each_way,
     streamed_bodies_of_every_size,
     a_stream_whose_reader_stops_holds_no_other_back,
     curl_with_prior_knowledge,

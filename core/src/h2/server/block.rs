@@ -23,12 +23,13 @@
 use super::calm::{Abuse, MAX_CONTINUATIONS};
 use super::dispatch::{Progress, Reading};
 use super::fields::{self, HeadBuilder, Refusal};
-use super::streams::{Inbound, Outbound, Stream};
+use super::output::Ready;
+use super::streams::{Inbound, Outbound, Sink, Stream};
 use super::{AREA, Continuing, Gathering, ServerConnection, State};
 use crate::h2::flow::{ReceiveWindow, Window};
 use crate::h2::frame::{ErrorCode, Flags, FrameStart, StreamId};
 use crate::h2::hpack::{DecodeError, DecodedField};
-use crate::{Env, Handler, IoBuffers, TimerKind};
+use crate::{BodyPolicy, Env, Handler, IoBuffers, TimerKind};
 
 /// What a HEADERS frame says of its block.
 #[derive(Clone, Copy, Debug)]
@@ -306,47 +307,102 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         self.open_stream(stream, end_stream);
         env.counters.requests += 1;
         if end_stream {
-            self.respond(bufs, stream, &head, &fields, 0..0, env);
+            let ready = Ready {
+                at: 0,
+                head,
+                fields: &fields,
+                body: 0..0,
+                tag: 0,
+            };
+            self.respond(bufs, stream, ready, env);
             self.fields = fields;
             return;
         }
-        let expected = head.request(&self.area, &fields).content_length();
-        let Ok(expected) = expected else {
+        let request = head
+            .request(&self.area, &fields)
+            .with_peer(self.peer_addr.as_ref());
+        let Ok(expected) = request.content_length() else {
             self.fields = fields;
             self.reset_stream(bufs, stream, ErrorCode::ProtocolError, env);
             return;
+        };
+        let policy = env.handler.body_policy(&request);
+        let sink = match policy {
+            BodyPolicy::Buffer if self.gathering.is_none() => Sink::Gather,
+            BodyPolicy::Stream => match self.keep(base, &head, &fields) {
+                Some(kept) => Sink::Handler(kept),
+                None => {
+                    // No room for its head: the client may send it again.
+                    self.fields = fields;
+                    self.end_stream(bufs, stream, ErrorCode::RefusedStream, env);
+                    return;
+                }
+            },
+            BodyPolicy::Ignore => Sink::Discard,
+            BodyPolicy::Buffer => {
+                // One body gathered at a time: the client may send this
+                // one again.
+                self.fields = fields;
+                self.end_stream(bufs, stream, ErrorCode::RefusedStream, env);
+                return;
+            }
         };
         if let Some(open) = self.streams.get_mut(stream) {
             open.inbound = Inbound::Body {
                 received: 0,
                 expected,
+                sink,
             };
         }
-        if self.gathering.is_some() {
-            // One body at a time: the client may send this one again.
-            self.fields = fields;
-            self.end_stream(bufs, stream, ErrorCode::RefusedStream, env);
-            return;
+        match sink {
+            Sink::Gather => self.gather(base, head, fields, stream, expected),
+            Sink::Handler(_) => self.fields = fields,
+            Sink::Discard => {
+                // Answered now; the body is dropped as it comes.
+                let ready = Ready {
+                    at: 0,
+                    head,
+                    fields: &fields,
+                    body: 0..0,
+                    tag: 0,
+                };
+                self.respond(bufs, stream, ready, env);
+                self.fields = fields;
+                return;
+            }
         }
-        // The head moves to the start of the area; its body follows it.
-        let (start, len) = (base, head.len as usize - base);
-        self.area.copy_within(start..start + len, 0);
-        let head = head.moved_back(start as u32);
+        self.timers.set(
+            TimerKind::Body,
+            env.now.saturating_add(self.config.body_timeout),
+        );
+    }
+
+    /// Begins gathering the body of `stream`, whose head was decoded
+    /// into the area from `base`: the head moves to the end of the kept
+    /// heads, its body follows it.
+    fn gather(
+        &mut self,
+        base: usize,
+        head: fields::Head,
+        mut fields: heapless::Vec<crate::headers::FieldSpan, MAX_HEADERS>,
+        stream: StreamId,
+        expected: Option<u64>,
+    ) {
+        let (at, len) = (self.kept_end, head.len as usize - base);
+        self.area.copy_within(base..base + len, at);
+        let head = head.moved_back(base as u32);
         for span in fields.iter_mut() {
-            *span = span.moved_back(start as u32);
+            *span = span.moved_back(base as u32);
         }
-        let too_long = expected.is_some_and(|n| n > (AREA - len) as u64);
+        let too_long = expected.is_some_and(|n| n > (AREA - at - len) as u64);
         self.gathering = Some(Gathering {
             stream: stream.get(),
+            at: at as u32,
             head,
             fields,
             body_len: 0,
             overflowed: too_long || self.config.max_body_len < expected.unwrap_or(0),
         });
-        self.timers.set(
-            TimerKind::Body,
-            env.now.saturating_add(self.config.body_timeout),
-        );
     }
 
     /// Decodes a block whose fields are not used (trailers, or a block
@@ -399,16 +455,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             self.connection_error(bufs, ErrorCode::EnhanceYourCalm, env);
             return;
         }
+        self.stop_receiving(stream);
         if let (true, Some(open)) = (end_stream, self.streams.get_mut(stream)) {
             open.inbound = Inbound::Closed;
-        }
-        if self
-            .gathering
-            .as_ref()
-            .is_some_and(|g| g.stream == stream.get())
-        {
-            self.gathering = None;
-            self.timers.clear(TimerKind::Body);
         }
         self.answer_error(
             bufs,
@@ -428,6 +477,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 Inbound::Body {
                     received: 0,
                     expected: None,
+                    sink: Sink::Discard,
                 }
             },
             outbound: Outbound::Waiting,

@@ -14,7 +14,8 @@
 
 use super::calm::Abuse;
 use super::dispatch::{Progress, Reading};
-use super::streams::Inbound;
+use super::output::Ready;
+use super::streams::{Inbound, Sink};
 use super::{AREA, ServerConnection};
 use crate::h2::frame::{ErrorCode, Flags, FrameStart, StreamId, encode_window_update};
 use crate::{Env, Handler, IoBuffers, TimerKind};
@@ -66,7 +67,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             }
             return;
         };
-        let Inbound::Body { received, expected } = open.inbound else {
+        let Inbound::Body {
+            received,
+            expected,
+            sink,
+        } = open.inbound
+        else {
             self.skip(rest);
             self.reset_stream(bufs, stream, ErrorCode::StreamClosed, env);
             return;
@@ -79,7 +85,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         open.recv_window.release(flow_len);
         let update = open.recv_window.take_update();
         let received = received + u64::from(data_len);
-        open.inbound = Inbound::Body { received, expected };
+        open.inbound = Inbound::Body {
+            received,
+            expected,
+            sink,
+        };
         if expected.is_some_and(|n| received > n) {
             self.skip(rest);
             self.reset_stream(bufs, stream, ErrorCode::ProtocolError, env);
@@ -90,12 +100,15 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         }
         if let Some(gathering) = self.gathering.as_mut().filter(|g| g.stream == stream.get()) {
             // The whole frame's data fits, or none of the body is kept.
-            let at = gathering.head.len as usize + gathering.body_len as usize;
+            let at =
+                gathering.at as usize + gathering.head.len as usize + gathering.body_len as usize;
             let fits = at + data_len as usize <= AREA
                 && u64::from(gathering.body_len) + u64::from(data_len) <= self.config.max_body_len;
             if !fits {
                 gathering.overflowed = true;
             }
+        }
+        if sink != Sink::Discard {
             self.timers.set(
                 TimerKind::Body,
                 env.now.saturating_add(self.config.body_timeout),
@@ -128,7 +141,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             .as_mut()
             .filter(|g| g.stream == stream.get() && !g.overflowed);
         if let (Some(gathering), true) = (gathering, taken > 0) {
-            let at = gathering.head.len as usize + gathering.body_len as usize;
+            let at =
+                gathering.at as usize + gathering.head.len as usize + gathering.body_len as usize;
             // Within the area: checked for the whole frame as it began.
             match self.area.get_mut(at..at + taken as usize) {
                 Some(to) => {
@@ -137,6 +151,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 }
                 None => gathering.overflowed = true,
             }
+            self.timers.set(
+                TimerKind::Body,
+                env.now.saturating_add(self.config.body_timeout),
+            );
+        }
+        if let (true, Some(kept)) = (taken > 0, self.handed_over(stream)) {
+            self.hand_over(kept, from, taken as usize, bufs, env);
             self.timers.set(
                 TimerKind::Body,
                 env.now.saturating_add(self.config.body_timeout),
@@ -174,7 +195,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         env: &mut Env<'_, H, L>,
     ) {
         let mismatched = self.streams.get_mut(stream).is_some_and(|open| {
-            matches!(open.inbound, Inbound::Body { received, expected: Some(expected) }
+            matches!(open.inbound, Inbound::Body { received, expected: Some(expected), .. }
                 if received != expected)
         });
         if mismatched {
@@ -191,18 +212,98 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         bufs: &mut IoBuffers<READ, WRITE>,
         env: &mut Env<'_, H, L>,
     ) {
+        let mut sink = Sink::Discard;
         if let Some(open) = self.streams.get_mut(stream) {
+            if let Inbound::Body { sink: was, .. } = open.inbound {
+                sink = was;
+            }
             open.inbound = Inbound::Closed;
+        }
+        self.clear_body_timer();
+        if let Sink::Handler(kept) = sink {
+            // Its request runs with the tag its pieces left, then its head
+            // leaves the area.
+            let mut fields = core::mem::take(&mut self.fields);
+            let (at, head) = kept.request_parts(&self.area, &mut fields);
+            let ready = Ready {
+                at,
+                head,
+                fields: &fields,
+                body: 0..0,
+                tag: kept.tag(&self.area),
+            };
+            self.respond(bufs, stream, ready, env);
+            self.fields = fields;
+            self.release_kept(kept);
+            return;
         }
         let Some(gathering) = self.gathering.take_if(|g| g.stream == stream.get()) else {
             return;
         };
-        self.timers.clear(TimerKind::Body);
         if gathering.overflowed {
             self.answer_error(bufs, stream, crate::StatusCode::PAYLOAD_TOO_LARGE, env);
             return;
         }
-        let body = gathering.head.len as usize..(gathering.head.len + gathering.body_len) as usize;
-        self.respond(bufs, stream, &gathering.head, &gathering.fields, body, env);
+        let at = gathering.at as usize;
+        let body_start = at + gathering.head.len as usize;
+        let body = body_start..body_start + gathering.body_len as usize;
+        let ready = Ready {
+            at,
+            head: gathering.head,
+            fields: &gathering.fields,
+            body,
+            tag: 0,
+        };
+        self.respond(bufs, stream, ready, env);
+    }
+
+    /// The rest of `stream`'s body, if it is still coming, is dropped:
+    /// the area no longer holds it (nor its head, for one handed to the
+    /// handler).
+    pub(super) fn stop_receiving(&mut self, stream: StreamId) {
+        if let Some(open) = self.streams.get_mut(stream)
+            && let Inbound::Body { sink, .. } = &mut open.inbound
+        {
+            let was = core::mem::replace(sink, Sink::Discard);
+            if let Sink::Handler(kept) = was {
+                self.release_kept(kept);
+            }
+        }
+        if self
+            .gathering
+            .as_ref()
+            .is_some_and(|g| g.stream == stream.get())
+        {
+            self.gathering = None;
+        }
+        self.clear_body_timer();
+    }
+
+    /// Where the head of `stream` is kept, if its body goes to the
+    /// handler as it arrives.
+    fn handed_over(&mut self, stream: StreamId) -> Option<super::kept::Kept> {
+        match self.streams.get_mut(stream)?.inbound {
+            Inbound::Body {
+                sink: Sink::Handler(kept),
+                ..
+            } => Some(kept),
+            _ => None,
+        }
+    }
+
+    /// The body timer stops once no stream's body is awaited.
+    pub(super) fn clear_body_timer(&mut self) {
+        let awaited = self.streams.iter().any(|open| {
+            matches!(
+                open.inbound,
+                Inbound::Body {
+                    sink: Sink::Gather | Sink::Handler(_),
+                    ..
+                }
+            )
+        });
+        if !awaited {
+            self.timers.clear(TimerKind::Body);
+        }
     }
 }

@@ -15,7 +15,7 @@
 use super::block::BlockFlags;
 use super::calm::Abuse;
 use super::control::Control;
-use super::streams::{Outbound, Pending};
+use super::streams::{Inbound, Outbound, Pending, Sink};
 use super::{CONTROL_ROOM, RESPONSE_ROOM, ServerConnection, State};
 use crate::h2::frame::{
     CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, ErrorCode, ErrorScope, Flags, FrameError, FrameHeader,
@@ -393,6 +393,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     ) {
         if let Some(left) = self.streams.remove(stream) {
             super::output::report_abandoned(&left, self.id, env);
+            if let Inbound::Body {
+                sink: Sink::Handler(kept),
+                ..
+            } = left.inbound
+            {
+                if left.outbound == Outbound::Waiting {
+                    super::output::report_cut_short(kept.tag(&self.area), self.id, env);
+                }
+                self.release_kept(kept);
+            }
             if let Outbound::Sending(Pending::File { span, kept: true }) = left.outbound {
                 let region = crate::FileRegion::from_span(span, true);
                 if !self.queue.push_release(region) {
@@ -413,7 +423,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             .is_some_and(|g| g.stream == stream.get())
         {
             self.gathering = None;
-            self.timers.clear(TimerKind::Body);
         }
+        self.clear_body_timer();
     }
 }

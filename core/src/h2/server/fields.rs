@@ -254,7 +254,49 @@ pub(super) struct Head {
     pub(super) len: u32,
 }
 
+/// Bytes [`Head::to_bytes`] gives.
+pub(super) const HEAD_BYTES: usize = 12;
+
 impl Head {
+    /// The head as [`HEAD_BYTES`] bytes, for a head whose offsets are
+    /// under 64 KiB (from its own start, in the decoding area).
+    pub(super) fn to_bytes(self) -> [u8; HEAD_BYTES] {
+        let mut bytes = [0; HEAD_BYTES];
+        let offsets = [
+            self.method.0,
+            self.method.1,
+            self.path.0,
+            self.path.1,
+            self.len,
+        ];
+        for (i, offset) in offsets.into_iter().enumerate() {
+            bytes[2 * i..2 * i + 2].copy_from_slice(&(offset as u16).to_le_bytes());
+        }
+        bytes[10] = match self.form {
+            TargetForm::Origin => 0,
+            TargetForm::Absolute => 1,
+            TargetForm::Authority => 2,
+            TargetForm::Asterisk => 3,
+        };
+        bytes
+    }
+
+    /// The head [`to_bytes`](Self::to_bytes) gave `bytes` for.
+    pub(super) fn from_bytes(bytes: &[u8]) -> Head {
+        let offset = |i: usize| u32::from(u16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]]));
+        Head {
+            method: (offset(0), offset(1)),
+            path: (offset(2), offset(3)),
+            len: offset(4),
+            form: match bytes[10] {
+                0 => TargetForm::Origin,
+                1 => TargetForm::Absolute,
+                2 => TargetForm::Authority,
+                _ => TargetForm::Asterisk,
+            },
+        }
+    }
+
     /// The same head after its bytes moved `by` toward the area's start.
     pub(super) fn moved_back(self, by: u32) -> Head {
         Head {

@@ -21,8 +21,10 @@
 //! field table of `MAX_HEADERS` for the request being decoded and one for
 //! the request whose body is being gathered, and a decoding area of
 //! [`AREA`] bytes: it holds decoded request heads, header blocks split
-//! over CONTINUATION frames or larger than the read buffer, and the body
-//! of one request at a time.
+//! over CONTINUATION frames or larger than the read buffer, the heads of
+//! the requests whose bodies go to the handler as they arrive (up to
+//! [`KEPT_MAX`] bytes of them), and the body of one request gathered
+//! whole.
 //!
 //! The buffer pair may be as small as [`MIN_READ`] and [`MIN_WRITE`]
 //! bytes, far below a frame of the largest size (16,384 bytes and its
@@ -35,11 +37,20 @@
 //!
 //! # What is served
 //!
-//! - Requests without a body, and requests whose body fits the decoding
-//!   area with their head, gathered for one stream at a time: a second
-//!   request with a body while one is being gathered is refused with
-//!   REFUSED_STREAM (the client may retry it), a body that does not fit is
-//!   answered `413`.
+//! - Request bodies as [`Handler::body_policy`] says, as over HTTP/1.1:
+//!   - [`BodyPolicy::Buffer`](crate::BodyPolicy::Buffer): gathered in the
+//!     decoding area after the kept heads, for one stream at a time; a
+//!     body that does not fit is answered `413`. A second such request
+//!     while one is being gathered is refused with REFUSED_STREAM (the
+//!     client may retry it).
+//!   - [`BodyPolicy::Stream`](crate::BodyPolicy::Stream): each DATA
+//!     frame's data goes to [`Handler::body_chunk`] as it arrives, for any
+//!     number of streams at once, with no limit on its length; the
+//!     request's head stays in the area until its body ends (see `kept`).
+//!     A request whose head finds no room there is refused with
+//!     REFUSED_STREAM.
+//!   - [`BodyPolicy::Ignore`](crate::BodyPolicy::Ignore): the handler
+//!     answers at once and the body is dropped as it comes.
 //! - Response bodies in the write buffer, static slices and file regions.
 //! - Streamed bodies ([`Response::stream`](crate::Response::stream)): the
 //!   handler's [`fill_body`](Handler::fill_body) writes each piece into
@@ -72,6 +83,7 @@ mod dispatch;
 mod fields;
 mod fill;
 mod head;
+mod kept;
 mod output;
 mod spilled;
 mod streams;
@@ -91,6 +103,7 @@ use crate::{
 };
 
 pub use calm::MAX_CONTINUATIONS;
+pub use kept::KEPT_MAX;
 
 use fields::Head;
 use streams::Streams;
@@ -153,9 +166,11 @@ enum State {
 struct Gathering<const MAX_HEADERS: usize> {
     /// Its stream.
     stream: u32,
-    /// Its head, at the start of the area.
+    /// Where its head starts in the area: after the kept heads.
+    at: u32,
+    /// Its head, its offsets from `at`.
     head: Head,
-    /// Its fields.
+    /// Its fields, their offsets from `at`.
     fields: heapless::Vec<FieldSpan, MAX_HEADERS>,
     /// Bytes of body after the head.
     body_len: u32,
@@ -222,7 +237,10 @@ pub struct ServerConnection<
     gathering: Option<Gathering<MAX_HEADERS>>,
     /// A header block split over frames.
     continuing: Option<Continuing>,
-    /// Decoded heads, split blocks, a gathered body.
+    /// End of the heads kept for bodies handed to the handler as they
+    /// arrive, at the start of the area (see `kept`).
+    kept_end: usize,
+    /// Kept heads, decoded heads, split blocks, a gathered body.
     area: [u8; AREA],
     /// The flood bounds.
     calm: calm::Calm,
@@ -284,6 +302,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             fields: heapless::Vec::new(),
             gathering: None,
             continuing: None,
+            kept_end: 0,
             area: [0; AREA],
             calm: calm::Calm::default(),
             settings_seen: false,
@@ -477,12 +496,26 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// keeper. The caller drops the connection after.
     pub fn retire<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
         let id = self.id;
+        for open in self.streams.iter() {
+            if let (
+                streams::Inbound::Body {
+                    sink: streams::Sink::Handler(kept),
+                    ..
+                },
+                streams::Outbound::Waiting,
+            ) = (open.inbound, open.outbound)
+            {
+                output::report_cut_short(kept.tag(&self.area), id, env);
+            }
+        }
         self.queue
             .discard(|passed| output::report_passed(passed, env, id, Outcome::Aborted));
         self.streams.clear(|stream| {
             output::release_pending(stream, &mut env.files);
             output::report_abandoned(stream, id, env);
         });
+        self.gathering = None;
+        self.kept_end = 0;
         self.state = State::Closed;
     }
 
@@ -617,11 +650,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         }
     }
 
-    /// The decoding area's bytes held by the request gathering its body.
+    /// The decoding area's bytes held: the kept heads, and the request
+    /// gathering its body after them.
     fn area_used(&self) -> usize {
-        self.gathering
-            .as_ref()
-            .map_or(0, |g| g.head.len as usize + g.body_len as usize)
+        self.gathering.as_ref().map_or(self.kept_end, |g| {
+            g.at as usize + g.head.len as usize + g.body_len as usize
+        })
     }
 }
 

@@ -39,25 +39,39 @@ const QUEUED_DATA_MAX: u64 = 32 * 1024;
 /// frame header per byte without end.
 pub(super) const MIN_DATA: u64 = 1024;
 
+/// A request ready to run.
+#[derive(Debug)]
+pub(super) struct Ready<'f> {
+    /// Where its head starts in the decoding area.
+    pub(super) at: usize,
+    /// Its head, its offsets from `at`.
+    pub(super) head: Head,
+    /// Its fields, their offsets from `at`.
+    pub(super) fields: &'f [FieldSpan],
+    /// Its body in the area.
+    pub(super) body: Range<usize>,
+    /// Its scratch value: 0, or what `body_chunk` left.
+    pub(super) tag: u64,
+}
+
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
     ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
 {
-    /// Runs the handler for the request of `stream` (its head and fields,
-    /// and its body in the area) and queues its response.
+    /// Runs the handler for the request `ready` of `stream` and queues
+    /// its response.
     pub(super) fn respond<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
         stream: StreamId,
-        head: &Head,
-        fields: &[FieldSpan],
-        body: Range<usize>,
+        ready: Ready<'_>,
         env: &mut Env<'_, H, L>,
     ) {
         let start = self.write_end;
         let end = WRITE.saturating_sub(HEADROOM).max(start);
-        let request = head
-            .request(&self.area, fields)
-            .with_body(&self.area[body])
+        let request = ready
+            .head
+            .request(&self.area[ready.at..], ready.fields)
+            .with_body(&self.area[ready.body])
             .with_peer(self.peer_addr.as_ref());
         let out = &mut bufs.write[start..end];
         let completed = crate::connection::http::handle(
@@ -66,7 +80,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             out,
             &mut self.spilled,
             true,
-            u64::from(stream.get()),
+            ready.tag,
             self.id,
         );
         self.queue_response(bufs, stream, completed, env);
@@ -501,6 +515,19 @@ pub(super) fn report_abandoned<H: Handler<L>, L: Default>(
         stream.outbound
     {
         report(env, id, streamed.tag, Outcome::Aborted);
+    }
+}
+
+/// A request body handed to the handler piece by piece was cut short
+/// (its stream reset, or the connection ended) before its request ran:
+/// the tag its pieces set, if any, is reported aborted.
+pub(super) fn report_cut_short<H: Handler<L>, L: Default>(
+    tag: u64,
+    id: ConnectionId,
+    env: &mut Env<'_, H, L>,
+) {
+    if tag != 0 {
+        report(env, id, tag, Outcome::Aborted);
     }
 }
 

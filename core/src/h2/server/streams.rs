@@ -18,6 +18,7 @@
 //! RST_STREAM reached it are ignored (§5.1, "closed"), while frames on
 //! other closed streams are errors.
 
+use super::kept::Kept;
 use crate::file::Span;
 use crate::h2::flow::{ReceiveWindow, Window};
 use crate::h2::frame::StreamId;
@@ -83,6 +84,22 @@ pub(super) struct Spilled {
     pub(super) chain: Chain,
 }
 
+/// Where the DATA of a request body goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Sink {
+    /// Gathered in the decoding area for the handler
+    /// ([`BodyPolicy::Buffer`](crate::BodyPolicy::Buffer)): the
+    /// connection's one gathering body.
+    Gather,
+    /// Handed to [`Handler::body_chunk`](crate::Handler::body_chunk)
+    /// piece by piece ([`BodyPolicy::Stream`](crate::BodyPolicy::Stream)),
+    /// with the request whose head is kept in the area.
+    Handler(Kept),
+    /// Dropped: the request was answered without it
+    /// ([`BodyPolicy::Ignore`](crate::BodyPolicy::Ignore), or an error).
+    Discard,
+}
+
 /// The client's half of a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Inbound {
@@ -93,6 +110,8 @@ pub(super) enum Inbound {
         received: u64,
         /// What `content-length` promised.
         expected: Option<u64>,
+        /// Where its DATA goes.
+        sink: Sink,
     },
     /// The client sent END_STREAM (or reset the stream).
     Closed,
