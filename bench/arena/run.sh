@@ -298,12 +298,13 @@ start_server() { # SERVER
         wait_url "$server" "${PID_OF[$server]}" "https://127.0.0.1:$H2_PORT/baseline2?a=1&b=1" "$log"
         ;;
     rust-epoll | may-minihttp | hyper | actix)
-        if [ "$server" = actix ] && [ ! -e /data ] && [ "$(id -u)" -eq 0 ]; then
-            # actix reads its static files from /data/static, always. A
-            # link left dangling by a run that was killed is replaced.
+        if { [ "$server" = actix ] || [ "$server" = hyper ]; } && [ ! -e /data ] && [ "$(id -u)" -eq 0 ]; then
+            # actix and hyper read their static files from /data/static,
+            # always (hyper once, at start). A link left dangling by a run
+            # that was killed is replaced.
             ln -sfn "$SHARED/data" /data
             made_data_link=true
-            note "/data -> $SHARED/data while the benchmark runs (actix's fixed static path)"
+            note "/data -> $SHARED/data while the benchmark runs (actix's and hyper's fixed static path)"
         fi
         local own_net=()
         if [ -n "${netns[$server]:-}" ]; then
@@ -506,6 +507,12 @@ declare -A measured=()
 for profile in $PROFILES; do
     servers=()
     for s in $(servers_of "$profile"); do
+        if [ -n "${DEAD[$s]:-}" ]; then
+            # A peer that died in an earlier profile gets a fresh start.
+            note "restarting $s (it died during ${DEAD[$s]})"
+            unset "DEAD[$s]"
+            start_server "$s"
+        fi
         if answers "$profile" "$s"; then
             servers+=("$s")
         else
