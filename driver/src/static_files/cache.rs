@@ -97,8 +97,8 @@ pub(super) enum Opened {
 /// A cached value.
 #[derive(Debug)]
 enum Value {
-    /// An open file.
-    Present(Entry),
+    /// An open file, and when its path was last found to name it.
+    Present(Entry, Instant),
     /// No file there when last looked, at this instant.
     Absent(Instant),
     /// Nothing known: a slot whose file went away, first to be reused.
@@ -110,6 +110,9 @@ enum Value {
 pub(super) struct FileCache {
     /// The shards, each a bounded LRU map.
     shards: Box<[Mutex<Lru>]>,
+    /// How long a file found unchanged is served without a `stat`
+    /// (zero: every hit checks).
+    pub(super) valid_for: Duration,
 }
 
 impl FileCache {
@@ -123,6 +126,7 @@ impl FileCache {
             shards: (0..shards)
                 .map(|i| Mutex::new(Lru::new(per_shard + usize::from(i < extra))))
                 .collect(),
+            valid_for: Duration::ZERO,
         }
     }
 
@@ -143,15 +147,23 @@ impl FileCache {
         let cached = self
             .shard(key)
             .and_then(|shard| match lock(shard).get(key) {
-                Some(Value::Present(entry)) => Some(Some(entry.clone())),
+                Some(Value::Present(entry, confirmed)) => Some(Some((entry.clone(), *confirmed))),
                 Some(Value::Absent(since)) if since.elapsed() < ABSENCE_TTL => Some(None),
                 _ => None,
             });
         match cached {
-            Some(Some(entry)) => match std::fs::metadata(path) {
-                Ok(now) if Identity::of(&now) == entry.identity => return Opened::File(entry),
-                _ => {}
-            },
+            Some(Some((entry, confirmed))) => {
+                if !self.valid_for.is_zero() && confirmed.elapsed() < self.valid_for {
+                    return Opened::File(entry);
+                }
+                match std::fs::metadata(path) {
+                    Ok(now) if Identity::of(&now) == entry.identity => {
+                        self.confirm(key, &entry);
+                        return Opened::File(entry);
+                    }
+                    _ => {}
+                }
+            }
             Some(None) => return Opened::Missing,
             None => {}
         }
@@ -159,7 +171,9 @@ impl FileCache {
         if let Some(shard) = self.shard(key) {
             let mut shard = lock(shard);
             match &opened {
-                Opened::File(entry) => shard.insert(key, Value::Present(entry.clone())),
+                Opened::File(entry) => {
+                    shard.insert(key, Value::Present(entry.clone(), Instant::now()));
+                }
                 Opened::Missing if remember_absence => {
                     shard.insert(key, Value::Absent(Instant::now()));
                 }
@@ -167,6 +181,20 @@ impl FileCache {
             }
         }
         opened
+    }
+
+    /// `entry`, cached under `key`, was found unchanged now: it is served
+    /// without a `stat` for [`valid_for`](Self::valid_for) more.
+    fn confirm(&self, key: &str, entry: &Entry) {
+        if self.valid_for.is_zero() {
+            return;
+        }
+        if let Some(shard) = self.shard(key)
+            && let Some(Value::Present(cached, confirmed)) = lock(shard).get_mut(key)
+            && Arc::ptr_eq(&cached.file, &entry.file)
+        {
+            *confirmed = Instant::now();
+        }
     }
 
     /// The shard of `key`; `None` for a cache of capacity 0.
@@ -280,6 +308,13 @@ impl Lru {
         let slot = *self.map.get(key)?;
         self.touch(slot);
         Some(&self.slots[slot as usize].value)
+    }
+
+    /// The value of `key`, to change, most recently used now.
+    fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        let slot = *self.map.get(key)?;
+        self.touch(slot);
+        Some(&mut self.slots[slot as usize].value)
     }
 
     /// Sets `key` to `value`, most recently used; the least recently
@@ -463,6 +498,36 @@ mod tests {
             Opened::Missing
         ));
         assert_eq!(cache.len(), 1, "the slot stays, forgotten");
+    }
+
+    #[test]
+    fn a_file_found_unchanged_is_trusted_for_its_validity() {
+        let dir = TempDir::new("valid");
+        let root = Root::new(&dir.0).unwrap();
+        let path = root.as_str().to_owned() + "/f.txt";
+        let path = Path::new(&path);
+        std::fs::write(path, b"one").unwrap();
+        let mut cache = FileCache::new(4);
+        cache.valid_for = Duration::from_secs(3600);
+        let Opened::File(first) = cache.open("f.txt", path, &root, false, false) else {
+            panic!("not opened")
+        };
+        // Replaced: within its validity the cached file is still served
+        // (no `stat`), as nginx's `open_file_cache_valid` does.
+        let new = dir.0.join("new.txt");
+        std::fs::write(&new, b"second").unwrap();
+        std::fs::rename(&new, path).unwrap();
+        let Opened::File(again) = cache.open("f.txt", path, &root, false, false) else {
+            panic!("not opened")
+        };
+        assert!(Arc::ptr_eq(&first.file, &again.file));
+        // Once it has run out, the path is checked again.
+        cache.valid_for = Duration::from_nanos(1);
+        let Opened::File(replaced) = cache.open("f.txt", path, &root, false, false) else {
+            panic!("not opened")
+        };
+        assert!(!Arc::ptr_eq(&first.file, &replaced.file));
+        assert_eq!(replaced.identity.len, 6);
     }
 
     #[test]

@@ -73,7 +73,8 @@
 //! with what the open file was (device, inode, length, modification
 //! time): a file replaced, rewritten or deleted is opened afresh, so the
 //! headers of a response always describe the descriptor its bytes come
-//! from. The absence of a precompressed sibling is remembered for a
+//! from. [`revalidate_after`](Files::revalidate_after) trades that for a
+//! `stat` per file per interval instead of per request. The absence of a precompressed sibling is remembered for a
 //! second. A warm request allocates nothing.
 //!
 //! # Limits
@@ -99,6 +100,7 @@ mod validators;
 
 use std::io;
 use std::path::Path;
+use std::time::Duration;
 
 use peregrine_core::{Handler, Request, Response, StatusCode};
 
@@ -206,7 +208,28 @@ impl Files {
     /// How many open files (and remembered absences of siblings) the
     /// cache keeps; 0 opens every file for every request.
     pub fn cache_capacity(mut self, capacity: usize) -> Files {
+        let valid_for = self.cache.valid_for;
         self.cache = FileCache::new(capacity);
+        self.cache.valid_for = valid_for;
+        self
+    }
+
+    /// How long a cached file found unchanged is served again without
+    /// checking its path (`stat`): zero, the default, checks on every
+    /// request, so a file replaced or rewritten is served new at once.
+    /// nginx's `open_file_cache_valid` (60 s by default) is the same
+    /// trade: a `stat` saved per request, and changes seen that much
+    /// later.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use peregrine_driver::Files;
+    ///
+    /// let files = Files::new("/srv/www")?.revalidate_after(Duration::from_secs(1));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn revalidate_after(mut self, valid_for: Duration) -> Files {
+        self.cache.valid_for = valid_for;
         self
     }
 
