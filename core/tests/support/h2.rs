@@ -195,7 +195,12 @@ impl<const R: usize, const W: usize, H: Handler> Peer<R, W, H> {
                     Setting::MaxConcurrentStreams(100),
                     Setting::EnablePush(false),
                     Setting::MaxHeaderListSize(8192),
+                    Setting::InitialWindowSize(1 << 20),
                 ]),
+                Sent::WindowUpdate {
+                    stream: 0,
+                    increment: (16 << 20) - 65_535,
+                },
                 Sent::SettingsAck,
             ]
         );

@@ -482,7 +482,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             },
             outbound: Outbound::Waiting,
             send_window: Window::stream(stream, self.peer.initial_window_size),
-            recv_window: ReceiveWindow::stream(stream, crate::h2::flow::DEFAULT_WINDOW_SIZE),
+            recv_window: ReceiveWindow::stream(stream, super::STREAM_WINDOW),
         });
     }
 }

@@ -19,8 +19,8 @@ use super::streams::{Inbound, Outbound, Pending, Sink};
 use super::{CONTROL_ROOM, RESPONSE_ROOM, ServerConnection, State};
 use crate::h2::frame::{
     CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, ErrorCode, ErrorScope, Flags, FrameError, FrameHeader,
-    FrameStart, FrameType, Setting, StreamId, encode_rst_stream, encode_settings, parse_frame,
-    parse_frame_start,
+    FrameStart, FrameType, Setting, StreamId, encode_rst_stream, encode_settings,
+    encode_window_update, parse_frame, parse_frame_start,
 };
 use crate::{Env, Handler, IoBuffers, TimerKind};
 
@@ -146,8 +146,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             Setting::MaxConcurrentStreams(STREAMS as u32),
             Setting::EnablePush(false),
             Setting::MaxHeaderListSize(super::MAX_HEADER_LIST_SIZE as u32),
+            Setting::InitialWindowSize(super::STREAM_WINDOW),
         ];
         self.write_frame(bufs, |buf| encode_settings(buf, &settings));
+        // The connection's window opens to its full size at once.
+        self.recv_window.set_target(super::CONNECTION_WINDOW);
+        if let Some(increment) = self.recv_window.take_update() {
+            self.write_frame(bufs, |buf| {
+                encode_window_update(buf, StreamId::CONNECTION, increment)
+            });
+        }
         true
     }
 

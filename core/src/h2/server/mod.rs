@@ -117,6 +117,17 @@ pub const AREA: usize = 16 * 1024;
 /// beyond their name and value): half the area.
 pub const MAX_HEADER_LIST_SIZE: usize = AREA / 2;
 
+/// What each stream lets the client send of a request body before the
+/// server's WINDOW_UPDATE (our `SETTINGS_INITIAL_WINDOW_SIZE`): 1 MiB.
+/// Every byte is taken as it arrives (into the decoding area, to the
+/// handler, or dropped), so a large window costs no memory; it spares an
+/// upload the round trips of a small one.
+pub const STREAM_WINDOW: u32 = 1 << 20;
+
+/// What the connection lets the client send before the server's
+/// WINDOW_UPDATE: 16 MiB, opened with the server's first SETTINGS.
+pub const CONNECTION_WINDOW: u32 = 16 << 20;
+
 /// Room the write buffer must have before another request is taken: a
 /// response head and a small body, and the frames around them.
 const RESPONSE_ROOM: usize = 2048;
