@@ -15,7 +15,7 @@
 # Environment (defaults in brackets):
 #   ROUNDS [3]  DURATION [10s]  WARMUP [2s, 0 for none]  CONNS [100]
 #   SIZES ["1024 65536 1048576"]  SERVER_CPU [0]  CLIENT_CPU [1]
-#   PEREGRINE_PORT [18090]  NGINX_PORT [18091]
+#   PEREGRINE_PORT [18090]  NGINX_PORT [18091]  REVALIDATE_MS [1000]
 #
 # The Markdown report goes to standard output and to
 # bench/results/static-*.md; the raw wrk output to bench/results/static-*.log.
@@ -32,10 +32,12 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 PEREGRINE_PORT=${PEREGRINE_PORT:-18090}
 NGINX_PORT=${NGINX_PORT:-18091}
+REVALIDATE_MS=${REVALIDATE_MS:-1000}
 STATIC=$ROOT/target/release/examples/static
 
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer, not '$CONNS'"
+[[ $REVALIDATE_MS =~ ^[0-9]+$ ]] || die "REVALIDATE_MS must be a number, not '$REVALIDATE_MS'"
 for s in $SIZES; do [[ $s =~ ^[1-9][0-9]*$ ]] || die "SIZES: not a size: $s"; done
 [ "$(nproc)" -ge 2 ] || note "only $(nproc) CPU: server and wrk will share it"
 
@@ -59,8 +61,10 @@ for size in $SIZES; do
 done
 chmod -R a+rX "$site"
 
+# Peregrine checks a cached file on disk once a second, as nginx's
+# `open_file_cache_valid 1s` does (REVALIDATE_MS=0: at every request).
 start_peregrine() {
-    start_static_peregrine
+    start_static_peregrine --revalidate-ms "$REVALIDATE_MS"
 }
 
 start_nginx() {
@@ -72,7 +76,7 @@ echo "# Peregrine vs nginx: static files"
 echo
 machine_line
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "servers: one worker, taskset -c $SERVER_CPU; wrk -t1 -c$CONNS, taskset -c $CLIENT_CPU; nginx $(nginx -v 2>&1 | sed 's/.*\///') (sendfile on, open_file_cache on)"
+echo "servers: one worker, taskset -c $SERVER_CPU; wrk -t1 -c$CONNS, taskset -c $CLIENT_CPU; nginx $(nginx -v 2>&1 | sed 's/.*\///') (sendfile on, open_file_cache on, valid 1s); peregrine --revalidate-ms $REVALIDATE_MS"
 echo "rounds: $ROUNDS × $DURATION per server and size, interleaved (warm-up $WARMUP); medians below"
 echo "raw: ${log#"$ROOT"/}"
 echo

@@ -17,6 +17,10 @@
 //! with gzip or brotli as the request's `Accept-Encoding` prefers
 //! (`--gzip-level N`, 6 by default); files are sent as they are (or as
 //! their precompressed siblings).
+//!
+//! Each request checks its file on disk (a `stat`), so a file replaced
+//! is served new at once; `--revalidate-ms N` trusts a file found
+//! unchanged for N ms instead, as nginx's `open_file_cache_valid` does.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -40,9 +44,12 @@ fn main() -> ExitCode {
 fn serve() -> std::io::Result<()> {
     let options = Options::from_args();
     let root = options.root.as_deref().unwrap_or(".");
-    let files = Files::new(root)?
+    let mut files = Files::new(root)?
         .cache_control_prefix("/assets/", "public, max-age=31536000, immutable")?
         .cache_control_extension("html", "no-cache")?;
+    if let Some(valid_for) = options.revalidate {
+        files = files.revalidate_after(valid_for);
+    }
     eprintln!("static: serving {}", files.root().display());
     let stats = if options.compress {
         let settings = Compression::new().gzip_level(options.gzip_level.unwrap_or(6));

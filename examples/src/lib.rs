@@ -70,6 +70,10 @@ pub struct Options {
     pub compress: bool,
     /// `--gzip-level N` (0 to 9), with `--compress`.
     pub gzip_level: Option<u32>,
+    /// `--revalidate-ms N`, for examples that serve a directory: how long
+    /// a cached file found unchanged is served without checking it again
+    /// (`Files::revalidate_after`; default: checked on every request).
+    pub revalidate: Option<Duration>,
     /// `--pin`: pin worker i to CPU i (epoll).
     pub pin: bool,
     /// `--grace-ms N`: the shutdown grace period.
@@ -146,6 +150,7 @@ impl Options {
             root: None,
             compress: false,
             gzip_level: None,
+            revalidate: None,
             pin: false,
             grace: None,
             accept_threads: 0,
@@ -207,6 +212,9 @@ impl Options {
                 "--h2c-only" => options.h2c = H2c::Only,
                 "--compress" => options.compress = true,
                 "--gzip-level" => options.gzip_level = Some(number(&value()?, &arg)?),
+                "--revalidate-ms" => {
+                    options.revalidate = Some(Duration::from_millis(number(&value()?, &arg)?));
+                }
                 "--tls-cert" => cert = Some(PathBuf::from(value()?)),
                 "--tls-key" => key = Some(PathBuf::from(value()?)),
                 "--tls-port" => options.tls_port = Some(number(&value()?, &arg)?),
@@ -296,7 +304,7 @@ fn usage(problem: &str) -> ! {
     eprintln!(
         "options: --port N (default 8080)  --backend epoll|std  --model single|per-connection|pool (std)  \
          --workers N  --max-connections N  --body-file FILE  --root DIR  --interval-ms N  --pin (epoll)  --grace-ms N  \
-         --accept-threads N (epoll)  --compress  --gzip-level N (static)  --deflate off|on|takeover  --http2 (h2c beside HTTP/1.1)  --h2c-only  \
+         --accept-threads N (epoll)  --compress  --gzip-level N  --revalidate-ms N (static)  --deflate off|on|takeover  --http2 (h2c beside HTTP/1.1)  --h2c-only  \
          --tls-cert FILE --tls-key FILE (HTTPS on --port)  --tls-port N (HTTPS there, plain HTTP on --port)"
     );
     std::process::exit(if problem.is_empty() { 0 } else { 2 })
