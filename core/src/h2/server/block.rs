@@ -307,14 +307,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         self.open_stream(stream, end_stream);
         env.counters.requests += 1;
         if end_stream {
-            let ready = Ready {
-                at: 0,
-                head,
-                fields: &fields,
-                body: 0..0,
-                tag: 0,
-            };
-            self.respond(bufs, stream, ready, env);
+            self.respond(bufs, stream, Ready::without_body(head, &fields), env);
             self.fields = fields;
             return;
         }
@@ -359,14 +352,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             Sink::Handler(_) => self.fields = fields,
             Sink::Discard => {
                 // Answered now; the body is dropped as it comes.
-                let ready = Ready {
-                    at: 0,
-                    head,
-                    fields: &fields,
-                    body: 0..0,
-                    tag: 0,
-                };
-                self.respond(bufs, stream, ready, env);
+                self.respond(bufs, stream, Ready::without_body(head, &fields), env);
                 self.fields = fields;
                 return;
             }

@@ -269,6 +269,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 self.release_kept(kept);
             }
         }
+        self.stop_gathering(stream);
+    }
+
+    /// The body of `stream`, if it is the one being gathered, is no
+    /// longer: the area after the kept heads is free again.
+    pub(super) fn stop_gathering(&mut self, stream: StreamId) {
         if self
             .gathering
             .as_ref()

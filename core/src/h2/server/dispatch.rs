@@ -425,13 +425,6 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 }
             }
         }
-        if self
-            .gathering
-            .as_ref()
-            .is_some_and(|g| g.stream == stream.get())
-        {
-            self.gathering = None;
-        }
-        self.clear_body_timer();
+        self.stop_gathering(stream);
     }
 }

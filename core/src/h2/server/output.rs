@@ -54,6 +54,20 @@ pub(super) struct Ready<'f> {
     pub(super) tag: u64,
 }
 
+impl<'f> Ready<'f> {
+    /// A request decoded at the area's start (offsets from there), run
+    /// without a body and with tag 0.
+    pub(super) fn without_body(head: Head, fields: &'f [FieldSpan]) -> Ready<'f> {
+        Ready {
+            at: 0,
+            head,
+            fields,
+            body: 0..0,
+            tag: 0,
+        }
+    }
+}
+
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
     ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
 {
