@@ -247,7 +247,14 @@ fn with_none_idle_the_connection_silent_longest_makes_room() {
     newcomer.send(&get("/"));
     assert_eq!(newcomer.response().body, b"Hello, World!");
     let waited = started.elapsed();
-    assert!(waited >= header_timeout / 10, "answered after {waited:?}");
+    // The worker's clock is the kernel's coarse one, read once per
+    // wake-up: its tick (1 to 10 ms) can put the silence the worker
+    // measures up to a tick ahead of the one this test measures.
+    let clock_slack = std::time::Duration::from_millis(10);
+    assert!(
+        waited + clock_slack >= header_timeout / 10,
+        "answered after {waited:?}"
+    );
     assert!(waited < header_timeout * 3 / 4, "answered after {waited:?}");
     // The first to connect made room; the others still have their slot.
     assert!(silent[0].is_closed_within(IO_TIMEOUT));
