@@ -9,6 +9,7 @@ pub mod later;
 #[cfg(unix)]
 pub mod runner;
 mod serve;
+pub use serve::{Bound, Run, serve_together};
 #[cfg(unix)]
 pub mod sse;
 pub mod tokio_driver;

@@ -17,16 +17,17 @@ const ALPN_H2: &[&[u8]] = &[b"h2", b"http/1.1"];
 const ALPN_HTTP1: &[&[u8]] = &[b"http/1.1"];
 
 /// Serves a handler until its server stops.
-type Run<'s, H> = Box<dyn FnOnce(&H) -> io::Result<Stats> + Send + 's>;
+pub type Run<'s, H> = Box<dyn FnOnce(&H) -> io::Result<Stats> + Send + 's>;
 
-/// A bound server, ready to serve a handler it may share with another.
-struct Bound<'s, H> {
-    /// Its URL and backend, for the log line.
-    what: String,
+/// A bound server, ready to serve a handler it may share with others
+/// ([`serve_together`]).
+pub struct Bound<'s, H> {
+    /// What it serves, for the log line.
+    pub what: String,
     /// Stops it.
-    stop: ShutdownHandle,
+    pub stop: ShutdownHandle,
     /// Serves `H` until it stops.
-    run: Run<'s, H>,
+    pub run: Run<'s, H>,
 }
 
 impl Options {
@@ -80,7 +81,7 @@ impl Options {
             eprintln!("{name}: listening on {}", server.what);
         }
         let handler = make(servers[0].stop.clone());
-        serve(servers, &handler)
+        serve_together(servers, &handler)
     }
 
     /// [`run`](Self::run) for a handler that sends WebSocket messages from
@@ -135,7 +136,7 @@ impl Options {
         };
         eprintln!("{name}: listening on {}", server.what);
         let handler = make(server.stop.clone(), sender);
-        serve(vec![server], &handler)
+        serve_together(vec![server], &handler)
     }
 
     /// The TLS configuration `--tls-cert` and `--tls-key` ask for, if
@@ -299,7 +300,11 @@ impl Options {
 /// this thread, several each on a thread of their own, where the first
 /// to stop (signalled, shut down or failing) stops the others. Returns
 /// their statistics summed, or the first error.
-fn serve<H>(servers: Vec<Bound<'_, H>>, handler: &H) -> io::Result<Stats>
+///
+/// # Errors
+///
+/// The first server's error, or one for a server thread that panicked.
+pub fn serve_together<H>(servers: Vec<Bound<'_, H>>, handler: &H) -> io::Result<Stats>
 where
     H: Sync,
 {

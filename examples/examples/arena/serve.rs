@@ -6,7 +6,7 @@ use std::path::Path;
 
 use peregrine_core::{Config, H2c};
 use peregrine_driver::tls::{Identity, TlsConfig};
-use peregrine_driver::{ShutdownHandle, Stats};
+use peregrine_examples::{Bound, serve_together};
 
 use crate::cli::Args;
 use crate::routes::Arena;
@@ -43,28 +43,18 @@ const ALPN_H2: &[&[u8]] = &[b"h2", b"http/1.1"];
 
 /// A bound port: what it serves, and how to run and stop it (its server
 /// type depends on the protocol).
-struct Port {
-    /// Its address, its URL's scheme and what it speaks, for the first
-    /// log line.
-    what: String,
-    /// Stops it.
-    stop: ShutdownHandle,
-    /// Runs it until it stops.
-    run: Box<dyn FnOnce(Arena) -> io::Result<Stats> + Send>,
-}
+type Port = Bound<'static, Arena>;
 
-impl Port {
-    /// The port of `server`, the first field of whose type tells the
-    /// size of its read buffer, the second its write buffer's.
-    fn new<const READ: usize, const WRITE: usize>(
-        what: &str,
-        server: peregrine_driver::Server<Poller, READ, WRITE, 100>,
-    ) -> Port {
-        Port {
-            what: format!("{} {what}", server.local_addr()),
-            stop: server.shutdown_handle(),
-            run: Box::new(move |arena| server.run(arena)),
-        }
+/// The port of `server`, the first field of whose type tells the size of
+/// its read buffer, the second its write buffer's.
+fn port<const READ: usize, const WRITE: usize>(
+    what: &str,
+    server: peregrine_driver::Server<Poller, READ, WRITE, 100>,
+) -> Port {
+    Bound {
+        what: format!("{} {what}", server.local_addr()),
+        stop: server.shutdown_handle(),
+        run: Box::new(move |arena: &Arena| server.run(arena)),
     }
 }
 
@@ -121,14 +111,14 @@ fn ports(args: &Args, workers: usize) -> io::Result<Vec<Port>> {
     let plain: Server = bind(args.port, workers)?.handle_signals(true);
     let h2c: H2Server = bind(args.h2c_port, workers)?.h2c(H2c::Only);
     let mut ports = vec![
-        Port::new("http (HTTP/1.1)", plain),
-        Port::new("http (HTTP/2 only)", h2c),
+        port("http (HTTP/1.1)", plain),
+        port("http (HTTP/2 only)", h2c),
     ];
     if let Some(files) = certificate(args) {
         let tls1: Server = bind(args.tls_port, workers)?.tls(tls(files, ALPN_HTTP1)?);
         let tls2: H2Server = bind(args.h2_port, workers)?.tls(tls(files, ALPN_H2)?);
-        ports.push(Port::new("https (HTTP/1.1)", tls1));
-        ports.push(Port::new("https (h2, http/1.1)", tls2));
+        ports.push(port("https (HTTP/1.1)", tls1));
+        ports.push(port("https (h2, http/1.1)", tls2));
     }
     Ok(ports)
 }
@@ -153,38 +143,7 @@ pub fn serve(args: Args) -> io::Result<()> {
         arena.items(),
         args.data.display(),
     );
-    let requests = run(ports, &arena)?;
+    let requests = serve_together(ports, &arena)?.requests;
     eprintln!("arena: stopped after {requests} requests");
     Ok(())
-}
-
-/// Runs every port, each on a thread of its own, until all have
-/// stopped; the first to stop, whether signalled or failing, stops the
-/// others. Returns the requests served, or the first error.
-fn run(ports: Vec<Port>, arena: &Arena) -> io::Result<u64> {
-    let stops: Vec<ShutdownHandle> = ports.iter().map(|port| port.stop.clone()).collect();
-    let stop_all = || stops.iter().for_each(ShutdownHandle::shutdown);
-    std::thread::scope(|scope| {
-        let threads: Vec<_> = ports
-            .into_iter()
-            .map(|port| {
-                let arena = arena.clone();
-                scope.spawn(move || {
-                    let result = (port.run)(arena);
-                    stop_all();
-                    result
-                })
-            })
-            .collect();
-        let mut requests = 0;
-        let mut failure = None;
-        for thread in threads {
-            match thread.join() {
-                Ok(Ok(stats)) => requests += stats.requests,
-                Ok(Err(error)) => failure = failure.or(Some(error)),
-                Err(_) => failure = failure.or(Some(io::Error::other("a server panicked"))),
-            }
-        }
-        failure.map_or(Ok(requests), Err)
-    })
 }
