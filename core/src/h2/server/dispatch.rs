@@ -401,14 +401,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     ) {
         if let Some(left) = self.streams.remove(stream) {
             super::output::report_abandoned(&left, self.id, env);
+            super::output::report_cut_short(&left, &self.area, self.id, env);
             if let Inbound::Body {
                 sink: Sink::Handler(kept),
                 ..
             } = left.inbound
             {
-                if left.outbound == Outbound::Waiting {
-                    super::output::report_cut_short(kept.tag(&self.area), self.id, env);
-                }
                 self.release_kept(kept);
             }
             if let Outbound::Sending(Pending::File { span, kept: true }) = left.outbound {

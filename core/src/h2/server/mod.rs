@@ -508,16 +508,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     pub fn retire<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>) {
         let id = self.id;
         for open in self.streams.iter() {
-            if let (
-                streams::Inbound::Body {
-                    sink: streams::Sink::Handler(kept),
-                    ..
-                },
-                streams::Outbound::Waiting,
-            ) = (open.inbound, open.outbound)
-            {
-                output::report_cut_short(kept.tag(&self.area), id, env);
-            }
+            output::report_cut_short(open, &self.area, id, env);
         }
         self.queue
             .discard(|passed| output::report_passed(passed, env, id, Outcome::Aborted));

@@ -9,7 +9,7 @@ use super::fields::Head;
 use super::fill::Turn;
 use super::head;
 use super::spilled;
-use super::streams::{Outbound, Pending, Stream, Streamed};
+use super::streams::{Inbound, Outbound, Pending, Sink, Stream, Streamed};
 use super::{AREA, CONTROL_ROOM, ServerConnection};
 use crate::connection::{Passed, Segment, Source};
 use crate::file::Span;
@@ -534,14 +534,26 @@ pub(super) fn report_abandoned<H: Handler<L>, L: Default>(
 
 /// A request body handed to the handler piece by piece was cut short
 /// (its stream reset, or the connection ended) before its request ran:
-/// the tag its pieces set, if any, is reported aborted.
+/// the tag its pieces set (in the record `area` keeps), if any, is
+/// reported aborted.
 pub(super) fn report_cut_short<H: Handler<L>, L: Default>(
-    tag: u64,
+    stream: &Stream,
+    area: &[u8],
     id: ConnectionId,
     env: &mut Env<'_, H, L>,
 ) {
-    if tag != 0 {
-        report(env, id, tag, Outcome::Aborted);
+    if let (
+        Inbound::Body {
+            sink: Sink::Handler(kept),
+            ..
+        },
+        Outbound::Waiting,
+    ) = (stream.inbound, stream.outbound)
+    {
+        let tag = kept.tag(area);
+        if tag != 0 {
+            report(env, id, tag, Outcome::Aborted);
+        }
     }
 }
 
