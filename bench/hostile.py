@@ -619,36 +619,54 @@ def cmd_shutdown(args):
     state = {"signalled_at": None}
     c = {
         "sent": 0, "answered": 0, "lost": 0, "lost_before_signal": 0, "unresolved": 0,
+        "lost_sent_before_signal": 0, "stale_retries": 0,
         "lost_keepalive_race": 0, "lost_waiting": 0,
         "waiting_sent": 0, "waiting_answered_before_signal": 0, "waiting_connect_errors": 0,
         "refused_after_signal": 0, "busy_requests": 0,
     }
 
     async def exchange(loop, sock, buf, end, reused):
-        """Sends a request; returns (close, leftover), or None when it is
-        lost. Lost on a REUSED keep-alive connection closed before any byte
-        of the answer is also counted as a keep-alive race (a client would
-        send it again)."""
+        """Sends a request; returns (sock, close, leftover), "unsent", or
+        None when it is lost. A request on a REUSED keep-alive connection
+        that the server closed before any byte of an answer (the
+        keep-alive race) is sent once more on a new connection, as
+        HTTP/1.1 clients do (RFC 9112 9.3.1); lost if that fails too."""
         try:
             await loop.sock_sendall(sock, request)
         except OSError:
             return "unsent"
         c["sent"] += 1
-        try:
-            _, close, buf = await asyncio.wait_for(aread_answer(loop, sock, buf), max(0.1, end - now()))
-        except asyncio.TimeoutError:
-            c["unresolved"] += 1
-            c["lost"] += 1
-            return None
-        except Closed as e:
-            c["lost"] += 1
-            if reused and not e.partial:
-                c["lost_keepalive_race"] += 1
-            if state["signalled_at"] is None:
-                c["lost_before_signal"] += 1
-            return None
-        c["answered"] += 1
-        return close, buf
+        # Sent whole before the signal: a request the server must answer.
+        sent_before_signal = state["signalled_at"] is None
+        raced = False
+        while True:
+            try:
+                _, close, buf = await asyncio.wait_for(aread_answer(loop, sock, buf), max(0.1, end - now()))
+            except asyncio.TimeoutError:
+                c["unresolved"] += 1
+                break
+            except Closed as e:
+                if reused and not e.partial and not raced:
+                    raced = True
+                    c["stale_retries"] += 1
+                    sock.close()
+                    try:
+                        sock = await aconnect(loop, host, args.port, timeout=max(0.1, end - now()))
+                        await loop.sock_sendall(sock, request)
+                        buf = b""
+                        continue
+                    except (OSError, asyncio.TimeoutError):
+                        pass
+                break
+            c["answered"] += 1
+            return sock, close, buf
+        c["lost"] += 1
+        c["lost_keepalive_race"] += raced
+        c["lost_sent_before_signal"] += sent_before_signal
+        if state["signalled_at"] is None:
+            c["lost_before_signal"] += 1
+        sock.close()
+        return None
 
     async def busy(loop, end):
         sock = None
@@ -675,7 +693,7 @@ def cmd_shutdown(args):
                 continue
             c["busy_requests"] += 1
             used += 1
-            close, buf = got
+            sock, close, buf = got
             if close:
                 sock.close()
                 sock = None
@@ -695,6 +713,7 @@ def cmd_shutdown(args):
                 return
             c["sent"] += 1
             c["waiting_sent"] += 1
+            sent_before_signal = state["signalled_at"] is None
             sent_event()
             try:
                 await asyncio.wait_for(aread_answer(loop, sock, b""), max(0.1, end - now()))
@@ -702,9 +721,11 @@ def cmd_shutdown(args):
                 c["unresolved"] += 1
                 c["lost"] += 1
                 c["lost_waiting"] += 1
+                c["lost_sent_before_signal"] += sent_before_signal
                 return
             except Closed:
                 c["lost"] += 1
+                c["lost_sent_before_signal"] += sent_before_signal
                 c["lost_waiting"] += 1
                 if state["signalled_at"] is None:
                     c["lost_before_signal"] += 1

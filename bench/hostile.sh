@@ -30,10 +30,13 @@
 #      the same), FULL_CLIENTS keep-alive clients each sending one GET at a
 #      time (a pause of about FULL_THINK_MS between) for FULL_SECONDS: how
 #      many clients had a request unanswered within 1 s, the longest wait.
-#   e  shutdown: SHUT_BUSY clients sending GETs in a loop, then SHUT_WAITING
+#   e  shutdown: SHUT_BUSY clients sending GETs in a loop (each sends a
+#      request again, once, on a new connection when the server closed a
+#      reused one before answering, as HTTP/1.1 clients do), then SHUT_WAITING
 #      connections that each send a whole GET and wait (most of them in the
 #      listen backlog when hello has SHUT_SLOTS slots); then SIGTERM to hello
-#      (SIGQUIT, graceful, to nginx): requests fully sent and never answered.
+#      (SIGQUIT, graceful, to nginx): requests sent whole before the signal
+#      and never answered (the target), and every request lost.
 #
 # hello's max-connections option: MAXCONN_FLAG names it (e.g.
 # "--max-connections"; "none": never pass one); unset, the script passes
@@ -49,6 +52,11 @@
 #   FULL_SLOTS [2048]  FULL_NGINX_CONNECTIONS [FULL_SLOTS]  FULL_CLIENTS [2500]
 #   FULL_SECONDS [10]  FULL_THINK_MS [500]
 #   SHUT_BUSY [200]  SHUT_WAITING [1200]  SHUT_SLOTS [512]
+#   BACKLOG [4096]: both servers' listen backlog (Linux caps it at
+#      net.core.somaxconn); e needs room for SHUT_WAITING plus the busy
+#      clients' reconnections, or the kernel holds some half-open (their
+#      SYN answered, their request sent) and resets them when the port
+#      closes
 #   SERVER_CPU [0]  CLIENT_CPU [1]  BASE_PORT [18100]  MAXCONN_FLAG [detected]
 #   HELLO_BIN [target/release/examples/hello, built first]: another hello binary
 #
@@ -74,6 +82,7 @@ FULL_NGINX_CONNECTIONS=${FULL_NGINX_CONNECTIONS:-$FULL_SLOTS}
 FULL_CLIENTS=${FULL_CLIENTS:-2500}
 FULL_SECONDS=${FULL_SECONDS:-10}
 FULL_THINK_MS=${FULL_THINK_MS:-500}
+BACKLOG=${BACKLOG:-4096}
 SHUT_BUSY=${SHUT_BUSY:-200}
 SHUT_WAITING=${SHUT_WAITING:-1200}
 SHUT_SLOTS=${SHUT_SLOTS:-512}
@@ -85,7 +94,7 @@ CLIENT=$BENCH_DIR/hostile.py
 for s in $SCENARIOS; do [[ $s =~ ^[a-e]$ ]] || die "SCENARIOS: a, b, c, d or e, not '$s'"; done
 for v in SCENARIO_SECONDS SLOW_ATTACKERS SLOW_DRIP SLOW_INTERVAL_MS SILENT_CONNS SILENT_SLOTS \
     IDLE_CONNS IDLE_BIG IDLE_SERVERS FULL_SLOTS FULL_NGINX_CONNECTIONS FULL_CLIENTS \
-    FULL_SECONDS FULL_THINK_MS SHUT_BUSY SHUT_WAITING SHUT_SLOTS BASE_PORT; do
+    FULL_SECONDS FULL_THINK_MS SHUT_BUSY SHUT_WAITING SHUT_SLOTS BACKLOG BASE_PORT; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 [ "$IDLE_SERVERS" -ge 1 ] || die "IDLE_SERVERS must be at least 1"
@@ -158,7 +167,7 @@ start_peregrine() { # PORT [SLOTS]
     extra=$(slots_args "${2:-}")
     port_free "$port"
     # shellcheck disable=SC2086 # extra and PEREGRINE_ARGS are lists of options
-    taskset -c "$SERVER_CPU" "$HELLO" --port "$port" --workers 1 $extra $PEREGRINE_ARGS >"$out" 2>&1 &
+    taskset -c "$SERVER_CPU" "$HELLO" --port "$port" --workers 1 --backlog "$BACKLOG" $extra $PEREGRINE_ARGS >"$out" 2>&1 &
     srv_pid=$!
     pids+=("$srv_pid")
     wait_ready "$port" "$srv_pid" 13 30 "$out"
@@ -195,7 +204,7 @@ http {
     uwsgi_temp_path $dir/tmp;
     scgi_temp_path $dir/tmp;
     server {
-        listen 127.0.0.1:$port backlog=1024;
+        listen 127.0.0.1:$port backlog=$BACKLOG;
         location = / {
             return 200 "Hello, World!";
         }
@@ -473,11 +482,15 @@ scenario_e() {
     local pf=$tmp/e-peregrine.json nf=$tmp/e-nginx.json p n
     local what
     what="e shutdown ($SHUT_BUSY busy + $SHUT_WAITING waiting; hello slots $(slots_label "$SHUT_SLOTS"); SIGTERM / nginx SIGQUIT)"
-    p=$(jv "$pf" 'd["lost"]') n=$(jv "$nf" 'd["lost"]')
-    row "$what" "requests sent, never answered (lost)" "$p" "$n" "0" "$(verdict 'p + 0 == 0' "$p" "$n")"
+    p=$(jv "$pf" 'd["lost_sent_before_signal"]') n=$(jv "$nf" 'd["lost_sent_before_signal"]')
+    row "$what" "requests sent whole before the signal, never answered" "$p" "$n" "0" "$(verdict 'p + 0 == 0' "$p" "$n")"
+    row "$what" "requests sent, never answered (lost), before or after the signal" \
+        "$(jv "$pf" 'd["lost"]')" "$(jv "$nf" 'd["lost"]')" "" ""
     row "$what" "of which waiting (backlog) requests" "$(jv "$pf" 'd["lost_waiting"]')" "$(jv "$nf" 'd["lost_waiting"]')" "" ""
-    row "$what" "of which on a reused keep-alive connection closed before any answer byte" \
+    row "$what" "of which sent again after a keep-alive close, and lost again" \
         "$(jv "$pf" 'd["lost_keepalive_race"]')" "$(jv "$nf" 'd["lost_keepalive_race"]')" "" ""
+    row "$what" "requests sent again (keep-alive closed before any answer)" \
+        "$(jv "$pf" 'd["stale_retries"]')" "$(jv "$nf" 'd["stale_retries"]')" "" ""
     row "$what" "of which lost before the signal" "$(jv "$pf" 'd["lost_before_signal"]')" "$(jv "$nf" 'd["lost_before_signal"]')" "" ""
     row "$what" "waiting requests unanswered at the signal" "$(jv "$pf" 'd["waiting_unanswered_at_signal"]')" "$(jv "$nf" 'd["waiting_unanswered_at_signal"]')" "" ""
     row "$what" "answered / sent" "$(jv "$pf" 'd["answered"]') / $(jv "$pf" 'd["sent"]')" \

@@ -1578,3 +1578,37 @@ fn a_chunk_announcing_more_than_the_body_limit_is_refused_at_its_size_line() {
     let driver = converse(input.as_bytes());
     assert_eq!(driver.output(), error(Error::BodyTooLarge));
 }
+
+#[test]
+fn shutdown_waits_a_moment_for_a_new_connections_first_request() {
+    let wait = Config::DEFAULT.header_timeout / 10;
+    // Accepted just before the shutdown, its request on the way: it is
+    // answered, with `Connection: close`, then the connection closes.
+    let mut driver = Driver::new();
+    let now = driver.now;
+    driver.conn.shutdown(now);
+    assert!(!driver.conn.is_closed());
+    driver.advance(wait - 1);
+    driver.arrive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let out = String::from_utf8_lossy(&driver.out).into_owned();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("Connection: close"), "{out}");
+    assert!(driver.write_closed);
+
+    // Nothing comes: closed without a word once the moment is over.
+    let mut driver = Driver::new();
+    let now = driver.now;
+    driver.conn.shutdown(now);
+    driver.advance(wait - 1);
+    assert!(!driver.conn.is_closed());
+    driver.advance(1);
+    assert!(driver.conn.is_closed());
+    assert!(driver.out.is_empty());
+
+    // One idle after a request closes at once.
+    let mut driver = Driver::new();
+    driver.arrive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let now = driver.now;
+    driver.conn.shutdown(now);
+    assert!(driver.conn.is_closed());
+}

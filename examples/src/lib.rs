@@ -90,6 +90,9 @@ pub struct Options {
     /// with `--backend std --model per-connection` the cap on connection
     /// threads (instead of `--workers`).
     pub max_connections: Option<usize>,
+    /// `--backlog N`: the listen backlog of each epoll (or kqueue)
+    /// listener (default 1,024; the system caps it).
+    pub backlog: Option<u32>,
     /// `--interval-ms N`, for examples that publish on a timer (the `sse`
     /// feed: default 100 ms).
     pub interval: Option<Duration>,
@@ -157,6 +160,7 @@ impl Options {
             accept_threads: 0,
             buffers: None,
             max_connections: None,
+            backlog: None,
             interval: None,
             config: None,
             deflate: None,
@@ -205,6 +209,7 @@ impl Options {
                 }
                 "--accept-threads" => options.accept_threads = number(&value()?, &arg)?,
                 "--max-connections" => options.max_connections = Some(number(&value()?, &arg)?),
+                "--backlog" => options.backlog = Some(number(&value()?, &arg)?),
                 "--interval-ms" => {
                     options.interval = Some(Duration::from_millis(number(&value()?, &arg)?));
                 }
@@ -271,9 +276,10 @@ impl Options {
                 }
             }
             Backend::Std => {
-                if options.pin || options.accept_threads > 0 {
+                if options.pin || options.accept_threads > 0 || options.backlog.is_some() {
                     return Err(
-                        "--pin and --accept-threads apply to --backend epoll and kqueue".to_owned(),
+                        "--pin, --accept-threads and --backlog apply to --backend epoll and kqueue"
+                            .to_owned(),
                     );
                 }
                 let per_connection = matches!(options.model, Some(Model::PerConnection { .. }));
@@ -304,7 +310,7 @@ fn usage(problem: &str) -> ! {
     }
     eprintln!(
         "options: --port N (default 8080)  --backend epoll|std  --model single|per-connection|pool (std)  \
-         --workers N  --max-connections N  --body-file FILE  --root DIR  --interval-ms N  --pin (epoll)  --grace-ms N  \
+         --workers N  --max-connections N  --backlog N (epoll)  --body-file FILE  --root DIR  --interval-ms N  --pin (epoll)  --grace-ms N  \
          --accept-threads N (epoll)  --compress  --gzip-level N  --revalidate-ms N (static)  --deflate off|on|takeover  --http2 (h2c beside HTTP/1.1)  --h2c-only  \
          --tls-cert FILE --tls-key FILE (HTTPS on --port)  --tls-port N (HTTPS there, plain HTTP on --port)"
     );

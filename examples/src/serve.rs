@@ -263,6 +263,9 @@ impl Options {
         if let Some(connections) = self.max_connections {
             server = server.max_connections(connections);
         }
+        if let Some(backlog) = self.backlog {
+            server = server.backlog(backlog);
+        }
         if let Some(config) = self.effective_config() {
             server = server.config(config);
         }

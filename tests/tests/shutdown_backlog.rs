@@ -21,7 +21,8 @@ use peregrine_tests::{
 
 backend_tests!(
     [answers_backlog] the_listen_backlog_is_answered,
-    [answers_backlog] a_stalled_backlog_connection_does_not_outlast_the_grace_period
+    [answers_backlog] a_stalled_backlog_connection_does_not_outlast_the_grace_period,
+    [answers_backlog] a_backlog_beyond_the_free_slots_is_answered
 );
 
 /// Clients waiting in the backlog.
@@ -190,6 +191,47 @@ fn stalled_backlog(server: Server) {
         stalled.is_closed_within(SLACK),
         "the stalled client is open"
     );
+}
+
+/// Connections the server holds at once in
+/// [`a_backlog_beyond_the_free_slots_is_answered`].
+const SLOTS: usize = 2;
+
+/// Every slot is held by a partial request head (nothing a full server
+/// may close to make room) when the shutdown begins, with more clients
+/// than slots waiting in the backlog: they are all answered as the slots
+/// free, none reset with the listener.
+fn a_backlog_beyond_the_free_slots_is_answered(backend: Backend) {
+    let options = Options {
+        workers: 1,
+        threads: SLOTS,
+        max_connections: SLOTS,
+        grace: GRACE,
+        ..Options::default()
+    };
+    let server = TestServer::start_with(backend, options, peregrine_examples::hello::Hello::new());
+    let holders: Vec<Client> = (0..SLOTS)
+        .map(|_| {
+            let mut client = server.connect();
+            client.send(b"GET / HTTP/1.1\r\nHost: t\r\n");
+            client
+        })
+        .collect();
+    let waiting: Vec<Client> = (0..WAITING)
+        .map(|_| {
+            let mut client = server.connect();
+            client.send(&get("/"));
+            client
+        })
+        .collect();
+    server.handle().shutdown();
+    for mut holder in holders {
+        holder.send(b"\r\n");
+        assert_answered_and_closed(holder);
+    }
+    for client in waiting {
+        assert_answered_and_closed(client);
+    }
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]

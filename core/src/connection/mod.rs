@@ -196,6 +196,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// finishes the request in hand, says `Connection: close` if its head
     /// is not written yet, and closes after it. A WebSocket connection
     /// sends Close 1001 and waits for the reply.
+    ///
+    /// A connection that has received nothing since it was accepted is
+    /// not idle but new: its first request may be on its way. It waits
+    /// for it (answered with `Connection: close`) for a tenth of
+    /// [`Config::header_timeout`] at most, or less if its header timer
+    /// runs out first, then closes without a word.
     pub fn shutdown(&mut self, now: u64) {
         self.draining = true;
         let Phase::Http(http) = &mut self.phase else {
@@ -210,7 +216,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             && self.queue.is_empty()
             && http.stream.is_none();
         if idle {
-            self.close_now();
+            let first_request_due = self.requests == 0 && !self.peer_closed;
+            match self.timers.get(TimerKind::Header) {
+                Some(deadline) if first_request_due => {
+                    let wait = now.saturating_add(self.config.header_timeout / 10);
+                    self.timers.set(TimerKind::Header, deadline.min(wait));
+                }
+                _ => self.close_now(),
+            }
             return;
         }
         http.then = http.then.or_close();

@@ -315,9 +315,41 @@ where
         };
     }
 
+    /// At shutdown, with no slot free for them: takes the connections left
+    /// in the listen backlog into [`held_back`](Worker::held_back), to be
+    /// served as slots free, before the listener closes (which would
+    /// reset them). Stops early only when descriptors run out.
+    pub(super) fn hold_back_backlog(&mut self) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        loop {
+            match unix::accept(listener.as_fd()) {
+                Ok(accepted) => self.held_back.push_back(accepted),
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Serves connections held back at shutdown while slots are free.
+    fn adopt_held_back(&mut self, now: u64) {
+        while !self.slab.is_full() {
+            let Some((fd, peer)) = self.held_back.pop_front() else {
+                return;
+            };
+            self.adopt(fd, peer, now);
+        }
+    }
+
     /// Retries accepting after a pause, or once a slot freed or a
     /// connection became idle; reports a full worker when due.
     pub(super) fn retry_accept(&mut self, now: u64) {
+        self.adopt_held_back(now);
         self.report_full(now);
         if self.accept_paused_until.is_some_and(|until| now >= until) {
             self.accept_paused_until = None;

@@ -188,6 +188,10 @@ struct Worker<
     accept_blocked: bool,
     /// When shutdown began.
     shutdown_since: Option<u64>,
+    /// Connections taken from the listen backlog when shutdown began,
+    /// beyond the slots free then: each is served as a slot frees, within
+    /// the grace period.
+    held_back: VecDeque<(OwnedFd, Option<std::net::SocketAddr>)>,
     /// Scratch list of tokens.
     tokens: Vec<Token>,
     /// Where a message from the mailbox is copied before it is sent.
@@ -339,6 +343,7 @@ where
             shed: 0,
             shed_retry: None,
             silent_retry: None,
+            held_back: VecDeque::new(),
             full: FullReport::default(),
         };
         worker.grow_with_slab();
@@ -377,7 +382,7 @@ where
             self.begin_shutdown(now);
         }
         if let Some(since) = self.shutdown_since {
-            if self.slab.is_empty() && self.handoffs_settled() {
+            if self.slab.is_empty() && self.held_back.is_empty() && self.handoffs_settled() {
                 return Ok(false);
             }
             if now >= since.saturating_add(self.settings.grace_ms) {
@@ -457,13 +462,16 @@ where
             let token = self.tokens[index];
             self.wind_down(token, now);
         }
-        // The listen backlog: `adopt` winds each down as it comes.
+        // The listen backlog: `adopt` winds each down as it comes, and
+        // those beyond the free slots wait their turn in `held_back`, so
+        // that every request sent before the signal is answered.
         self.accept_paused_until = None;
         self.accept_blocked = false;
         if self.settings.handoff {
             self.take_handoffs(now);
         } else {
             self.accept(now);
+            self.hold_back_backlog();
         }
         self.listener = None;
     }
