@@ -463,7 +463,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Gets ready for the next request; `false` if the connection stopped.
-    #[inline]
+    #[inline(always)]
     fn next_request(&mut self, now: u64) -> bool {
         self.parser.reset();
         // The header timer stopped when the head completed.

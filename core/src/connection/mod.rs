@@ -716,6 +716,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Whether the buffers hold state: if not, the caller may return them
     /// to its pool and lend any pair next time.
+    #[inline(always)]
     pub fn holds_buffers(&self) -> bool {
         let (input_holds, streaming) = match &self.phase {
             Phase::WebSocket(state) => {

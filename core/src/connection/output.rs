@@ -181,7 +181,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Appends a segment to the output; the write timer starts if nothing
     /// was waiting.
-    #[inline]
+    #[inline(always)]
     pub(super) fn push(&mut self, segment: Segment, now: u64) {
         self.start_writing(now);
         if !self.queue.push(segment) {
