@@ -10,7 +10,10 @@ use std::sync::Arc;
 
 use peregrine_core::Handler;
 
-use super::{ACCEPT_BACKOFF_MS, Armed, FULL_REPORT_MS, FullReport, Held, Poller, Slot, Worker};
+use super::{
+    ACCEPT_BACKOFF_MS, ACCEPTS_PER_TURN, Armed, FULL_REPORT_MS, FullReport, Held, Poller, Slot,
+    Worker,
+};
 use crate::io::Readiness;
 use crate::slab::Token;
 use crate::transport::{Session, Transport};
@@ -26,12 +29,14 @@ where
 {
     /// Accepts connections until the backlog is empty, or the slab is full
     /// with no idle connection to close, or descriptors run out with none
-    /// to close.
+    /// to close, or [`ACCEPTS_PER_TURN`] were taken (then `accept_more`
+    /// has the next turn go on).
     pub(super) fn accept(&mut self, now: u64) {
+        self.accept_more = false;
         if self.accept_paused_until.is_some() {
             return;
         }
-        loop {
+        for _ in 0..ACCEPTS_PER_TURN {
             if self.listener.is_none() {
                 return;
             }
@@ -83,6 +88,7 @@ where
             }
             self.adopt(fd, peer, now);
         }
+        self.accept_more = true;
     }
 
     /// Room for one new connection: `Ok(None)` if a slot is free,
@@ -351,6 +357,9 @@ where
     pub(super) fn retry_accept(&mut self, now: u64) {
         self.adopt_held_back(now);
         self.report_full(now);
+        if self.accept_more {
+            self.accept(now);
+        }
         if self.accept_paused_until.is_some_and(|until| now >= until) {
             self.accept_paused_until = None;
             self.accept(now);

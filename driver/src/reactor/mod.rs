@@ -50,6 +50,12 @@ const ACCEPT_BACKOFF_MS: u64 = 100;
 /// are due wait for the next turn, after the events that came meanwhile.
 const TIMEOUTS_PER_TURN: usize = 64;
 
+/// The most connections a worker accepts in one turn of its loop; more
+/// that wait in the backlog are taken next turn, after the events that
+/// came meanwhile, so that a wave of new connections (clients reconnecting
+/// at once) does not hold up the requests of those already served.
+const ACCEPTS_PER_TURN: usize = 64;
+
 /// The least time between two reports of a full worker, in ms.
 const FULL_REPORT_MS: u64 = 10_000;
 
@@ -186,6 +192,10 @@ struct Worker<
     accept_paused_until: Option<u64>,
     /// Accepting stopped because the slab is full.
     accept_blocked: bool,
+    /// Accepting stopped after [`ACCEPTS_PER_TURN`] connections with more
+    /// perhaps waiting: the next turn takes more, after the events that
+    /// came meanwhile.
+    accept_more: bool,
     /// When shutdown began.
     shutdown_since: Option<u64>,
     /// Connections taken from the listen backlog when shutdown began,
@@ -336,6 +346,7 @@ where
             clock: Clock::new(),
             accept_paused_until: None,
             accept_blocked: false,
+            accept_more: false,
             shutdown_since: None,
             tokens: Vec::new(),
             mail: vec![0; mail_capacity].into_boxed_slice(),
@@ -430,7 +441,7 @@ where
 
     /// How long the next wait may last.
     fn wait_timeout(&self, now: u64) -> Option<u64> {
-        if !self.ready_list.is_empty() {
+        if !self.ready_list.is_empty() || self.accept_more {
             return Some(0);
         }
         let shutdown = self

@@ -170,6 +170,16 @@ struct Rig {
 impl Rig {
     /// A worker with `buffers` pairs and room for `max_connections`.
     fn new(buffers: usize, max_connections: usize, config: Config) -> Self {
+        Rig::with_listener(buffers, max_connections, config, None)
+    }
+
+    /// A worker accepting on `listener`, if given.
+    fn with_listener(
+        buffers: usize,
+        max_connections: usize,
+        config: Config,
+        listener: Option<OwnedFd>,
+    ) -> Self {
         let settings = WorkerSettings {
             id: 0,
             config,
@@ -185,7 +195,7 @@ impl Rig {
         let mut worker = Worker::new(
             settings,
             FakePoller::default(),
-            None,
+            listener,
             &HELLO,
             shared,
             0,
@@ -595,4 +605,25 @@ fn idle_connections_beyond_the_spares_are_suspended_and_resume_on_their_next_req
         assert_eq!(Rig::answers(&rig.received(peer).0), 2);
     }
     assert!(active(&mut rig) <= 1);
+}
+
+#[test]
+fn a_wave_of_new_connections_is_accepted_a_turn_at_a_time() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let wave = super::ACCEPTS_PER_TURN + 10;
+    let clients: Vec<_> = (0..wave)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    let mut rig = Rig::with_listener(4, 1024, Config::DEFAULT, Some(OwnedFd::from(listener)));
+    let now = rig.now();
+    rig.worker.accept(now);
+    // One turn's worth, and the next wait does not block: the rest follow.
+    assert_eq!(rig.worker.slab.len(), super::ACCEPTS_PER_TURN);
+    assert_eq!(rig.worker.wait_timeout(now), Some(0));
+    assert!(rig.turn());
+    assert_eq!(rig.worker.slab.len(), wave);
+    assert!(!rig.worker.accept_more);
+    drop(clients);
 }
