@@ -85,6 +85,7 @@
 //!   state" by the letter of the documentation; in practice the next
 //!   call works, and this backend relies on that.
 
+mod alarm;
 mod server;
 mod socket;
 mod worker;
