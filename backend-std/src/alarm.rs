@@ -84,11 +84,7 @@ impl Alarm {
     #[cfg(unix)]
     pub(crate) fn wait_for(&self, socket: &impl std::os::fd::AsFd, write: bool, ms: u64) -> bool {
         use rustix::event::{PollFd, PollFlags};
-        let interest = if write {
-            PollFlags::OUT
-        } else {
-            PollFlags::IN
-        };
+        let interest = if write { PollFlags::OUT } else { PollFlags::IN };
         let mut fds = [
             PollFd::new(socket, interest),
             PollFd::new(&self.bell, PollFlags::IN),

@@ -318,7 +318,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             return Err(io::Error::other("the server was already started"));
         }
         let alarms = if handle.has_sender() {
-            (0..slots).map(|_| Alarm::new()).collect::<io::Result<_>>()?
+            (0..slots)
+                .map(|_| Alarm::new())
+                .collect::<io::Result<_>>()?
         } else {
             Box::default()
         };

@@ -81,7 +81,10 @@ impl TestServer {
         target_os = "freebsd",
         target_os = "dragonfly"
     ))]
-    pub fn start_with_sender<H, L>(options: Options, make: impl FnOnce(Sender) -> H) -> (TestServer, Sender)
+    pub fn start_with_sender<H, L>(
+        options: Options,
+        make: impl FnOnce(Sender) -> H,
+    ) -> (TestServer, Sender)
     where
         H: Handler<L> + Send + 'static,
         L: Default,

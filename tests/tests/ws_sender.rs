@@ -124,10 +124,7 @@ impl Handler for Hub {
 
 /// A hub server on `backend` with `options`, the test's sender, and the
 /// ids of connections as they open.
-fn start(
-    backend: Backend,
-    options: Options,
-) -> (TestServer, Sender, mpsc::Receiver<ConnectionId>) {
+fn start(backend: Backend, options: Options) -> (TestServer, Sender, mpsc::Receiver<ConnectionId>) {
     let (opened_tx, opened_rx) = mpsc::channel();
     let (server, sender) = TestServer::start_with_sender_on(backend, options, |sender| {
         let (hub, rx) = Hub::new(sender);
