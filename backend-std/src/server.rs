@@ -4,7 +4,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::{self, Scope, ScopedJoinHandle, Thread};
 use std::time::Duration;
 
@@ -12,7 +12,6 @@ use peregrine_core::{Config, H2c, Handler};
 use peregrine_driver::clock::Clock;
 use peregrine_driver::{DEFAULT_MAILBOX_CAPACITY, Sender, ShutdownHandle, Stats, Waker};
 
-use crate::alarm::Alarm;
 use crate::socket::POLL_MS;
 use crate::worker::{Context, Lane, Worker};
 
@@ -317,10 +316,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         if !sized {
             return Err(io::Error::other("the server was already started"));
         }
+        // Each slot's alarm is made when a thread first takes the slot.
         let alarms = if handle.has_sender() {
-            (0..slots)
-                .map(|_| Alarm::new())
-                .collect::<io::Result<_>>()?
+            (0..slots).map(|_| OnceLock::new()).collect()
         } else {
             Box::default()
         };
@@ -350,10 +348,6 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             tls,
         };
         handle.add_waker(Arc::new(Unpark(thread::current())));
-        // A thread waiting on its alarm learns of the shutdown at once.
-        for alarm in &ctx.alarms {
-            handle.add_waker(Arc::clone(alarm) as _);
-        }
         let result = thread::scope(|scope| {
             let mut threads = Vec::new();
             let started = start::<H, L, READ, WRITE, MAX_HEADERS>(
@@ -465,7 +459,7 @@ where
                 let thread = thread::Builder::new()
                     .name(format!("peregrine-worker-{slot}"))
                     .spawn_scoped(scope, move || {
-                        let lane = Lane::<READ, WRITE>::new(slot, ctx);
+                        let lane = Lane::<READ, WRITE>::new(slot);
                         Worker::<H, L, READ, WRITE, MAX_HEADERS>::new(
                             ctx,
                             handler,
@@ -482,7 +476,7 @@ where
             let thread = thread::Builder::new()
                 .name("peregrine-accept".into())
                 .spawn_scoped(scope, move || {
-                    let lanes = Lanes::<READ, WRITE>::new(max_threads.max(1), ctx);
+                    let lanes = Lanes::<READ, WRITE>::new(max_threads.max(1));
                     let panicked = AtomicBool::new(false);
                     thread::scope(|connections| {
                         accept_per_connection::<H, L, READ, WRITE, MAX_HEADERS>(
@@ -559,9 +553,9 @@ struct Lanes<const READ: usize, const WRITE: usize> {
 
 impl<const READ: usize, const WRITE: usize> Lanes<READ, WRITE> {
     /// `count` lanes, slots `0..count` (slot 0 handed out first).
-    fn new(count: usize, ctx: &Context) -> Self {
+    fn new(count: usize) -> Self {
         Lanes {
-            free: Mutex::new((0..count).rev().map(|slot| Lane::new(slot, ctx)).collect()),
+            free: Mutex::new((0..count).rev().map(Lane::new).collect()),
             freed: Condvar::new(),
         }
     }
@@ -659,7 +653,7 @@ fn accept_per_connection<
                     // The lane went down with the thread's state (its
                     // statistics too); a fresh one keeps the cap.
                     panicked.store(true, SeqCst);
-                    Lane::new(slot, ctx)
+                    Lane::new(slot)
                 });
                 lanes.put(lane);
             });

@@ -5,7 +5,7 @@
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use peregrine_core::{Config, Connection, Counters, Handler, Interest, IoBuffers};
@@ -61,8 +61,9 @@ pub(crate) struct Context {
     /// are closed unserved and uncounted.
     pub(crate) wake_peers: Mutex<Vec<SocketAddr>>,
     /// Each statistics slot's alarm, rung by posts to its mailbox and by
-    /// the shutdown: one per slot if the server has a sender, else none.
-    pub(crate) alarms: Box<[Arc<Alarm>]>,
+    /// the shutdown: a place for one per slot if the server has a sender
+    /// (else none), made the first time a thread takes the slot.
+    pub(crate) alarms: Box<[OnceLock<Arc<Alarm>>]>,
     /// HTTPS, if set.
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<peregrine_driver::tls::TlsConfig>,
@@ -149,9 +150,28 @@ impl Context {
             && now >= self.shutdown_began(now).saturating_add(self.grace_ms)
     }
 
-    /// The alarm of statistics slot `slot`, if the server has a sender.
+    /// The alarm of statistics slot `slot`, if it has one.
     fn alarm(&self, slot: usize) -> Option<&Alarm> {
-        self.alarms.get(slot).map(|alarm| &**alarm)
+        self.alarms.get(slot)?.get().map(|alarm| &**alarm)
+    }
+
+    /// The mailbox of statistics slot `slot`, for the thread that takes
+    /// the slot (one at a time): its alarm is made if it was not, and rung
+    /// by the shutdown too. `None` if the server has no sender, or if no
+    /// alarm can be made (out of descriptors): the slot's mailbox then
+    /// stays closed, and what is posted for its connections is counted
+    /// undelivered.
+    fn inbox(&self, slot: usize) -> Option<Inbox> {
+        let place = self.alarms.get(slot)?;
+        let alarm = match place.get() {
+            Some(alarm) => alarm,
+            None => {
+                let alarm = Alarm::new().ok()?;
+                self.handle.add_waker(Arc::clone(&alarm) as _);
+                place.get_or_init(|| alarm)
+            }
+        };
+        Inbox::new(&self.handle, slot, Arc::clone(alarm) as _)
     }
 
     /// Waits `ms` (at least 1, at most [`POLL_MS`]), or less if the alarm
@@ -179,24 +199,20 @@ pub(crate) struct Lane<const READ: usize, const WRITE: usize> {
     /// Connections it served.
     accepted: u64,
     /// Its mailbox (the slot's), where the server's sender posts for the
-    /// connection it serves; `None` if the server has no sender.
+    /// connection it serves; taken on first use like the buffers, `None`
+    /// if the server has no sender.
     inbox: Option<Inbox>,
 }
 
 impl<const READ: usize, const WRITE: usize> Lane<READ, WRITE> {
-    /// A lane publishing into `slot`, with no buffers yet, and the slot's
-    /// mailbox if the server has a sender.
-    pub(crate) fn new(slot: usize, ctx: &Context) -> Self {
-        let inbox = ctx
-            .alarms
-            .get(slot)
-            .and_then(|alarm| Inbox::new(&ctx.handle, slot, Arc::clone(alarm) as _));
+    /// A lane publishing into `slot`, with no buffers or mailbox yet.
+    pub(crate) fn new(slot: usize) -> Self {
         Lane {
             slot,
             bufs: None,
             totals: Counters::default(),
             accepted: 0,
-            inbox,
+            inbox: None,
         }
     }
 }
@@ -223,8 +239,8 @@ where
     L: Default,
 {
     /// A worker on `lane`: creates the application's state for it first
-    /// ([`Handler::new_local`] with the lane's slot), then its buffers if
-    /// the lane has none yet.
+    /// ([`Handler::new_local`] with the lane's slot), then its buffers and
+    /// (if the server has a sender) its mailbox if the lane has none yet.
     pub(crate) fn new(
         ctx: &'a Context,
         handler: &'a H,
@@ -241,6 +257,9 @@ where
         // thread's stack would overflow it.
         lane.bufs
             .get_or_insert_with(|| peregrine_driver::pool::zeroed_buffers(1));
+        if lane.inbox.is_none() {
+            lane.inbox = ctx.inbox(lane.slot);
+        }
         Worker {
             ctx,
             app,

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use peregrine_core::Counters;
 
+use crate::mailbox::Mailbox;
 use crate::stats::{Stats, WorkerCounters};
 use crate::waker::Waker;
 
@@ -104,7 +105,7 @@ pub(crate) struct Shared {
     /// Each worker's mailbox for messages from other threads (for a
     /// backend whose threads serve one connection at a time, each
     /// thread's: see [`ShutdownHandle::set_slots_with_mailboxes`]).
-    pub(crate) mailboxes: PerWorker<crate::mailbox::Mailbox>,
+    pub(crate) mailboxes: PerWorker<Mailbox>,
     /// Whether a [`Sender`](crate::Sender) was made for this server: a
     /// backend that makes mailboxes only for a server that has a sender
     /// asks (see [`ShutdownHandle::has_sender`]).
@@ -143,18 +144,26 @@ impl Shared {
         mailbox_capacity: usize,
         connections: usize,
     ) -> bool {
-        self.size(workers, workers, workers, mailbox_capacity, connections)
+        self.size(
+            workers,
+            workers,
+            Some(workers),
+            mailbox_capacity,
+            connections,
+        )
     }
 
-    /// Sizes `workers` statistics slots, `queues` hand-off queues and
-    /// `mailboxes` mailboxes of `mailbox_capacity` bytes, with wake-ups for
-    /// `connections` slots each (no queues for a backend that runs its own
-    /// threads); `false` if they were sized before.
+    /// Sizes `workers` statistics slots, `queues` hand-off queues and (if
+    /// `open` gives their number) mailboxes of `mailbox_capacity` bytes,
+    /// open, with wake-ups for `connections` slots each; or else one
+    /// mailbox per slot, closed and unallocated until its owner opens it
+    /// (a backend that runs its own threads has no queues). `false` if
+    /// they were sized before.
     fn size(
         &self,
         workers: usize,
         queues: usize,
-        mailboxes: usize,
+        open: Option<usize>,
         mailbox_capacity: usize,
         connections: usize,
     ) -> bool {
@@ -174,11 +183,12 @@ impl Shared {
                 })
                 .collect(),
         );
-        self.mailboxes.set(
-            (0..mailboxes)
-                .map(|_| crate::mailbox::Mailbox::with_capacity(mailbox_capacity, connections))
-                .collect(),
-        );
+        let make = |_| match open {
+            Some(_) => Mailbox::with_capacity(mailbox_capacity, connections),
+            None => Mailbox::closed(mailbox_capacity, connections),
+        };
+        self.mailboxes
+            .set((0..open.unwrap_or(workers)).map(make).collect());
         true
     }
 
@@ -234,7 +244,7 @@ impl ShutdownHandle {
     /// Slots are set once: returns `false`, changing nothing, if they were
     /// set before.
     pub fn set_slots(&self, slots: usize) -> bool {
-        self.shared.size(slots, 0, 0, 0, 0)
+        self.shared.size(slots, 0, Some(0), 0, 0)
     }
 
     /// [`set_slots`](Self::set_slots), and a mailbox of `mailbox_capacity`
@@ -242,16 +252,12 @@ impl ShutdownHandle {
     /// connection at a time: the thread publishing into slot `i` owns
     /// mailbox `i` (as an [`Inbox`](crate::inbox::Inbox)), which every
     /// [`Sender`](crate::Sender) of the server posts to. Each mailbox
-    /// starts closed (see [`Inbox::open`](crate::inbox::Inbox::open)).
-    /// Returns `false`, changing nothing, if the slots were set before.
+    /// starts closed (see [`Inbox::open`](crate::inbox::Inbox::open)),
+    /// and its room is allocated only when a thread first takes it
+    /// ([`Inbox::new`](crate::inbox::Inbox::new)). Returns `false`,
+    /// changing nothing, if the slots were set before.
     pub fn set_slots_with_mailboxes(&self, slots: usize, mailbox_capacity: usize) -> bool {
-        if !self.shared.size(slots, 0, slots, mailbox_capacity, 1) {
-            return false;
-        }
-        for mailbox in &self.shared.mailboxes {
-            mailbox.set_closed(true);
-        }
-        true
+        self.shared.size(slots, 0, None, mailbox_capacity, 1)
     }
 
     /// Whether a [`Sender`](crate::Sender) was made for this server

@@ -57,12 +57,14 @@ impl Inbox {
     /// if the server has no such mailbox (none were sized: see
     /// [`ShutdownHandle::set_slots_with_mailboxes`]).
     ///
-    /// A mailbox keeps the first waker registered for it: a thread that
+    /// The mailbox's room is allocated now, if it was not before. A
+    /// mailbox keeps the first waker registered for it: a thread that
     /// takes over a slot from one that ended passes the same waker.
     pub fn new(handle: &ShutdownHandle, index: usize, waker: Arc<dyn Waker>) -> Option<Self> {
         let shared = Arc::clone(&handle.shared);
         let mailbox = shared.mailboxes.get(index)?;
         let owner = u32::try_from(index).ok()?;
+        mailbox.outbox.allocate();
         let _ = mailbox.waker.set(waker);
         let scratch = vec![0; mailbox.outbox.max_payload()].into_boxed_slice();
         Some(Inbox {

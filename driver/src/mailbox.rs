@@ -52,8 +52,22 @@ impl Mailbox {
     /// An empty mailbox of `capacity` bytes, with wake-ups for
     /// `connections` slots.
     pub(crate) fn with_capacity(capacity: usize, connections: usize) -> Self {
+        Self::made(Outbox::with_capacity(capacity), connections)
+    }
+
+    /// [`with_capacity`](Self::with_capacity), closed, its room allocated
+    /// only when its owner first opens it (see `Inbox`): for a thread
+    /// that may never serve a connection.
+    pub(crate) fn closed(capacity: usize, connections: usize) -> Self {
+        let mailbox = Self::made(Outbox::unallocated(capacity), connections);
+        mailbox.set_closed(true);
+        mailbox
+    }
+
+    /// A mailbox around `outbox`, with wake-ups for `connections` slots.
+    fn made(outbox: Outbox, connections: usize) -> Self {
         Mailbox {
-            outbox: Outbox::with_capacity(capacity),
+            outbox,
             waker: OnceLock::new(),
             undelivered: AtomicU64::new(0),
             wakes: WakeSet::new(connections),
