@@ -72,6 +72,7 @@ pub(crate) struct StdSocket<'a> {
     /// With an alarm on Unix: whether a call that would block waits
     /// (blocking mode), or fails at once (non-blocking mode). The socket
     /// itself stays non-blocking.
+    #[cfg(unix)]
     waits: bool,
 }
 
@@ -98,6 +99,7 @@ impl<'a> StdSocket<'a> {
             read_timeout: 0,
             write_timeout: 0,
             alarm,
+            #[cfg(unix)]
             waits: true,
         }
     }
@@ -128,6 +130,7 @@ impl<'a> StdSocket<'a> {
 
     /// Switches the socket between blocking and non-blocking mode.
     pub(crate) fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
+        #[cfg(unix)]
         if self.polls() {
             self.waits = !nonblocking;
             return Ok(());
@@ -276,6 +279,8 @@ impl Socket for StdSocket<'_> {
 #[cfg(test)]
 mod tests {
     use std::net::TcpListener;
+    #[cfg(unix)]
+    use std::sync::Arc;
     use std::time::Instant;
 
     use super::*;
@@ -349,5 +354,42 @@ mod tests {
         // The connection has taken the shutdown in: reads go on.
         socket.limit(u64::MAX, u64::MAX, false);
         assert_eq!(socket.read(&mut buf).unwrap(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn with_an_alarm_a_read_waits_until_bytes_come_or_the_alarm_rings() {
+        use peregrine_driver::Waker;
+
+        let (mut client, server) = pair();
+        let clock = Clock::new();
+        let handle = ShutdownHandle::new(1);
+        let alarm = crate::alarm::Alarm::new().unwrap();
+        let mut socket = StdSocket::new(server, clock, &handle, Some(&alarm));
+        let mut buf = [0; 16];
+        // Rung from another thread while the read waits: it ends long
+        // before its limit, with nothing read.
+        let now = clock.now();
+        socket.limit(now + 10_000, u64::MAX, true);
+        let ringer = Arc::clone(&alarm);
+        let thread = std::thread::spawn(move || ringer.wake());
+        let started = Instant::now();
+        assert_eq!(
+            socket.read(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        thread.join().unwrap();
+        // Bytes that come while it waits are read.
+        client.write_all(b"hi").unwrap();
+        assert_eq!(socket.read(&mut buf).unwrap(), 2);
+        // In non-blocking mode it does not wait at all.
+        socket.set_nonblocking(true).unwrap();
+        let started = Instant::now();
+        assert_eq!(
+            socket.read(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        assert!(started.elapsed() < Duration::from_millis(50));
     }
 }
