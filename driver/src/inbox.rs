@@ -44,7 +44,8 @@ pub struct Inbox {
     index: usize,
     /// The same, as connection ids carry it.
     owner: u32,
-    /// The connection served now (or last), counting from 1.
+    /// The connection served now (or last), counting from 1 over the
+    /// mailbox's life (whichever inbox opened the earlier ones).
     generation: u32,
     /// Where each record's payload is copied to be read.
     scratch: Box<[u8]>,
@@ -93,7 +94,10 @@ impl Inbox {
     /// left there for the thread's earlier connections is dropped, each
     /// message for one of them counted undelivered.
     pub fn open(&mut self) -> ConnectionId {
-        self.generation = self.generation.wrapping_add(1).max(1);
+        let opened = self
+            .mailbox()
+            .map_or(0, |mailbox| mailbox.opened.fetch_add(1, Ordering::Relaxed));
+        self.generation = opened.wrapping_add(1).max(1);
         self.discard();
         if let Some(mailbox) = self.mailbox() {
             mailbox.set_closed(false);
@@ -239,6 +243,15 @@ where
         .is_ok()
 }
 
+/// An inbox dropped (its thread ended, or went down with a panic) leaves
+/// its mailbox closed, so that posts do not pile up there until another
+/// thread takes the slot.
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 impl fmt::Debug for Inbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Inbox")
@@ -295,7 +308,15 @@ mod tests {
         inbox.close();
         assert_eq!(handle.stats().messages_undelivered, 2);
 
-        // The next connection has another id.
+        // The next connection has another id, whichever inbox of the
+        // mailbox opens it; a dropped inbox closes it.
         assert_eq!(inbox.open().key(), 2 << 32);
+        drop(inbox);
+        sender
+            .send(ConnectionId::new(1, 2 << 32), Message::Text("x"))
+            .unwrap();
+        assert_eq!(handle.stats().messages_undelivered, 3);
+        let mut next = Inbox::new(&handle, 1, waker).expect("mailbox 1");
+        assert_eq!(next.open().key(), 3 << 32);
     }
 }

@@ -4,7 +4,7 @@
 //! per connection slot. Nothing is allocated per message; nothing locks.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use peregrine_core::ws::{CloseCode, Message};
@@ -46,6 +46,10 @@ pub(crate) struct Mailbox {
     /// counted undelivered, so that a thread waiting in `accept` does not
     /// see its mailbox fill with broadcasts nobody will take.
     closed: AtomicBool,
+    /// The connections its owner opened, for an owner that serves one at
+    /// a time (see `Inbox`): the generation in their keys, kept here so
+    /// that an owner that takes over from one that ended goes on counting.
+    pub(crate) opened: AtomicU32,
 }
 
 impl Mailbox {
@@ -72,6 +76,7 @@ impl Mailbox {
             undelivered: AtomicU64::new(0),
             wakes: WakeSet::new(connections),
             closed: AtomicBool::new(false),
+            opened: AtomicU32::new(0),
         }
     }
 
