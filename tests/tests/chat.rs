@@ -127,15 +127,17 @@ fn chat_example_with(args: &[&str]) {
         .map(str::to_owned);
     let options = peregrine_examples::Options::parse(args).expect("options");
     let (give, take) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        options.run_with_sender("chat", |stop, sender| {
+    let (stopped, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let stats = options.run_with_sender("chat", |stop, sender| {
             give.send(stop).expect("the test waits");
             Chat::new(sender)
-        })
+        });
+        let _ = stopped.send(stats);
     });
     let stop = match take.recv_timeout(STOP_TIMEOUT) {
         Ok(stop) => stop,
-        Err(_) => panic!("chat did not start: {:?}", thread.join()),
+        Err(_) => panic!("chat did not start: {:?}", done.try_recv()),
     };
     let url = format!("ws://127.0.0.1:{port}/ws?room=std");
     let connect = || {
@@ -153,9 +155,9 @@ fn chat_example_with(args: &[&str]) {
     assert_eq!(bob.read().unwrap(), Message::text("ann: hi"));
     drop((ann, bob));
     stop.shutdown();
-    let stats = thread
-        .join()
-        .expect("the server thread")
+    let stats = done
+        .recv_timeout(STOP_TIMEOUT)
+        .expect("the server stopped in time")
         .expect("the server ran");
     assert_eq!(stats.messages_undelivered, 0);
 }

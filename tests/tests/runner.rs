@@ -8,7 +8,9 @@
 use std::time::{Duration, Instant};
 
 use peregrine_examples::runner::{Runner, Runners};
-use peregrine_tests::{Backend, Client, Options, TestServer, get, native_backend_tests};
+use peregrine_tests::{
+    Backend, Client, Options, STOP_TIMEOUT, TestServer, get, native_backend_tests,
+};
 
 native_backend_tests!(
     [concurrent] forty_jobs_on_two_runners_finish_while_ping_answers_at_once,
@@ -124,4 +126,52 @@ fn shutdown_from_a_handler_stops_the_server_gracefully(backend: Backend) {
     assert_eq!(job.response().status, 200);
     let stats = server.wait(Duration::from_secs(10));
     assert!(stats.requests >= 2);
+}
+
+#[test]
+fn the_example_runs_with_a_sender_on_a_single_std_thread() {
+    // The example as its `main` runs it, through `run_with_sender`, on a
+    // port free a moment ago.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let args = [
+        "--port",
+        &port.to_string(),
+        "--backend",
+        "std",
+        "--model",
+        "single",
+    ]
+    .map(str::to_owned);
+    let options = peregrine_examples::Options::parse(args.into_iter()).expect("options");
+    let (started, bound) = std::sync::mpsc::channel();
+    let (stopped, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut threads = None;
+        let stats = options.run_with_sender("runner", |shutdown, sender| {
+            let (runner, started_runners) = Runner::start(1, 4, sender, shutdown);
+            threads = Some(started_runners);
+            let _ = started.send(());
+            runner
+        });
+        drop(threads);
+        let _ = stopped.send(stats);
+    });
+    if bound.recv_timeout(STOP_TIMEOUT).is_err() {
+        panic!("runner did not start: {:?}", done.try_recv());
+    }
+    let mut client = Client::connect(([127, 0, 0, 1], port).into());
+    client.send(&run("sleep 10"));
+    let response = client.response();
+    assert_eq!((response.status, &response.body[..]), (200, &b"done\n"[..]));
+    client.send(b"POST /shutdown HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(client.response().body, b"stopping");
+    drop(client);
+    let stats = done
+        .recv_timeout(STOP_TIMEOUT)
+        .expect("the server stopped in time")
+        .expect("the server ran");
+    assert_eq!(stats.requests, 2);
 }
