@@ -80,8 +80,8 @@
 //! Where there is no `poll` (Windows) the wait is bounded instead: no call
 //! of a thread with a mailbox waits more than 2 ms. Only a server that has
 //! a sender pays for any of this (a `poll` before a read that would block,
-//! a mailbox and a socket pair per thread, made when the thread first
-//! serves): the threads of one without keep their plain blocking calls,
+//! a mailbox and a socket pair per thread, made with its buffers): the
+//! threads of one without keep their plain blocking calls,
 //! and ask a body waiting for the application again every 100 ms.
 //!
 //! **Memory.** A thread's buffer pair (`READ + WRITE` bytes) is allocated
