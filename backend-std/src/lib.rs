@@ -52,8 +52,9 @@
 //! dropped after the write timeout. Timeouts are only set when they must
 //! change, so a request costs one `read` and one `writev`.
 //!
-//! **Shutdown.** [`ShutdownHandle::shutdown`] sets a flag. A thread blocked
-//! on a connection sees it within 100 ms, reads what already reached the
+//! **Shutdown.** [`ShutdownHandle::shutdown`] sets a flag (and rings the
+//! alarms, if the server has a sender). A thread blocked on a connection
+//! sees it within 100 ms, reads what already reached the
 //! socket without waiting, and hands it to the connection's graceful close
 //! (requests in flight finish, idle connections close); after the grace
 //! period what is left is closed. Threads blocked in `accept` are woken by
@@ -62,9 +63,31 @@
 //! shutdown began is closed unanswered). The port closes as soon as no
 //! thread will accept any more.
 //!
+//! **Sending from other threads.** [`ServerWith::sender`] gives the
+//! driver's [`Sender`](peregrine_driver::Sender), with the epoll
+//! backend's semantics: WebSocket messages to a connection, a topic or
+//! everyone, wake-ups of streamed bodies waiting for the application
+//! (`Fill::Pending`), answers to deferred responses, publications to
+//! streamed bodies. Each thread serving connections owns a mailbox (the
+//! driver's [`Inbox`](peregrine_driver::inbox::Inbox)) for the connection
+//! it serves, and looks at it between its socket calls. So that those
+//! calls never keep a post waiting, a thread with a mailbox does not block
+//! in `read` or `write` on Unix: its socket is non-blocking, and where a
+//! call would block the thread waits in `poll` on the socket and an alarm
+//! (a socket pair) that a post rings. Bounding blocking reads with a short
+//! timeout instead would wake every idle connection's thread hundreds of
+//! times a second, and a blocking `read` cannot be interrupted portably.
+//! Where there is no `poll` (Windows) the wait is bounded instead: no call
+//! of a thread with a mailbox waits more than 2 ms. Only a server that has
+//! a sender pays for any of this (a `poll` before a read that would block,
+//! a mailbox and a socket pair per thread, made with its buffers): the
+//! threads of one without keep their plain blocking calls,
+//! and ask a body waiting for the application again every 100 ms.
+//!
 //! **Memory.** A thread's buffer pair (`READ + WRITE` bytes) is allocated
 //! when a pool thread starts, or the first time a connection-thread slot is
-//! used, and reused from then on. Serving a request allocates nothing;
+//! used, and reused from then on (with a sender, its mailbox too). Serving
+//! a request allocates nothing, nor does a post reaching it;
 //! under [`Model::PerConnection`], starting each connection's thread does.
 //!
 //! ## Differences from the epoll backend
@@ -85,6 +108,7 @@
 //!   state" by the letter of the documentation; in practice the next
 //!   call works, and this backend relies on that.
 
+mod alarm;
 mod server;
 mod socket;
 mod worker;

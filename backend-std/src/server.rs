@@ -4,13 +4,13 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::{self, Scope, ScopedJoinHandle, Thread};
 use std::time::Duration;
 
 use peregrine_core::{Config, H2c, Handler};
 use peregrine_driver::clock::Clock;
-use peregrine_driver::{ShutdownHandle, Stats, Waker};
+use peregrine_driver::{DEFAULT_MAILBOX_CAPACITY, Sender, ShutdownHandle, Stats, Waker};
 
 use crate::socket::POLL_MS;
 use crate::worker::{Context, Lane, Worker};
@@ -78,8 +78,10 @@ pub struct ServerWith<const READ: usize, const WRITE: usize, const MAX_HEADERS: 
     signals: bool,
     /// Whether HTTP/2 is served with prior knowledge (h2c).
     h2c: H2c,
-    /// Shutdown and statistics, shared with handles.
+    /// Shutdown and statistics, shared with handles and senders.
     handle: ShutdownHandle,
+    /// Bytes of each thread's mailbox, if the server has a sender.
+    mailbox_capacity: usize,
     /// HTTPS, if set.
     #[cfg(feature = "tls")]
     tls: Option<peregrine_driver::tls::TlsConfig>,
@@ -118,6 +120,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             signals: true,
             h2c: H2c::Off,
             handle: ShutdownHandle::without_slots(),
+            mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
             #[cfg(feature = "tls")]
             tls: None,
         })
@@ -193,6 +196,42 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.handle.clone()
     }
 
+    /// A [`Sender`]: sends WebSocket messages to the server's connections,
+    /// wakes their streamed bodies waiting for the application
+    /// ([`Fill::Pending`](peregrine_core::Fill::Pending)), answers their
+    /// deferred responses ([`Response::defer`](peregrine_core::Response::defer))
+    /// and publishes to topics, from any thread, as the epoll builder's
+    /// does. It may be taken at any point before [`run`](Self::run),
+    /// whatever else is set after it (the number of threads, the model).
+    ///
+    /// A server with a sender gives each thread serving connections a
+    /// mailbox of [`mailbox_capacity`](Self::mailbox_capacity) bytes,
+    /// which the thread serving a connection looks at between its socket
+    /// calls: on Unix those calls wait in `poll` on the socket and an
+    /// alarm the sender rings, so a post is acted on at once (see the
+    /// crate's documentation); elsewhere no call waits more than a few
+    /// milliseconds. A server without one keeps its plain blocking calls,
+    /// and asks a streamed body waiting for the application again every
+    /// 100 ms instead, since nobody can wake it.
+    ///
+    /// A connection's [`ConnectionId`](peregrine_core::ConnectionId)
+    /// names its thread's slot and the connection within the slot's
+    /// succession, so a message for a connection that is gone is dropped
+    /// and counted in [`Stats::messages_undelivered`], never delivered to
+    /// the thread's next connection.
+    pub fn sender(&self) -> Sender {
+        Sender::new(&self.handle)
+    }
+
+    /// Sets the bytes of each thread's mailbox, where [`Sender`]s post
+    /// (default [`DEFAULT_MAILBOX_CAPACITY`]; made only for a server that
+    /// has a sender, once per thread serving connections). The largest
+    /// message a sender can post is this less 16 bytes.
+    pub fn mailbox_capacity(mut self, bytes: usize) -> Self {
+        self.mailbox_capacity = bytes;
+        self
+    }
+
     /// Whether HTTP/2 is served with prior knowledge (h2c, RFC 9113
     /// §3.3) on this port (default [`H2c::Off`]): [`H2c::Beside`] serves
     /// HTTP/2 to the connections whose first bytes are the client preface
@@ -243,6 +282,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             signals,
             h2c,
             handle,
+            mailbox_capacity,
             #[cfg(feature = "tls")]
             tls,
         } = self;
@@ -265,10 +305,23 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             ));
         }
         // One statistics slot per thread serving connections, known now
-        // that the model and the thread count are final.
-        if !handle.set_slots(slots(model, workers)) {
+        // that the model and the thread count are final; and with a
+        // sender, a mailbox and an alarm for each.
+        let slots = slots(model, workers);
+        let sized = if handle.has_sender() {
+            handle.set_slots_with_mailboxes(slots, mailbox_capacity)
+        } else {
+            handle.set_slots(slots)
+        };
+        if !sized {
             return Err(io::Error::other("the server was already started"));
         }
+        // Each slot's alarm is made when a thread first takes the slot.
+        let alarms = if handle.has_sender() {
+            (0..slots).map(|_| OnceLock::new()).collect()
+        } else {
+            Box::default()
+        };
         // As the readiness backends do: a thread per connection may hold
         // more sockets than the usual soft limit (1,024) allows.
         #[cfg(unix)]
@@ -290,6 +343,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             accepting: AtomicUsize::new(0),
             shutdown_since: AtomicU64::new(u64::MAX),
             wake_peers: Mutex::new(Vec::new()),
+            alarms,
             #[cfg(feature = "tls")]
             tls,
         };

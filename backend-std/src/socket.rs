@@ -20,6 +20,13 @@
 //! more for now". Timeouts are set with `setsockopt` only when they must
 //! change: while deadlines are more than [`POLL_MS`] away the socket keeps
 //! a [`POLL_MS`] timeout and a request costs one `read` and one `writev`.
+//!
+//! A thread with a mailbox (the server has a sender) gives its socket its
+//! [`Alarm`], so that a post ends a wait at once: on Unix the socket is
+//! then non-blocking, and a call that would block waits in `poll` on the
+//! socket and the alarm (within the same limits) and is made again if the
+//! socket became ready; elsewhere the wait of each call is bounded by
+//! [`BOUNDED_MS`](crate::alarm::BOUNDED_MS). See [`alarm`](crate::alarm).
 
 use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -29,6 +36,8 @@ use peregrine_core::FileRegion;
 use peregrine_driver::ShutdownHandle;
 use peregrine_driver::clock::Clock;
 use peregrine_driver::io::{MAX_SLICES, Socket};
+
+use crate::alarm::Alarm;
 
 #[cfg(doc)]
 use peregrine_driver::io::Mode;
@@ -58,11 +67,28 @@ pub(crate) struct StdSocket<'a> {
     read_timeout: u64,
     /// The write timeout set on the socket, in ms (0: none yet).
     write_timeout: u64,
+    /// What a post to the thread's mailbox rings, if it has one.
+    alarm: Option<&'a Alarm>,
+    /// With an alarm on Unix: whether a call that would block waits
+    /// (blocking mode), or fails at once (non-blocking mode). The socket
+    /// itself stays non-blocking.
+    #[cfg(unix)]
+    waits: bool,
 }
 
 impl<'a> StdSocket<'a> {
-    /// Wraps a connected, blocking socket.
-    pub(crate) fn new(stream: TcpStream, clock: Clock, shutdown: &'a ShutdownHandle) -> Self {
+    /// Wraps a connected, blocking socket, whose waits `alarm` (if
+    /// given) ends.
+    pub(crate) fn new(
+        stream: TcpStream,
+        clock: Clock,
+        shutdown: &'a ShutdownHandle,
+        alarm: Option<&'a Alarm>,
+    ) -> Self {
+        // Without a non-blocking socket, the waits are bounded as they
+        // are without an alarm (and a post waits for the bound).
+        #[cfg(unix)]
+        let alarm = alarm.filter(|_| stream.set_nonblocking(true).is_ok());
         StdSocket {
             stream,
             clock,
@@ -72,7 +98,25 @@ impl<'a> StdSocket<'a> {
             hard: u64::MAX,
             read_timeout: 0,
             write_timeout: 0,
+            alarm,
+            #[cfg(unix)]
+            waits: true,
         }
+    }
+
+    /// Whether waits are `poll`s on the socket and the alarm rather than
+    /// blocking calls.
+    fn polls(&self) -> bool {
+        cfg!(unix) && self.alarm.is_some()
+    }
+
+    /// The longest one call waits, in ms.
+    fn cap(&self) -> u64 {
+        #[cfg(not(unix))]
+        if self.alarm.is_some() {
+            return crate::alarm::BOUNDED_MS;
+        }
+        POLL_MS
     }
 
     /// Sets the limits for the next `drive`: calls fail after `soft`, none
@@ -85,13 +129,45 @@ impl<'a> StdSocket<'a> {
     }
 
     /// Switches the socket between blocking and non-blocking mode.
-    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+    pub(crate) fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
+        #[cfg(unix)]
+        if self.polls() {
+            self.waits = !nonblocking;
+            return Ok(());
+        }
         self.stream.set_nonblocking(nonblocking)
     }
 
-    /// Checks the limits before a call and bounds its wait; `WouldBlock`
-    /// if the call is not to be made.
-    fn arm(&mut self, write: bool) -> io::Result<()> {
+    /// Makes a call with `call`, waiting (within the limits) if it would
+    /// block; `WouldBlock` if it is not to be made, or if the wait ended
+    /// with nothing to do for the socket.
+    fn call<T>(
+        &mut self,
+        write: bool,
+        mut call: impl FnMut(&TcpStream) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let room = self.arm(write)?;
+        #[cfg(unix)]
+        if let Some(alarm) = self.alarm {
+            return match call(&self.stream) {
+                Err(error) if error.kind() == ErrorKind::WouldBlock && self.waits => {
+                    if alarm.wait_for(&self.stream, write, room) {
+                        call(&self.stream)
+                    } else {
+                        Err(ErrorKind::WouldBlock.into())
+                    }
+                }
+                other => other,
+            };
+        }
+        let _ = room;
+        timeout_as_would_block(call(&self.stream))
+    }
+
+    /// Checks the limits before a call and bounds its wait (the socket's
+    /// timeout, unless it [`polls`](Self::polls)); returns the longest
+    /// the call may wait, in ms, or `WouldBlock` if it is not to be made.
+    fn arm(&mut self, write: bool) -> io::Result<u64> {
         if self.watch_shutdown && self.shutdown.is_shutting_down() {
             return Err(ErrorKind::WouldBlock.into());
         }
@@ -100,7 +176,11 @@ impl<'a> StdSocket<'a> {
             return Err(ErrorKind::WouldBlock.into());
         }
         // At least 1 ms: `now < hard`.
-        let room = (self.hard - now).min(POLL_MS);
+        let cap = self.cap();
+        let room = (self.hard - now).min(cap);
+        if self.polls() {
+            return Ok(room);
+        }
         let current = if write {
             self.write_timeout
         } else {
@@ -110,7 +190,7 @@ impl<'a> StdSocket<'a> {
         // far shorter than needed goes back up (it would only wake the
         // thread early). Anything in between stays, costing no call.
         let overshoots = current == 0 || current > room;
-        let too_short = current < POLL_MS && current.saturating_mul(2) <= room;
+        let too_short = current < cap && current.saturating_mul(2) <= room;
         if overshoots || too_short {
             let timeout = Some(Duration::from_millis(room));
             if write {
@@ -121,7 +201,7 @@ impl<'a> StdSocket<'a> {
                 self.read_timeout = room;
             }
         }
-        Ok(())
+        Ok(room)
     }
 }
 
@@ -140,17 +220,14 @@ fn timeout_as_would_block<T>(result: io::Result<T>) -> io::Result<T> {
 
 impl Socket for StdSocket<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.arm(false)?;
-        timeout_as_would_block((&self.stream).read(buf))
+        self.call(false, |mut stream| stream.read(buf))
     }
 
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.arm(true)?;
-        timeout_as_would_block((&self.stream).write(bytes))
+        self.call(true, |mut stream| stream.write(bytes))
     }
 
     fn write_slices<'b>(&mut self, slices: impl Iterator<Item = &'b [u8]>) -> io::Result<usize> {
-        self.arm(true)?;
         // Filled in one pass, nothing initialised beforehand.
         let mut iov = heapless::Vec::<IoSlice<'b>, MAX_SLICES>::new();
         for slice in slices {
@@ -158,7 +235,7 @@ impl Socket for StdSocket<'_> {
                 break;
             }
         }
-        timeout_as_would_block((&self.stream).write_vectored(&iov))
+        self.call(true, |mut stream| stream.write_vectored(&iov))
     }
 
     /// Sends the start of a file region without `sendfile` (std has no
@@ -176,6 +253,7 @@ impl Socket for StdSocket<'_> {
         if region.len() == 0 {
             return Ok(0);
         }
+        // Not worth reading the file for a call that is not to be made.
         self.arm(true)?;
         let mut chunk = [0u8; FILE_CHUNK];
         let read = peregrine_driver::region::read_region(&region, &mut chunk)?;
@@ -185,7 +263,7 @@ impl Socket for StdSocket<'_> {
                 "the file ends before the region does",
             ));
         }
-        timeout_as_would_block((&self.stream).write(&chunk[..read]))
+        self.call(true, |mut stream| stream.write(&chunk[..read]))
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
@@ -201,6 +279,8 @@ impl Socket for StdSocket<'_> {
 #[cfg(test)]
 mod tests {
     use std::net::TcpListener;
+    #[cfg(unix)]
+    use std::sync::Arc;
     use std::time::Instant;
 
     use super::*;
@@ -218,7 +298,7 @@ mod tests {
         let (_client, server) = pair();
         let clock = Clock::new();
         let handle = ShutdownHandle::new(1);
-        let mut socket = StdSocket::new(server, clock, &handle);
+        let mut socket = StdSocket::new(server, clock, &handle, None);
         let mut buf = [0; 16];
 
         // A deadline 30 ms away: the read waits for it, not longer.
@@ -262,7 +342,7 @@ mod tests {
         let (mut client, server) = pair();
         let clock = Clock::new();
         let handle = ShutdownHandle::new(1);
-        let mut socket = StdSocket::new(server, clock, &handle);
+        let mut socket = StdSocket::new(server, clock, &handle, None);
         client.write_all(b"x").unwrap();
         handle.shutdown();
         let mut buf = [0; 16];
@@ -274,5 +354,42 @@ mod tests {
         // The connection has taken the shutdown in: reads go on.
         socket.limit(u64::MAX, u64::MAX, false);
         assert_eq!(socket.read(&mut buf).unwrap(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn with_an_alarm_a_read_waits_until_bytes_come_or_the_alarm_rings() {
+        use peregrine_driver::Waker;
+
+        let (mut client, server) = pair();
+        let clock = Clock::new();
+        let handle = ShutdownHandle::new(1);
+        let alarm = crate::alarm::Alarm::new().unwrap();
+        let mut socket = StdSocket::new(server, clock, &handle, Some(&alarm));
+        let mut buf = [0; 16];
+        // Rung from another thread while the read waits: it ends long
+        // before its limit, with nothing read.
+        let now = clock.now();
+        socket.limit(now + 10_000, u64::MAX, true);
+        let ringer = Arc::clone(&alarm);
+        let thread = std::thread::spawn(move || ringer.wake());
+        let started = Instant::now();
+        assert_eq!(
+            socket.read(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        thread.join().unwrap();
+        // Bytes that come while it waits are read.
+        client.write_all(b"hi").unwrap();
+        assert_eq!(socket.read(&mut buf).unwrap(), 2);
+        // In non-blocking mode it does not wait at all.
+        socket.set_nonblocking(true).unwrap();
+        let started = Instant::now();
+        assert_eq!(
+            socket.read(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        assert!(started.elapsed() < Duration::from_millis(50));
     }
 }

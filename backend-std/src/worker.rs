@@ -5,17 +5,19 @@
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use peregrine_core::{Config, Connection, Counters, Handler, Interest, IoBuffers};
 use peregrine_driver::ShutdownHandle;
 use peregrine_driver::app::App;
 use peregrine_driver::clock::Clock;
+use peregrine_driver::inbox::Inbox;
 use peregrine_driver::io::{Mode, Readiness};
 use peregrine_driver::protocol::{Http2Connection, Protocol};
 use peregrine_driver::transport::{Plain, Session, Transport, earliest};
 
+use crate::alarm::Alarm;
 use crate::socket::{POLL_MS, StdSocket};
 
 /// How long accepting pauses after it failed (out of descriptors, out of
@@ -58,6 +60,10 @@ pub(crate) struct Context {
     /// recorded (under this lock) before a thread can look them up: those
     /// are closed unserved and uncounted.
     pub(crate) wake_peers: Mutex<Vec<SocketAddr>>,
+    /// Each statistics slot's alarm, rung by posts to its mailbox and by
+    /// the shutdown: a place for one per slot if the server has a sender
+    /// (else none), made the first time a thread takes the slot.
+    pub(crate) alarms: Box<[OnceLock<Arc<Alarm>>]>,
     /// HTTPS, if set.
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<peregrine_driver::tls::TlsConfig>,
@@ -143,11 +149,45 @@ impl Context {
         self.handle.is_shutting_down()
             && now >= self.shutdown_began(now).saturating_add(self.grace_ms)
     }
+
+    /// The alarm of statistics slot `slot`, if it has one.
+    fn alarm(&self, slot: usize) -> Option<&Alarm> {
+        self.alarms.get(slot)?.get().map(|alarm| &**alarm)
+    }
+
+    /// The mailbox of statistics slot `slot`, for the thread that takes
+    /// the slot (one at a time): its alarm is made if it was not, and rung
+    /// by the shutdown too. `None` if the server has no sender, or if no
+    /// alarm can be made (out of descriptors): the slot's mailbox then
+    /// stays closed, and what is posted for its connections is counted
+    /// undelivered.
+    fn inbox(&self, slot: usize) -> Option<Inbox> {
+        let place = self.alarms.get(slot)?;
+        let alarm = match place.get() {
+            Some(alarm) => alarm,
+            None => {
+                let alarm = Alarm::new().ok()?;
+                self.handle.add_waker(Arc::clone(&alarm) as _);
+                place.get_or_init(|| alarm)
+            }
+        };
+        Inbox::new(&self.handle, slot, Arc::clone(alarm) as _)
+    }
+
+    /// Waits `ms` (at least 1, at most [`POLL_MS`]), or less if the alarm
+    /// of slot `slot` rings.
+    fn pause(&self, slot: usize, ms: u64) {
+        let ms = ms.clamp(1, POLL_MS);
+        match self.alarm(slot) {
+            Some(alarm) => alarm.wait(ms),
+            None => std::thread::sleep(Duration::from_millis(ms)),
+        }
+    }
 }
 
 /// What a thread keeps between connections: its buffers, its statistics
-/// slot and its totals. A pool thread owns one for its life; a connection
-/// thread borrows one from the server's set.
+/// slot, its totals and its mailbox. A pool thread owns one for its life;
+/// a connection thread borrows one from the server's set.
 pub(crate) struct Lane<const READ: usize, const WRITE: usize> {
     /// The statistics slot it publishes into.
     pub(crate) slot: usize,
@@ -158,16 +198,21 @@ pub(crate) struct Lane<const READ: usize, const WRITE: usize> {
     totals: Counters,
     /// Connections it served.
     accepted: u64,
+    /// Its mailbox (the slot's), where the server's sender posts for the
+    /// connection it serves; taken on first use like the buffers, `None`
+    /// if the server has no sender.
+    inbox: Option<Inbox>,
 }
 
 impl<const READ: usize, const WRITE: usize> Lane<READ, WRITE> {
-    /// A lane publishing into `slot`, with no buffers yet.
+    /// A lane publishing into `slot`, with no buffers or mailbox yet.
     pub(crate) fn new(slot: usize) -> Self {
         Lane {
             slot,
             bufs: None,
             totals: Counters::default(),
             accepted: 0,
+            inbox: None,
         }
     }
 }
@@ -194,8 +239,8 @@ where
     L: Default,
 {
     /// A worker on `lane`: creates the application's state for it first
-    /// ([`Handler::new_local`] with the lane's slot), then its buffers if
-    /// the lane has none yet.
+    /// ([`Handler::new_local`] with the lane's slot), then its buffers and
+    /// (if the server has a sender) its mailbox if the lane has none yet.
     pub(crate) fn new(
         ctx: &'a Context,
         handler: &'a H,
@@ -212,6 +257,9 @@ where
         // thread's stack would overflow it.
         lane.bufs
             .get_or_insert_with(|| peregrine_driver::pool::zeroed_buffers(1));
+        if lane.inbox.is_none() {
+            lane.inbox = ctx.inbox(lane.slot);
+        }
         Worker {
             ctx,
             app,
@@ -265,7 +313,7 @@ where
         let _ = stream.set_nodelay(true);
         let ctx = self.ctx;
         let Worker { app, lane, .. } = self;
-        let Lane { bufs, .. } = lane;
+        let Lane { bufs, inbox, .. } = lane;
         let Some(bufs) = bufs.as_deref_mut().and_then(|pool| pool.first_mut()) else {
             return;
         };
@@ -274,9 +322,12 @@ where
             self.publish(0);
             return;
         };
-        let mut socket = StdSocket::new(stream, ctx.clock, &ctx.handle);
+        let mut socket = StdSocket::new(stream, ctx.clock, &ctx.handle, ctx.alarm(lane.slot));
         let mut conn =
             Connection::<READ, WRITE, MAX_HEADERS>::new(ctx.config, Some(peer), ctx.clock.now());
+        if let Some(inbox) = inbox {
+            conn.set_id(inbox.open());
+        }
         // When this connection learnt of the shutdown.
         let mut draining: Option<u64> = None;
         // Polls in a row that produced nothing to send.
@@ -319,10 +370,15 @@ where
                 Some(since) if now >= since.saturating_add(ctx.grace_ms) => break,
                 _ => {}
             }
+            if let Some(inbox) = inbox {
+                // What other threads posted since the last look.
+                inbox.take(app, &mut conn, bufs, now);
+            }
             if app.fire_due_timeout(&mut conn, bufs, now) {
                 continue;
             }
-            if !poll_waiting_body(app, &mut conn, bufs, now, &mut starved) {
+            let polled = inbox.is_none();
+            if !poll_waiting_body(app, &mut conn, bufs, now, &mut starved, polled) {
                 break;
             }
             let deadline = earliest(conn.poll_timeout(), session.deadline()).unwrap_or(u64::MAX);
@@ -356,43 +412,50 @@ where
                     socket: &mut socket,
                     session: &mut session,
                 };
-                serve_http2(ctx, app, bufs, &mut layer, &conn, draining);
+                serve_http2(ctx, app, bufs, &mut layer, &conn, inbox.as_mut(), draining);
                 break;
             }
             let idle = conn.interest() == Interest::default() && !session.has_pending_output();
             if !conn.is_closed() && !conn.has_work() && idle {
-                // Waiting for nothing but a deadline: sleep rather than
-                // spin (the connection should never be left so).
+                // Waiting for nothing but a deadline or a post (a deferred
+                // response, a parked stream): sleep rather than spin.
                 let wait = deadline.min(grace_end).saturating_sub(ctx.clock.now());
-                std::thread::sleep(Duration::from_millis(wait.clamp(1, POLL_MS)));
+                ctx.pause(lane.slot, wait);
             }
         }
         // Responses it still owed end here, and their files close.
         app.retire(&mut conn, ctx.clock.now());
+        if let Some(inbox) = inbox {
+            inbox.close();
+        }
         drop(socket);
         self.publish(0);
     }
 }
 
-/// Asks again, at `now`, for a streamed body waiting for the application
-/// (`Fill::Pending`): no sender reaches this backend, so it is woken every
-/// tick. One whose handler keeps giving nothing is asked with a short
-/// wait between (`starved` counts the polls in a row that gave nothing to
-/// send). `false` if a handler panicked and the connection is to be
-/// closed.
+/// Continues, at `now`, the work `conn` has left: a streamed body whose
+/// handler was woken (or, with `polled`, one waiting for the application,
+/// `Fill::Pending`, asked again every tick: a server without a sender has
+/// nobody to wake it). One whose handler keeps giving nothing is asked
+/// with a short wait between (`starved` counts the polls in a row that
+/// gave nothing to send). `false` if a handler panicked and the
+/// connection is to be closed.
 fn poll_waiting_body<H, L, C, const READ: usize, const WRITE: usize>(
     app: &mut App<'_, H, L>,
     conn: &mut C,
     bufs: &mut IoBuffers<READ, WRITE>,
     now: u64,
     starved: &mut u32,
+    polled: bool,
 ) -> bool
 where
     H: Handler<L>,
     L: Default,
     C: Protocol<READ, WRITE>,
 {
-    conn.handle_wake(now);
+    if polled {
+        conn.handle_wake(now);
+    }
     if !conn.has_work() {
         *starved = 0;
         return true;
@@ -423,14 +486,16 @@ struct Layer<'s, 'c, S> {
 
 /// Serves, in HTTP/2, a connection whose client opened with the preface
 /// `http1` read, until it closes: the same loop as HTTP/1.1's, with
-/// deadlines, the shutdown's GOAWAY and its grace period. `draining`
-/// says when the connection learnt of a shutdown, if it did.
+/// deadlines, the shutdown's GOAWAY and its grace period, and the
+/// thread's mailbox (`inbox`) for wake-ups. `draining` says when the
+/// connection learnt of a shutdown, if it did.
 fn serve_http2<H, L, S, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
     ctx: &Context,
     app: &mut App<'_, H, L>,
     bufs: &mut IoBuffers<READ, WRITE>,
     layer: &mut Layer<'_, '_, S>,
     http1: &Connection<READ, WRITE, MAX_HEADERS>,
+    mut inbox: Option<&mut Inbox>,
     mut draining: Option<u64>,
 ) where
     H: Handler<L>,
@@ -475,10 +540,13 @@ fn serve_http2<H, L, S, const READ: usize, const WRITE: usize, const MAX_HEADERS
             Some(since) if now >= since.saturating_add(ctx.grace_ms) => break,
             _ => {}
         }
+        if let Some(inbox) = inbox.as_deref_mut() {
+            inbox.take_wakes(conn, now);
+        }
         if app.fire_due_timeout(conn, bufs, now) {
             continue;
         }
-        if !poll_waiting_body(app, conn, bufs, now, &mut starved) {
+        if !poll_waiting_body(app, conn, bufs, now, &mut starved, inbox.is_none()) {
             break;
         }
         let deadline = earliest(conn.poll_timeout(), layer.session.deadline()).unwrap_or(u64::MAX);

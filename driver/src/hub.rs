@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use peregrine_core::Counters;
 
+use crate::mailbox::Mailbox;
 use crate::stats::{Stats, WorkerCounters};
 use crate::waker::Waker;
 
@@ -71,7 +72,6 @@ impl<T> PerWorker<T> {
     }
 
     /// How many parts there are.
-    #[cfg(unix)]
     pub(crate) fn len(&self) -> usize {
         self.as_slice().len()
     }
@@ -102,9 +102,14 @@ pub(crate) struct Shared {
     /// Each worker's hand-off queue (accept-thread mode).
     #[cfg(unix)]
     pub(crate) handoffs: PerWorker<Handoff>,
-    /// Each worker's mailbox for messages from other threads.
-    #[cfg(unix)]
-    pub(crate) mailboxes: PerWorker<crate::mailbox::Mailbox>,
+    /// Each worker's mailbox for messages from other threads (for a
+    /// backend whose threads serve one connection at a time, each
+    /// thread's: see [`ShutdownHandle::set_slots_with_mailboxes`]).
+    pub(crate) mailboxes: PerWorker<Mailbox>,
+    /// Whether a [`Sender`](crate::Sender) was made for this server: a
+    /// backend that makes mailboxes only for a server that has a sender
+    /// asks (see [`ShutdownHandle::has_sender`]).
+    pub(crate) sender_taken: AtomicBool,
     /// Accept threads still running (accept-thread mode): while any is,
     /// a worker shutting down may yet be handed connections from the
     /// listen backlog, so it does not finish.
@@ -121,8 +126,8 @@ impl Shared {
             wakers: Mutex::new(Vec::new()),
             #[cfg(unix)]
             handoffs: PerWorker::new(),
-            #[cfg(unix)]
             mailboxes: PerWorker::new(),
+            sender_taken: AtomicBool::new(false),
             #[cfg(unix)]
             acceptors: AtomicUsize::new(0),
         })
@@ -139,41 +144,51 @@ impl Shared {
         mailbox_capacity: usize,
         connections: usize,
     ) -> bool {
-        self.size(workers, workers, mailbox_capacity, connections)
+        self.size(
+            workers,
+            workers,
+            Some(workers),
+            mailbox_capacity,
+            connections,
+        )
     }
-    /// Sizes `workers` statistics slots and `queues` hand-off queues and
-    /// mailboxes (none for a backend that runs its own threads); `false`
-    /// if they were sized before.
+
+    /// Sizes `workers` statistics slots, `queues` hand-off queues and (if
+    /// `open` gives their number) mailboxes of `mailbox_capacity` bytes,
+    /// open, with wake-ups for `connections` slots each; or else one
+    /// mailbox per slot, closed and unallocated until its owner opens it
+    /// (a backend that runs its own threads has no queues). `false` if
+    /// they were sized before.
     fn size(
         &self,
         workers: usize,
         queues: usize,
+        open: Option<usize>,
         mailbox_capacity: usize,
         connections: usize,
     ) -> bool {
         #[cfg(not(unix))]
-        let _ = (queues, mailbox_capacity, connections);
+        let _ = queues;
         let counters = (0..workers).map(|_| WorkerCounters::default()).collect();
         if !self.workers.set(counters) {
             return false;
         }
         #[cfg(unix)]
-        {
-            self.handoffs.set(
-                (0..queues)
-                    .map(|_| Handoff {
-                        queue: Mutex::new(VecDeque::with_capacity(HANDOFF_CAPACITY)),
-                        load: AtomicUsize::new(0),
-                        waker: OnceLock::new(),
-                    })
-                    .collect(),
-            );
-            self.mailboxes.set(
-                (0..queues)
-                    .map(|_| crate::mailbox::Mailbox::with_capacity(mailbox_capacity, connections))
-                    .collect(),
-            );
-        }
+        self.handoffs.set(
+            (0..queues)
+                .map(|_| Handoff {
+                    queue: Mutex::new(VecDeque::with_capacity(HANDOFF_CAPACITY)),
+                    load: AtomicUsize::new(0),
+                    waker: OnceLock::new(),
+                })
+                .collect(),
+        );
+        let make = |_| match open {
+            Some(_) => Mailbox::with_capacity(mailbox_capacity, connections),
+            None => Mailbox::closed(mailbox_capacity, connections),
+        };
+        self.mailboxes
+            .set((0..open.unwrap_or(workers)).map(make).collect());
         true
     }
 
@@ -229,7 +244,27 @@ impl ShutdownHandle {
     /// Slots are set once: returns `false`, changing nothing, if they were
     /// set before.
     pub fn set_slots(&self, slots: usize) -> bool {
-        self.shared.size(slots, 0, 0, 0)
+        self.shared.size(slots, 0, Some(0), 0, 0)
+    }
+
+    /// [`set_slots`](Self::set_slots), and a mailbox of `mailbox_capacity`
+    /// bytes for each slot, for a backend whose threads each serve one
+    /// connection at a time: the thread publishing into slot `i` owns
+    /// mailbox `i` (as an [`Inbox`](crate::inbox::Inbox)), which every
+    /// [`Sender`](crate::Sender) of the server posts to. Each mailbox
+    /// starts closed (see [`Inbox::open`](crate::inbox::Inbox::open)),
+    /// and its room is allocated only when a thread first takes it
+    /// ([`Inbox::new`](crate::inbox::Inbox::new)). Returns `false`,
+    /// changing nothing, if the slots were set before.
+    pub fn set_slots_with_mailboxes(&self, slots: usize, mailbox_capacity: usize) -> bool {
+        self.shared.size(slots, 0, None, mailbox_capacity, 1)
+    }
+
+    /// Whether a [`Sender`](crate::Sender) was made for this server
+    /// ([`Sender::new`](crate::Sender::new)): a backend whose mailboxes
+    /// cost something per thread makes them only then.
+    pub fn has_sender(&self) -> bool {
+        self.shared.sender_taken.load(Relaxed)
     }
 
     /// Publishes the totals of statistics slot `slot` (ignored if there is
@@ -271,7 +306,6 @@ impl ShutdownHandle {
         for worker in &self.shared.workers {
             worker.add_to(&mut stats);
         }
-        #[cfg(unix)]
         for mailbox in &self.shared.mailboxes {
             stats.messages_undelivered += mailbox.undelivered.load(Relaxed);
         }

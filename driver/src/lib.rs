@@ -22,8 +22,9 @@
 //!   [`ShutdownHandle`] share; [`waker`]: what interrupts a worker's wait;
 //! - [`vocabulary`]: the names a server's code uses, which every backend
 //!   re-exports;
-//! - on Unix, [`Sender`]: WebSocket messages from any thread, through a
-//!   lock-free mailbox per worker;
+//! - [`Sender`]: WebSocket messages, wake-ups and deferred answers from
+//!   any thread, through a lock-free mailbox per worker; [`inbox`]: such
+//!   a mailbox owned by a thread that serves one connection at a time;
 //! - [`clock`] and [`signals`]: the millisecond clock and `Date` refresh,
 //!   and SIGINT/SIGTERM as a graceful shutdown, for any backend;
 //! - on Unix, [`reactor`]: the worker event loop, generic over a
@@ -40,6 +41,7 @@ pub mod deflate;
 pub mod embed;
 pub mod files;
 pub mod hub;
+pub mod inbox;
 pub mod io;
 pub mod pool;
 pub mod protocol;
@@ -60,25 +62,19 @@ pub mod waker;
 mod accept;
 #[cfg(unix)]
 mod lending;
-#[cfg(unix)]
 mod mailbox;
-#[cfg(unix)]
 mod outbox;
 #[cfg(unix)]
 pub mod reactor;
-#[cfg(unix)]
 mod sender;
 #[cfg(unix)]
 mod server;
 #[cfg(unix)]
 pub mod unix;
-#[cfg(unix)]
 mod wakes;
 
 pub use hub::ShutdownHandle;
-#[cfg(unix)]
 pub use mailbox::{DEFAULT_MAILBOX_CAPACITY, PostError};
-#[cfg(unix)]
 pub use sender::Sender;
 #[cfg(unix)]
 pub use server::Server;

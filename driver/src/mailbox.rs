@@ -4,7 +4,7 @@
 //! per connection slot. Nothing is allocated per message; nothing locks.
 
 use std::fmt;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use peregrine_core::ws::{CloseCode, Message};
@@ -40,24 +40,73 @@ pub(crate) struct Mailbox {
     pub(crate) undelivered: AtomicU64,
     /// Wake-ups for parked streams, one bit per connection slot.
     pub(crate) wakes: WakeSet,
+    /// Set while the mailbox's owner serves no connection (a thread of
+    /// the portable backend between connections; never for an event
+    /// loop's): posts are then dropped at once, those for one connection
+    /// counted undelivered, so that a thread waiting in `accept` does not
+    /// see its mailbox fill with broadcasts nobody will take.
+    closed: AtomicBool,
+    /// The connections its owner opened, for an owner that serves one at
+    /// a time (see `Inbox`): the generation in their keys, kept here so
+    /// that an owner that takes over from one that ended goes on counting.
+    pub(crate) opened: AtomicU32,
 }
 
 impl Mailbox {
     /// An empty mailbox of `capacity` bytes, with wake-ups for
     /// `connections` slots.
     pub(crate) fn with_capacity(capacity: usize, connections: usize) -> Self {
+        Self::made(Outbox::with_capacity(capacity), connections)
+    }
+
+    /// [`with_capacity`](Self::with_capacity), closed, its room allocated
+    /// only when its owner first opens it (see `Inbox`): for a thread
+    /// that may never serve a connection.
+    pub(crate) fn closed(capacity: usize, connections: usize) -> Self {
+        let mailbox = Self::made(Outbox::unallocated(capacity), connections);
+        mailbox.set_closed(true);
+        mailbox
+    }
+
+    /// A mailbox around `outbox`, with wake-ups for `connections` slots.
+    fn made(outbox: Outbox, connections: usize) -> Self {
         Mailbox {
-            outbox: Outbox::with_capacity(capacity),
+            outbox,
             waker: OnceLock::new(),
             undelivered: AtomicU64::new(0),
             wakes: WakeSet::new(connections),
+            closed: AtomicBool::new(false),
+            opened: AtomicU32::new(0),
         }
+    }
+
+    /// Opens (`false`) or closes (`true`) the mailbox to posts; see
+    /// `closed`. A post racing with the change may land either way: its
+    /// owner takes what landed at its next drain.
+    pub(crate) fn set_closed(&self, closed: bool) {
+        self.closed.store(closed, Ordering::SeqCst);
+    }
+
+    /// Whether a post for `target` is dropped because the mailbox is
+    /// closed; one for a connection is then counted undelivered.
+    fn drops(&self, target: Target) -> bool {
+        if !self.closed.load(Ordering::Acquire) {
+            return false;
+        }
+        if let Target::Connection(_) = target {
+            self.undelivered.fetch_add(1, Ordering::Relaxed);
+        }
+        true
     }
 
     /// Marks the connection with `key` woken, and wakes the worker if it
     /// needs it. Never refused for want of room: repeated wake-ups of one
     /// connection are one.
     pub(crate) fn wake(&self, key: u64) -> Result<(), PostError> {
+        if self.closed.load(Ordering::Acquire) {
+            // No connection to wake.
+            return Ok(());
+        }
         match self.wakes.insert(Token::from_u64(key).slot()) {
             Some(true) => {
                 if let Some(waker) = self.waker.get() {
@@ -73,6 +122,9 @@ impl Mailbox {
 
     /// Posts `message` for `target` and wakes the worker if it needs it.
     pub(crate) fn post(&self, target: Target, message: Message<'_>) -> Result<(), PostError> {
+        if self.drops(target) {
+            return Ok(());
+        }
         let (target_kind, target) = match target {
             Target::Connection(key) => (TARGET_CONNECTION, key),
             Target::Topic(topic) => (TARGET_TOPIC, topic),
@@ -93,6 +145,9 @@ impl Mailbox {
     /// Posts the answer to the deferred response of the connection with
     /// `key`, and wakes the worker if it needs it.
     pub(crate) fn post_answer(&self, key: u64, answer: &Answer<'_>) -> Result<(), PostError> {
+        if self.drops(Target::Connection(key)) {
+            return Ok(());
+        }
         let head_len = answer.head_len();
         let body = answer.body_bytes();
         let len = 4 + head_len + body.len();
@@ -113,6 +168,9 @@ impl Mailbox {
     /// Posts `bytes` for the streamed bodies subscribed to `topic`, and
     /// wakes the worker if it needs it.
     pub(crate) fn post_stream_data(&self, topic: u64, bytes: &[u8]) -> Result<(), PostError> {
+        if self.drops(Target::Topic(topic)) {
+            return Ok(());
+        }
         self.post_record(TARGET_TOPIC << 8 | STREAM_DATA, topic, 0, bytes)
     }
 

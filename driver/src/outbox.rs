@@ -2,7 +2,10 @@
 //! that any number of threads post into and the worker alone takes from.
 //!
 //! The storage is a ring of `capacity` bytes (a whole number of 8-byte
-//! words), allocated once. A record is a header word, a target word and
+//! words), allocated once: when the outbox is made, or for one made
+//! [`unallocated`](Outbox::unallocated), when its consumer first
+//! [`allocate`](Outbox::allocate)s it (a thread that may never serve a
+//! connection pays nothing for it); until then every post finds it full. A record is a header word, a target word and
 //! the payload, rounded up to whole words; it may wrap around the end of
 //! the ring, because the worker copies each payload out before using it.
 //!
@@ -24,6 +27,7 @@
 //! clear, so a burst of posts costs one wake-up; the worker clears the flag
 //! before it drains.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Set in a header word once the record is complete.
@@ -58,8 +62,10 @@ pub(crate) enum PostFailed {
 /// A multi-producer, single-consumer ring of records.
 #[derive(Debug)]
 pub(crate) struct Outbox {
-    /// The ring, in words.
-    words: Box<[AtomicU64]>,
+    /// The ring, in words, once allocated.
+    words: OnceLock<Box<[AtomicU64]>>,
+    /// Its length in words.
+    len: usize,
     /// Bytes reserved by producers since the start (monotonic).
     head: AtomicU64,
     /// Bytes handed back by the consumer since the start (monotonic).
@@ -73,30 +79,43 @@ impl Outbox {
     /// An outbox of `capacity` bytes (rounded up to a whole number of
     /// words, at least one record's overhead plus a word).
     pub(crate) fn with_capacity(capacity: usize) -> Self {
-        let words = capacity.div_ceil(8).max(RECORD_OVERHEAD / 8 + 1);
+        let outbox = Outbox::unallocated(capacity);
+        outbox.allocate();
+        outbox
+    }
+
+    /// An outbox of `capacity` bytes whose ring is allocated only by
+    /// [`allocate`](Self::allocate): until then it holds nothing and
+    /// refuses every post as full.
+    pub(crate) fn unallocated(capacity: usize) -> Self {
         Outbox {
-            words: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            words: OnceLock::new(),
+            len: capacity.div_ceil(8).max(RECORD_OVERHEAD / 8 + 1),
             head: AtomicU64::new(0),
             tail: AtomicU64::new(0),
             notified: AtomicBool::new(false),
         }
     }
 
+    /// Allocates the ring, if it is not yet.
+    pub(crate) fn allocate(&self) {
+        self.words
+            .get_or_init(|| (0..self.len).map(|_| AtomicU64::new(0)).collect());
+    }
+
+    /// The ring (empty until allocated).
+    fn ring(&self) -> &[AtomicU64] {
+        self.words.get().map_or(&[], |words| words)
+    }
+
     /// The capacity in bytes.
     pub(crate) fn capacity(&self) -> usize {
-        self.words.len() * 8
+        self.len * 8
     }
 
     /// The largest payload a record can carry.
     pub(crate) fn max_payload(&self) -> usize {
         self.capacity() - RECORD_OVERHEAD
-    }
-
-    /// The word at byte position `position` of the ring (any multiple of 8,
-    /// wrapping).
-    fn word(&self, position: u64) -> &AtomicU64 {
-        let index = (position / 8) as usize % self.words.len();
-        &self.words[index]
     }
 
     /// Posts a record. Returns whether the consumer should be woken (the
@@ -126,6 +145,10 @@ impl Outbox {
         if len > self.max_payload() {
             return Err(PostFailed::TooLarge);
         }
+        let ring = self.ring();
+        if ring.is_empty() {
+            return Err(PostFailed::Full);
+        }
         let size = (RECORD_OVERHEAD + len.next_multiple_of(8)) as u64;
         let capacity = self.capacity() as u64;
         let head = loop {
@@ -146,7 +169,7 @@ impl Outbox {
                 break head;
             }
         };
-        self.word(head + 8).store(target, Ordering::Relaxed);
+        at(ring, head + 8).store(target, Ordering::Relaxed);
         // The payload, word by word, whatever the pieces' boundaries; no
         // more than `len` bytes are written, whatever the pieces say.
         let start = head + RECORD_OVERHEAD as u64;
@@ -161,8 +184,7 @@ impl Outbox {
                 filled += take;
                 piece = &piece[take..];
                 if filled == 8 {
-                    self.word(position)
-                        .store(u64::from_le_bytes(word), Ordering::Relaxed);
+                    at(ring, position).store(u64::from_le_bytes(word), Ordering::Relaxed);
                     position += 8;
                     word = [0; 8];
                     filled = 0;
@@ -170,15 +192,14 @@ impl Outbox {
             }
         });
         if filled > 0 && position < end {
-            self.word(position)
-                .store(u64::from_le_bytes(word), Ordering::Relaxed);
+            at(ring, position).store(u64::from_le_bytes(word), Ordering::Relaxed);
         }
         let header =
             COMMITTED | u64::from(extra & 0x7fff) << 48 | u64::from(kind) << 32 | len as u64;
         // SeqCst (a release, and ordered before the flag below): the
         // consumer that sees the header sees the record, and a consumer
         // that cleared the flag before this store will see it.
-        self.word(head).store(header, Ordering::SeqCst);
+        at(ring, head).store(header, Ordering::SeqCst);
         Ok(!self.notified.swap(true, Ordering::SeqCst))
     }
 
@@ -192,11 +213,15 @@ impl Outbox {
     /// Only one thread — the outbox's worker — may call this.
     pub(crate) fn drain(&self, scratch: &mut [u8], mut take: impl FnMut(Record<'_>)) -> usize {
         self.notified.store(false, Ordering::SeqCst);
+        let ring = self.ring();
+        if ring.is_empty() {
+            return 0;
+        }
         let end = self.head.load(Ordering::SeqCst);
         let mut tail = self.tail.load(Ordering::Relaxed);
         let mut taken = 0;
         while tail < end {
-            let header = self.word(tail).load(Ordering::SeqCst);
+            let header = at(ring, tail).load(Ordering::SeqCst);
             if header & COMMITTED == 0 {
                 // Being written; its producer wakes the worker when done.
                 break;
@@ -204,17 +229,17 @@ impl Outbox {
             let len = (header & 0xffff_ffff) as usize;
             let kind = (header >> 32) as u16;
             let extra = (header >> 48) as u16 & 0x7fff;
-            let target = self.word(tail + 8).load(Ordering::Relaxed);
+            let target = at(ring, tail + 8).load(Ordering::Relaxed);
             let size = (RECORD_OVERHEAD + len.next_multiple_of(8)) as u64;
             let mut position = tail + RECORD_OVERHEAD as u64;
             for chunk in scratch[..len].chunks_mut(8) {
-                let bytes = self.word(position).load(Ordering::Relaxed).to_le_bytes();
+                let bytes = at(ring, position).load(Ordering::Relaxed).to_le_bytes();
                 chunk.copy_from_slice(&bytes[..chunk.len()]);
                 position += 8;
             }
             let mut position = tail;
             while position < tail + size {
-                self.word(position).store(0, Ordering::Relaxed);
+                at(ring, position).store(0, Ordering::Relaxed);
                 position += 8;
             }
             tail += size;
@@ -232,6 +257,12 @@ impl Outbox {
     }
 }
 
+/// The word at byte position `position` of `ring` (any multiple of 8,
+/// wrapping).
+fn at(ring: &[AtomicU64], position: u64) -> &AtomicU64 {
+    &ring[(position / 8) as usize % ring.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +276,17 @@ mod tests {
             out.push((r.kind, r.target, r.extra, r.payload.to_vec()))
         });
         out
+    }
+
+    #[test]
+    fn an_unallocated_outbox_is_full_until_allocated() {
+        let outbox = Outbox::unallocated(256);
+        assert_eq!(outbox.max_payload(), 240);
+        assert_eq!(outbox.post(1, 7, 0, b"early"), Err(PostFailed::Full));
+        assert!(drain_all(&outbox).is_empty());
+        outbox.allocate();
+        assert_eq!(outbox.post(1, 7, 0, b"now"), Ok(true));
+        assert_eq!(drain_all(&outbox), [(1, 7, 0, b"now".to_vec())]);
     }
 
     #[test]

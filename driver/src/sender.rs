@@ -14,6 +14,7 @@ use std::sync::Arc;
 use peregrine_core::ConnectionId;
 use peregrine_core::ws::Message;
 
+use crate::ShutdownHandle;
 use crate::answer::Answer;
 use crate::hub::Shared;
 use crate::mailbox::{Mailbox, PostError, Target};
@@ -44,6 +45,19 @@ pub struct Sender {
 }
 
 impl Sender {
+    /// The sender of the server that `handle` stops: what a backend's
+    /// builder hands out as its `sender()`. The server learns that it has
+    /// one ([`ShutdownHandle::has_sender`]).
+    pub fn new(handle: &ShutdownHandle) -> Self {
+        handle
+            .shared
+            .sender_taken
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Sender {
+            shared: Arc::clone(&handle.shared),
+        }
+    }
+
     /// Sends `message` (text, binary, ping, pong or close) to connection
     /// `to` (from [`WebSocket::id`](peregrine_core::WebSocket::id)).
     ///

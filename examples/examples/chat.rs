@@ -6,20 +6,13 @@
 //! cargo run --release -p peregrine-examples --example chat -- --port 8080
 //! ```
 //!
-//! Runs on the readiness backends (epoll on Linux, kqueue on BSD/macOS),
-//! whose `Sender` carries messages between workers.
+//! Runs on every backend (`--backend std` too, in any `--model`), whose
+//! `Sender` carries messages between workers (or connection threads).
 
-#[cfg(unix)]
 fn main() -> std::io::Result<()> {
     use peregrine_examples::Options;
     use peregrine_examples::chat::Chat;
 
     Options::from_args().run_with_sender("chat", |_, sender| Chat::new(sender))?;
     Ok(())
-}
-
-#[cfg(not(unix))]
-fn main() {
-    eprintln!("chat: needs a readiness backend (epoll, kqueue)");
-    std::process::exit(2);
 }

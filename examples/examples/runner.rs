@@ -8,11 +8,10 @@
 //! curl -X POST http://127.0.0.1:8080/shutdown     # a graceful stop
 //! ```
 //!
-//! `--workers N` sets the runner threads too (default 2). Runs on the
-//! readiness backends (epoll on Linux, kqueue on BSD/macOS), whose
-//! `Sender` carries the answers to the workers.
+//! `--workers N` sets the runner threads too (default 2). Runs on every
+//! backend (`--backend std` too, in any `--model`), whose `Sender` carries
+//! the answers to the workers (or connection threads).
 
-#[cfg(unix)]
 fn main() -> std::io::Result<()> {
     use peregrine_examples::Options;
     use peregrine_examples::runner::Runner;
@@ -27,10 +26,4 @@ fn main() -> std::io::Result<()> {
     })?;
     drop(runners);
     Ok(())
-}
-
-#[cfg(not(unix))]
-fn main() {
-    eprintln!("runner: needs a readiness backend (epoll, kqueue)");
-    std::process::exit(2);
 }

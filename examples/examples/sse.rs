@@ -6,10 +6,10 @@
 //! cargo run --release -p peregrine-examples --example sse -- --port 8080
 //! ```
 //!
-//! Runs on the readiness backends (epoll on Linux, kqueue on BSD/macOS),
-//! whose `Sender` carries the publications to the workers.
+//! Runs on every backend (`--backend std` too, in any `--model`), whose
+//! `Sender` carries the publications to the workers (or connection
+//! threads).
 
-#[cfg(unix)]
 fn main() -> std::io::Result<()> {
     use std::time::Duration;
 
@@ -25,10 +25,4 @@ fn main() -> std::io::Result<()> {
     })?;
     drop(publisher);
     Ok(())
-}
-
-#[cfg(not(unix))]
-fn main() {
-    eprintln!("sse: needs a readiness backend (epoll, kqueue)");
-    std::process::exit(2);
 }

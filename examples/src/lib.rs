@@ -1,16 +1,13 @@
 //! Shared bits of the example servers: handlers the tests reuse, and
 //! command-line options, including which backend runs the example.
 
-#[cfg(unix)]
 pub mod chat;
 pub mod hello;
 pub mod json;
 pub mod later;
-#[cfg(unix)]
 pub mod runner;
 mod serve;
 pub use serve::{Bound, Run, serve_together};
-#[cfg(unix)]
 pub mod sse;
 pub mod tokio_driver;
 

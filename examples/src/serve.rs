@@ -84,17 +84,17 @@ impl Options {
         serve_together(servers, &handler)
     }
 
-    /// [`run`](Self::run) for a handler that sends WebSocket messages from
-    /// outside its callbacks: `make` also gets the server's
-    /// [`Sender`](peregrine_driver::Sender). Readiness backends only
-    /// (epoll, kqueue), and one server: `--tls-cert` is served, not
-    /// `--tls-port`.
+    /// [`run`](Self::run) for a handler that sends WebSocket messages,
+    /// wakes streams or answers deferred responses from outside its
+    /// callbacks: `make` also gets the server's
+    /// [`Sender`](peregrine_driver::Sender). Every backend (epoll,
+    /// kqueue, and std in each of its models), and one server:
+    /// `--tls-cert` is served, not `--tls-port`.
     ///
     /// # Errors
     ///
-    /// If the port cannot be bound, the server fails, the backend chosen
-    /// has no sender (`--backend std`), or `--tls-port` was given.
-    #[cfg(unix)]
+    /// If the port cannot be bound, the server fails, or `--tls-port` was
+    /// given.
     pub fn run_with_sender<H, L>(
         &self,
         name: &str,
@@ -117,6 +117,8 @@ impl Options {
                 .bind_reactor::<peregrine_epoll::Epoll, 16384, 16384, 100, H, L>(
                     self.port, tls, "epoll",
                 )?,
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            Backend::Epoll => return Err(epoll_elsewhere()),
             #[cfg(any(
                 target_os = "macos",
                 target_os = "ios",
@@ -127,11 +129,15 @@ impl Options {
                 .bind_reactor::<peregrine_kqueue::Kqueue, 16384, 16384, 100, H, L>(
                     self.port, tls, "kqueue",
                 )?,
-            _ => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "sending from other threads needs a readiness backend (epoll, kqueue)",
-                ));
+            Backend::Std => {
+                let scheme = scheme(&tls);
+                let server = self.std_server::<16384, 16384, 100>(self.port, tls)?;
+                // Taken before it runs: its threads get mailboxes.
+                let sender = server.sender();
+                (
+                    std_bound(server, self.model.unwrap_or_default(), scheme),
+                    sender,
+                )
             }
         };
         eprintln!("{name}: listening on {}", server.what);
@@ -177,10 +183,7 @@ impl Options {
                 )
                 .map(|(bound, _)| bound),
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
-            Backend::Epoll => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "the epoll backend is Linux-only",
-            )),
+            Backend::Epoll => Err(epoll_elsewhere()),
             #[cfg(any(
                 target_os = "macos",
                 target_os = "ios",
@@ -192,25 +195,26 @@ impl Options {
                     port, tls, "kqueue",
                 )
                 .map(|(bound, _)| bound),
-            Backend::Std => self.bind_std::<READ, WRITE, MAX_HEADERS, H, L>(port, tls),
+            Backend::Std => {
+                let scheme = scheme(&tls);
+                let server = self.std_server::<READ, WRITE, MAX_HEADERS>(port, tls)?;
+                Ok(std_bound(server, self.model.unwrap_or_default(), scheme))
+            }
         }
     }
 
-    /// A server of the portable backend on `port`.
-    fn bind_std<'s, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
+    /// A server of the portable backend on `port`, configured by these
+    /// options (over TLS if `tls` is given), not yet running; only the
+    /// first server takes the signals.
+    fn std_server<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
         &self,
         port: u16,
         tls: Option<TlsConfig>,
-    ) -> io::Result<Bound<'s, H>>
-    where
-        H: Handler<L>,
-        L: Default,
-    {
-        let model = self.model.unwrap_or_default();
+    ) -> io::Result<peregrine_std::ServerWith<READ, WRITE, MAX_HEADERS>> {
         let first = port == self.port;
         let mut server =
             peregrine_std::ServerWith::<READ, WRITE, MAX_HEADERS>::bind(("0.0.0.0", port))?
-                .model(model)
+                .model(self.model.unwrap_or_default())
                 .handle_signals(first);
         if let Some(workers) = self.workers {
             server = server.workers(workers);
@@ -221,15 +225,9 @@ impl Options {
         if let Some(config) = self.effective_config() {
             server = server.config(config);
         }
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        server = match tls {
+        Ok(match tls {
             Some(tls) => server.tls(tls),
             None => server.h2c(self.h2c),
-        };
-        Ok(Bound {
-            what: format!("{scheme}://{} (std, {model:?})", server.local_addr()),
-            stop: server.shutdown_handle(),
-            run: Box::new(move |handler: &H| server.run(handler)),
         })
     }
 
@@ -269,7 +267,7 @@ impl Options {
         if let Some(config) = self.effective_config() {
             server = server.config(config);
         }
-        let scheme = if tls.is_some() { "https" } else { "http" };
+        let scheme = scheme(&tls);
         server = match tls {
             Some(tls) => server.tls(tls),
             None => server.h2c(self.h2c),
@@ -297,6 +295,38 @@ impl Options {
         }
         Some(config)
     }
+}
+
+/// The URL scheme of a server over `tls`, if given.
+fn scheme(tls: &Option<TlsConfig>) -> &'static str {
+    if tls.is_some() { "https" } else { "http" }
+}
+
+/// A server of the portable backend in `model`, serving `scheme`, ready
+/// to serve a handler.
+fn std_bound<'s, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
+    server: peregrine_std::ServerWith<READ, WRITE, MAX_HEADERS>,
+    model: peregrine_std::Model,
+    scheme: &str,
+) -> Bound<'s, H>
+where
+    H: Handler<L>,
+    L: Default,
+{
+    Bound {
+        what: format!("{scheme}://{} (std, {model:?})", server.local_addr()),
+        stop: server.shutdown_handle(),
+        run: Box::new(move |handler: &H| server.run(handler)),
+    }
+}
+
+/// Why `--backend epoll` fails where there is no epoll.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn epoll_elsewhere() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "the epoll backend is Linux-only",
+    )
 }
 
 /// Serves `handler` on every server until all have stopped: one runs on

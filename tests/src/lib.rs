@@ -28,6 +28,7 @@
 pub mod browser;
 pub mod compress;
 pub mod counting;
+mod senders;
 pub mod tls;
 
 use std::io::{self, Read, Write};
@@ -98,6 +99,18 @@ impl Backend {
         Backend::StdSingle,
         Backend::Tokio,
     ];
+
+    /// This platform's readiness backend (epoll or kqueue).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub const NATIVE: Backend = Backend::Epoll;
+    /// This platform's readiness backend (epoll or kqueue).
+    #[cfg(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "dragonfly"
+    ))]
+    pub const NATIVE: Backend = Backend::Kqueue;
 
     /// Its name, as [`from_name`](Self::from_name) takes it.
     pub fn name(self) -> &'static str {
@@ -341,20 +354,7 @@ impl TestServer {
                     start_reactor::<peregrine_kqueue::Kqueue, H, L>(&options, handler)
                 }
                 Backend::StdPool | Backend::StdPerConnection | Backend::StdSingle => {
-                    let model = match backend {
-                        Backend::StdPool => Model::Pool,
-                        Backend::StdPerConnection => Model::PerConnection {
-                            max_threads: options.threads,
-                        },
-                        _ => Model::Single,
-                    };
-                    let server = peregrine_std::Server::bind("127.0.0.1:0")
-                        .expect("bind 127.0.0.1:0")
-                        .workers(options.threads)
-                        .model(model)
-                        .config(options.config)
-                        .grace_period(options.grace)
-                        .handle_signals(false);
+                    let server = std_server(backend, &options);
                     let (addr, handle) = (server.local_addr(), server.shutdown_handle());
                     (addr, handle, Box::new(move || server.run(handler)))
                 }
@@ -370,7 +370,7 @@ impl TestServer {
     }
 
     /// Runs `run` on a thread of its own.
-    fn spawn(
+    pub(crate) fn spawn(
         addr: SocketAddr,
         handle: ShutdownHandle,
         run: Box<dyn FnOnce() -> io::Result<Stats> + Send>,
@@ -388,55 +388,6 @@ impl TestServer {
             done,
             thread: Some(thread),
         }
-    }
-
-    /// Starts, on this platform's readiness backend (epoll or kqueue), the
-    /// handler `make` builds from the server's
-    /// [`Sender`](peregrine_driver::Sender); returns the server and a
-    /// sender of its own for the test.
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "dragonfly"
-    ))]
-    pub fn start_with_sender<H, L>(
-        options: Options,
-        make: impl FnOnce(peregrine_driver::Sender) -> H,
-    ) -> (TestServer, peregrine_driver::Sender)
-    where
-        H: Handler<L> + Send + 'static,
-        L: Default,
-    {
-        Self::start_with_handles(options, |sender, _| make(sender))
-    }
-
-    /// [`start_with_sender`](Self::start_with_sender), `make` also given
-    /// the server's shutdown handle (for a handler that stops the server).
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "dragonfly"
-    ))]
-    pub fn start_with_handles<H, L>(
-        options: Options,
-        make: impl FnOnce(peregrine_driver::Sender, ShutdownHandle) -> H,
-    ) -> (TestServer, peregrine_driver::Sender)
-    where
-        H: Handler<L> + Send + 'static,
-        L: Default,
-    {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        type Native = peregrine_epoll::Epoll;
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        type Native = peregrine_kqueue::Kqueue;
-        let (addr, handle, run, sender) = start_reactor_with::<Native, H, L>(&options, make);
-        (TestServer::spawn(addr, handle, run), sender)
     }
 
     /// Opens a WebSocket to `path` (tungstenite's client, its socket with
@@ -1127,6 +1078,31 @@ impl Handler for Blocking {
     }
 }
 
+/// A server of the portable backend (`backend`: one of its models)
+/// configured by `options`, not yet running.
+///
+/// # Panics
+///
+/// If `backend` is not one of the portable backend's models, or the
+/// server cannot bind.
+pub(crate) fn std_server(backend: Backend, options: &Options) -> peregrine_std::Server {
+    let model = match backend {
+        Backend::StdPool => Model::Pool,
+        Backend::StdPerConnection => Model::PerConnection {
+            max_threads: options.threads,
+        },
+        Backend::StdSingle => Model::Single,
+        other => panic!("{other:?} is not the portable backend"),
+    };
+    peregrine_std::Server::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .workers(options.threads)
+        .model(model)
+        .config(options.config)
+        .grace_period(options.grace)
+        .handle_signals(false)
+}
+
 /// A server of one of the readiness backends (epoll, kqueue), which share
 /// their builder, configured by `options`: its address, its shutdown
 /// handle, and what runs it.
@@ -1149,10 +1125,9 @@ where
     (addr, handle, run)
 }
 
-/// What a started reactor server gives the fixture: its address, its
-/// handles, and what runs it.
-#[cfg(unix)]
-type Started = (
+/// What a started server with a sender gives the fixture: its address,
+/// its handles, and what runs it.
+pub(crate) type Started = (
     std::net::SocketAddr,
     ShutdownHandle,
     Box<dyn FnOnce() -> io::Result<Stats> + Send>,
@@ -1162,7 +1137,7 @@ type Started = (
 /// Binds a reactor server configured by `options` and builds its handler
 /// with `make`, from the server's [`peregrine_driver::Sender`].
 #[cfg(unix)]
-fn start_reactor_with<P, H, L>(
+pub(crate) fn start_reactor_with<P, H, L>(
     options: &Options,
     make: impl FnOnce(peregrine_driver::Sender, ShutdownHandle) -> H,
 ) -> Started

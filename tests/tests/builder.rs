@@ -192,11 +192,53 @@ fn a_sender_taken_before_workers_reaches_the_connections() {
     let running = Running::spawn(server.local_addr(), server.shutdown_handle(), move || {
         server.run(handler)
     });
+    reaches_the_connections(running.addr, &early, &opened, &released);
+}
 
+#[test]
+fn a_std_sender_taken_before_workers_and_model_reaches_the_connections() {
+    for model in [
+        Model::Pool,
+        Model::PerConnection { max_threads: 3 },
+        Model::Single,
+    ] {
+        let (opened_tx, opened) = mpsc::channel();
+        let released = Arc::new(AtomicBool::new(false));
+        let server = peregrine_std::Server::bind("127.0.0.1:0").expect("bind");
+        let early = server.sender();
+        let server = server
+            .workers(2)
+            .model(model)
+            .mailbox_capacity(64 * 1024)
+            .handle_signals(false);
+        let handler = Parked {
+            opened: Mutex::new(opened_tx),
+            released: Arc::clone(&released),
+        };
+        let running = Running::spawn(server.local_addr(), server.shutdown_handle(), move || {
+            server.run(handler)
+        });
+        reaches_the_connections(running.addr, &early, &opened, &released);
+        running.fallback.shutdown();
+        let stats = running.stopped(&format!("{model:?}"));
+        assert_eq!(stats.messages_undelivered, 0, "{model:?}");
+    }
+}
+
+/// Through `early`, a sender taken before the builder calls that size the
+/// server at `addr` (serving [`Parked`], which reports ids on `opened`):
+/// a message to one WebSocket and a broadcast arrive, and a wake-up
+/// resumes a streamed body once `released`.
+fn reaches_the_connections(
+    addr: SocketAddr,
+    early: &peregrine_driver::Sender,
+    opened: &mpsc::Receiver<ConnectionId>,
+    released: &AtomicBool,
+) {
     // A message to one WebSocket, and a broadcast.
-    let stream = std::net::TcpStream::connect(running.addr).expect("connect");
+    let stream = std::net::TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(BOUND)).expect("timeout");
-    let url = format!("ws://{}/ws", running.addr);
+    let url = format!("ws://{}/ws", addr);
     let (mut ws, _) = tungstenite::client(url.as_str(), stream).expect("handshake");
     let id = opened.recv_timeout(BOUND).expect("the WebSocket opened");
     early
@@ -211,9 +253,12 @@ fn a_sender_taken_before_workers_reaches_the_connections() {
             other => panic!("expected {expected:?}, got {other:?}"),
         }
     }
+    // Closed, so that a server serving one connection at a time takes the
+    // next.
+    drop(ws);
 
     // A wake-up for a streamed body that waits for the application.
-    let mut client = Client::connect(running.addr);
+    let mut client = Client::connect(addr);
     client.send(&get("/park"));
     let id = opened.recv_timeout(BOUND).expect("the request was handled");
     released.store(true, SeqCst);

@@ -1,27 +1,20 @@
-//! Deferred responses over real sockets, on the readiness backends: a
+//! Deferred responses over real sockets, on the readiness backends and
+//! every model of the portable one: a
 //! handler hands a request to a runner thread and answers nothing; the
 //! runner answers through the `Sender` once its job is done, choosing
 //! the status then (500 for a job that failed, never a 200 sent before).
 //! Requests pipelined behind a deferred one wait for it, in order; a
 //! client that leaves while its answer is pending is noticed, and a late
 //! answer is dropped and counted.
-#![cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "dragonfly"
-))]
 
 use std::sync::{Mutex, mpsc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use peregrine_core::{ConnectionId, Finished, Outcome, Request, Response, StatusCode};
 use peregrine_driver::Sender;
 use peregrine_driver::answer::Answer;
-use peregrine_tests::{Handler, Options, TestServer, get};
+use peregrine_tests::{Backend, Handler, Options, TestServer, get, native_backend_tests};
 
 /// A job: the connection waiting for its answer, and the request body.
 type Job = (ConnectionId, Vec<u8>);
@@ -65,10 +58,16 @@ struct Runner {
 }
 
 impl Runner {
-    fn start() -> Runner {
+    /// A server of [`Jobs`] on `backend`, serving `connections` at once
+    /// (on the portable backend, which gives each a thread).
+    fn start(backend: Backend, connections: usize) -> Runner {
         let (jobs_tx, jobs) = mpsc::channel();
         let (ends_tx, ends) = mpsc::channel();
-        let (server, sender) = TestServer::start_with_sender(Options::default(), |_| Jobs {
+        let options = Options {
+            threads: connections,
+            ..Options::default()
+        };
+        let (server, sender) = TestServer::start_with_sender_on(backend, options, |_| Jobs {
             jobs: Mutex::new(jobs_tx),
             ends: Mutex::new(ends_tx),
         });
@@ -106,9 +105,15 @@ fn job(body: &[u8]) -> Vec<u8> {
     request
 }
 
-#[test]
-fn a_failed_job_is_answered_500_from_another_thread_and_the_pipeline_follows() {
-    let runner = Runner::start();
+native_backend_tests!(
+    a_failed_job_is_answered_500_from_another_thread_and_the_pipeline_follows,
+    [concurrent] many_deferred_connections_are_answered_each_with_its_own_result,
+    a_client_that_leaves_is_noticed_and_a_late_answer_is_counted_undelivered,
+    an_answer_goes_out_at_once,
+);
+
+fn a_failed_job_is_answered_500_from_another_thread_and_the_pipeline_follows(backend: Backend) {
+    let runner = Runner::start(backend, 16);
     let mut client = runner.server.connect();
     client.send(&[job(b"fail"), get("/")].concat());
     let (id, body) = runner.next_job();
@@ -136,9 +141,9 @@ fn a_failed_job_is_answered_500_from_another_thread_and_the_pipeline_follows() {
     runner.server.stop();
 }
 
-#[test]
-fn many_deferred_connections_are_answered_each_with_its_own_result() {
-    let runner = Runner::start();
+fn many_deferred_connections_are_answered_each_with_its_own_result(backend: Backend) {
+    // Twenty connections wait at once: a thread each on std.
+    let runner = Runner::start(backend, 24);
     let mut clients: Vec<_> = (0..20).map(|_| runner.server.connect()).collect();
     for (i, client) in clients.iter_mut().enumerate() {
         client.send(&job(format!("job {i}").as_bytes()));
@@ -173,9 +178,8 @@ fn many_deferred_connections_are_answered_each_with_its_own_result() {
     runner.server.stop();
 }
 
-#[test]
-fn a_client_that_leaves_is_noticed_and_a_late_answer_is_counted_undelivered() {
-    let runner = Runner::start();
+fn a_client_that_leaves_is_noticed_and_a_late_answer_is_counted_undelivered(backend: Backend) {
+    let runner = Runner::start(backend, 16);
     let mut client = runner.server.connect();
     client.send(&job(b"slow"));
     let (id, _) = runner.next_job();
@@ -192,4 +196,30 @@ fn a_client_that_leaves_is_noticed_and_a_late_answer_is_counted_undelivered() {
     assert_eq!(other.response().body, b"ok");
     let stats = runner.server.stop();
     assert_eq!(stats.messages_undelivered, 1);
+}
+
+fn an_answer_goes_out_at_once(backend: Backend) {
+    // A thread of the portable backend that looked at its mailbox only
+    // between its 100 ms waits would take 50 ms on median.
+    let runner = Runner::start(backend, 16);
+    let mut client = runner.server.connect();
+    let mut latencies: Vec<Duration> = (0..10)
+        .map(|_| {
+            client.send(&job(b"quick"));
+            let (id, _) = runner.next_job();
+            let posted = Instant::now();
+            let mut answer = Answer::new(StatusCode::OK);
+            answer.body(b"done");
+            runner.sender.respond(id, &answer).expect("posted");
+            assert_eq!(client.response().body, b"done");
+            posted.elapsed()
+        })
+        .collect();
+    latencies.sort();
+    let median = latencies[latencies.len() / 2];
+    assert!(
+        median < Duration::from_millis(25),
+        "median {median:?} of {latencies:?}"
+    );
+    runner.server.stop();
 }

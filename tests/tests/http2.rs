@@ -720,3 +720,50 @@ on_every_backend!(
     an_h2c_only_port_refuses_http1,
     timeouts_end_silent_and_idle_connections,
 );
+
+/// `/later` of the `later` example over HTTP/2 on `backend`, its body
+/// woken by a thread through the server's sender: answered once woken,
+/// while another stream of the connection is answered at once.
+fn a_waiting_body_is_woken_by_a_sender(backend: peregrine_tests::Backend) {
+    use peregrine_examples::later::{BODY, DELAY, Later};
+
+    let options = peregrine_tests::Options {
+        config: peregrine_core::Config {
+            h2c: peregrine_core::H2c::Beside,
+            ..peregrine_core::Config::DEFAULT
+        },
+        ..peregrine_tests::Options::default()
+    };
+    let (server, _) =
+        peregrine_tests::TestServer::start_with_sender_on(backend, options, Later::new);
+    run(async {
+        let mut client = connect(server.addr()).await;
+        let started = std::time::Instant::now();
+        let (later, _) = client
+            .send_request(request("GET", "/later"), true)
+            .expect("send the request");
+        assert_eq!(
+            get(&mut client, "/").await,
+            (200, b"Hello, World!".to_vec())
+        );
+        assert_eq!(read(later).await, (200, BODY.to_vec()));
+        assert!(started.elapsed() >= DELAY, "answered before the wake");
+    });
+    server.stop();
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn a_waiting_body_is_woken_by_a_sender_epoll() {
+    a_waiting_body_is_woken_by_a_sender(peregrine_tests::Backend::Epoll);
+}
+
+#[test]
+fn a_waiting_body_is_woken_by_a_sender_std_pool() {
+    a_waiting_body_is_woken_by_a_sender(peregrine_tests::Backend::StdPool);
+}
+
+#[test]
+fn a_waiting_body_is_woken_by_a_sender_std_single() {
+    a_waiting_body_is_woken_by_a_sender(peregrine_tests::Backend::StdSingle);
+}

@@ -2,26 +2,32 @@
 //! are answered when done (200, or 500 for a failed job, never a 200 sent
 //! before), a full queue is a 503 at once, `/ping` keeps answering at once
 //! while every runner is busy, and `/shutdown` stops the server from
-//! inside a handler.
-#![cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "dragonfly"
-))]
+//! inside a handler. On the readiness backends and every model of the
+//! portable one that serves several connections at once.
 
 use std::time::{Duration, Instant};
 
 use peregrine_examples::runner::{Runner, Runners};
-use peregrine_tests::{Client, Options, TestServer, get};
+use peregrine_tests::{
+    Backend, Client, Options, STOP_TIMEOUT, TestServer, get, native_backend_tests,
+};
 
-/// A runner server with `runners` threads and room for `capacity` jobs
-/// waiting.
-fn start(runners: usize, capacity: usize) -> (TestServer, Runners) {
+native_backend_tests!(
+    [concurrent] forty_jobs_on_two_runners_finish_while_ping_answers_at_once,
+    [concurrent] a_failed_job_gets_500_and_a_full_queue_503,
+    [concurrent] shutdown_from_a_handler_stops_the_server_gracefully,
+);
+
+/// A runner server on `backend` with `runners` threads and room for
+/// `capacity` jobs waiting (and, on the portable backend, for 48
+/// connections at once).
+fn start(backend: Backend, runners: usize, capacity: usize) -> (TestServer, Runners) {
     let mut threads = None;
-    let (server, _) = TestServer::start_with_handles(Options::default(), |sender, shutdown| {
+    let options = Options {
+        threads: 48,
+        ..Options::default()
+    };
+    let (server, _) = TestServer::start_with_handles_on(backend, options, |sender, shutdown| {
         let (runner, started) = Runner::start(runners, capacity, sender, shutdown);
         threads = Some(started);
         runner
@@ -38,9 +44,8 @@ fn run(job: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-#[test]
-fn forty_jobs_on_two_runners_finish_while_ping_answers_at_once() {
-    let (server, _runners) = start(2, 64);
+fn forty_jobs_on_two_runners_finish_while_ping_answers_at_once(backend: Backend) {
+    let (server, _runners) = start(backend, 2, 64);
     let started = Instant::now();
     let mut clients: Vec<Client> = (0..40)
         .map(|_| {
@@ -74,9 +79,8 @@ fn forty_jobs_on_two_runners_finish_while_ping_answers_at_once() {
     server.stop();
 }
 
-#[test]
-fn a_failed_job_gets_500_and_a_full_queue_503() {
-    let (server, _runners) = start(1, 1);
+fn a_failed_job_gets_500_and_a_full_queue_503(backend: Backend) {
+    let (server, _runners) = start(backend, 1, 1);
     let mut failed = server.connect();
     failed.send(&run("fail"));
     let response = failed.response();
@@ -111,9 +115,8 @@ fn a_failed_job_gets_500_and_a_full_queue_503() {
     server.stop();
 }
 
-#[test]
-fn shutdown_from_a_handler_stops_the_server_gracefully() {
-    let (mut server, _runners) = start(1, 4);
+fn shutdown_from_a_handler_stops_the_server_gracefully(backend: Backend) {
+    let (mut server, _runners) = start(backend, 1, 4);
     let mut job = server.connect();
     job.send(&run("sleep 200"));
     let mut admin = server.connect();
@@ -123,4 +126,52 @@ fn shutdown_from_a_handler_stops_the_server_gracefully() {
     assert_eq!(job.response().status, 200);
     let stats = server.wait(Duration::from_secs(10));
     assert!(stats.requests >= 2);
+}
+
+#[test]
+fn the_example_runs_with_a_sender_on_a_single_std_thread() {
+    // The example as its `main` runs it, through `run_with_sender`, on a
+    // port free a moment ago.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let args = [
+        "--port",
+        &port.to_string(),
+        "--backend",
+        "std",
+        "--model",
+        "single",
+    ]
+    .map(str::to_owned);
+    let options = peregrine_examples::Options::parse(args.into_iter()).expect("options");
+    let (started, bound) = std::sync::mpsc::channel();
+    let (stopped, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut threads = None;
+        let stats = options.run_with_sender("runner", |shutdown, sender| {
+            let (runner, started_runners) = Runner::start(1, 4, sender, shutdown);
+            threads = Some(started_runners);
+            let _ = started.send(());
+            runner
+        });
+        drop(threads);
+        let _ = stopped.send(stats);
+    });
+    if bound.recv_timeout(STOP_TIMEOUT).is_err() {
+        panic!("runner did not start: {:?}", done.try_recv());
+    }
+    let mut client = Client::connect(([127, 0, 0, 1], port).into());
+    client.send(&run("sleep 10"));
+    let response = client.response();
+    assert_eq!((response.status, &response.body[..]), (200, &b"done\n"[..]));
+    client.send(b"POST /shutdown HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(client.response().body, b"stopping");
+    drop(client);
+    let stats = done
+        .recv_timeout(STOP_TIMEOUT)
+        .expect("the server stopped in time")
+        .expect("the server ran");
+    assert_eq!(stats.requests, 2);
 }

@@ -1,14 +1,8 @@
-//! The `sse` example's feed over real sockets, on the readiness backends:
-//! every event published reaches every client, in order (2,000 clients,
-//! over several workers), and a client that leaves is noticed at once.
-#![cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "dragonfly"
-))]
+//! The `sse` example's feed over real sockets, on the readiness backends
+//! and every model of the portable one: every event published reaches
+//! every client, in order (2,000 clients over several workers; 100 on the
+//! portable backend, a thread each), and a client that leaves is noticed
+//! at once.
 
 use std::io::Read;
 use std::sync::{Mutex, mpsc};
@@ -16,10 +10,20 @@ use std::time::{Duration, Instant};
 
 use peregrine_core::{Fill, Finished, Handler, Outcome, Request, Response};
 use peregrine_examples::sse::{Feed, publish};
-use peregrine_tests::{Client, Options, TestServer, get, raise_fd_limit};
+use peregrine_tests::{Backend, Client, Options, TestServer, get, native_backend_tests};
 
-/// How many clients follow the feed.
-const CLIENTS: usize = 2_000;
+native_backend_tests!(
+    [concurrent] every_client_receives_every_event_in_order,
+    a_client_that_leaves_is_noticed_within_a_second,
+);
+
+/// How many clients follow the feed on `backend`.
+fn clients(backend: Backend) -> usize {
+    match backend {
+        Backend::StdPool | Backend::StdPerConnection | Backend::StdSingle => 100,
+        _ => 2_000,
+    }
+}
 
 /// How many events are published.
 const EVENTS: u64 = 20;
@@ -92,18 +96,20 @@ fn events(client: &mut Client, count: usize) -> Vec<String> {
     }
 }
 
-#[test]
-fn every_client_receives_every_event_in_order() {
-    raise_fd_limit(3 * CLIENTS as u64 + 1_000);
+fn every_client_receives_every_event_in_order(backend: Backend) {
+    let count = clients(backend);
+    #[cfg(unix)]
+    peregrine_tests::raise_fd_limit(3 * count as u64 + 1_000);
     // Room on each worker for every client: the kernel need not spread
     // the connections evenly.
     let options = Options {
         workers: 2,
-        max_connections: CLIENTS + 100,
+        max_connections: count + 100,
+        threads: count + 8,
         ..Options::default()
     };
-    let (server, sender) = TestServer::start_with_sender(options, |_| Feed);
-    let mut clients: Vec<Client> = (0..CLIENTS).map(|_| follow(&server)).collect();
+    let (server, sender) = TestServer::start_with_sender_on(backend, options, |_| Feed);
+    let mut clients: Vec<Client> = (0..count).map(|_| follow(&server)).collect();
     for number in 1..=EVENTS {
         publish(&sender, number);
     }
@@ -115,12 +121,12 @@ fn every_client_receives_every_event_in_order() {
     assert_eq!(stats.messages_undelivered, 0);
 }
 
-#[test]
-fn a_client_that_leaves_is_noticed_within_a_second() {
+fn a_client_that_leaves_is_noticed_within_a_second(backend: Backend) {
     let (ends, reported) = mpsc::channel();
-    let (server, sender) = TestServer::start_with_sender(Options::default(), |_| Watched {
-        ends: Mutex::new(ends),
-    });
+    let (server, sender) =
+        TestServer::start_with_sender_on(backend, Options::default(), |_| Watched {
+            ends: Mutex::new(ends),
+        });
     let mut client = follow(&server);
     publish(&sender, 1);
     assert_eq!(events(&mut client, 1), ["tick 1"]);

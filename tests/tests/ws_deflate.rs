@@ -27,6 +27,7 @@ native_backend_tests!(
     rsv1_where_it_does_not_belong_is_1002,
     a_deflate_bomb_is_closed_with_1009,
     compressed_messages_are_counted,
+    messages_from_a_sender_are_compressed_and_counted,
 );
 
 /// Echoes every message; `/plain` accepts without compression.
@@ -447,9 +448,7 @@ fn compressed_messages_are_counted(backend: Backend) {
 
 /// Messages posted from another thread are compressed by the worker that
 /// writes them, and counted like the handler's own.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-#[test]
-fn messages_from_a_sender_are_compressed_and_counted() {
+fn messages_from_a_sender_are_compressed_and_counted(backend: Backend) {
     let options = Options {
         config: Config {
             websocket_deflate: DeflatePolicy::NoContextTakeover,
@@ -457,7 +456,7 @@ fn messages_from_a_sender_are_compressed_and_counted() {
         },
         ..Options::default()
     };
-    let (server, sender) = TestServer::start_with_sender(options, |_| Echo);
+    let (server, sender) = TestServer::start_with_sender_on(backend, options, |_| Echo);
     let mut client = Client::connect(&server, "/", "permessage-deflate", 15);
     // The connection is open once an echo came back.
     client.send_frame(0x81, b"hello");

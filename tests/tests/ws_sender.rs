@@ -1,18 +1,11 @@
 //! WebSocket messages sent from outside the handler's callbacks, through
-//! the readiness backends' `Sender`: to one connection by id, to a topic,
+//! the `Sender` of the readiness backends and of every model of the
+//! portable one: to one connection by id, to a topic,
 //! to everyone — from a thread of the test and from another connection's
 //! callback — with tungstenite as the client. Also what happens to a
 //! message nobody can take: a connection that is gone, one that does not
 //! read (dropped and counted, or closed with 1008 when so configured), an
 //! id from another server.
-#![cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "dragonfly"
-))]
 
 use std::net::TcpStream;
 use std::sync::{Mutex, mpsc};
@@ -23,7 +16,33 @@ use peregrine_core::{
     Backpressure, Config, ConnectionId, Request, Response, StatusCode, Upgrade, WebSocket,
 };
 use peregrine_driver::{PostError, Sender};
-use peregrine_tests::{Handler, Options, TestServer, raise_fd_limit};
+use peregrine_tests::{Backend, Handler, Options, TestServer, native_backend_tests};
+
+native_backend_tests!(
+    [concurrent] a_message_sent_from_another_thread_reaches_that_connection_only,
+    every_kind_of_message_can_be_sent_and_a_close_ends_the_connection,
+    [concurrent] publish_reaches_the_subscribers_of_the_topic_only_from_any_thread,
+    [concurrent] a_broadcast_from_another_thread_reaches_many_concurrent_clients,
+    a_client_that_does_not_read_loses_messages_and_they_are_counted,
+    a_client_that_does_not_read_is_closed_with_1008_when_configured,
+    messages_for_a_connection_that_is_gone_are_counted_and_foreign_ids_refused,
+    a_streamed_body_waiting_for_the_application_resumes_when_woken,
+    a_streamed_body_waiting_for_the_application_ends_when_its_client_leaves,
+    a_flood_of_wakes_from_several_threads_is_never_refused_and_wakes_the_stream,
+    a_message_for_an_idle_connection_goes_out_at_once,
+    a_wake_up_resumes_a_waiting_body_at_once,
+);
+
+/// The most a post may take, on median, to reach the client of an idle
+/// connection. A thread of the portable backend that looked at its
+/// mailbox only between its 100 ms socket waits would take 50 ms.
+const PROMPT: Duration = Duration::from_millis(25);
+
+/// The median of `times`.
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
 
 /// Tungstenite's blocking WebSocket over a plain socket.
 type Ws = tungstenite::WebSocket<TcpStream>;
@@ -103,11 +122,11 @@ impl Handler for Hub {
     }
 }
 
-/// A hub server with `options`, the test's sender, and the ids of
-/// connections as they open.
-fn start(options: Options) -> (TestServer, Sender, mpsc::Receiver<ConnectionId>) {
+/// A hub server on `backend` with `options`, the test's sender, and the
+/// ids of connections as they open.
+fn start(backend: Backend, options: Options) -> (TestServer, Sender, mpsc::Receiver<ConnectionId>) {
     let (opened_tx, opened_rx) = mpsc::channel();
-    let (server, sender) = TestServer::start_with_sender(options, |sender| {
+    let (server, sender) = TestServer::start_with_sender_on(backend, options, |sender| {
         let (hub, rx) = Hub::new(sender);
         opened_tx.send(rx).expect("the test waits");
         hub
@@ -139,9 +158,8 @@ fn next_text(ws: &mut Ws) -> String {
     }
 }
 
-#[test]
-fn a_message_sent_from_another_thread_reaches_that_connection_only() {
-    let (server, sender, opened) = start(Options::default());
+fn a_message_sent_from_another_thread_reaches_that_connection_only(backend: Backend) {
+    let (server, sender, opened) = start(backend, Options::default());
     let mut clients: Vec<_> = (0..4).map(|_| open(&server, "/ws", &opened)).collect();
     let target = clients[2].1;
     std::thread::spawn(move || sender.send(target, Message::Text("for you alone")))
@@ -159,9 +177,8 @@ fn a_message_sent_from_another_thread_reaches_that_connection_only() {
     assert_eq!(stats.messages_undelivered, 0);
 }
 
-#[test]
-fn every_kind_of_message_can_be_sent_and_a_close_ends_the_connection() {
-    let (server, sender, opened) = start(Options::default());
+fn every_kind_of_message_can_be_sent_and_a_close_ends_the_connection(backend: Backend) {
+    let (server, sender, opened) = start(backend, Options::default());
     let (mut ws, id) = open(&server, "/ws", &opened);
     sender.send(id, Message::Binary(&[1, 2, 3])).unwrap();
     sender.send(id, Message::Ping(b"are you there")).unwrap();
@@ -201,9 +218,8 @@ fn every_kind_of_message_can_be_sent_and_a_close_ends_the_connection() {
     assert_eq!(stats.messages_undelivered, 1, "the text after the Close");
 }
 
-#[test]
-fn publish_reaches_the_subscribers_of_the_topic_only_from_any_thread() {
-    let (server, sender, opened) = start(Options::default());
+fn publish_reaches_the_subscribers_of_the_topic_only_from_any_thread(backend: Backend) {
+    let (server, sender, opened) = start(backend, Options::default());
     let (mut red_a, _) = open(&server, "/ws?topic=1", &opened);
     let (mut red_b, _) = open(&server, "/ws?topic=1", &opened);
     let (mut blue, _) = open(&server, "/ws?topic=2", &opened);
@@ -230,12 +246,21 @@ fn publish_reaches_the_subscribers_of_the_topic_only_from_any_thread() {
     server.stop();
 }
 
-#[test]
-fn a_broadcast_from_another_thread_reaches_1000_concurrent_clients() {
-    const CLIENTS: usize = 1000;
-    raise_fd_limit(2 * CLIENTS as u64 + 256);
-    let (server, sender, opened) = start(Options::default());
-    let mut clients: Vec<Ws> = (0..CLIENTS)
+fn a_broadcast_from_another_thread_reaches_many_concurrent_clients(backend: Backend) {
+    // A thousand on an event loop; on the portable backend, which gives
+    // each connection a thread, a hundred.
+    let clients_at_once = match backend {
+        Backend::StdPool | Backend::StdPerConnection | Backend::StdSingle => 100,
+        _ => 1000,
+    };
+    #[cfg(unix)]
+    peregrine_tests::raise_fd_limit(2 * clients_at_once as u64 + 256);
+    let options = Options {
+        threads: clients_at_once + 8,
+        ..Options::default()
+    };
+    let (server, sender, opened) = start(backend, options);
+    let mut clients: Vec<Ws> = (0..clients_at_once)
         .map(|_| open(&server, "/ws", &opened).0)
         .collect();
     let payload: Vec<u8> = (0..1024u32).map(|i| (i % 251) as u8).collect();
@@ -259,7 +284,7 @@ fn a_broadcast_from_another_thread_reaches_1000_concurrent_clients() {
         assert_eq!(next_text(ws), "and that is all", "client {index}");
     }
     eprintln!(
-        "{CLIENTS} clients read the broadcast within {:?} of posting",
+        "{clients_at_once} clients read the broadcast within {:?} of posting",
         started.elapsed()
     );
     let stats = server.stop();
@@ -271,7 +296,11 @@ fn a_broadcast_from_another_thread_reaches_1000_concurrent_clients() {
 /// 8 KiB messages posted to it until the server gives up on it or
 /// `limit` messages went in. Returns the server, the client's socket and
 /// id, and the sender.
-fn flood(backpressure: Backpressure, limit: usize) -> (TestServer, Ws, ConnectionId, Sender) {
+fn flood(
+    backend: Backend,
+    backpressure: Backpressure,
+    limit: usize,
+) -> (TestServer, Ws, ConnectionId, Sender) {
     let options = Options {
         config: Config {
             websocket_backpressure: backpressure,
@@ -279,7 +308,7 @@ fn flood(backpressure: Backpressure, limit: usize) -> (TestServer, Ws, Connectio
         },
         ..Options::default()
     };
-    let (server, sender, opened) = start(options);
+    let (server, sender, opened) = start(backend, options);
     let (ws, id) = open(&server, "/ws", &opened);
     let message = vec![0x5a; 8 * 1024];
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -295,11 +324,10 @@ fn flood(backpressure: Backpressure, limit: usize) -> (TestServer, Ws, Connectio
     (server, ws, id, sender)
 }
 
-#[test]
-fn a_client_that_does_not_read_loses_messages_and_they_are_counted() {
+fn a_client_that_does_not_read_loses_messages_and_they_are_counted(backend: Backend) {
     // 2,000 × 8 KiB is far more than the socket buffers and the write
     // buffer hold.
-    let (server, mut ws, id, sender) = flood(Backpressure::Drop, 2000);
+    let (server, mut ws, id, sender) = flood(backend, Backpressure::Drop, 2000);
     // The client now reads everything, up to an "end" marker; the marker
     // itself may be dropped while the buffers are still full, so it is
     // posted again until the client has it.
@@ -351,9 +379,8 @@ fn a_client_that_does_not_read_loses_messages_and_they_are_counted() {
     );
 }
 
-#[test]
-fn a_client_that_does_not_read_is_closed_with_1008_when_configured() {
-    let (server, mut ws, _, _) = flood(Backpressure::Close, 2000);
+fn a_client_that_does_not_read_is_closed_with_1008_when_configured(backend: Backend) {
+    let (server, mut ws, _, _) = flood(backend, Backpressure::Close, 2000);
     let mut binaries = 0;
     loop {
         match ws.read() {
@@ -378,9 +405,8 @@ fn a_client_that_does_not_read_is_closed_with_1008_when_configured() {
     );
 }
 
-#[test]
-fn messages_for_a_connection_that_is_gone_are_counted_and_foreign_ids_refused() {
-    let (server, sender, opened) = start(Options::default());
+fn messages_for_a_connection_that_is_gone_are_counted_and_foreign_ids_refused(backend: Backend) {
+    let (server, sender, opened) = start(backend, Options::default());
     let (mut ws, id) = open(&server, "/ws", &opened);
     ws.close(None).unwrap();
     // Read until the server's reply to the Close and the socket's end.
@@ -446,11 +472,11 @@ struct ParkedFeed {
 }
 
 impl ParkedFeed {
-    fn start(options: Options) -> Self {
+    fn start(backend: Backend, options: Options) -> Self {
         let (events_tx, events) = mpsc::channel();
         let pending = std::sync::Arc::new(Mutex::new((Vec::new(), false)));
         let feed_pending = std::sync::Arc::clone(&pending);
-        let (server, sender) = TestServer::start_with_sender(options, move |_| Feed {
+        let (server, sender) = TestServer::start_with_sender_on(backend, options, move |_| Feed {
             events: Mutex::new(events_tx),
             pending: feed_pending,
         });
@@ -473,8 +499,7 @@ impl ParkedFeed {
     }
 }
 
-#[test]
-fn a_streamed_body_waiting_for_the_application_resumes_when_woken() {
+fn a_streamed_body_waiting_for_the_application_resumes_when_woken(backend: Backend) {
     let ParkedFeed {
         server,
         sender,
@@ -482,7 +507,7 @@ fn a_streamed_body_waiting_for_the_application_resumes_when_woken() {
         id,
         events,
         pending,
-    } = ParkedFeed::start(Options::default());
+    } = ParkedFeed::start(backend, Options::default());
     *pending.lock().unwrap() = (b"hello, woken world".to_vec(), true);
     sender.wake(id).expect("posted");
     let response = client.response();
@@ -505,13 +530,12 @@ fn a_streamed_body_waiting_for_the_application_resumes_when_woken() {
     server.stop();
 }
 
-#[test]
-fn a_streamed_body_waiting_for_the_application_ends_when_its_client_leaves() {
+fn a_streamed_body_waiting_for_the_application_ends_when_its_client_leaves(backend: Backend) {
     let options = Options {
         grace: Duration::from_secs(30),
         ..Options::default()
     };
-    let ParkedFeed { server, client, .. } = ParkedFeed::start(options);
+    let ParkedFeed { server, client, .. } = ParkedFeed::start(backend, options);
     // The client leaves while the stream waits for the application: the
     // server notices, so a shutdown does not wait out its grace period.
     drop(client);
@@ -524,8 +548,7 @@ fn a_streamed_body_waiting_for_the_application_ends_when_its_client_leaves() {
     );
 }
 
-#[test]
-fn a_flood_of_wakes_from_several_threads_is_never_refused_and_wakes_the_stream() {
+fn a_flood_of_wakes_from_several_threads_is_never_refused_and_wakes_the_stream(backend: Backend) {
     let ParkedFeed {
         server,
         sender,
@@ -533,7 +556,7 @@ fn a_flood_of_wakes_from_several_threads_is_never_refused_and_wakes_the_stream()
         id,
         pending,
         ..
-    } = ParkedFeed::start(Options::default());
+    } = ParkedFeed::start(backend, Options::default());
     // Far more wake-ups than a mailbox of messages would hold, from four
     // threads at once: each one is accepted.
     let threads: Vec<_> = (0..4)
@@ -555,4 +578,56 @@ fn a_flood_of_wakes_from_several_threads_is_never_refused_and_wakes_the_stream()
     assert_eq!(client.response().text(), "after the flood");
     let stats = server.stop();
     assert_eq!(stats.messages_undelivered, 0);
+}
+
+fn a_message_for_an_idle_connection_goes_out_at_once(backend: Backend) {
+    let (server, sender, opened) = start(backend, Options::default());
+    let (mut ws, id) = open(&server, "/ws", &opened);
+    let latencies: Vec<Duration> = (0..20)
+        .map(|_| {
+            let posted = Instant::now();
+            sender.send(id, Message::Text("now")).expect("posted");
+            assert_eq!(next_text(&mut ws), "now");
+            posted.elapsed()
+        })
+        .collect();
+    let typical = median(latencies.clone());
+    assert!(typical < PROMPT, "median {typical:?} of {latencies:?}");
+    drop(ws);
+    server.stop();
+}
+
+fn a_wake_up_resumes_a_waiting_body_at_once(backend: Backend) {
+    let ParkedFeed {
+        server,
+        sender,
+        mut client,
+        mut id,
+        events,
+        pending,
+    } = ParkedFeed::start(backend, Options::default());
+    let mut latencies = Vec::new();
+    for round in 0..10 {
+        if round > 0 {
+            // The next request on the connection waits the same way (the
+            // call that ended the last body was reported before it went
+            // out).
+            assert_eq!(events.try_iter().count(), 1);
+            *pending.lock().unwrap() = (Vec::new(), false);
+            client.send(&peregrine_tests::get("/feed"));
+            id = events
+                .recv_timeout(OPEN_TIMEOUT)
+                .expect("handled")
+                .expect("the id comes first");
+            assert_eq!(events.recv_timeout(OPEN_TIMEOUT), Ok(None));
+        }
+        *pending.lock().unwrap() = (b"woken".to_vec(), true);
+        let woken = Instant::now();
+        sender.wake(id).expect("posted");
+        assert_eq!(client.response().text(), "woken");
+        latencies.push(woken.elapsed());
+    }
+    let typical = median(latencies.clone());
+    assert!(typical < PROMPT, "median {typical:?} of {latencies:?}");
+    server.stop();
 }

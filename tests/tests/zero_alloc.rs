@@ -262,7 +262,6 @@ fn no_allocation_per_request(backend: Backend) {
 /// [`Marked`], plus `/job`, deferred and answered by a runner thread
 /// through the `Sender`, and `/file`, a file opened for the request and
 /// handed to the response (`SendFile`), which closes it once sent.
-#[cfg(any(target_os = "linux", target_os = "android"))]
 struct Deferring {
     /// Where deferred jobs go: a bounded channel, which allocates nothing
     /// per message.
@@ -271,7 +270,6 @@ struct Deferring {
     path: std::path::PathBuf,
 }
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
 impl Handler for Deferring {
     fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
         use peregrine_driver::files::SendFile;
@@ -304,17 +302,35 @@ impl Handler for Deferring {
 
 /// Deferred responses answered from another thread, files owned by their
 /// responses, and publications to streamed bodies allocate nothing per
-/// request either.
+/// request either: on epoll, and on a pool of the portable backend, whose
+/// threads then wait on their mailboxes too.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[test]
 fn no_allocation_per_deferred_answer_or_owned_file() {
+    deferred_answers_and_owned_files_allocate_nothing(Backend::Epoll);
+}
+
+/// See [`no_allocation_per_deferred_answer_or_owned_file`].
+#[test]
+fn no_allocation_per_deferred_answer_or_owned_file_on_a_std_pool() {
+    deferred_answers_and_owned_files_allocate_nothing(Backend::StdPool);
+}
+
+/// 3,000 requests of [`Deferring`] on `backend` (whose threads are
+/// started once), after a warm-up: none allocates on a server thread.
+fn deferred_answers_and_owned_files_allocate_nothing(backend: Backend) {
     use peregrine_driver::answer::Answer;
 
     let _serial = counting::serial();
-    let path = std::env::temp_dir().join(format!("peregrine-zero-alloc-{}", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "peregrine-zero-alloc-{}-{}",
+        backend.name(),
+        std::process::id()
+    ));
     std::fs::write(&path, pattern(5000)).expect("write the file");
     let (jobs, pending) = std::sync::mpsc::sync_channel(1024);
-    let (server, sender) = TestServer::start_with_sender(Options::default(), |_| Deferring {
+    let options = Options::default();
+    let (server, sender) = TestServer::start_with_sender_on(backend, options, |_| Deferring {
         jobs,
         path: path.clone(),
     });
