@@ -64,7 +64,8 @@ fn untag(tag: u64) -> (u64, u64, u64, u64) {
 /// `/chunked/N` N bytes of no announced length, `/pending/N` N bytes
 /// once [`ready`](Self::ready), `/short/N` half of N announced,
 /// `/abort/N` gives up after a piece, `/slow/N` gives nothing every
-/// other call; anything else says hello.
+/// other call; `/copied/N` copies N bytes into the buffer and `/static/`
+/// says hello, both with a tag; anything else says hello.
 #[derive(Default)]
 struct Bodies {
     /// `/pending/N` may go on.
@@ -101,6 +102,19 @@ impl Handler for Bodies {
             "short" => Mode::Short,
             "abort" => Mode::Abort,
             "slow" => Mode::Slow,
+            "copied" | "static" => {
+                // A body from the buffer (or a static slice) with a tag:
+                // followed to its end as a streamed one is.
+                let serial = self.serial.fetch_add(1, Ordering::Relaxed) as u64;
+                if route == "copied" {
+                    response.body(&body(len)).unwrap();
+                } else {
+                    response.body_static(b"hello");
+                }
+                let len = if route == "copied" { len } else { 5 };
+                response.set_tag(tag(Mode::Whole, serial, len, len));
+                return;
+            }
             _ => {
                 response.body_static(b"hello");
                 return;
@@ -469,4 +483,44 @@ fn a_head_request_for_a_streamed_body_is_reported_not_sent() {
     ));
     assert_eq!(peer.handler.fills(), 0);
     assert_eq!(peer.handler.finished(), [(0, 0, 0, Outcome::NotSent)]);
+}
+
+#[test]
+fn bodies_with_a_tag_from_the_buffer_are_reported_once_sent() {
+    let mut peer = wide_open::<DEFAULT, DEFAULT>(usize::MAX);
+    let sent = get(&mut peer, 1, "/copied/5000");
+    assert_eq!(responses(&sent)[0].2, body(5000));
+    let sent = get(&mut peer, 3, "/static/0");
+    assert_eq!(responses(&sent)[0].2, b"hello");
+    // An empty body ends with its head.
+    let sent = get(&mut peer, 5, "/copied/0");
+    assert_eq!(responses(&sent)[0].2, b"");
+    assert_eq!(
+        peer.handler.finished(),
+        [
+            (0, 0, 5000, Outcome::Sent),
+            (0, 1, 5, Outcome::Sent),
+            (0, 2, 0, Outcome::Sent)
+        ]
+    );
+}
+
+#[test]
+fn a_body_with_a_tag_cut_short_by_a_reset_is_reported_aborted() {
+    // No window: the head goes, the body waits, then the client resets
+    // the stream.
+    let mut peer: Peer<DEFAULT, DEFAULT, Bodies> =
+        Peer::with_handler(Bodies::default(), usize::MAX);
+    peer.send(&frame(|buf| {
+        encode_settings(buf, &[Setting::InitialWindowSize(0)])
+    }));
+    assert_eq!(peer.take(), [Sent::SettingsAck]);
+    let sent = get(&mut peer, 1, "/copied/5000");
+    assert!(data_frames(&sent, 1).is_empty(), "{sent:?}");
+    assert!(peer.handler.finished().is_empty());
+    peer.send(&frame(|buf| {
+        encode_rst_stream(buf, StreamId::new(1).unwrap(), ErrorCode::Cancel)
+    }));
+    peer.take();
+    assert_eq!(peer.handler.finished(), [(0, 0, 5000, Outcome::Aborted)]);
 }

@@ -409,7 +409,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             {
                 self.release_kept(kept);
             }
-            if let Outbound::Sending(Pending::File { span, kept: true }) = left.outbound {
+            if let Outbound::Sending {
+                pending: Pending::File { span, kept: true },
+                ..
+            } = left.outbound
+            {
                 let region = crate::FileRegion::from_span(span, true);
                 if !self.queue.push_release(region) {
                     // A full queue (never, with the room kept free per

@@ -70,6 +70,11 @@
 //!   those a stream still holds when it is reset or the connection
 //!   retires. A body larger than the buffer and the spill is answered
 //!   `500`.
+//! - Any other response whose tag is not 0 (a body in the buffer, a
+//!   static slice, a file, a spilled body) is reported to
+//!   [`Handler::finished`] as over HTTP/1.1: sent once its last byte is
+//!   written, aborted when its stream is reset or the connection ends
+//!   before that.
 //! - Deferred bodies are not sent over HTTP/2 yet: such a stream is reset
 //!   with INTERNAL_ERROR (and reported [`Outcome::NotSent`]).
 //! - Server push is never used (`SETTINGS_ENABLE_PUSH` is 0 for the

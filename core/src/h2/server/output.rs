@@ -147,7 +147,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             BodySource::Stream(_, Source::Spill) => match self.spilled.take() {
                 Some(chain) => {
                     env.counters.response(completed.status);
-                    self.queue_spilled(bufs, stream, region, head_len, chain, env);
+                    self.queue_spilled(bufs, stream, region, head_len, chain, completed.tag, env);
                     return;
                 }
                 // Never: a body said to be spilled holds blocks.
@@ -188,19 +188,28 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         };
         env.counters.response(completed.status);
         let end_stream = pending == Pending::Nothing;
+        // A response already reported (its body never starts) is not
+        // followed further.
+        let tag = if completed.unsent { 0 } else { completed.tag };
         if !self.queue_head(bufs, stream, region, head_len, end_stream) {
             // Its block fits nowhere: refused before the encoder's table
             // moved, so the connection goes on.
             self.drop_pending(pending, env);
             self.end_stream(bufs, stream, ErrorCode::InternalError, env);
+            if tag != 0 {
+                report(env, self.id, tag, Outcome::NotSent);
+            }
             return;
         }
         if let Some(open) = self.streams.get_mut(stream) {
             open.outbound = if end_stream {
                 Outbound::Done
             } else {
-                Outbound::Sending(pending)
+                Outbound::Sending { pending, tag }
             };
+            if end_stream {
+                self.end_body(tag, env);
+            }
         } else {
             self.drop_pending(pending, env);
         }
@@ -360,8 +369,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 let Some(stream) = self.streams.at(index) else {
                     continue;
                 };
-                let pending = match stream.outbound {
-                    Outbound::Sending(pending) => pending,
+                let (pending, tag) = match stream.outbound {
+                    Outbound::Sending { pending, tag } => (pending, tag),
                     Outbound::Filling(streamed) => {
                         match self.fill_turn(bufs, index, streamed, env) {
                             Turn::Served => {
@@ -424,14 +433,32 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 stream.outbound = if end_stream {
                     Outbound::Done
                 } else {
-                    Outbound::Sending(rest)
+                    Outbound::Sending { pending: rest, tag }
                 };
                 self.streams.served(index);
+                if end_stream {
+                    self.end_body(tag, env);
+                }
                 sent = true;
             }
             if !sent {
                 return true;
             }
+        }
+    }
+
+    /// Follows the end of a body with `tag` (its last frame just
+    /// queued): reported sent to [`Handler::finished`] once its bytes are
+    /// written, as over HTTP/1.1; nothing for tag 0.
+    pub(super) fn end_body<H: Handler<L>, L: Default>(
+        &mut self,
+        tag: u64,
+        env: &mut Env<'_, H, L>,
+    ) {
+        if tag != 0 && !self.queue.push_end(tag) {
+            // No slot for the marker (against the room kept per frame):
+            // over now.
+            report(env, self.id, tag, Outcome::Sent);
         }
     }
 
@@ -522,13 +549,20 @@ pub(super) fn report_abandoned<H: Handler<L>, L: Default>(
     id: ConnectionId,
     env: &mut Env<'_, H, L>,
 ) {
-    if let Outbound::Spilling(spilled) = stream.outbound {
-        spilled::release(spilled.chain, env.spill.as_deref_mut());
-    }
-    if let Outbound::Filling(streamed) | Outbound::Parked(streamed) | Outbound::Again(streamed) =
-        stream.outbound
-    {
-        report(env, id, streamed.tag, Outcome::Aborted);
+    let tag = match stream.outbound {
+        Outbound::Spilling(spilled) => {
+            spilled::release(spilled.chain, env.spill.as_deref_mut());
+            spilled.tag
+        }
+        Outbound::Filling(streamed) | Outbound::Parked(streamed) | Outbound::Again(streamed) => {
+            report(env, id, streamed.tag, Outcome::Aborted);
+            return;
+        }
+        Outbound::Sending { tag, .. } => tag,
+        Outbound::Waiting | Outbound::Done => return,
+    };
+    if tag != 0 {
+        report(env, id, tag, Outcome::Aborted);
     }
 }
 
@@ -562,8 +596,13 @@ pub(super) fn report_cut_short<H: Handler<L>, L: Default>(
 /// while the connection goes on queues the release instead, after the
 /// pieces already queued: see `forget`.)
 pub(super) fn release_pending(stream: &Stream, files: &mut Option<&mut dyn FileKeeper>) {
-    if let (Outbound::Sending(Pending::File { span, kept: true }), Some(files)) =
-        (stream.outbound, files.as_deref_mut())
+    if let (
+        Outbound::Sending {
+            pending: Pending::File { span, kept: true },
+            ..
+        },
+        Some(files),
+    ) = (stream.outbound, files.as_deref_mut())
     {
         files.release(FileRegion::from_span(span, true));
     }
@@ -574,14 +613,20 @@ pub(super) fn release_pending(stream: &Stream, files: &mut Option<&mut dyn FileK
 pub(super) fn is_sending(stream: &Stream) -> bool {
     matches!(
         stream.outbound,
-        Outbound::Sending(_) | Outbound::Filling(_) | Outbound::Again(_) | Outbound::Spilling(_)
+        Outbound::Sending { .. }
+            | Outbound::Filling(_)
+            | Outbound::Again(_)
+            | Outbound::Spilling(_)
     )
 }
 
 /// Whether a stream's body left lies in the write buffer.
 pub(super) fn holds_buffer(stream: &Stream) -> bool {
     match stream.outbound {
-        Outbound::Sending(Pending::Buffer { .. }) => true,
+        Outbound::Sending {
+            pending: Pending::Buffer { .. },
+            ..
+        } => true,
         Outbound::Spilling(spilled) => spilled.start < spilled.end,
         _ => false,
     }

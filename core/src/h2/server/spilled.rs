@@ -20,20 +20,23 @@ use core::ops::Range;
 use super::CONTROL_ROOM;
 use super::ServerConnection;
 use super::fill::Turn;
-use super::output::MIN_DATA;
+use super::output::{MIN_DATA, report};
 use super::streams::{Outbound, Pending, Spilled};
 use crate::connection::Segment;
 use crate::h2::frame::{ErrorCode, FRAME_HEADER_LEN, StreamId, encode_data_header};
 use crate::spill::{Chain, Spill};
-use crate::{Env, Handler, IoBuffers};
+use crate::{Env, Handler, IoBuffers, Outcome};
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
     ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
 {
     /// Queues the head of `stream`'s response (at the start of `region`,
     /// `head_len` bytes), whose body is `body` in the write buffer and
-    /// then `chain` in the spill, and its first DATA as the windows
-    /// allow.
+    /// then `chain` in the spill (`tag` reported once it is all sent),
+    /// and its first DATA as the windows allow.
+    // The response's parts as `queue_response` took them apart: bundling
+    // them would only move them again.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn queue_spilled<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
@@ -41,6 +44,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         region: Range<usize>,
         head_len: usize,
         chain: Chain,
+        tag: u64,
         env: &mut Env<'_, H, L>,
     ) {
         let body = (region.start + head_len) as u32..region.end as u32;
@@ -48,6 +52,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             // Its block fits nowhere: the body never starts.
             release(chain, env.spill.as_deref_mut());
             self.end_stream(bufs, stream, ErrorCode::InternalError, env);
+            if tag != 0 {
+                report(env, self.id, tag, Outcome::NotSent);
+            }
             return;
         }
         match self.streams.get_mut(stream) {
@@ -56,6 +63,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                     start: body.start,
                     end: body.end,
                     chain,
+                    tag,
                 });
             }
             None => release(chain, env.spill.as_deref_mut()),
@@ -145,14 +153,18 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         let left = piece as u32..(data_at + n) as u32;
         stream.outbound = match rest {
             None if end_stream => Outbound::Done,
-            None => Outbound::Sending(Pending::Buffer {
-                start: left.start,
-                end: left.end,
-            }),
+            None => Outbound::Sending {
+                pending: Pending::Buffer {
+                    start: left.start,
+                    end: left.end,
+                },
+                tag: spilled.tag,
+            },
             Some(chain) => Outbound::Spilling(Spilled {
                 start: left.start,
                 end: left.end,
                 chain,
+                tag: spilled.tag,
             }),
         };
         if send == 0 {
@@ -171,6 +183,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             end: piece as u32,
         });
         debug_assert!(pushed, "the output queue has room for every frame taken");
+        if end_stream {
+            self.end_body(spilled.tag, env);
+        }
         Turn::Served
     }
 }

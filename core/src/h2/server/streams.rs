@@ -82,6 +82,8 @@ pub(super) struct Spilled {
     pub(super) end: u32,
     /// The blocks not yet copied out, in order.
     pub(super) chain: Chain,
+    /// The response's tag, as for [`Outbound::Sending`].
+    pub(super) tag: u64,
 }
 
 /// Where the DATA of a request body goes.
@@ -123,7 +125,14 @@ pub(super) enum Outbound {
     /// No response yet: the request is not complete.
     Waiting,
     /// The head went out; the body's rest waits for window.
-    Sending(Pending),
+    Sending {
+        /// What is left to send.
+        pending: Pending,
+        /// The response's tag: reported to
+        /// [`Handler::finished`](crate::Handler::finished) once the body
+        /// is sent, or cut short, unless 0.
+        tag: u64,
+    },
     /// The head went out; the handler is asked for the body's next piece
     /// whenever the windows and the write buffer have room for it.
     Filling(Streamed),
