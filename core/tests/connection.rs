@@ -1612,3 +1612,40 @@ fn shutdown_waits_a_moment_for_a_new_connections_first_request() {
     driver.conn.shutdown(now);
     assert!(driver.conn.is_closed());
 }
+
+#[test]
+fn a_request_body_cut_short_reports_the_tag_its_pieces_set() {
+    let head = b"POST /in HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n";
+    // The connection is dropped (reset) after two pieces.
+    let mut driver = Driver::new();
+    driver.arrive(head);
+    driver.arrive(b"abc");
+    driver.arrive(b"de");
+    assert_eq!(driver.local.chunks, 2);
+    assert!(driver.local.ended.is_empty());
+    driver.retire();
+    assert_eq!(driver.local.ended, [(2, peregrine_core::Outcome::Aborted)]);
+
+    // The peer closes its side after one piece.
+    let mut driver = Driver::new();
+    driver.arrive(head);
+    driver.arrive(b"abc");
+    driver.close_read();
+    driver.retire();
+    assert_eq!(driver.local.ended, [(1, peregrine_core::Outcome::Aborted)]);
+
+    // The body times out: 408, then the connection goes.
+    let mut driver = Driver::new();
+    driver.arrive(head);
+    driver.arrive(b"abc");
+    driver.advance(Config::DEFAULT.body_timeout);
+    assert!(driver.output().contains("408"), "{}", driver.output());
+    driver.retire();
+    assert_eq!(driver.local.ended, [(1, peregrine_core::Outcome::Aborted)]);
+
+    // No piece yet: no tag, nothing to report.
+    let mut driver = Driver::new();
+    driver.arrive(head);
+    driver.retire();
+    assert!(driver.local.ended.is_empty());
+}

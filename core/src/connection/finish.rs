@@ -12,11 +12,11 @@
 //!   when the caller retires the connection, with every marker and file
 //!   still queued.
 
-use super::phase::{Http, Phase};
+use super::phase::{Input, Phase};
 use super::queue::Passed;
 use super::{Connection, ConnectionId, Env};
-use crate::Handler;
 use crate::handler::{Finished, Outcome};
+use crate::{BodyPolicy, Handler};
 
 /// Tells `env` what the queue passed: a kept file goes back to the
 /// keeper, a response's end to the handler with `outcome`.
@@ -70,15 +70,25 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             .consume(n, |passed| report(env, id, passed, Outcome::Sent));
     }
 
-    /// Remembers that the running stream, if any, ends unfinished: it is
-    /// reported aborted when the connection is retired.
+    /// Remembers that the running stream, if any, ends unfinished, or the
+    /// request body being handed to
+    /// [`Handler::body_chunk`](crate::Handler::body_chunk) whose pieces
+    /// set a tag: it is reported aborted when the connection is retired
+    /// (the request never runs).
     pub(super) fn give_up_stream(&mut self) {
-        if let Phase::Http(Http {
-            stream: Some(stream),
-            ..
-        }) = &mut self.phase
-        {
-            self.given_up = Some(stream.tag);
+        if let Phase::Http(http) = &self.phase {
+            match (&http.stream, &http.input) {
+                (Some(stream), _) => self.given_up = Some(stream.tag),
+                (
+                    None,
+                    Input::Body {
+                        policy: BodyPolicy::Stream,
+                        tag,
+                        ..
+                    },
+                ) if *tag != 0 => self.given_up = Some(*tag),
+                _ => {}
+            }
         }
     }
 

@@ -825,6 +825,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Stops reading requests and closes once the output drains.
     fn stop_reading(&mut self, now: u64) {
+        // A request body cut short here never completes.
+        self.give_up_stream();
         if let Phase::Http(http) = &mut self.phase {
             http.input = Input::Stopped;
             http.then = http.then.or_close();
