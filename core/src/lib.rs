@@ -84,6 +84,8 @@ extern crate std;
 
 mod authority;
 pub mod connection;
+mod connection_id;
+mod counters;
 mod error;
 mod field;
 mod file;
@@ -94,7 +96,9 @@ mod method;
 mod percent;
 mod request;
 mod scan;
+mod send_queue;
 mod status;
+mod timers;
 mod version;
 
 pub mod chunked;
@@ -108,9 +112,11 @@ pub mod sse;
 pub mod ws;
 
 pub use connection::{
-    Backpressure, Config, Connection, ConnectionId, Counters, DeflatePolicy, Env, H2c, Interest,
-    IoBuffers, MAX_SLICES, PublishError, Slices, Suspended, TimerKind, Transmit,
+    Backpressure, Config, Connection, DeflatePolicy, Env, H2c, Interest, IoBuffers, MAX_SLICES,
+    PublishError, Slices, Suspended, Transmit,
 };
+pub use connection_id::ConnectionId;
+pub use counters::Counters;
 pub use error::Error;
 pub use file::{FileKeeper, FileRegion};
 pub use framing::BodyFraming;
@@ -125,4 +131,5 @@ pub use request::{
     RequestParser, TargetForm,
 };
 pub use status::StatusCode;
+pub use timers::TimerKind;
 pub use version::Version;

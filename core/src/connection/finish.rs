@@ -13,10 +13,10 @@
 //!   still queued.
 
 use super::phase::{Http, Phase};
-use super::queue::Passed;
 use super::{Connection, ConnectionId, Env};
 use crate::Handler;
 use crate::handler::{Finished, Outcome};
+use crate::send_queue::Passed;
 
 /// Tells `env` what the queue passed: a kept file goes back to the
 /// keeper, a response's end to the handler with `outcome`.

@@ -2,12 +2,12 @@
 //! through the same buffers, output queue and deadlines as HTTP.
 
 use super::phase::{Input, Phase, Then};
-use super::queue::{Queue, Segment};
-use super::timers::TimerTable;
 use super::{Backpressure, Config, Connection, Counters, DeflatePolicy, Env, IoBuffers, TimerKind};
 use crate::Handler;
 use crate::handler::WebSocket;
 use crate::response::EncodeError;
+use crate::send_queue::{Queue, Segment};
+use crate::timers::TimerTable;
 use crate::ws::deflate::{self, Agreement};
 use crate::ws::{self, CloseCode, Deflate, Handshake, Message, Opcode, SendError, Session, Topics};
 

@@ -2,8 +2,8 @@
 
 use core::fmt;
 
-use crate::ConnectionId;
 use crate::connection::{Output, WebSocketState};
+use crate::connection_id::ConnectionId;
 use crate::ws::{self, CloseCode, Opcode, SendError, TopicsFull};
 
 /// An open WebSocket connection, as the handler's callbacks see it: send
