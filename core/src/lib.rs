@@ -110,10 +110,11 @@ pub mod response;
 pub mod spill;
 pub mod sse;
 pub mod ws;
+mod ws_output;
 
 pub use connection::{
-    Backpressure, Config, Connection, DeflatePolicy, Env, H2c, Interest, IoBuffers, MAX_SLICES,
-    PublishError, Slices, Suspended, Transmit,
+    Config, Connection, DeflatePolicy, Env, H2c, Interest, IoBuffers, MAX_SLICES, PublishError,
+    Slices, Suspended, Transmit,
 };
 pub use connection_id::ConnectionId;
 pub use counters::Counters;
@@ -133,3 +134,4 @@ pub use request::{
 pub use status::StatusCode;
 pub use timers::TimerKind;
 pub use version::Version;
+pub use ws_output::Backpressure;

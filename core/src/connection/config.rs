@@ -6,6 +6,7 @@ use crate::counters::Counters;
 use crate::date::DateCache;
 use crate::spill::Spill;
 use crate::ws::Deflate;
+use crate::ws_output::{Backpressure, FrameTimeouts};
 
 /// Timeouts and limits of a connection. All times are in milliseconds of
 /// the caller's monotonic clock.
@@ -99,6 +100,18 @@ impl Config {
         parked_stream_timeout: 0,
         h2c: H2c::Off,
     };
+}
+
+impl Config {
+    /// The timeouts the frames a WebSocket connection sends start.
+    #[inline]
+    pub(crate) fn frame_timeouts(&self) -> FrameTimeouts {
+        FrameTimeouts {
+            write: self.write_timeout,
+            linger: self.linger_timeout,
+            idle: self.websocket_idle_timeout,
+        }
+    }
 }
 
 impl Default for Config {
@@ -264,25 +277,6 @@ pub enum H2c {
     /// answered `505 HTTP Version Not Supported`, and the connection
     /// closes.
     Only,
-}
-
-/// What a WebSocket connection does when a message does not fit its
-/// outbound budget (its write buffer) because the peer reads too slowly.
-///
-/// Either way the send fails with
-/// [`SendError::BufferFull`](crate::ws::SendError::BufferFull) and the
-/// message is counted as lost ([`WebSocket::lost`](crate::WebSocket::lost)).
-/// No frame is ever cut: what was queued before goes out whole.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum Backpressure {
-    /// Close the connection with 1008 (policy violation): a proper Close
-    /// frame goes out after the frames already queued. For peers that must
-    /// keep up, or know they missed something. The default.
-    #[default]
-    Close,
-    /// Drop the message and keep the connection: for feeds where a peer
-    /// may skip messages (the handler can see how many it lost).
-    Drop,
 }
 
 /// Whether and how WebSocket connections compress their messages

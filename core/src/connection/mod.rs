@@ -38,11 +38,11 @@ mod websocket;
 pub use crate::connection_id::ConnectionId;
 pub use crate::counters::Counters;
 pub use crate::timers::TimerKind;
-pub use config::{Backpressure, Config, DeflatePolicy, Env, H2c, Interest, IoBuffers};
+pub use crate::ws_output::Backpressure;
+pub use config::{Config, DeflatePolicy, Env, H2c, Interest, IoBuffers};
 pub use publish::PublishError;
 pub use suspend::Suspended;
 pub use transmit::{MAX_SLICES, Slices, Transmit};
-pub(crate) use websocket::{Output, WebSocketState};
 
 use core::net::SocketAddr;
 

@@ -2,11 +2,11 @@
 //! needs, so that no combination of flags can describe an impossible
 //! connection.
 
-use super::websocket::WebSocketState;
 use crate::BodyPolicy;
 use crate::chunked::ChunkedDecoder;
 use crate::handler::{Later, Source};
 use crate::response::ResponseFraming;
+use crate::ws_output::WebSocketState;
 
 /// Where the connection is in its life.
 ///

@@ -2,9 +2,9 @@
 
 use core::fmt;
 
-use crate::connection::{Output, WebSocketState};
 use crate::connection_id::ConnectionId;
 use crate::ws::{self, CloseCode, Opcode, SendError, TopicsFull};
+use crate::ws_output::{Output, WebSocketState};
 
 /// An open WebSocket connection, as the handler's callbacks see it: send
 /// messages, ping, close, subscribe to topics. Frames go into the
