@@ -26,7 +26,7 @@
 //! ```
 
 use crate::Request;
-use crate::connection_id::ConnectionId;
+use crate::id::ConnectionId;
 use crate::ws::{self, CloseCode, Message};
 
 mod body;

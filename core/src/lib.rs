@@ -84,7 +84,6 @@ extern crate std;
 
 mod authority;
 pub mod connection;
-mod connection_id;
 mod counters;
 mod error;
 mod field;
@@ -92,6 +91,7 @@ mod file;
 mod framing;
 mod handler;
 mod headers;
+mod id;
 mod method;
 mod percent;
 mod request;
@@ -116,7 +116,6 @@ pub use connection::{
     Config, Connection, DeflatePolicy, Env, H2c, Interest, IoBuffers, MAX_SLICES, PublishError,
     Slices, Suspended, Transmit,
 };
-pub use connection_id::ConnectionId;
 pub use counters::Counters;
 pub use error::Error;
 pub use file::{FileKeeper, FileRegion};
@@ -126,6 +125,7 @@ pub use handler::{
     WebSocket,
 };
 pub use headers::{Header, HeaderIter, Headers, Tokens, Values};
+pub use id::ConnectionId;
 pub use method::Method;
 pub use request::{
     DEFAULT_MAX_HEAD_LEN, DEFAULT_MAX_HEADERS, DEFAULT_MAX_TARGET_LEN, Parsed, Request,

@@ -35,8 +35,8 @@ mod suspend;
 mod transmit;
 mod websocket;
 
-pub use crate::connection_id::ConnectionId;
 pub use crate::counters::Counters;
+pub use crate::id::ConnectionId;
 pub use crate::timers::TimerKind;
 pub use crate::ws_output::Backpressure;
 pub use config::{Config, DeflatePolicy, Env, H2c, Interest, IoBuffers};

@@ -6,8 +6,8 @@ use core::fmt;
 
 use super::body::{BodySource, Later, Source};
 use crate::StatusCode;
-use crate::connection_id::ConnectionId;
 use crate::file::{FileKeeper, FileRegion};
+use crate::id::ConnectionId;
 use crate::response::{Context, EncodeError, ResponseEncoder, ResponseFraming, check_field};
 use crate::spill::{Chain, Spill};
 #[cfg(doc)]

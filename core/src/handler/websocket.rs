@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::connection_id::ConnectionId;
+use crate::id::ConnectionId;
 use crate::ws::{self, CloseCode, Opcode, SendError, TopicsFull};
 use crate::ws_output::{Output, WebSocketState};
 
