@@ -10,7 +10,7 @@
 use crate::counters::Counters;
 use crate::send_queue::{Queue, Segment};
 use crate::timers::{TimerKind, TimerTable};
-use crate::ws::{self, CloseCode, Deflate, Opcode, SendError, Session, Topics};
+use crate::ws::{self, CloseCode, Deflate, Message, Opcode, SendError, Session, Topics};
 
 /// What a WebSocket connection does when a message does not fit its
 /// outbound budget (its write buffer) because the peer reads too slowly.
@@ -103,92 +103,186 @@ impl WebSocketState {
         self.lost
     }
 
-    /// Encodes a frame with `encode` into `output`. A frame that does not
-    /// fit fails with [`SendError::BufferFull`], is counted as lost and,
-    /// under [`Backpressure::Close`], starts the closing handshake with
-    /// 1008.
+    /// The one way a frame reaches the output, whoever sends it: `frame`
+    /// is encoded into the write buffer (a [`Frame::StaticClose`] is queued
+    /// from static memory) and queued, then what sending it means for
+    /// the connection follows from its [`Origin`]:
+    ///
+    /// - any frame but the session's own answers: a Close that went out
+    ///   starts the wait for the reply ([`Output::close_sent`]);
+    /// - the application's: a frame sent keeps the connection from idling
+    ///   (a listen-only subscriber is not cut while it is fed); one that
+    ///   does not fit fails with [`SendError::BufferFull`], is counted as
+    ///   lost and, under [`Backpressure::Close`], starts the closing
+    ///   handshake with 1008.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::BufferFull`] when the frame does not fit,
+    /// [`SendError::Closed`] once the closing handshake began,
+    /// [`SendError::InvalidControlFrame`] for a control frame over the
+    /// limit.
     pub(crate) fn send(
         &mut self,
         output: &mut Output<'_>,
-        encode: impl for<'b> FnOnce(&mut Session, &'b mut [u8]) -> Result<&'b [u8], SendError>,
+        frame: Frame<'_>,
+        origin: Origin,
     ) -> Result<(), SendError> {
-        let session = &mut self.session;
-        let result = output.write_with(|buf| encode(session, buf));
+        let result = self.queue(output, frame);
+        if origin == Origin::Session {
+            return result;
+        }
         match result {
-            Err(SendError::BufferFull) => {
+            Ok(()) if !self.session.can_send() => output.close_sent(),
+            Ok(()) if origin == Origin::Application => output.keep_alive(),
+            Err(SendError::BufferFull) if origin == Origin::Application => {
                 self.lost += 1;
                 if self.backpressure == Backpressure::Close && self.session.can_send() {
-                    self.close_static(output, CloseCode::POLICY_VIOLATION, BACKPRESSURE);
+                    let close = Frame::StaticClose(CloseCode::POLICY_VIOLATION, BACKPRESSURE);
+                    let _ = self.send(output, close, Origin::Server);
                 }
-            }
-            Ok(()) if !self.session.can_send() => output.close_sent(),
-            Ok(()) => {
-                // The application still talks to the peer: not idle (a
-                // listen-only subscriber is not cut while it is fed).
-                output.timers.set(
-                    TimerKind::WebSocketIdle,
-                    output.now.saturating_add(output.timeouts.idle),
-                );
             }
             _ => {}
         }
         result
     }
 
-    /// Sends a text or binary message as one frame, compressed with
-    /// `deflate` if the connection negotiated permessage-deflate and it
-    /// pays (counted in the output's counters); errors as for
-    /// [`send`](Self::send).
-    pub(crate) fn send_data(
-        &mut self,
-        output: &mut Output<'_>,
-        opcode: Opcode,
-        payload: &[u8],
-        deflate: Option<&mut dyn Deflate>,
-    ) -> Result<(), SendError> {
-        let mut compressed = None;
-        let sent = self.send(output, |session, buf| {
-            let frame = session.encode_message(buf, opcode, payload, deflate)?;
-            // RSV1 marks a compressed message; the server's headers are
-            // unmasked: 2 bytes, or 4 or 10 with an extended length.
-            if let [first, second, ..] = *frame {
-                if first & 0x40 != 0 {
-                    let header = match second & 0x7f {
-                        126 => 4,
-                        127 => 10,
-                        _ => 2,
-                    };
-                    compressed = Some(frame.len() - header);
+    /// Encodes `frame` (through the session, which keeps the protocol
+    /// state) and queues it; a compressed message is counted in the
+    /// output's counters.
+    fn queue(&mut self, output: &mut Output<'_>, frame: Frame<'_>) -> Result<(), SendError> {
+        let session = &mut self.session;
+        match frame {
+            Frame::Data {
+                opcode,
+                payload,
+                deflate,
+            } => {
+                let mut compressed = None;
+                output.write_with(|buf| {
+                    let frame = session.encode_message(buf, opcode, payload, deflate)?;
+                    compressed = compressed_len(frame);
+                    Ok(frame)
+                })?;
+                if let (Some(wire), Some(counters)) = (compressed, &mut output.counters) {
+                    counters.deflated(payload.len(), wire);
                 }
+                Ok(())
             }
-            Ok(frame)
-        });
-        if let (Ok(()), Some(wire), Some(counters)) = (&sent, compressed, &mut output.counters) {
-            counters.deflated(payload.len(), wire);
+            Frame::Ping(payload) => output.write_with(|buf| session.encode_ping(buf, payload)),
+            Frame::Pong(payload) => {
+                output.write_with(|buf| session.encode_frame(buf, Opcode::Pong, true, payload))
+            }
+            Frame::Close(Some(code), reason) => {
+                output.write_with(|buf| session.encode_close(buf, code, reason))
+            }
+            Frame::Close(None, _) => {
+                output.write_with(|buf| session.encode_frame(buf, Opcode::Close, true, b""))
+            }
+            Frame::Encoded(frame) => output.write_with(|buf| {
+                let dst = buf.get_mut(..frame.len()).ok_or(SendError::BufferFull)?;
+                dst.copy_from_slice(frame);
+                Ok(&*dst)
+            }),
+            Frame::StaticClose(code, frame) => {
+                // Encoded for the session's state only: the frame itself
+                // is the static one, which needs no room in the buffer.
+                let mut scratch = [0; ws::MAX_CONTROL_FRAME_LEN];
+                let reason = core::str::from_utf8(&frame[4..]).unwrap_or("");
+                session.encode_close(&mut scratch, code, reason)?;
+                output.push_static(frame);
+                Ok(())
+            }
         }
-        sent
     }
+}
 
-    /// Sends a prepared Close `frame` with `code` (its payload), without
-    /// needing room in the write buffer.
-    pub(crate) fn close_static(
-        &mut self,
-        output: &mut Output<'_>,
-        code: CloseCode,
-        frame: &'static [u8],
-    ) {
-        let mut scratch = [0; ws::MAX_CONTROL_FRAME_LEN];
-        let reason = &frame[4..];
-        let reason = core::str::from_utf8(reason).unwrap_or("");
-        if self
-            .session
-            .encode_close(&mut scratch, code, reason)
-            .is_ok()
-        {
-            output.close_sent();
-            output.push_static(frame);
+/// The payload length of `frame` as sent if it is compressed (RSV1 set),
+/// else `None`. The server's headers are unmasked: 2 bytes, or 4 or 10
+/// with an extended length.
+fn compressed_len(frame: &[u8]) -> Option<usize> {
+    let [first, second, ..] = *frame else {
+        return None;
+    };
+    if first & 0x40 == 0 {
+        return None;
+    }
+    let header = match second & 0x7f {
+        126 => 4,
+        127 => 10,
+        _ => 2,
+    };
+    Some(frame.len() - header)
+}
+
+/// A frame the server sends, for [`WebSocketState::send`].
+pub(crate) enum Frame<'p> {
+    /// A text or binary message, as one frame, compressed with `deflate`
+    /// if the connection negotiated permessage-deflate and it pays.
+    Data {
+        /// [`Opcode::Text`] or [`Opcode::Binary`].
+        opcode: Opcode,
+        /// The message.
+        payload: &'p [u8],
+        /// The connection's DEFLATE coder, if it has one.
+        deflate: Option<&'p mut dyn Deflate>,
+    },
+    /// A Ping (payload at most 125 bytes).
+    Ping(&'p [u8]),
+    /// An unsolicited Pong (payload at most 125 bytes).
+    Pong(&'p [u8]),
+    /// A Close with a code and reason (at most 123 bytes), or with neither
+    /// (`None`, the reason ignored).
+    Close(Option<CloseCode>, &'p str),
+    /// A control frame the session encoded itself: the Pong that answers
+    /// the peer's Ping, the Close that answers the peer's Close or a
+    /// protocol error.
+    Encoded(&'p [u8]),
+    /// A Close with this code, prepared whole in static memory: it needs
+    /// no room in the write buffer, so it goes out when nothing else can
+    /// (shutdown, failure, backpressure).
+    StaticClose(CloseCode, &'static [u8]),
+}
+
+impl<'p> Frame<'p> {
+    /// The frame that sends `message`, a text or binary one compressed
+    /// with `deflate` as for [`Frame::Data`].
+    pub(crate) fn message(message: Message<'p>, deflate: Option<&'p mut dyn Deflate>) -> Self {
+        match message {
+            Message::Text(text) => Frame::Data {
+                opcode: Opcode::Text,
+                payload: text.as_bytes(),
+                deflate,
+            },
+            Message::Binary(data) => Frame::Data {
+                opcode: Opcode::Binary,
+                payload: data,
+                deflate,
+            },
+            Message::Ping(payload) => Frame::Ping(payload),
+            Message::Pong(payload) => Frame::Pong(payload),
+            Message::Close(code, reason) => Frame::Close(code, reason),
         }
     }
+}
+
+/// Who sends a frame, which decides what
+/// [`WebSocketState::send`] does besides queueing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// The application: a handler's callback, or a message posted from
+    /// outside them ([`Connection::send_message`](crate::Connection::send_message)).
+    /// Its frames keep the connection from idling; one that does not fit
+    /// is lost, and may close the connection ([`Backpressure`]).
+    Application,
+    /// The server on its own: an automatic Ping, or a Close for idleness,
+    /// shutdown, failure or backpressure. A frame that does not fit is the
+    /// caller's to handle.
+    Server,
+    /// The session answering the peer ([`Frame::Encoded`]): the frame
+    /// is queued and nothing else changes (the peer's frame already
+    /// restarted the timers).
+    Session,
 }
 
 /// Where frames go: the connection's write buffer and output queue, and
@@ -201,13 +295,13 @@ pub(crate) struct Output<'a> {
     /// The output queue.
     queue: &'a mut Queue,
     /// The connection's timers.
-    pub(crate) timers: &'a mut TimerTable,
+    timers: &'a mut TimerTable,
     /// The timeouts output starts.
     timeouts: FrameTimeouts,
     /// The time now.
     now: u64,
     /// The worker's counters, where the call has them.
-    pub(crate) counters: Option<&'a mut Counters>,
+    counters: Option<&'a mut Counters>,
 }
 
 impl<'a> Output<'a> {
@@ -236,20 +330,25 @@ impl<'a> Output<'a> {
 impl Output<'_> {
     /// The same output, borrowed for a shorter while.
     pub(crate) fn reborrow(&mut self) -> Output<'_> {
-        Output {
-            write: self.write,
-            write_end: self.write_end,
-            queue: self.queue,
-            timers: self.timers,
-            timeouts: self.timeouts,
-            now: self.now,
-            counters: self.counters.as_deref_mut(),
-        }
+        Output::new(
+            self.write,
+            self.write_end,
+            self.queue,
+            self.timers,
+            self.timeouts,
+            self.now,
+            self.counters.as_deref_mut(),
+        )
+    }
+
+    /// The worker's counters, where the call has them.
+    pub(crate) fn counters(&mut self) -> Option<&mut Counters> {
+        self.counters.as_deref_mut()
     }
 
     /// The server's Close went out: the reply gets a bounded wait, and no
     /// Ping or idle close follows.
-    pub(crate) fn close_sent(&mut self) {
+    fn close_sent(&mut self) {
         self.timers.clear(TimerKind::Ping);
         self.timers.clear(TimerKind::WebSocketIdle);
         self.timers.set_if_unset(
@@ -258,9 +357,17 @@ impl Output<'_> {
         );
     }
 
+    /// The application talks to the peer: the idle limit runs from now.
+    fn keep_alive(&mut self) {
+        self.timers.set(
+            TimerKind::WebSocketIdle,
+            self.now.saturating_add(self.timeouts.idle),
+        );
+    }
+
     /// Lets `encode` write a frame into the free part of the write buffer
     /// and queues it. One queue slot is always left for a static Close.
-    pub(crate) fn write_with(
+    fn write_with(
         &mut self,
         encode: impl FnOnce(&mut [u8]) -> Result<&[u8], SendError>,
     ) -> Result<(), SendError> {
@@ -269,9 +376,8 @@ impl Output<'_> {
         }
         let start = *self.write_end;
         let len = encode(&mut self.write[start..])?.len();
-        self.note_queued();
         let end = start + len;
-        if !self.queue.push(Segment::Buffer {
+        if !self.push(Segment::Buffer {
             start: start as u32,
             end: end as u32,
         }) {
@@ -284,18 +390,18 @@ impl Output<'_> {
     /// Queues a frame that lives in static memory (the slot
     /// [`write_with`](Self::write_with) keeps free).
     fn push_static(&mut self, frame: &'static [u8]) {
-        self.note_queued();
-        let _ = self.queue.push(Segment::Static(frame));
+        let _ = self.push(Segment::Static(frame));
     }
 
-    /// Output is about to be queued: the write timeout runs from now if
-    /// nothing was waiting.
-    fn note_queued(&mut self) {
+    /// Appends a frame's segment to the output queue (`false`: no room);
+    /// the write timeout runs from now if nothing was waiting.
+    fn push(&mut self, segment: Segment) -> bool {
         if self.queue.is_empty() {
             self.timers.set(
                 TimerKind::Write,
                 self.now.saturating_add(self.timeouts.write),
             );
         }
+        self.queue.push(segment)
     }
 }

@@ -8,8 +8,8 @@ use crate::handler::WebSocket;
 use crate::response::EncodeError;
 use crate::send_queue::Segment;
 use crate::ws::deflate::{self, Agreement};
-use crate::ws::{self, CloseCode, Deflate, Handshake, Message, Opcode, SendError, Session};
-use crate::ws_output::{Output, WebSocketState};
+use crate::ws::{self, CloseCode, Deflate, Handshake, Message, SendError, Session};
+use crate::ws_output::{Frame, Origin, Output, WebSocketState};
 
 /// A handshake the handler accepted, its `101` head written.
 pub(super) struct Accepted {
@@ -105,31 +105,15 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         bufs: &mut IoBuffers<READ, WRITE>,
         message: Message<'_>,
         now: u64,
-        deflate: Option<&mut dyn Deflate>,
+        mut deflate: Option<&mut dyn Deflate>,
         counters: &mut Counters,
     ) -> Result<(), SendError> {
         let Some((state, mut output)) = self.websocket_output(&mut bufs.write, now, Some(counters))
         else {
             return Err(SendError::Closed);
         };
-        let sent = match message {
-            Message::Text(text) => {
-                state.send_data(&mut output, Opcode::Text, text.as_bytes(), deflate)
-            }
-            Message::Binary(data) => state.send_data(&mut output, Opcode::Binary, data, deflate),
-            Message::Ping(payload) => state.send(&mut output, |session, buf| {
-                session.encode_ping(buf, payload)
-            }),
-            Message::Pong(payload) => state.send(&mut output, |session, buf| {
-                session.encode_frame(buf, Opcode::Pong, true, payload)
-            }),
-            Message::Close(Some(code), reason) => state.send(&mut output, |session, buf| {
-                session.encode_close(buf, code, reason)
-            }),
-            Message::Close(None, _) => state.send(&mut output, |session, buf| {
-                session.encode_frame(buf, Opcode::Close, true, b"")
-            }),
-        };
+        let frame = Frame::message(message, deflate::reborrow(&mut deflate));
+        let sent = state.send(&mut output, frame, Origin::Application);
         self.end_websocket_if_done(now);
         sent
     }
@@ -139,7 +123,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     pub(super) fn shutdown_websocket(&mut self, now: u64) {
         if let Some((state, mut output)) = self.websocket_output(&mut [], now, None) {
             if state.can_send() {
-                state.close_static(&mut output, CloseCode::GOING_AWAY, GOING_AWAY);
+                let frame = Frame::StaticClose(CloseCode::GOING_AWAY, GOING_AWAY);
+                let _ = state.send(&mut output, frame, Origin::Server);
             }
         }
     }
@@ -149,7 +134,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     pub(super) fn fail_websocket(&mut self, now: u64) {
         if let Some((state, mut output)) = self.websocket_output(&mut [], now, None) {
             if state.can_send() {
-                state.close_static(&mut output, CloseCode::INTERNAL_ERROR, INTERNAL_ERROR);
+                let frame = Frame::StaticClose(CloseCode::INTERNAL_ERROR, INTERNAL_ERROR);
+                let _ = state.send(&mut output, frame, Origin::Server);
             }
         }
     }
@@ -187,27 +173,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             self.close_now();
             return;
         }
-        let sent = if kind == TimerKind::WebSocketIdle {
-            let sent = output.write_with(|buf| {
-                state
-                    .session
-                    .encode_close(buf, CloseCode::GOING_AWAY, "idle")
-            });
-            if sent.is_ok() {
-                output.close_sent();
-            }
-            sent
+        let frame = if kind == TimerKind::WebSocketIdle {
+            Frame::Close(Some(CloseCode::GOING_AWAY), "idle")
         } else {
-            let sent = output.write_with(|buf| state.session.encode_ping(buf, b""));
-            if sent.is_ok() && interval > 0 {
-                output
-                    .timers
-                    .set(TimerKind::Ping, now.saturating_add(interval));
-            }
-            sent
+            Frame::Ping(b"")
         };
-        if sent.is_err() {
+        if state.send(&mut output, frame, Origin::Server).is_err() {
             self.close_now();
+        } else if kind == TimerKind::Ping && interval > 0 {
+            self.timers
+                .set(TimerKind::Ping, now.saturating_add(interval));
         }
     }
 
@@ -374,7 +349,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                     match message {
                         Message::Text(_) | Message::Binary(_) => {
                             if let (Some(wire), Some(counters)) =
-                                (state.session.last_compressed_len(), &mut output.counters)
+                                (state.session.last_compressed_len(), output.counters())
                             {
                                 let plain = match message {
                                     Message::Text(text) => text.len(),
@@ -405,12 +380,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             // Pongs and the Close that answers one go out in order.
             let mut control = [0; ws::MAX_CONTROL_FRAME_LEN];
             while let Some(frame) = state.session.next_output(&mut control) {
-                let frame_len = frame.len();
-                let _ = output.write_with(|buf| {
-                    let dst = buf.get_mut(..frame_len).ok_or(SendError::BufferFull)?;
-                    dst.copy_from_slice(&control[..frame_len]);
-                    Ok(&*dst)
-                });
+                let _ = state.send(&mut output, Frame::Encoded(frame), Origin::Session);
             }
             if !more {
                 break;
