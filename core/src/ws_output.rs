@@ -15,8 +15,7 @@ use crate::ws::{self, CloseCode, Deflate, Message, Opcode, SendError, Session, T
 /// What a WebSocket connection does when a message does not fit its
 /// outbound budget (its write buffer) because the peer reads too slowly.
 ///
-/// Either way the send fails with
-/// [`SendError::BufferFull`](crate::ws::SendError::BufferFull) and the
+/// Either way the send fails with [`SendError::BufferFull`] and the
 /// message is counted as lost ([`WebSocket::lost`](crate::WebSocket::lost)).
 /// No frame is ever cut: what was queued before goes out whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]

@@ -78,7 +78,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     ///   or its closing handshake began;
     /// - [`SendError::BufferFull`] if the frame does not fit the write
     ///   buffer (the peer does not read fast enough): the message is
-    ///   counted as lost and, under [`Backpressure::Close`] (the default),
+    ///   counted as lost and, under
+    ///   [`Backpressure::Close`](crate::Backpressure::Close) (the default),
     ///   the connection closes with 1008;
     /// - [`SendError::InvalidControlFrame`] for a Ping, Pong or Close over
     ///   the control frame limit.
