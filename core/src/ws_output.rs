@@ -1,11 +1,15 @@
 //! The WebSocket side of a connection's output: what a connection keeps
-//! once it speaks WebSocket ([`WebSocketState`]) and where the frames it
-//! sends go ([`Output`]): the write buffer, the output queue, and the
-//! timers that output starts.
+//! once it speaks WebSocket ([`WebSocketState`]), and the one path every
+//! frame the server sends takes into the output
+//! ([`WebSocketState::send`]): the handler's messages, those posted from
+//! outside its callbacks, and the server's own Pings, Pongs and Closes,
+//! each a [`Frame`] with its [`Origin`], written into the write buffer and
+//! queued through [`Output`] with the timers that output starts.
 //!
 //! Below both the connection, which drives the session, and the handler
 //! API, whose [`WebSocket`](crate::WebSocket) handle writes through it;
-//! it depends on neither.
+//! it depends on neither (only on the send queue, the timers, the
+//! counters and the WebSocket protocol).
 
 use crate::counters::Counters;
 use crate::send_queue::{Queue, Segment};
