@@ -25,13 +25,16 @@
 //! }
 //! ```
 
+use crate::Request;
+use crate::id::ConnectionId;
 use crate::ws::{self, CloseCode, Message};
-use crate::{ConnectionId, Request};
 
+mod body;
 mod response;
 mod websocket;
 
-pub(crate) use response::{BodySource, Completed};
+pub(crate) use body::{BodySource, Later, Source};
+pub(crate) use response::Completed;
 pub use response::{BodyWriter, Response, ResponseError};
 pub use websocket::WebSocket;
 

@@ -84,17 +84,21 @@ extern crate std;
 
 mod authority;
 pub mod connection;
+mod counters;
 mod error;
 mod field;
 mod file;
 mod framing;
 mod handler;
 mod headers;
+mod id;
 mod method;
 mod percent;
 mod request;
 mod scan;
+mod send_queue;
 mod status;
+mod timers;
 mod version;
 
 pub mod chunked;
@@ -106,11 +110,13 @@ pub mod response;
 pub mod spill;
 pub mod sse;
 pub mod ws;
+mod ws_output;
 
 pub use connection::{
-    Backpressure, Config, Connection, ConnectionId, Counters, DeflatePolicy, Env, H2c, Interest,
-    IoBuffers, MAX_SLICES, PublishError, Slices, Suspended, TimerKind, Transmit,
+    Config, Connection, DeflatePolicy, Env, H2c, Interest, IoBuffers, MAX_SLICES, PublishError,
+    Slices, Suspended, Transmit,
 };
+pub use counters::Counters;
 pub use error::Error;
 pub use file::{FileKeeper, FileRegion};
 pub use framing::BodyFraming;
@@ -119,10 +125,13 @@ pub use handler::{
     WebSocket,
 };
 pub use headers::{Header, HeaderIter, Headers, Tokens, Values};
+pub use id::ConnectionId;
 pub use method::Method;
 pub use request::{
     DEFAULT_MAX_HEAD_LEN, DEFAULT_MAX_HEADERS, DEFAULT_MAX_TARGET_LEN, Parsed, Request,
     RequestParser, TargetForm,
 };
 pub use status::StatusCode;
+pub use timers::TimerKind;
 pub use version::Version;
+pub use ws_output::Backpressure;

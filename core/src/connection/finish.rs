@@ -13,9 +13,9 @@
 //!   still queued.
 
 use super::phase::{Input, Phase};
-use super::queue::Passed;
 use super::{Connection, ConnectionId, Env};
 use crate::handler::{Finished, Outcome};
+use crate::send_queue::Passed;
 use crate::{BodyPolicy, Handler};
 
 /// Tells `env` what the queue passed: a kept file goes back to the

@@ -2,11 +2,11 @@
 //! or discarded, and the handler run for each request.
 
 use super::phase::{Framing, Http, Input, Phase};
-use super::queue::Segment;
 use super::{Connection, ConnectionId, Env, IoBuffers, TimerKind};
 use crate::chunked::ChunkedDecoder;
 use crate::handler::Completed;
 use crate::response::{self, Context};
+use crate::send_queue::Segment;
 use crate::ws;
 use crate::{
     BodyFraming, BodyPolicy, Error, Handler, Method, Parsed, Request, Response, StatusCode, Upgrade,

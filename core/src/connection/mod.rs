@@ -28,31 +28,27 @@ mod config;
 mod defer;
 mod finish;
 pub(crate) mod http;
-mod id;
 mod output;
 mod phase;
 mod publish;
-mod queue;
 mod suspend;
-mod timers;
 mod transmit;
 mod websocket;
 
-pub use config::{Backpressure, Config, Counters, DeflatePolicy, Env, H2c, Interest, IoBuffers};
-pub use id::ConnectionId;
-pub(crate) use phase::Later;
+pub use crate::counters::Counters;
+pub use crate::id::ConnectionId;
+pub use crate::timers::TimerKind;
+pub use crate::ws_output::Backpressure;
+pub use config::{Config, DeflatePolicy, Env, H2c, Interest, IoBuffers};
 pub use publish::PublishError;
-pub(crate) use queue::{Passed, Queue, Segment};
 pub use suspend::Suspended;
-pub use timers::TimerKind;
-pub(crate) use timers::TimerTable;
 pub use transmit::{MAX_SLICES, Slices, Transmit};
-pub(crate) use websocket::{Output, WebSocketState};
 
 use core::net::SocketAddr;
 
+use crate::send_queue::{Queue, Segment};
+use crate::timers::TimerTable;
 use crate::{FileRegion, Handler, RequestParser};
-pub(crate) use phase::Source;
 use phase::{Http, Input, Phase, StreamState, Then};
 
 /// One HTTP/1.1 connection, as a state machine. `READ` and `WRITE` are the

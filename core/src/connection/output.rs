@@ -2,11 +2,11 @@
 //! filled as the socket drains, and the error answers of the protocol
 //! layer.
 
-use super::phase::{Http, Input, Later, Phase, Source, Stream, StreamState, Then};
-use super::queue::Segment;
+use super::phase::{Http, Input, Phase, Stream, StreamState, Then};
 use super::{Connection, Counters, Env, IoBuffers, TimerKind};
-use crate::handler::{BodySource, Completed, Finished, Outcome};
+use crate::handler::{BodySource, Completed, Finished, Later, Outcome, Source};
 use crate::response::{self, CHUNK_HEADER_MAX, Context, ResponseEncoder, ResponseFraming};
+use crate::send_queue::Segment;
 use crate::spill::{Chain, Spill};
 use crate::{Error, Fill, Handler, StatusCode};
 

@@ -2,10 +2,11 @@
 //! needs, so that no combination of flags can describe an impossible
 //! connection.
 
-use super::websocket::WebSocketState;
 use crate::BodyPolicy;
 use crate::chunked::ChunkedDecoder;
+use crate::handler::{Later, Source};
 use crate::response::ResponseFraming;
+use crate::ws_output::WebSocketState;
 
 /// Where the connection is in its life.
 ///
@@ -164,16 +165,6 @@ pub(crate) struct Stream {
     pub(crate) topic: Option<u64>,
 }
 
-/// Where a streamed body's pieces come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Source {
-    /// [`Handler::fill_body`](crate::Handler::fill_body).
-    Handler,
-    /// The spill, where a written body that outgrew the buffer went (the
-    /// connection's `spilled` bytes).
-    Spill,
-}
-
 /// Whether a streamed body runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum StreamState {
@@ -187,15 +178,4 @@ pub(crate) enum StreamState {
     /// written yet, and it waits for
     /// [`Connection::handle_answer`](crate::Connection::handle_answer).
     Deferred(Later),
-}
-
-/// What a deferred response's head will depend on, kept from its request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Later {
-    /// The request's version.
-    pub(crate) version: crate::Version,
-    /// Whether the request was `HEAD`.
-    pub(crate) head_request: bool,
-    /// Whether the connection stays open after the response.
-    pub(crate) keep_alive: bool,
 }

@@ -7,9 +7,9 @@
 use core::fmt;
 
 use super::phase::{Http, Phase, StreamState};
-use super::queue::Segment;
 use super::{Connection, IoBuffers, TimerKind};
 use crate::response::{self, CHUNK_HEADER_MAX, ResponseFraming};
+use crate::send_queue::Segment;
 
 /// Why a publication was not appended to a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

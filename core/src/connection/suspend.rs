@@ -13,8 +13,8 @@
 use core::net::SocketAddr;
 
 use super::phase::{Http, Phase};
-use super::timers::TimerKind;
 use super::{Config, Connection, ConnectionId};
+use crate::timers::TimerKind;
 
 /// An idle HTTP connection, reduced to what it keeps between requests: its
 /// peer, the requests it has made and its one running deadline (the

@@ -1,7 +1,7 @@
 //! What a connection asks the caller to write.
 
-use super::queue::{Queue, Segment};
 use crate::FileRegion;
+use crate::send_queue::{Queue, Segment};
 
 /// How many slices one vectored write offers at most: the size of the
 /// array a caller fills with [`Slices::fill`] (or `Slices::fill_io`, with

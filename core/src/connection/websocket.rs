@@ -2,14 +2,14 @@
 //! through the same buffers, output queue and deadlines as HTTP.
 
 use super::phase::{Input, Phase, Then};
-use super::queue::{Queue, Segment};
-use super::timers::TimerTable;
-use super::{Backpressure, Config, Connection, Counters, DeflatePolicy, Env, IoBuffers, TimerKind};
+use super::{Config, Connection, Counters, DeflatePolicy, Env, IoBuffers, TimerKind};
 use crate::Handler;
 use crate::handler::WebSocket;
 use crate::response::EncodeError;
+use crate::send_queue::Segment;
 use crate::ws::deflate::{self, Agreement};
-use crate::ws::{self, CloseCode, Deflate, Handshake, Message, Opcode, SendError, Session, Topics};
+use crate::ws::{self, CloseCode, Deflate, Handshake, Message, SendError, Session};
+use crate::ws_output::{Frame, Origin, Output, WebSocketState};
 
 /// A handshake the handler accepted, its `101` head written.
 pub(super) struct Accepted {
@@ -28,241 +28,6 @@ const GOING_AWAY: &[u8] = b"\x88\x0c\x03\xe9going away";
 /// A Close frame with code 1011 and the reason "internal error".
 const INTERNAL_ERROR: &[u8] = b"\x88\x10\x03\xf3internal error";
 
-/// The Close frame for a peer that does not read fast enough, under
-/// [`Backpressure::Close`]: 1008 "backpressure" (static: the write buffer
-/// is full when it is needed).
-const BACKPRESSURE: &[u8] = b"\x88\x0e\x03\xf0backpressure";
-
-/// What a connection keeps once it speaks WebSocket.
-#[derive(Debug)]
-pub(crate) struct WebSocketState {
-    /// The protocol state.
-    pub(super) session: Session,
-    /// The value the handler gave when it accepted the handshake.
-    tag: u64,
-    /// The topics the connection subscribed to.
-    topics: Topics,
-    /// Messages that did not fit the outbound budget.
-    lost: u64,
-    /// What a send that does not fit does.
-    backpressure: Backpressure,
-}
-
-impl WebSocketState {
-    /// The value the handler gave when it accepted the handshake.
-    pub(crate) fn tag(&self) -> u64 {
-        self.tag
-    }
-
-    /// The topics the connection subscribed to.
-    pub(crate) fn topics(&mut self) -> &mut Topics {
-        &mut self.topics
-    }
-
-    /// Whether messages may still be sent.
-    pub(crate) fn can_send(&self) -> bool {
-        self.session.can_send()
-    }
-
-    /// Messages that did not fit the outbound budget.
-    pub(crate) fn lost(&self) -> u64 {
-        self.lost
-    }
-
-    /// Encodes a frame with `encode` into `output`. A frame that does not
-    /// fit fails with [`SendError::BufferFull`], is counted as lost and,
-    /// under [`Backpressure::Close`], starts the closing handshake with
-    /// 1008.
-    pub(crate) fn send(
-        &mut self,
-        output: &mut Output<'_>,
-        encode: impl for<'b> FnOnce(&mut Session, &'b mut [u8]) -> Result<&'b [u8], SendError>,
-    ) -> Result<(), SendError> {
-        let session = &mut self.session;
-        let result = output.write_with(|buf| encode(session, buf));
-        match result {
-            Err(SendError::BufferFull) => {
-                self.lost += 1;
-                if self.backpressure == Backpressure::Close && self.session.can_send() {
-                    self.close_static(output, CloseCode::POLICY_VIOLATION, BACKPRESSURE);
-                }
-            }
-            Ok(()) if !self.session.can_send() => output.close_sent(),
-            Ok(()) => {
-                // The application still talks to the peer: not idle (a
-                // listen-only subscriber is not cut while it is fed).
-                output.timers.set(
-                    TimerKind::WebSocketIdle,
-                    output
-                        .now
-                        .saturating_add(output.config.websocket_idle_timeout),
-                );
-            }
-            _ => {}
-        }
-        result
-    }
-
-    /// Sends a text or binary message as one frame, compressed with
-    /// `deflate` if the connection negotiated permessage-deflate and it
-    /// pays (counted in the output's counters); errors as for
-    /// [`send`](Self::send).
-    pub(crate) fn send_data(
-        &mut self,
-        output: &mut Output<'_>,
-        opcode: Opcode,
-        payload: &[u8],
-        deflate: Option<&mut dyn Deflate>,
-    ) -> Result<(), SendError> {
-        let mut compressed = None;
-        let sent = self.send(output, |session, buf| {
-            let frame = session.encode_message(buf, opcode, payload, deflate)?;
-            // RSV1 marks a compressed message; the server's headers are
-            // unmasked: 2 bytes, or 4 or 10 with an extended length.
-            if let [first, second, ..] = *frame {
-                if first & 0x40 != 0 {
-                    let header = match second & 0x7f {
-                        126 => 4,
-                        127 => 10,
-                        _ => 2,
-                    };
-                    compressed = Some(frame.len() - header);
-                }
-            }
-            Ok(frame)
-        });
-        if let (Ok(()), Some(wire), Some(counters)) = (&sent, compressed, &mut output.counters) {
-            counters.deflated(payload.len(), wire);
-        }
-        sent
-    }
-
-    /// Sends a prepared Close `frame` with `code` (its payload), without
-    /// needing room in the write buffer.
-    fn close_static(&mut self, output: &mut Output<'_>, code: CloseCode, frame: &'static [u8]) {
-        let mut scratch = [0; ws::MAX_CONTROL_FRAME_LEN];
-        let reason = &frame[4..];
-        let reason = core::str::from_utf8(reason).unwrap_or("");
-        if self
-            .session
-            .encode_close(&mut scratch, code, reason)
-            .is_ok()
-        {
-            output.close_sent();
-            output.push_static(frame);
-        }
-    }
-}
-
-/// Where frames go: the connection's write buffer and output queue, and
-/// the timers that output starts.
-pub(crate) struct Output<'a> {
-    /// The write buffer.
-    write: &'a mut [u8],
-    /// End of its used part.
-    write_end: &'a mut usize,
-    /// The output queue.
-    queue: &'a mut Queue,
-    /// The connection's timers.
-    timers: &'a mut TimerTable,
-    /// Its timeouts.
-    config: &'a Config,
-    /// The time now.
-    now: u64,
-    /// The worker's counters, where the call has them.
-    counters: Option<&'a mut Counters>,
-}
-
-impl<'a> Output<'a> {
-    /// The output of a connection, at `now`.
-    fn new(
-        write: &'a mut [u8],
-        write_end: &'a mut usize,
-        queue: &'a mut Queue,
-        timers: &'a mut TimerTable,
-        config: &'a Config,
-        now: u64,
-        counters: Option<&'a mut Counters>,
-    ) -> Self {
-        Output {
-            write,
-            write_end,
-            queue,
-            timers,
-            config,
-            now,
-            counters,
-        }
-    }
-}
-
-impl Output<'_> {
-    /// The same output, borrowed for a shorter while.
-    fn reborrow(&mut self) -> Output<'_> {
-        Output {
-            write: self.write,
-            write_end: self.write_end,
-            queue: self.queue,
-            timers: self.timers,
-            config: self.config,
-            now: self.now,
-            counters: self.counters.as_deref_mut(),
-        }
-    }
-
-    /// The server's Close went out: the reply gets a bounded wait, and no
-    /// Ping or idle close follows.
-    fn close_sent(&mut self) {
-        self.timers.clear(TimerKind::Ping);
-        self.timers.clear(TimerKind::WebSocketIdle);
-        self.timers.set_if_unset(
-            TimerKind::CloseWait,
-            self.now.saturating_add(self.config.linger_timeout),
-        );
-    }
-
-    /// Lets `encode` write a frame into the free part of the write buffer
-    /// and queues it. One queue slot is always left for a static Close.
-    fn write_with(
-        &mut self,
-        encode: impl FnOnce(&mut [u8]) -> Result<&[u8], SendError>,
-    ) -> Result<(), SendError> {
-        if self.queue.free() < 2 {
-            return Err(SendError::BufferFull);
-        }
-        let start = *self.write_end;
-        let len = encode(&mut self.write[start..])?.len();
-        self.note_queued();
-        let end = start + len;
-        if !self.queue.push(Segment::Buffer {
-            start: start as u32,
-            end: end as u32,
-        }) {
-            return Err(SendError::BufferFull);
-        }
-        *self.write_end = end;
-        Ok(())
-    }
-
-    /// Queues a frame that lives in static memory (the slot
-    /// [`write_with`](Self::write_with) keeps free).
-    fn push_static(&mut self, frame: &'static [u8]) {
-        self.note_queued();
-        let _ = self.queue.push(Segment::Static(frame));
-    }
-
-    /// Output is about to be queued: the write timeout runs from now if
-    /// nothing was waiting.
-    fn note_queued(&mut self) {
-        if self.queue.is_empty() {
-            self.timers.set(
-                TimerKind::Write,
-                self.now.saturating_add(self.config.write_timeout),
-            );
-        }
-    }
-}
-
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     Connection<READ, WRITE, MAX_HEADERS>
 {
@@ -275,7 +40,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Whether the connection speaks WebSocket and subscribed to `topic`
     /// ([`WebSocket::subscribe`]).
     pub fn is_subscribed(&self, topic: u64) -> bool {
-        matches!(&self.phase, Phase::WebSocket(state) if state.topics.contains(topic))
+        matches!(&self.phase, Phase::WebSocket(state) if state.is_subscribed(topic))
     }
 
     /// The WebSocket state and its output, at `now`, counting into
@@ -294,7 +59,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             &mut self.write_end,
             &mut self.queue,
             &mut self.timers,
-            &self.config,
+            self.config.frame_timeouts(),
             now,
             counters,
         );
@@ -313,7 +78,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     ///   or its closing handshake began;
     /// - [`SendError::BufferFull`] if the frame does not fit the write
     ///   buffer (the peer does not read fast enough): the message is
-    ///   counted as lost and, under [`Backpressure::Close`] (the default),
+    ///   counted as lost and, under
+    ///   [`Backpressure::Close`](crate::Backpressure::Close) (the default),
     ///   the connection closes with 1008;
     /// - [`SendError::InvalidControlFrame`] for a Ping, Pong or Close over
     ///   the control frame limit.
@@ -340,31 +106,15 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         bufs: &mut IoBuffers<READ, WRITE>,
         message: Message<'_>,
         now: u64,
-        deflate: Option<&mut dyn Deflate>,
+        mut deflate: Option<&mut dyn Deflate>,
         counters: &mut Counters,
     ) -> Result<(), SendError> {
         let Some((state, mut output)) = self.websocket_output(&mut bufs.write, now, Some(counters))
         else {
             return Err(SendError::Closed);
         };
-        let sent = match message {
-            Message::Text(text) => {
-                state.send_data(&mut output, Opcode::Text, text.as_bytes(), deflate)
-            }
-            Message::Binary(data) => state.send_data(&mut output, Opcode::Binary, data, deflate),
-            Message::Ping(payload) => state.send(&mut output, |session, buf| {
-                session.encode_ping(buf, payload)
-            }),
-            Message::Pong(payload) => state.send(&mut output, |session, buf| {
-                session.encode_frame(buf, Opcode::Pong, true, payload)
-            }),
-            Message::Close(Some(code), reason) => state.send(&mut output, |session, buf| {
-                session.encode_close(buf, code, reason)
-            }),
-            Message::Close(None, _) => state.send(&mut output, |session, buf| {
-                session.encode_frame(buf, Opcode::Close, true, b"")
-            }),
-        };
+        let frame = Frame::message(message, deflate::reborrow(&mut deflate));
+        let sent = state.send(&mut output, frame, Origin::Application);
         self.end_websocket_if_done(now);
         sent
     }
@@ -374,7 +124,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     pub(super) fn shutdown_websocket(&mut self, now: u64) {
         if let Some((state, mut output)) = self.websocket_output(&mut [], now, None) {
             if state.can_send() {
-                state.close_static(&mut output, CloseCode::GOING_AWAY, GOING_AWAY);
+                let frame = Frame::StaticClose(CloseCode::GOING_AWAY, GOING_AWAY);
+                let _ = state.send(&mut output, frame, Origin::Server);
             }
         }
     }
@@ -384,7 +135,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     pub(super) fn fail_websocket(&mut self, now: u64) {
         if let Some((state, mut output)) = self.websocket_output(&mut [], now, None) {
             if state.can_send() {
-                state.close_static(&mut output, CloseCode::INTERNAL_ERROR, INTERNAL_ERROR);
+                let frame = Frame::StaticClose(CloseCode::INTERNAL_ERROR, INTERNAL_ERROR);
+                let _ = state.send(&mut output, frame, Origin::Server);
             }
         }
     }
@@ -422,27 +174,16 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             self.close_now();
             return;
         }
-        let sent = if kind == TimerKind::WebSocketIdle {
-            let sent = output.write_with(|buf| {
-                state
-                    .session
-                    .encode_close(buf, CloseCode::GOING_AWAY, "idle")
-            });
-            if sent.is_ok() {
-                output.close_sent();
-            }
-            sent
+        let frame = if kind == TimerKind::WebSocketIdle {
+            Frame::Close(Some(CloseCode::GOING_AWAY), "idle")
         } else {
-            let sent = output.write_with(|buf| state.session.encode_ping(buf, b""));
-            if sent.is_ok() && interval > 0 {
-                output
-                    .timers
-                    .set(TimerKind::Ping, now.saturating_add(interval));
-            }
-            sent
+            Frame::Ping(b"")
         };
-        if sent.is_err() {
+        if state.send(&mut output, frame, Origin::Server).is_err() {
             self.close_now();
+        } else if kind == TimerKind::Ping && interval > 0 {
+            self.timers
+                .set(TimerKind::Ping, now.saturating_add(interval));
         }
     }
 
@@ -561,13 +302,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.read_start = 0;
         self.read_end = 0;
         self.parser.reset();
-        self.phase = Phase::WebSocket(WebSocketState {
+        self.phase = Phase::WebSocket(WebSocketState::new(
             session,
             tag,
-            topics: Topics::new(),
-            lost: 0,
-            backpressure: self.config.websocket_backpressure,
-        });
+            self.config.websocket_backpressure,
+        ));
         for kind in [TimerKind::Header, TimerKind::Body, TimerKind::Idle] {
             self.timers.clear(kind);
         }
@@ -611,7 +350,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                     match message {
                         Message::Text(_) | Message::Binary(_) => {
                             if let (Some(wire), Some(counters)) =
-                                (state.session.last_compressed_len(), &mut output.counters)
+                                (state.session.last_compressed_len(), output.counters())
                             {
                                 let plain = match message {
                                     Message::Text(text) => text.len(),
@@ -642,12 +381,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             // Pongs and the Close that answers one go out in order.
             let mut control = [0; ws::MAX_CONTROL_FRAME_LEN];
             while let Some(frame) = state.session.next_output(&mut control) {
-                let frame_len = frame.len();
-                let _ = output.write_with(|buf| {
-                    let dst = buf.get_mut(..frame_len).ok_or(SendError::BufferFull)?;
-                    dst.copy_from_slice(&control[..frame_len]);
-                    Ok(&*dst)
-                });
+                let _ = state.send(&mut output, Frame::Encoded(frame), Origin::Session);
             }
             if !more {
                 break;

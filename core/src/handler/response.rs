@@ -4,11 +4,12 @@
 
 use core::fmt;
 
-use crate::connection::{Later, Source};
-use crate::file::{FileKeeper, FileRegion, Span};
+use super::body::{BodySource, Later, Source};
+use crate::StatusCode;
+use crate::file::{FileKeeper, FileRegion};
+use crate::id::ConnectionId;
 use crate::response::{Context, EncodeError, ResponseEncoder, ResponseFraming, check_field};
 use crate::spill::{Chain, Spill};
-use crate::{ConnectionId, StatusCode};
 #[cfg(doc)]
 use crate::{Fill, Handler, Outcome};
 
@@ -85,48 +86,6 @@ const HEAD_TAIL_MAX: usize = 160;
 /// `hello` example, a 256-byte body copied costs fewer instructions per
 /// request than a 257-byte one sent apart. Longer bodies stay zero-copy.
 pub(crate) const STATIC_COPY_MAX: usize = 256;
-
-/// How the body follows a finished head.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BodySource {
-    /// Nothing follows: the body, if any, was copied after the head.
-    InBuffer,
-    /// A static slice follows.
-    Static(&'static [u8]),
-    /// The handler fills it in pieces, framed as said; or, for a written
-    /// body that outgrew the buffer ([`Source::Spill`]), the spill does
-    /// (the connection holds the spilled bytes, and the part in the
-    /// buffer, after the head, was the first chunk).
-    Stream(ResponseFraming, Source),
-    /// A borrowed file region follows.
-    File(Span),
-    /// A kept file region follows (the holder is the variant, so that
-    /// telling the sources apart is one compare).
-    KeptFile(Span),
-    /// Nothing yet: the whole response comes later
-    /// ([`Response::defer`]).
-    Deferred(Later),
-}
-
-impl BodySource {
-    /// The source that sends `region`.
-    fn file(region: FileRegion) -> Self {
-        if region.is_kept() {
-            BodySource::KeptFile(region.span())
-        } else {
-            BodySource::File(region.span())
-        }
-    }
-
-    /// The file region this source sends, if it is one.
-    pub(crate) fn file_region(self) -> Option<FileRegion> {
-        match self {
-            BodySource::File(span) => Some(FileRegion::from_span(span, false)),
-            BodySource::KeptFile(span) => Some(FileRegion::from_span(span, true)),
-            _ => None,
-        }
-    }
-}
 
 /// Where a response stands.
 #[derive(Clone, Copy)]

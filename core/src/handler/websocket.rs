@@ -2,9 +2,9 @@
 
 use core::fmt;
 
-use crate::ConnectionId;
-use crate::connection::{Output, WebSocketState};
+use crate::id::ConnectionId;
 use crate::ws::{self, CloseCode, Opcode, SendError, TopicsFull};
+use crate::ws_output::{Frame, Origin, Output, WebSocketState};
 
 /// An open WebSocket connection, as the handler's callbacks see it: send
 /// messages, ping, close, subscribe to topics. Frames go into the
@@ -64,24 +64,29 @@ impl<'a, L> WebSocket<'a, L> {
     /// permessage-deflate and it pays.
     fn send(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), SendError> {
         let deflate = ws::deflate::reborrow(&mut self.deflate);
+        let frame = Frame::Data {
+            opcode,
+            payload,
+            deflate,
+        };
         self.state
-            .send_data(&mut self.output, opcode, payload, deflate)
+            .send(&mut self.output, frame, Origin::Application)
     }
 
     /// Sends a Ping (payload at most 125 bytes).
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.state.send(&mut self.output, |session, buf| {
-            session.encode_ping(buf, payload)
-        })
+        let frame = Frame::Ping(payload);
+        self.state
+            .send(&mut self.output, frame, Origin::Application)
     }
 
     /// Starts the closing handshake with `code` and `reason` (at most 123
     /// bytes); the connection closes once the client answers or the linger
     /// time passes.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        self.state.send(&mut self.output, |session, buf| {
-            session.encode_close(buf, code, reason)
-        })
+        let frame = Frame::Close(Some(code), reason);
+        self.state
+            .send(&mut self.output, frame, Origin::Application)
     }
 
     /// Whether messages may still be sent.

@@ -95,13 +95,14 @@ mod streams;
 
 use core::net::SocketAddr;
 
-use crate::connection::{Queue, Segment, TimerTable};
 use crate::h2::flow::{ReceiveWindow, Window};
 use crate::h2::frame::{ErrorCode, Settings, StreamId};
 use crate::h2::hpack::{Decoder, Encoder};
 use crate::handler::Outcome;
 use crate::headers::FieldSpan;
+use crate::send_queue::{Queue, Segment};
 use crate::spill::Chain;
+use crate::timers::TimerTable;
 use crate::{
     Config, ConnectionId, Env, FileRegion, Handler, Interest, IoBuffers, Slices, TimerKind,
     Transmit,

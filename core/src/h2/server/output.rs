@@ -11,15 +11,16 @@ use super::head;
 use super::spilled;
 use super::streams::{Inbound, Outbound, Pending, Sink, Stream, Streamed};
 use super::{AREA, CONTROL_ROOM, ServerConnection};
-use crate::connection::{Passed, Segment, Source};
 use crate::file::Span;
 use crate::h2::frame::{
     ErrorCode, FRAME_HEADER_LEN, StreamId, encode_data_header, encode_headers, encoded_headers_len,
 };
 use crate::h2::hpack::HeaderField;
+use crate::handler::Source;
 use crate::handler::{BodySource, Completed, Finished, Outcome};
 use crate::headers::FieldSpan;
 use crate::response::ResponseFraming;
+use crate::send_queue::{Passed, Segment};
 use crate::{ConnectionId, Env, FileKeeper, FileRegion, Handler, IoBuffers, StatusCode};
 
 /// Room kept free after a response's bytes in the write buffer for its

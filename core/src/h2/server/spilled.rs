@@ -22,8 +22,8 @@ use super::ServerConnection;
 use super::fill::Turn;
 use super::output::{MIN_DATA, report};
 use super::streams::{Outbound, Pending, Spilled};
-use crate::connection::Segment;
 use crate::h2::frame::{ErrorCode, FRAME_HEADER_LEN, StreamId, encode_data_header};
+use crate::send_queue::Segment;
 use crate::spill::{Chain, Spill};
 use crate::{Env, Handler, IoBuffers, Outcome};
 

@@ -4,7 +4,7 @@
 /// another worker, a timer thread, a task runner — can send it WebSocket
 /// messages through the backend's sender.
 ///
-/// A backend assigns ids with [`Connection::set_id`](super::Connection::set_id):
+/// A backend assigns ids with [`Connection::set_id`](crate::Connection::set_id):
 /// `owner` says which of its event loops serves the connection and `key`
 /// which of that loop's connections it is. A key is never reused for a
 /// later connection while an old id may still be around (backends tag it
