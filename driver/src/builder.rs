@@ -47,8 +47,8 @@ use crate::sender::Sender;
 use crate::stats::Stats;
 
 /// The settings every backend's builder shares, set through
-/// [`ServerBuilder`]'s methods and read by the backend's `run`.
-#[derive(Clone)]
+/// [`ServerBuilder`]'s methods and read by the backend's `run`. Not
+/// `Clone`: it holds the hub of one server, which runs once.
 pub struct Settings {
     /// Threads serving connections.
     workers: usize,
