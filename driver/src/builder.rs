@@ -12,7 +12,10 @@
 //! # What each backend does with each setting
 //!
 //! A setting is on the trait only if every backend gives it a meaning;
-//! none is accepted and ignored.
+//! no backend accepts a setting and ignores it, with one reasoned
+//! exception: on the portable backend, `workers` sizes the pool, while a
+//! model that fixes its own number of threads (`Model::Single`,
+//! `Model::PerConnection { max_threads }`) is chosen instead of a pool.
 //!
 //! | Method | Readiness backends (epoll, kqueue) | Portable backend (std) |
 //! |---|---|---|
@@ -25,12 +28,16 @@
 //! | `mailbox_capacity` | each worker's mailbox | each thread's mailbox, made only for a server that has a sender |
 //! | `shutdown_handle`, `sender` | as documented | as documented; a sender also makes each thread wait in `poll` on its socket and an alarm (see the `peregrine_std` crate's documentation) |
 //!
-//! Not on the trait, because they mean nothing where a thread serves one
-//! connection at a time: `max_connections` (connections each worker holds
-//! at once, evicting idle ones), `buffers` (buffer pairs each worker
-//! lends), `backlog`, `accept_threads` and `pin_workers`: methods of the
-//! readiness backends' server only. The portable backend's own method is
-//! `model`; its thread count bounds the connections served at once.
+//! Not on the trait, and methods of the readiness backends' server only:
+//! `max_connections` (connections each worker holds at once, evicting
+//! idle ones) and `buffers` (buffer pairs each worker lends), which mean
+//! nothing where a thread serves one connection at a time with a buffer
+//! pair of its own (the model's threads bound the connections served at
+//! once, and none is evicted); and `backlog`, `accept_threads` and
+//! `pin_workers`, which tune the per-worker `SO_REUSEPORT` listeners and
+//! workers (the portable backend has one listener, with a backlog of
+//! 1,024 on Unix and std's elsewhere). The portable backend's own method
+//! is `model`.
 //!
 //! [`Model::Pool`]: https://docs.rs/peregrine-std/latest/peregrine_std/enum.Model.html
 
