@@ -139,8 +139,8 @@ impl Settings {
         &self.handle
     }
 
-    /// Whether the server serves HTTPS ([`ServerBuilder::tls`]); `false`
-    /// if the driver is built without its `tls` feature.
+    /// Whether the server serves HTTPS (`ServerBuilder::tls`); `false` if
+    /// the driver is built without its `tls` feature.
     pub fn serves_tls(&self) -> bool {
         #[cfg(feature = "tls")]
         return self.tls.is_some();
