@@ -418,7 +418,7 @@ fn header_timeout_takes_effect<S: ServerBuilder + Send + 'static>(server: S, wha
     let waited = began.elapsed();
     assert_eq!(response.status, 408, "{what}: {response:?}");
     assert!(
-        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(5),
         "{what}: answered after {waited:?}"
     );
 }
@@ -443,11 +443,12 @@ fn grace_period_takes_effect<S: ServerBuilder + Send + 'static>(server: S, what:
     opened.recv_timeout(BOUND).expect("the request was handled");
     let began = Instant::now();
     running.fallback.shutdown();
-    match running.done.recv_timeout(Duration::from_secs(3)) {
+    // Well short of the default 10 s, with room for a loaded machine.
+    match running.done.recv_timeout(Duration::from_secs(5)) {
         Ok(result) => {
             result.expect("the server failed");
         }
-        Err(_) => panic!("{what}: still running 3 s after shutdown began"),
+        Err(_) => panic!("{what}: still running 5 s after shutdown began"),
     }
     let waited = began.elapsed();
     assert!(
