@@ -41,13 +41,16 @@
 
 mod poller;
 
+/// The builder every backend shares: [`ServerBuilder`] and its
+/// [`Settings`], and what each backend does with each setting.
+pub use peregrine_driver::builder;
 /// HTTPS with rustls (the `tls` feature): [`tls::TlsConfig`] for
 /// `Server::tls`, [`tls::TlsHandle`] to change certificates while the
 /// server runs.
 #[cfg(feature = "tls")]
 pub use peregrine_driver::tls;
 pub use peregrine_driver::vocabulary::*;
-pub use peregrine_driver::{DEFAULT_MAILBOX_CAPACITY, PostError, Sender};
+pub use peregrine_driver::{DEFAULT_MAILBOX_CAPACITY, PostError, Sender, ServerBuilder, Settings};
 pub use poller::Kqueue;
 
 /// The kqueue server with the default buffer sizes; see

@@ -64,7 +64,7 @@
 //! thread will accept any more.
 //!
 //! **Sending from other threads.** [`ServerWith::sender`] gives the
-//! driver's [`Sender`](peregrine_driver::Sender), with the epoll
+//! driver's [`Sender`], with the epoll
 //! backend's semantics: WebSocket messages to a connection, a topic or
 //! everyone, wake-ups of streamed bodies waiting for the application
 //! (`Fill::Pending`), answers to deferred responses, publications to
@@ -96,9 +96,13 @@
 //!   `send_file` is read 64 KiB at a time, at its offset, into a
 //!   buffer on the thread's stack, and written from there (Unix and
 //!   Windows; elsewhere the connection is closed after the head).
-//! - `max_connections` and `buffers` are accepted and ignored (see
-//!   [`ServerWith::max_connections`]); `Config::max_requests_per_wakeup`
-//!   does not apply.
+//! - The builder shares the epoll backend's code ([`ServerBuilder`]), but
+//!   not its methods that size a worker holding many connections at once
+//!   (`max_connections`, `buffers`) or its listeners (`backlog`,
+//!   `accept_threads`, `pin_workers`): a thread here serves one connection
+//!   at a time, and the [`Model`]'s threads bound the connections served
+//!   at once. `Config::max_requests_per_wakeup` does not apply (see
+//!   [`builder`] for each setting).
 //! - Responses are written with `write_vectored`. Rust programs ignore
 //!   `SIGPIPE` on Unix, so a write to a peer that left is an error, not a
 //!   signal; a program whose `main` is not Rust's must ignore it itself.
@@ -113,12 +117,16 @@ mod server;
 mod socket;
 mod worker;
 
+/// The builder every backend shares: [`ServerBuilder`] and its
+/// [`Settings`], and what this backend does with each setting.
+pub use peregrine_driver::builder;
 /// HTTPS with rustls (the `tls` feature): [`tls::TlsConfig`] for
 /// `Server::tls`, [`tls::TlsHandle`] to change certificates while the
 /// server runs.
 #[cfg(feature = "tls")]
 pub use peregrine_driver::tls;
 pub use peregrine_driver::vocabulary::*;
+pub use peregrine_driver::{DEFAULT_MAILBOX_CAPACITY, PostError, Sender, ServerBuilder, Settings};
 pub use server::{DEFAULT_POOL_THREADS, Model, ServerWith};
 
 #[cfg(doc)]

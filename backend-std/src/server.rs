@@ -8,9 +8,9 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::{self, Scope, ScopedJoinHandle, Thread};
 use std::time::Duration;
 
-use peregrine_core::{Config, H2c, Handler};
+use peregrine_core::{Config, Handler};
 use peregrine_driver::clock::Clock;
-use peregrine_driver::{DEFAULT_MAILBOX_CAPACITY, Sender, ShutdownHandle, Stats, Waker};
+use peregrine_driver::{ServerBuilder, Settings, Stats, Waker};
 
 use crate::socket::POLL_MS;
 use crate::worker::{Context, Lane, Worker};
@@ -54,8 +54,13 @@ pub enum Model {
 }
 
 /// A server bound to an address, configured with builder methods, run
-/// with [`run`](Self::run). The same builder as the epoll backend's, so a
-/// program switches backends by changing an import.
+/// with [`run`](Self::run). It shares the epoll backend's builder code:
+/// the settings every backend shares are those of [`ServerBuilder`]
+/// (here as inherent methods too), so a program switches backends by
+/// changing an import, and generic code takes `S: ServerBuilder`. Its own
+/// method is [`model`](Self::model); `workers` sizes [`Model::Pool`]. See
+/// [`builder`](crate::builder) for what it does with each shared setting,
+/// and which of the epoll builder's methods it does not have.
 ///
 /// `READ` and `WRITE` size each thread's buffers, `MAX_HEADERS` its header
 /// table. Memory: `READ + WRITE` bytes per thread serving connections
@@ -66,25 +71,10 @@ pub struct ServerWith<const READ: usize, const WRITE: usize, const MAX_HEADERS: 
     listener: TcpListener,
     /// The address bound.
     addr: SocketAddr,
-    /// Threads of the pool.
-    workers: usize,
+    /// The settings every backend shares (`workers`: the pool's threads).
+    settings: Settings,
     /// How connections are spread over threads.
     model: Model,
-    /// Connection timeouts and limits.
-    config: Config,
-    /// Grace period of a graceful shutdown.
-    grace: Duration,
-    /// Shut down on SIGINT and SIGTERM.
-    signals: bool,
-    /// Whether HTTP/2 is served with prior knowledge (h2c).
-    h2c: H2c,
-    /// Shutdown and statistics, shared with handles and senders.
-    handle: ShutdownHandle,
-    /// Bytes of each thread's mailbox, if the server has a sender.
-    mailbox_capacity: usize,
-    /// HTTPS, if set.
-    #[cfg(feature = "tls")]
-    tls: Option<peregrine_driver::tls::TlsConfig>,
 }
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
@@ -108,21 +98,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
         let listener = listen(addr)?;
         let addr = listener.local_addr()?;
-        let model = Model::default();
-        let workers = DEFAULT_POOL_THREADS;
         Ok(ServerWith {
             listener,
             addr,
-            workers,
-            model,
-            config: Config::DEFAULT,
-            grace: Duration::from_secs(10),
-            signals: true,
-            h2c: H2c::Off,
-            handle: ShutdownHandle::without_slots(),
-            mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
-            #[cfg(feature = "tls")]
-            tls: None,
+            settings: Settings::new(DEFAULT_POOL_THREADS),
+            model: Model::default(),
         })
     }
 
@@ -131,129 +111,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.addr
     }
 
-    /// Sets the number of pool threads (at least 1; [`Model::Pool`]
-    /// only): the connections served at once.
-    pub fn workers(mut self, workers: usize) -> Self {
-        self.workers = workers.max(1);
-        self
-    }
+    peregrine_driver::builder_methods!(inherent);
 
     /// Sets how connections are spread over threads (default
     /// [`Model::Pool`]).
     pub fn model(mut self, model: Model) -> Self {
         self.model = model;
-        self
-    }
-
-    /// Sets connection timeouts and limits. `max_requests_per_wakeup` does
-    /// not apply: a thread serves one connection and has no other to make
-    /// room for.
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// Accepted so that code written for the epoll builder compiles
-    /// unchanged; no effect here. A thread serves one connection at a
-    /// time, so the [`Model`]'s thread count is the limit on connections
-    /// served at once (`max_threads` for [`Model::PerConnection`]), and
-    /// connections beyond it wait in the backlog; no connection is closed
-    /// to make room. `run` raises the soft descriptor limit to the hard
-    /// limit, as the epoll backend does.
-    pub fn max_connections(self, connections: usize) -> Self {
-        let _ = connections;
-        self
-    }
-
-    /// Accepted so that code written for the epoll builder compiles
-    /// unchanged; no effect here: each thread serving a connection owns
-    /// exactly one buffer pair.
-    pub fn buffers(self, buffers: usize) -> Self {
-        let _ = buffers;
-        self
-    }
-
-    /// Sets how long requests in flight get to finish after shutdown
-    /// begins; what is left is then closed.
-    pub fn grace_period(mut self, grace: Duration) -> Self {
-        self.grace = grace;
-        self
-    }
-
-    /// Whether SIGINT and SIGTERM begin a graceful shutdown (default yes;
-    /// Unix only, no effect elsewhere).
-    pub fn handle_signals(mut self, handle: bool) -> Self {
-        self.signals = handle;
-        self
-    }
-
-    /// A handle to stop the server and read its statistics, from any
-    /// thread or from inside a handler. It may be taken at any point
-    /// before [`run`](Self::run), whatever else is set after it; a
-    /// shutdown asked before `run` makes `run` return as soon as its
-    /// threads have started, and statistics read before `run` are zeros.
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        self.handle.clone()
-    }
-
-    /// A [`Sender`]: sends WebSocket messages to the server's connections,
-    /// wakes their streamed bodies waiting for the application
-    /// ([`Fill::Pending`](peregrine_core::Fill::Pending)), answers their
-    /// deferred responses ([`Response::defer`](peregrine_core::Response::defer))
-    /// and publishes to topics, from any thread, as the epoll builder's
-    /// does. It may be taken at any point before [`run`](Self::run),
-    /// whatever else is set after it (the number of threads, the model).
-    ///
-    /// A server with a sender gives each thread serving connections a
-    /// mailbox of [`mailbox_capacity`](Self::mailbox_capacity) bytes,
-    /// which the thread serving a connection looks at between its socket
-    /// calls: on Unix those calls wait in `poll` on the socket and an
-    /// alarm the sender rings, so a post is acted on at once (see the
-    /// crate's documentation); elsewhere no call waits more than a few
-    /// milliseconds. A server without one keeps its plain blocking calls,
-    /// and asks a streamed body waiting for the application again every
-    /// 100 ms instead, since nobody can wake it.
-    ///
-    /// A connection's [`ConnectionId`](peregrine_core::ConnectionId)
-    /// names its thread's slot and the connection within the slot's
-    /// succession, so a message for a connection that is gone is dropped
-    /// and counted in [`Stats::messages_undelivered`], never delivered to
-    /// the thread's next connection.
-    pub fn sender(&self) -> Sender {
-        Sender::new(&self.handle)
-    }
-
-    /// Sets the bytes of each thread's mailbox, where [`Sender`]s post
-    /// (default [`DEFAULT_MAILBOX_CAPACITY`]; made only for a server that
-    /// has a sender, once per thread serving connections). The largest
-    /// message a sender can post is this less 16 bytes.
-    pub fn mailbox_capacity(mut self, bytes: usize) -> Self {
-        self.mailbox_capacity = bytes;
-        self
-    }
-
-    /// Whether HTTP/2 is served with prior knowledge (h2c, RFC 9113
-    /// §3.3) on this port (default [`H2c::Off`]): [`H2c::Beside`] serves
-    /// HTTP/2 to the connections whose first bytes are the client preface
-    /// (on their thread) and HTTP/1.1 to the others, [`H2c::Only`] makes
-    /// an HTTP/2-only port (anything else is answered `505`). Overrides
-    /// [`Config::h2c`]. Over TLS, HTTP/2 is served to the clients that
-    /// choose `h2` by ALPN whenever the TLS configuration offers it.
-    /// [`run`](Self::run) fails with [`io::ErrorKind::InvalidInput`] for
-    /// buffers smaller than HTTP/2 needs
-    /// ([`MIN_READ`](peregrine_core::h2::server::MIN_READ),
-    /// [`MIN_WRITE`](peregrine_core::h2::server::MIN_WRITE)).
-    pub fn h2c(mut self, h2c: H2c) -> Self {
-        self.h2c = h2c;
-        self
-    }
-
-    /// Serves HTTPS: every connection speaks TLS (see
-    /// [`tls`](crate::tls)). Keep [`TlsConfig::handle`](crate::tls::TlsConfig::handle)
-    /// to change certificates while the server runs.
-    #[cfg(feature = "tls")]
-    pub fn tls(mut self, tls: peregrine_driver::tls::TlsConfig) -> Self {
-        self.tls = Some(tls);
         self
     }
 
@@ -275,35 +138,25 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         let ServerWith {
             listener,
             addr,
-            workers,
+            settings,
             model,
-            config,
-            grace,
-            signals,
-            h2c,
-            handle,
-            mailbox_capacity,
-            #[cfg(feature = "tls")]
-            tls,
         } = self;
-        let mut config = config;
-        if h2c != H2c::Off {
-            config.h2c = h2c;
-        }
-        #[cfg(feature = "tls")]
-        if let Some(tls) = &tls {
-            if config.h2c == H2c::Off && tls.offers_http2() {
-                config.h2c = H2c::Beside;
-            }
-        }
-        if config.h2c != H2c::Off
-            && !peregrine_driver::protocol::Http2Connection::<READ, WRITE, MAX_HEADERS>::BUFFERS_FIT
-        {
+        #[cfg(not(feature = "tls"))]
+        if settings.serves_tls() {
+            // Set through a driver built with TLS for another crate.
             return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "HTTP/2 needs read buffers of at least 1 KiB and write buffers of at least 2 KiB",
+                io::ErrorKind::Unsupported,
+                "HTTPS: peregrine-std is built without its `tls` feature",
             ));
         }
+        let config = settings.connection_config::<READ, WRITE, MAX_HEADERS>()?;
+        let handle = settings.shutdown_handle();
+        let workers = settings.workers();
+        let mailbox_capacity = settings.mailbox_capacity();
+        #[cfg(feature = "tls")]
+        let mut settings = settings;
+        #[cfg(feature = "tls")]
+        let tls = settings.take_tls();
         // One statistics slot per thread serving connections, known now
         // that the model and the thread count are final; and with a
         // sender, a mailbox and an alarm for each.
@@ -326,7 +179,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         // more sockets than the usual soft limit (1,024) allows.
         #[cfg(unix)]
         peregrine_driver::unix::raise_fd_limit();
-        let signals = if signals {
+        let signals = if settings.handles_signals() {
             Some(peregrine_driver::signals::watch(handle.clone())?)
         } else {
             None
@@ -337,7 +190,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 ..config
             },
             clock: Clock::new(),
-            grace_ms: u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+            grace_ms: settings.grace_ms(),
             handle: handle.clone(),
             accept_turn: Mutex::new(()),
             accepting: AtomicUsize::new(0),
@@ -382,6 +235,34 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 }
 
+impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> ServerBuilder
+    for ServerWith<READ, WRITE, MAX_HEADERS>
+{
+    fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
+        ServerWith::bind(addr)
+    }
+
+    fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    fn run<H, L>(self, handler: H) -> io::Result<Stats>
+    where
+        H: Handler<L>,
+        L: Default,
+    {
+        ServerWith::run(self, handler)
+    }
+}
+
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> std::fmt::Debug
     for ServerWith<READ, WRITE, MAX_HEADERS>
 {
@@ -389,11 +270,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> std::fmt::
         f.debug_struct("ServerWith")
             .field("addr", &self.addr)
             .field("model", &self.model)
-            .field("workers", &self.workers)
-            .field("config", &self.config)
-            .field("grace", &self.grace)
-            .field("signals", &self.signals)
-            .finish_non_exhaustive()
+            .field("settings", &self.settings)
+            .finish()
     }
 }
 

@@ -22,6 +22,9 @@
 //!   [`ShutdownHandle`] share; [`waker`]: what interrupts a worker's wait;
 //! - [`vocabulary`]: the names a server's code uses, which every backend
 //!   re-exports;
+//! - [`builder`]: the builder settings every backend shares
+//!   ([`Settings`]) and the trait that sets them ([`ServerBuilder`]),
+//!   with what each backend does with each;
 //! - [`Sender`]: WebSocket messages, wake-ups and deferred answers from
 //!   any thread, through a lock-free mailbox per worker; [`inbox`]: such
 //!   a mailbox owned by a thread that serves one connection at a time;
@@ -35,6 +38,7 @@
 
 pub mod answer;
 pub mod app;
+pub mod builder;
 pub mod clock;
 pub mod compress;
 pub mod deflate;
@@ -73,6 +77,7 @@ mod server;
 pub mod unix;
 mod wakes;
 
+pub use builder::{ServerBuilder, Settings};
 pub use hub::ShutdownHandle;
 pub use mailbox::{DEFAULT_MAILBOX_CAPACITY, PostError};
 pub use sender::Sender;

@@ -6,21 +6,27 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
-use std::time::Duration;
 
-use peregrine_core::{Config, H2c, Handler};
+use peregrine_core::Handler;
 
-use crate::hub::{Shared, ShutdownHandle};
-use crate::mailbox::DEFAULT_MAILBOX_CAPACITY;
-use crate::protocol::Http2Connection;
+use crate::builder::{ServerBuilder, Settings};
 use crate::reactor::{self, Poller, WorkerSettings};
-use crate::sender::Sender;
 use crate::stats::Stats;
 use crate::transport::Plain;
 use crate::unix;
 
 /// A server bound to an address, configured with builder methods, run
 /// with [`run`](Self::run).
+///
+/// The methods every backend shares ([`workers`](Self::workers),
+/// [`config`](Self::config), [`grace_period`](Self::grace_period),
+/// [`h2c`](Self::h2c), [`shutdown_handle`](Self::shutdown_handle),
+/// [`sender`](Self::sender), ...) are those of [`ServerBuilder`], here as
+/// inherent methods too; the others ([`max_connections`](Self::max_connections),
+/// [`buffers`](Self::buffers), [`backlog`](Self::backlog),
+/// [`accept_threads`](Self::accept_threads),
+/// [`pin_workers`](Self::pin_workers)) are this builder's own (see
+/// [`builder`](crate::builder) for why).
 ///
 /// `READ` and `WRITE` size each connection's buffers (while it has bytes
 /// in flight), `MAX_HEADERS` its header table. Memory per worker: when it
@@ -37,33 +43,18 @@ pub struct Server<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: u
     listener: OwnedFd,
     /// The address bound.
     addr: SocketAddr,
-    /// Worker threads.
-    workers: usize,
-    /// Connection timeouts and limits.
-    config: Config,
+    /// The settings every backend shares.
+    settings: Settings,
     /// Connections per worker (`None`: from the descriptor limit).
     max_connections: Option<usize>,
     /// Buffer pairs per worker.
     buffers: usize,
     /// Pin worker i to CPU i.
     pin: bool,
-    /// Grace period of a graceful shutdown.
-    grace: Duration,
-    /// Shut down on SIGINT and SIGTERM.
-    signals: bool,
     /// Dedicated accept threads (0: each worker accepts for itself).
     accept_threads: usize,
-    /// Bytes of each worker's mailbox.
-    mailbox_capacity: usize,
     /// Each listener's backlog, if not the default.
     backlog: Option<i32>,
-    /// Whether HTTP/2 is served with prior knowledge (h2c).
-    h2c: H2c,
-    /// State shared with handles.
-    shared: Arc<Shared>,
-    /// HTTPS, if set.
-    #[cfg(feature = "tls")]
-    tls: Option<crate::tls::TlsConfig>,
     /// The readiness API.
     poller: PhantomData<fn() -> P>,
 }
@@ -76,7 +67,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// as many connections per worker as the descriptor limit allows (see
     /// [`max_connections`](Self::max_connections)), 256 buffer pairs per
     /// worker,
-    /// [`Config::DEFAULT`], a 10 s grace period, SIGINT/SIGTERM handled.
+    /// [`Config::DEFAULT`](peregrine_core::Config::DEFAULT), a 10 s grace period, SIGINT/SIGTERM handled.
     ///
     /// Each worker (or accept thread) gets a listener of its own on the
     /// port, all in one `SO_REUSEPORT` group, but the port must be free:
@@ -99,20 +90,12 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         Ok(Server {
             listener,
             addr,
-            workers,
-            config: Config::DEFAULT,
+            settings: Settings::new(workers),
             max_connections: None,
             buffers: 256,
             pin: false,
-            grace: Duration::from_secs(10),
-            signals: true,
             accept_threads: 0,
-            mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
             backlog: None,
-            h2c: H2c::Off,
-            shared: Shared::new(),
-            #[cfg(feature = "tls")]
-            tls: None,
             poller: PhantomData,
         })
     }
@@ -122,26 +105,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.addr
     }
 
-    /// Sets the number of worker threads (at least 1).
-    pub fn workers(mut self, workers: usize) -> Self {
-        self.workers = workers.max(1);
-        self
-    }
-
-    /// Sets the bytes of each worker's mailbox, where [`Sender`]s post
-    /// WebSocket messages for it (default 256 KiB; a message takes its
-    /// length rounded up to 8 bytes, plus 16, until the worker takes it).
-    /// The largest message a sender can post is this less 16 bytes.
-    pub fn mailbox_capacity(mut self, bytes: usize) -> Self {
-        self.mailbox_capacity = bytes;
-        self
-    }
-
-    /// Sets connection timeouts and limits.
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
-        self
-    }
+    crate::builder_methods!(inherent);
 
     /// Sets how many connections *each worker* holds at once (at least
     /// 1). Slots are committed as connections arrive, so a large limit
@@ -188,13 +152,6 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self
     }
 
-    /// Sets how long requests in flight get to finish after shutdown
-    /// begins; what is left is then closed.
-    pub fn grace_period(mut self, grace: Duration) -> Self {
-        self.grace = grace;
-        self
-    }
-
     /// Accepts on `threads` dedicated threads that hand each connection to
     /// the least-loaded worker, instead of the default: one `SO_REUSEPORT`
     /// listener per worker, where the kernel spreads connections and none
@@ -202,87 +159,6 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     pub fn accept_threads(mut self, threads: usize) -> Self {
         self.accept_threads = threads;
         self
-    }
-
-    /// Serves HTTPS: every connection speaks TLS (see
-    /// [`tls`](crate::tls)). Keep [`TlsConfig::handle`](crate::tls::TlsConfig::handle)
-    /// to change certificates while the server runs.
-    #[cfg(feature = "tls")]
-    pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Self {
-        self.tls = Some(tls);
-        self
-    }
-
-    /// Whether HTTP/2 is served with prior knowledge (h2c, RFC 9113
-    /// §3.3) on this port (default [`H2c::Off`]): [`H2c::Beside`] serves
-    /// HTTP/2 to the connections whose first bytes are the client preface
-    /// and HTTP/1.1 to the others, [`H2c::Only`] makes an HTTP/2-only port
-    /// (anything else is answered `505`). The same handler serves both
-    /// protocols. The HTTP/1.1 `Upgrade: h2c` mechanism, deprecated by
-    /// RFC 9113, is declined: such a request is answered in HTTP/1.1.
-    /// Overrides [`Config::h2c`].
-    ///
-    /// Over TLS, HTTP/2 is served to the clients that choose `h2` by ALPN
-    /// whenever the TLS configuration offers it
-    /// ([`TlsBuilder::alpn`](crate::tls::TlsBuilder::alpn)).
-    ///
-    /// [`run`](Self::run) fails with [`io::ErrorKind::InvalidInput`] for
-    /// buffers smaller than HTTP/2 needs
-    /// ([`MIN_READ`](peregrine_core::h2::server::MIN_READ),
-    /// [`MIN_WRITE`](peregrine_core::h2::server::MIN_WRITE)).
-    pub fn h2c(mut self, h2c: H2c) -> Self {
-        self.h2c = h2c;
-        self
-    }
-
-    /// Whether SIGINT and SIGTERM begin a graceful shutdown (default yes).
-    pub fn handle_signals(mut self, handle: bool) -> Self {
-        self.signals = handle;
-        self
-    }
-
-    /// A handle to stop the server and read its statistics, from any
-    /// thread or from inside a handler. It may be taken at any point
-    /// before [`run`](Self::run), whatever else is set after it; a
-    /// shutdown asked before `run` makes `run` return as soon as the
-    /// workers have started, and statistics read before `run` are zeros.
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle {
-            shared: Arc::clone(&self.shared),
-        }
-    }
-
-    /// A handle to send WebSocket messages to this server's connections
-    /// from any thread. It may be taken at any point before
-    /// [`run`](Self::run), whatever else is set after it (the workers'
-    /// mailboxes are made when `run` starts, with the number of workers
-    /// and the [`mailbox_capacity`](Self::mailbox_capacity) set by then).
-    pub fn sender(&self) -> Sender {
-        Sender {
-            shared: Arc::clone(&self.shared),
-        }
-    }
-
-    /// The configuration each connection starts with: the one set, with
-    /// the HTTP/2 preface taken where HTTP/2 is served.
-    fn connection_config(&self) -> io::Result<Config> {
-        let mut config = self.config;
-        if self.h2c != H2c::Off {
-            config.h2c = self.h2c;
-        }
-        #[cfg(feature = "tls")]
-        if let Some(tls) = &self.tls {
-            if config.h2c == H2c::Off && tls.offers_http2() {
-                config.h2c = H2c::Beside;
-            }
-        }
-        if config.h2c != H2c::Off && !Http2Connection::<READ, WRITE, MAX_HEADERS>::BUFFERS_FIT {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "HTTP/2 needs read buffers of at least 1 KiB and write buffers of at least 2 KiB",
-            ));
-        }
-        Ok(config)
     }
 
     /// Runs the server until it shuts down, then returns its statistics.
@@ -293,15 +169,17 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         H: Handler<L>,
         L: Default,
     {
-        let config = self.connection_config()?;
-        let handle = self.shutdown_handle();
+        let config = self
+            .settings
+            .connection_config::<READ, WRITE, MAX_HEADERS>()?;
+        let handle = self.settings.shutdown_handle();
+        let hub = &handle.shared;
+        let workers = self.settings.workers();
         let fd_limit = unix::raise_fd_limit();
         let max_connections = self.max_connections.unwrap_or_else(|| {
-            unix::default_max_connections(fd_limit, self.workers + self.accept_threads)
+            unix::default_max_connections(fd_limit, workers + self.accept_threads)
         });
-        let started = self
-            .shared
-            .start(self.workers, self.mailbox_capacity, max_connections);
+        let started = hub.start(workers, self.settings.mailbox_capacity(), max_connections);
         if !started {
             // `run` takes the builder, so it runs once per shared state.
             return Err(io::Error::other("the server was already started"));
@@ -311,7 +189,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         let count = if handoff {
             self.accept_threads
         } else {
-            self.workers
+            workers
         };
         let mut listeners = Vec::with_capacity(count);
         listeners.push(self.listener);
@@ -328,7 +206,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         } else {
             (listeners, Vec::new())
         };
-        let signals = if self.signals {
+        let signals = if self.settings.handles_signals() {
             Some(crate::signals::watch(handle.clone())?)
         } else {
             None
@@ -338,24 +216,22 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             config,
             max_connections,
             buffers: self.buffers,
-            grace_ms: self.grace.as_millis() as u64,
+            grace_ms: self.settings.grace_ms(),
             pin: self.pin,
             handoff,
         };
         let handler = &handler;
         #[cfg(feature = "tls")]
-        let tls = self.tls.as_ref();
+        let tls = self.settings.tls();
         #[cfg(not(feature = "tls"))]
         let tls = None::<&crate::transport::Plain>;
         let result = std::thread::scope(|scope| {
             let mut worker_listeners = worker_listeners.into_iter();
-            let workers: Vec<_> = (0..self.workers)
+            let workers: Vec<_> = (0..workers)
                 .map(|id| {
                     let listener = worker_listeners.next();
-                    let shared = Arc::clone(&self.shared);
-                    let stop = ShutdownHandle {
-                        shared: Arc::clone(&self.shared),
-                    };
+                    let shared = Arc::clone(hub);
+                    let stop = handle.clone();
                     let settings = WorkerSettings { id, ..settings };
                     std::thread::Builder::new()
                         .name(format!("peregrine-worker-{id}"))
@@ -379,10 +255,10 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             // Counted before any starts: a worker shutting down waits for
             // every accept thread to hand over the listen backlog.
             let count = accept_listeners.len();
-            self.shared.acceptors.store(count, SeqCst);
+            hub.acceptors.store(count, SeqCst);
             let mut acceptors = Vec::with_capacity(count);
             for (id, listener) in accept_listeners.into_iter().enumerate() {
-                let shared = Arc::clone(&self.shared);
+                let shared = Arc::clone(hub);
                 let spawned = std::thread::Builder::new()
                     .name(format!("peregrine-accept-{id}"))
                     .spawn_scoped(scope, move || crate::accept::run(listener, shared));
@@ -391,9 +267,9 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                     Err(error) => {
                         // Those not started will never finish: uncount
                         // them, and stop the server.
-                        self.shared.acceptors.fetch_sub(count - id, SeqCst);
+                        hub.acceptors.fetch_sub(count - id, SeqCst);
                         handle.shutdown();
-                        crate::accept::wake_workers(&self.shared);
+                        crate::accept::wake_workers(hub);
                         return Err(error);
                     }
                 }
@@ -422,5 +298,33 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             signals.stop();
         }
         result.map(|()| handle.stats())
+    }
+}
+
+impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> ServerBuilder
+    for Server<P, READ, WRITE, MAX_HEADERS>
+{
+    fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
+        Server::bind(addr)
+    }
+
+    fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    fn run<H, L>(self, handler: H) -> io::Result<Stats>
+    where
+        H: Handler<L>,
+        L: Default,
+    {
+        Server::run(self, handler)
     }
 }

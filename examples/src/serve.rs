@@ -6,7 +6,7 @@ use std::io;
 
 use peregrine_core::{Config, H2c, Handler};
 use peregrine_std::tls::{Identity, TlsConfig};
-use peregrine_std::{ShutdownHandle, Stats};
+use peregrine_std::{ServerBuilder, ShutdownHandle, Stats};
 
 use crate::{Backend, Options};
 
@@ -203,19 +203,12 @@ impl Options {
         }
     }
 
-    /// A server of the portable backend on `port`, configured by these
-    /// options (over TLS if `tls` is given), not yet running; only the
-    /// first server takes the signals.
-    fn std_server<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
-        &self,
-        port: u16,
-        tls: Option<TlsConfig>,
-    ) -> io::Result<peregrine_std::ServerWith<READ, WRITE, MAX_HEADERS>> {
-        let first = port == self.port;
-        let mut server =
-            peregrine_std::ServerWith::<READ, WRITE, MAX_HEADERS>::bind(("0.0.0.0", port))?
-                .model(self.model.unwrap_or_default())
-                .handle_signals(first);
+    /// `server`, bound on `port`, with the settings every backend shares
+    /// set from these options: workers, grace period, configuration, and
+    /// TLS if `tls` is given (HTTP/2 then by ALPN alone), else `--h2c`;
+    /// only the first server takes the signals.
+    fn configure<S: ServerBuilder>(&self, server: S, port: u16, tls: Option<TlsConfig>) -> S {
+        let mut server = server.handle_signals(port == self.port);
         if let Some(workers) = self.workers {
             server = server.workers(workers);
         }
@@ -225,14 +218,30 @@ impl Options {
         if let Some(config) = self.effective_config() {
             server = server.config(config);
         }
-        Ok(match tls {
+        match tls {
             Some(tls) => server.tls(tls),
             None => server.h2c(self.h2c),
-        })
+        }
+    }
+
+    /// A server of the portable backend on `port`, configured by these
+    /// options (over TLS if `tls` is given), not yet running.
+    fn std_server<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+        &self,
+        port: u16,
+        tls: Option<TlsConfig>,
+    ) -> io::Result<peregrine_std::ServerWith<READ, WRITE, MAX_HEADERS>> {
+        let server =
+            peregrine_std::ServerWith::<READ, WRITE, MAX_HEADERS>::bind(("0.0.0.0", port))?
+                .model(self.model.unwrap_or_default());
+        Ok(self.configure(server, port, tls))
     }
 
     /// A server of a readiness backend (epoll, kqueue), which share their
-    /// builder, on `port`, and its sender.
+    /// builder, on `port`, and its sender: the shared settings, and those
+    /// of a worker holding many connections (`--buffers`,
+    /// `--max-connections`) and of its listeners (`--backlog`, `--pin`,
+    /// `--accept-threads`).
     #[cfg(unix)]
     fn bind_reactor<'s, P, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
         &self,
@@ -245,18 +254,15 @@ impl Options {
         H: Handler<L>,
         L: Default,
     {
-        let first = port == self.port;
-        let mut server =
-            peregrine_driver::Server::<P, READ, WRITE, MAX_HEADERS>::bind(("0.0.0.0", port))?
-                .handle_signals(first);
+        let scheme = scheme(&tls);
+        let server =
+            peregrine_driver::Server::<P, READ, WRITE, MAX_HEADERS>::bind(("0.0.0.0", port))?;
+        let mut server = self
+            .configure(server, port, tls)
+            .pin_workers(self.pin)
+            .accept_threads(self.accept_threads);
         if let Some(buffers) = self.buffers {
             server = server.buffers(buffers);
-        }
-        if let Some(workers) = self.workers {
-            server = server.workers(workers);
-        }
-        if let Some(grace) = self.grace {
-            server = server.grace_period(grace);
         }
         if let Some(connections) = self.max_connections {
             server = server.max_connections(connections);
@@ -264,24 +270,8 @@ impl Options {
         if let Some(backlog) = self.backlog {
             server = server.backlog(backlog);
         }
-        if let Some(config) = self.effective_config() {
-            server = server.config(config);
-        }
-        let scheme = scheme(&tls);
-        server = match tls {
-            Some(tls) => server.tls(tls),
-            None => server.h2c(self.h2c),
-        };
-        let server = server
-            .pin_workers(self.pin)
-            .accept_threads(self.accept_threads);
         let sender = server.sender();
-        let bound = Bound {
-            what: format!("{scheme}://{} ({label})", server.local_addr()),
-            stop: server.shutdown_handle(),
-            run: Box::new(move |handler: &H| server.run(handler)),
-        };
-        Ok((bound, sender))
+        Ok((bound(server, scheme, label), sender))
     }
 
     /// `config` with `--deflate` applied, if either was given.
@@ -302,6 +292,21 @@ fn scheme(tls: &Option<TlsConfig>) -> &'static str {
     if tls.is_some() { "https" } else { "http" }
 }
 
+/// A server of any backend, serving `scheme`, ready to serve a handler;
+/// `backend` names it in the log line.
+fn bound<'s, S, H, L>(server: S, scheme: &str, backend: &str) -> Bound<'s, H>
+where
+    S: ServerBuilder + Send + 's,
+    H: Handler<L>,
+    L: Default,
+{
+    Bound {
+        what: format!("{scheme}://{} ({backend})", server.local_addr()),
+        stop: server.shutdown_handle(),
+        run: Box::new(move |handler: &H| server.run(handler)),
+    }
+}
+
 /// A server of the portable backend in `model`, serving `scheme`, ready
 /// to serve a handler.
 fn std_bound<'s, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
@@ -313,11 +318,7 @@ where
     H: Handler<L>,
     L: Default,
 {
-    Bound {
-        what: format!("{scheme}://{} (std, {model:?})", server.local_addr()),
-        stop: server.shutdown_handle(),
-        run: Box::new(move |handler: &H| server.run(handler)),
-    }
+    bound(server, scheme, &format!("std, {model:?}"))
 }
 
 /// Why `--backend epoll` fails where there is no epoll.

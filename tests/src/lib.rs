@@ -1094,10 +1094,22 @@ pub(crate) fn std_server(backend: Backend, options: &Options) -> peregrine_std::
         Backend::StdSingle => Model::Single,
         other => panic!("{other:?} is not the portable backend"),
     };
-    peregrine_std::Server::bind("127.0.0.1:0")
+    let server = peregrine_std::Server::bind("127.0.0.1:0")
         .expect("bind 127.0.0.1:0")
-        .workers(options.threads)
-        .model(model)
+        .model(model);
+    with_options(server, options, options.threads)
+}
+
+/// `server`, of any backend, with what every builder shares set from
+/// `options`: `workers` threads, the configuration and grace period, and
+/// signals left to the test process.
+pub(crate) fn with_options<S: peregrine_std::ServerBuilder>(
+    server: S,
+    options: &Options,
+    workers: usize,
+) -> S {
+    server
+        .workers(workers)
         .config(options.config)
         .grace_period(options.grace)
         .handle_signals(false)
@@ -1152,13 +1164,10 @@ where
         { peregrine_driver::DEFAULT_WRITE_BUFFER },
         { peregrine_driver::DEFAULT_MAX_HEADERS },
     >::bind("127.0.0.1:0")
-    .expect("bind 127.0.0.1:0")
-    .workers(options.workers)
-    .config(options.config)
-    .max_connections(options.max_connections)
-    .buffers(options.buffers)
-    .grace_period(options.grace)
-    .handle_signals(false);
+    .expect("bind 127.0.0.1:0");
+    let server = with_options(server, options, options.workers)
+        .max_connections(options.max_connections)
+        .buffers(options.buffers);
     let (addr, handle, sender) = (
         server.local_addr(),
         server.shutdown_handle(),

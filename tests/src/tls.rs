@@ -119,14 +119,11 @@ impl TestServer {
         let (addr, handle, run): (_, _, Run) = match backend {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Backend::Epoll => {
-                let server = peregrine_epoll::Server::bind("127.0.0.1:0")
-                    .expect("bind 127.0.0.1:0")
-                    .workers(options.workers)
-                    .config(options.config)
+                let server =
+                    peregrine_epoll::Server::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+                let server = crate::with_options(server, &options, options.workers)
                     .max_connections(options.max_connections)
                     .buffers(options.buffers)
-                    .grace_period(options.grace)
-                    .handle_signals(false)
                     .tls(tls);
                 let (addr, handle) = (server.local_addr(), server.shutdown_handle());
                 (addr, handle, Box::new(move || server.run(handler)))
@@ -138,35 +135,18 @@ impl TestServer {
                 target_os = "dragonfly"
             ))]
             Backend::Kqueue => {
-                let server = peregrine_kqueue::Server::bind("127.0.0.1:0")
-                    .expect("bind 127.0.0.1:0")
-                    .workers(options.workers)
-                    .config(options.config)
+                let server =
+                    peregrine_kqueue::Server::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+                let server = crate::with_options(server, &options, options.workers)
                     .max_connections(options.max_connections)
                     .buffers(options.buffers)
-                    .grace_period(options.grace)
-                    .handle_signals(false)
                     .tls(tls);
                 let (addr, handle) = (server.local_addr(), server.shutdown_handle());
                 (addr, handle, Box::new(move || server.run(handler)))
             }
             Backend::Tokio => panic!("the tokio example serves no TLS"),
             Backend::StdPool | Backend::StdPerConnection | Backend::StdSingle => {
-                let model = match backend {
-                    Backend::StdPool => peregrine_std::Model::Pool,
-                    Backend::StdPerConnection => peregrine_std::Model::PerConnection {
-                        max_threads: options.threads,
-                    },
-                    _ => peregrine_std::Model::Single,
-                };
-                let server = peregrine_std::Server::bind("127.0.0.1:0")
-                    .expect("bind 127.0.0.1:0")
-                    .workers(options.threads)
-                    .model(model)
-                    .config(options.config)
-                    .grace_period(options.grace)
-                    .handle_signals(false)
-                    .tls(tls);
+                let server = crate::std_server(backend, &options).tls(tls);
                 let (addr, handle) = (server.local_addr(), server.shutdown_handle());
                 (addr, handle, Box::new(move || server.run(handler)))
             }

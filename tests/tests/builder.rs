@@ -1,19 +1,22 @@
 //! The servers' builders: handles taken before the builder calls that
 //! size the server (workers, model, mailbox capacity) still reach the
-//! server that runs, and binding refuses a port that another server or
-//! program already serves, while one server's own listeners share theirs.
+//! server that runs, binding refuses a port that another server or
+//! program already serves, while one server's own listeners share theirs,
+//! and the settings every backend shares, set through `ServerBuilder` in
+//! generic code, take effect on the portable backend as on epoll.
 #![cfg(unix)]
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use peregrine_core::ws::{Handshake, Message};
-use peregrine_core::{ConnectionId, Fill, Request, Response, Upgrade, WebSocket};
+use peregrine_core::{ConnectionId, Fill, H2c, Request, Response, Upgrade, WebSocket};
+use peregrine_driver::{PostError, ServerBuilder};
 use peregrine_examples::hello::Hello;
-use peregrine_tests::{Client, Handler, Model, Stats, get};
+use peregrine_tests::{Client, Config, Handler, Model, Stats, get};
 
 /// How long a server gets to stop once asked, and a message to arrive.
 const BOUND: Duration = Duration::from_secs(10);
@@ -363,4 +366,243 @@ fn a_server_s_own_listeners_share_its_port_picked_by_the_system() {
             "{workers} workers, {accept_threads} accept threads"
         );
     }
+}
+
+/// The portable backend's models, each of which takes every shared
+/// setting but `workers` (which sizes [`Model::Pool`] only).
+const MODELS: [Model; 3] = [
+    Model::Pool,
+    Model::PerConnection { max_threads: 3 },
+    Model::Single,
+];
+
+/// Runs `$check(server, what)` on a readiness-backend server and on a
+/// portable one in each model, all bound to a free port of 127.0.0.1.
+macro_rules! on_every_builder {
+    ($check:ident) => {{
+        $check(ReactorServer::bind("127.0.0.1:0").expect("bind"), "epoll");
+        for model in MODELS {
+            let server = peregrine_std::Server::bind("127.0.0.1:0").expect("bind");
+            $check(server.model(model), &format!("std {model:?}"));
+        }
+    }};
+}
+
+/// Runs `server`, whatever its backend, on a thread; signals are left to
+/// the test process.
+fn spawn<S, H, L>(server: S, handler: H) -> Running
+where
+    S: ServerBuilder + Send + 'static,
+    H: Handler<L> + Send + 'static,
+    L: Default,
+{
+    let server = server.handle_signals(false);
+    Running::spawn(server.local_addr(), server.shutdown_handle(), move || {
+        server.run(handler)
+    })
+}
+
+/// A header timeout of 300 ms set through the trait: a client that sends
+/// half a head is answered `408` after about that, not after the default
+/// 10 s.
+fn header_timeout_takes_effect<S: ServerBuilder + Send + 'static>(server: S, what: &str) {
+    let config = Config {
+        header_timeout: 300,
+        ..Config::DEFAULT
+    };
+    let running = spawn(server.config(config), Hello::new());
+    let mut client = Client::connect(running.addr);
+    let began = Instant::now();
+    client.send(b"GET / HTTP/1.1\r\nHost: x\r\n");
+    let response = client.response();
+    let waited = began.elapsed();
+    assert_eq!(response.status, 408, "{what}: {response:?}");
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(5),
+        "{what}: answered after {waited:?}"
+    );
+}
+
+#[test]
+fn a_config_set_through_the_trait_times_out_heads_on_every_backend() {
+    on_every_builder!(header_timeout_takes_effect);
+}
+
+/// A grace period of 400 ms set through the trait: a request whose body
+/// waits for the application forever keeps the server for about that
+/// once shutdown begins, not for the default 10 s, and not less.
+fn grace_period_takes_effect<S: ServerBuilder + Send + 'static>(server: S, what: &str) {
+    let (opened_tx, opened) = mpsc::channel();
+    let handler = Parked {
+        opened: Mutex::new(opened_tx),
+        released: Arc::new(AtomicBool::new(false)),
+    };
+    let running = spawn(server.grace_period(Duration::from_millis(400)), handler);
+    let mut client = Client::connect(running.addr);
+    client.send(&get("/park"));
+    opened.recv_timeout(BOUND).expect("the request was handled");
+    let began = Instant::now();
+    running.fallback.shutdown();
+    // Well short of the default 10 s, with room for a loaded machine.
+    match running.done.recv_timeout(Duration::from_secs(5)) {
+        Ok(result) => {
+            result.expect("the server failed");
+        }
+        Err(_) => panic!("{what}: still running 5 s after shutdown began"),
+    }
+    let waited = began.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300),
+        "{what}: the request in flight got {waited:?}, not its grace period"
+    );
+}
+
+#[test]
+fn a_grace_period_set_through_the_trait_bounds_shutdown_on_every_backend() {
+    on_every_builder!(grace_period_takes_effect);
+}
+
+/// HTTP/2 only, set through the trait: an HTTP/1.1 request is answered
+/// `505`, and the client preface gets the server's SETTINGS frame.
+fn h2c_takes_effect<S: ServerBuilder + Send + 'static>(server: S, what: &str) {
+    let running = spawn(server.h2c(H2c::Only), Hello::new());
+    let mut client = Client::connect(running.addr);
+    client.send(&get("/"));
+    let response = client.response();
+    assert_eq!(response.status, 505, "{what}: {response:?}");
+    drop(client);
+    let mut stream = std::net::TcpStream::connect(running.addr).expect("connect");
+    stream.set_read_timeout(Some(BOUND)).expect("timeout");
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .expect("preface");
+    let mut frame_head = [0; 9];
+    stream.read_exact(&mut frame_head).expect("a frame");
+    assert_eq!(
+        frame_head[3], 4,
+        "{what}: not a SETTINGS frame: {frame_head:?}"
+    );
+}
+
+#[test]
+fn h2c_set_through_the_trait_serves_http2_on_every_backend() {
+    on_every_builder!(h2c_takes_effect);
+}
+
+/// Answers with the name of the thread serving the request: a worker
+/// (`peregrine-worker-N`), or a portable pool's thread (named alike).
+struct Owner;
+
+impl Handler for Owner {
+    fn handle(&self, _: &Request<'_>, response: &mut Response<'_>) {
+        let thread = std::thread::current();
+        let _ = response.body(thread.name().unwrap_or("unnamed").as_bytes());
+    }
+}
+
+/// The names of the threads of a server of three workers.
+const THREE_WORKERS: [&str; 3] = [
+    "peregrine-worker-0",
+    "peregrine-worker-1",
+    "peregrine-worker-2",
+];
+
+/// Three workers set through the trait: `held` connections open at once
+/// (each with a request answered) are served by the threads of workers
+/// 0, 1 and 2, and no other.
+fn three_workers_serve<S: ServerBuilder + Send + 'static>(
+    server: S,
+    held: usize,
+    what: &str,
+) -> (Running, Vec<Client>) {
+    let running = spawn(server.workers(3), Owner);
+    let mut clients = Vec::with_capacity(held);
+    let mut owners = std::collections::BTreeSet::new();
+    for _ in 0..held {
+        let mut client = Client::connect(running.addr);
+        client.send(&get("/"));
+        owners.insert(client.response().text());
+        clients.push(client);
+    }
+    let expected: std::collections::BTreeSet<_> = THREE_WORKERS.map(String::from).into();
+    assert_eq!(owners, expected, "{what}");
+    (running, clients)
+}
+
+#[test]
+fn workers_set_through_the_trait_are_the_readiness_backend_s_workers() {
+    // Spread by the kernel over the workers' listeners: with 48
+    // connections, each of three workers has some.
+    let server = ReactorServer::bind("127.0.0.1:0").expect("bind");
+    let (running, clients) = three_workers_serve(server, 48, "epoll");
+    drop(clients);
+    running.fallback.shutdown();
+    running.stopped("epoll");
+}
+
+#[test]
+fn workers_set_through_the_trait_are_the_std_pool_s_threads() {
+    let server = peregrine_std::Server::bind("127.0.0.1:0")
+        .expect("bind")
+        .model(Model::Pool);
+    // Each thread holds one of three connections...
+    let (running, mut clients) = three_workers_serve(server, 3, "std pool");
+    // ...so a fourth waits in the backlog...
+    let mut fourth = Client::connect(running.addr);
+    fourth.send(&get("/"));
+    fourth
+        .stream()
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    assert!(
+        fourth.try_response(false).is_err(),
+        "a fourth connection was served while three threads held theirs"
+    );
+    // ...until one of them leaves.
+    fourth
+        .stream()
+        .set_read_timeout(Some(BOUND))
+        .expect("timeout");
+    clients.pop();
+    let owner = fourth.response().text();
+    assert!(THREE_WORKERS.contains(&owner.as_str()), "{owner}");
+    drop(clients);
+    running.fallback.shutdown();
+    running.stopped("std pool");
+}
+
+/// A mailbox of 1 KiB set through the trait: a message to a WebSocket
+/// that fits is delivered, one that does not is refused as too large
+/// (the default mailbox, 256 KiB, would take it).
+fn mailbox_capacity_takes_effect<S: ServerBuilder + Send + 'static>(server: S, what: &str) {
+    let (opened_tx, opened) = mpsc::channel();
+    let handler = Parked {
+        opened: Mutex::new(opened_tx),
+        released: Arc::new(AtomicBool::new(false)),
+    };
+    let server = server.mailbox_capacity(1024);
+    let sender = server.sender();
+    let running = spawn(server, handler);
+    let stream = std::net::TcpStream::connect(running.addr).expect("connect");
+    stream.set_read_timeout(Some(BOUND)).expect("timeout");
+    let url = format!("ws://{}/ws", running.addr);
+    let (mut ws, _) = tungstenite::client(url.as_str(), stream).expect("handshake");
+    let id = opened.recv_timeout(BOUND).expect("the WebSocket opened");
+    assert_eq!(
+        sender.send(id, Message::Binary(&[7; 1500])),
+        Err(PostError::TooLarge),
+        "{what}"
+    );
+    sender
+        .send(id, Message::Binary(&[7; 500]))
+        .expect("posted to its thread");
+    match ws.read().expect("the message, before the read timeout") {
+        tungstenite::Message::Binary(bytes) => assert_eq!(bytes.len(), 500, "{what}"),
+        other => panic!("{what}: expected 500 bytes, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_mailbox_capacity_set_through_the_trait_bounds_messages_on_every_backend() {
+    on_every_builder!(mailbox_capacity_takes_effect);
 }

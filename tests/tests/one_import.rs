@@ -1,5 +1,6 @@
-//! Every backend re-exports the same vocabulary: code written against one
-//! backend's names compiles against another's by changing the crate name.
+//! Every backend re-exports the same vocabulary, and the builder trait
+//! its server implements: code written against one backend's names
+//! compiles against another's by changing the crate name.
 //! The list is written once below and checked for each backend.
 
 /// Names every backend exports, each used so that a missing one fails to
@@ -10,14 +11,37 @@ macro_rules! vocabulary_of {
         mod $module {
             use $backend::{
                 Backpressure, BodyFraming, BodyPolicy, CONTINUE, CloseCode, CompressBody,
-                Compression, Compressors, Config, ConnectionId, Counters, DEFAULT_MAX_HEADERS,
-                DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, Error, FileRegion, Files, Fill,
-                Finished, Handler, Handshake, Header, HeaderIter, Headers, Message, Method,
-                Outcome, OwnedFile, Request, Response, ResponseError, SendError, SendFile, Server,
-                ServerWith, ShutdownHandle, Stats, StatusCode, TargetForm, Tokens, TopicsFull,
-                Upgrade, Values, Version, WebSocket, compress, date, path, query, sse,
-                static_files, ws,
+                Compression, Compressors, Config, ConnectionId, Counters, DEFAULT_MAILBOX_CAPACITY,
+                DEFAULT_MAX_HEADERS, DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, Error, FileRegion,
+                Files, Fill, Finished, Handler, Handshake, Header, HeaderIter, Headers, Message,
+                Method, Outcome, OwnedFile, PostError, Request, Response, ResponseError, SendError,
+                SendFile, Sender, Server, ServerBuilder, ServerWith, Settings, ShutdownHandle,
+                Stats, StatusCode, TargetForm, Tokens, TopicsFull, Upgrade, Values, Version,
+                WebSocket, builder, compress, date, path, query, sse, static_files, ws,
             };
+
+            /// Sets what every backend's builder shares, through the
+            /// trait the backend re-exports.
+            fn shared<S: ServerBuilder>(server: S) -> S {
+                server
+                    .workers(1)
+                    .grace_period(std::time::Duration::from_millis(1))
+                    .handle_signals(false)
+            }
+
+            #[test]
+            fn the_server_is_a_server_builder() {
+                let server = shared(Server::bind("127.0.0.1:0").expect("bind"));
+                let settings: &Settings = server.settings();
+                assert_eq!(settings.workers(), 1);
+                assert_eq!(settings.mailbox_capacity(), DEFAULT_MAILBOX_CAPACITY);
+                let _: Sender = server.sender();
+                let _: Option<PostError> = None;
+                assert_ne!(
+                    <Server as builder::ServerBuilder>::local_addr(&server).port(),
+                    0
+                );
+            }
 
             #[test]
             fn every_name_is_there() {
@@ -56,8 +80,3 @@ vocabulary_of!(epoll, peregrine_epoll);
 ))]
 vocabulary_of!(kqueue, peregrine_kqueue);
 vocabulary_of!(std_backend, peregrine_std);
-
-/// The readiness backends also take messages from other threads.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-#[allow(unused_imports)]
-use peregrine_epoll::{DEFAULT_MAILBOX_CAPACITY, PostError, Sender};
