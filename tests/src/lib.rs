@@ -28,6 +28,7 @@
 pub mod browser;
 pub mod compress;
 pub mod counting;
+mod h2c;
 mod senders;
 pub mod tls;
 
@@ -80,6 +81,14 @@ pub enum Backend {
     /// multi-thread runtime ([`Options::workers`] threads), a task per
     /// connection.
     Tokio,
+    /// [`Epoll`](Self::Epoll) with h2c on ([`H2c::Beside`](peregrine_core::H2c)),
+    /// its clients speaking HTTP/2 with prior knowledge
+    /// ([`Client::connect_h2c`]); see [`h2c_tests!`].
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    EpollH2c,
+    /// [`StdPool`](Self::StdPool) with h2c on, its clients speaking
+    /// HTTP/2 with prior knowledge; see [`h2c_tests!`].
+    StdPoolH2c,
 }
 
 impl Backend {
@@ -128,7 +137,31 @@ impl Backend {
             Backend::StdPerConnection => "std-per-connection",
             Backend::StdSingle => "std-single",
             Backend::Tokio => "tokio",
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Backend::EpollH2c => "epoll-h2c",
+            Backend::StdPoolH2c => "std-pool-h2c",
         }
+    }
+
+    /// For a backend spoken to over h2c, the backend that serves it.
+    pub fn h2c_of(self) -> Option<Backend> {
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Backend::EpollH2c => Some(Backend::Epoll),
+            Backend::StdPoolH2c => Some(Backend::StdPool),
+            _ => None,
+        }
+    }
+
+    /// Whether its clients speak HTTP/2 (h2c with prior knowledge).
+    pub fn is_h2c(self) -> bool {
+        self.h2c_of().is_some()
+    }
+
+    /// The version its responses come with: `HTTP/1.1`, or `HTTP/2` over
+    /// h2c.
+    pub fn version(self) -> &'static str {
+        if self.is_h2c() { "HTTP/2" } else { "HTTP/1.1" }
     }
 
     /// The backend called `name`, if it is built here.
@@ -153,6 +186,9 @@ impl Backend {
             Backend::StdPool => Some(options.threads),
             Backend::StdPerConnection | Backend::Tokio => None,
             Backend::StdSingle => Some(1),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Backend::EpollH2c => Backend::Epoll.workers(options),
+            Backend::StdPoolH2c => Backend::StdPool.workers(options),
         }
     }
 }
@@ -237,6 +273,27 @@ macro_rules! native_backend_tests {
     };
 }
 
+/// Runs each listed test of [`backend_tests!`] over h2c as well: against
+/// epoll and the portable backend's pool with h2c on, as modules
+/// `epoll_h2c` and `std_pool_h2c`, their [`TestServer::connect`] clients
+/// speaking HTTP/2 with prior knowledge ([`Client::connect_h2c`]).
+///
+/// List the tests whose exchanges mean the same over HTTP/2: requests
+/// and their responses (status, fields, body), not how HTTP/1.1 frames
+/// them (pipelining on the wire, `Connection: close`, malformed heads).
+#[macro_export]
+macro_rules! h2c_tests {
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        mod epoll_h2c {
+            $($(#[$attr])* #[test] fn $name() { super::$name($crate::Backend::EpollH2c) })*
+        }
+        mod std_pool_h2c {
+            $($(#[$attr])* #[test] fn $name() { super::$name($crate::Backend::StdPoolH2c) })*
+        }
+    };
+}
+
 /// One test of [`backend_tests!`] for one backend: nothing if the backend
 /// lacks the capability the test needs (an unknown capability does not
 /// compile).
@@ -287,6 +344,17 @@ pub struct Options {
     pub threads: usize,
 }
 
+impl Options {
+    /// The same options with h2c served beside HTTP/1.1.
+    pub fn with_h2c(self) -> Options {
+        let config = Config {
+            h2c: peregrine_core::H2c::Beside,
+            ..self.config
+        };
+        Options { config, ..self }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -318,6 +386,8 @@ pub struct TestServer {
     done: mpsc::Receiver<io::Result<Stats>>,
     /// The thread running it; taken when joined.
     thread: Option<JoinHandle<()>>,
+    /// Whether [`connect`](Self::connect) speaks HTTP/2 (h2c).
+    h2c: bool,
 }
 
 impl TestServer {
@@ -340,6 +410,11 @@ impl TestServer {
         H: Handler<L> + Send + 'static,
         L: Default + Send + 'static,
     {
+        if let Some(served_by) = backend.h2c_of() {
+            let mut server = TestServer::start_with(served_by, options.with_h2c(), handler);
+            server.h2c = true;
+            return server;
+        }
         let (addr, handle, run): (_, _, Box<dyn FnOnce() -> io::Result<Stats> + Send>) =
             match backend {
                 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -365,6 +440,9 @@ impl TestServer {
                     H,
                     L,
                 >(&options, handler),
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                Backend::EpollH2c => unreachable!("served by epoll"),
+                Backend::StdPoolH2c => unreachable!("served by the std pool"),
             };
         TestServer::spawn(addr, handle, run)
     }
@@ -387,6 +465,7 @@ impl TestServer {
             handle,
             done,
             thread: Some(thread),
+            h2c: false,
         }
     }
 
@@ -422,9 +501,14 @@ impl TestServer {
         self.handle.clone()
     }
 
-    /// Connects a raw client.
+    /// Connects a raw client: HTTP/1.1, or h2c for a backend spoken to
+    /// over h2c ([`Backend::is_h2c`]).
     pub fn connect(&self) -> Client {
-        Client::connect(self.addr)
+        if self.h2c {
+            Client::connect_h2c(self.addr)
+        } else {
+            Client::connect(self.addr)
+        }
     }
 
     /// Begins a graceful shutdown and waits, at most `timeout`, for `run`
@@ -555,6 +639,9 @@ pub struct Client {
     start: usize,
     /// The peer closed (a read returned 0).
     eof: bool,
+    /// Over h2c: the HTTP/2 connection that carries the requests written
+    /// (`stream` is then only the socket under it).
+    h2: Option<Box<h2c::H2Wire>>,
 }
 
 impl Client {
@@ -579,10 +666,34 @@ impl Client {
             buf: Vec::with_capacity(16 * 1024),
             start: 0,
             eof: false,
+            h2: None,
         }
     }
 
-    /// The socket.
+    /// Connects to `addr` and speaks HTTP/2 with prior knowledge: each
+    /// HTTP/1.1 request written becomes a stream, each response is read
+    /// back as HTTP/1.1 would deliver it (see the `h2c` module).
+    ///
+    /// # Panics
+    ///
+    /// If the connection or the HTTP/2 handshake fails.
+    #[track_caller]
+    pub fn connect_h2c(addr: SocketAddr) -> Client {
+        let mut client = Client::connect(addr);
+        let stream = client.stream.try_clone().expect("clone the socket");
+        let wire = h2c::H2Wire::handshake(stream, addr)
+            .unwrap_or_else(|e| panic!("h2c handshake with {addr}: {e}"));
+        client.h2 = Some(Box::new(wire));
+        client
+    }
+
+    /// Whether requests go over HTTP/2.
+    pub fn is_h2c(&self) -> bool {
+        self.h2.is_some()
+    }
+
+    /// The socket (over h2c, the non-blocking socket under the HTTP/2
+    /// connection: bytes written to it break its framing).
     pub fn stream(&mut self) -> &mut TcpStream {
         &mut self.stream
     }
@@ -594,6 +705,9 @@ impl Client {
     /// If the write fails.
     #[track_caller]
     pub fn send(&mut self, bytes: &[u8]) {
+        if let Some(h2) = &mut self.h2 {
+            return h2.send(bytes).unwrap_or_else(|e| panic!("h2c: {e}"));
+        }
         self.stream
             .write_all(bytes)
             .unwrap_or_else(|e| panic!("write: {e}"));
@@ -633,6 +747,11 @@ impl Client {
     /// If it is malformed, or does not arrive within [`IO_TIMEOUT`].
     #[track_caller]
     pub fn response_head(&mut self) -> RawResponse {
+        if let Some(h2) = &mut self.h2 {
+            return h2
+                .response(true)
+                .unwrap_or_else(|e| panic!("reading a response head: {e}"));
+        }
         self.try_head()
             .unwrap_or_else(|e| panic!("reading a response head: {e}"))
     }
@@ -644,6 +763,9 @@ impl Client {
     /// A socket error, a timeout, a malformed response, or the peer
     /// closing before the response is whole.
     pub fn try_response(&mut self, head_request: bool) -> io::Result<RawResponse> {
+        if let Some(h2) = &mut self.h2 {
+            return h2.response(false);
+        }
         let mut response = self.try_head()?;
         let bodiless = head_request
             || (100..200).contains(&response.status)
@@ -828,6 +950,10 @@ impl Client {
     /// If bytes arrive, or the connection stays open past [`IO_TIMEOUT`].
     #[track_caller]
     pub fn expect_closed(&mut self) {
+        if let Some(h2) = &mut self.h2 {
+            assert!(h2.closed_within(IO_TIMEOUT), "expected the server to close");
+            return;
+        }
         assert!(
             self.buffered().is_empty(),
             "unexpected bytes after the response: {:?}",
@@ -852,6 +978,9 @@ impl Client {
     /// If bytes arrive.
     #[track_caller]
     pub fn is_closed_within(&mut self, timeout: Duration) -> bool {
+        if let Some(h2) = &mut self.h2 {
+            return h2.closed_within(timeout);
+        }
         self.stream
             .set_read_timeout(Some(timeout))
             .expect("timeout");
@@ -883,6 +1012,9 @@ impl Client {
 /// piece by piece after [`Client::response_head`].
 impl Read for Client {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some(h2) = &mut self.h2 {
+            return h2.read(out);
+        }
         if self.buffered().is_empty() {
             if self.eof {
                 return Ok(0);

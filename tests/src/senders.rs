@@ -43,6 +43,12 @@ impl TestServer {
         H: Handler<L> + Send + 'static,
         L: Default,
     {
+        if let Some(served_by) = backend.h2c_of() {
+            let (mut server, sender) =
+                Self::start_with_handles_on(served_by, options.with_h2c(), make);
+            server.h2c = true;
+            return (server, sender);
+        }
         let (addr, handle, run, sender): Started = match backend {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Backend::Epoll => {
@@ -67,6 +73,9 @@ impl TestServer {
                 (addr, handle, Box::new(move || server.run(handler)), sender)
             }
             Backend::Tokio => panic!("the tokio example has no sender"),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Backend::EpollH2c => unreachable!("served by epoll"),
+            Backend::StdPoolH2c => unreachable!("served by the std pool"),
         };
         (TestServer::spawn(addr, handle, run), sender)
     }

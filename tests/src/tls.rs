@@ -145,6 +145,9 @@ impl TestServer {
                 (addr, handle, Box::new(move || server.run(handler)))
             }
             Backend::Tokio => panic!("the tokio example serves no TLS"),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Backend::EpollH2c => panic!("h2c is HTTP/2 without TLS"),
+            Backend::StdPoolH2c => panic!("h2c is HTTP/2 without TLS"),
             Backend::StdPool | Backend::StdPerConnection | Backend::StdSingle => {
                 let server = crate::std_server(backend, &options).tls(tls);
                 let (addr, handle) = (server.local_addr(), server.shutdown_handle());

@@ -6,7 +6,7 @@
 
 use peregrine_driver::compress::Compression;
 use peregrine_tests::compress::{CompressApp, GZIPPED_HELLO, decode, json, streamed};
-use peregrine_tests::{Backend, Client, RawResponse, TestServer, backend_tests};
+use peregrine_tests::{Backend, Client, RawResponse, TestServer, backend_tests, h2c_tests};
 
 backend_tests!(
     whole_bodies_decode_to_the_original,
@@ -17,6 +17,16 @@ backend_tests!(
     statuses_without_content_are_untouched,
     head_gets_the_head_of_get,
     a_body_too_large_for_the_buffer_streams,
+);
+
+// The exchanges that mean the same over HTTP/2.
+h2c_tests!(
+    whole_bodies_decode_to_the_original,
+    accept_encoding_picks_the_coding,
+    the_threshold_is_inclusive,
+    bodies_already_encoded_and_excluded_types_are_untouched,
+    statuses_without_content_are_untouched,
+    head_gets_the_head_of_get,
 );
 
 /// `GET path` with `Accept-Encoding: accept` (none if `None`).

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use peregrine_examples::hello::Hello;
 use peregrine_tests::{
-    Backend, Blocking, Config, Options, RawResponse, TestServer, backend_tests, get, pattern,
-    post_echo, send_byte_by_byte,
+    Backend, Blocking, Config, Options, RawResponse, TestServer, backend_tests, get, h2c_tests,
+    pattern, post_echo, send_byte_by_byte,
 };
 
 backend_tests!(
@@ -32,6 +32,15 @@ backend_tests!(
     [concurrent] handler_errors_keep_the_connection_open,
 );
 
+// The exchanges that mean the same over HTTP/2.
+h2c_tests!(
+    keep_alive_serves_every_request_on_one_connection,
+    uploads_are_echoed_exactly,
+    head_has_the_get_length_and_no_body,
+    a_head_with_as_many_fields_as_the_default_table_is_served,
+    handler_errors_keep_the_connection_open,
+);
+
 /// A ureq agent that returns 4xx/5xx as responses, with a deadline.
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -41,11 +50,12 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-/// Asserts `response` is `200 Hello, World!` on a connection kept open.
+/// Asserts `response` is `200 Hello, World!` on a connection kept open,
+/// in the version `backend` answers with.
 #[track_caller]
-fn assert_hello(response: &RawResponse) {
+fn assert_hello(backend: Backend, response: &RawResponse) {
     assert_eq!(response.status, 200, "{response:?}");
-    assert_eq!(response.version, "HTTP/1.1");
+    assert_eq!(response.version, backend.version());
     assert_eq!(response.body, b"Hello, World!");
     assert_eq!(response.content_length(), Some(13));
     assert!(!response.has_connection_token("close"), "{response:?}");
@@ -61,7 +71,7 @@ fn keep_alive_serves_every_request_on_one_connection(backend: Backend) {
     let mut client = server.connect();
     for round in 0..5 {
         client.send(&get("/"));
-        assert_hello(&client.response());
+        assert_hello(backend, &client.response());
         client.send(&get(&format!("/bytes/{}", 1000 + round)));
         let bytes = client.response();
         assert_eq!(bytes.status, 200);
@@ -123,7 +133,7 @@ fn connection_close_from_the_client_closes(backend: Backend) {
     let server = TestServer::start(backend, Hello::new());
     let mut client = server.connect();
     client.send(&get("/"));
-    assert_hello(&client.response());
+    assert_hello(backend, &client.response());
     // A request after the one that says `close`, in the same write, is
     // never answered.
     let mut requests = b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n".to_vec();
@@ -148,7 +158,7 @@ fn last_request_allowed_on_a_connection_says_close(backend: Backend) {
     let mut client = server.connect();
     for _ in 0..2 {
         client.send(&get("/"));
-        assert_hello(&client.response());
+        assert_hello(backend, &client.response());
     }
     client.send(&get("/"));
     let last = client.response();
@@ -178,7 +188,7 @@ fn half_closed_client_still_gets_its_responses(backend: Backend) {
     // A FIN after the response: the server closes at once.
     let mut client = server.connect();
     client.send(&get("/"));
-    assert_hello(&client.response());
+    assert_hello(backend, &client.response());
     client
         .stream()
         .shutdown(Shutdown::Write)
@@ -261,7 +271,7 @@ fn pipelined_requests_in_one_write_are_answered_in_order(backend: Backend) {
 
     // The connection is still good.
     client.send(&get("/"));
-    assert_hello(&client.response());
+    assert_hello(backend, &client.response());
     drop(client);
     let stats = server.stop();
     assert_eq!(stats.requests, 1101, "{stats:?}");
@@ -272,7 +282,7 @@ fn request_written_one_byte_at_a_time(backend: Backend) {
     let server = TestServer::start(backend, Hello::new());
     let mut client = server.connect();
     send_byte_by_byte(&mut client, &get("/"));
-    assert_hello(&client.response());
+    assert_hello(backend, &client.response());
     let body = b"sent one byte per segment";
     send_byte_by_byte(&mut client, &post_echo(body));
     assert_eq!(client.response().body, body);
@@ -397,7 +407,7 @@ fn head_has_the_get_length_and_no_body(backend: Backend) {
     let mut client = server.connect();
     client.send(&get("/"));
     let get_response = client.response();
-    assert_hello(&get_response);
+    assert_hello(backend, &get_response);
 
     // HEAD and GET in one write: the GET's status line must follow the
     // HEAD's head directly.
@@ -443,7 +453,7 @@ fn a_head_with_as_many_fields_as_the_default_table_is_served(backend: Backend) {
     let server = TestServer::start(backend, Hello::new());
     let mut client = server.connect();
     client.send(head.as_bytes());
-    assert_hello(&client.response());
+    assert_hello(backend, &client.response());
 }
 
 /// One malformed request and the status it must earn.
@@ -577,7 +587,7 @@ fn malformed_request_in_a_pipeline_is_answered_after_those_before_it(backend: Ba
     requests.extend(b"GET / HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n");
     requests.extend(get("/never"));
     client.send(&requests);
-    assert_hello(&client.response());
+    assert_hello(backend, &client.response());
     assert_eq!(client.response().body, b"second");
     let error = client.response();
     assert_eq!(error.status, 400, "{error:?}");
@@ -600,7 +610,7 @@ fn handler_errors_keep_the_connection_open(backend: Backend) {
     client.send(&get("/bytes/not-a-number"));
     assert_eq!(client.response().status, 400);
     client.send(&get("/"));
-    assert_hello(&client.response());
+    assert_hello(backend, &client.response());
 
     // The same through ureq.
     let agent = agent();

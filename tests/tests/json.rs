@@ -4,7 +4,7 @@
 //! whole (chunked, through the worker's spill).
 
 use peregrine_examples::json::{Item, Json};
-use peregrine_tests::{Backend, Client, RawResponse, TestServer, backend_tests, get};
+use peregrine_tests::{Backend, Client, RawResponse, TestServer, backend_tests, get, h2c_tests};
 use serde_json::Value;
 
 backend_tests!(
@@ -12,6 +12,13 @@ backend_tests!(
     pages_follow_the_query,
     errors_are_answers,
     a_page_longer_than_the_write_buffer_arrives_whole,
+);
+
+// The exchanges that mean the same over HTTP/2.
+h2c_tests!(
+    items_are_made_read_replaced_and_deleted,
+    pages_follow_the_query,
+    errors_are_answers,
 );
 
 /// A request with a JSON body.

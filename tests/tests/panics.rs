@@ -8,13 +8,16 @@ use std::sync::Once;
 use std::time::Duration;
 
 use peregrine_core::{BodyPolicy, Fill, Handler, Request, Response};
-use peregrine_tests::{Backend, Options, TestServer, backend_tests, get};
+use peregrine_tests::{Backend, Options, TestServer, backend_tests, get, h2c_tests};
 
 backend_tests!(
     [concurrent] a_panicking_route_under_load_is_answered_500_and_the_rest_served,
     a_body_that_panics_midway_is_cut_short,
     a_panic_deciding_the_body_policy_is_answered_500,
 );
+
+// The exchanges that mean the same over HTTP/2.
+h2c_tests!(a_body_that_panics_midway_is_cut_short);
 
 /// `/panic` panics in `handle`; `/policy` in `body_policy`; `/stream`
 /// sends one piece, then panics in `fill_body`; anything else is `ok`.

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use peregrine_core::{FileRegion, Finished, Outcome, Request, Response};
 use peregrine_driver::files::SendFile;
-use peregrine_tests::{Backend, Client, Handler, TestServer, backend_tests, get};
+use peregrine_tests::{Backend, Client, Handler, TestServer, backend_tests, get, h2c_tests};
 
 backend_tests!(
     a_file_and_part_of_it_arrive_byte_for_byte,
@@ -31,6 +31,16 @@ backend_tests!(
     an_owned_file_closes_once_sent_and_its_end_is_reported,
     a_head_request_closes_the_file_unsent,
     a_client_leaving_mid_file_closes_it_and_reports_the_abort,
+    a_borrowed_region_is_sent_too,
+    a_file_shorter_than_its_region_closes_the_connection_at_once,
+    a_region_past_the_end_of_the_file_closes_the_connection_at_once,
+);
+
+// The exchanges that mean the same over HTTP/2.
+h2c_tests!(
+    a_file_and_part_of_it_arrive_byte_for_byte,
+    pipelined_requests_each_get_their_own_file,
+    a_head_request_closes_the_file_unsent,
     a_borrowed_region_is_sent_too,
     a_file_shorter_than_its_region_closes_the_connection_at_once,
     a_region_past_the_end_of_the_file_closes_the_connection_at_once,

@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 use peregrine_core::{Request, Response, StatusCode};
 use peregrine_driver::static_files::Files;
 use peregrine_tests::{
-    Backend, Client, Handler, Options, RawResponse, TestServer, backend_tests, get,
+    Backend, Client, Handler, Options, RawResponse, TestServer, backend_tests, get, h2c_tests,
 };
 
 backend_tests!(
@@ -35,6 +35,21 @@ backend_tests!(
     a_mounted_directory_mixes_with_routes,
     curl_agrees,
     [concurrent] parallel_downloads_of_a_large_file_are_byte_exact,
+);
+
+// The exchanges that mean the same over HTTP/2.
+h2c_tests!(
+    files_and_index_pages_are_served_with_their_fields,
+    a_directory_without_its_slash_is_redirected,
+    missing_hidden_and_escaping_files_are_not_found,
+    traversal_vectors_are_refused,
+    other_methods_are_not_allowed,
+    validators_answer_304_and_412,
+    single_ranges_are_partial_and_others_are_whole,
+    precompressed_siblings_follow_q_values,
+    a_file_changed_on_disk_is_served_as_it_is_now,
+    a_mounted_directory_mixes_with_routes,
+    parallel_downloads_of_a_large_file_are_byte_exact,
 );
 
 /// Bytes of the large file: several megabytes, not a multiple of any

@@ -208,6 +208,7 @@ impl LargeServer {
                     .expect("spawn the server thread");
                 (addr, handle, thread)
             }
+            other => panic!("no WebSocket over {}", other.name()),
         };
         LargeServer {
             addr,
