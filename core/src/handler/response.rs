@@ -487,7 +487,9 @@ impl<'a, L> Response<'a, L> {
     }
 
     /// The connection's id: what wakes a streamed body that answered
-    /// [`Fill::Pending`] (the backend's `Sender::wake`).
+    /// [`Fill::Pending`] (the backend's `Sender::wake`), and what a
+    /// deferred response is answered to (`Sender::respond`). Over HTTP/2
+    /// it also names the request's stream ([`ConnectionId::stream`]).
     pub fn id(&self) -> ConnectionId {
         self.id
     }
