@@ -541,7 +541,7 @@ fn serve_http2<H, L, S, const READ: usize, const WRITE: usize, const MAX_HEADERS
             _ => {}
         }
         if let Some(inbox) = inbox.as_deref_mut() {
-            inbox.take_wakes(conn, now);
+            inbox.take_http2(app, conn, bufs, now);
         }
         if app.fire_due_timeout(conn, bufs, now) {
             continue;

@@ -249,21 +249,63 @@ where
         }
     }
 
-    /// Answers `conn`'s deferred response at `now` with what `answer`
-    /// writes (see [`Connection::handle_answer`]); whether one waited. A
-    /// panic in the hooks it runs is contained as in [`drive`](Self::drive).
-    pub fn answer<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    /// Answers the deferred response of `conn` (of its HTTP/2 stream
+    /// `stream`) at `now` with what `answer` writes (see
+    /// [`Connection::handle_answer`]); whether one waited. A panic in the
+    /// hooks it runs is contained as in [`drive`](Self::drive); an HTTP/2
+    /// connection is then retired ([`Protocol::handle_panic`]).
+    pub fn answer<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
         &mut self,
-        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
+        conn: &mut C,
         bufs: &mut IoBuffers<READ, WRITE>,
+        stream: u32,
         now: u64,
         answer: impl FnOnce(&mut peregrine_core::Response<'_, L>),
     ) -> bool {
-        let run = AssertUnwindSafe(|| conn.handle_answer(bufs, &mut self.env(now), answer));
+        let run = AssertUnwindSafe(|| conn.handle_answer(stream, bufs, &mut self.env(now), answer));
         catch_unwind(run).unwrap_or_else(|_| {
-            conn.handle_panic(bufs, now, &mut self.totals);
+            self.contain(conn, bufs, now);
             true
         })
+    }
+
+    /// Appends `bytes` published to `topic` to `conn`'s streamed bodies
+    /// subscribed to it, at `now` (see [`Connection::handle_publish`]). A
+    /// panic in the hooks it runs (a stream backed up is reported ended)
+    /// is contained as in [`answer`](Self::answer).
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::handle_publish`].
+    pub fn publish<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
+        &mut self,
+        conn: &mut C,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        topic: u64,
+        bytes: &[u8],
+        now: u64,
+    ) -> Result<(), peregrine_core::PublishError> {
+        let run = AssertUnwindSafe(|| conn.handle_publish(bufs, topic, bytes, &mut self.env(now)));
+        catch_unwind(run).unwrap_or_else(|_| {
+            self.contain(conn, bufs, now);
+            Err(peregrine_core::PublishError::Full)
+        })
+    }
+
+    /// After a handler panicked in a call into `conn` outside
+    /// [`drive`](Self::drive): the connection answers what it can, or,
+    /// if it cannot go on, is retired (closed).
+    #[cold]
+    #[inline(never)]
+    fn contain<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
+        &mut self,
+        conn: &mut C,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        now: u64,
+    ) {
+        if !conn.handle_panic(bufs, now, &mut self.totals) {
+            self.retire(conn, now);
+        }
     }
 
     /// Ends `conn` for good before it is dropped or reused: the responses

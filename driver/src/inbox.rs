@@ -192,33 +192,66 @@ impl Inbox {
                 Mail::Message(Target::All, message) => {
                     conn.is_websocket() && !deliver(app, conn, bufs, message, now)
                 }
-                Mail::Answer(to, answer) => {
-                    to != key || !app.answer(conn, bufs, now, |response| answer.fill(response))
-                }
-                Mail::StreamData(topic, bytes) => {
-                    conn.streams_topic(topic)
-                        && conn.handle_publish(bufs, topic, bytes, now).is_err()
-                }
+                mail => take_either(app, conn, bufs, key, mail, now),
             };
             u64::from(missed)
         });
     }
 
-    /// [`take`](Self::take) for a connection that speaks another protocol
-    /// (HTTP/2): wake-ups resume its streams waiting for the application;
-    /// messages and answers for it are dropped and counted, as an event
-    /// loop drops them for such a connection.
-    pub fn take_wakes<C, const READ: usize, const WRITE: usize>(&mut self, conn: &mut C, now: u64)
-    where
+    /// [`take`](Self::take) for an HTTP/2 connection: wake-ups resume its
+    /// streams waiting for the application, an answer goes to the
+    /// deferred response of the stream it names, published bytes to its
+    /// subscribed streams; WebSocket messages for it are dropped and
+    /// counted, as an event loop drops them for such a connection.
+    pub fn take_http2<C, H, L, const READ: usize, const WRITE: usize>(
+        &mut self,
+        app: &mut App<'_, H, L>,
+        conn: &mut C,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        now: u64,
+    ) where
         C: Protocol<READ, WRITE>,
+        H: Handler<L>,
+        L: Default,
     {
         if self.take_wake() {
             conn.handle_wake(now);
         }
+        let key = self.key();
         self.drain(|mail| match mail {
-            Mail::Message(Target::Connection(_), _) | Mail::Answer(..) => 1,
-            Mail::Message(..) | Mail::StreamData(..) => 0,
+            Mail::Message(Target::Connection(_), _) => 1,
+            Mail::Message(..) => 0,
+            mail => u64::from(take_either(app, conn, bufs, key, mail, now)),
         });
+    }
+}
+
+/// What both protocols take alike, for connection `conn` with `key`: an
+/// answer to a deferred response, published bytes for subscribed streams.
+/// Whether it was missed (another connection's answer, or no response
+/// waiting, or a stream backed up); `false` for a WebSocket message (the
+/// callers take those themselves).
+fn take_either<C, H, L, const READ: usize, const WRITE: usize>(
+    app: &mut App<'_, H, L>,
+    conn: &mut C,
+    bufs: &mut IoBuffers<READ, WRITE>,
+    key: u64,
+    mail: Mail<'_>,
+    now: u64,
+) -> bool
+where
+    C: Protocol<READ, WRITE>,
+    H: Handler<L>,
+    L: Default,
+{
+    match mail {
+        Mail::Answer(to, stream, answer) => {
+            to != key || !app.answer(conn, bufs, stream, now, |response| answer.fill(response))
+        }
+        Mail::StreamData(topic, bytes) => {
+            conn.streams_topic(topic) && app.publish(conn, bufs, topic, bytes, now).is_err()
+        }
+        Mail::Message(..) => false,
     }
 }
 

@@ -143,14 +143,20 @@ impl Mailbox {
     }
 
     /// Posts the answer to the deferred response of the connection with
-    /// `key`, and wakes the worker if it needs it.
-    pub(crate) fn post_answer(&self, key: u64, answer: &Answer<'_>) -> Result<(), PostError> {
+    /// `key` (of its HTTP/2 stream `stream`, or 0), and wakes the worker
+    /// if it needs it.
+    pub(crate) fn post_answer(
+        &self,
+        key: u64,
+        stream: u32,
+        answer: &Answer<'_>,
+    ) -> Result<(), PostError> {
         if self.drops(Target::Connection(key)) {
             return Ok(());
         }
         let head_len = answer.head_len();
         let body = answer.body_bytes();
-        let len = 4 + head_len + body.len();
+        let len = 8 + head_len + body.len();
         let extra = answer.status().as_u16() | u16::from(answer.closes()) << ANSWER_CLOSES_BIT;
         let prefix = u32::try_from(head_len)
             .map_err(|_| PostError::TooLarge)?
@@ -158,6 +164,7 @@ impl Mailbox {
         let posted =
             self.outbox
                 .post_pieces(TARGET_CONNECTION << 8 | ANSWER, key, extra, len, |piece| {
+                    piece(&stream.to_le_bytes());
                     piece(&prefix);
                     answer.head_pieces(&mut *piece);
                     piece(body);
@@ -218,7 +225,8 @@ const PONG: u16 = 4;
 const CLOSE: u16 = 5;
 /// The answer to a deferred response: the extra number is the status,
 /// with [`ANSWER_CLOSES_BIT`] set if the connection closes after it; the
-/// payload is the fields' length (4 bytes, little-endian), the fields
+/// payload is the HTTP/2 stream (4 bytes, little-endian; 0 for HTTP/1.1),
+/// the fields' length (4 bytes, little-endian), the fields
 /// (`name: value\r\n` each), then the body.
 const ANSWER: u16 = 6;
 /// See [`ANSWER`]: statuses are below 1,000.
@@ -232,8 +240,9 @@ pub(crate) enum Mail<'a> {
     /// Send a WebSocket message. (Wake-ups for parked streams do not go
     /// through records: see the mailbox's wake-up set.)
     Message(Target, Message<'a>),
-    /// Answer the deferred response of the connection with this key.
-    Answer(u64, Posted<'a>),
+    /// Answer the deferred response of the connection with this key, on
+    /// this HTTP/2 stream (0 for HTTP/1.1).
+    Answer(u64, u32, Posted<'a>),
     /// Append these bytes to every streamed body subscribed to a topic.
     StreamData(u64, &'a [u8]),
 }
@@ -242,7 +251,8 @@ pub(crate) enum Mail<'a> {
 /// sender writes.
 pub(crate) fn decode(record: Record<'_>) -> Option<Mail<'_>> {
     if record.kind == TARGET_CONNECTION << 8 | ANSWER {
-        let (prefix, rest) = record.payload.split_first_chunk::<4>()?;
+        let (stream, rest) = record.payload.split_first_chunk::<4>()?;
+        let (prefix, rest) = rest.split_first_chunk::<4>()?;
         let (head, body) = rest.split_at_checked(u32::from_le_bytes(*prefix) as usize)?;
         let posted = Posted {
             status: record.extra & ((1 << ANSWER_CLOSES_BIT) - 1),
@@ -250,7 +260,11 @@ pub(crate) fn decode(record: Record<'_>) -> Option<Mail<'_>> {
             head,
             body,
         };
-        return Some(Mail::Answer(record.target, posted));
+        return Some(Mail::Answer(
+            record.target,
+            u32::from_le_bytes(*stream),
+            posted,
+        ));
     }
     if record.kind == TARGET_TOPIC << 8 | STREAM_DATA {
         return Some(Mail::StreamData(record.target, record.payload));
@@ -344,7 +358,7 @@ mod tests {
             .unwrap()
             .body(b"the job failed")
             .close();
-        mailbox.post_answer(42, &answer).unwrap();
+        mailbox.post_answer(42, 5, &answer).unwrap();
         let mut scratch = vec![0; mailbox.outbox.max_payload()];
         let mut taken = 0;
         mailbox.outbox.drain(&mut scratch, |record| {
@@ -354,7 +368,7 @@ mod tests {
                 head: b"Content-Type: text/plain\r\nX-Job: 7\r\n",
                 body: b"the job failed",
             };
-            assert_eq!(decode(record), Some(Mail::Answer(42, expected)));
+            assert_eq!(decode(record), Some(Mail::Answer(42, 5, expected)));
             taken += 1;
         });
         assert_eq!(taken, 1);

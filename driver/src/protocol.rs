@@ -5,7 +5,9 @@
 //! ask, report what was written), so one loop serves both.
 
 use peregrine_core::h2::server::ServerConnection;
-use peregrine_core::{Connection, Counters, Env, Handler, Interest, IoBuffers, Transmit};
+use peregrine_core::{
+    Connection, Counters, Env, Handler, Interest, IoBuffers, PublishError, Response, Transmit,
+};
 
 /// An HTTP/2 connection as the driver serves it: `READ`, `WRITE` and
 /// `MAX_HEADERS` as the server's HTTP/1.1 connections have them, and the
@@ -81,6 +83,38 @@ pub trait Protocol<const READ: usize, const WRITE: usize> {
         now: u64,
         counters: &mut Counters,
     ) -> bool;
+    /// Answers the deferred response of `stream` (HTTP/2; 0 over
+    /// HTTP/1.1, whose connection has one at a time) with what `answer`
+    /// writes; whether one waited (see `Connection::handle_answer` and
+    /// `ServerConnection::handle_answer`).
+    fn handle_answer<H: Handler<L>, L: Default>(
+        &mut self,
+        stream: u32,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+        answer: impl FnOnce(&mut Response<'_, L>),
+    ) -> bool;
+    /// Whether a streamed body of it carries `topic`.
+    fn streams_topic(&self, topic: u64) -> bool;
+    /// Appends `bytes` published to `topic` to its streamed bodies
+    /// subscribed to it.
+    ///
+    /// # Errors
+    ///
+    /// As `Connection::handle_publish` and
+    /// `ServerConnection::handle_publish`: a stream backed up was ended.
+    fn handle_publish<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        topic: u64,
+        bytes: &[u8],
+        env: &mut Env<'_, H, L>,
+    ) -> Result<(), PublishError>;
+    /// Ends its streamed bodies subscribed to `topic` at `now`, for a
+    /// caller with no buffer to lend it for a publication: over HTTP/1.1
+    /// the stream ends and the connection closes after what was queued;
+    /// over HTTP/2 each such stream is reset at the next poll.
+    fn end_streams(&mut self, topic: u64, now: u64);
 }
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<READ, WRITE>
@@ -193,6 +227,41 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     ) -> bool {
         Connection::handle_panic(self, bufs, now, counters);
         true
+    }
+
+    /// The connection's one deferred response, whatever `stream` says.
+    #[inline]
+    fn handle_answer<H: Handler<L>, L: Default>(
+        &mut self,
+        _stream: u32,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+        answer: impl FnOnce(&mut Response<'_, L>),
+    ) -> bool {
+        Connection::handle_answer(self, bufs, env, answer)
+    }
+
+    #[inline]
+    fn streams_topic(&self, topic: u64) -> bool {
+        Connection::streams_topic(self, topic)
+    }
+
+    #[inline]
+    fn handle_publish<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        topic: u64,
+        bytes: &[u8],
+        env: &mut Env<'_, H, L>,
+    ) -> Result<(), PublishError> {
+        Connection::handle_publish(self, bufs, topic, bytes, env.now)
+    }
+
+    #[inline]
+    fn end_streams(&mut self, topic: u64, now: u64) {
+        if Connection::streams_topic(self, topic) {
+            Connection::end_stream(self, now);
+        }
     }
 }
 
@@ -307,5 +376,37 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     ) -> bool {
         counters.handler_panics += 1;
         false
+    }
+
+    #[inline]
+    fn handle_answer<H: Handler<L>, L: Default>(
+        &mut self,
+        stream: u32,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+        answer: impl FnOnce(&mut Response<'_, L>),
+    ) -> bool {
+        ServerConnection::handle_answer(self, stream, bufs, env, answer)
+    }
+
+    #[inline]
+    fn streams_topic(&self, topic: u64) -> bool {
+        ServerConnection::streams_topic(self, topic)
+    }
+
+    #[inline]
+    fn handle_publish<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        topic: u64,
+        bytes: &[u8],
+        env: &mut Env<'_, H, L>,
+    ) -> Result<(), PublishError> {
+        ServerConnection::handle_publish(self, bufs, topic, bytes, env)
+    }
+
+    #[inline]
+    fn end_streams(&mut self, topic: u64, _now: u64) {
+        ServerConnection::cut_streams(self, topic);
     }
 }

@@ -92,11 +92,13 @@ impl Sender {
     /// `to` (the handler's [`Response::id`]) with `answer`: its status,
     /// fields and body, chosen now. The answer is copied into the mailbox
     /// of the worker serving the connection, which writes it as the
-    /// response, then goes on with the connection's next requests.
+    /// response, then goes on with the connection's next requests. Over
+    /// HTTP/2 the id names the request's stream too, and the answer goes
+    /// to that stream; the connection's other streams go on meanwhile.
     ///
-    /// An answer that finds no response waiting (the client left, the
-    /// wait ran past `Config::parked_stream_timeout`, the connection
-    /// answered already) is dropped and counted in
+    /// An answer that finds no response waiting (the client left or reset
+    /// the stream, the wait ran past `Config::parked_stream_timeout`, the
+    /// connection answered already) is dropped and counted in
     /// [`Stats::messages_undelivered`](crate::Stats).
     ///
     /// ```no_run
@@ -125,7 +127,7 @@ impl Sender {
     /// [`Response::defer`]: peregrine_core::Response::defer
     /// [`Response::id`]: peregrine_core::Response::id
     pub fn respond(&self, to: ConnectionId, answer: &Answer<'_>) -> Result<(), PostError> {
-        self.mailbox(to)?.post_answer(to.key(), answer)
+        self.mailbox(to)?.post_answer(to.key(), to.stream(), answer)
     }
 
     /// The mailbox of the worker serving `id`.
@@ -155,9 +157,11 @@ impl Sender {
     /// connection adds the body's own framing (a chunk).
     ///
     /// A stream whose output is backed up (its client does not keep up)
-    /// is ended and its connection closed after what was queued, so that
-    /// the client reconnects (`Last-Event-ID`) rather than miss an event
-    /// unknowingly; each is counted in
+    /// is ended after what was queued, so that the client reconnects
+    /// (`Last-Event-ID`) rather than miss an event unknowingly: over
+    /// HTTP/1.1 its connection closes; over HTTP/2 the stream alone is
+    /// reset (RST_STREAM), the connection's other streams go on. Each
+    /// connection that missed it is counted in
     /// [`Stats::messages_undelivered`](crate::Stats).
     ///
     /// # Errors

@@ -1,8 +1,9 @@
 //! No heap allocation per HTTP/2 request: a counting global allocator
 //! counts allocations made on the server's worker threads (marked when
 //! each creates its handler state) over h2c requests, 100 streams in
-//! flight on one connection, after a warm-up of the same kinds, and must
-//! count none. The connection's own state (one box when it switches to
+//! flight on one connection, deferred responses among them (answered
+//! through the `Sender` from the worker itself), after a warm-up of the
+//! same kinds, and must count none. The connection's own state (one box when it switches to
 //! HTTP/2) is made during the warm-up. Run with `--nocapture` to see the
 //! figures.
 //!
@@ -11,7 +12,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use peregrine_core::{BodyPolicy, Config, Fill, H2c, Handler, Request, Response};
+use peregrine_core::{BodyPolicy, Config, Fill, H2c, Handler, Request, Response, StatusCode};
+use peregrine_driver::Sender;
+use peregrine_driver::answer::Answer;
 use peregrine_examples::hello::Hello;
 use peregrine_tests::counting::{self, CountingAllocator};
 use peregrine_tests::{Backend, Options, TestServer, native_backend_tests};
@@ -22,8 +25,13 @@ native_backend_tests!([persistent] h2c_allocations_per_request);
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
-/// [`Hello`], marking each worker thread when it creates its state.
-struct Marked;
+/// [`Hello`], marking each worker thread when it creates its state;
+/// `/deferred` defers its response and answers it at once through the
+/// sender (the answer comes back through the worker's mailbox).
+struct Marked {
+    /// What answers the deferred responses.
+    sender: Sender,
+}
 
 /// What the upload of each round sends: more than the decoding area,
 /// over several DATA frames.
@@ -31,6 +39,13 @@ static UPLOAD: [u8; 40_000] = [b'u'; 40_000];
 
 impl Handler for Marked {
     fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
+        if request.path() == b"/deferred" {
+            response.defer();
+            let mut answer = Answer::new(StatusCode::OK);
+            answer.body(b"later");
+            self.sender.respond(response.id(), &answer).expect("posted");
+            return;
+        }
         if request.path() == b"/upload" {
             // The bytes `body_chunk` counted, in decimal, with no
             // allocation.
@@ -72,7 +87,8 @@ impl Handler for Marked {
 }
 
 /// `rounds` rounds of 100 requests in flight at once on `client`: `GET /`
-/// on most streams, a streamed `GET /bytes/20000` on every tenth, a small
+/// on most streams, a streamed `GET /bytes/20000` on every tenth, a
+/// deferred `GET /deferred` on every tenth from the fifth, a small
 /// `POST /echo` on one (one request body is gathered at a time over
 /// HTTP/2), and on four a 40,000-byte `POST /upload` streamed to
 /// `body_chunk`. Returns the requests made.
@@ -85,6 +101,7 @@ async fn rounds(client: &mut h2::client::SendRequest<Bytes>, rounds: usize) -> u
                 55 => ("/echo", "POST", Some(Bytes::from(format!("echo {i}")))),
                 33 | 57 | 77 | 99 => ("/upload", "POST", Some(Bytes::from_static(&UPLOAD))),
                 _ if i % 10 == 0 => ("/bytes/20000", "GET", None),
+                _ if i % 10 == 5 => ("/deferred", "GET", None),
                 _ => ("/", "GET", None),
             };
             let request = http::Request::builder()
@@ -118,6 +135,7 @@ async fn rounds(client: &mut h2::client::SendRequest<Bytes>, rounds: usize) -> u
                 55 => assert_eq!(len, format!("echo {i}").len()),
                 33 | 57 | 77 | 99 => assert_eq!(len, "40000".len()),
                 _ if i % 10 == 0 => assert_eq!(len, 20_000),
+                _ if i % 10 == 5 => assert_eq!(len, "later".len()),
                 _ => assert_eq!(len, 13),
             }
             made += 1;
@@ -137,7 +155,8 @@ fn h2c_allocations_per_request(backend: Backend) {
         },
         ..Options::default()
     };
-    let server = TestServer::start_with(backend, options, Marked);
+    let (server, _sender) =
+        TestServer::start_with_sender_on(backend, options, |sender| Marked { sender });
     let addr = server.addr();
     let (warm, measured, made) = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -14,6 +14,11 @@ use bytes::Bytes;
 use peregrine_core::{BodyPolicy, Fill, Handler, Request, Response};
 use peregrine_driver::{ShutdownHandle, Stats};
 use peregrine_examples::hello::pattern_byte;
+
+#[path = "common/h2_client.rs"]
+mod h2_client;
+
+use h2_client::{connect, get, handshake, read, read_response, request, run};
 use tokio::net::TcpStream;
 
 /// The largest body `/bytes/N` serves: 1 MiB.
@@ -195,64 +200,6 @@ impl Drop for Running {
     }
 }
 
-/// Runs `test` on a runtime of its own, failing it after 30 s.
-fn run<F: Future<Output = ()>>(test: F) {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-        .block_on(async {
-            tokio::time::timeout(Duration::from_secs(30), test)
-                .await
-                .expect("the test finished within 30 s");
-        });
-}
-
-/// An HTTP/2 client connection over `io` (a TCP or TLS stream).
-async fn handshake<T>(io: T) -> h2::client::SendRequest<Bytes>
-where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (client, connection) = h2::client::Builder::new()
-        .initial_connection_window_size(16 << 20)
-        .handshake(io)
-        .await
-        .expect("h2 handshake");
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
-/// An HTTP/2 client connection to `addr` (prior knowledge), with the
-/// default window per stream (64 KiB) and 16 MiB for the connection: one
-/// stream whose reader stops does not stop the others.
-async fn connect(addr: SocketAddr) -> h2::client::SendRequest<Bytes> {
-    handshake(TcpStream::connect(addr).await.expect("connect")).await
-}
-
-/// A request for `path` on the test server.
-fn request(method: &str, path: &str) -> http::Request<()> {
-    http::Request::builder()
-        .method(method)
-        .uri(format!("http://localhost{path}"))
-        .body(())
-        .expect("a request")
-}
-
-/// Sends a GET for `path` and reads the whole answer: its status and body.
-async fn get(client: &mut h2::client::SendRequest<Bytes>, path: &str) -> (u16, Vec<u8>) {
-    let (response, _) = client
-        .send_request(request("GET", path), true)
-        .expect("send the request");
-    read(response).await
-}
-
-/// Reads a response whole, releasing flow-control capacity as it goes.
-async fn read(response: h2::client::ResponseFuture) -> (u16, Vec<u8>) {
-    read_response(response.await.expect("a response")).await
-}
-
 /// Uploads `body` to `/upload` on a stream of its own and reads the
 /// answer, sending it again on a new stream if the server refused the
 /// stream (REFUSED_STREAM: nothing of it was processed, RFC 9113 §8.7).
@@ -269,20 +216,6 @@ async fn upload(mut client: h2::client::SendRequest<Bytes>, body: Bytes) -> (u16
             Err(error) => panic!("upload of {} bytes: {error}", body.len()),
         }
     }
-}
-
-/// Reads the body of `response` whole, releasing flow-control capacity
-/// as it goes.
-async fn read_response(response: http::Response<h2::RecvStream>) -> (u16, Vec<u8>) {
-    let status = response.status().as_u16();
-    let mut body = response.into_body();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = body.data().await {
-        let chunk = chunk.expect("body data");
-        let _ = body.flow_control().release_capacity(chunk.len());
-        bytes.extend_from_slice(&chunk);
-    }
-    (status, bytes)
 }
 
 fn sequential_requests_on_one_connection(backend: Backend) {

@@ -7,9 +7,7 @@
 use super::phase::Phase;
 use super::{Connection, Env, IoBuffers, TimerKind};
 use crate::handler::{BodySource, Finished, Outcome};
-use crate::response::Context;
-use crate::spill::Spill;
-use crate::{Counters, FileKeeper, Handler, Response, StatusCode};
+use crate::{Counters, Handler, Response, StatusCode};
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     Connection<READ, WRITE, MAX_HEADERS>
@@ -45,34 +43,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         };
         http.stream = None;
         self.timers.clear(TimerKind::ParkedStream);
-        let ctx = Context {
-            request_version: later.version,
-            head_request: later.head_request,
-            keep_alive: later.keep_alive,
-            date: env.date,
-        };
-        let files: Option<&mut dyn FileKeeper> = match &mut env.files {
-            Some(files) => Some(&mut **files),
-            None => None,
-        };
-        let spill: Option<&mut dyn Spill> = match &mut env.spill {
-            Some(spill) => Some(&mut **spill),
-            None => None,
-        };
         let out = &mut bufs.write[self.write_end..];
-        let mut response = Response::new(
-            out,
-            ctx,
-            env.local,
-            files,
-            spill,
-            &mut self.spilled,
-            tag,
-            self.id,
-        );
-        answer(&mut response);
-        let completed = response.complete();
-        drop(response);
+        let completed =
+            super::http::fill_response(env, later, out, &mut self.spilled, tag, self.id, answer);
         // `queue_response` follows a response with state; a deferred
         // one is followed whatever it holds.
         let followed = completed.unsent

@@ -4,7 +4,7 @@
 use super::phase::{Framing, Http, Input, Phase};
 use super::{Connection, ConnectionId, Env, IoBuffers, TimerKind};
 use crate::chunked::ChunkedDecoder;
-use crate::handler::Completed;
+use crate::handler::{Completed, Later};
 use crate::response::{self, Context};
 use crate::send_queue::Segment;
 use crate::ws;
@@ -31,10 +31,36 @@ pub(crate) fn handle<H: Handler<L>, L: Default>(
     tag: u64,
     id: ConnectionId,
 ) -> Completed {
-    let ctx = Context {
-        request_version: request.version(),
+    let later = Later {
+        version: request.version(),
         head_request: request.method() == Method::Head,
         keep_alive,
+    };
+    let handler = env.handler;
+    fill_response(env, later, out, spilled, tag, id, |response| {
+        handler.handle(request, response);
+    })
+}
+
+/// Has `fill` build the response to a request `request` describes (its
+/// version, method and whether the connection stays open), written at the
+/// start of `out` and, past it, into `spilled`; reports what to queue.
+/// What a handler's response and a deferred response's answer (over
+/// HTTP/1.1 and HTTP/2) are both made by.
+#[inline(always)]
+pub(crate) fn fill_response<H: Handler<L>, L: Default>(
+    env: &mut Env<'_, H, L>,
+    request: Later,
+    out: &mut [u8],
+    spilled: &mut Option<crate::spill::Chain>,
+    tag: u64,
+    id: ConnectionId,
+    fill: impl FnOnce(&mut Response<'_, L>),
+) -> Completed {
+    let ctx = Context {
+        request_version: request.version,
+        head_request: request.head_request,
+        keep_alive: request.keep_alive,
         date: env.date,
     };
     let files: Option<&mut dyn crate::FileKeeper> = match &mut env.files {
@@ -46,7 +72,7 @@ pub(crate) fn handle<H: Handler<L>, L: Default>(
         None => None,
     };
     let mut response = Response::new(out, ctx, env.local, files, spill, spilled, tag, id);
-    env.handler.handle(request, &mut response);
+    fill(&mut response);
     response.complete()
 }
 

@@ -430,6 +430,9 @@ impl<'a, L> Response<'a, L> {
     /// kept), choosing the status, headers and body then, or until an
     /// embedding runtime calls
     /// [`Connection::handle_answer`](crate::Connection::handle_answer).
+    /// Over HTTP/2 only the request's stream waits, the connection's other
+    /// streams going on
+    /// ([`ServerConnection::handle_answer`](crate::h2::server::ServerConnection::handle_answer)).
     ///
     /// While it waits, the connection watches for its client leaving (the
     /// response is then reported [`Outcome::Aborted`] to
@@ -487,7 +490,9 @@ impl<'a, L> Response<'a, L> {
     }
 
     /// The connection's id: what wakes a streamed body that answered
-    /// [`Fill::Pending`] (the backend's `Sender::wake`).
+    /// [`Fill::Pending`] (the backend's `Sender::wake`), and what a
+    /// deferred response is answered to (`Sender::respond`). Over HTTP/2
+    /// it also names the request's stream ([`ConnectionId::stream`]).
     pub fn id(&self) -> ConnectionId {
         self.id
     }

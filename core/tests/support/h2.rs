@@ -9,7 +9,9 @@ use peregrine_core::h2::frame::{
 use peregrine_core::h2::hpack::{DecodeError, Decoder, Encoder, HeaderField};
 use peregrine_core::h2::server::ServerConnection;
 use peregrine_core::spill::{Spill, SpillArea};
-use peregrine_core::{Config, Counters, Env, Handler, IoBuffers, Request, Response, Transmit};
+use peregrine_core::{
+    Config, Counters, Env, Handler, IoBuffers, PublishError, Request, Response, Transmit,
+};
 
 /// A static body larger than any write buffer of the tests.
 pub static LARGE: [u8; 100_000] = {
@@ -170,9 +172,15 @@ impl<const R: usize, const W: usize, H: Handler> Peer<R, W, H> {
     /// A connection serving `handler` after the preface and an empty
     /// SETTINGS, sent in pieces of `piece` bytes.
     pub fn with_handler(handler: H, piece: usize) -> Self {
+        Peer::with_config(handler, Config::DEFAULT, piece)
+    }
+
+    /// [`with_handler`](Self::with_handler), the connection configured by
+    /// `config`.
+    pub fn with_config(handler: H, config: Config, piece: usize) -> Self {
         let mut peer = Peer {
             handler,
-            conn: Box::new(ServerConnection::new(Config::DEFAULT, None, 0)),
+            conn: Box::new(ServerConnection::new(config, None, 0)),
             bufs: Box::new(IoBuffers::new()),
             now: 0,
             counters: Counters::default(),
@@ -240,6 +248,42 @@ impl<const R: usize, const W: usize, H: Handler> Peer<R, W, H> {
         while self.conn.has_work() {
             self.conn.poll(&mut self.bufs, env!(self));
         }
+        self.flush();
+    }
+
+    /// The application answers the deferred response of `stream` with
+    /// what `answer` writes; whether one waited. The server then writes
+    /// what it can.
+    pub fn answer(&mut self, stream: u32, answer: impl FnOnce(&mut Response<'_>)) -> bool {
+        let answered = self
+            .conn
+            .handle_answer(stream, &mut self.bufs, env!(self), answer);
+        self.flush();
+        answered
+    }
+
+    /// The application publishes `bytes` to `topic`; the server then
+    /// writes what it can.
+    pub fn publish(&mut self, topic: u64, bytes: &[u8]) -> Result<(), PublishError> {
+        let published = self
+            .conn
+            .handle_publish(&mut self.bufs, topic, bytes, env!(self));
+        self.flush();
+        published
+    }
+
+    /// The clock moves `ms` on, and the deadline that passed fires.
+    pub fn advance(&mut self, ms: u64) {
+        self.now += ms;
+        while self.conn.poll_timeout().is_some_and(|at| at <= self.now) {
+            self.conn.handle_timeout(&mut self.bufs, env!(self));
+        }
+        self.flush();
+    }
+
+    /// The server begins a graceful end (GOAWAY).
+    pub fn shutdown(&mut self) {
+        self.conn.shutdown(&mut self.bufs, env!(self));
         self.flush();
     }
 

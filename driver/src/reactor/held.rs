@@ -326,7 +326,11 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Whether a streamed body of it carries `topic`.
     pub(super) fn streams_topic(&self, topic: u64) -> bool {
-        self.peek().is_some_and(|conn| conn.streams_topic(topic))
+        match self {
+            Held::Active(conn) => conn.streams_topic(topic),
+            Held::Suspended(_) => false,
+            Held::Http2(conn) => conn.streams_topic(topic),
+        }
     }
 }
 

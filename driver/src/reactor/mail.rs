@@ -9,6 +9,7 @@ use peregrine_core::ws::Message;
 use super::{Poller, Worker, list};
 use crate::answer::Posted;
 use crate::mailbox::{self, Mail, Target};
+use crate::protocol::Protocol;
 use crate::slab::Token;
 use crate::transport::Transport;
 
@@ -41,8 +42,8 @@ where
                     u64::from(!self.deliver(Token::from_u64(key), message, now))
                 }
                 Some(Mail::Message(target, message)) => self.deliver_to_many(target, message, now),
-                Some(Mail::Answer(key, answer)) => {
-                    u64::from(!self.answer(Token::from_u64(key), answer, now))
+                Some(Mail::Answer(key, stream, answer)) => {
+                    u64::from(!self.answer(Token::from_u64(key), stream, answer, now))
                 }
                 Some(Mail::StreamData(topic, bytes)) => self.publish_to_streams(topic, bytes, now),
             };
@@ -72,9 +73,16 @@ where
     }
 
     /// Writes the answer to the deferred response of the connection with
-    /// `token`, and writes it out if the socket takes it; `false` if the
-    /// connection is gone or no response of it waits for an answer.
-    pub(super) fn answer(&mut self, token: Token, answer: Posted<'_>, now: u64) -> bool {
+    /// `token` (of its HTTP/2 stream `stream`), and writes it out if the
+    /// socket takes it; `false` if the connection is gone or no response
+    /// of it waits for that answer.
+    pub(super) fn answer(
+        &mut self,
+        token: Token,
+        stream: u32,
+        answer: Posted<'_>,
+        now: u64,
+    ) -> bool {
         let Some(slot) = self.slab.get_mut(token) else {
             return false;
         };
@@ -82,13 +90,15 @@ where
         let Some(buffer) = slot.buffer else {
             return false;
         };
-        let Some(conn) = slot.conn.active() else {
-            return false;
-        };
         let bufs = self.lending.pair(buffer);
-        let answered = self
-            .app
-            .answer(conn, bufs, now, |response| answer.fill(response));
+        let fill = |response: &mut peregrine_core::Response<'_, L>| answer.fill(response);
+        let answered = if let Some(conn) = slot.conn.active() {
+            self.app.answer(conn, bufs, stream, now, fill)
+        } else if let Some(conn) = slot.conn.http2() {
+            self.app.answer(conn, bufs, stream, now, fill)
+        } else {
+            false
+        };
         if answered {
             slot.ready.writable = true;
             self.service(token, now);
@@ -97,8 +107,8 @@ where
     }
 
     /// Appends `bytes` to every streamed body subscribed to `topic`;
-    /// returns how many it did not reach (no buffer free, or backed up:
-    /// such a stream is ended).
+    /// returns how many connections it did not reach (no buffer free, or
+    /// a stream backed up: such a stream is ended).
     pub(super) fn publish_to_streams(&mut self, topic: u64, bytes: &[u8], now: u64) -> u64 {
         self.slab.tokens(&mut self.tokens);
         let mut undelivered = 0;
@@ -121,7 +131,12 @@ where
                         // Not skipped: the stream ends, its client
                         // reconnects.
                         if let Some(conn) = slot.conn.active() {
-                            conn.end_stream(now);
+                            conn.end_streams(topic, now);
+                        } else if let Some(conn) = slot.conn.http2() {
+                            conn.end_streams(topic, now);
+                        }
+                        if slot.conn.has_work() {
+                            list(&mut slot.listed, token, &mut self.ready_list);
                         }
                         undelivered += 1;
                         self.service(token, now);
@@ -129,13 +144,15 @@ where
                     }
                 },
             };
-            let Some(conn) = slot.conn.active() else {
+            let bufs = self.lending.pair(buffer);
+            let published = if let Some(conn) = slot.conn.active() {
+                self.app.publish(conn, bufs, topic, bytes, now)
+            } else if let Some(conn) = slot.conn.http2() {
+                self.app.publish(conn, bufs, topic, bytes, now)
+            } else {
                 continue;
             };
-            if conn
-                .handle_publish(self.lending.pair(buffer), topic, bytes, now)
-                .is_err()
-            {
+            if published.is_err() {
                 undelivered += 1;
             }
             slot.ready.writable = true;

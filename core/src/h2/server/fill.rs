@@ -41,12 +41,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
 {
     /// Whether a streamed body is ready to be asked for more (it was
-    /// woken, or its handler gave nothing and asked to be asked again):
-    /// call [`poll`](Self::poll), after serving other connections.
+    /// woken, or its handler gave nothing and asked to be asked again), or
+    /// is to be reset ([`cut_streams`](Self::cut_streams)): call
+    /// [`poll`](Self::poll), after serving other connections.
     pub fn has_work(&self) -> bool {
         self.streams
             .iter()
-            .any(|stream| matches!(stream.outbound, Outbound::Again(_)))
+            .any(|stream| matches!(stream.outbound, Outbound::Again(_) | Outbound::Cut(_)))
     }
 
     /// Whether a streamed body waits for [`handle_wake`](Self::handle_wake).
@@ -86,6 +87,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         bufs: &mut IoBuffers<READ, WRITE>,
         env: &mut Env<'_, H, L>,
     ) {
+        self.reset_cut(bufs, env);
         for stream in self.streams.iter_mut() {
             if let Outbound::Again(streamed) = stream.outbound {
                 stream.outbound = Outbound::Filling(streamed);

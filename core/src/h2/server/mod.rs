@@ -75,8 +75,16 @@
 //!   [`Handler::finished`] as over HTTP/1.1: sent once its last byte is
 //!   written, aborted when its stream is reset or the connection ends
 //!   before that.
-//! - Deferred bodies are not sent over HTTP/2 yet: such a stream is reset
-//!   with INTERNAL_ERROR (and reported [`Outcome::NotSent`]).
+//! - Deferred responses ([`Response::defer`](crate::Response::defer)):
+//!   the stream waits, the others go on, until the application answers
+//!   ([`handle_answer`](ServerConnection::handle_answer), for the stream
+//!   the handler's [`Response::id`](crate::Response::id) names); see
+//!   `defer`.
+//! - Publications to a topic
+//!   ([`Response::subscribe`](crate::Response::subscribe)): each goes
+//!   into the DATA of every streamed body of the connection subscribed
+//!   to it ([`handle_publish`](ServerConnection::handle_publish)); a
+//!   stream backed up is reset, the connection goes on; see `publish`.
 //! - Server push is never used (`SETTINGS_ENABLE_PUSH` is 0 for the
 //!   client's pushes too: a PUSH_PROMISE is a connection error).
 
@@ -84,12 +92,14 @@ mod block;
 mod body;
 mod calm;
 mod control;
+mod defer;
 mod dispatch;
 mod fields;
 mod fill;
 mod head;
 mod kept;
 mod output;
+mod publish;
 mod spilled;
 mod streams;
 
@@ -354,10 +364,15 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     }
 
     /// Whether it holds bytes in its buffer pair: input not yet taken, or
-    /// output not yet written. When it holds none, the caller may lend the
-    /// pair to another connection until this one reads or writes again.
+    /// output not yet written, or a deferred response waits for its
+    /// answer ([`is_deferred`](Self::is_deferred)). When it holds none, the
+    /// caller may lend the pair to another connection until this one
+    /// reads or writes again.
     pub fn holds_buffers(&self) -> bool {
-        self.read_end > self.read_start || !self.queue.is_empty() || self.write_end > 0
+        self.read_end > self.read_start
+            || !self.queue.is_empty()
+            || self.write_end > 0
+            || self.is_deferred()
     }
 
     /// Names the connection (what [`Response::id`](crate::Response::id)
@@ -468,9 +483,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         }
     }
 
-    /// The earliest deadline, if any.
+    /// The earliest deadline, if any: a timer's, or the end of a
+    /// deferred response's wait.
     pub fn poll_timeout(&self) -> Option<u64> {
-        self.timers.next()
+        match (self.timers.next(), self.answer_deadline()) {
+            (Some(timer), Some(answer)) => Some(timer.min(answer)),
+            (timer, answer) => timer.or(answer),
+        }
     }
 
     /// Fires the deadline that passed, if one did.
@@ -479,6 +498,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         bufs: &mut IoBuffers<READ, WRITE>,
         env: &mut Env<'_, H, L>,
     ) {
+        if self.answer_overdue(bufs, env) {
+            self.after_output(bufs, env);
+            return;
+        }
         let Some(kind) = self.timers.expired(env.now) else {
             return;
         };

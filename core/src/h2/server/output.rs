@@ -25,7 +25,7 @@ use crate::{ConnectionId, Env, FileKeeper, FileRegion, Handler, IoBuffers, Statu
 
 /// Room kept free after a response's bytes in the write buffer for its
 /// HEADERS frames and the first DATA frame headers.
-const HEADROOM: usize = 1024;
+pub(super) const HEADROOM: usize = 1024;
 
 /// DATA queued beyond this waits until some is written, so that a
 /// stream that answers later (a small response behind a large one) gets
@@ -96,19 +96,28 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             &mut self.spilled,
             true,
             ready.tag,
-            self.id,
+            self.id.with_stream(stream.get()),
         );
         self.queue_response(bufs, stream, completed, env);
     }
 
     /// Queues the response the handler completed for `stream`.
-    fn queue_response<H: Handler<L>, L: Default>(
+    pub(super) fn queue_response<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
         stream: StreamId,
         completed: Completed,
         env: &mut Env<'_, H, L>,
     ) {
+        if let BodySource::Deferred(later) = completed.source {
+            // Nothing is sent until the answer; a body written before the
+            // handler deferred goes back.
+            if let Some(chain) = self.spilled.take() {
+                spilled::release(chain, env.spill.as_deref_mut());
+            }
+            self.defer_stream(stream, later, completed.tag, env);
+            return;
+        }
         let start = self.write_end;
         let Some(written) = completed.written else {
             if let Some(chain) = self.spilled.take() {
@@ -140,6 +149,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                         ResponseFraming::Length(n) => Some(n),
                         _ => None,
                     },
+                    topic: completed.topic,
                 };
                 env.counters.response(completed.status);
                 self.queue_streamed(bufs, stream, region, head_len, streamed, env);
@@ -158,17 +168,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                     end: body.end,
                 },
             },
-            BodySource::Deferred(_) => {
-                // Not sent over HTTP/2 yet: the stream is reset, and what
-                // the body held goes back.
-                if let (Some(chain), Some(spill)) = (self.spilled.take(), env.spill.as_deref_mut())
-                {
-                    chain.release(spill);
-                }
-                self.end_stream(bufs, stream, ErrorCode::InternalError, env);
-                report(env, self.id, completed.tag, Outcome::NotSent);
-                return;
-            }
+            // Taken above.
+            BodySource::Deferred(_) => Pending::Nothing,
         };
         if completed.unsent {
             // A stream or file asked for, with no body to send (`HEAD`, a
@@ -555,11 +556,15 @@ pub(super) fn report_abandoned<H: Handler<L>, L: Default>(
             spilled::release(spilled.chain, env.spill.as_deref_mut());
             spilled.tag
         }
-        Outbound::Filling(streamed) | Outbound::Parked(streamed) | Outbound::Again(streamed) => {
+        Outbound::Filling(streamed)
+        | Outbound::Parked(streamed)
+        | Outbound::Again(streamed)
+        | Outbound::Cut(streamed) => {
             report(env, id, streamed.tag, Outcome::Aborted);
             return;
         }
         Outbound::Sending { tag, .. } => tag,
+        Outbound::Deferred(deferred) => deferred.tag,
         Outbound::Waiting | Outbound::Done => return,
     };
     if tag != 0 {

@@ -22,6 +22,7 @@ use super::kept::Kept;
 use crate::file::Span;
 use crate::h2::flow::{ReceiveWindow, Window};
 use crate::h2::frame::StreamId;
+use crate::handler::Later;
 use crate::spill::Chain;
 
 /// What of a response's body is still to go out as DATA frames, beyond
@@ -70,6 +71,24 @@ pub(super) struct Streamed {
     /// Bytes of the announced `content-length` not yet sent; `None` when
     /// the head announced none.
     pub(super) left: Option<u64>,
+    /// The topic whose publications it carries
+    /// ([`Response::subscribe`](crate::Response::subscribe)), if any.
+    pub(super) topic: Option<u64>,
+}
+
+/// A response the handler deferred
+/// ([`Response::defer`](crate::Response::defer)): what its answer's head
+/// depends on, until the application answers
+/// ([`ServerConnection::handle_answer`](super::ServerConnection::handle_answer)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Deferred {
+    /// What the answer's head depends on, kept from the request.
+    pub(super) later: Later,
+    /// The response's tag: reported as for [`Outbound::Sending`].
+    pub(super) tag: u64,
+    /// When the wait ends with `503` (`Config::parked_stream_timeout`);
+    /// `u64::MAX` if it never does.
+    pub(super) until: u64,
 }
 
 /// A written body that outgrew the write buffer: the part of it still in
@@ -146,6 +165,13 @@ pub(super) enum Outbound {
     /// The head went out; the body's rest lies in the write buffer and
     /// the spill, copied out as the windows and the buffer allow.
     Spilling(Spilled),
+    /// No response yet: the handler deferred it, and the application
+    /// answers later.
+    Deferred(Deferred),
+    /// A streamed body a publication found backed up, with no write
+    /// buffer to reset it in: it is reset at the next
+    /// [`poll`](super::ServerConnection::poll).
+    Cut(Streamed),
     /// The response was queued whole, END_STREAM included.
     Done,
 }
