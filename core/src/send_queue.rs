@@ -26,9 +26,15 @@ pub(crate) enum Segment {
     /// its keeper.
     KeptFile(Span),
     /// The end of a response that carried application state, with its
-    /// tag: reported to [`Handler::finished`](crate::Handler::finished)
-    /// when the queue moves past it. No bytes.
-    End(u64),
+    /// tag and its HTTP/2 stream (0 over HTTP/1.1): reported to
+    /// [`Handler::finished`](crate::Handler::finished) when the queue
+    /// moves past it. No bytes.
+    End {
+        /// The response's tag.
+        tag: u64,
+        /// The HTTP/2 stream it answered; 0 over HTTP/1.1.
+        stream: u32,
+    },
 }
 
 /// What the queue reports as it moves past the pieces that need it.
@@ -36,8 +42,14 @@ pub(crate) enum Segment {
 pub(crate) enum Passed {
     /// A kept file region, done with (its file goes back to its keeper).
     File(FileRegion),
-    /// The end of a response with this tag.
-    End(u64),
+    /// The end of a response with this tag, on this HTTP/2 stream (0
+    /// over HTTP/1.1).
+    End {
+        /// The response's tag.
+        tag: u64,
+        /// The HTTP/2 stream it answered; 0 over HTTP/1.1.
+        stream: u32,
+    },
 }
 
 impl Segment {
@@ -47,7 +59,7 @@ impl Segment {
             Segment::Buffer { start, end } => u64::from(end - start),
             Segment::Static(bytes) => bytes.len() as u64,
             Segment::File(span) | Segment::KeptFile(span) => span.len,
-            Segment::End(_) => 0,
+            Segment::End { .. } => 0,
         }
     }
 
@@ -55,7 +67,7 @@ impl Segment {
     fn passed(&self) -> Option<Passed> {
         match *self {
             Segment::KeptFile(span) => Some(Passed::File(FileRegion::from_span(span, true))),
-            Segment::End(tag) => Some(Passed::End(tag)),
+            Segment::End { tag, stream } => Some(Passed::End { tag, stream }),
             _ => None,
         }
     }
@@ -66,7 +78,7 @@ impl Segment {
             Segment::Buffer { start, .. } => *start += n as u32,
             Segment::Static(bytes) => *bytes = &bytes[n as usize..],
             Segment::File(span) | Segment::KeptFile(span) => span.advance(n),
-            Segment::End(_) => {}
+            Segment::End { .. } => {}
         }
     }
 }
@@ -197,11 +209,12 @@ impl Queue {
         pushed
     }
 
-    /// Appends the end of a response with `tag`, to be reported when the
-    /// queue passes it; `false` if the queue is full.
+    /// Appends the end of a response with `tag` on HTTP/2 `stream` (0
+    /// over HTTP/1.1), to be reported when the queue passes it; `false`
+    /// if the queue is full.
     #[must_use]
-    pub(crate) fn push_end(&mut self, tag: u64) -> bool {
-        let pushed = self.push_slot(Segment::End(tag), 0);
+    pub(crate) fn push_end(&mut self, tag: u64, stream: u32) -> bool {
+        let pushed = self.push_slot(Segment::End { tag, stream }, 0);
         self.reporting += u32::from(pushed);
         pushed
     }

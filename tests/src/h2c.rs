@@ -49,9 +49,8 @@ const CONNECTION_SPECIFIC: &[&str] = &[
     "host",
 ];
 
-/// One HTTP/2 connection, driven by a runtime of its own on the calling
-/// thread: each call blocks until its part is done, at most
-/// [`IO_TIMEOUT`].
+/// One HTTP/2 connection, driven by a runtime of its own (one thread):
+/// each call blocks until its part is done, at most [`IO_TIMEOUT`].
 pub(crate) struct H2Wire {
     /// Runs the connection's task while a call waits.
     runtime: Runtime,
@@ -86,7 +85,11 @@ impl H2Wire {
     /// Sends the connection preface over `stream` and waits for the
     /// server's settings.
     pub(crate) fn handshake(stream: TcpStream, addr: SocketAddr) -> io::Result<H2Wire> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // The connection's task runs on a thread of the runtime's own, so
+        // that what a call queued goes out while the test waits on
+        // something else (a job handed to it, a channel).
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()?;
         stream.set_nonblocking(true)?;

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use peregrine_core::{ConnectionId, Finished, Outcome, Request, Response, StatusCode};
 use peregrine_driver::Sender;
 use peregrine_driver::answer::Answer;
-use peregrine_tests::{Backend, Handler, Options, TestServer, get, native_backend_tests};
+use peregrine_tests::{
+    Backend, Handler, Options, TestServer, get, h2c_tests, native_backend_tests,
+};
 
 /// A job: the connection waiting for its answer, and the request body.
 type Job = (ConnectionId, Vec<u8>);
@@ -108,6 +110,14 @@ fn job(body: &[u8]) -> Vec<u8> {
 native_backend_tests!(
     a_failed_job_is_answered_500_from_another_thread_and_the_pipeline_follows,
     [concurrent] many_deferred_connections_are_answered_each_with_its_own_result,
+    a_client_that_leaves_is_noticed_and_a_late_answer_is_counted_undelivered,
+    an_answer_goes_out_at_once,
+);
+
+// The exchanges that mean the same over HTTP/2.
+h2c_tests!(
+    a_failed_job_is_answered_500_from_another_thread_and_the_pipeline_follows,
+    many_deferred_connections_are_answered_each_with_its_own_result,
     a_client_that_leaves_is_noticed_and_a_late_answer_is_counted_undelivered,
     an_answer_goes_out_at_once,
 );

@@ -9,13 +9,20 @@ use std::time::{Duration, Instant};
 
 use peregrine_examples::runner::{Runner, Runners};
 use peregrine_tests::{
-    Backend, Client, Options, STOP_TIMEOUT, TestServer, get, native_backend_tests,
+    Backend, Client, Options, STOP_TIMEOUT, TestServer, get, h2c_tests, native_backend_tests,
 };
 
 native_backend_tests!(
     [concurrent] forty_jobs_on_two_runners_finish_while_ping_answers_at_once,
     [concurrent] a_failed_job_gets_500_and_a_full_queue_503,
     [concurrent] shutdown_from_a_handler_stops_the_server_gracefully,
+);
+
+// The exchanges that mean the same over HTTP/2.
+h2c_tests!(
+    forty_jobs_on_two_runners_finish_while_ping_answers_at_once,
+    a_failed_job_gets_500_and_a_full_queue_503,
+    shutdown_from_a_handler_stops_the_server_gracefully,
 );
 
 /// A runner server on `backend` with `runners` threads and room for

@@ -40,6 +40,7 @@ backend_tests!(
 h2c_tests!(
     a_file_and_part_of_it_arrive_byte_for_byte,
     pipelined_requests_each_get_their_own_file,
+    an_owned_file_closes_once_sent_and_its_end_is_reported,
     a_head_request_closes_the_file_unsent,
     a_borrowed_region_is_sent_too,
     a_file_shorter_than_its_region_closes_the_connection_at_once,

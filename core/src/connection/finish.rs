@@ -32,7 +32,7 @@ pub(super) fn report<H: Handler<L>, L: Default>(
                 files.release(region);
             }
         }
-        Passed::End(tag) => env
+        Passed::End { tag, .. } => env
             .handler
             .finished(Finished::new(id, tag, outcome), env.local),
     }
@@ -49,10 +49,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         tag: u64,
         env: &mut Env<'_, H, L>,
     ) {
-        if self.queue.is_empty() || !self.queue.push_end(tag) {
+        if self.queue.is_empty() || !self.queue.push_end(tag, 0) {
             // Nothing left to write (or, against the room every response
             // keeps, no slot for the marker): over now.
-            report(env, self.id, Passed::End(tag), Outcome::Sent);
+            report(env, self.id, Passed::End { tag, stream: 0 }, Outcome::Sent);
         }
     }
 
@@ -115,7 +115,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             }
         }
         if let Some(tag) = self.given_up.take() {
-            report(env, id, Passed::End(tag), Outcome::Aborted);
+            report(env, id, Passed::End { tag, stream: 0 }, Outcome::Aborted);
         }
         if let (Some(slot), Some(deflate)) = (self.deflate_slot.take(), env.deflate.as_deref_mut())
         {

@@ -106,7 +106,7 @@ impl<'b> Slices<'b> {
         let next = self.front.iter().chain(self.back).find(|segment| {
             !matches!(
                 segment,
-                Segment::Buffer { .. } | Segment::Static(_) | Segment::End(_)
+                Segment::Buffer { .. } | Segment::Static(_) | Segment::End { .. }
             )
         });
         // An empty region sends nothing that would push the bytes out.
@@ -198,7 +198,7 @@ impl<'b> Slices<'b> {
     /// a response has no bytes, and the slices go on after it.
     #[cold]
     fn past_other(&mut self, segment: &Segment) -> Option<&'b [u8]> {
-        if let Segment::End(_) = segment {
+        if let Segment::End { .. } = segment {
             return self.next();
         }
         self.front = &[];

@@ -88,7 +88,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             self.id.with_stream(stream),
             answer,
         );
-        self.queue_response(bufs, id, completed, env);
+        self.queue_response(bufs, id, completed, true, env);
         self.after_output(bufs, env);
         true
     }
@@ -110,8 +110,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         match self.streams.get_mut(stream) {
             Some(open) => open.outbound = Outbound::Deferred(Deferred { later, tag, until }),
             // Never: a request runs with its stream open.
-            None if tag != 0 => report(env, self.id, tag, Outcome::NotSent),
-            None => {}
+            None => report(env, self.id, stream.get(), tag, Outcome::NotSent),
         }
     }
 
@@ -154,9 +153,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             let id = stream.id;
             any = true;
             env.counters.timeouts += 1;
-            if deferred.tag != 0 {
-                report(env, self.id, deferred.tag, Outcome::Aborted);
-            }
+            report(env, self.id, id.get(), deferred.tag, Outcome::Aborted);
             if WRITE - self.write_end >= 2 * CONTROL_ROOM && self.queue.free() >= 4 {
                 self.answer_error(bufs, id, StatusCode::SERVICE_UNAVAILABLE, env);
             } else {

@@ -111,12 +111,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         if !self.queue_head(bufs, stream, region, head_len, false) {
             // Its block fits nowhere: the body never starts.
             self.end_stream(bufs, stream, ErrorCode::InternalError, env);
-            report(env, self.id, streamed.tag, Outcome::NotSent);
+            report(env, self.id, stream.get(), streamed.tag, Outcome::NotSent);
             return;
         }
         match self.streams.get_mut(stream) {
             Some(open) => open.outbound = Outbound::Filling(streamed),
-            None => report(env, self.id, streamed.tag, Outcome::NotSent),
+            None => report(env, self.id, stream.get(), streamed.tag, Outcome::NotSent),
         }
         self.send_data_or_calm(bufs, env);
     }
@@ -205,10 +205,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             self.end_stream(bufs, id, ErrorCode::InternalError, env);
             return Turn::Ended;
         }
-        if end_stream && !self.queue.push_end(streamed.tag) {
+        if end_stream && !self.queue.push_end(streamed.tag, id.get()) {
             // No slot for the marker (never, with the room kept per
             // frame): over now.
-            report(env, self.id, streamed.tag, Outcome::Sent);
+            report(env, self.id, id.get(), streamed.tag, Outcome::Sent);
         }
         Turn::Served
     }

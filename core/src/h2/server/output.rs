@@ -98,15 +98,18 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             ready.tag,
             self.id.with_stream(stream.get()),
         );
-        self.queue_response(bufs, stream, completed, env);
+        self.queue_response(bufs, stream, completed, false, env);
     }
 
-    /// Queues the response the handler completed for `stream`.
+    /// Queues the response the handler completed for `stream`;
+    /// `answers_deferred` when it is the answer to a deferred request,
+    /// followed to its end whatever it holds (as over HTTP/1.1).
     pub(super) fn queue_response<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
         stream: StreamId,
         completed: Completed,
+        answers_deferred: bool,
         env: &mut Env<'_, H, L>,
     ) {
         if let BodySource::Deferred(later) = completed.source {
@@ -174,8 +177,19 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         if completed.unsent {
             // A stream or file asked for, with no body to send (`HEAD`, a
             // status without content).
-            report(env, self.id, completed.tag, Outcome::NotSent);
+            report(env, self.id, stream.get(), completed.tag, Outcome::NotSent);
         }
+        // Followed to its end, as over HTTP/1.1: a body with a tag, a
+        // file whatever its tag (its application may wait to reuse it),
+        // and a deferred request's answer. A response already reported
+        // (its body never starts) is not.
+        let carries_file = matches!(
+            completed.source,
+            BodySource::File(_) | BodySource::KeptFile(_)
+        );
+        let follow = (!completed.unsent
+            && (completed.tag != 0 || carries_file || answers_deferred))
+            .then_some(completed.tag);
         let pending = if pending.len() == 0 {
             // An empty file or slice: nothing to send, but a kept file
             // goes back.
@@ -190,16 +204,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         };
         env.counters.response(completed.status);
         let end_stream = pending == Pending::Nothing;
-        // A response already reported (its body never starts) is not
-        // followed further.
-        let tag = if completed.unsent { 0 } else { completed.tag };
         if !self.queue_head(bufs, stream, region, head_len, end_stream) {
             // Its block fits nowhere: refused before the encoder's table
             // moved, so the connection goes on.
             self.drop_pending(pending, env);
             self.end_stream(bufs, stream, ErrorCode::InternalError, env);
-            if tag != 0 {
-                report(env, self.id, tag, Outcome::NotSent);
+            if let Some(tag) = follow {
+                report(env, self.id, stream.get(), tag, Outcome::NotSent);
             }
             return;
         }
@@ -207,10 +218,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             open.outbound = if end_stream {
                 Outbound::Done
             } else {
-                Outbound::Sending { pending, tag }
+                Outbound::Sending {
+                    pending,
+                    tag: follow,
+                }
             };
             if end_stream {
-                self.end_body(tag, env);
+                self.end_body(follow, stream.get(), env);
             }
         } else {
             self.drop_pending(pending, env);
@@ -411,6 +425,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                     return false;
                 }
                 let end_stream = chunk == left;
+                let stream_id = stream.id.get();
                 let at = self.write_end;
                 let Ok(header) = encode_data_header(stream.id, chunk as usize, end_stream) else {
                     return true;
@@ -439,7 +454,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 };
                 self.streams.served(index);
                 if end_stream {
-                    self.end_body(tag, env);
+                    self.end_body(tag, stream_id, env);
                 }
                 sent = true;
             }
@@ -449,18 +464,21 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         }
     }
 
-    /// Follows the end of a body with `tag` (its last frame just
-    /// queued): reported sent to [`Handler::finished`] once its bytes are
-    /// written, as over HTTP/1.1; nothing for tag 0.
+    /// Follows the end of a body on `stream` (its last frame just
+    /// queued) that carries `tag`: reported sent to [`Handler::finished`]
+    /// once its bytes are written, as over HTTP/1.1; nothing for `None`.
     pub(super) fn end_body<H: Handler<L>, L: Default>(
         &mut self,
-        tag: u64,
+        tag: Option<u64>,
+        stream: u32,
         env: &mut Env<'_, H, L>,
     ) {
-        if tag != 0 && !self.queue.push_end(tag) {
-            // No slot for the marker (against the room kept per frame):
-            // over now.
-            report(env, self.id, tag, Outcome::Sent);
+        if let Some(tag) = tag {
+            if !self.queue.push_end(tag, stream) {
+                // No slot for the marker (against the room kept per
+                // frame): over now.
+                report(env, self.id, stream, tag, Outcome::Sent);
+            }
         }
     }
 
@@ -526,18 +544,21 @@ pub(super) fn report_passed<H: Handler<L>, L: Default>(
                 files.release(region);
             }
         }
-        Passed::End(tag) => report(env, id, tag, outcome),
+        Passed::End { tag, stream } => report(env, id, stream, tag, outcome),
     }
 }
 
-/// Tells the handler that the response of connection `id` with `tag`
-/// ended with `outcome`.
+/// Tells the handler that the response on `stream` of connection `id`,
+/// with `tag`, ended with `outcome` (its id names the stream, as the
+/// [`Response::id`](crate::Response::id) the handler saw did).
 pub(super) fn report<H: Handler<L>, L: Default>(
     env: &mut Env<'_, H, L>,
     id: ConnectionId,
+    stream: u32,
     tag: u64,
     outcome: Outcome,
 ) {
+    let id = id.with_stream(stream);
     env.handler
         .finished(Finished::new(id, tag, outcome), env.local);
 }
@@ -560,15 +581,23 @@ pub(super) fn report_abandoned<H: Handler<L>, L: Default>(
         | Outbound::Parked(streamed)
         | Outbound::Again(streamed)
         | Outbound::Cut(streamed) => {
-            report(env, id, streamed.tag, Outcome::Aborted);
+            report(env, id, stream.id.get(), streamed.tag, Outcome::Aborted);
             return;
         }
-        Outbound::Sending { tag, .. } => tag,
-        Outbound::Deferred(deferred) => deferred.tag,
+        Outbound::Sending { tag: None, .. } => return,
+        Outbound::Sending { tag: Some(tag), .. } => {
+            report(env, id, stream.id.get(), tag, Outcome::Aborted);
+            return;
+        }
+        // Followed whatever its tag, as over HTTP/1.1.
+        Outbound::Deferred(deferred) => {
+            report(env, id, stream.id.get(), deferred.tag, Outcome::Aborted);
+            return;
+        }
         Outbound::Waiting | Outbound::Done => return,
     };
     if tag != 0 {
-        report(env, id, tag, Outcome::Aborted);
+        report(env, id, stream.id.get(), tag, Outcome::Aborted);
     }
 }
 
@@ -592,7 +621,7 @@ pub(super) fn report_cut_short<H: Handler<L>, L: Default>(
     {
         let tag = kept.tag(area);
         if tag != 0 {
-            report(env, id, tag, Outcome::Aborted);
+            report(env, id, stream.id.get(), tag, Outcome::Aborted);
         }
     }
 }

@@ -53,7 +53,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             release(chain, env.spill.as_deref_mut());
             self.end_stream(bufs, stream, ErrorCode::InternalError, env);
             if tag != 0 {
-                report(env, self.id, tag, Outcome::NotSent);
+                report(env, self.id, stream.get(), tag, Outcome::NotSent);
             }
             return;
         }
@@ -158,7 +158,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                     start: left.start,
                     end: left.end,
                 },
-                tag: spilled.tag,
+                tag: (spilled.tag != 0).then_some(spilled.tag),
             },
             Some(chain) => Outbound::Spilling(Spilled {
                 start: left.start,
@@ -184,7 +184,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         });
         debug_assert!(pushed, "the output queue has room for every frame taken");
         if end_stream {
-            self.end_body(spilled.tag, env);
+            self.end_body((spilled.tag != 0).then_some(spilled.tag), id.get(), env);
         }
         Turn::Served
     }

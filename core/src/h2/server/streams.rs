@@ -147,10 +147,11 @@ pub(super) enum Outbound {
     Sending {
         /// What is left to send.
         pending: Pending,
-        /// The response's tag: reported to
+        /// The response's tag, reported to
         /// [`Handler::finished`](crate::Handler::finished) once the body
-        /// is sent, or cut short, unless 0.
-        tag: u64,
+        /// is sent, or cut short; `None` for a response that carries no
+        /// application state (tag 0, and no file).
+        tag: Option<u64>,
     },
     /// The head went out; the handler is asked for the body's next piece
     /// whenever the windows and the write buffer have room for it.
