@@ -165,7 +165,7 @@ where
         C: Protocol<READ, WRITE>,
         S: Socket,
     {
-        if !conn.handle_panic(bufs, now, &mut self.totals) {
+        if !conn.handle_panic(bufs, &mut self.env(now)) {
             return Err(io::Error::other("a handler panicked"));
         }
         ready.writable = true;
@@ -190,7 +190,7 @@ where
         let run = AssertUnwindSafe(|| conn.handle_read(0, bufs, &mut self.env(now)));
         match catch_unwind(run) {
             Ok(()) => true,
-            Err(_) => conn.handle_panic(bufs, now, &mut self.totals),
+            Err(_) => conn.handle_panic(bufs, &mut self.env(now)),
         }
     }
 
@@ -206,7 +206,7 @@ where
         let run = AssertUnwindSafe(|| conn.shutdown(bufs, &mut self.env(now)));
         match catch_unwind(run) {
             Ok(()) => true,
-            Err(_) => Protocol::handle_panic(conn, bufs, now, &mut self.totals),
+            Err(_) => Protocol::handle_panic(conn, bufs, &mut self.env(now)),
         }
     }
 
@@ -245,7 +245,7 @@ where
         match catch_unwind(run) {
             Ok(()) => true,
             // What the connection queued goes out with its next drive.
-            Err(_) => conn.handle_panic(bufs, now, &mut self.totals),
+            Err(_) => conn.handle_panic(bufs, &mut self.env(now)),
         }
     }
 
@@ -303,7 +303,7 @@ where
         bufs: &mut IoBuffers<READ, WRITE>,
         now: u64,
     ) {
-        if !conn.handle_panic(bufs, now, &mut self.totals) {
+        if !conn.handle_panic(bufs, &mut self.env(now)) {
             self.retire(conn, now);
         }
     }

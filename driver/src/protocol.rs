@@ -4,9 +4,11 @@
 //! same shape (read into a buffer, report what was read, write what they
 //! ask, report what was written), so one loop serves both.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use peregrine_core::h2::server::ServerConnection;
 use peregrine_core::{
-    Connection, Counters, Env, Handler, Interest, IoBuffers, PublishError, Response, Transmit,
+    Connection, Env, Handler, Interest, IoBuffers, PublishError, Response, Transmit,
 };
 
 /// An HTTP/2 connection as the driver serves it: `READ`, `WRITE` and
@@ -74,14 +76,13 @@ pub trait Protocol<const READ: usize, const WRITE: usize> {
     /// The application woke it at `now` (a streamed body that waited for
     /// it may go on).
     fn handle_wake(&mut self, now: u64);
-    /// A handler panicked in a call into it at `now` (counted here):
-    /// `true` if it answered what it could and may be driven on, `false`
-    /// if it is to be closed.
-    fn handle_panic(
+    /// A handler panicked in a call into it at `env.now` (counted in
+    /// `env.counters`): `true` if it answered what it could and may be
+    /// driven on, `false` if it is to be closed.
+    fn handle_panic<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
-        now: u64,
-        counters: &mut Counters,
+        env: &mut Env<'_, H, L>,
     ) -> bool;
     /// Answers the deferred response of `stream` (HTTP/2; 0 over
     /// HTTP/1.1, whose connection has one at a time) with what `answer`
@@ -219,13 +220,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
         Connection::handle_wake(self, now);
     }
 
-    fn handle_panic(
+    fn handle_panic<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
-        now: u64,
-        counters: &mut Counters,
+        env: &mut Env<'_, H, L>,
     ) -> bool {
-        Connection::handle_panic(self, bufs, now, counters);
+        Connection::handle_panic(self, bufs, env.now, env.counters);
         true
     }
 
@@ -366,16 +366,18 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         ServerConnection::handle_wake(self, now);
     }
 
-    /// A panic may have left a stream half made, and every stream shares
-    /// the connection's HPACK state: the connection is closed.
-    fn handle_panic(
+    /// The stream whose request the handler was deciding gets `500` and
+    /// the connection ends gracefully (see
+    /// [`ServerConnection::handle_panic`]); a panic elsewhere, which may
+    /// have left a stream half made, or a second panic on the way, closes
+    /// it.
+    fn handle_panic<H: Handler<L>, L: Default>(
         &mut self,
-        _bufs: &mut IoBuffers<READ, WRITE>,
-        _now: u64,
-        counters: &mut Counters,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
     ) -> bool {
-        counters.handler_panics += 1;
-        false
+        let run = AssertUnwindSafe(|| ServerConnection::handle_panic(self, bufs, env));
+        catch_unwind(run).unwrap_or(false)
     }
 
     #[inline]

@@ -12,12 +12,17 @@ use peregrine_tests::{Backend, Options, TestServer, backend_tests, get, h2c_test
 
 backend_tests!(
     [concurrent] a_panicking_route_under_load_is_answered_500_and_the_rest_served,
+    a_panicking_route_is_answered_500_and_its_connection_closed,
     a_body_that_panics_midway_is_cut_short,
     a_panic_deciding_the_body_policy_is_answered_500,
 );
 
 // The exchanges that mean the same over HTTP/2.
-h2c_tests!(a_body_that_panics_midway_is_cut_short);
+h2c_tests!(
+    a_panicking_route_is_answered_500_and_its_connection_closed,
+    a_body_that_panics_midway_is_cut_short,
+    a_panic_deciding_the_body_policy_is_answered_500,
+);
 
 /// `/panic` panics in `handle`; `/policy` in `body_policy`; `/stream`
 /// sends one piece, then panics in `fill_body`; anything else is `ok`.
@@ -136,6 +141,24 @@ fn a_body_that_panics_midway_is_cut_short(backend: Backend) {
     let mut other = server.connect();
     other.send(&get("/ok"));
     assert_eq!(other.response().status, 200);
+    assert_eq!(server.stop().handler_panics, 1);
+}
+
+fn a_panicking_route_is_answered_500_and_its_connection_closed(backend: Backend) {
+    quiet_panics();
+    let server = TestServer::start(backend, Fragile);
+    let mut client = server.connect();
+    client.send(&get("/"));
+    assert_eq!(client.response().status, 200);
+    client.send(&get("/panic"));
+    let answer = client.response();
+    assert_eq!(answer.status, 500, "{answer:?}");
+    assert!(client.is_closed_within(Duration::from_secs(5)));
+    // The worker goes on serving.
+    let mut other = server.connect();
+    other.send(&get("/"));
+    assert_eq!(other.response().status, 200);
+    drop(other);
     assert_eq!(server.stop().handler_panics, 1);
 }
 

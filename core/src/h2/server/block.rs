@@ -319,7 +319,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             self.reset_stream(bufs, stream, ErrorCode::ProtocolError, env);
             return;
         };
+        self.deciding = Some(stream);
         let policy = env.handler.body_policy(&request);
+        self.deciding = None;
         let sink = match policy {
             BodyPolicy::Buffer if self.gathering.is_none() => Sink::Gather,
             BodyPolicy::Stream => match self.keep(base, &head, &fields) {

@@ -122,7 +122,7 @@ pub use calm::MAX_CONTINUATIONS;
 pub use kept::KEPT_MAX;
 
 use fields::Head;
-use streams::Streams;
+use streams::{Outbound, Streams};
 
 /// Bytes of the decoding area: decoded request heads, split header
 /// blocks, and one request body at a time.
@@ -284,6 +284,10 @@ pub struct ServerConnection<
     /// The spilled blocks of the body a handler is writing: moved to its
     /// stream once the handler returns (see `spilled`).
     spilled: Option<Chain>,
+    /// The stream whose request a handler call is deciding (its body
+    /// policy, or its response), for a panic in it to answer
+    /// ([`handle_panic`](Self::handle_panic)).
+    deciding: Option<StreamId>,
 }
 
 impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
@@ -338,6 +342,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             id: ConnectionId::default(),
             peer_addr: peer,
             spilled: None,
+            deciding: None,
         }
     }
 
@@ -530,6 +535,42 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         if matches!(self.state, State::Preface | State::Open) {
             self.go_away(bufs, ErrorCode::NoError, env);
         }
+    }
+
+    /// A handler panicked in a call into the connection (counted here).
+    /// If it was deciding a request (its body policy or its response),
+    /// that stream gets `500` (or, its response begun, a reset) and a
+    /// GOAWAY follows: the streams already started finish, then the
+    /// connection closes, as an HTTP/1.1 connection closes after its
+    /// `500`. `true` if so and the connection may be driven on; `false`
+    /// for a panic elsewhere (a body's piece, a report), which may have
+    /// left a stream half made: the connection is then closed at once.
+    pub fn handle_panic<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<READ, WRITE>,
+        env: &mut Env<'_, H, L>,
+    ) -> bool {
+        env.counters.handler_panics += 1;
+        let Some(stream) = self.deciding.take() else {
+            return false;
+        };
+        if !matches!(self.state, State::Open | State::Draining) {
+            return false;
+        }
+        if let Some(chain) = self.spilled.take() {
+            spilled::release(chain, env.spill.as_deref_mut());
+        }
+        let unanswered = self
+            .streams
+            .get_mut(stream)
+            .is_some_and(|open| open.outbound == Outbound::Waiting);
+        if unanswered {
+            self.answer_error(bufs, stream, crate::StatusCode::INTERNAL_SERVER_ERROR, env);
+        } else {
+            self.end_stream(bufs, stream, ErrorCode::InternalError, env);
+        }
+        self.go_away(bufs, ErrorCode::NoError, env);
+        true
     }
 
     /// Ends it at once: file regions it still held go back to their

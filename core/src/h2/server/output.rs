@@ -89,6 +89,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             .with_body(&self.area[ready.body])
             .with_peer(self.peer_addr.as_ref());
         let out = &mut bufs.write[start..end];
+        self.deciding = Some(stream);
         let completed = crate::connection::http::handle(
             env,
             &request,
@@ -98,6 +99,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             ready.tag,
             self.id.with_stream(stream.get()),
         );
+        self.deciding = None;
         self.queue_response(bufs, stream, completed, false, env);
     }
 
