@@ -25,6 +25,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use peregrine_core::Sizes;
 use peregrine_core::ws::Message;
 use peregrine_core::{Connection, ConnectionId, Handler, IoBuffers};
 
@@ -167,11 +168,11 @@ impl Inbox {
     /// subscribed stream. What it queued goes out with the caller's next
     /// write. Messages it could not take (another connection's, or no
     /// room: see [`Sender`](crate::Sender)) are counted undelivered.
-    pub fn take<H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    pub fn take<H, L, Z: Sizes>(
         &mut self,
         app: &mut App<'_, H, L>,
-        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        conn: &mut Connection<Z>,
+        bufs: &mut IoBuffers<Z>,
         now: u64,
     ) where
         H: Handler<L>,
@@ -208,9 +209,9 @@ impl Inbox {
     /// (HTTP/2): wake-ups resume its streams waiting for the application;
     /// messages and answers for it are dropped and counted, as an event
     /// loop drops them for such a connection.
-    pub fn take_wakes<C, const READ: usize, const WRITE: usize>(&mut self, conn: &mut C, now: u64)
+    pub fn take_wakes<C, Z: Sizes>(&mut self, conn: &mut C, now: u64)
     where
-        C: Protocol<READ, WRITE>,
+        C: Protocol<Z>,
     {
         if self.take_wake() {
             conn.handle_wake(now);
@@ -224,10 +225,10 @@ impl Inbox {
 
 /// Queues `message` on WebSocket connection `conn`; `false` if it is not
 /// one, is closing, or has no room for it.
-fn deliver<H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+fn deliver<H, L, Z: Sizes>(
     app: &mut App<'_, H, L>,
-    conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
-    bufs: &mut IoBuffers<READ, WRITE>,
+    conn: &mut Connection<Z>,
+    bufs: &mut IoBuffers<Z>,
     message: Message<'_>,
     now: u64,
 ) -> bool

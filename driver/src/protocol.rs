@@ -4,19 +4,19 @@
 //! same shape (read into a buffer, report what was read, write what they
 //! ask, report what was written), so one loop serves both.
 
+use peregrine_core::Sizes;
 use peregrine_core::h2::server::ServerConnection;
 use peregrine_core::{Connection, Counters, Env, Handler, Interest, IoBuffers, Transmit};
 
-/// An HTTP/2 connection as the driver serves it: `READ`, `WRITE` and
-/// `MAX_HEADERS` as the server's HTTP/1.1 connections have them, and the
-/// core's default number of concurrent streams (100).
-pub type Http2Connection<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> =
-    ServerConnection<READ, WRITE, MAX_HEADERS>;
+/// An HTTP/2 connection as the driver serves it: the [`Sizes`] of the
+/// server's HTTP/1.1 connections, and the core's default number of
+/// concurrent streams (100).
+pub type Http2Connection<Z> = ServerConnection<Z>;
 
 /// What [`drive`](crate::io::drive) needs of a connection's protocol
 /// state: the calls its sans-IO state machine answers, and what becomes
 /// of it after a handler panicked in one of them.
-pub trait Protocol<const READ: usize, const WRITE: usize> {
+pub trait Protocol<Z: Sizes> {
     /// Whether the loop is done with it: closed, or its socket handed to
     /// someone else (a hijack, or HTTP/2 taking over).
     fn is_done(&self) -> bool;
@@ -27,24 +27,24 @@ pub trait Protocol<const READ: usize, const WRITE: usize> {
     /// Whether it has output waiting.
     fn wants_write(&self) -> bool;
     /// Where the next read goes.
-    fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<READ, WRITE>) -> &'b mut [u8];
+    fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<Z>) -> &'b mut [u8];
     /// `n` bytes were read into [`read_buf`](Self::read_buf).
     fn handle_read<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     );
     /// The peer closed its write side.
     fn handle_read_closed<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>);
     /// What to write next.
-    fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<READ, WRITE>) -> Transmit<'b>;
+    fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<Z>) -> Transmit<'b>;
     /// `n` bytes of what [`poll_transmit`](Self::poll_transmit) gave were
     /// written.
     fn handle_written<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     );
     /// The write side was shut down as asked.
@@ -52,7 +52,7 @@ pub trait Protocol<const READ: usize, const WRITE: usize> {
     /// Fires the deadline that passed, if one did.
     fn handle_timeout<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     );
     /// When it next needs [`handle_timeout`](Self::handle_timeout).
@@ -64,28 +64,17 @@ pub trait Protocol<const READ: usize, const WRITE: usize> {
     /// to be asked for more): [`poll`](Self::poll) it.
     fn has_work(&self) -> bool;
     /// Does the work [`has_work`](Self::has_work) says is left.
-    fn poll<H: Handler<L>, L: Default>(
-        &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
-        env: &mut Env<'_, H, L>,
-    );
+    fn poll<H: Handler<L>, L: Default>(&mut self, bufs: &mut IoBuffers<Z>, env: &mut Env<'_, H, L>);
     /// The application woke it at `now` (a streamed body that waited for
     /// it may go on).
     fn handle_wake(&mut self, now: u64);
     /// A handler panicked in a call into it at `now` (counted here):
     /// `true` if it answered what it could and may be driven on, `false`
     /// if it is to be closed.
-    fn handle_panic(
-        &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
-        now: u64,
-        counters: &mut Counters,
-    ) -> bool;
+    fn handle_panic(&mut self, bufs: &mut IoBuffers<Z>, now: u64, counters: &mut Counters) -> bool;
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<READ, WRITE>
-    for Connection<READ, WRITE, MAX_HEADERS>
-{
+impl<Z: Sizes> Protocol<Z> for Connection<Z> {
     #[inline(always)]
     fn is_done(&self) -> bool {
         // An HTTP/2 preface leaves no interest: the loop stops by itself.
@@ -108,7 +97,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     }
 
     #[inline(always)]
-    fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<READ, WRITE>) -> &'b mut [u8] {
+    fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<Z>) -> &'b mut [u8] {
         Connection::read_buf(self, bufs)
     }
 
@@ -116,7 +105,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     fn handle_read<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         Connection::handle_read(self, n, bufs, env);
@@ -128,7 +117,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     }
 
     #[inline(always)]
-    fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<READ, WRITE>) -> Transmit<'b> {
+    fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<Z>) -> Transmit<'b> {
         Connection::poll_transmit(self, bufs)
     }
 
@@ -136,7 +125,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     fn handle_written<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         Connection::handle_written(self, n, bufs, env);
@@ -150,7 +139,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     #[inline(always)]
     fn handle_timeout<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         Connection::handle_timeout(self, bufs, env);
@@ -174,7 +163,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     #[inline(always)]
     fn poll<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         Connection::poll(self, bufs, env);
@@ -185,20 +174,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
         Connection::handle_wake(self, now);
     }
 
-    fn handle_panic(
-        &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
-        now: u64,
-        counters: &mut Counters,
-    ) -> bool {
+    fn handle_panic(&mut self, bufs: &mut IoBuffers<Z>, now: u64, counters: &mut Counters) -> bool {
         Connection::handle_panic(self, bufs, now, counters);
         true
     }
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
-    Protocol<READ, WRITE> for ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
-{
+impl<Z: Sizes, const STREAMS: usize> Protocol<Z> for ServerConnection<Z, STREAMS> {
     #[inline(always)]
     fn is_done(&self) -> bool {
         ServerConnection::is_closed(self)
@@ -220,7 +202,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     }
 
     #[inline(always)]
-    fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<READ, WRITE>) -> &'b mut [u8] {
+    fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<Z>) -> &'b mut [u8] {
         ServerConnection::read_buf(self, bufs)
     }
 
@@ -228,7 +210,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     fn handle_read<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         ServerConnection::handle_read(self, n, bufs, env);
@@ -240,7 +222,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     }
 
     #[inline(always)]
-    fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<READ, WRITE>) -> Transmit<'b> {
+    fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<Z>) -> Transmit<'b> {
         ServerConnection::poll_transmit(self, bufs)
     }
 
@@ -248,7 +230,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     fn handle_written<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         ServerConnection::handle_written(self, n, bufs, env);
@@ -262,7 +244,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     #[inline(always)]
     fn handle_timeout<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         ServerConnection::handle_timeout(self, bufs, env);
@@ -286,7 +268,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     #[inline(always)]
     fn poll<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         ServerConnection::poll(self, bufs, env);
@@ -301,7 +283,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// the connection's HPACK state: the connection is closed.
     fn handle_panic(
         &mut self,
-        _bufs: &mut IoBuffers<READ, WRITE>,
+        _bufs: &mut IoBuffers<Z>,
         _now: u64,
         counters: &mut Counters,
     ) -> bool {
