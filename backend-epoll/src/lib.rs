@@ -40,9 +40,8 @@ pub use poller::Epoll;
 
 /// The epoll server with the default buffer sizes; see
 /// [`peregrine_driver::Server`] for the builder.
-pub type Server = ServerWith<DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, DEFAULT_MAX_HEADERS>;
+pub type Server = ServerWith<DefaultSizes>;
 
-/// The epoll server with buffer sizes and header capacity of your choice:
-/// `ServerWith::<8192, 8192, 16>::bind(addr)`.
-pub type ServerWith<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> =
-    peregrine_driver::Server<Epoll, READ, WRITE, MAX_HEADERS>;
+/// The epoll server with buffer sizes and header capacity of your choice,
+/// a [`Sizes`]: `ServerWith::<Capacity<8192, 8192, 16>>::bind(addr)`.
+pub type ServerWith<Z> = peregrine_driver::Server<Epoll, Z>;

@@ -55,8 +55,8 @@ pub use poller::Kqueue;
 
 /// The kqueue server with the default buffer sizes; see
 /// [`peregrine_driver::Server`] for the builder.
-pub type Server = ServerWith<DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, DEFAULT_MAX_HEADERS>;
+pub type Server = ServerWith<DefaultSizes>;
 
-/// The kqueue server with buffer sizes and header capacity of your choice.
-pub type ServerWith<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> =
-    peregrine_driver::Server<Kqueue, READ, WRITE, MAX_HEADERS>;
+/// The kqueue server with buffer sizes and header capacity of your choice,
+/// a [`Sizes`]: `ServerWith::<Capacity<8192, 8192, 16>>::bind(addr)`.
+pub type ServerWith<Z> = peregrine_driver::Server<Kqueue, Z>;

@@ -134,4 +134,4 @@ use peregrine_driver::io::Mode;
 
 /// The portable server with the default buffer sizes; see [`ServerWith`]
 /// for the builder.
-pub type Server = ServerWith<DEFAULT_READ_BUFFER, DEFAULT_WRITE_BUFFER, DEFAULT_MAX_HEADERS>;
+pub type Server = ServerWith<DefaultSizes>;

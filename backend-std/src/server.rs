@@ -1,6 +1,7 @@
 //! The builder, and the threads `run` starts for each [`Model`].
 
 use std::io;
+use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
@@ -8,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::{self, Scope, ScopedJoinHandle, Thread};
 use std::time::Duration;
 
-use peregrine_core::{Config, Handler};
+use peregrine_core::{Config, Handler, Sizes};
 use peregrine_driver::clock::Clock;
 use peregrine_driver::{ServerBuilder, Settings, Stats, Waker};
 
@@ -62,11 +63,13 @@ pub enum Model {
 /// [`builder`](crate::builder) for what it does with each shared setting,
 /// and which of the epoll builder's methods it does not have.
 ///
-/// `READ` and `WRITE` size each thread's buffers, `MAX_HEADERS` its header
-/// table. Memory: `READ + WRITE` bytes per thread serving connections
+/// `Z`, the [`Sizes`], sizes each thread's buffers, `READ` and `WRITE`
+/// bytes, and its header table, `MAX_HEADERS` fields (see
+/// [`Capacity`](peregrine_core::Capacity)). Memory: `READ + WRITE` bytes
+/// per thread serving connections
 /// (allocated when a pool thread starts, or the first time a
 /// connection-thread slot is used), plus its stack.
-pub struct ServerWith<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
+pub struct ServerWith<Z: Sizes> {
     /// The listener, bound at once so the address is known.
     listener: TcpListener,
     /// The address bound.
@@ -75,11 +78,11 @@ pub struct ServerWith<const READ: usize, const WRITE: usize, const MAX_HEADERS: 
     settings: Settings,
     /// How connections are spread over threads.
     model: Model,
+    /// The sizes of the connections (a type only).
+    sizes: PhantomData<fn() -> Z>,
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    ServerWith<READ, WRITE, MAX_HEADERS>
-{
+impl<Z: Sizes> ServerWith<Z> {
     /// Binds `addr` (port 0 picks a free port; see
     /// [`local_addr`](Self::local_addr)). Defaults: [`Model::Pool`] of
     /// [`DEFAULT_POOL_THREADS`] threads, [`Config::DEFAULT`], a 10 s grace
@@ -103,6 +106,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             addr,
             settings: Settings::new(DEFAULT_POOL_THREADS),
             model: Model::default(),
+            sizes: PhantomData,
         })
     }
 
@@ -140,6 +144,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             addr,
             settings,
             model,
+            sizes: _,
         } = self;
         #[cfg(not(feature = "tls"))]
         if settings.serves_tls() {
@@ -149,7 +154,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 "HTTPS: peregrine-std is built without its `tls` feature",
             ));
         }
-        let config = settings.connection_config::<READ, WRITE, MAX_HEADERS>()?;
+        let config = settings.connection_config::<Z>()?;
         let handle = settings.shutdown_handle();
         let workers = settings.workers();
         let mailbox_capacity = settings.mailbox_capacity();
@@ -203,7 +208,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         handle.add_waker(Arc::new(Unpark(thread::current())));
         let result = thread::scope(|scope| {
             let mut threads = Vec::new();
-            let started = start::<H, L, READ, WRITE, MAX_HEADERS>(
+            let started = start::<H, L, Z>(
                 scope,
                 &mut threads,
                 &ctx,
@@ -235,9 +240,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> ServerBuilder
-    for ServerWith<READ, WRITE, MAX_HEADERS>
-{
+impl<Z: Sizes> ServerBuilder for ServerWith<Z> {
     fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
         ServerWith::bind(addr)
     }
@@ -263,9 +266,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> ServerBuil
     }
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> std::fmt::Debug
-    for ServerWith<READ, WRITE, MAX_HEADERS>
-{
+impl<Z: Sizes> std::fmt::Debug for ServerWith<Z> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerWith")
             .field("addr", &self.addr)
@@ -315,7 +316,7 @@ type ServerThread<'scope> = ScopedJoinHandle<'scope, io::Result<()>>;
 
 /// Starts the threads of `model` into `handles` (those that started, if
 /// one fails to).
-fn start<'scope, 'env, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+fn start<'scope, 'env, H, L, Z: Sizes>(
     scope: &'scope Scope<'scope, 'env>,
     handles: &mut Vec<ServerThread<'scope>>,
     ctx: &'env Context,
@@ -337,14 +338,8 @@ where
                 let thread = thread::Builder::new()
                     .name(format!("peregrine-worker-{slot}"))
                     .spawn_scoped(scope, move || {
-                        let lane = Lane::<READ, WRITE>::new(slot);
-                        Worker::<H, L, READ, WRITE, MAX_HEADERS>::new(
-                            ctx,
-                            handler,
-                            lane,
-                            Some(listener),
-                        )
-                        .run();
+                        let lane = Lane::<Z>::new(slot);
+                        Worker::<H, L, Z>::new(ctx, handler, lane, Some(listener)).run();
                         Ok(())
                     })?;
                 handles.push(thread);
@@ -354,10 +349,10 @@ where
             let thread = thread::Builder::new()
                 .name("peregrine-accept".into())
                 .spawn_scoped(scope, move || {
-                    let lanes = Lanes::<READ, WRITE>::new(max_threads.max(1));
+                    let lanes = Lanes::<Z>::new(max_threads.max(1));
                     let panicked = AtomicBool::new(false);
                     thread::scope(|connections| {
-                        accept_per_connection::<H, L, READ, WRITE, MAX_HEADERS>(
+                        accept_per_connection::<H, L, Z>(
                             connections,
                             ctx,
                             handler,
@@ -421,15 +416,15 @@ fn wake_accept(ctx: &Context, addr: SocketAddr) {
 
 /// The lanes of connection threads: at most one thread per lane, so their
 /// number caps the threads.
-struct Lanes<const READ: usize, const WRITE: usize> {
+struct Lanes<Z: Sizes> {
     /// Lanes no thread holds; allocated for all of them, so putting one
     /// back never allocates.
-    free: Mutex<Vec<Lane<READ, WRITE>>>,
+    free: Mutex<Vec<Lane<Z>>>,
     /// Signalled when a lane comes back.
     freed: Condvar,
 }
 
-impl<const READ: usize, const WRITE: usize> Lanes<READ, WRITE> {
+impl<Z: Sizes> Lanes<Z> {
     /// `count` lanes, slots `0..count` (slot 0 handed out first).
     fn new(count: usize) -> Self {
         Lanes {
@@ -441,7 +436,7 @@ impl<const READ: usize, const WRITE: usize> Lanes<READ, WRITE> {
     /// A free lane, waiting for one if need be; `None` once the grace
     /// period after a shutdown is over (until then, connections left in
     /// the listen backlog are still served).
-    fn take(&self, ctx: &Context) -> Option<Lane<READ, WRITE>> {
+    fn take(&self, ctx: &Context) -> Option<Lane<Z>> {
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if ctx.grace_is_over(ctx.clock.now()) {
@@ -459,7 +454,7 @@ impl<const READ: usize, const WRITE: usize> Lanes<READ, WRITE> {
     }
 
     /// Gives a lane back.
-    fn put(&self, lane: Lane<READ, WRITE>) {
+    fn put(&self, lane: Lane<Z>) {
         self.free
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -470,14 +465,14 @@ impl<const READ: usize, const WRITE: usize> Lanes<READ, WRITE> {
 
 /// A lane on its way to a connection thread; given back if dropped there
 /// (the thread could not be started).
-struct Loan<'l, const READ: usize, const WRITE: usize> {
+struct Loan<'l, Z: Sizes> {
     /// The lane, until given back.
-    lane: Option<Lane<READ, WRITE>>,
+    lane: Option<Lane<Z>>,
     /// Where it goes back.
-    lanes: &'l Lanes<READ, WRITE>,
+    lanes: &'l Lanes<Z>,
 }
 
-impl<const READ: usize, const WRITE: usize> Drop for Loan<'_, READ, WRITE> {
+impl<Z: Sizes> Drop for Loan<'_, Z> {
     fn drop(&mut self) {
         if let Some(lane) = self.lane.take() {
             self.lanes.put(lane);
@@ -487,20 +482,12 @@ impl<const READ: usize, const WRITE: usize> Drop for Loan<'_, READ, WRITE> {
 
 /// The accepting thread of [`Model::PerConnection`]: takes a free lane,
 /// accepts, and starts a thread serving the connection on that lane.
-fn accept_per_connection<
-    'scope,
-    'env,
-    H,
-    L,
-    const READ: usize,
-    const WRITE: usize,
-    const MAX_HEADERS: usize,
->(
+fn accept_per_connection<'scope, 'env, H, L, Z: Sizes>(
     scope: &'scope Scope<'scope, 'env>,
     ctx: &'env Context,
     handler: &'env H,
     listener: &TcpListener,
-    lanes: &'env Lanes<READ, WRITE>,
+    lanes: &'env Lanes<Z>,
     panicked: &'env AtomicBool,
 ) where
     H: Handler<L>,
@@ -522,8 +509,7 @@ fn accept_per_connection<
                 };
                 let slot = lane.slot;
                 let served = catch_unwind(AssertUnwindSafe(|| {
-                    let mut worker =
-                        Worker::<H, L, READ, WRITE, MAX_HEADERS>::new(ctx, handler, lane, None);
+                    let mut worker = Worker::<H, L, Z>::new(ctx, handler, lane, None);
                     worker.serve(stream, peer);
                     worker.into_lane()
                 }));

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use peregrine_core::{Config, Connection, Counters, Handler, Interest, IoBuffers};
+use peregrine_core::{Config, Connection, Counters, Handler, Interest, IoBuffers, Sizes};
 use peregrine_driver::ShutdownHandle;
 use peregrine_driver::app::App;
 use peregrine_driver::clock::Clock;
@@ -188,12 +188,12 @@ impl Context {
 /// What a thread keeps between connections: its buffers, its statistics
 /// slot, its totals and its mailbox. A pool thread owns one for its life;
 /// a connection thread borrows one from the server's set.
-pub(crate) struct Lane<const READ: usize, const WRITE: usize> {
+pub(crate) struct Lane<Z: Sizes> {
     /// The statistics slot it publishes into.
     pub(crate) slot: usize,
     /// The buffer pair (a one-element pool), allocated on first use and
     /// kept.
-    bufs: Option<Box<[IoBuffers<READ, WRITE>]>>,
+    bufs: Option<Box<[IoBuffers<Z>]>>,
     /// Its connections' counters, added up.
     totals: Counters,
     /// Connections it served.
@@ -204,7 +204,7 @@ pub(crate) struct Lane<const READ: usize, const WRITE: usize> {
     inbox: Option<Inbox>,
 }
 
-impl<const READ: usize, const WRITE: usize> Lane<READ, WRITE> {
+impl<Z: Sizes> Lane<Z> {
     /// A lane publishing into `slot`, with no buffers or mailbox yet.
     pub(crate) fn new(slot: usize) -> Self {
         Lane {
@@ -218,22 +218,20 @@ impl<const READ: usize, const WRITE: usize> Lane<READ, WRITE> {
 }
 
 /// A thread serving connections one after another.
-pub(crate) struct Worker<'a, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-{
+pub(crate) struct Worker<'a, H, L, Z: Sizes> {
     /// The server's shared state.
     ctx: &'a Context,
     /// The application, its state for this thread, the `Date` line and
     /// the lane's counters.
     app: App<'a, H, L>,
     /// Buffers and statistics (its counters are in `app` while it works).
-    lane: Lane<READ, WRITE>,
+    lane: Lane<Z>,
     /// The listener this thread accepts on, dropped as soon as it knows it
     /// will accept no more (so the port closes once every thread knows).
     pub(crate) listener: Option<Arc<TcpListener>>,
 }
 
-impl<'a, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Worker<'a, H, L, READ, WRITE, MAX_HEADERS>
+impl<'a, H, L, Z: Sizes> Worker<'a, H, L, Z>
 where
     H: Handler<L>,
     L: Default,
@@ -244,7 +242,7 @@ where
     pub(crate) fn new(
         ctx: &'a Context,
         handler: &'a H,
-        mut lane: Lane<READ, WRITE>,
+        mut lane: Lane<Z>,
         listener: Option<Arc<TcpListener>>,
     ) -> Self {
         let app = App::new(
@@ -282,7 +280,7 @@ where
     }
 
     /// Gives the lane back (for the next connection thread).
-    pub(crate) fn into_lane(mut self) -> Lane<READ, WRITE> {
+    pub(crate) fn into_lane(mut self) -> Lane<Z> {
         self.lane.totals = *self.app.totals();
         self.lane
     }
@@ -323,8 +321,7 @@ where
             return;
         };
         let mut socket = StdSocket::new(stream, ctx.clock, &ctx.handle, ctx.alarm(lane.slot));
-        let mut conn =
-            Connection::<READ, WRITE, MAX_HEADERS>::new(ctx.config, Some(peer), ctx.clock.now());
+        let mut conn = Connection::<Z>::new(ctx.config, Some(peer), ctx.clock.now());
         if let Some(inbox) = inbox {
             conn.set_id(inbox.open());
         }
@@ -440,10 +437,10 @@ where
 /// with a short wait between (`starved` counts the polls in a row that
 /// gave nothing to send). `false` if a handler panicked and the
 /// connection is to be closed.
-fn poll_waiting_body<H, L, C, const READ: usize, const WRITE: usize>(
+fn poll_waiting_body<H, L, C, Z: Sizes>(
     app: &mut App<'_, H, L>,
     conn: &mut C,
-    bufs: &mut IoBuffers<READ, WRITE>,
+    bufs: &mut IoBuffers<Z>,
     now: u64,
     starved: &mut u32,
     polled: bool,
@@ -451,7 +448,7 @@ fn poll_waiting_body<H, L, C, const READ: usize, const WRITE: usize>(
 where
     H: Handler<L>,
     L: Default,
-    C: Protocol<READ, WRITE>,
+    C: Protocol<Z>,
 {
     if polled {
         conn.handle_wake(now);
@@ -489,12 +486,12 @@ struct Layer<'s, 'c, S> {
 /// deadlines, the shutdown's GOAWAY and its grace period, and the
 /// thread's mailbox (`inbox`) for wake-ups. `draining` says when the
 /// connection learnt of a shutdown, if it did.
-fn serve_http2<H, L, S, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+fn serve_http2<H, L, S, Z: Sizes>(
     ctx: &Context,
     app: &mut App<'_, H, L>,
-    bufs: &mut IoBuffers<READ, WRITE>,
+    bufs: &mut IoBuffers<Z>,
     layer: &mut Layer<'_, '_, S>,
-    http1: &Connection<READ, WRITE, MAX_HEADERS>,
+    http1: &Connection<Z>,
     mut inbox: Option<&mut Inbox>,
     mut draining: Option<u64>,
 ) where
@@ -504,9 +501,7 @@ fn serve_http2<H, L, S, const READ: usize, const WRITE: usize, const MAX_HEADERS
 {
     let now = ctx.clock.now();
     // On the heap: about 40 KB, and a thread's stack is the user's choice.
-    let Some(mut conn) =
-        Http2Connection::<READ, WRITE, MAX_HEADERS>::take_over(http1, now).map(Box::new)
-    else {
+    let Some(mut conn) = Http2Connection::<Z>::take_over(http1, now).map(Box::new) else {
         return;
     };
     let conn = &mut *conn;

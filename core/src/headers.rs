@@ -11,7 +11,7 @@ use crate::field::FieldRange;
 
 /// One field of the header table, as offsets into the request buffer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct FieldSpan {
+pub struct FieldSpan {
     /// Start of the name.
     name_start: u32,
     /// End (exclusive) of the name.

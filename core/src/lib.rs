@@ -37,8 +37,8 @@
 //!
 //! ```
 //! use peregrine_core::{
-//!     Config, Connection, Counters, Env, Handler, IoBuffers, MAX_SLICES, Request, Response,
-//!     Transmit,
+//!     Capacity, Config, Connection, Counters, Env, Handler, IoBuffers, MAX_SLICES, Request,
+//!     Response, Transmit,
 //! };
 //!
 //! struct Hello;
@@ -50,8 +50,9 @@
 //!
 //! // Small buffers may live on the stack; large ones are made on the heap
 //! // with `IoBuffers::boxed()` (feature `alloc`), never built here first.
-//! let mut bufs = IoBuffers::<4096, 4096>::new();
-//! let mut conn = Connection::<4096, 4096, 16>::new(Config::DEFAULT, None, 0);
+//! type Small = Capacity<4096, 4096, 16>;
+//! let mut bufs = IoBuffers::<Small>::new();
+//! let mut conn = Connection::<Small>::new(Config::DEFAULT, None, 0);
 //! let mut counters = Counters::default();
 //! let mut env = Env { handler: &Hello, local: &mut (), date: None, now: 0, counters: &mut counters, files: None, spill: None, deflate: None };
 //!
@@ -97,6 +98,7 @@ mod percent;
 mod request;
 mod scan;
 mod send_queue;
+pub mod sizes;
 mod status;
 mod timers;
 mod version;
@@ -128,9 +130,10 @@ pub use headers::{Header, HeaderIter, Headers, Tokens, Values};
 pub use id::ConnectionId;
 pub use method::Method;
 pub use request::{
-    DEFAULT_MAX_HEAD_LEN, DEFAULT_MAX_HEADERS, DEFAULT_MAX_TARGET_LEN, Parsed, Request,
+    DEFAULT_MAX_HEAD_LEN, DEFAULT_MAX_HEADERS, DEFAULT_MAX_TARGET_LEN, HeadParser, Parsed, Request,
     RequestParser, TargetForm,
 };
+pub use sizes::{ByteArray, Capacity, DefaultSizes, FieldTable, HeaderTable, Sizes};
 pub use status::StatusCode;
 pub use timers::TimerKind;
 pub use version::Version;

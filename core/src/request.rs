@@ -44,7 +44,8 @@
 //!
 //! # Limits
 //!
-//! - Header fields: `MAX_HEADERS` (const generic) → 431 beyond it.
+//! - Header fields: the capacity of the parser's [`HeaderTable`]
+//!   (`MAX_HEADERS` of a [`RequestParser`]) → 431 beyond it.
 //! - Head size: [`RequestParser::with_max_head_len`] (default
 //!   [`DEFAULT_MAX_HEAD_LEN`]), normally the size of the read buffer → 431.
 //! - Request-target: [`RequestParser::with_max_target_len`] (default
@@ -53,12 +54,11 @@
 
 use core::net::SocketAddr;
 
-use heapless::Vec;
-
 use crate::authority::is_valid_host;
 use crate::field::{FieldRange, FieldScanner, Step};
 use crate::framing::{self, BodyFraming};
 use crate::headers::{FieldSpan, Headers};
+use crate::sizes::{FieldTable, HeaderTable};
 use crate::{Error, Method, Version, scan};
 
 /// Default limit on the request-target, in bytes (as nginx's default
@@ -117,8 +117,24 @@ pub enum Parsed<'a> {
     Partial,
 }
 
+/// A [`HeadParser`] with a header table of `MAX_HEADERS` fields: the
+/// parser as most callers name it.
+///
+/// ```
+/// use peregrine_core::{Parsed, RequestParser};
+///
+/// let mut parser = RequestParser::<8>::new();
+/// let Ok(Parsed::Complete(request)) = parser.parse(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n") else {
+///     panic!()
+/// };
+/// assert_eq!(request.header("host"), Some(&b"a"[..]));
+/// ```
+pub type RequestParser<const MAX_HEADERS: usize = DEFAULT_MAX_HEADERS> =
+    HeadParser<HeaderTable<MAX_HEADERS>>;
+
 /// An incremental, zero-copy request-head parser with a fixed-capacity header
-/// table of `MAX_HEADERS` fields.
+/// table `T`, a [`HeaderTable`]: [`RequestParser<MAX_HEADERS>`](RequestParser)
+/// names one by its capacity, a connection by its [`Sizes`](crate::Sizes).
 ///
 /// It stores offsets into the caller's buffer, never bytes, and never
 /// allocates. Call [`parse`](Self::parse) with the bytes received so far,
@@ -135,7 +151,7 @@ pub enum Parsed<'a> {
 /// assert_eq!(Error::TargetTooLong.status(), 414);
 /// ```
 #[derive(Clone, Debug)]
-pub struct RequestParser<const MAX_HEADERS: usize = DEFAULT_MAX_HEADERS> {
+pub struct HeadParser<T = HeaderTable<DEFAULT_MAX_HEADERS>> {
     /// Where parsing stopped.
     state: State,
     /// The next byte to look at.
@@ -155,7 +171,7 @@ pub struct RequestParser<const MAX_HEADERS: usize = DEFAULT_MAX_HEADERS> {
     /// The header section's scanner.
     fields: FieldScanner,
     /// The header table.
-    headers: Vec<FieldSpan, MAX_HEADERS>,
+    headers: T,
     /// Which of the fields the connection consults were seen.
     seen: Seen,
     /// Limit on the request-target.
@@ -164,16 +180,16 @@ pub struct RequestParser<const MAX_HEADERS: usize = DEFAULT_MAX_HEADERS> {
     max_head_len: u32,
 }
 
-impl<const MAX_HEADERS: usize> Default for RequestParser<MAX_HEADERS> {
+impl<T: FieldTable> Default for HeadParser<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
+impl<T: FieldTable> HeadParser<T> {
     /// A parser with the default limits.
     pub const fn new() -> Self {
-        RequestParser {
+        HeadParser {
             state: State::Start,
             pos: 0,
             mark: 0,
@@ -183,7 +199,7 @@ impl<const MAX_HEADERS: usize> RequestParser<MAX_HEADERS> {
             form: TargetForm::Origin,
             version: Version::Http11,
             fields: FieldScanner::new(),
-            headers: Vec::new(),
+            headers: T::EMPTY,
             seen: Seen::NONE,
             max_target_len: DEFAULT_MAX_TARGET_LEN as u32,
             max_head_len: DEFAULT_MAX_HEAD_LEN as u32,

@@ -7,7 +7,7 @@
 
 mod support;
 
-use peregrine_core::{Config, Error, FileRegion, StatusCode, response::CONTINUE};
+use peregrine_core::{Capacity, Config, Error, FileRegion, StatusCode, response::CONTINUE};
 use support::{
     BigDriver, Driver, Echo, Event, LONG_STATIC, Local, READ, Step, WRITE, converse,
     converse_script, converse_with, error_response, file_bytes, gen_body, streamed_summary,
@@ -266,7 +266,8 @@ fn a_hundred_pipelined_requests_in_one_read_are_answered_in_one_write() {
     // of it is free, so one batch holds the answers that begin within the
     // first 1024 bytes: 25 of 41 bytes (the 25th ends at 1025). Four
     // batches, each one write, as few as the buffer allows.
-    let mut driver: Driver<Echo, Local, 16384, WRITE, 16> = Driver::build(Echo, Config::DEFAULT);
+    let mut driver: Driver<Echo, Local, Capacity<16384, WRITE, 16>> =
+        Driver::build(Echo, Config::DEFAULT);
     driver.arrive(input.as_bytes());
     assert_eq!(driver.output(), output);
     assert_eq!(driver.writes_offered(), [1025; 4]);

@@ -7,7 +7,7 @@
 
 mod support;
 
-use peregrine_core::{BodyPolicy, Config, Fill, Handler, Request, Response};
+use peregrine_core::{BodyPolicy, Capacity, Config, Fill, Handler, Request, Response};
 use proptest::prelude::*;
 use support::Driver;
 
@@ -226,7 +226,11 @@ fn schedule() -> impl Strategy<Value = Schedule> {
 /// Runs the pipeline under `schedule` through a read buffer of `R` bytes;
 /// the bytes written.
 fn run<const R: usize>(input: &[u8], schedule: &Schedule) -> Vec<u8> {
-    let mut driver: Driver<Props, Scratch, R> = Driver::build(Props, Config::DEFAULT);
+    let mut driver: Driver<
+        Props,
+        Scratch,
+        Capacity<R, { support::WRITE }, { support::MAX_HEADERS }>,
+    > = Driver::build(Props, Config::DEFAULT);
     driver.write_plan = schedule.writes.clone();
     driver.writes_per_round = schedule.writes_per_round;
     driver.scribble_idle = schedule.scribble;

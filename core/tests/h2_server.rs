@@ -14,12 +14,13 @@ use peregrine_core::h2::hpack::{DecodeError, Decoder, Encoder, HeaderField};
 use peregrine_core::h2::server::{MAX_CONTINUATIONS, ServerConnection};
 use peregrine_core::spill::SpillArea;
 use peregrine_core::{
-    Config, Counters, Env, FileRegion, H2c, Handler, IoBuffers, Request, Response, Transmit,
+    Capacity, Config, Counters, Env, FileRegion, H2c, Handler, IoBuffers, Request, Response,
+    Transmit,
 };
 use support::{Keeper, file_bytes};
 
-const READ: usize = 20 * 1024;
-const WRITE: usize = 64 * 1024;
+/// 20 KiB to read into, 64 KiB to write from, 32 header fields.
+type Sizes = Capacity<{ 20 * 1024 }, { 64 * 1024 }, 32>;
 
 /// A body bigger than the initial windows.
 static BIG: [u8; 100_000] = {
@@ -97,8 +98,8 @@ enum Sent {
 
 /// A client and the server connection it talks to.
 struct Peer {
-    conn: Box<ServerConnection<READ, WRITE, 32, 100>>,
-    bufs: Box<IoBuffers<READ, WRITE>>,
+    conn: Box<ServerConnection<Sizes>>,
+    bufs: Box<IoBuffers<Sizes>>,
     now: u64,
     counters: Counters,
     keeper: Keeper,
@@ -928,8 +929,8 @@ fn a_plaintext_connection_opening_with_the_preface_goes_on_in_http2() {
     };
     let mut counters = Counters::default();
     let mut keeper = Keeper::default();
-    let mut bufs: Box<IoBuffers<READ, WRITE>> = Box::new(IoBuffers::new());
-    let mut http1: Box<Connection<READ, WRITE, 32>> = Box::new(Connection::new(config, None, 0));
+    let mut bufs: Box<IoBuffers<Sizes>> = Box::new(IoBuffers::new());
+    let mut http1: Box<Connection<Sizes>> = Box::new(Connection::new(config, None, 0));
     let mut wire = CLIENT_PREFACE.to_vec();
     wire.extend(frame(|buf| encode_settings(buf, &[])));
     let mut env = Env {
@@ -952,7 +953,7 @@ fn a_plaintext_connection_opening_with_the_preface_goes_on_in_http2() {
     http1.handle_read(wire.len() - 10, &mut bufs, &mut env);
     assert!(http1.is_http2());
     assert_eq!(http1.leftover(&bufs), &wire[..]);
-    let mut h2: Box<ServerConnection<READ, WRITE, 32, 100>> =
+    let mut h2: Box<ServerConnection<Sizes>> =
         Box::new(ServerConnection::take_over(&http1, 0).expect("the buffers fit"));
     h2.handle_read(0, &mut bufs, &mut env);
     let Transmit::Write(slices) = h2.poll_transmit(&bufs) else {
@@ -981,8 +982,7 @@ fn a_plaintext_connection_opening_with_the_preface_goes_on_in_http2() {
             h2c,
             ..Config::DEFAULT
         };
-        let mut http1: Box<Connection<READ, WRITE, 32>> =
-            Box::new(Connection::new(config, None, 0));
+        let mut http1: Box<Connection<Sizes>> = Box::new(Connection::new(config, None, 0));
         let buf = http1.read_buf(&mut bufs);
         buf[..input.len()].copy_from_slice(input);
         http1.handle_read(input.len(), &mut bufs, &mut env);
@@ -995,11 +995,11 @@ fn a_plaintext_connection_opening_with_the_preface_goes_on_in_http2() {
     }
 }
 
-/// The size of a connection with the default const generics, printed for
-/// the README's memory figures (`--nocapture`).
+/// The size of a connection with the default sizes, printed for the
+/// README's memory figures (`--nocapture`).
 #[test]
 fn the_size_of_a_connection() {
-    let size = std::mem::size_of::<ServerConnection<16_384, 16_384>>();
-    println!("ServerConnection<16_384, 16_384>: {size} bytes");
+    let size = std::mem::size_of::<ServerConnection>();
+    println!("ServerConnection (default sizes): {size} bytes");
     assert!(size > peregrine_core::h2::server::AREA);
 }

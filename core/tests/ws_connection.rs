@@ -5,7 +5,7 @@
 mod support;
 
 use peregrine_core::ws::{Handshake, Message};
-use peregrine_core::{Config, Handler, Request, Response, Upgrade, WebSocket};
+use peregrine_core::{Capacity, Config, Handler, Request, Response, Upgrade, WebSocket};
 use support::Driver;
 
 /// Accepts WebSocket at `/ws` and echoes text.
@@ -50,7 +50,7 @@ fn text_frame(text: &str) -> Vec<u8> {
     frame
 }
 
-type Conn = Driver<Echo, (), 4096, 4096, 16>;
+type Conn = Driver<Echo, (), Capacity<4096, 4096, 16>>;
 
 fn driver(config: Config) -> Conn {
     Driver::build(Echo, config)

@@ -22,6 +22,7 @@
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use peregrine_core::Sizes;
 use peregrine_core::date::DateCache;
 use peregrine_core::ws::Deflate;
 use peregrine_core::{Config, Connection, Counters, DeflatePolicy, Env, Handler, IoBuffers};
@@ -119,17 +120,17 @@ where
     ///
     /// A socket failure, after which the connection is to be dropped.
     #[inline(always)]
-    pub fn drive<C, S, const READ: usize, const WRITE: usize>(
+    pub fn drive<C, S, Z: Sizes>(
         &mut self,
         conn: &mut C,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         socket: &mut S,
         ready: &mut Readiness,
         mode: Mode,
         now: u64,
     ) -> io::Result<()>
     where
-        C: Protocol<READ, WRITE>,
+        C: Protocol<Z>,
         S: Socket,
     {
         let run = AssertUnwindSafe(|| drive(conn, bufs, socket, ready, mode, &mut self.env(now)));
@@ -152,17 +153,17 @@ where
     /// for it again but a body's last piece or a WebSocket's `on_close`).
     #[cold]
     #[inline(never)]
-    fn after_panic<C, S, const READ: usize, const WRITE: usize>(
+    fn after_panic<C, S, Z: Sizes>(
         &mut self,
         conn: &mut C,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         socket: &mut S,
         ready: &mut Readiness,
         mode: Mode,
         now: u64,
     ) -> io::Result<()>
     where
-        C: Protocol<READ, WRITE>,
+        C: Protocol<Z>,
         S: Socket,
     {
         if !conn.handle_panic(bufs, &mut self.env(now)) {
@@ -181,10 +182,10 @@ where
     /// connection (an HTTP/2 connection after the preface an HTTP/1.1 one
     /// read), at `now`; `false` if a handler panicked and the connection
     /// is to be closed.
-    pub fn resume<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
+    pub fn resume<C: Protocol<Z>, Z: Sizes>(
         &mut self,
         conn: &mut C,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         now: u64,
     ) -> bool {
         let run = AssertUnwindSafe(|| conn.handle_read(0, bufs, &mut self.env(now)));
@@ -197,10 +198,10 @@ where
     /// Begins the graceful end of HTTP/2 connection `conn` at `now` (its
     /// GOAWAY into `bufs`); `false` if a handler panicked on the way and
     /// the connection is to be closed.
-    pub fn shut_down<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    pub fn shut_down<Z: Sizes>(
         &mut self,
-        conn: &mut Http2Connection<READ, WRITE, MAX_HEADERS>,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        conn: &mut Http2Connection<Z>,
+        bufs: &mut IoBuffers<Z>,
         now: u64,
     ) -> bool {
         let run = AssertUnwindSafe(|| conn.shutdown(bufs, &mut self.env(now)));
@@ -215,16 +216,12 @@ where
     /// as [`drive`](Self::drive) does: the connection answers what it can
     /// ([`Connection::handle_panic`]) and the caller goes on. For runtimes
     /// of one's own, which drive the connection themselves.
-    pub fn call<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    pub fn call<Z: Sizes>(
         &mut self,
-        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        conn: &mut Connection<Z>,
+        bufs: &mut IoBuffers<Z>,
         now: u64,
-        call: impl FnOnce(
-            &mut Connection<READ, WRITE, MAX_HEADERS>,
-            &mut IoBuffers<READ, WRITE>,
-            &mut Env<'_, H, L>,
-        ),
+        call: impl FnOnce(&mut Connection<Z>, &mut IoBuffers<Z>, &mut Env<'_, H, L>),
     ) {
         let run = AssertUnwindSafe(|| call(conn, bufs, &mut self.env(now)));
         if catch_unwind(run).is_err() {
@@ -235,10 +232,10 @@ where
     /// Continues the work `conn` left (see [`Connection::poll`]); `false`
     /// if a handler panicked and the connection is to be closed (an
     /// HTTP/2 one: see [`Protocol::handle_panic`]).
-    pub fn poll<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
+    pub fn poll<C: Protocol<Z>, Z: Sizes>(
         &mut self,
         conn: &mut C,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         now: u64,
     ) -> bool {
         let run = AssertUnwindSafe(|| conn.poll(bufs, &mut self.env(now)));
@@ -254,10 +251,10 @@ where
     /// [`Connection::handle_answer`]); whether one waited. A panic in the
     /// hooks it runs is contained as in [`drive`](Self::drive); an HTTP/2
     /// connection is then retired ([`Protocol::handle_panic`]).
-    pub fn answer<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
+    pub fn answer<C: Protocol<Z>, Z: Sizes>(
         &mut self,
         conn: &mut C,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         stream: u32,
         now: u64,
         answer: impl FnOnce(&mut peregrine_core::Response<'_, L>),
@@ -277,10 +274,10 @@ where
     /// # Errors
     ///
     /// As [`Connection::handle_publish`].
-    pub fn publish<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
+    pub fn publish<C: Protocol<Z>, Z: Sizes>(
         &mut self,
         conn: &mut C,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         topic: u64,
         bytes: &[u8],
         now: u64,
@@ -297,10 +294,10 @@ where
     /// if it cannot go on, is retired (closed).
     #[cold]
     #[inline(never)]
-    fn contain<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
+    fn contain<C: Protocol<Z>, Z: Sizes>(
         &mut self,
         conn: &mut C,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         now: u64,
     ) {
         if !conn.handle_panic(bufs, &mut self.env(now)) {
@@ -311,11 +308,7 @@ where
     /// Ends `conn` for good before it is dropped or reused: the responses
     /// it still owed are reported aborted to the handler, and the files
     /// they held are closed (see [`Connection::retire`]).
-    pub fn retire<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
-        &mut self,
-        conn: &mut C,
-        now: u64,
-    ) {
+    pub fn retire<C: Protocol<Z>, Z: Sizes>(&mut self, conn: &mut C, now: u64) {
         let run = AssertUnwindSafe(|| conn.retire(&mut self.env(now)));
         if catch_unwind(run).is_err() {
             // A `finished` hook panicked: the rest is given up.
@@ -329,10 +322,10 @@ where
     }
 
     /// Handles `conn`'s deadline if it passed by `now`; whether it had.
-    pub fn fire_due_timeout<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
+    pub fn fire_due_timeout<C: Protocol<Z>, Z: Sizes>(
         &mut self,
         conn: &mut C,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         now: u64,
     ) -> bool {
         if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
@@ -353,10 +346,10 @@ where
     /// # Errors
     ///
     /// A socket failure, after which the connection is to be dropped.
-    pub fn wind_down<S, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    pub fn wind_down<S, Z: Sizes>(
         &mut self,
-        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        conn: &mut Connection<Z>,
+        bufs: &mut IoBuffers<Z>,
         socket: &mut S,
         mode: Mode,
         now: u64,

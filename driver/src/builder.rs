@@ -45,6 +45,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+use peregrine_core::Sizes;
 use peregrine_core::{Config, H2c, Handler};
 
 use crate::hub::ShutdownHandle;
@@ -168,10 +169,9 @@ impl Settings {
     /// # Errors
     ///
     /// [`io::ErrorKind::InvalidInput`] if HTTP/2 is served with buffers
-    /// smaller than it needs (`READ` under 1 KiB, `WRITE` under 2 KiB).
-    pub fn connection_config<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
-        &self,
-    ) -> io::Result<Config> {
+    /// smaller than it needs ([`Sizes::READ`] under 1 KiB,
+    /// [`Sizes::WRITE`] under 2 KiB).
+    pub fn connection_config<Z: Sizes>(&self) -> io::Result<Config> {
         let mut config = self.config;
         if self.h2c != H2c::Off {
             config.h2c = self.h2c;
@@ -182,7 +182,7 @@ impl Settings {
                 config.h2c = H2c::Beside;
             }
         }
-        if config.h2c != H2c::Off && !Http2Connection::<READ, WRITE, MAX_HEADERS>::BUFFERS_FIT {
+        if config.h2c != H2c::Off && !Http2Connection::<Z>::BUFFERS_FIT {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "HTTP/2 needs read buffers of at least 1 KiB and write buffers of at least 2 KiB",

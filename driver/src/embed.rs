@@ -31,6 +31,7 @@ use peregrine_core::{
     Config, Connection, ConnectionId, Counters, Env, Handler, Interest, IoBuffers, MAX_SLICES,
     Transmit,
 };
+use peregrine_core::{DefaultSizes, Sizes};
 
 use crate::app::App;
 use crate::region::read_region;
@@ -39,12 +40,11 @@ use crate::region::read_region;
 const FILE_CHUNK: usize = 64 * 1024;
 
 /// A connection with its buffers and its worker state, for a runtime of
-/// one's own. `READ`, `WRITE` and `MAX_HEADERS` size it as they size a
-/// [`Connection`].
+/// one's own. `Z`, its [`Sizes`], sizes it as it sizes a [`Connection`].
 ///
 /// ```
 /// use std::time::Instant;
-/// use peregrine_core::{Config, Handler, Request, Response};
+/// use peregrine_core::{Capacity, Config, Handler, Request, Response};
 /// use peregrine_driver::embed::{Embedded, Output};
 ///
 /// struct Hello;
@@ -54,7 +54,7 @@ const FILE_CHUNK: usize = 64 * 1024;
 ///     }
 /// }
 ///
-/// let mut conn = Embedded::<_, (), 4096, 4096, 16>::new(&Hello, Config::DEFAULT, None, Instant::now());
+/// let mut conn = Embedded::<_, (), Capacity<4096, 4096, 16>>::new(&Hello, Config::DEFAULT, None, Instant::now());
 /// let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 /// conn.read_buf()[..request.len()].copy_from_slice(request);
 /// conn.on_read(request.len());
@@ -64,11 +64,11 @@ const FILE_CHUNK: usize = 64 * 1024;
 /// conn.on_written(sent.len());
 /// assert!(matches!(conn.output().unwrap(), Output::Idle));
 /// ```
-pub struct Embedded<'h, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
+pub struct Embedded<'h, H, L, Z: Sizes = DefaultSizes> {
     /// The state machine.
-    conn: Connection<READ, WRITE, MAX_HEADERS>,
+    conn: Connection<Z>,
     /// Its buffers.
-    bufs: Box<IoBuffers<READ, WRITE>>,
+    bufs: Box<IoBuffers<Z>>,
     /// The application, its state, the `Date` line and the counters.
     app: App<'h, H, L>,
     /// Time zero of the connection's millisecond clock.
@@ -111,8 +111,7 @@ impl<'a> std::ops::Deref for IoSlices<'a> {
     }
 }
 
-impl<'h, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Embedded<'h, H, L, READ, WRITE, MAX_HEADERS>
+impl<'h, H, L, Z: Sizes> Embedded<'h, H, L, Z>
 where
     H: Handler<L>,
     L: Default,
@@ -144,11 +143,7 @@ where
     /// Makes one call into the connection with the environment of now.
     fn call(
         &mut self,
-        call: impl FnOnce(
-            &mut Connection<READ, WRITE, MAX_HEADERS>,
-            &mut IoBuffers<READ, WRITE>,
-            &mut Env<'_, H, L>,
-        ),
+        call: impl FnOnce(&mut Connection<Z>, &mut IoBuffers<Z>, &mut Env<'_, H, L>),
     ) {
         self.app.refresh_date();
         let now = self.now();

@@ -25,6 +25,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use peregrine_core::Sizes;
 use peregrine_core::ws::Message;
 use peregrine_core::{Connection, ConnectionId, Handler, IoBuffers};
 
@@ -167,11 +168,11 @@ impl Inbox {
     /// subscribed stream. What it queued goes out with the caller's next
     /// write. Messages it could not take (another connection's, or no
     /// room: see [`Sender`](crate::Sender)) are counted undelivered.
-    pub fn take<H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    pub fn take<H, L, Z: Sizes>(
         &mut self,
         app: &mut App<'_, H, L>,
-        conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        conn: &mut Connection<Z>,
+        bufs: &mut IoBuffers<Z>,
         now: u64,
     ) where
         H: Handler<L>,
@@ -203,14 +204,14 @@ impl Inbox {
     /// deferred response of the stream it names, published bytes to its
     /// subscribed streams; WebSocket messages for it are dropped and
     /// counted, as an event loop drops them for such a connection.
-    pub fn take_http2<C, H, L, const READ: usize, const WRITE: usize>(
+    pub fn take_http2<C, H, L, Z: Sizes>(
         &mut self,
         app: &mut App<'_, H, L>,
         conn: &mut C,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         now: u64,
     ) where
-        C: Protocol<READ, WRITE>,
+        C: Protocol<Z>,
         H: Handler<L>,
         L: Default,
     {
@@ -231,16 +232,16 @@ impl Inbox {
 /// Whether it was missed (another connection's answer, or no response
 /// waiting, or a stream backed up); `false` for a WebSocket message (the
 /// callers take those themselves).
-fn take_either<C, H, L, const READ: usize, const WRITE: usize>(
+fn take_either<C, H, L, Z: Sizes>(
     app: &mut App<'_, H, L>,
     conn: &mut C,
-    bufs: &mut IoBuffers<READ, WRITE>,
+    bufs: &mut IoBuffers<Z>,
     key: u64,
     mail: Mail<'_>,
     now: u64,
 ) -> bool
 where
-    C: Protocol<READ, WRITE>,
+    C: Protocol<Z>,
     H: Handler<L>,
     L: Default,
 {
@@ -257,10 +258,10 @@ where
 
 /// Queues `message` on WebSocket connection `conn`; `false` if it is not
 /// one, is closing, or has no room for it.
-fn deliver<H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+fn deliver<H, L, Z: Sizes>(
     app: &mut App<'_, H, L>,
-    conn: &mut Connection<READ, WRITE, MAX_HEADERS>,
-    bufs: &mut IoBuffers<READ, WRITE>,
+    conn: &mut Connection<Z>,
+    bufs: &mut IoBuffers<Z>,
     message: Message<'_>,
     now: u64,
 ) -> bool

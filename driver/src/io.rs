@@ -3,6 +3,7 @@
 
 use std::io::{self, ErrorKind};
 
+use peregrine_core::Sizes;
 use peregrine_core::{Env, FileRegion, Handler, IoBuffers, Transmit};
 
 use crate::protocol::Protocol;
@@ -146,16 +147,16 @@ pub enum Mode {
 /// progress: writes what is queued, reads what arrives, and lets the
 /// connection handle it, in a loop. Returns an error only for a socket
 /// failure, after which the connection is to be dropped.
-pub fn drive<C, S, H, L, const READ: usize, const WRITE: usize>(
+pub fn drive<C, S, H, L, Z: Sizes>(
     conn: &mut C,
-    bufs: &mut IoBuffers<READ, WRITE>,
+    bufs: &mut IoBuffers<Z>,
     socket: &mut S,
     ready: &mut Readiness,
     mode: Mode,
     env: &mut Env<'_, H, L>,
 ) -> io::Result<()>
 where
-    C: Protocol<READ, WRITE>,
+    C: Protocol<Z>,
     S: Socket,
     H: Handler<L>,
     L: Default,
@@ -212,10 +213,7 @@ where
 /// a blocking socket, whose read could wait for a peer that waits for
 /// that output.
 #[inline]
-fn may_read<C: Protocol<READ, WRITE>, const READ: usize, const WRITE: usize>(
-    conn: &C,
-    mode: Mode,
-) -> bool {
+fn may_read<C: Protocol<Z>, Z: Sizes>(conn: &C, mode: Mode) -> bool {
     let interest = conn.interest();
     interest.read && (mode == Mode::EdgeTriggered || !interest.write)
 }
@@ -229,16 +227,16 @@ fn blocked_on_output<S: Socket>(socket: &S, mode: Mode) -> bool {
 
 /// Writes what the connection has queued, once; `true` if anything
 /// happened.
-fn write<C, S, H, L, const READ: usize, const WRITE: usize>(
+fn write<C, S, H, L, Z: Sizes>(
     conn: &mut C,
-    bufs: &mut IoBuffers<READ, WRITE>,
+    bufs: &mut IoBuffers<Z>,
     socket: &mut S,
     ready: &mut Readiness,
     mode: Mode,
     env: &mut Env<'_, H, L>,
 ) -> io::Result<bool>
 where
-    C: Protocol<READ, WRITE>,
+    C: Protocol<Z>,
     S: Socket,
     H: Handler<L>,
     L: Default,
@@ -289,14 +287,14 @@ where
 /// gone already; the connection closes either way.
 #[cold]
 #[inline(never)]
-fn close_write<C, S, H, L, const READ: usize, const WRITE: usize>(
+fn close_write<C, S, H, L, Z: Sizes>(
     conn: &mut C,
     socket: &mut S,
     ready: &mut Readiness,
     env: &mut Env<'_, H, L>,
 ) -> bool
 where
-    C: Protocol<READ, WRITE>,
+    C: Protocol<Z>,
     S: Socket,
     H: Handler<L>,
     L: Default,
@@ -368,7 +366,10 @@ fn write_all_slices<'b, S: Socket>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use peregrine_core::{Config, Connection, Counters, Request, Response};
+    use peregrine_core::{Capacity, Config, Connection, Counters, Request, Response};
+
+    /// The sizes of the connections these tests drive.
+    type Small = Capacity<1024, 2048, 8>;
 
     /// Answers with a head in the write buffer and a static body: two
     /// slices.
@@ -484,8 +485,8 @@ mod tests {
     #[test]
     fn a_file_that_ends_before_its_region_is_an_error_not_a_wait() {
         for mode in [Mode::EdgeTriggered, Mode::Blocking] {
-            let mut conn = Connection::<1024, 2048, 8>::new(Config::DEFAULT, None, 0);
-            let mut bufs = Box::new(IoBuffers::<1024, 2048>::new());
+            let mut conn = Connection::<Small>::new(Config::DEFAULT, None, 0);
+            let mut bufs = Box::new(IoBuffers::<Small>::new());
             let mut socket = ShortFile {
                 input: b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
                 file_left: 4,
@@ -583,8 +584,8 @@ mod tests {
 
     /// Drives `handler`'s answers to `input` through a [`Recording`].
     fn record<H: Handler>(handler: &H, input: &'static [u8]) -> Vec<(Vec<u8>, bool)> {
-        let mut conn = Connection::<1024, 2048, 8>::new(Config::DEFAULT, None, 0);
-        let mut bufs = Box::new(IoBuffers::<1024, 2048>::new());
+        let mut conn = Connection::<Small>::new(Config::DEFAULT, None, 0);
+        let mut bufs = Box::new(IoBuffers::<Small>::new());
         let mut socket = Recording {
             input,
             file_left: usize::MAX,
@@ -639,8 +640,8 @@ mod tests {
 
     #[test]
     fn a_write_that_took_all_it_was_offered_is_not_a_full_socket() {
-        let mut conn = Connection::<1024, 2048, 8>::new(Config::DEFAULT, None, 0);
-        let mut bufs = Box::new(IoBuffers::<1024, 2048>::new());
+        let mut conn = Connection::<Small>::new(Config::DEFAULT, None, 0);
+        let mut bufs = Box::new(IoBuffers::<Small>::new());
         let mut socket = OneSliceAtATime {
             input: b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
             written: Vec::new(),

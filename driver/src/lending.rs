@@ -11,13 +11,14 @@
 use std::collections::VecDeque;
 
 use peregrine_core::IoBuffers;
+use peregrine_core::Sizes;
 
 use crate::slab::Token;
 
 /// The buffer pairs of one worker, and the connections waiting for one.
-pub(crate) struct Lending<const READ: usize, const WRITE: usize> {
+pub(crate) struct Lending<Z: Sizes> {
     /// The pairs.
-    pairs: Box<[IoBuffers<READ, WRITE>]>,
+    pairs: Box<[IoBuffers<Z>]>,
     /// Who was last lent each pair, by pair number (a token as its raw
     /// number; 0, which no token is, for never). Not cleared when a pair
     /// comes back, which would cost every request a store: a caller that
@@ -29,7 +30,7 @@ pub(crate) struct Lending<const READ: usize, const WRITE: usize> {
     /// (or that speak WebSocket): a sixteenth of the pool.
     reserve: usize,
     /// For work that writes nothing, whoever asks.
-    scratch: Box<[IoBuffers<READ, WRITE>]>,
+    scratch: Box<[IoBuffers<Z>]>,
     /// Connections waiting for a pair whose socket holds a whole request
     /// head, in order of asking: served first.
     ready: VecDeque<Token>,
@@ -37,7 +38,7 @@ pub(crate) struct Lending<const READ: usize, const WRITE: usize> {
     waiting: VecDeque<Token>,
 }
 
-impl<const READ: usize, const WRITE: usize> Lending<READ, WRITE> {
+impl<Z: Sizes> Lending<Z> {
     /// `count` pairs (at least one), zeroed and allocated now.
     pub(crate) fn new(count: usize) -> Self {
         let count = count.max(1);
@@ -108,12 +109,12 @@ impl<const READ: usize, const WRITE: usize> Lending<READ, WRITE> {
 
     /// Pair `pair`.
     #[inline]
-    pub(crate) fn pair(&mut self, pair: u32) -> &mut IoBuffers<READ, WRITE> {
+    pub(crate) fn pair(&mut self, pair: u32) -> &mut IoBuffers<Z> {
         &mut self.pairs[pair as usize]
     }
 
     /// The scratch pair, for work that writes nothing into it.
-    pub(crate) fn scratch(&mut self) -> &mut IoBuffers<READ, WRITE> {
+    pub(crate) fn scratch(&mut self) -> &mut IoBuffers<Z> {
         &mut self.scratch[0]
     }
 
@@ -177,11 +178,12 @@ impl<const READ: usize, const WRITE: usize> Lending<READ, WRITE> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use peregrine_core::Capacity;
 
     #[test]
     fn the_last_pairs_are_kept_for_whole_requests() {
         // 32 pairs: 2 kept back.
-        let mut lending = Lending::<256, 1024>::new(32);
+        let mut lending = Lending::<Capacity<256, 1024>>::new(32);
         let token = |n: u64| Token::from_u64(n << 32);
         for n in 1..=30 {
             let mut queued = false;
@@ -210,7 +212,7 @@ mod tests {
 
     #[test]
     fn pairs_are_lent_to_their_holders_and_come_back() {
-        let mut lending = Lending::<256, 1024>::new(2);
+        let mut lending = Lending::<Capacity<256, 1024>>::new(2);
         let (a, b, c) = (
             Token::from_u64(1 << 32),
             Token::from_u64(2 << 32),

@@ -95,3 +95,12 @@ pub const DEFAULT_READ_BUFFER: usize = 16 * 1024;
 pub const DEFAULT_WRITE_BUFFER: usize = 16 * 1024;
 /// Default capacity of a request's header table, in every backend.
 pub const DEFAULT_MAX_HEADERS: usize = 100;
+
+// The three defaults are those of the core's `DefaultSizes`, which every
+// backend's `Server` has.
+const _: () = {
+    use peregrine_core::{DefaultSizes, Sizes};
+    assert!(DefaultSizes::READ == DEFAULT_READ_BUFFER);
+    assert!(DefaultSizes::WRITE == DEFAULT_WRITE_BUFFER);
+    assert!(DefaultSizes::MAX_HEADERS == DEFAULT_MAX_HEADERS);
+};

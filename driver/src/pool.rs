@@ -3,24 +3,23 @@
 use std::alloc::{self, Layout};
 
 use peregrine_core::IoBuffers;
+use peregrine_core::Sizes;
 
 /// `count` zeroed buffer pairs, allocated directly on the heap: never built
 /// on the stack first (a pair may be megabytes), and zeroed by the
 /// allocator, so untouched pages cost no memory until used.
-pub fn zeroed_buffers<const READ: usize, const WRITE: usize>(
-    count: usize,
-) -> Box<[IoBuffers<READ, WRITE>]> {
-    let Ok(layout) = Layout::array::<IoBuffers<READ, WRITE>>(count) else {
+pub fn zeroed_buffers<Z: Sizes>(count: usize) -> Box<[IoBuffers<Z>]> {
+    let Ok(layout) = Layout::array::<IoBuffers<Z>>(count) else {
         panic!(
             "a buffer pool of {count} × {} bytes overflows",
-            READ + WRITE
+            Z::READ + Z::WRITE
         );
     };
     if layout.size() == 0 {
         return Box::new([]);
     }
     // SAFETY: the layout has a non-zero size (checked above).
-    let ptr = unsafe { alloc::alloc_zeroed(layout) }.cast::<IoBuffers<READ, WRITE>>();
+    let ptr = unsafe { alloc::alloc_zeroed(layout) }.cast::<IoBuffers<Z>>();
     if ptr.is_null() {
         alloc::handle_alloc_error(layout);
     }
@@ -34,10 +33,11 @@ pub fn zeroed_buffers<const READ: usize, const WRITE: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use peregrine_core::Capacity;
 
     #[test]
     fn buffers_are_zeroed_usable_and_large_ones_stay_off_the_stack() {
-        let mut small = zeroed_buffers::<256, 1024>(3);
+        let mut small = zeroed_buffers::<Capacity<256, 1024>>(3);
         assert_eq!(small.len(), 3);
         assert!(
             small
@@ -47,8 +47,8 @@ mod tests {
         small[2].write[1023] = 7;
         assert_eq!(small[2].write[1023], 7);
         // 2 × 64 MiB: built on a thread's stack this would overflow it.
-        let large = zeroed_buffers::<{ 64 << 20 }, { 64 << 20 }>(2);
+        let large = zeroed_buffers::<Capacity<{ 64 << 20 }, { 64 << 20 }>>(2);
         assert_eq!(large[1].read[(64 << 20) - 1], 0);
-        assert!(zeroed_buffers::<256, 1024>(0).is_empty());
+        assert!(zeroed_buffers::<Capacity<256, 1024>>(0).is_empty());
     }
 }

@@ -6,21 +6,21 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use peregrine_core::Sizes;
 use peregrine_core::h2::server::ServerConnection;
 use peregrine_core::{
     Connection, Env, Handler, Interest, IoBuffers, PublishError, Response, Transmit,
 };
 
-/// An HTTP/2 connection as the driver serves it: `READ`, `WRITE` and
-/// `MAX_HEADERS` as the server's HTTP/1.1 connections have them, and the
-/// core's default number of concurrent streams (100).
-pub type Http2Connection<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> =
-    ServerConnection<READ, WRITE, MAX_HEADERS>;
+/// An HTTP/2 connection as the driver serves it: the [`Sizes`] of the
+/// server's HTTP/1.1 connections, and the core's default number of
+/// concurrent streams (100).
+pub type Http2Connection<Z> = ServerConnection<Z>;
 
 /// What [`drive`](crate::io::drive) needs of a connection's protocol
 /// state: the calls its sans-IO state machine answers, and what becomes
 /// of it after a handler panicked in one of them.
-pub trait Protocol<const READ: usize, const WRITE: usize> {
+pub trait Protocol<Z: Sizes> {
     /// Whether the loop is done with it: closed, or its socket handed to
     /// someone else (a hijack, or HTTP/2 taking over).
     fn is_done(&self) -> bool;
@@ -31,24 +31,24 @@ pub trait Protocol<const READ: usize, const WRITE: usize> {
     /// Whether it has output waiting.
     fn wants_write(&self) -> bool;
     /// Where the next read goes.
-    fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<READ, WRITE>) -> &'b mut [u8];
+    fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<Z>) -> &'b mut [u8];
     /// `n` bytes were read into [`read_buf`](Self::read_buf).
     fn handle_read<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     );
     /// The peer closed its write side.
     fn handle_read_closed<H: Handler<L>, L: Default>(&mut self, env: &mut Env<'_, H, L>);
     /// What to write next.
-    fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<READ, WRITE>) -> Transmit<'b>;
+    fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<Z>) -> Transmit<'b>;
     /// `n` bytes of what [`poll_transmit`](Self::poll_transmit) gave were
     /// written.
     fn handle_written<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     );
     /// The write side was shut down as asked.
@@ -56,7 +56,7 @@ pub trait Protocol<const READ: usize, const WRITE: usize> {
     /// Fires the deadline that passed, if one did.
     fn handle_timeout<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     );
     /// When it next needs [`handle_timeout`](Self::handle_timeout).
@@ -68,11 +68,7 @@ pub trait Protocol<const READ: usize, const WRITE: usize> {
     /// to be asked for more): [`poll`](Self::poll) it.
     fn has_work(&self) -> bool;
     /// Does the work [`has_work`](Self::has_work) says is left.
-    fn poll<H: Handler<L>, L: Default>(
-        &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
-        env: &mut Env<'_, H, L>,
-    );
+    fn poll<H: Handler<L>, L: Default>(&mut self, bufs: &mut IoBuffers<Z>, env: &mut Env<'_, H, L>);
     /// The application woke it at `now` (a streamed body that waited for
     /// it may go on).
     fn handle_wake(&mut self, now: u64);
@@ -81,7 +77,7 @@ pub trait Protocol<const READ: usize, const WRITE: usize> {
     /// driven on, `false` if it is to be closed.
     fn handle_panic<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) -> bool;
     /// Answers the deferred response of `stream` (HTTP/2; 0 over
@@ -91,7 +87,7 @@ pub trait Protocol<const READ: usize, const WRITE: usize> {
     fn handle_answer<H: Handler<L>, L: Default>(
         &mut self,
         stream: u32,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
         answer: impl FnOnce(&mut Response<'_, L>),
     ) -> bool;
@@ -106,7 +102,7 @@ pub trait Protocol<const READ: usize, const WRITE: usize> {
     /// `ServerConnection::handle_publish`: a stream backed up was ended.
     fn handle_publish<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         topic: u64,
         bytes: &[u8],
         env: &mut Env<'_, H, L>,
@@ -118,9 +114,7 @@ pub trait Protocol<const READ: usize, const WRITE: usize> {
     fn end_streams(&mut self, topic: u64, now: u64);
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<READ, WRITE>
-    for Connection<READ, WRITE, MAX_HEADERS>
-{
+impl<Z: Sizes> Protocol<Z> for Connection<Z> {
     #[inline(always)]
     fn is_done(&self) -> bool {
         // An HTTP/2 preface leaves no interest: the loop stops by itself.
@@ -143,7 +137,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     }
 
     #[inline(always)]
-    fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<READ, WRITE>) -> &'b mut [u8] {
+    fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<Z>) -> &'b mut [u8] {
         Connection::read_buf(self, bufs)
     }
 
@@ -151,7 +145,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     fn handle_read<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         Connection::handle_read(self, n, bufs, env);
@@ -163,7 +157,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     }
 
     #[inline(always)]
-    fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<READ, WRITE>) -> Transmit<'b> {
+    fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<Z>) -> Transmit<'b> {
         Connection::poll_transmit(self, bufs)
     }
 
@@ -171,7 +165,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     fn handle_written<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         Connection::handle_written(self, n, bufs, env);
@@ -185,7 +179,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     #[inline(always)]
     fn handle_timeout<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         Connection::handle_timeout(self, bufs, env);
@@ -209,7 +203,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     #[inline(always)]
     fn poll<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         Connection::poll(self, bufs, env);
@@ -222,7 +216,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
 
     fn handle_panic<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) -> bool {
         Connection::handle_panic(self, bufs, env.now, env.counters);
@@ -234,7 +228,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     fn handle_answer<H: Handler<L>, L: Default>(
         &mut self,
         _stream: u32,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
         answer: impl FnOnce(&mut Response<'_, L>),
     ) -> bool {
@@ -249,7 +243,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     #[inline]
     fn handle_publish<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         topic: u64,
         bytes: &[u8],
         env: &mut Env<'_, H, L>,
@@ -265,9 +259,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> Protocol<R
     }
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
-    Protocol<READ, WRITE> for ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
-{
+impl<Z: Sizes, const STREAMS: usize> Protocol<Z> for ServerConnection<Z, STREAMS> {
     #[inline(always)]
     fn is_done(&self) -> bool {
         ServerConnection::is_closed(self)
@@ -289,7 +281,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     }
 
     #[inline(always)]
-    fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<READ, WRITE>) -> &'b mut [u8] {
+    fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<Z>) -> &'b mut [u8] {
         ServerConnection::read_buf(self, bufs)
     }
 
@@ -297,7 +289,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     fn handle_read<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         ServerConnection::handle_read(self, n, bufs, env);
@@ -309,7 +301,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     }
 
     #[inline(always)]
-    fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<READ, WRITE>) -> Transmit<'b> {
+    fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<Z>) -> Transmit<'b> {
         ServerConnection::poll_transmit(self, bufs)
     }
 
@@ -317,7 +309,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     fn handle_written<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         ServerConnection::handle_written(self, n, bufs, env);
@@ -331,7 +323,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     #[inline(always)]
     fn handle_timeout<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         ServerConnection::handle_timeout(self, bufs, env);
@@ -355,7 +347,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     #[inline(always)]
     fn poll<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         ServerConnection::poll(self, bufs, env);
@@ -373,7 +365,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// it.
     fn handle_panic<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) -> bool {
         let run = AssertUnwindSafe(|| ServerConnection::handle_panic(self, bufs, env));
@@ -384,7 +376,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     fn handle_answer<H: Handler<L>, L: Default>(
         &mut self,
         stream: u32,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
         answer: impl FnOnce(&mut Response<'_, L>),
     ) -> bool {
@@ -399,7 +391,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     #[inline]
     fn handle_publish<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         topic: u64,
         bytes: &[u8],
         env: &mut Env<'_, H, L>,

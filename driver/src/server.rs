@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
 
-use peregrine_core::Handler;
+use peregrine_core::{DefaultSizes, Handler, Sizes};
 
 use crate::builder::{ServerBuilder, Settings};
 use crate::reactor::{self, Poller, WorkerSettings};
@@ -28,17 +28,18 @@ use crate::unix;
 /// [`pin_workers`](Self::pin_workers)) are this builder's own (see
 /// [`builder`](crate::builder) for why).
 ///
-/// `READ` and `WRITE` size each connection's buffers (while it has bytes
-/// in flight), `MAX_HEADERS` its header table. Memory per worker: when it
-/// starts, `(buffers + 1) × (READ + WRITE) + buffers × (2,816 + 16 ×
-/// MAX_HEADERS) + 2 × mailbox_capacity` bytes (buffer pairs, and as many
+/// `Z`, the [`Sizes`], sizes each connection's buffers (while it has
+/// bytes in flight), `READ` and `WRITE` bytes, and its header table,
+/// `MAX_HEADERS` fields (see [`Capacity`](peregrine_core::Capacity)).
+/// Memory per worker: when it starts, `(buffers + 1) × (READ + WRITE) +
+/// buffers × (2,816 + 16 × MAX_HEADERS) + 2 × mailbox_capacity` bytes (buffer pairs, and as many
 /// whole connection states for the connections in use); then, as
 /// connections arrive, at most 180 bytes per connection held at once
 /// (committed in doubling steps and kept for the next ones, never more
 /// than `max_connections` allow), and `2,816 + 16 × MAX_HEADERS` bytes
 /// more per connection in use beyond `buffers` (idle WebSockets, parked
 /// streams) while it is.
-pub struct Server<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
+pub struct Server<P, Z: Sizes = DefaultSizes> {
     /// The first listener, bound at once so the address is known.
     listener: OwnedFd,
     /// The address bound.
@@ -55,13 +56,11 @@ pub struct Server<P, const READ: usize, const WRITE: usize, const MAX_HEADERS: u
     accept_threads: usize,
     /// Each listener's backlog, if not the default.
     backlog: Option<i32>,
-    /// The readiness API.
-    poller: PhantomData<fn() -> P>,
+    /// The readiness API, and the sizes of the connections (types only).
+    poller: PhantomData<fn() -> (P, Z)>,
 }
 
-impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Server<P, READ, WRITE, MAX_HEADERS>
-{
+impl<P: Poller, Z: Sizes> Server<P, Z> {
     /// Binds `addr` (port 0 picks a free port; see
     /// [`local_addr`](Self::local_addr)). Defaults: one worker per CPU,
     /// as many connections per worker as the descriptor limit allows (see
@@ -169,9 +168,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         H: Handler<L>,
         L: Default,
     {
-        let config = self
-            .settings
-            .connection_config::<READ, WRITE, MAX_HEADERS>()?;
+        let config = self.settings.connection_config::<Z>()?;
         let handle = self.settings.shutdown_handle();
         let hub = &handle.shared;
         let workers = self.settings.workers();
@@ -237,10 +234,10 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                         .name(format!("peregrine-worker-{id}"))
                         .spawn_scoped(scope, move || {
                             let result = match tls {
-                                Some(tls) => reactor::run::<P, _, H, L, READ, WRITE, MAX_HEADERS>(
+                                Some(tls) => reactor::run::<P, _, H, L, Z>(
                                     settings, listener, handler, tls, shared,
                                 ),
-                                None => reactor::run::<P, _, H, L, READ, WRITE, MAX_HEADERS>(
+                                None => reactor::run::<P, _, H, L, Z>(
                                     settings, listener, handler, &Plain, shared,
                                 ),
                             };
@@ -301,9 +298,7 @@ impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 }
 
-impl<P: Poller, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> ServerBuilder
-    for Server<P, READ, WRITE, MAX_HEADERS>
-{
+impl<P: Poller, Z: Sizes> ServerBuilder for Server<P, Z> {
     fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
         Server::bind(addr)
     }

@@ -40,9 +40,10 @@
 pub use peregrine_core::response::CONTINUE;
 pub use peregrine_core::ws::{CloseCode, Handshake, Message, SendError, TopicsFull};
 pub use peregrine_core::{
-    Backpressure, BodyFraming, BodyPolicy, Config, ConnectionId, Counters, Error, FileRegion, Fill,
-    Finished, H2c, Handler, Header, HeaderIter, Headers, Method, Outcome, Request, Response,
-    ResponseError, StatusCode, TargetForm, Tokens, Upgrade, Values, Version, WebSocket,
+    Backpressure, BodyFraming, BodyPolicy, Capacity, Config, ConnectionId, Counters, DefaultSizes,
+    Error, FileRegion, Fill, Finished, H2c, Handler, Header, HeaderIter, Headers, Method, Outcome,
+    Request, Response, ResponseError, Sizes, StatusCode, TargetForm, Tokens, Upgrade, Values,
+    Version, WebSocket,
 };
 pub use peregrine_core::{date, path, query, sse, ws};
 

@@ -13,7 +13,7 @@
 
 use peregrine_core::ws::{Handshake, Message};
 use peregrine_core::{
-    Config, DeflatePolicy, Handler, Request, Response, StatusCode, Upgrade, WebSocket,
+    Capacity, Config, DeflatePolicy, Handler, Request, Response, StatusCode, Upgrade, WebSocket,
 };
 use peregrine_examples::Options;
 
@@ -54,6 +54,6 @@ fn main() -> std::io::Result<()> {
         websocket_deflate: DeflatePolicy::NoContextTakeover,
         ..Config::DEFAULT
     });
-    options.run_sized::<BUFFER, BUFFER, 32, _, _>("ws-echo", |_| Echo)?;
+    options.run_sized::<Capacity<BUFFER, BUFFER, 32>, _, _>("ws-echo", |_| Echo)?;
     Ok(())
 }

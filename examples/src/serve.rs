@@ -4,7 +4,7 @@
 
 use std::io;
 
-use peregrine_core::{Config, H2c, Handler};
+use peregrine_core::{Config, DefaultSizes, H2c, Handler, Sizes};
 use peregrine_std::tls::{Identity, TlsConfig};
 use peregrine_std::{ServerBuilder, ShutdownHandle, Stats};
 
@@ -49,17 +49,18 @@ impl Options {
         H: Handler<L>,
         L: Default,
     {
-        self.run_sized::<16384, 16384, 100, H, L>(name, make)
+        self.run_sized::<DefaultSizes, H, L>(name, make)
     }
 
     /// [`run`](Self::run) with each connection's buffer sizes and header
-    /// capacity chosen: `READ`, `WRITE`, `MAX_HEADERS`.
+    /// capacity chosen: `Z`, a [`Sizes`] such as
+    /// [`Capacity`](peregrine_core::Capacity)`<READ, WRITE, MAX_HEADERS>`.
     ///
     /// # Errors
     ///
     /// If the certificate cannot be loaded, a port cannot be bound, or
     /// the server fails.
-    pub fn run_sized<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
+    pub fn run_sized<Z: Sizes, H, L>(
         &self,
         name: &str,
         make: impl FnOnce(ShutdownHandle) -> H,
@@ -72,10 +73,10 @@ impl Options {
         let mut servers = Vec::with_capacity(2);
         match (tls, self.tls_port) {
             (Some(tls), Some(tls_port)) => {
-                servers.push(self.bind::<READ, WRITE, MAX_HEADERS, H, L>(self.port, None)?);
-                servers.push(self.bind::<READ, WRITE, MAX_HEADERS, H, L>(tls_port, Some(tls))?);
+                servers.push(self.bind::<Z, H, L>(self.port, None)?);
+                servers.push(self.bind::<Z, H, L>(tls_port, Some(tls))?);
             }
-            (tls, _) => servers.push(self.bind::<READ, WRITE, MAX_HEADERS, H, L>(self.port, tls)?),
+            (tls, _) => servers.push(self.bind::<Z, H, L>(self.port, tls)?),
         }
         for server in &servers {
             eprintln!("{name}: listening on {}", server.what);
@@ -113,10 +114,9 @@ impl Options {
         let tls = self.tls_config()?;
         let (server, sender) = match self.backend {
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            Backend::Epoll => self
-                .bind_reactor::<peregrine_epoll::Epoll, 16384, 16384, 100, H, L>(
-                    self.port, tls, "epoll",
-                )?,
+            Backend::Epoll => self.bind_reactor::<peregrine_epoll::Epoll, DefaultSizes, H, L>(
+                self.port, tls, "epoll",
+            )?,
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
             Backend::Epoll => return Err(epoll_elsewhere()),
             #[cfg(any(
@@ -125,13 +125,12 @@ impl Options {
                 target_os = "freebsd",
                 target_os = "dragonfly"
             ))]
-            Backend::Kqueue => self
-                .bind_reactor::<peregrine_kqueue::Kqueue, 16384, 16384, 100, H, L>(
-                    self.port, tls, "kqueue",
-                )?,
+            Backend::Kqueue => self.bind_reactor::<peregrine_kqueue::Kqueue, DefaultSizes, H, L>(
+                self.port, tls, "kqueue",
+            )?,
             Backend::Std => {
                 let scheme = scheme(&tls);
-                let server = self.std_server::<16384, 16384, 100>(self.port, tls)?;
+                let server = self.std_server::<DefaultSizes>(self.port, tls)?;
                 // Taken before it runs: its threads get mailboxes.
                 let sender = server.sender();
                 (
@@ -166,7 +165,7 @@ impl Options {
     /// A server on `port` of the chosen backend, over TLS if `tls` is
     /// given. A TLS server takes HTTP/2 by ALPN alone; only the first
     /// server takes the signals.
-    fn bind<'s, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
+    fn bind<'s, Z: Sizes, H, L>(
         &self,
         port: u16,
         tls: Option<TlsConfig>,
@@ -178,9 +177,7 @@ impl Options {
         match self.backend {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Backend::Epoll => self
-                .bind_reactor::<peregrine_epoll::Epoll, READ, WRITE, MAX_HEADERS, H, L>(
-                    port, tls, "epoll",
-                )
+                .bind_reactor::<peregrine_epoll::Epoll, Z, H, L>(port, tls, "epoll")
                 .map(|(bound, _)| bound),
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
             Backend::Epoll => Err(epoll_elsewhere()),
@@ -191,13 +188,11 @@ impl Options {
                 target_os = "dragonfly"
             ))]
             Backend::Kqueue => self
-                .bind_reactor::<peregrine_kqueue::Kqueue, READ, WRITE, MAX_HEADERS, H, L>(
-                    port, tls, "kqueue",
-                )
+                .bind_reactor::<peregrine_kqueue::Kqueue, Z, H, L>(port, tls, "kqueue")
                 .map(|(bound, _)| bound),
             Backend::Std => {
                 let scheme = scheme(&tls);
-                let server = self.std_server::<READ, WRITE, MAX_HEADERS>(port, tls)?;
+                let server = self.std_server::<Z>(port, tls)?;
                 Ok(std_bound(server, self.model.unwrap_or_default(), scheme))
             }
         }
@@ -226,14 +221,13 @@ impl Options {
 
     /// A server of the portable backend on `port`, configured by these
     /// options (over TLS if `tls` is given), not yet running.
-    fn std_server<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+    fn std_server<Z: Sizes>(
         &self,
         port: u16,
         tls: Option<TlsConfig>,
-    ) -> io::Result<peregrine_std::ServerWith<READ, WRITE, MAX_HEADERS>> {
-        let server =
-            peregrine_std::ServerWith::<READ, WRITE, MAX_HEADERS>::bind(("0.0.0.0", port))?
-                .model(self.model.unwrap_or_default());
+    ) -> io::Result<peregrine_std::ServerWith<Z>> {
+        let server = peregrine_std::ServerWith::<Z>::bind(("0.0.0.0", port))?
+            .model(self.model.unwrap_or_default());
         Ok(self.configure(server, port, tls))
     }
 
@@ -243,7 +237,7 @@ impl Options {
     /// `--max-connections`) and of its listeners (`--backlog`, `--pin`,
     /// `--accept-threads`).
     #[cfg(unix)]
-    fn bind_reactor<'s, P, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
+    fn bind_reactor<'s, P, Z: Sizes, H, L>(
         &self,
         port: u16,
         tls: Option<TlsConfig>,
@@ -255,8 +249,7 @@ impl Options {
         L: Default,
     {
         let scheme = scheme(&tls);
-        let server =
-            peregrine_driver::Server::<P, READ, WRITE, MAX_HEADERS>::bind(("0.0.0.0", port))?;
+        let server = peregrine_driver::Server::<P, Z>::bind(("0.0.0.0", port))?;
         let mut server = self
             .configure(server, port, tls)
             .pin_workers(self.pin)
@@ -309,8 +302,8 @@ where
 
 /// A server of the portable backend in `model`, serving `scheme`, ready
 /// to serve a handler.
-fn std_bound<'s, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
-    server: peregrine_std::ServerWith<READ, WRITE, MAX_HEADERS>,
+fn std_bound<'s, Z: Sizes, H, L>(
+    server: peregrine_std::ServerWith<Z>,
     model: peregrine_std::Model,
     scheme: &str,
 ) -> Bound<'s, H>

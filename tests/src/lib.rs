@@ -39,7 +39,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use peregrine_core::{Config, Handler};
-use peregrine_core::{Fill, Method, Request, Response};
+use peregrine_core::{DefaultSizes, Fill, Method, Request, Response, Sizes};
 use peregrine_examples::hello::{Hello, MAX_BYTES, pattern_byte};
 pub use peregrine_std::Model;
 
@@ -433,13 +433,7 @@ impl TestServer {
                     let (addr, handle) = (server.local_addr(), server.shutdown_handle());
                     (addr, handle, Box::new(move || server.run(handler)))
                 }
-                Backend::Tokio => tokio_server::<
-                    { peregrine_driver::DEFAULT_READ_BUFFER },
-                    { peregrine_driver::DEFAULT_WRITE_BUFFER },
-                    { peregrine_driver::DEFAULT_MAX_HEADERS },
-                    H,
-                    L,
-                >(&options, handler),
+                Backend::Tokio => tokio_server::<DefaultSizes, H, L>(&options, handler),
                 #[cfg(any(target_os = "linux", target_os = "android"))]
                 Backend::EpollH2c => unreachable!("served by epoll"),
                 Backend::StdPoolH2c => unreachable!("served by the std pool"),
@@ -1290,13 +1284,8 @@ where
     H: Handler<L> + Send + 'static,
     L: Default,
 {
-    let server = peregrine_driver::Server::<
-        P,
-        { peregrine_driver::DEFAULT_READ_BUFFER },
-        { peregrine_driver::DEFAULT_WRITE_BUFFER },
-        { peregrine_driver::DEFAULT_MAX_HEADERS },
-    >::bind("127.0.0.1:0")
-    .expect("bind 127.0.0.1:0");
+    let server =
+        peregrine_driver::Server::<P, DefaultSizes>::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     let server = with_options(server, options, options.workers)
         .max_connections(options.max_connections)
         .buffers(options.buffers);
@@ -1323,8 +1312,8 @@ impl peregrine_driver::Waker for StopTokio {
 /// statistics.
 pub type Run = Box<dyn FnOnce() -> io::Result<Stats> + Send>;
 
-/// A tokio server ([`Backend::Tokio`]) with `READ`, `WRITE` and
-/// `MAX_HEADERS` as its connections' buffer sizes and header capacity,
+/// A tokio server ([`Backend::Tokio`]) with `Z` as its connections'
+/// buffer sizes and header capacity,
 /// configured by `options`, on a runtime of its own with
 /// [`Options::workers`] threads: its address, a shutdown handle that stops
 /// it, and what runs it. It listens with a backlog of 1,024, as the other
@@ -1333,7 +1322,7 @@ pub type Run = Box<dyn FnOnce() -> io::Result<Stats> + Send>;
 /// # Panics
 ///
 /// If its runtime cannot start or it cannot bind `127.0.0.1:0`.
-pub fn tokio_server<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, H, L>(
+pub fn tokio_server<Z: Sizes, H, L>(
     options: &Options,
     handler: H,
 ) -> (SocketAddr, ShutdownHandle, Run)
@@ -1354,7 +1343,7 @@ where
         })
         .expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local address");
-    let server = peregrine_examples::tokio_driver::Server::<READ, WRITE, MAX_HEADERS> {
+    let server = peregrine_examples::tokio_driver::Server {
         config: options.config,
         grace: options.grace,
         handle: Default::default(),
@@ -1362,7 +1351,7 @@ where
     let handle = ShutdownHandle::new(1);
     handle.add_waker(std::sync::Arc::new(StopTokio(server.handle.clone())));
     let run = move || {
-        let totals = runtime.block_on(server.run(listener, handler));
+        let totals = runtime.block_on(server.run_sized::<Z, _, _>(listener, handler));
         let counters = totals.counters;
         Ok(Stats {
             connections_accepted: totals.accepted,

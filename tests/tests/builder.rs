@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use peregrine_core::ws::{Handshake, Message};
-use peregrine_core::{ConnectionId, Fill, H2c, Request, Response, Upgrade, WebSocket};
+use peregrine_core::{Capacity, ConnectionId, Fill, H2c, Request, Response, Upgrade, WebSocket};
 use peregrine_driver::{PostError, ServerBuilder};
 use peregrine_examples::hello::Hello;
 use peregrine_tests::{Client, Config, Handler, Model, Stats, get};
@@ -23,10 +23,10 @@ const BOUND: Duration = Duration::from_secs(10);
 
 /// A readiness-backend server with the tests' buffer sizes.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-type ReactorServer = peregrine_driver::Server<peregrine_epoll::Epoll, 16384, 16384, 32>;
+type ReactorServer = peregrine_driver::Server<peregrine_epoll::Epoll, Capacity<16384, 16384, 32>>;
 /// A readiness-backend server with the tests' buffer sizes.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-type ReactorServer = peregrine_driver::Server<peregrine_kqueue::Kqueue, 16384, 16384, 32>;
+type ReactorServer = peregrine_driver::Server<peregrine_kqueue::Kqueue, Capacity<16384, 16384, 32>>;
 
 /// A server running on a thread of its own; `run`'s result arrives on
 /// `done`.

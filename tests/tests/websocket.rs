@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use peregrine_core::ws::{CloseCode, Handshake, MAX_CONTROL_PAYLOAD, Message};
-use peregrine_core::{Request, Response, StatusCode, Upgrade, WebSocket};
+use peregrine_core::{Capacity, Request, Response, StatusCode, Upgrade, WebSocket};
 use peregrine_tests::{
     Backend, Handler, IO_TIMEOUT, Options, STOP_TIMEOUT, Stats, TestServer, backend_tests,
 };
@@ -177,13 +177,14 @@ impl LargeServer {
                     }
                     _ => peregrine_std::Model::Single,
                 };
-                let server = peregrine_std::ServerWith::<LARGE_BUFFER, LARGE_BUFFER, 32>::bind(
-                    "127.0.0.1:0",
-                )
-                .expect("bind 127.0.0.1:0")
-                .workers(2)
-                .model(model)
-                .handle_signals(false);
+                let server =
+                    peregrine_std::ServerWith::<Capacity<LARGE_BUFFER, LARGE_BUFFER, 32>>::bind(
+                        "127.0.0.1:0",
+                    )
+                    .expect("bind 127.0.0.1:0")
+                    .workers(2)
+                    .model(model)
+                    .handle_signals(false);
                 let addr = server.local_addr();
                 let handle = server.shutdown_handle();
                 let thread = std::thread::Builder::new()
@@ -195,11 +196,11 @@ impl LargeServer {
                 (addr, handle, thread)
             }
             Backend::Tokio => {
-                let (addr, handle, run) =
-                    peregrine_tests::tokio_server::<LARGE_BUFFER, LARGE_BUFFER, 32, _, _>(
-                        &Options::default(),
-                        echo,
-                    );
+                let (addr, handle, run) = peregrine_tests::tokio_server::<
+                    Capacity<LARGE_BUFFER, LARGE_BUFFER, 32>,
+                    _,
+                    _,
+                >(&Options::default(), echo);
                 let thread = std::thread::Builder::new()
                     .name("large-server".into())
                     .spawn(move || {
@@ -231,12 +232,14 @@ fn large_reactor<P: peregrine_driver::reactor::Poller + 'static>(
     peregrine_tests::ShutdownHandle,
     JoinHandle<()>,
 ) {
-    let server = peregrine_driver::Server::<P, LARGE_BUFFER, LARGE_BUFFER, 32>::bind("127.0.0.1:0")
-        .expect("bind 127.0.0.1:0")
-        .workers(1)
-        .buffers(2)
-        .max_connections(16)
-        .handle_signals(false);
+    let server = peregrine_driver::Server::<P, Capacity<LARGE_BUFFER, LARGE_BUFFER, 32>>::bind(
+        "127.0.0.1:0",
+    )
+    .expect("bind 127.0.0.1:0")
+    .workers(1)
+    .buffers(2)
+    .max_connections(16)
+    .handle_signals(false);
     let addr = server.local_addr();
     let handle = server.shutdown_handle();
     let thread = std::thread::Builder::new()

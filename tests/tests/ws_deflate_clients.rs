@@ -23,7 +23,9 @@ use std::process::{Command, Stdio};
 use std::thread::JoinHandle;
 
 use peregrine_core::ws::{Handshake, Message};
-use peregrine_core::{Config, DeflatePolicy, Handler, Request, Response, Upgrade, WebSocket};
+use peregrine_core::{
+    Capacity, Config, DeflatePolicy, Handler, Request, Response, Upgrade, WebSocket,
+};
 use peregrine_tests::{STOP_TIMEOUT, ShutdownHandle, Stats};
 use serde_json::Value;
 
@@ -100,25 +102,26 @@ impl Server {
         let (addr, handle, run): (_, _, Run) = match backend {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             "epoll" => {
-                let server =
-                    peregrine_driver::Server::<peregrine_epoll::Epoll, BUFFER, BUFFER, 32>::bind(
-                        "127.0.0.1:0",
-                    )
-                    .unwrap()
-                    .workers(1)
-                    .buffers(2)
-                    .config(config)
-                    .handle_signals(false);
+                let server = peregrine_driver::Server::<
+                    peregrine_epoll::Epoll,
+                    Capacity<BUFFER, BUFFER, 32>,
+                >::bind("127.0.0.1:0")
+                .unwrap()
+                .workers(1)
+                .buffers(2)
+                .config(config)
+                .handle_signals(false);
                 let (addr, handle) = (server.local_addr(), server.shutdown_handle());
                 (addr, handle, Box::new(move || server.run(Echo)))
             }
             _ => {
-                let server = peregrine_std::ServerWith::<BUFFER, BUFFER, 32>::bind("127.0.0.1:0")
-                    .unwrap()
-                    .model(peregrine_std::Model::Pool)
-                    .workers(2)
-                    .config(config)
-                    .handle_signals(false);
+                let server =
+                    peregrine_std::ServerWith::<Capacity<BUFFER, BUFFER, 32>>::bind("127.0.0.1:0")
+                        .unwrap()
+                        .model(peregrine_std::Model::Pool)
+                        .workers(2)
+                        .config(config)
+                        .handle_signals(false);
                 let (addr, handle) = (server.local_addr(), server.shutdown_handle());
                 (addr, handle, Box::new(move || server.run(Echo)))
             }

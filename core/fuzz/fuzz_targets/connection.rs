@@ -15,14 +15,14 @@
 use libfuzzer_sys::fuzz_target;
 use peregrine_core::ws::{Handshake, Message};
 use peregrine_core::{
-    Backpressure, BodyPolicy, Config, Connection, Counters, Env, FileRegion, Fill, Handler,
+    Backpressure, BodyPolicy, Capacity, Config, Connection, Counters, Env, FileRegion, Fill, Handler,
     IoBuffers, Request, Response, StatusCode, TimerKind, Transmit, Upgrade, WebSocket,
 };
 
 const READ: usize = 1024;
 const WRITE: usize = 2048;
-type Conn = Connection<READ, WRITE, 8>;
-type Bufs = IoBuffers<READ, WRITE>;
+type Conn = Connection<Capacity<READ, WRITE, 8>>;
+type Bufs = IoBuffers<Capacity<READ, WRITE, 8>>;
 
 /// Marks a stream that answers `Fill::More(0)` a few times first.
 const STALL: u64 = 1 << 40;

@@ -18,11 +18,11 @@ use libfuzzer_sys::fuzz_target;
 use peregrine_core::h2::frame::{CLIENT_PREFACE, MAX_FRAME_SIZE_LIMIT, parse_frame};
 use peregrine_core::h2::server::{MIN_READ, MIN_WRITE, ServerConnection};
 use peregrine_core::{
-    Config, Counters, Env, FileRegion, Handler, IoBuffers, Request, Response, Transmit,
+    Capacity, Config, Counters, Env, FileRegion, Handler, IoBuffers, Request, Response, Transmit,
 };
 
-type Conn = ServerConnection<MIN_READ, MIN_WRITE, 8, 8>;
-type Bufs = IoBuffers<MIN_READ, MIN_WRITE>;
+type Conn = ServerConnection<Capacity<MIN_READ, MIN_WRITE, 8>, 8>;
+type Bufs = IoBuffers<Capacity<MIN_READ, MIN_WRITE, 8>>;
 
 /// A body larger than the write buffer, sent as its own slices.
 static LARGE: [u8; 40_000] = [b'l'; 40_000];

@@ -5,7 +5,7 @@
 use core::panic::PanicInfo;
 
 use peregrine_core::{
-    Config, Connection, Counters, Env, Handler, IoBuffers, Parsed, Request, RequestParser, Response, Transmit,
+    Capacity, Config, Connection, Counters, Env, Handler, IoBuffers, Parsed, Request, RequestParser, Response, Transmit,
 };
 
 /// Parses the request in `ptr[..len]`; returns its head length, or 0 when
@@ -53,8 +53,8 @@ pub unsafe extern "C" fn peregrine_serve(
             core::slice::from_raw_parts_mut(out, out_cap),
         )
     };
-    let mut bufs = IoBuffers::<1024, 2048>::new();
-    let mut conn = Connection::<1024, 2048, 16>::new(Config::DEFAULT, None, 0);
+    let mut bufs = IoBuffers::<Capacity<1024, 2048, 16>>::new();
+    let mut conn = Connection::<Capacity<1024, 2048, 16>>::new(Config::DEFAULT, None, 0);
     let mut env = Env {
         handler: &Hello,
         local: &mut (),

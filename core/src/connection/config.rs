@@ -4,6 +4,7 @@
 use crate::FileKeeper;
 use crate::counters::Counters;
 use crate::date::DateCache;
+use crate::sizes::{ByteArray, DefaultSizes, Sizes};
 use crate::spill::Spill;
 use crate::ws::Deflate;
 use crate::ws_output::{Backpressure, FrameTimeouts};
@@ -122,7 +123,9 @@ impl Default for Config {
 
 /// The two buffers a connection works in while it has bytes in flight:
 /// requests are read into `read` (heads and bodies stay there while they
-/// are handled) and responses are written from `write`.
+/// are handled) and responses are written from `write`. Their sizes are
+/// those of `Z` ([`Sizes::READ`] and [`Sizes::WRITE`]): arrays, whose
+/// lengths are compile-time constants.
 ///
 /// A backend keeps a pool of these, allocated once, and lends one to a
 /// connection only while [`Connection::holds_buffers`](crate::Connection::holds_buffers) says it must: an
@@ -133,34 +136,34 @@ impl Default for Config {
 /// `Box::new(IoBuffers::new())`, which builds the pair on the stack first
 /// (in an unoptimised build, a pair of 1 MiB overflows a 2 MiB thread
 /// stack, the size of a tokio worker's).
-pub struct IoBuffers<const READ: usize, const WRITE: usize> {
-    /// Where requests are read into.
-    pub read: [u8; READ],
-    /// Where responses are written from.
-    pub write: [u8; WRITE],
+pub struct IoBuffers<Z: Sizes = DefaultSizes> {
+    /// Where requests are read into: `[u8; Z::READ]`.
+    pub read: Z::ReadBuffer,
+    /// Where responses are written from: `[u8; Z::WRITE]`.
+    pub write: Z::WriteBuffer,
 }
 
-impl<const READ: usize, const WRITE: usize> IoBuffers<READ, WRITE> {
+impl<Z: Sizes> IoBuffers<Z> {
     /// Zeroed buffers.
     pub const fn new() -> Self {
         IoBuffers {
-            read: [0; READ],
-            write: [0; WRITE],
+            read: <Z::ReadBuffer as ByteArray>::ZEROED,
+            write: <Z::WriteBuffer as ByteArray>::ZEROED,
         }
     }
 }
 
 #[cfg(feature = "alloc")]
-impl<const READ: usize, const WRITE: usize> IoBuffers<READ, WRITE> {
+impl<Z: Sizes> IoBuffers<Z> {
     /// Zeroed buffers on the heap, allocated there directly: nothing of
     /// their size is ever built on the stack, and the allocator zeroes
     /// them (so pages never touched cost no memory).
     ///
     /// ```
-    /// use peregrine_core::IoBuffers;
+    /// use peregrine_core::{Capacity, IoBuffers};
     ///
     /// // 2 MiB: safe on any thread, in any build.
-    /// let bufs = IoBuffers::<{ 1 << 20 }, { 1 << 20 }>::boxed();
+    /// let bufs = IoBuffers::<Capacity<{ 1 << 20 }, { 1 << 20 }>>::boxed();
     /// assert!(bufs.read.iter().chain(&bufs.write).all(|&byte| byte == 0));
     /// ```
     pub fn boxed() -> alloc::boxed::Box<Self> {
@@ -183,13 +186,14 @@ impl<const READ: usize, const WRITE: usize> IoBuffers<READ, WRITE> {
         }
         // SAFETY: `ptr` is a fresh allocation from the global allocator
         // with the layout of `Self`, as `Box<Self>` requires, and it is
-        // initialised: `Self` is two `u8` arrays, for which all-zero bytes
-        // are a valid value.
+        // initialised: `Self` is two `u8` arrays (`ByteArray` is
+        // implemented by those only), for which all-zero bytes are a valid
+        // value.
         unsafe { Box::from_raw(ptr) }
     }
 }
 
-impl<const READ: usize, const WRITE: usize> Default for IoBuffers<READ, WRITE> {
+impl<Z: Sizes> Default for IoBuffers<Z> {
     fn default() -> Self {
         Self::new()
     }
@@ -306,6 +310,7 @@ pub enum DeflatePolicy {
 #[cfg(all(test, feature = "alloc"))]
 mod tests {
     use super::IoBuffers;
+    use crate::Capacity;
 
     #[test]
     fn boxed_buffers_never_touch_the_stack() {
@@ -314,7 +319,7 @@ mod tests {
         let thread = std::thread::Builder::new()
             .stack_size(64 * 1024)
             .spawn(|| {
-                let mut bufs = IoBuffers::<{ 8 << 20 }, { 8 << 20 }>::boxed();
+                let mut bufs = IoBuffers::<Capacity<{ 8 << 20 }, { 8 << 20 }>>::boxed();
                 assert!(bufs.read.iter().chain(&bufs.write).all(|&byte| byte == 0));
                 bufs.write[(8 << 20) - 1] = 7;
                 bufs.read[0] = 1;
@@ -326,7 +331,7 @@ mod tests {
 
     #[test]
     fn boxed_buffers_of_no_size_allocate_nothing() {
-        let bufs = IoBuffers::<0, 0>::boxed();
+        let bufs = IoBuffers::<Capacity<0, 0>>::boxed();
         assert!(bufs.read.is_empty() && bufs.write.is_empty());
     }
 }

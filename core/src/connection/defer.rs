@@ -7,11 +7,10 @@
 use super::phase::Phase;
 use super::{Connection, Env, IoBuffers, TimerKind};
 use crate::handler::{BodySource, Finished, Outcome};
+use crate::sizes::Sizes;
 use crate::{Counters, Handler, Response, StatusCode};
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Connection<READ, WRITE, MAX_HEADERS>
-{
+impl<Z: Sizes> Connection<Z> {
     /// Whether a deferred response waits for its answer
     /// ([`handle_answer`](Self::handle_answer)).
     pub fn is_deferred(&self) -> bool {
@@ -31,7 +30,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// while it waits ([`holds_buffers`](Self::holds_buffers)).
     pub fn handle_answer<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
         answer: impl FnOnce(&mut Response<'_, L>),
     ) -> bool {
@@ -76,7 +75,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// reported aborted when the connection is retired.
     pub(super) fn answer_unavailable(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         now: u64,
         counters: &mut Counters,
     ) {

@@ -16,6 +16,7 @@ use super::phase::{Input, Phase};
 use super::{Connection, ConnectionId, Env};
 use crate::handler::{Finished, Outcome};
 use crate::send_queue::Passed;
+use crate::sizes::Sizes;
 use crate::{BodyPolicy, Handler};
 
 /// Tells `env` what the queue passed: a kept file goes back to the
@@ -38,9 +39,7 @@ pub(super) fn report<H: Handler<L>, L: Default>(
     }
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Connection<READ, WRITE, MAX_HEADERS>
-{
+impl<Z: Sizes> Connection<Z> {
     /// Marks the end of a response with `tag` whose last bytes were just
     /// queued: reported sent once they are written (at once if they
     /// already were).

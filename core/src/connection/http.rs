@@ -7,6 +7,7 @@ use crate::chunked::ChunkedDecoder;
 use crate::handler::{Completed, Later};
 use crate::response::{self, Context};
 use crate::send_queue::Segment;
+use crate::sizes::Sizes;
 use crate::ws;
 use crate::{
     BodyFraming, BodyPolicy, Error, Handler, Method, Parsed, Request, Response, StatusCode, Upgrade,
@@ -76,9 +77,7 @@ pub(crate) fn fill_response<H: Handler<L>, L: Default>(
     response.complete()
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Connection<READ, WRITE, MAX_HEADERS>
-{
+impl<Z: Sizes> Connection<Z> {
     /// The HTTP phase's input, if the connection is in it.
     fn input_mut(&mut self) -> Option<&mut Input> {
         match &mut self.phase {
@@ -103,7 +102,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     #[inline(never)]
     fn first_bytes_are_http1(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         now: u64,
         counters: &mut crate::Counters,
     ) -> bool {
@@ -144,7 +143,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     #[inline(always)]
     pub(super) fn read_head<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) -> bool {
         if self.requests == 0
@@ -201,7 +200,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     #[inline(never)]
     fn begin_request<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
         framing: BodyFraming,
         keep_alive: bool,
@@ -312,14 +311,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             env.counters.response(100);
             self.push(Segment::Static(response::CONTINUE), env.now);
         }
-        if head_len >= READ {
+        if head_len >= Z::READ {
             // No room left after the head to read any of the body into.
             self.fail(bufs, Error::HeadTooLarge, env.now, env.counters);
             return false;
         }
         if self.read_start > 0 {
             // The body is read after the head: give it the whole buffer.
-            bufs.read.copy_within(self.read_start..self.read_end, 0);
+            bufs.read[..].copy_within(self.read_start..self.read_end, 0);
             self.read_end -= self.read_start;
             self.read_start = 0;
         }
@@ -338,14 +337,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// The largest body read whole after a head of `head_len` bytes: the
     /// configured limit, and the room left in the read buffer.
     fn body_limit(&self, head_len: usize) -> u64 {
-        let room = READ.saturating_sub(head_len) as u64;
+        let room = Z::READ.saturating_sub(head_len) as u64;
         self.config.max_body_len.min(room)
     }
 
     /// Takes in body bytes; `true` once the request was answered.
     pub(super) fn read_body<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) -> bool {
         let head_len = self.parser_head_len();
@@ -425,7 +424,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 _ => start,
             };
             if policy == BodyPolicy::Buffer
-                && (total > self.config.max_body_len || self.read_end == READ)
+                && (total > self.config.max_body_len || self.read_end == Z::READ)
             {
                 self.fail(bufs, Error::BodyTooLarge, env.now, env.counters);
             }
@@ -456,7 +455,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Reads and drops the body of an answered request; `true` when done.
-    pub(super) fn discard_body(&mut self, bufs: &mut IoBuffers<READ, WRITE>, now: u64) -> bool {
+    pub(super) fn discard_body(&mut self, bufs: &mut IoBuffers<Z>, now: u64) -> bool {
         let from = self.read_start;
         let read_end = self.read_end;
         let Some(Input::Discard { framing }) = self.input_mut() else {
@@ -522,7 +521,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// without this rebuilding it.
     fn respond<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
         body: core::ops::Range<usize>,
         keep_alive: bool,
@@ -552,7 +551,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// nothing at all is closed without a word.
     pub(super) fn request_timeout(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         kind: TimerKind,
         now: u64,
         counters: &mut super::Counters,

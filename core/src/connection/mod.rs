@@ -47,27 +47,25 @@ pub use transmit::{MAX_SLICES, Slices, Transmit};
 use core::net::SocketAddr;
 
 use crate::send_queue::{Queue, Segment};
+use crate::sizes::{DefaultSizes, Sizes};
 use crate::timers::TimerTable;
-use crate::{FileRegion, Handler, RequestParser};
+use crate::{FileRegion, Handler, HeadParser};
 use phase::{Http, Input, Phase, StreamState, Then};
 
-/// One HTTP/1.1 connection, as a state machine. `READ` and `WRITE` are the
-/// sizes of the [`IoBuffers`] it works in, `MAX_HEADERS` the capacity of
-/// its header table.
+/// One HTTP/1.1 connection, as a state machine. `Z`, its [`Sizes`], sizes
+/// the [`IoBuffers`] it works in and its header table: `Connection` has
+/// the [`DefaultSizes`], `Connection<Capacity<READ, WRITE, MAX_HEADERS>>`
+/// others (see [`Capacity`](crate::Capacity)).
 ///
 /// A request head must fit the read buffer (else `431`), and a body read
 /// whole must fit after it (else `413`). Responses copied into the write
 /// buffer may take up to half of it.
 #[derive(Debug)]
-pub struct Connection<
-    const READ: usize = 16384,
-    const WRITE: usize = 16384,
-    const MAX_HEADERS: usize = 100,
-> {
+pub struct Connection<Z: Sizes = DefaultSizes> {
     /// Timeouts and limits.
     config: Config,
     /// The head parser; holds the current request's header table.
-    parser: RequestParser<MAX_HEADERS>,
+    parser: HeadParser<Z::Fields>,
     /// The peer's address, for handlers.
     peer: Option<SocketAddr>,
     /// Start of the bytes of the read buffer not yet consumed.
@@ -105,9 +103,7 @@ pub struct Connection<
     deflate_slot: Option<u16>,
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Connection<READ, WRITE, MAX_HEADERS>
-{
+impl<Z: Sizes> Connection<Z> {
     /// A new connection, accepted at `now`. Its header timer runs from
     /// now: a peer that sends nothing is closed after
     /// [`Config::header_timeout`].
@@ -117,36 +113,39 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// response, does not build.
     ///
     /// ```compile_fail
-    /// use peregrine_core::{Config, Connection};
+    /// use peregrine_core::{Capacity, Config, Connection};
     /// // A 64-byte read buffer cannot hold a request head: rejected.
-    /// let conn = Connection::<64, 4096, 8>::new(Config::DEFAULT, None, 0);
+    /// let conn = Connection::<Capacity<64, 4096, 8>>::new(Config::DEFAULT, None, 0);
     /// ```
     pub const fn new(config: Config, peer: Option<SocketAddr>, now: u64) -> Self {
         const {
             assert!(
-                READ >= 256,
+                Z::READ >= 256,
                 "the read buffer must hold at least a minimal request head"
             );
             assert!(
-                READ <= u32::MAX as usize,
+                Z::READ <= u32::MAX as usize,
                 "the read buffer must be addressable by u32"
             );
             assert!(
-                WRITE >= 1024,
+                Z::WRITE >= 1024,
                 "the write buffer must hold at least an error response"
             );
             assert!(
-                WRITE <= u32::MAX as usize,
+                Z::WRITE <= u32::MAX as usize,
                 "the write buffer must be addressable by u32"
             );
-            assert!(MAX_HEADERS >= 1, "the header table must hold at least Host");
+            assert!(
+                Z::MAX_HEADERS >= 1,
+                "the header table must hold at least Host"
+            );
         }
         let mut timers = TimerTable::new();
         timers.set(TimerKind::Header, now.saturating_add(config.header_timeout));
         Connection {
             config,
-            parser: RequestParser::new()
-                .with_max_head_len(READ)
+            parser: HeadParser::new()
+                .with_max_head_len(Z::READ)
                 .with_max_target_len(config.max_target_len),
             peer,
             read_start: 0,
@@ -236,9 +235,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Where to read into: the free tail of the read buffer. Never empty
     /// while the connection wants to read.
     #[inline(always)]
-    pub fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<READ, WRITE>) -> &'b mut [u8] {
+    pub fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<Z>) -> &'b mut [u8] {
         match &mut self.phase {
-            Phase::WebSocket(state) => return state.session.read_buf(&mut bufs.read),
+            Phase::WebSocket(state) => return state.session.read_buf(&mut bufs.read[..]),
             Phase::Lingering => {
                 self.read_start = 0;
                 self.read_end = 0;
@@ -250,7 +249,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 // Move a partial head (or undiscarded body bytes) to the
                 // front, so it can use the whole buffer; the parser's
                 // offsets are relative to its start.
-                bufs.read.copy_within(self.read_start..self.read_end, 0);
+                bufs.read[..].copy_within(self.read_start..self.read_end, 0);
                 self.read_end -= self.read_start;
                 self.read_start = 0;
             }
@@ -265,7 +264,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     pub fn handle_read<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         let now = env.now;
@@ -284,9 +283,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                         now.saturating_add(self.config.body_timeout),
                     );
                 }
-                self.read_end = (self.read_end + n).min(READ);
+                self.read_end = (self.read_end + n).min(Z::READ);
             }
-            _ => self.read_end = (self.read_end + n).min(READ),
+            _ => self.read_end = (self.read_end + n).min(Z::READ),
         }
         self.poll(bufs, env);
         if n > 0 && self.read_end > self.read_start && self.is_reading_head() {
@@ -333,7 +332,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// The output to write next.
     #[inline]
-    pub fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<READ, WRITE>) -> Transmit<'b> {
+    pub fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<Z>) -> Transmit<'b> {
         if let Phase::ClosingWrite = self.phase {
             return Transmit::CloseWrite;
         }
@@ -341,7 +340,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             None => Transmit::Idle,
             Some(Segment::File(span)) => Transmit::SendFile(FileRegion::from_span(*span, false)),
             Some(Segment::KeptFile(span)) => Transmit::SendFile(FileRegion::from_span(*span, true)),
-            Some(_) => Transmit::Write(Slices::new(&self.queue, &bufs.write)),
+            Some(_) => Transmit::Write(Slices::new(&self.queue, &bufs.write[..])),
         }
     }
 
@@ -354,7 +353,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     pub fn handle_written<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         let now = env.now;
@@ -430,7 +429,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// [`has_work`](Self::has_work) says so, after serving others.
     pub fn poll<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         self.yielded = false;
@@ -494,7 +493,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// caller lends the connection its buffers first.
     pub fn handle_timeout<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         let (now, counters) = (env.now, &mut *env.counters);
@@ -553,9 +552,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// When the timer of `kind` expires, if it runs.
     ///
     /// ```
-    /// use peregrine_core::{Config, Connection, TimerKind};
+    /// use peregrine_core::{Capacity, Config, Connection, TimerKind};
     ///
-    /// let conn = Connection::<1024, 2048, 8>::new(Config::DEFAULT, None, 5);
+    /// let conn = Connection::<Capacity<1024, 2048, 8>>::new(Config::DEFAULT, None, 5);
     /// // The header timer runs from the accept.
     /// assert_eq!(conn.timer(TimerKind::Header), Some(5 + Config::DEFAULT.header_timeout));
     /// assert_eq!(conn.timer(TimerKind::Idle), None);
@@ -575,7 +574,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                 read: !matches!(http.input, Input::Stopped)
                     && !self.peer_closed
                     && http.then != Then::Hijack
-                    && self.read_end - self.reclaimable(&http.input) < READ
+                    && self.read_end - self.reclaimable(&http.input) < Z::READ
                     && (!matches!(http.input, Input::Head)
                         || self.can_respond_in(http)
                         || http.waits_for_application()),
@@ -698,12 +697,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// for another connection (see
     /// [`partial_head_deadline`](Self::partial_head_deadline)). Does
     /// nothing to any other connection.
-    pub fn shed_head(
-        &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
-        now: u64,
-        counters: &mut Counters,
-    ) {
+    pub fn shed_head(&mut self, bufs: &mut IoBuffers<Z>, now: u64, counters: &mut Counters) {
         if self.partial_head_deadline().is_some() {
             self.timers.clear(TimerKind::Header);
             self.fail(bufs, crate::Error::RequestTimeout, now, counters);
@@ -748,12 +742,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// - a WebSocket: Close `1011`, then the usual wait for the reply.
     ///
     /// The buffers are those the failed call had.
-    pub fn handle_panic(
-        &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
-        now: u64,
-        counters: &mut Counters,
-    ) {
+    pub fn handle_panic(&mut self, bufs: &mut IoBuffers<Z>, now: u64, counters: &mut Counters) {
         counters.handler_panics += 1;
         self.yielded = false;
         match &self.phase {
@@ -808,7 +797,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Bytes read beyond the last request (after a hijack, the first bytes
     /// of the new protocol).
-    pub fn leftover<'b>(&self, bufs: &'b IoBuffers<READ, WRITE>) -> &'b [u8] {
+    pub fn leftover<'b>(&self, bufs: &'b IoBuffers<Z>) -> &'b [u8] {
         &bufs.read[self.read_start..self.read_end]
     }
 
@@ -882,7 +871,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// response.
     #[inline]
     fn output_has_room(&self) -> bool {
-        self.queue.free() >= 4 && (self.write_end == 0 || WRITE - self.write_end >= WRITE / 2)
+        self.queue.free() >= 4 && (self.write_end == 0 || Z::WRITE - self.write_end >= Z::WRITE / 2)
     }
 
     /// Starts the idle timer if the connection just became idle between

@@ -7,6 +7,7 @@ use super::{Connection, Counters, Env, IoBuffers, TimerKind};
 use crate::handler::{BodySource, Completed, Finished, Later, Outcome, Source};
 use crate::response::{self, CHUNK_HEADER_MAX, Context, ResponseEncoder, ResponseFraming};
 use crate::send_queue::Segment;
+use crate::sizes::Sizes;
 use crate::spill::{Chain, Spill};
 use crate::{Error, Fill, Handler, StatusCode};
 
@@ -35,15 +36,13 @@ fn drain_spill(
     }
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Connection<READ, WRITE, MAX_HEADERS>
-{
+impl<Z: Sizes> Connection<Z> {
     /// Queues a completed response, and follows it if it carries
     /// application state.
     #[inline(always)]
     pub(super) fn queue_response<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         completed: Completed,
         env: &mut Env<'_, H, L>,
     ) {
@@ -69,7 +68,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     #[inline(always)]
     fn enqueue(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         completed: Completed,
         now: u64,
         counters: &mut Counters,
@@ -226,7 +225,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// closes the connection after it.
     pub(super) fn fail(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         error: Error,
         now: u64,
         counters: &mut Counters,
@@ -245,7 +244,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// reading requests and closes once it is out.
     pub(super) fn queue_error(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         status: StatusCode,
         error: Option<Error>,
         now: u64,
@@ -306,12 +305,12 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Asks the handler for more of a streamed body while there is room.
     pub(super) fn fill_stream<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         while let Some(mut stream) = self.running_stream() {
-            let free = WRITE - self.write_end;
-            if self.queue.free() < 2 || free < WRITE / 4 {
+            let free = Z::WRITE - self.write_end;
+            if self.queue.free() < 2 || free < Z::WRITE / 4 {
                 return;
             }
             let area = &mut bufs.write[self.write_end..];

@@ -4,6 +4,7 @@
 //! pieces the handler fills: one post reaches every Server-Sent Events
 //! client of a feed.
 
+use crate::sizes::Sizes;
 use core::fmt;
 
 use super::phase::{Http, Phase, StreamState};
@@ -33,9 +34,7 @@ impl fmt::Display for PublishError {
     }
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Connection<READ, WRITE, MAX_HEADERS>
-{
+impl<Z: Sizes> Connection<Z> {
     /// Whether a streamed body of this connection carries `topic`.
     pub fn streams_topic(&self, topic: u64) -> bool {
         matches!(
@@ -82,7 +81,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// ends the stream the same way.
     pub fn handle_publish(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         topic: u64,
         bytes: &[u8],
         now: u64,
@@ -107,7 +106,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             ResponseFraming::Length(_) => bytes.len() as u64 <= stream.remaining,
             _ => true,
         };
-        let room = WRITE - self.write_end;
+        let room = Z::WRITE - self.write_end;
         // Two slots stay free for the stream's own pieces and its end.
         if !fits_length || room < bytes.len() + overhead || self.queue.free() < 3 {
             self.abort_stream(now);

@@ -10,6 +10,7 @@
 //! [`resume`](Connection::resume) the record into any free `Connection`
 //! when the next request arrives.
 
+use crate::sizes::Sizes;
 use core::net::SocketAddr;
 
 use super::phase::{Http, Phase};
@@ -28,7 +29,7 @@ use crate::timers::TimerKind;
 /// [`Connection::suspend`].
 ///
 /// ```
-/// use peregrine_core::{Config, Connection, ConnectionId, Suspended, TimerKind};
+/// use peregrine_core::{Capacity, Config, Connection, ConnectionId, Suspended, TimerKind};
 ///
 /// // Accepted at t = 5 and suspended at once: nothing sent yet.
 /// let fresh = Suspended::accepted(&Config::DEFAULT, None, 5);
@@ -36,7 +37,7 @@ use crate::timers::TimerKind;
 /// assert_eq!(fresh.silent_deadline(), Some(fresh.poll_timeout()));
 ///
 /// // Its first bytes arrive: any free connection takes it up.
-/// let mut conn = Connection::<1024, 2048, 8>::new(Config::DEFAULT, None, 0);
+/// let mut conn = Connection::<Capacity<1024, 2048, 8>>::new(Config::DEFAULT, None, 0);
 /// conn.resume(fresh, ConnectionId::new(0, 42));
 /// assert_eq!(conn.id(), ConnectionId::new(0, 42));
 /// assert_eq!(conn.timer(TimerKind::Header), Some(fresh.poll_timeout()));
@@ -90,9 +91,7 @@ impl Suspended {
     }
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Connection<READ, WRITE, MAX_HEADERS>
-{
+impl<Z: Sizes> Connection<Z> {
     /// Reduces an idle connection to a [`Suspended`] record, if it is one:
     /// an HTTP connection between requests ([`is_idle`](Self::is_idle))
     /// whose buffers hold nothing and whose one running timer is its

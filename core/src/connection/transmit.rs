@@ -135,7 +135,7 @@ impl<'b> Slices<'b> {
     /// ```
     /// use std::io::{IoSlice, Write};
     /// use peregrine_core::{Config, Connection, Counters, Env, Handler, IoBuffers, MAX_SLICES};
-    /// use peregrine_core::{Request, Response, Transmit};
+    /// use peregrine_core::{Capacity, Request, Response, Transmit};
     ///
     /// struct Hello;
     /// impl Handler for Hello {
@@ -144,8 +144,8 @@ impl<'b> Slices<'b> {
     ///     }
     /// }
     ///
-    /// let mut bufs = IoBuffers::<1024, 4096>::boxed();
-    /// let mut conn = Connection::<1024, 4096, 16>::new(Config::DEFAULT, None, 0);
+    /// let mut bufs = IoBuffers::<Capacity<1024, 4096, 16>>::boxed();
+    /// let mut conn = Connection::<Capacity<1024, 4096, 16>>::new(Config::DEFAULT, None, 0);
     /// let (mut counters, mut local) = (Counters::default(), ());
     /// let mut env = Env::new(&Hello, &mut local, 0, &mut counters);
     /// let wire = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";

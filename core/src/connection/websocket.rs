@@ -7,6 +7,7 @@ use crate::Handler;
 use crate::handler::WebSocket;
 use crate::response::EncodeError;
 use crate::send_queue::Segment;
+use crate::sizes::Sizes;
 use crate::ws::deflate::{self, Agreement};
 use crate::ws::{self, CloseCode, Deflate, Handshake, Message, SendError, Session};
 use crate::ws_output::{Frame, Origin, Output, WebSocketState};
@@ -28,9 +29,7 @@ const GOING_AWAY: &[u8] = b"\x88\x0c\x03\xe9going away";
 /// A Close frame with code 1011 and the reason "internal error".
 const INTERNAL_ERROR: &[u8] = b"\x88\x10\x03\xf3internal error";
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Connection<READ, WRITE, MAX_HEADERS>
-{
+impl<Z: Sizes> Connection<Z> {
     /// Whether the connection speaks WebSocket and may still be sent
     /// messages.
     pub fn is_websocket(&self) -> bool {
@@ -85,7 +84,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     ///   the control frame limit.
     pub fn send_message(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         message: Message<'_>,
         now: u64,
     ) -> Result<(), SendError> {
@@ -103,13 +102,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// As [`send_message`](Self::send_message).
     pub fn send_message_with(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         message: Message<'_>,
         now: u64,
         mut deflate: Option<&mut dyn Deflate>,
         counters: &mut Counters,
     ) -> Result<(), SendError> {
-        let Some((state, mut output)) = self.websocket_output(&mut bufs.write, now, Some(counters))
+        let Some((state, mut output)) =
+            self.websocket_output(&mut bufs.write[..], now, Some(counters))
         else {
             return Err(SendError::Closed);
         };
@@ -160,14 +160,10 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// A WebSocket timer passed: idle too long (close with 1001), or time
     /// to ping. A frame that does not fit means the peer reads nothing we
     /// send: it is gone.
-    pub(super) fn websocket_timeout(
-        &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
-        kind: TimerKind,
-        now: u64,
-    ) {
+    pub(super) fn websocket_timeout(&mut self, bufs: &mut IoBuffers<Z>, kind: TimerKind, now: u64) {
         let interval = self.config.websocket_ping_interval;
-        let Some((state, mut output)) = self.websocket_output(&mut bufs.write, now, None) else {
+        let Some((state, mut output)) = self.websocket_output(&mut bufs.write[..], now, None)
+        else {
             return;
         };
         if !state.session.can_send() {
@@ -191,7 +187,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// version the server speaks) and closes.
     pub(super) fn reject_upgrade(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         error: ws::HandshakeError,
         now: u64,
         counters: &mut Counters,
@@ -280,7 +276,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// the request head belong to the session.
     pub(super) fn open_websocket<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
         head_len: usize,
         accepted: Accepted,
@@ -295,9 +291,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
             self.deflate_slot = slot;
         }
         let n = leftover.len();
-        bufs.read.copy_within(leftover, 0);
+        bufs.read[..].copy_within(leftover, 0);
         // A fresh session reads from the start of the buffer.
-        let _ = session.read_buf(&mut bufs.read);
+        let _ = session.read_buf(&mut bufs.read[..]);
         session.on_read(n);
         self.read_start = 0;
         self.read_end = 0;
@@ -313,7 +309,8 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         self.restart_websocket_timers(env.now);
         let id = self.id;
         let counters = Some(&mut *env.counters);
-        if let Some((state, output)) = self.websocket_output(&mut bufs.write, env.now, counters) {
+        if let Some((state, output)) = self.websocket_output(&mut bufs.write[..], env.now, counters)
+        {
             let deflate = deflate::reborrow(&mut env.deflate);
             env.handler
                 .on_open(&mut WebSocket::new(state, output, env.local, id, deflate));
@@ -325,14 +322,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// ends the connection once the closing handshake is done.
     pub(super) fn run_websocket<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         let id = self.id;
         let IoBuffers { read, write } = bufs;
         let peer_closed = self.peer_closed;
         let Some((state, mut output)) =
-            self.websocket_output(write, env.now, Some(&mut *env.counters))
+            self.websocket_output(&mut write[..], env.now, Some(&mut *env.counters))
         else {
             return;
         };
@@ -344,7 +341,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
         loop {
             let received = state
                 .session
-                .receive_with(read, deflate::reborrow(&mut env.deflate));
+                .receive_with(&mut read[..], deflate::reborrow(&mut env.deflate));
             let more = match received {
                 Ok(Some(message)) => {
                     match message {

@@ -10,7 +10,7 @@ use peregrine_core::h2::hpack::{DecodeError, Decoder, Encoder, HeaderField};
 use peregrine_core::h2::server::ServerConnection;
 use peregrine_core::spill::{Spill, SpillArea};
 use peregrine_core::{
-    Config, Counters, Env, Handler, IoBuffers, PublishError, Request, Response, Transmit,
+    Capacity, Config, Counters, Env, Handler, IoBuffers, PublishError, Request, Response, Transmit,
 };
 
 /// A static body larger than any write buffer of the tests.
@@ -118,9 +118,9 @@ pub struct Peer<const R: usize, const W: usize, H: Handler = Routes> {
     /// The handler.
     pub handler: H,
     /// The server.
-    pub conn: Box<ServerConnection<R, W, 32, 100>>,
+    pub conn: Box<ServerConnection<Capacity<R, W, 32>, 100>>,
     /// Its buffers.
-    pub bufs: Box<IoBuffers<R, W>>,
+    pub bufs: Box<IoBuffers<Capacity<R, W, 32>>>,
     /// The clock.
     pub now: u64,
     /// The server's counters.

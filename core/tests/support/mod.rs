@@ -19,8 +19,8 @@ use std::collections::VecDeque;
 
 use peregrine_core::spill::SpillArea;
 use peregrine_core::{
-    BodyPolicy, Config, Connection, Counters, Env, FileKeeper, FileRegion, Fill, Finished, Handler,
-    IoBuffers, Request, Response, StatusCode, Transmit,
+    BodyPolicy, Capacity, Config, Connection, Counters, Env, FileKeeper, FileRegion, Fill,
+    Finished, Handler, IoBuffers, Request, Response, Sizes, StatusCode, Transmit,
 };
 
 /// Small buffers, so limits are reached with small inputs.
@@ -30,14 +30,16 @@ pub const WRITE: usize = 2048;
 /// Header table capacity of the small connection.
 pub const MAX_HEADERS: usize = 16;
 
+/// The sizes of the connection most conversations use.
+pub type Small = Capacity<READ, WRITE, MAX_HEADERS>;
 /// The connection most conversations use.
-pub type Conn = Connection<READ, WRITE, MAX_HEADERS>;
+pub type Conn = Connection<Small>;
 /// Its buffers.
-pub type Bufs = IoBuffers<READ, WRITE>;
+pub type Bufs = IoBuffers<Small>;
 
 /// Buffers big enough to take a hundred pipelined requests in one read
 /// and answer them in one write.
-pub type BigDriver = Driver<Echo, Local, 16384, 16384, 16>;
+pub type BigDriver = Driver<Echo, Local, Capacity<16384, 16384, 16>>;
 
 /// The worker state of [`Echo`]: what it observed.
 #[derive(Debug, Default)]
@@ -422,15 +424,9 @@ macro_rules! driver_env {
 }
 
 /// Plays the backend for one connection.
-pub struct Driver<
-    H = Echo,
-    L = Local,
-    const R: usize = READ,
-    const W: usize = WRITE,
-    const M: usize = MAX_HEADERS,
-> {
-    pub conn: Connection<R, W, M>,
-    pub bufs: Box<IoBuffers<R, W>>,
+pub struct Driver<H = Echo, L = Local, Z: Sizes = Small> {
+    pub conn: Connection<Z>,
+    pub bufs: Box<IoBuffers<Z>>,
     pub handler: H,
     pub local: L,
     /// The clock, in milliseconds.
@@ -459,7 +455,7 @@ pub struct Driver<
     /// small would.
     pub scribble_idle: bool,
     /// The connection last suspended out of, resumed into next time.
-    spare: Connection<R, W, M>,
+    spare: Connection<Z>,
     /// Times the connection was suspended and resumed.
     pub suspensions: usize,
     /// `Transmit::CloseWrite` was acted on.
@@ -500,9 +496,7 @@ impl BigDriver {
     }
 }
 
-impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
-    Driver<H, L, R, W, M>
-{
+impl<H: Handler<L>, L: Default, Z: Sizes> Driver<H, L, Z> {
     /// A driver for a connection accepted at time 0.
     pub fn build(handler: H, config: Config) -> Self {
         Driver {
@@ -744,8 +738,8 @@ impl<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>
     /// suspends it if it is idle, resuming it into another connection.
     fn scribble(&mut self) {
         if self.scribble_idle && !self.conn.holds_buffers() {
-            self.bufs.read.fill(0xa5);
-            self.bufs.write.fill(0x5a);
+            self.bufs.read[..].fill(0xa5);
+            self.bufs.write[..].fill(0x5a);
             let deadline = self.conn.poll_timeout();
             if let Some(suspended) = self.conn.suspend() {
                 assert!(self.conn.is_closed());
@@ -861,12 +855,12 @@ fn take_budget(plan: &[usize], turn: &mut usize) -> Option<usize> {
 type Splitter<'s> = &'s dyn Fn(usize, usize) -> Vec<usize>;
 
 /// Runs `script` on a fresh driver with the given schedule.
-fn run_with<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>(
-    make: &dyn Fn() -> Driver<H, L, R, W, M>,
+fn run_with<H: Handler<L>, L: Default, Z: Sizes>(
+    make: &dyn Fn() -> Driver<H, L, Z>,
     script: &[Step<'_>],
     split: Splitter<'_>,
-    tune: &dyn Fn(&mut Driver<H, L, R, W, M>),
-) -> Driver<H, L, R, W, M> {
+    tune: &dyn Fn(&mut Driver<H, L, Z>),
+) -> Driver<H, L, Z> {
     let mut driver = make();
     tune(&mut driver);
     let mut offset = 0;
@@ -900,10 +894,10 @@ fn run_with<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: 
 /// and drained before them: coalesced and one byte per arrival; and one
 /// byte per arrival with one slice offered per write, and with the buffers
 /// scribbled over whenever the connection holds none.
-pub fn converse_with<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>(
-    make: &dyn Fn() -> Driver<H, L, R, W, M>,
+pub fn converse_with<H: Handler<L>, L: Default, Z: Sizes>(
+    make: &dyn Fn() -> Driver<H, L, Z>,
     script: &[Step<'_>],
-) -> Driver<H, L, R, W, M> {
+) -> Driver<H, L, Z> {
     let total: usize = script
         .iter()
         .map(|s| match s {
@@ -913,17 +907,17 @@ pub fn converse_with<H: Handler<L>, L: Default, const R: usize, const W: usize, 
         .sum();
     let whole = |_: usize, len: usize| if len == 0 { vec![] } else { vec![len] };
     let bytes = |_: usize, len: usize| vec![1; len];
-    let same = |_: &mut Driver<H, L, R, W, M>| {};
-    let slow_writes = |d: &mut Driver<H, L, R, W, M>| d.write_plan = vec![1];
-    let slow_interleaved = |d: &mut Driver<H, L, R, W, M>| {
+    let same = |_: &mut Driver<H, L, Z>| {};
+    let slow_writes = |d: &mut Driver<H, L, Z>| d.write_plan = vec![1];
+    let slow_interleaved = |d: &mut Driver<H, L, Z>| {
         d.write_plan = vec![1];
         d.writes_per_round = 1;
     };
-    let scribbled = |d: &mut Driver<H, L, R, W, M>| d.scribble_idle = true;
+    let scribbled = |d: &mut Driver<H, L, Z>| d.scribble_idle = true;
 
     let baseline = run_with(make, script, &whole, &same);
     let expected = baseline.outcome();
-    let check = |label: &str, driver: Driver<H, L, R, W, M>| {
+    let check = |label: &str, driver: Driver<H, L, Z>| {
         let outcome = driver.outcome();
         assert_eq!(
             outcome, expected,

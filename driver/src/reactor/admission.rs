@@ -9,6 +9,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use peregrine_core::Handler;
+use peregrine_core::Sizes;
 
 use super::{
     ACCEPT_BACKOFF_MS, ACCEPTS_PER_TURN, Armed, FULL_REPORT_MS, FullReport, Held, Poller, Slot,
@@ -19,8 +20,7 @@ use crate::slab::Token;
 use crate::transport::{Session, Transport};
 use crate::unix;
 
-impl<P, H, L, T, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS, T>
+impl<P, H, L, T, Z: Sizes> Worker<'_, P, H, L, Z, T>
 where
     P: Poller,
     H: Handler<L>,

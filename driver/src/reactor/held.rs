@@ -14,6 +14,7 @@
 //! come back beyond the spares. Memory follows the connections in use,
 //! not the connections held.
 
+use peregrine_core::Sizes;
 use peregrine_core::{Config, Connection, ConnectionId, Suspended};
 
 use crate::protocol::Http2Connection;
@@ -24,22 +25,22 @@ use crate::slab::Token;
 const HTTP2_SPARES: usize = 8;
 
 /// One connection's protocol state.
-pub(super) enum Held<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
+pub(super) enum Held<Z: Sizes> {
     /// Idle between requests (or not yet heard from).
     Suspended(Suspended),
     /// In use.
-    Active(Box<Connection<READ, WRITE, MAX_HEADERS>>),
+    Active(Box<Connection<Z>>),
     /// Speaking HTTP/2, from the client's preface to its close (an HTTP/2
     /// connection is never suspended: its HPACK tables and streams live
     /// as long as it does).
-    Http2(Box<Http2Connection<READ, WRITE, MAX_HEADERS>>),
+    Http2(Box<Http2Connection<Z>>),
 }
 
 /// Whole connection states not in use, kept for the next connection that
 /// has work: taking one costs no allocation while there are spares.
-pub(super) struct Spares<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize> {
+pub(super) struct Spares<Z: Sizes> {
     /// The spares.
-    boxes: Vec<Box<Connection<READ, WRITE, MAX_HEADERS>>>,
+    boxes: Vec<Box<Connection<Z>>>,
     /// The most spares kept; beyond, a state put back is freed. Also how
     /// many states idle connections may keep.
     keep: usize,
@@ -50,12 +51,10 @@ pub(super) struct Spares<const READ: usize, const WRITE: usize, const MAX_HEADER
     /// The worker's number, which names its connections with their slots.
     worker: u32,
     /// HTTP/2 states whose connections closed, kept for the next.
-    http2: Vec<Box<Http2Connection<READ, WRITE, MAX_HEADERS>>>,
+    http2: Vec<Box<Http2Connection<Z>>>,
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Spares<READ, WRITE, MAX_HEADERS>
-{
+impl<Z: Sizes> Spares<Z> {
     /// `keep` spares for worker `worker`, made now (beside the buffer
     /// pairs, which they match in number); at most `keep` are kept.
     pub(super) fn new(config: Config, keep: usize, worker: usize) -> Self {
@@ -78,7 +77,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// A state to resume a connection into: a spare, or a new one when
     /// there is none.
-    fn take(&mut self) -> Box<Connection<READ, WRITE, MAX_HEADERS>> {
+    fn take(&mut self) -> Box<Connection<Z>> {
         self.in_use += 1;
         match self.boxes.pop() {
             Some(conn) => conn,
@@ -87,7 +86,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Takes a state back: kept as a spare, or freed when enough are.
-    fn put(&mut self, conn: Box<Connection<READ, WRITE, MAX_HEADERS>>) {
+    fn put(&mut self, conn: Box<Connection<Z>>) {
         self.in_use -= 1;
         if self.boxes.len() < self.keep {
             self.boxes.push(conn);
@@ -96,10 +95,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// A box for an HTTP/2 state: a spare, or a new one (made only when
     /// a connection switches to HTTP/2, never per request).
-    fn take_http2(
-        &mut self,
-        conn: Http2Connection<READ, WRITE, MAX_HEADERS>,
-    ) -> Box<Http2Connection<READ, WRITE, MAX_HEADERS>> {
+    fn take_http2(&mut self, conn: Http2Connection<Z>) -> Box<Http2Connection<Z>> {
         match self.http2.pop() {
             Some(mut spare) => {
                 *spare = conn;
@@ -110,7 +106,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Takes an HTTP/2 state back: kept as a spare, or freed.
-    fn put_http2(&mut self, conn: Box<Http2Connection<READ, WRITE, MAX_HEADERS>>) {
+    fn put_http2(&mut self, conn: Box<Http2Connection<Z>>) {
         if self.http2.len() < HTTP2_SPARES {
             self.http2.push(conn);
         }
@@ -129,9 +125,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Held<READ, WRITE, MAX_HEADERS>
-{
+impl<Z: Sizes> Held<Z> {
     /// A connection accepted at `now`, not yet heard from.
     pub(super) fn accepted(config: &Config, peer: Option<std::net::SocketAddr>, now: u64) -> Self {
         Held::Suspended(Suspended::accepted(config, peer, now))
@@ -140,11 +134,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// The whole connection, resumed into a state from `spares` if it was
     /// suspended; `token` names its slot.
     #[inline(always)]
-    pub(super) fn activate(
-        &mut self,
-        spares: &mut Spares<READ, WRITE, MAX_HEADERS>,
-        token: Token,
-    ) -> &mut Connection<READ, WRITE, MAX_HEADERS> {
+    pub(super) fn activate(&mut self, spares: &mut Spares<Z>, token: Token) -> &mut Connection<Z> {
         if let Held::Suspended(suspended) = *self {
             self.resume(suspended, spares, token);
         }
@@ -159,12 +149,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Resumes `suspended` into a state from `spares`.
     #[inline(never)]
-    fn resume(
-        &mut self,
-        suspended: Suspended,
-        spares: &mut Spares<READ, WRITE, MAX_HEADERS>,
-        token: Token,
-    ) {
+    fn resume(&mut self, suspended: Suspended, spares: &mut Spares<Z>, token: Token) {
         let mut conn = spares.take();
         conn.resume(suspended, spares.id(token));
         *self = Held::Active(conn);
@@ -174,7 +159,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// connections hold whole states than `spares` keeps room for,
     /// putting its whole state back.
     #[inline(always)]
-    pub(super) fn suspend_if_idle(&mut self, spares: &mut Spares<READ, WRITE, MAX_HEADERS>) {
+    pub(super) fn suspend_if_idle(&mut self, spares: &mut Spares<Z>) {
         if spares.crowded() {
             self.suspend(spares);
         }
@@ -182,7 +167,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Suspends the connection if it is idle, putting its state back.
     #[inline(never)]
-    fn suspend(&mut self, spares: &mut Spares<READ, WRITE, MAX_HEADERS>) {
+    fn suspend(&mut self, spares: &mut Spares<Z>) {
         // An HTTP/2 state is never suspended.
         if let Held::Active(conn) = self {
             if let Some(suspended) = conn.suspend() {
@@ -196,7 +181,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// Ends the connection's hold on its state: puts it back among
     /// `spares` if it had one (the connection is being closed, or goes on
     /// in HTTP/2).
-    pub(super) fn release(self, spares: &mut Spares<READ, WRITE, MAX_HEADERS>) {
+    pub(super) fn release(self, spares: &mut Spares<Z>) {
         match self {
             Held::Active(conn) => spares.put(conn),
             Held::Http2(conn) => spares.put_http2(conn),
@@ -208,11 +193,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     /// HTTP/1.1 state goes back to `spares`. `false`, with nothing done,
     /// where the buffers cannot serve HTTP/2 (the caller closes the
     /// connection).
-    pub(super) fn switch_to_http2(
-        &mut self,
-        spares: &mut Spares<READ, WRITE, MAX_HEADERS>,
-        now: u64,
-    ) -> bool {
+    pub(super) fn switch_to_http2(&mut self, spares: &mut Spares<Z>, now: u64) -> bool {
         let Held::Active(http1) = self else {
             return false;
         };
@@ -226,7 +207,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// The whole HTTP/1.1 connection, if active.
     #[inline]
-    pub(super) fn active(&mut self) -> Option<&mut Connection<READ, WRITE, MAX_HEADERS>> {
+    pub(super) fn active(&mut self) -> Option<&mut Connection<Z>> {
         match self {
             Held::Active(conn) => Some(conn),
             Held::Suspended(_) | Held::Http2(_) => None,
@@ -235,7 +216,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// The HTTP/2 connection, if it speaks HTTP/2.
     #[inline]
-    pub(super) fn http2(&mut self) -> Option<&mut Http2Connection<READ, WRITE, MAX_HEADERS>> {
+    pub(super) fn http2(&mut self) -> Option<&mut Http2Connection<Z>> {
         match self {
             Held::Http2(conn) => Some(conn),
             Held::Suspended(_) | Held::Active(_) => None,
@@ -250,7 +231,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// The whole HTTP/1.1 connection, if active, to look at.
     #[inline]
-    fn peek(&self) -> Option<&Connection<READ, WRITE, MAX_HEADERS>> {
+    fn peek(&self) -> Option<&Connection<Z>> {
         match self {
             Held::Active(conn) => Some(conn),
             Held::Suspended(_) | Held::Http2(_) => None,
@@ -337,13 +318,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use peregrine_core::Capacity;
 
-    type Small = Held<1024, 2048, 8>;
+    type Small = Held<Capacity<1024, 2048, 8>>;
 
     #[test]
     fn a_connection_is_suspended_until_activated_and_its_state_reused() {
         let config = Config::DEFAULT;
-        let mut spares = Spares::<1024, 2048, 8>::new(config, 1, 3);
+        let mut spares = Spares::<Capacity<1024, 2048, 8>>::new(config, 1, 3);
         assert_eq!(spares.len(), 1);
         let token = Token::from_u64(7 << 32 | 5);
         let id = ConnectionId::new(3, token.to_u64());
@@ -360,13 +342,13 @@ mod tests {
         let conn = held.activate(&mut spares, token);
         assert_eq!(conn.id(), id);
         assert_eq!(conn.poll_timeout(), Some(10 + config.header_timeout));
-        let first: *const Connection<1024, 2048, 8> = &*conn;
+        let first: *const Connection<Capacity<1024, 2048, 8>> = &*conn;
         held.suspend_if_idle(&mut spares);
         assert!(held.active().is_none());
         assert_eq!(spares.len(), 1);
 
         // The next activation takes the same state back.
-        let again: *const Connection<1024, 2048, 8> = held.activate(&mut spares, token);
+        let again: *const Connection<Capacity<1024, 2048, 8>> = held.activate(&mut spares, token);
         assert_eq!(first, again);
         assert_eq!(spares.len(), 0);
         // With room for it, an idle connection keeps its state.
@@ -388,6 +370,6 @@ mod tests {
 
     #[test]
     fn a_suspended_connection_is_a_few_dozen_bytes() {
-        assert!(size_of::<Held<16384, 16384, 32>>() <= 48);
+        assert!(size_of::<Held<Capacity<16384, 16384, 32>>>() <= 48);
     }
 }

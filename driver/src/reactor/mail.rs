@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use peregrine_core::Handler;
+use peregrine_core::Sizes;
 use peregrine_core::ws::Message;
 
 use super::{Poller, Worker, list};
@@ -13,8 +14,7 @@ use crate::protocol::Protocol;
 use crate::slab::Token;
 use crate::transport::Transport;
 
-impl<P, H, L, T, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS, T>
+impl<P, H, L, T, Z: Sizes> Worker<'_, P, H, L, Z, T>
 where
     P: Poller,
     H: Handler<L>,

@@ -24,6 +24,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
+use peregrine_core::Sizes;
 use peregrine_core::{Config, Counters, Handler};
 
 use self::held::{Held, Spares};
@@ -103,11 +104,11 @@ pub(crate) struct WorkerSettings {
 
 /// One connection and what the worker keeps about it; `X` is its
 /// transport's state (nothing for plain TCP).
-struct Slot<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, X = PlainSession> {
+struct Slot<Z: Sizes, X = PlainSession> {
     /// The transport's state (a TLS connection).
     session: X,
     /// The protocol state: suspended while idle.
-    conn: Held<READ, WRITE, MAX_HEADERS>,
+    conn: Held<Z>,
     /// The socket.
     fd: OwnedFd,
     /// What is known of the socket's readiness.
@@ -151,16 +152,7 @@ impl Armed {
 }
 
 /// One worker's state; `T` is the transport its connections take.
-struct Worker<
-    'h,
-    P,
-    H,
-    L,
-    const READ: usize,
-    const WRITE: usize,
-    const MAX_HEADERS: usize,
-    T: Transport = Plain,
-> {
+struct Worker<'h, P, H, L, Z: Sizes, T: Transport = Plain> {
     /// The transport (TLS, or plain TCP).
     transport: &'h T,
     /// Settings.
@@ -170,11 +162,11 @@ struct Worker<
     /// The listening socket, until shutdown.
     listener: Option<OwnedFd>,
     /// Connections.
-    slab: Slab<Slot<READ, WRITE, MAX_HEADERS, T::Session>>,
+    slab: Slab<Slot<Z, T::Session>>,
     /// The buffer pairs, and who holds or waits for one.
-    lending: Lending<READ, WRITE>,
+    lending: Lending<Z>,
     /// Whole connection states for connections in use.
-    spares: Spares<READ, WRITE, MAX_HEADERS>,
+    spares: Spares<Z>,
     /// Connections with work left after their per-wakeup maximum.
     ready_list: VecDeque<Token>,
     /// Deadlines.
@@ -232,7 +224,7 @@ struct FullReport {
 }
 
 /// Runs a worker until shutdown completes.
-pub(crate) fn run<P, T, H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
+pub(crate) fn run<P, T, H, L, Z: Sizes>(
     settings: WorkerSettings,
     listener: Option<OwnedFd>,
     handler: &H,
@@ -263,7 +255,7 @@ where
         }
         None => 0,
     };
-    let mut worker = Worker::<P, H, L, READ, WRITE, MAX_HEADERS, T>::new(
+    let mut worker = Worker::<P, H, L, Z, T>::new(
         settings,
         poller,
         listener,
@@ -281,18 +273,12 @@ where
 
 /// Arms a connection's deadline in `timers` (lazily: see [`Timers::arm`]).
 #[inline(always)]
-fn arm_slot<X: Session, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
-    timers: &mut Timers,
-    token: Token,
-    slot: &mut Slot<READ, WRITE, MAX_HEADERS, X>,
-) {
+fn arm_slot<X: Session, Z: Sizes>(timers: &mut Timers, token: Token, slot: &mut Slot<Z, X>) {
     let deadline = slot.deadline();
     arm_deadline(timers, token, &mut slot.armed, deadline);
 }
 
-impl<X: Session, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Slot<READ, WRITE, MAX_HEADERS, X>
-{
+impl<X: Session, Z: Sizes> Slot<Z, X> {
     /// When the connection, or its transport, next needs its timeout
     /// handled.
     #[inline(always)]
@@ -310,8 +296,7 @@ fn arm_deadline(timers: &mut Timers, token: Token, armed: &mut Armed, deadline: 
     }
 }
 
-impl<'h, P, H, L, T, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Worker<'h, P, H, L, READ, WRITE, MAX_HEADERS, T>
+impl<'h, P, H, L, T, Z: Sizes> Worker<'h, P, H, L, Z, T>
 where
     P: Poller,
     H: Handler<L>,

@@ -6,6 +6,7 @@
 use std::os::fd::AsFd;
 
 use peregrine_core::Handler;
+use peregrine_core::Sizes;
 
 use super::{Armed, Poller, Slot, Worker, arm_deadline, arm_slot, list};
 use crate::io::Mode;
@@ -19,9 +20,9 @@ use crate::unix::{self, FdSocket};
 /// WebSocket frame, or a stream woken with something to send) takes the
 /// last pairs, and goes ahead of partial heads in line.
 #[inline]
-fn lend_pair<X, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
-    lending: &mut Lending<READ, WRITE>,
-    slot: &mut Slot<READ, WRITE, MAX_HEADERS, X>,
+fn lend_pair<X, Z: Sizes>(
+    lending: &mut Lending<Z>,
+    slot: &mut Slot<Z, X>,
     token: Token,
 ) -> Option<u32> {
     let (conn, fd) = (&slot.conn, &slot.fd);
@@ -36,8 +37,7 @@ fn lend_pair<X, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     Some(buffer)
 }
 
-impl<P, H, L, T, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Worker<'_, P, H, L, READ, WRITE, MAX_HEADERS, T>
+impl<P, H, L, T, Z: Sizes> Worker<'_, P, H, L, Z, T>
 where
     P: Poller,
     H: Handler<L>,

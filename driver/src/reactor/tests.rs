@@ -12,7 +12,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use peregrine_core::{Config, Connection, Fill, Handler, Request, Response};
+use peregrine_core::{Capacity, Config, Connection, Fill, Handler, Request, Response};
 
 use super::{Poller, Worker, WorkerSettings};
 use crate::clock::Clock;
@@ -35,15 +35,15 @@ const fn in_use(max_headers: usize) -> usize {
 #[test]
 fn connection_state_matches_the_documented_formula() {
     let held = [
-        Slab::<super::Slot<16384, 16384, 8>>::SLOT_BYTES,
-        Slab::<super::Slot<16384, 16384, 32>>::SLOT_BYTES,
-        Slab::<super::Slot<4096, 4096, 100>>::SLOT_BYTES,
+        Slab::<super::Slot<Capacity<16384, 16384, 8>>>::SLOT_BYTES,
+        Slab::<super::Slot<Capacity<16384, 16384, 32>>>::SLOT_BYTES,
+        Slab::<super::Slot<Capacity<4096, 4096, 100>>>::SLOT_BYTES,
     ];
     assert!(held.iter().all(|&bytes| bytes == HELD), "{held:?}");
     let sizes = [
-        (8, size_of::<Connection<16384, 16384, 8>>()),
-        (32, size_of::<Connection<16384, 16384, 32>>()),
-        (100, size_of::<Connection<4096, 4096, 100>>()),
+        (8, size_of::<Connection<Capacity<16384, 16384, 8>>>()),
+        (32, size_of::<Connection<Capacity<16384, 16384, 32>>>()),
+        (100, size_of::<Connection<Capacity<4096, 4096, 100>>>()),
     ];
     for (max_headers, actual) in sizes {
         let documented = in_use(max_headers);
@@ -155,7 +155,7 @@ const REST: &[u8] = b"\r\n\r\n";
 /// A whole request.
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
 
-type TestWorker = Worker<'static, FakePoller, Hello, (), 1024, 2048, 8>;
+type TestWorker = Worker<'static, FakePoller, Hello, (), Capacity<1024, 2048, 8>>;
 
 /// A worker under test, with the peers of its connections.
 struct Rig {

@@ -14,7 +14,7 @@
 //! Why a pool of its own and not the worker's buffer pairs: a pair holds
 //! the connection's plaintext while it has bytes in flight, so a TLS
 //! connection would need a second pair; and a pair's size is the
-//! server's choice (`ServerWith<READ, WRITE, ..>`, 4 KiB if it likes),
+//! server's choice (its `Sizes`, 4 KiB if it likes),
 //! while a peer may send records of 16 KiB whatever the server's buffers
 //! are. So the records get buffers of their own, of exactly a record's
 //! size.

@@ -21,17 +21,21 @@
 use core::net::SocketAddr;
 
 use peregrine_core::date::DateCache;
-use peregrine_core::{Config, Connection, Counters, Env, IoBuffers, Transmit};
+use peregrine_core::{Capacity, Config, Connection, Counters, Env, IoBuffers, Transmit};
 use smoltcp::socket::tcp::{self, RecvError, State};
 
 use crate::app::App;
 use crate::budget::{MAX_BODY, MAX_HEADERS, READ, WRITE};
 
+/// The sizes of the core's connections: the budget's buffers and header
+/// table.
+pub type Sizes = Capacity<READ, WRITE, MAX_HEADERS>;
+
 /// The core's connection, sized by the budget.
-pub type Conn = Connection<READ, WRITE, MAX_HEADERS>;
+pub type Conn = Connection<Sizes>;
 
 /// The buffers one connection works in.
-pub type Buffers = IoBuffers<READ, WRITE>;
+pub type Buffers = IoBuffers<Sizes>;
 
 /// The core's timeouts and limits: the defaults, with the body limit of
 /// the budget.

@@ -4,7 +4,7 @@
 use std::io;
 use std::path::Path;
 
-use peregrine_core::{Config, H2c};
+use peregrine_core::{Capacity, Config, H2c, Sizes};
 use peregrine_driver::tls::{Identity, TlsConfig};
 use peregrine_examples::{Bound, serve_together};
 
@@ -19,7 +19,7 @@ type Poller = peregrine_epoll::Epoll;
 type Poller = peregrine_kqueue::Kqueue;
 
 /// A server of an HTTP/1.1 port: 16 KiB buffers, 100 header fields.
-type Server = peregrine_driver::Server<Poller, 16384, 16384, 100>;
+type Server = peregrine_driver::Server<Poller, Capacity<16384, 16384, 100>>;
 
 /// A server of an HTTP/2 port: a 64 KiB write buffer. HTTP/2 sends a
 /// response body only from the write buffer, a static slice or a file
@@ -28,7 +28,7 @@ type Server = peregrine_driver::Server<Poller, 16384, 16384, 100>;
 /// h2load's 32 streams a connection, JSON answers of up to 8.5 KB reset
 /// about a quarter of the streams with 16 KiB, none with 8 streams and
 /// about a tenth with 32 with 64 KiB.
-type H2Server = peregrine_driver::Server<Poller, 16384, 65536, 100>;
+type H2Server = peregrine_driver::Server<Poller, Capacity<16384, 65536, 100>>;
 
 /// Each listener's backlog: HttpArena's load generators open thousands
 /// of connections at once. The system caps it (Linux:
@@ -45,12 +45,9 @@ const ALPN_H2: &[&[u8]] = &[b"h2", b"http/1.1"];
 /// type depends on the protocol).
 type Port = Bound<'static, Arena>;
 
-/// The port of `server`, the first field of whose type tells the size of
-/// its read buffer, the second its write buffer's.
-fn port<const READ: usize, const WRITE: usize>(
-    what: &str,
-    server: peregrine_driver::Server<Poller, READ, WRITE, 100>,
-) -> Port {
+/// The port of `server`, whose [`Sizes`] tell the size of its read buffer
+/// and its write buffer's.
+fn port<Z: Sizes>(what: &str, server: peregrine_driver::Server<Poller, Z>) -> Port {
     Bound {
         what: format!("{} {what}", server.local_addr()),
         stop: server.shutdown_handle(),
@@ -93,10 +90,7 @@ fn exists(path: &Path) -> bool {
 
 /// A server on `port` with `workers` workers and the defaults (that
 /// take no signals).
-fn bind<const READ: usize, const WRITE: usize>(
-    port: u16,
-    workers: usize,
-) -> io::Result<peregrine_driver::Server<Poller, READ, WRITE, 100>> {
+fn bind<Z: Sizes>(port: u16, workers: usize) -> io::Result<peregrine_driver::Server<Poller, Z>> {
     Ok(peregrine_driver::Server::bind(("0.0.0.0", port))?
         .workers(workers)
         .backlog(BACKLOG)

@@ -6,7 +6,7 @@ use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use peregrine_core::{ConnectionId, Counters, Handler};
+use peregrine_core::{ConnectionId, Counters, Handler, Sizes};
 use peregrine_driver::embed::{Embedded, Output};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -18,8 +18,8 @@ use super::{Server, Shared};
 /// Serves one connection (`key` among the server's) until it closes,
 /// fails, or outlasts the grace period after a shutdown; returns what it
 /// did.
-pub(super) async fn serve<H, L, const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>(
-    shared: Arc<Shared<Server<READ, WRITE, MAX_HEADERS>, H>>,
+pub(super) async fn serve<H, L, Z: Sizes>(
+    shared: Arc<Shared<Server, H>>,
     mut stream: TcpStream,
     peer: SocketAddr,
     key: u64,
@@ -34,8 +34,7 @@ where
     let woken = Arc::new(Notify::new());
     server.handle.open().insert(key, Arc::clone(&woken));
     let (handler, now) = (&shared.handler, std::time::Instant::now());
-    let mut conn =
-        Embedded::<H, L, READ, WRITE, MAX_HEADERS>::new(handler, server.config, Some(peer), now);
+    let mut conn = Embedded::<H, L, Z>::new(handler, server.config, Some(peer), now);
     conn.set_id(ConnectionId::new(0, key));
     let mut grace_end = None;
     while !conn.is_done() {
@@ -69,8 +68,8 @@ where
 
 /// Writes what the connection asks for, once: its output in one vectored
 /// write (or a piece of a file), or the shutdown of the write side.
-async fn write<H: Handler<L>, L: Default, const R: usize, const W: usize, const M: usize>(
-    conn: &mut Embedded<'_, H, L, R, W, M>,
+async fn write<H: Handler<L>, L: Default, Z: Sizes>(
+    conn: &mut Embedded<'_, H, L, Z>,
     stream: &mut TcpStream,
 ) -> io::Result<()> {
     let written = match conn.output()? {

@@ -18,21 +18,18 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use peregrine_core::{Config, ConnectionId, Counters, Handler};
+use peregrine_core::{Config, ConnectionId, Counters, DefaultSizes, Handler, Sizes};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-/// An HTTP/1.1 server on tokio. `READ`, `WRITE` and `MAX_HEADERS` are
-/// each connection's buffer sizes and header capacity, as in
-/// [`Connection`](peregrine_core::Connection).
+/// An HTTP/1.1 server on tokio. Its connections have the
+/// [`DefaultSizes`] ([`run`](Self::run)) or the [`Sizes`] of one's choice
+/// ([`run_sized`](Self::run_sized)), as a
+/// [`Connection`](peregrine_core::Connection) has.
 #[derive(Clone, Debug)]
-pub struct Server<
-    const READ: usize = 16384,
-    const WRITE: usize = 16384,
-    const MAX_HEADERS: usize = 100,
-> {
+pub struct Server {
     /// Connection timeouts and limits.
     pub config: Config,
     /// How long connections get to finish once shutdown begins.
@@ -104,13 +101,23 @@ pub struct Totals {
     pub counters: Counters,
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
-    Server<READ, WRITE, MAX_HEADERS>
-{
+impl Server {
     /// Serves `handler` on `listener` until [`Handle::shutdown`], then
     /// waits for the connections to finish (each is closed at the end of
-    /// the grace period) and returns what they did.
+    /// the grace period) and returns what they did. Its connections have
+    /// the [`DefaultSizes`].
     pub async fn run<H, L>(self, listener: TcpListener, handler: H) -> Totals
+    where
+        H: Handler<L> + Send + 'static,
+        L: Default + Send + 'static,
+    {
+        self.run_sized::<DefaultSizes, H, L>(listener, handler)
+            .await
+    }
+
+    /// [`run`](Self::run) with connections of the sizes `Z`: buffers and
+    /// header table.
+    pub async fn run_sized<Z: Sizes, H, L>(self, listener: TcpListener, handler: H) -> Totals
     where
         H: Handler<L> + Send + 'static,
         L: Default + Send + 'static,
@@ -127,7 +134,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
                     Ok((stream, peer)) => {
                         totals.accepted += 1;
                         let key = handle.0.next.fetch_add(1, Relaxed);
-                        let task = connection::serve::<H, L, READ, WRITE, MAX_HEADERS>;
+                        let task = connection::serve::<H, L, Z>;
                         tasks.spawn(task(Arc::clone(&shared), stream, peer, key));
                     }
                     // Out of descriptors, say: try again later, never spin.

@@ -29,6 +29,7 @@ use super::{AREA, Continuing, Gathering, ServerConnection, State};
 use crate::h2::flow::{ReceiveWindow, Window};
 use crate::h2::frame::{ErrorCode, Flags, FrameStart, StreamId};
 use crate::h2::hpack::{DecodeError, DecodedField};
+use crate::sizes::Sizes;
 use crate::{BodyPolicy, Env, Handler, IoBuffers, TimerKind};
 
 /// What a HEADERS frame says of its block.
@@ -75,15 +76,13 @@ pub(super) enum BlockAt {
     Area(usize, usize),
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
-    ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
-{
+impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
     /// A HEADERS frame whose block is gathered in the area: it starts
     /// there after what the area holds.
     pub(super) fn begin_block<H: Handler<L>, L: Default>(
         &mut self,
         frame: &FrameStart,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         let start = self.area_used();
@@ -110,7 +109,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     pub(super) fn continue_block<H: Handler<L>, L: Default>(
         &mut self,
         frame: &FrameStart,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         let Some(mut continuing) = self.continuing else {
@@ -140,7 +139,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         fragment_left: u32,
         padding_left: u32,
         end_headers: bool,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) -> Progress {
         let Some(mut continuing) = self.continuing else {
@@ -192,7 +191,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         stream: StreamId,
         block: BlockAt,
         flags: BlockFlags,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         let end_stream = flags.end_stream;
@@ -372,7 +371,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         &mut self,
         base: usize,
         head: fields::Head,
-        mut fields: heapless::Vec<crate::headers::FieldSpan, MAX_HEADERS>,
+        mut fields: Z::Fields,
         stream: StreamId,
         expected: Option<u64>,
     ) {
@@ -399,7 +398,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     fn decode_unused<H: Handler<L>, L: Default>(
         &mut self,
         block: BlockAt,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         check: impl Fn(&DecodedField<'_>) -> bool,
         env: &mut Env<'_, H, L>,
     ) -> Unused {
@@ -436,7 +435,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         &mut self,
         stream: StreamId,
         end_stream: bool,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         if !self.calm.allow(Abuse::StreamError, env.now) {

@@ -18,17 +18,16 @@ use super::output::Ready;
 use super::streams::{Inbound, Sink};
 use super::{AREA, ServerConnection};
 use crate::h2::frame::{ErrorCode, Flags, FrameStart, StreamId, encode_window_update};
+use crate::sizes::Sizes;
 use crate::{Env, Handler, IoBuffers, TimerKind};
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
-    ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
-{
+impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
     /// The start of a DATA frame: flow control, the stream's state and
     /// its announced length are checked before any of its data is taken.
     pub(super) fn begin_data<H: Handler<L>, L: Default>(
         &mut self,
         frame: &FrameStart,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         let stream = frame.header.stream_id;
@@ -131,7 +130,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         data_left: u32,
         padding_left: u32,
         end_stream: bool,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) -> Progress {
         let from = self.read_start;
@@ -191,7 +190,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     pub(super) fn request_ended<H: Handler<L>, L: Default>(
         &mut self,
         stream: StreamId,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         let mismatched = self.streams.get_mut(stream).is_some_and(|open| {
@@ -209,7 +208,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     fn body_ended<H: Handler<L>, L: Default>(
         &mut self,
         stream: StreamId,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         let mut sink = Sink::Discard;

@@ -10,6 +10,7 @@ use crate::h2::frame::{
     ErrorCode, Flags, Frame, FrameStart, PingFrame, SETTING_LEN, Setting, StreamId,
     encode_ping_ack, encode_settings_ack,
 };
+use crate::sizes::Sizes;
 use crate::{Env, Handler, IoBuffers};
 
 /// A frame of a fixed size, its fields copied out of the read buffer.
@@ -59,14 +60,12 @@ impl Control {
     }
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
-    ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
-{
+impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
     /// Handles a frame of a fixed size.
     pub(super) fn take_control<H: Handler<L>, L: Default>(
         &mut self,
         control: Control,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         match control {
@@ -106,7 +105,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     pub(super) fn begin_settings<H: Handler<L>, L: Default>(
         &mut self,
         frame: FrameStart,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         if !self.calm.allow(Abuse::Control, env.now) {
@@ -133,7 +132,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         &mut self,
         frame: FrameStart,
         left: u32,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) -> Progress {
         let available = (self.read_end - self.read_start).min(left as usize);
@@ -198,7 +197,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         &mut self,
         stream: StreamId,
         increment: u32,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         if stream.is_connection() {

@@ -19,14 +19,13 @@ use super::{CONTROL_ROOM, RESPONSE_ROOM, ServerConnection, State};
 use crate::connection::http::fill_response;
 use crate::h2::frame::{ErrorCode, StreamId};
 use crate::handler::{Later, Outcome};
+use crate::sizes::Sizes;
 use crate::{Env, Handler, IoBuffers, Response, StatusCode};
 
 #[cfg(doc)]
 use crate::Config;
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
-    ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
-{
+impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
     /// Whether a stream waits for the answer to its deferred response
     /// ([`handle_answer`](Self::handle_answer)). The connection then keeps
     /// its buffers ([`holds_buffers`](Self::holds_buffers)), as an
@@ -51,7 +50,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     pub fn handle_answer<H: Handler<L>, L: Default>(
         &mut self,
         stream: u32,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
         answer: impl FnOnce(&mut Response<'_, L>),
     ) -> bool {
@@ -68,7 +67,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             return false;
         };
         self.reclaim_write_buffer();
-        if WRITE - self.write_end < RESPONSE_ROOM || self.queue.free() < 8 {
+        if Z::WRITE - self.write_end < RESPONSE_ROOM || self.queue.free() < 8 {
             // Reported aborted as it leaves.
             self.end_stream(bufs, id, ErrorCode::InternalError, env);
             self.after_output(bufs, env);
@@ -78,7 +77,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             open.outbound = Outbound::Waiting;
         }
         let start = self.write_end;
-        let end = WRITE.saturating_sub(HEADROOM).max(start);
+        let end = Z::WRITE.saturating_sub(HEADROOM).max(start);
         let completed = fill_response(
             env,
             deferred.later,
@@ -134,7 +133,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// frame, the stream is reset instead.
     pub(super) fn answer_overdue<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) -> bool {
         let now = env.now;
@@ -154,7 +153,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             any = true;
             env.counters.timeouts += 1;
             report(env, self.id, id.get(), deferred.tag, Outcome::Aborted);
-            if WRITE - self.write_end >= 2 * CONTROL_ROOM && self.queue.free() >= 4 {
+            if Z::WRITE - self.write_end >= 2 * CONTROL_ROOM && self.queue.free() >= 4 {
                 self.answer_error(bufs, id, StatusCode::SERVICE_UNAVAILABLE, env);
             } else {
                 self.end_stream(bufs, id, ErrorCode::InternalError, env);

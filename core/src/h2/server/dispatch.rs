@@ -22,6 +22,7 @@ use crate::h2::frame::{
     FrameStart, FrameType, Setting, StreamId, encode_rst_stream, encode_settings,
     encode_window_update, parse_frame, parse_frame_start,
 };
+use crate::sizes::Sizes;
 use crate::{Env, Handler, IoBuffers, TimerKind};
 
 /// Where the connection is within the frame it reads.
@@ -96,17 +97,15 @@ pub(super) enum Progress {
     Waiting,
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
-    ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
-{
+impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
     /// `n` bytes were read into [`read_buf`](Self::read_buf) at `env.now`.
     pub fn handle_read<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
-        self.read_end = (self.read_end + n).min(READ);
+        self.read_end = (self.read_end + n).min(Z::READ);
         match self.state {
             State::Preface | State::Open | State::Draining => {}
             // After GOAWAY for an error, or the write side shut: dropped.
@@ -126,7 +125,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// SETTINGS queued.
     fn take_preface<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) -> bool {
         let received = &bufs.read[self.read_start..self.read_end];
@@ -164,7 +163,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// response, the others for room for a few control frames.
     pub(super) fn process<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         while matches!(self.state, State::Open | State::Draining) {
@@ -174,7 +173,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             } else {
                 CONTROL_ROOM
             };
-            if WRITE - self.write_end < room || self.queue.free() < 8 {
+            if Z::WRITE - self.write_end < room || self.queue.free() < 8 {
                 return;
             }
             let progress = match self.reading {
@@ -227,7 +226,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// Reads the start of the next frame and acts on it.
     fn start_frame<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) -> Progress {
         let received = &bufs.read[self.read_start..self.read_end];
@@ -271,7 +270,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
                 self.read_start += len;
                 self.take_control(control, bufs, env);
             }
-            FrameType::Headers if end_headers && frame.frame_len() <= READ => {
+            FrameType::Headers if end_headers && frame.frame_len() <= Z::READ => {
                 // A block in one frame the buffer can hold: decoded where
                 // it lies once all of it is in.
                 if received.len() < frame.frame_len() {
@@ -324,7 +323,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// frame dropped as it comes, or the connection ends.
     fn frame_error<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         error: FrameError,
         env: &mut Env<'_, H, L>,
     ) {
@@ -351,7 +350,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// Ends the connection with GOAWAY(`code`).
     pub(super) fn connection_error<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         code: ErrorCode,
         env: &mut Env<'_, H, L>,
     ) {
@@ -366,7 +365,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// counting it against the flood bound.
     pub(super) fn reset_stream<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         stream: StreamId,
         code: ErrorCode,
         env: &mut Env<'_, H, L>,
@@ -382,7 +381,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// client sent on it before the reset reached it is then ignored.
     pub(super) fn end_stream<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         stream: StreamId,
         code: ErrorCode,
         env: &mut Env<'_, H, L>,

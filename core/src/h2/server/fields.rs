@@ -20,6 +20,7 @@
 use crate::field::FieldRange;
 use crate::h2::hpack::DecodedField;
 use crate::headers::FieldSpan;
+use crate::sizes::FieldTable;
 use crate::{Request, TargetForm};
 
 /// Why a request cannot be served.
@@ -38,9 +39,9 @@ type Span32 = (u32, u32);
 
 /// A request head as its fields are decoded.
 #[derive(Debug)]
-pub(super) struct HeadBuilder<'t, const MAX_HEADERS: usize> {
+pub(super) struct HeadBuilder<'t, T: FieldTable> {
     /// The regular fields.
-    fields: &'t mut heapless::Vec<FieldSpan, MAX_HEADERS>,
+    fields: &'t mut T,
     /// Where the decoder's output starts in the area: field offsets are
     /// made relative to the area.
     base: usize,
@@ -62,10 +63,10 @@ pub(super) struct HeadBuilder<'t, const MAX_HEADERS: usize> {
     refusal: Option<Refusal>,
 }
 
-impl<'t, const MAX_HEADERS: usize> HeadBuilder<'t, MAX_HEADERS> {
+impl<'t, T: FieldTable> HeadBuilder<'t, T> {
     /// A head whose regular fields go into `fields` (emptied first),
     /// decoded into the area from `base` on.
-    pub(super) fn new(fields: &'t mut heapless::Vec<FieldSpan, MAX_HEADERS>, base: usize) -> Self {
+    pub(super) fn new(fields: &'t mut T, base: usize) -> Self {
         fields.clear();
         HeadBuilder {
             fields,

@@ -24,6 +24,7 @@ use super::output::{MIN_DATA, report};
 use super::streams::{Outbound, Streamed};
 use crate::h2::frame::{ErrorCode, FRAME_HEADER_LEN, StreamId, encode_data_header};
 use crate::handler::Outcome;
+use crate::sizes::Sizes;
 use crate::{Env, Fill, Handler, IoBuffers, TimerKind};
 
 /// What a streamed body's turn at DATA did.
@@ -37,9 +38,7 @@ pub(super) enum Turn {
     Ended,
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
-    ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
-{
+impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
     /// Whether a streamed body is ready to be asked for more (it was
     /// woken, or its handler gave nothing and asked to be asked again), or
     /// is to be reset ([`cut_streams`](Self::cut_streams)): call
@@ -84,7 +83,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// other streams.
     pub fn poll<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         self.reset_cut(bufs, env);
@@ -101,7 +100,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// allow.
     pub(super) fn queue_streamed<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         stream: StreamId,
         region: core::ops::Range<usize>,
         head_len: usize,
@@ -130,7 +129,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// a time does not get a frame per few bytes.
     pub(super) fn fill_turn<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         index: usize,
         mut streamed: Streamed,
         env: &mut Env<'_, H, L>,
@@ -146,7 +145,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             .min(self.peer.max_frame_size);
         let at = self.write_end;
         let data_at = at + FRAME_HEADER_LEN;
-        let room = WRITE.saturating_sub(data_at + CONTROL_ROOM);
+        let room = Z::WRITE.saturating_sub(data_at + CONTROL_ROOM);
         let due = streamed.left.unwrap_or(u64::MAX);
         let cap = u64::from(window).min(room as u64).min(due);
         if cap < MIN_DATA.min(due) {

@@ -19,6 +19,7 @@
 
 use crate::field::FieldRange;
 use crate::headers::FieldSpan;
+use crate::sizes::{FieldTable, Sizes};
 use crate::{Env, Handler, IoBuffers};
 
 use super::fields::{HEAD_BYTES, Head};
@@ -82,11 +83,7 @@ impl Kept {
     /// What makes the request: where its head starts in `area`, and the
     /// head (its offsets from there); its fields' spans are read into
     /// `fields`.
-    pub(super) fn request_parts<const MAX_HEADERS: usize>(
-        self,
-        area: &[u8],
-        fields: &mut heapless::Vec<FieldSpan, MAX_HEADERS>,
-    ) -> (usize, Head) {
+    pub(super) fn request_parts<T: FieldTable>(self, area: &[u8], fields: &mut T) -> (usize, Head) {
         let head = self.head(area);
         let start = usize::from(self.at) + META;
         let spans_at = start + head.len as usize;
@@ -106,9 +103,7 @@ impl Kept {
     }
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
-    ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
-{
+impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
     /// Keeps the head decoded in the area from `base` (`head` and
     /// `fields` as offsets in the area) in a record at the end of the
     /// others, moving a body being gathered after them up to make room;
@@ -158,7 +153,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         kept: Kept,
         from: usize,
         len: usize,
-        bufs: &IoBuffers<READ, WRITE>,
+        bufs: &IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         let mut tag = kept.tag(&self.area);

@@ -109,8 +109,8 @@ use crate::h2::flow::{ReceiveWindow, Window};
 use crate::h2::frame::{ErrorCode, Settings, StreamId};
 use crate::h2::hpack::{Decoder, Encoder};
 use crate::handler::Outcome;
-use crate::headers::FieldSpan;
 use crate::send_queue::{Queue, Segment};
+use crate::sizes::{DefaultSizes, FieldTable, Sizes};
 use crate::spill::Chain;
 use crate::timers::TimerTable;
 use crate::{
@@ -190,7 +190,7 @@ enum State {
 /// The request whose body is being gathered in the decoding area, after
 /// its head.
 #[derive(Debug)]
-struct Gathering<const MAX_HEADERS: usize> {
+struct Gathering<Z: Sizes> {
     /// Its stream.
     stream: u32,
     /// Where its head starts in the area: after the kept heads.
@@ -198,7 +198,7 @@ struct Gathering<const MAX_HEADERS: usize> {
     /// Its head, its offsets from `at`.
     head: Head,
     /// Its fields, their offsets from `at`.
-    fields: heapless::Vec<FieldSpan, MAX_HEADERS>,
+    fields: Z::Fields,
     /// Bytes of body after the head.
     body_len: u32,
     /// The body outgrew the area: it is answered `413` at its end.
@@ -220,16 +220,12 @@ struct Continuing {
     frames: u32,
 }
 
-/// An HTTP/2 server connection: `READ` and `WRITE` size its buffer pair
-/// (at least [`MIN_READ`] and [`MIN_WRITE`] bytes), `MAX_HEADERS` the
-/// fields of a request, `STREAMS` the streams open at once
+/// An HTTP/2 server connection: `Z`, its [`Sizes`], sizes its buffer
+/// pair (at least [`MIN_READ`] and [`MIN_WRITE`] bytes) and the fields of
+/// a request, as it sizes an HTTP/1.1 [`Connection`](crate::Connection);
+/// `STREAMS` is the streams open at once
 /// (`SETTINGS_MAX_CONCURRENT_STREAMS`).
-pub struct ServerConnection<
-    const READ: usize,
-    const WRITE: usize,
-    const MAX_HEADERS: usize = 100,
-    const STREAMS: usize = 100,
-> {
+pub struct ServerConnection<Z: Sizes = DefaultSizes, const STREAMS: usize = 100> {
     /// Timeouts and limits.
     config: Config,
     /// Where it stands.
@@ -259,9 +255,9 @@ pub struct ServerConnection<
     /// The open streams.
     streams: Streams<STREAMS>,
     /// The fields of the request being decoded.
-    fields: heapless::Vec<FieldSpan, MAX_HEADERS>,
+    fields: Z::Fields,
     /// The request whose body is being gathered.
-    gathering: Option<Gathering<MAX_HEADERS>>,
+    gathering: Option<Gathering<Z>>,
     /// A header block split over frames.
     continuing: Option<Continuing>,
     /// End of the heads kept for bodies handed to the handler as they
@@ -290,12 +286,10 @@ pub struct ServerConnection<
     deciding: Option<StreamId>,
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
-    ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
-{
-    /// Whether buffers of `READ` and `WRITE` bytes can serve HTTP/2: at
-    /// least [`MIN_READ`] and [`MIN_WRITE`].
-    pub const BUFFERS_FIT: bool = READ >= MIN_READ && WRITE >= MIN_WRITE;
+impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
+    /// Whether buffers of [`Sizes::READ`] and [`Sizes::WRITE`] bytes can
+    /// serve HTTP/2: at least [`MIN_READ`] and [`MIN_WRITE`].
+    pub const BUFFERS_FIT: bool = Z::READ >= MIN_READ && Z::WRITE >= MIN_WRITE;
 
     /// The buffers are at least the minimum sizes.
     const BUFFERS_LARGE_ENOUGH: () = assert!(
@@ -330,7 +324,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             send_window: Window::connection(),
             recv_window: ReceiveWindow::connection(),
             streams: Streams::new(),
-            fields: heapless::Vec::new(),
+            fields: <Z::Fields as FieldTable>::EMPTY,
             gathering: None,
             continuing: None,
             kept_end: 0,
@@ -353,10 +347,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// came). `None` where the buffers cannot serve HTTP/2
     /// ([`BUFFERS_FIT`](Self::BUFFERS_FIT)): the caller closes the
     /// connection.
-    pub fn take_over<const H: usize>(
-        http1: &crate::Connection<READ, WRITE, H>,
-        now: u64,
-    ) -> Option<Self> {
+    pub fn take_over(http1: &crate::Connection<Z>, now: u64) -> Option<Self> {
         if !Self::BUFFERS_FIT {
             return None;
         }
@@ -388,9 +379,9 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
 
     /// Where the next read goes: the free end of the read buffer (what
     /// was taken is dropped first).
-    pub fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<READ, WRITE>) -> &'b mut [u8] {
+    pub fn read_buf<'b>(&mut self, bufs: &'b mut IoBuffers<Z>) -> &'b mut [u8] {
         if self.read_start > 0 {
-            bufs.read.copy_within(self.read_start..self.read_end, 0);
+            bufs.read[..].copy_within(self.read_start..self.read_end, 0);
             self.read_end -= self.read_start;
             self.read_start = 0;
         }
@@ -403,7 +394,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         let reading = matches!(self.state, State::Preface | State::Open | State::Draining)
             || self.state == State::ClosedWrite;
         Interest {
-            read: reading && self.read_end - self.read_start < READ,
+            read: reading && self.read_end - self.read_start < Z::READ,
             write: !self.queue.is_empty() || self.state == State::Closing,
         }
     }
@@ -425,13 +416,13 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     }
 
     /// What to write next.
-    pub fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<READ, WRITE>) -> Transmit<'b> {
+    pub fn poll_transmit<'b>(&'b self, bufs: &'b IoBuffers<Z>) -> Transmit<'b> {
         match self.queue.front() {
             None if self.state == State::Closing => Transmit::CloseWrite,
             None => Transmit::Idle,
             Some(Segment::File(span)) => Transmit::SendFile(FileRegion::from_span(*span, false)),
             Some(Segment::KeptFile(span)) => Transmit::SendFile(FileRegion::from_span(*span, true)),
-            Some(_) => Transmit::Write(Slices::new(&self.queue, &bufs.write)),
+            Some(_) => Transmit::Write(Slices::new(&self.queue, &bufs.write[..])),
         }
     }
 
@@ -441,7 +432,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     pub fn handle_written<H: Handler<L>, L: Default>(
         &mut self,
         n: usize,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         let id = self.id;
@@ -500,7 +491,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// Fires the deadline that passed, if one did.
     pub fn handle_timeout<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         if self.answer_overdue(bufs, env) {
@@ -529,7 +520,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// streams started are finished, then the connection closes.
     pub fn shutdown<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         if matches!(self.state, State::Preface | State::Open) {
@@ -547,7 +538,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// left a stream half made: the connection is then closed at once.
     pub fn handle_panic<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) -> bool {
         env.counters.handler_panics += 1;
@@ -602,7 +593,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// drains first.
     fn go_away<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         code: ErrorCode,
         env: &mut Env<'_, H, L>,
     ) {
@@ -629,7 +620,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// queues it; `false` if there was no room.
     fn write_frame<E>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         encode: impl FnOnce(&mut [u8]) -> Result<usize, E>,
     ) -> bool {
         if self.queue.free() == 0 {
@@ -664,7 +655,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// idle and closing states follow.
     fn after_output<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         self.pass_empty(env);
@@ -731,9 +722,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     }
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
-    core::fmt::Debug for ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
-{
+impl<Z: Sizes, const STREAMS: usize> core::fmt::Debug for ServerConnection<Z, STREAMS> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ServerConnection")
             .field("state", &self.state)

@@ -21,6 +21,7 @@ use crate::handler::{BodySource, Completed, Finished, Outcome};
 use crate::headers::FieldSpan;
 use crate::response::ResponseFraming;
 use crate::send_queue::{Passed, Segment};
+use crate::sizes::Sizes;
 use crate::{ConnectionId, Env, FileKeeper, FileRegion, Handler, IoBuffers, StatusCode};
 
 /// Room kept free after a response's bytes in the write buffer for its
@@ -69,20 +70,18 @@ impl<'f> Ready<'f> {
     }
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
-    ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
-{
+impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
     /// Runs the handler for the request `ready` of `stream` and queues
     /// its response.
     pub(super) fn respond<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         stream: StreamId,
         ready: Ready<'_>,
         env: &mut Env<'_, H, L>,
     ) {
         let start = self.write_end;
-        let end = WRITE.saturating_sub(HEADROOM).max(start);
+        let end = Z::WRITE.saturating_sub(HEADROOM).max(start);
         let request = ready
             .head
             .request(&self.area[ready.at..], ready.fields)
@@ -108,7 +107,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// followed to its end whatever it holds (as over HTTP/1.1).
     pub(super) fn queue_response<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         stream: StreamId,
         completed: Completed,
         answers_deferred: bool,
@@ -242,14 +241,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// fits neither (nothing is encoded then).
     pub(super) fn queue_head(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         stream: StreamId,
         region: Range<usize>,
         head_len: usize,
         end_stream: bool,
     ) -> bool {
         let max_frame = self.peer.max_frame_size;
-        let after = WRITE
+        let after = Z::WRITE
             .saturating_sub(region.end)
             .saturating_sub(CONTROL_ROOM);
         let room = head_len.max(after);
@@ -305,7 +304,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// connection (a request it refused).
     pub(super) fn answer_error<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         stream: StreamId,
         status: StatusCode,
         env: &mut Env<'_, H, L>,
@@ -356,7 +355,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// send small frames past their bound.
     pub(super) fn send_data_or_calm<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         if !self.send_data(bufs, env) {
@@ -371,7 +370,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// bound (the caller ends the connection).
     fn send_data<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) -> bool {
         loop {
@@ -379,7 +378,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
             for index in self.streams.round() {
                 if self.send_window.available() == 0
                     || self.queue.bytes() >= QUEUED_DATA_MAX
-                    || WRITE - self.write_end < FRAME_HEADER_LEN + CONTROL_ROOM
+                    || Z::WRITE - self.write_end < FRAME_HEADER_LEN + CONTROL_ROOM
                     || self.queue.free() < 2
                 {
                     return true;

@@ -18,6 +18,7 @@
 use super::streams::{Outbound, Stream};
 use super::{CONTROL_ROOM, ServerConnection, State};
 use crate::h2::frame::{ErrorCode, FRAME_HEADER_LEN, StreamId, encode_data_header};
+use crate::sizes::Sizes;
 use crate::{Env, Handler, IoBuffers, PublishError, TimerKind};
 
 /// Whether `stream` has a running streamed body subscribed to `topic`.
@@ -29,9 +30,7 @@ fn subscribed(stream: &Stream, topic: u64) -> bool {
     )
 }
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
-    ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
-{
+impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
     /// Whether a streamed body of this connection carries `topic`.
     pub fn streams_topic(&self, topic: u64) -> bool {
         matches!(self.state, State::Open | State::Draining)
@@ -53,7 +52,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// the stream the same way.
     pub fn handle_publish<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         topic: u64,
         bytes: &[u8],
         env: &mut Env<'_, H, L>,
@@ -100,7 +99,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// Resets the streams [`cut_streams`](Self::cut_streams) ended.
     pub(super) fn reset_cut<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) {
         loop {
@@ -130,14 +129,14 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// (and is reset).
     fn publish_on<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         id: StreamId,
         bytes: &[u8],
         env: &mut Env<'_, H, L>,
     ) -> bool {
         let max_frame = (self.peer.max_frame_size as usize).max(1);
         let frames = bytes.len().div_ceil(max_frame);
-        let room = WRITE - self.write_end;
+        let room = Z::WRITE - self.write_end;
         let connection_window = self.send_window.available() as usize;
         let Some(stream) = self.streams.get_mut(id) else {
             return false;

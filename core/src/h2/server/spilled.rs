@@ -24,12 +24,11 @@ use super::output::{MIN_DATA, report};
 use super::streams::{Outbound, Pending, Spilled};
 use crate::h2::frame::{ErrorCode, FRAME_HEADER_LEN, StreamId, encode_data_header};
 use crate::send_queue::Segment;
+use crate::sizes::Sizes;
 use crate::spill::{Chain, Spill};
 use crate::{Env, Handler, IoBuffers, Outcome};
 
-impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STREAMS: usize>
-    ServerConnection<READ, WRITE, MAX_HEADERS, STREAMS>
-{
+impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
     /// Queues the head of `stream`'s response (at the start of `region`,
     /// `head_len` bytes), whose body is `body` in the write buffer and
     /// then `chain` in the spill (`tag` reported once it is all sent),
@@ -39,7 +38,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     #[allow(clippy::too_many_arguments)]
     pub(super) fn queue_spilled<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         stream: StreamId,
         region: Range<usize>,
         head_len: usize,
@@ -82,7 +81,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
     /// bytes at a time does not get a frame per few bytes.
     pub(super) fn spill_turn<H: Handler<L>, L: Default>(
         &mut self,
-        bufs: &mut IoBuffers<READ, WRITE>,
+        bufs: &mut IoBuffers<Z>,
         index: usize,
         mut spilled: Spilled,
         env: &mut Env<'_, H, L>,
@@ -126,7 +125,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize, const STRE
         }
         // The chain's next piece, into the buffer behind room for its
         // frame header.
-        let room = WRITE.saturating_sub(data_at + CONTROL_ROOM);
+        let room = Z::WRITE.saturating_sub(data_at + CONTROL_ROOM);
         let Some(spill) = env.spill.as_deref_mut() else {
             // No spill lent this time: the blocks cannot be read.
             return Turn::Idle;
