@@ -317,6 +317,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Takes in body bytes; `true` once the request was answered.
+    #[inline(never)]
     pub(super) fn read_body<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
@@ -430,6 +431,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Reads and drops the body of an answered request; `true` when done.
+    #[inline(never)]
     pub(super) fn discard_body(&mut self, bufs: &mut IoBuffers<READ, WRITE>, now: u64) -> bool {
         let from = self.read_start;
         let read_end = self.read_end;

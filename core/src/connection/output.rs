@@ -304,6 +304,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
     }
 
     /// Asks the handler for more of a streamed body while there is room.
+    #[inline(never)]
     pub(super) fn fill_stream<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,

@@ -323,6 +323,7 @@ impl<const READ: usize, const WRITE: usize, const MAX_HEADERS: usize>
 
     /// Delivers the messages read so far, answers pings and closes, and
     /// ends the connection once the closing handshake is done.
+    #[inline(never)]
     pub(super) fn run_websocket<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<READ, WRITE>,
