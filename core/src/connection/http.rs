@@ -342,6 +342,7 @@ impl<Z: Sizes> Connection<Z> {
     }
 
     /// Takes in body bytes; `true` once the request was answered.
+    #[inline(never)]
     pub(super) fn read_body<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<Z>,
@@ -455,6 +456,7 @@ impl<Z: Sizes> Connection<Z> {
     }
 
     /// Reads and drops the body of an answered request; `true` when done.
+    #[inline(never)]
     pub(super) fn discard_body(&mut self, bufs: &mut IoBuffers<Z>, now: u64) -> bool {
         let from = self.read_start;
         let read_end = self.read_end;

@@ -303,6 +303,7 @@ impl<Z: Sizes> Connection<Z> {
     }
 
     /// Asks the handler for more of a streamed body while there is room.
+    #[inline(never)]
     pub(super) fn fill_stream<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<Z>,

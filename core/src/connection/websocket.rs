@@ -320,6 +320,7 @@ impl<Z: Sizes> Connection<Z> {
 
     /// Delivers the messages read so far, answers pings and closes, and
     /// ends the connection once the closing handshake is done.
+    #[inline(never)]
     pub(super) fn run_websocket<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<Z>,

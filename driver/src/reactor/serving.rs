@@ -107,7 +107,10 @@ where
         let idle = conn.is_idle();
         let deadline = earliest(conn.poll_timeout(), slot.session.deadline());
         let mut freed = false;
-        if !conn.holds_buffers() {
+        // An idle connection holds nothing in its buffers: the usual case
+        // after a response asks no more.
+        debug_assert!(!idle || !conn.holds_buffers());
+        if idle || !conn.holds_buffers() {
             if idle {
                 slot.conn.suspend_if_idle(spares);
             }
