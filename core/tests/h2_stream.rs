@@ -524,3 +524,29 @@ fn a_body_with_a_tag_cut_short_by_a_reset_is_reported_aborted() {
     peer.take();
     assert_eq!(peer.handler.finished(), [(0, 0, 5000, Outcome::Aborted)]);
 }
+
+/// Sixty 6,150-byte responses asked for at once: the first go out right
+/// behind their heads (at most 32 KiB of DATA, so that a small response
+/// behind a large one is not kept waiting), and each write after takes
+/// up to 128 KiB, a frame per stream in turn: 4 writes. At 32 KiB
+/// throughout they took 10.
+#[test]
+fn many_small_responses_go_out_in_few_writes() {
+    let mut peer = Peer::<DEFAULT, DEFAULT>::new(usize::MAX);
+    let mut wire = frame(|buf| encode_window_update(buf, StreamId::CONNECTION, 1 << 20));
+    for i in 0..60 {
+        wire.extend(peer.request(1 + 2 * i, "GET", "/bytes/6150", &[], true));
+    }
+    let writes_before = peer.writes;
+    peer.send(&wire);
+    let sent = peer.take();
+    let answers = responses(&sent);
+    assert_eq!(answers.len(), 60);
+    assert!(
+        answers
+            .iter()
+            .all(|(_, _, body)| body[..] == support::h2::LARGE[..6150])
+    );
+    let writes = peer.writes - writes_before;
+    assert!(writes <= 6, "{writes} writes");
+}

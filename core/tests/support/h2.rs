@@ -26,7 +26,8 @@ pub static LARGE: [u8; 100_000] = {
 
 /// The routes: `/` says hello, `/digest` answers the length and FNV-1a
 /// hash of the request body, `/echo` echoes it, `/large` sends [`LARGE`],
-/// `/head/N` answers with a field of N bytes.
+/// `/bytes/N` its first N bytes, `/head/N` answers with a field of N
+/// bytes.
 pub struct Routes;
 
 /// The FNV-1a hash of `bytes`.
@@ -52,6 +53,9 @@ impl Handler for Routes {
             let _ = response.body(request.body());
         } else if path == b"/large" {
             response.body_static(&LARGE);
+        } else if let Some(n) = path.strip_prefix(b"/bytes/") {
+            let n: usize = std::str::from_utf8(n).unwrap().parse().unwrap();
+            response.body_static(&LARGE[..n]);
         } else if let Some(n) = path.strip_prefix(b"/head/") {
             let n: usize = std::str::from_utf8(n).unwrap().parse().unwrap();
             let _ = response.header("x-large", vec![b'h'; n]);
@@ -138,6 +142,8 @@ pub struct Peer<const R: usize, const W: usize, H: Handler = Routes> {
     pub piece: usize,
     /// The largest DATA payload the server sent.
     pub largest_data: usize,
+    /// How many writes the server asked for.
+    pub writes: usize,
     /// The spill lent to the server, if any (none unless a test sets it).
     pub spill: Option<SpillArea<Vec<u8>>>,
 }
@@ -191,6 +197,7 @@ impl<const R: usize, const W: usize, H: Handler> Peer<R, W, H> {
             decoder: Decoder::new(),
             piece,
             largest_data: 0,
+            writes: 0,
             spill: None,
         };
         let mut hello = CLIENT_PREFACE.to_vec();
@@ -298,6 +305,7 @@ impl<const R: usize, const W: usize, H: Handler> Peer<R, W, H> {
             let written = match self.conn.poll_transmit(&self.bufs) {
                 Transmit::Idle => return,
                 Transmit::Write(slices) => {
+                    self.writes += 1;
                     let mut written = 0;
                     for slice in slices {
                         self.out.extend_from_slice(slice);

@@ -117,7 +117,7 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
             Some(open) => open.outbound = Outbound::Filling(streamed),
             None => report(env, self.id, stream.get(), streamed.tag, Outcome::NotSent),
         }
-        self.send_data_or_calm(bufs, env);
+        self.send_data_or_calm(bufs, super::output::DataRoom::BehindHead, env);
     }
 
     /// The turn of the stream at `index`, filling `streamed`: its handler

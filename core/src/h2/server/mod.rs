@@ -669,7 +669,7 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
             self.process(bufs, env);
         }
         if matches!(self.state, State::Open | State::Draining) {
-            self.send_data_or_calm(bufs, env);
+            self.send_data_or_calm(bufs, output::DataRoom::AfterWrite, env);
         }
         self.pass_empty(env);
         if !self.is_parked() {

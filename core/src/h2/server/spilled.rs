@@ -67,7 +67,7 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
             }
             None => release(chain, env.spill.as_deref_mut()),
         }
-        self.send_data_or_calm(bufs, env);
+        self.send_data_or_calm(bufs, super::output::DataRoom::BehindHead, env);
     }
 
     /// The turn of the stream at `index`, sending `spilled`: a DATA frame
