@@ -226,8 +226,16 @@ fn a_backlog_beyond_the_free_slots_is_answered(backend: Backend) {
         .collect();
     server.handle().shutdown();
     for mut holder in holders {
+        // Its request completes after the signal: a thread blocked in
+        // its read (the portable backend's per-connection model, with no
+        // alarm to wake it) may answer it before it looks at the
+        // shutdown, so the answer may not say `close`; the connection is
+        // closed all the same, which is what frees the slot.
         holder.send(b"\r\n");
-        assert_answered_and_closed(holder);
+        let response = holder.response();
+        assert_eq!(response.status, 200, "{response:?}");
+        assert_eq!(response.body, b"Hello, World!");
+        holder.expect_closed();
     }
     for client in waiting {
         assert_answered_and_closed(client);
