@@ -10,8 +10,9 @@
 //! answer is pending reports the response [`Outcome::Aborted`]; the
 //! answer that comes after finds nothing waiting and is dropped. Past
 //! `Config::parked_stream_timeout`, if set, the stream is answered `503`
-//! (and the response reported aborted), as over HTTP/1.1. As for every
-//! HTTP/2 response, [`Handler::finished`] hears of those with a tag.
+//! (and the response reported aborted), as over HTTP/1.1. As over
+//! HTTP/1.1, [`Handler::finished`] hears of every deferred response,
+//! whatever its tag.
 
 use super::output::{HEADROOM, report};
 use super::streams::{Deferred, Outbound};

@@ -597,31 +597,22 @@ pub(super) fn report_abandoned<H: Handler<L>, L: Default>(
     id: ConnectionId,
     env: &mut Env<'_, H, L>,
 ) {
-    let tag = match stream.outbound {
+    let followed = match stream.outbound {
         Outbound::Spilling(spilled) => {
             spilled::release(spilled.chain, env.spill.as_deref_mut());
-            spilled.tag
+            (spilled.tag != 0).then_some(spilled.tag)
         }
+        // Streamed bodies and deferred answers are followed whatever
+        // their tag, as over HTTP/1.1.
         Outbound::Filling(streamed)
         | Outbound::Parked(streamed)
         | Outbound::Again(streamed)
-        | Outbound::Cut(streamed) => {
-            report(env, id, stream.id.get(), streamed.tag, Outcome::Aborted);
-            return;
-        }
-        Outbound::Sending { tag: None, .. } => return,
-        Outbound::Sending { tag: Some(tag), .. } => {
-            report(env, id, stream.id.get(), tag, Outcome::Aborted);
-            return;
-        }
-        // Followed whatever its tag, as over HTTP/1.1.
-        Outbound::Deferred(deferred) => {
-            report(env, id, stream.id.get(), deferred.tag, Outcome::Aborted);
-            return;
-        }
-        Outbound::Waiting | Outbound::Done => return,
+        | Outbound::Cut(streamed) => Some(streamed.tag),
+        Outbound::Deferred(deferred) => Some(deferred.tag),
+        Outbound::Sending { tag, .. } => tag,
+        Outbound::Waiting | Outbound::Done => None,
     };
-    if tag != 0 {
+    if let Some(tag) = followed {
         report(env, id, stream.id.get(), tag, Outcome::Aborted);
     }
 }

@@ -84,7 +84,9 @@ pub(super) struct Streamed {
 pub(super) struct Deferred {
     /// What the answer's head depends on, kept from the request.
     pub(super) later: Later,
-    /// The response's tag: reported as for [`Outbound::Sending`].
+    /// The response's tag: reported to
+    /// [`Handler::finished`](crate::Handler::finished) whatever it is,
+    /// as over HTTP/1.1.
     pub(super) tag: u64,
     /// When the wait ends with `503` (`Config::parked_stream_timeout`);
     /// `u64::MAX` if it never does.
@@ -101,7 +103,9 @@ pub(super) struct Spilled {
     pub(super) end: u32,
     /// The blocks not yet copied out, in order.
     pub(super) chain: Chain,
-    /// The response's tag, as for [`Outbound::Sending`].
+    /// The response's tag: reported to
+    /// [`Handler::finished`](crate::Handler::finished) once the body is
+    /// sent, or cut short, unless 0.
     pub(super) tag: u64,
 }
 
