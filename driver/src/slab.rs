@@ -253,7 +253,7 @@ impl<T> Slab<T> {
     /// values. One not yet listed joins the list at the newest end; one
     /// already listed only records when. Nothing happens for a stale
     /// token.
-    #[inline]
+    #[inline(always)]
     pub fn mark_idle(&mut self, token: Token) {
         let Some(slot) = self.slots.get_mut(token.index()) else {
             return;

@@ -22,6 +22,7 @@ mod serving;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::OwnedFd;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use peregrine_core::Sizes;
@@ -210,6 +211,9 @@ struct Worker<'h, P, H, L, Z: Sizes, T: Transport = Plain> {
     silent_retry: Option<u64>,
     /// What was not yet reported of the worker being full.
     full: FullReport,
+    /// The HTTP/1.1 connection whose handler may be running: a panic that
+    /// unwinds to the turn is answered on it ([`Worker::recover`]).
+    serving: Option<Token>,
 }
 
 /// What a full worker has to report, at most every [`FULL_REPORT_MS`].
@@ -341,6 +345,7 @@ where
             silent_retry: None,
             held_back: VecDeque::new(),
             full: FullReport::default(),
+            serving: None,
         };
         worker.grow_with_slab();
         worker
@@ -394,7 +399,23 @@ where
         }
         let now = self.now();
         self.refresh_date();
-        for event in events.iter() {
+        // A handler panic unwinds to here: the connection it was serving
+        // answers for it, and the turn goes on from the next event.
+        let mut next = 0;
+        while let Err(panic) =
+            catch_unwind(AssertUnwindSafe(|| self.serve_turn(events, &mut next, now)))
+        {
+            self.recover(panic, now);
+        }
+        Ok(true)
+    }
+
+    /// Serves a turn's `events` from the `next`th (moving `next` past each
+    /// before serving it), then the connections with work left, the
+    /// deadlines due, the waiters for buffer pairs and the listen backlog.
+    fn serve_turn(&mut self, events: &[P::Event], next: &mut usize, now: u64) {
+        while let Some(event) = events.get(*next) {
+            *next += 1;
             let (token, readiness) = P::decode(event);
             match token {
                 LISTENER => self.accept(now),
@@ -411,7 +432,7 @@ where
                         slot.ready.readable |= readiness.readable;
                         slot.ready.writable |= readiness.writable;
                         slot.ready.hangup |= readiness.hangup;
-                        self.service(token, now);
+                        self.service_unguarded(token, now);
                     }
                 }
             }
@@ -421,7 +442,6 @@ where
         self.shed_for_waiters(now);
         self.retry_accept(now);
         self.publish();
-        Ok(true)
     }
 
     /// How long the next wait may last.

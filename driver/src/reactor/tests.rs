@@ -113,11 +113,14 @@ impl Poller for FakePoller {
 
 /// Answers `Hello, World!` to every request but `/parked`, whose chunked
 /// body waits for a wake-up before each piece (`tick` a time, then done
-/// after three).
+/// after three), and `/panic`, whose handler panics.
 struct Hello;
 
 impl Handler for Hello {
     fn handle(&self, request: &Request<'_>, response: &mut Response<'_>) {
+        if request.path() == b"/panic" {
+            panic!("the handler of /panic panics");
+        }
         if request.path() == b"/parked" {
             response.stream(None);
         } else {
@@ -461,6 +464,38 @@ fn work_left_after_the_per_wakeup_maximum_runs_from_the_ready_list() {
     }
     assert_eq!(answered, 7);
     assert!(rig.worker.ready_list.is_empty());
+}
+
+#[test]
+fn a_handler_panic_is_answered_500_and_the_rest_of_the_turn_is_served() {
+    let mut rig = Rig::new(8, 16, Config::DEFAULT);
+    let peers: Vec<usize> = (0..4).map(|_| rig.connect()).collect();
+    assert!(rig.turn());
+    // In one turn's events: a panic between requests of other
+    // connections, and one more on the last connection.
+    rig.send(peers[0], GET);
+    rig.send(peers[1], b"GET /panic HTTP/1.1\r\nHost: t\r\n\r\n");
+    rig.send(peers[2], GET);
+    rig.send(peers[3], b"GET /panic HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(rig.turn());
+    for panicked in [peers[1], peers[3]] {
+        let (text, closed) = rig.received(panicked);
+        assert!(text.starts_with("HTTP/1.1 500 "), "{text}");
+        assert!(closed, "a connection whose handler panicked is closed");
+    }
+    for served in [peers[0], peers[2]] {
+        let (text, closed) = rig.received(served);
+        assert_eq!(Rig::answers(&text), 1, "{text}");
+        assert!(!closed);
+    }
+    assert_eq!(rig.worker.app.totals().handler_panics, 2);
+    // The worker goes on: the connections left are served next turn.
+    rig.send(peers[0], GET);
+    rig.send(peers[2], GET);
+    assert!(rig.turn());
+    assert_eq!(Rig::answers(&rig.received(peers[0]).0), 1);
+    assert_eq!(Rig::answers(&rig.received(peers[2]).0), 1);
+    assert!(rig.worker.serving.is_none());
 }
 
 #[test]
