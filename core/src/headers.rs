@@ -35,17 +35,6 @@ impl FieldSpan {
         }
     }
 
-    /// The same field after its bytes moved `by` toward the buffer's
-    /// start.
-    pub(crate) fn moved_back(self, by: u32) -> Self {
-        FieldSpan {
-            name_start: self.name_start - by,
-            name_end: self.name_end - by,
-            value_start: self.value_start - by,
-            value_end: self.value_end - by,
-        }
-    }
-
     /// Where the name lies in its buffer.
     pub(crate) fn name_range(&self) -> core::ops::Range<usize> {
         self.name_start as usize..self.name_end as usize

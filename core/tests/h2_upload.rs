@@ -235,8 +235,8 @@ fn a_body_gathered_after_kept_heads_moves_with_them() {
     peer.send(&data(5, b"!", true));
     let sent = peer.take();
     assert_eq!(response_of(&sent, 5).unwrap().1, answer("second", b"two!"));
-    // A second body to gather while one is: refused, for the client to
-    // send again.
+    // A second body to gather without a content-length while one grows
+    // without one: refused, for the client to send again.
     let headers = peer.request(7, "POST", "/digest", &[], false);
     peer.send(&headers);
     let headers = peer.request(9, "POST", "/digest", &[], false);

@@ -25,7 +25,7 @@ use super::dispatch::{Progress, Reading};
 use super::fields::{self, HeadBuilder, Refusal};
 use super::output::Ready;
 use super::streams::{Inbound, Outbound, Sink, Stream};
-use super::{AREA, Continuing, Gathering, ServerConnection, State};
+use super::{AREA, Continuing, ServerConnection, State};
 use crate::h2::flow::{ReceiveWindow, Window};
 use crate::h2::frame::{ErrorCode, Flags, FrameStart, StreamId};
 use crate::h2::hpack::{DecodeError, DecodedField};
@@ -322,24 +322,15 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
         let policy = env.handler.body_policy(&request);
         self.deciding = None;
         let sink = match policy {
-            BodyPolicy::Buffer if self.gathering.is_none() => Sink::Gather,
-            BodyPolicy::Stream => match self.keep(base, &head, &fields) {
-                Some(kept) => Sink::Handler(kept),
-                None => {
-                    // No room for its head: the client may send it again.
-                    self.fields = fields;
-                    self.end_stream(bufs, stream, ErrorCode::RefusedStream, env);
-                    return;
-                }
-            },
-            BodyPolicy::Ignore => Sink::Discard,
-            BodyPolicy::Buffer => {
-                // One body gathered at a time: the client may send this
-                // one again.
-                self.fields = fields;
-                self.end_stream(bufs, stream, ErrorCode::RefusedStream, env);
-                return;
-            }
+            BodyPolicy::Buffer => self.gather(base, &head, &fields, expected),
+            BodyPolicy::Stream => self.keep(base, &head, &fields).map(Sink::Handler),
+            BodyPolicy::Ignore => Some(Sink::Discard),
+        };
+        let Some(sink) = sink else {
+            // No room for its record now: the client may send it again.
+            self.fields = fields;
+            self.end_stream(bufs, stream, ErrorCode::RefusedStream, env);
+            return;
         };
         if let Some(open) = self.streams.get_mut(stream) {
             open.inbound = Inbound::Body {
@@ -348,48 +339,17 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
                 sink,
             };
         }
-        match sink {
-            Sink::Gather => self.gather(base, head, fields, stream, expected),
-            Sink::Handler(_) => self.fields = fields,
-            Sink::Discard => {
-                // Answered now; the body is dropped as it comes.
-                self.respond(bufs, stream, Ready::without_body(head, &fields), env);
-                self.fields = fields;
-                return;
-            }
+        if sink == Sink::Discard {
+            // Answered now; the body is dropped as it comes.
+            self.respond(bufs, stream, Ready::without_body(head, &fields), env);
+            self.fields = fields;
+            return;
         }
+        self.fields = fields;
         self.timers.set(
             TimerKind::Body,
             env.now.saturating_add(self.config.body_timeout),
         );
-    }
-
-    /// Begins gathering the body of `stream`, whose head was decoded
-    /// into the area from `base`: the head moves to the end of the kept
-    /// heads, its body follows it.
-    fn gather(
-        &mut self,
-        base: usize,
-        head: fields::Head,
-        mut fields: Z::Fields,
-        stream: StreamId,
-        expected: Option<u64>,
-    ) {
-        let (at, len) = (self.kept_end, head.len as usize - base);
-        self.area.copy_within(base..base + len, at);
-        let head = head.moved_back(base as u32);
-        for span in fields.iter_mut() {
-            *span = span.moved_back(base as u32);
-        }
-        let too_long = expected.is_some_and(|n| n > (AREA - at - len) as u64);
-        self.gathering = Some(Gathering {
-            stream: stream.get(),
-            at: at as u32,
-            head,
-            fields,
-            body_len: 0,
-            overflowed: too_long || self.config.max_body_len < expected.unwrap_or(0),
-        });
     }
 
     /// Decodes a block whose fields are not used (trailers, or a block

@@ -1,6 +1,7 @@
 //! Request bodies: DATA frames, counted against flow control when their
-//! header arrives, their data gathered in the decoding area as it comes,
-//! and the request run once its stream ends.
+//! header arrives, their data gathered in the decoding area (see
+//! `gather`) or handed to the handler as it comes, and the request run
+//! once its stream ends.
 //!
 //! The whole payload of a DATA frame, padding included, counts against
 //! the connection's and the stream's receive windows (§6.9) as soon as
@@ -12,11 +13,11 @@
 //! checked against the data announced as each frame begins, and against
 //! the whole body at its end.
 
+use super::ServerConnection;
 use super::calm::Abuse;
 use super::dispatch::{Progress, Reading};
 use super::output::Ready;
 use super::streams::{Inbound, Sink};
-use super::{AREA, ServerConnection};
 use crate::h2::frame::{ErrorCode, Flags, FrameStart, StreamId, encode_window_update};
 use crate::sizes::Sizes;
 use crate::{Env, Handler, IoBuffers, TimerKind};
@@ -97,16 +98,8 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
         if let (Some(increment), false) = (update, end_stream) {
             self.write_frame(bufs, |buf| encode_window_update(buf, stream, increment));
         }
-        if let Some(gathering) = self.gathering.as_mut().filter(|g| g.stream == stream.get()) {
-            // The whole frame's data fits, or none of the body is kept.
-            let at =
-                gathering.at as usize + gathering.head.len as usize + gathering.body_len as usize;
-            let fits = at + data_len as usize <= AREA
-                && u64::from(gathering.body_len) + u64::from(data_len) <= self.config.max_body_len;
-            if !fits {
-                gathering.overflowed = true;
-            }
-        }
+        // The whole frame's data fits, or none of the body is kept.
+        self.check_growth(stream, data_len);
         if sink != Sink::Discard {
             self.timers.set(
                 TimerKind::Body,
@@ -135,32 +128,17 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
     ) -> Progress {
         let from = self.read_start;
         let taken = self.take_bytes(data_left);
-        let gathering = self
-            .gathering
-            .as_mut()
-            .filter(|g| g.stream == stream.get() && !g.overflowed);
-        if let (Some(gathering), true) = (gathering, taken > 0) {
-            let at =
-                gathering.at as usize + gathering.head.len as usize + gathering.body_len as usize;
-            // Within the area: checked for the whole frame as it began.
-            match self.area.get_mut(at..at + taken as usize) {
-                Some(to) => {
-                    to.copy_from_slice(&bufs.read[from..from + taken as usize]);
-                    gathering.body_len += taken;
-                }
-                None => gathering.overflowed = true,
+        match self.sink_of(stream) {
+            _ if taken == 0 => {}
+            Some(Sink::Gather(_)) => self.gather_data(stream, from, taken as usize, bufs, env.now),
+            Some(Sink::Handler(record)) => {
+                self.hand_over(record, from, taken as usize, bufs, env);
+                self.timers.set(
+                    TimerKind::Body,
+                    env.now.saturating_add(self.config.body_timeout),
+                );
             }
-            self.timers.set(
-                TimerKind::Body,
-                env.now.saturating_add(self.config.body_timeout),
-            );
-        }
-        if let (true, Some(kept)) = (taken > 0, self.handed_over(stream)) {
-            self.hand_over(kept, from, taken as usize, bufs, env);
-            self.timers.set(
-                TimerKind::Body,
-                env.now.saturating_add(self.config.body_timeout),
-            );
+            _ => {}
         }
         let padding = self.take_bytes(padding_left);
         let (data_left, padding_left) = (data_left - taken, padding_left - padding);
@@ -219,80 +197,50 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
             open.inbound = Inbound::Closed;
         }
         self.clear_body_timer();
-        if let Sink::Handler(kept) = sink {
-            // Its request runs with the tag its pieces left, then its head
-            // leaves the area.
-            let mut fields = core::mem::take(&mut self.fields);
-            let (at, head) = kept.request_parts(&self.area, &mut fields);
-            let ready = Ready {
-                at,
-                head,
-                fields: &fields,
-                body: 0..0,
-                tag: kept.tag(&self.area),
-            };
-            self.respond(bufs, stream, ready, env);
-            self.fields = fields;
-            self.release_kept(kept);
-            return;
-        }
-        let Some(gathering) = self.gathering.take_if(|g| g.stream == stream.get()) else {
-            return;
+        let (record, body_len, tag) = match sink {
+            Sink::Handler(record) => (record, 0, record.tag(&self.area)),
+            Sink::Gather(gathered) => (gathered.record, gathered.len as usize, 0),
+            Sink::TooLarge => {
+                self.answer_error(bufs, stream, crate::StatusCode::PAYLOAD_TOO_LARGE, env);
+                return;
+            }
+            Sink::Discard => return,
         };
-        if gathering.overflowed {
-            self.answer_error(bufs, stream, crate::StatusCode::PAYLOAD_TOO_LARGE, env);
-            return;
-        }
-        let at = gathering.at as usize;
-        let body_start = at + gathering.head.len as usize;
-        let body = body_start..body_start + gathering.body_len as usize;
+        // Its request runs with its body (or the tag its pieces left),
+        // then its record leaves the area.
+        let mut fields = core::mem::take(&mut self.fields);
+        let (at, head) = record.request_parts(&self.area, &mut fields);
+        let body_start = record.end(&self.area);
         let ready = Ready {
             at,
-            head: gathering.head,
-            fields: &gathering.fields,
-            body,
-            tag: 0,
+            head,
+            fields: &fields,
+            body: body_start..body_start + body_len,
+            tag,
+            leaving: sink,
         };
         self.respond(bufs, stream, ready, env);
+        self.fields = fields;
     }
 
     /// The rest of `stream`'s body, if it is still coming, is dropped:
-    /// the area no longer holds it (nor its head, for one handed to the
-    /// handler).
+    /// the area no longer holds its record (its head, and for a body
+    /// gathered whole what arrived of it).
     pub(super) fn stop_receiving(&mut self, stream: StreamId) {
         if let Some(open) = self.streams.get_mut(stream)
             && let Inbound::Body { sink, .. } = &mut open.inbound
         {
             let was = core::mem::replace(sink, Sink::Discard);
-            if let Sink::Handler(kept) = was {
-                self.release_kept(kept);
-            }
-        }
-        self.stop_gathering(stream);
-    }
-
-    /// The body of `stream`, if it is the one being gathered, is no
-    /// longer: the area after the kept heads is free again.
-    pub(super) fn stop_gathering(&mut self, stream: StreamId) {
-        if self
-            .gathering
-            .as_ref()
-            .is_some_and(|g| g.stream == stream.get())
-        {
-            self.gathering = None;
+            self.release(was);
         }
         self.clear_body_timer();
     }
 
-    /// Where the head of `stream` is kept, if its body goes to the
-    /// handler as it arrives.
-    fn handed_over(&mut self, stream: StreamId) -> Option<super::kept::Kept> {
+    /// Where the body of `stream` goes, if it is still coming.
+    fn sink_of(&mut self, stream: StreamId) -> Option<Sink> {
         match self.streams.get_mut(stream)?.inbound {
-            Inbound::Body {
-                sink: Sink::Handler(kept),
-                ..
-            } => Some(kept),
-            _ => None,
+            Inbound::Body { sink, .. } => Some(sink),
+            Inbound::Closed => None,
         }
     }
 
@@ -302,7 +250,7 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
             matches!(
                 open.inbound,
                 Inbound::Body {
-                    sink: Sink::Gather | Sink::Handler(_),
+                    sink: Sink::Gather(_) | Sink::Handler(_) | Sink::TooLarge,
                     ..
                 }
             )

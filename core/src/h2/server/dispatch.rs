@@ -15,7 +15,7 @@
 use super::block::BlockFlags;
 use super::calm::Abuse;
 use super::control::Control;
-use super::streams::{Inbound, Outbound, Pending, Sink};
+use super::streams::{Inbound, Outbound, Pending};
 use super::{CONTROL_ROOM, RESPONSE_ROOM, ServerConnection, State};
 use crate::h2::frame::{
     CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, ErrorCode, ErrorScope, Flags, FrameError, FrameHeader,
@@ -401,12 +401,8 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
         if let Some(left) = self.streams.remove(stream) {
             super::output::report_abandoned(&left, self.id, env);
             super::output::report_cut_short(&left, &self.area, self.id, env);
-            if let Inbound::Body {
-                sink: Sink::Handler(kept),
-                ..
-            } = left.inbound
-            {
-                self.release_kept(kept);
+            if let Inbound::Body { sink, .. } = left.inbound {
+                self.release(sink);
             }
             if let Outbound::Sending {
                 pending: Pending::File { span, kept: true },
@@ -426,6 +422,6 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
                 }
             }
         }
-        self.stop_gathering(stream);
+        self.clear_body_timer();
     }
 }

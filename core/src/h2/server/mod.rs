@@ -18,13 +18,13 @@
 //!
 //! Nothing is allocated. Besides the buffer pair, a connection holds its
 //! HPACK tables (4 KiB each way), the stream table (`STREAMS` entries), a
-//! field table of `MAX_HEADERS` for the request being decoded and one for
-//! the request whose body is being gathered, and a decoding area of
-//! [`AREA`] bytes: it holds decoded request heads, header blocks split
-//! over CONTINUATION frames or larger than the read buffer, the heads of
-//! the requests whose bodies go to the handler as they arrive (up to
-//! [`KEPT_MAX`] bytes of them), and the body of one request gathered
-//! whole.
+//! field table of `MAX_HEADERS` for the request being decoded, and a
+//! decoding area of [`AREA`] bytes: it holds decoded request heads,
+//! header blocks split over CONTINUATION frames or larger than the read
+//! buffer, and a record of each request whose body is still coming (see
+//! `records`): the heads of the requests whose bodies go to the handler
+//! as they arrive (up to [`KEPT_MAX`] bytes of them), and those of the
+//! requests whose bodies are gathered whole, each followed by its body.
 //!
 //! The buffer pair may be as small as [`MIN_READ`] and [`MIN_WRITE`]
 //! bytes, far below a frame of the largest size (16,384 bytes and its
@@ -39,10 +39,15 @@
 //!
 //! - Request bodies as [`Handler::body_policy`] says, as over HTTP/1.1:
 //!   - [`BodyPolicy::Buffer`](crate::BodyPolicy::Buffer): gathered in the
-//!     decoding area after the kept heads, for one stream at a time; a
-//!     body that does not fit is answered `413`. A second such request
-//!     while one is being gathered is refused with REFUSED_STREAM (the
-//!     client may retry it).
+//!     decoding area after a record of its request's head, for any number
+//!     of streams at once (see `gather`). A body whose `content-length`
+//!     is known has that much room set aside as its head arrives; one
+//!     without grows at the end of the area, one such body at a time. A
+//!     body the area can never hold is answered `413`; a request whose
+//!     body would fit the area were it empty, but not beside the bodies
+//!     and heads it holds now, or a second body without `content-length`
+//!     while one grows, is refused with REFUSED_STREAM (the client may
+//!     retry it).
 //!   - [`BodyPolicy::Stream`](crate::BodyPolicy::Stream): each DATA
 //!     frame's data goes to [`Handler::body_chunk`] as it arrives, for any
 //!     number of streams at once, with no limit on its length; the
@@ -96,10 +101,11 @@ mod defer;
 mod dispatch;
 mod fields;
 mod fill;
+mod gather;
 mod head;
-mod kept;
 mod output;
 mod publish;
+mod records;
 mod spilled;
 mod streams;
 
@@ -119,13 +125,13 @@ use crate::{
 };
 
 pub use calm::MAX_CONTINUATIONS;
-pub use kept::KEPT_MAX;
+pub use records::KEPT_MAX;
 
-use fields::Head;
 use streams::{Outbound, Streams};
 
 /// Bytes of the decoding area: decoded request heads, split header
-/// blocks, and one request body at a time.
+/// blocks, and the records of requests whose bodies are still coming
+/// (with the bodies gathered whole).
 pub const AREA: usize = 16 * 1024;
 
 /// The most decoded header bytes a request may have (RFC 9113
@@ -187,24 +193,6 @@ enum State {
     Closed,
 }
 
-/// The request whose body is being gathered in the decoding area, after
-/// its head.
-#[derive(Debug)]
-struct Gathering<Z: Sizes> {
-    /// Its stream.
-    stream: u32,
-    /// Where its head starts in the area: after the kept heads.
-    at: u32,
-    /// Its head, its offsets from `at`.
-    head: Head,
-    /// Its fields, their offsets from `at`.
-    fields: Z::Fields,
-    /// Bytes of body after the head.
-    body_len: u32,
-    /// The body outgrew the area: it is answered `413` at its end.
-    overflowed: bool,
-}
-
 /// A header block being gathered from HEADERS and CONTINUATION frames.
 #[derive(Clone, Copy, Debug)]
 struct Continuing {
@@ -256,14 +244,15 @@ pub struct ServerConnection<Z: Sizes = DefaultSizes, const STREAMS: usize = 100>
     streams: Streams<STREAMS>,
     /// The fields of the request being decoded.
     fields: Z::Fields,
-    /// The request whose body is being gathered.
-    gathering: Option<Gathering<Z>>,
     /// A header block split over frames.
     continuing: Option<Continuing>,
-    /// End of the heads kept for bodies handed to the handler as they
-    /// arrive, at the start of the area (see `kept`).
-    kept_end: usize,
-    /// Kept heads, decoded heads, split blocks, a gathered body.
+    /// End of the records at the start of the area, gathered bodies
+    /// included (see `records`).
+    records_end: usize,
+    /// Bytes of the records of bodies handed to the handler as they
+    /// arrive, within [`KEPT_MAX`].
+    kept_len: usize,
+    /// Records and gathered bodies, decoded heads, split blocks.
     area: [u8; AREA],
     /// The flood bounds.
     calm: calm::Calm,
@@ -325,9 +314,9 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
             recv_window: ReceiveWindow::connection(),
             streams: Streams::new(),
             fields: <Z::Fields as FieldTable>::EMPTY,
-            gathering: None,
             continuing: None,
-            kept_end: 0,
+            records_end: 0,
+            kept_len: 0,
             area: [0; AREA],
             calm: calm::Calm::default(),
             settings_seen: false,
@@ -577,8 +566,8 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
             output::release_pending(stream, &mut env.files);
             output::report_abandoned(stream, id, env);
         });
-        self.gathering = None;
-        self.kept_end = 0;
+        self.records_end = 0;
+        self.kept_len = 0;
         self.state = State::Closed;
     }
 
@@ -713,12 +702,10 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
         }
     }
 
-    /// The decoding area's bytes held: the kept heads, and the request
-    /// gathering its body after them.
+    /// The decoding area's bytes held: the records, with the gathered
+    /// bodies and the room set aside for them.
     fn area_used(&self) -> usize {
-        self.gathering.as_ref().map_or(self.kept_end, |g| {
-            g.at as usize + g.head.len as usize + g.body_len as usize
-        })
+        self.records_end
     }
 }
 

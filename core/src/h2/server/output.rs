@@ -75,6 +75,9 @@ pub(super) struct Ready<'f> {
     pub(super) body: Range<usize>,
     /// Its scratch value: 0, or what `body_chunk` left.
     pub(super) tag: u64,
+    /// Where its body went, whose record in the area (if any) leaves it
+    /// once the handler ran, before the response is encoded there.
+    pub(super) leaving: Sink,
 }
 
 impl<'f> Ready<'f> {
@@ -87,6 +90,7 @@ impl<'f> Ready<'f> {
             fields,
             body: 0..0,
             tag: 0,
+            leaving: Sink::Discard,
         }
     }
 }
@@ -120,6 +124,7 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
             self.id.with_stream(stream.get()),
         );
         self.deciding = None;
+        self.release(ready.leaving);
         self.queue_response(bufs, stream, completed, false, env);
     }
 
@@ -629,13 +634,13 @@ pub(super) fn report_cut_short<H: Handler<L>, L: Default>(
 ) {
     if let (
         Inbound::Body {
-            sink: Sink::Handler(kept),
+            sink: Sink::Handler(record),
             ..
         },
         Outbound::Waiting,
     ) = (stream.inbound, stream.outbound)
     {
-        let tag = kept.tag(area);
+        let tag = record.tag(area);
         if tag != 0 {
             report(env, id, stream.id.get(), tag, Outcome::Aborted);
         }

@@ -18,7 +18,8 @@
 //! RST_STREAM reached it are ignored (§5.1, "closed"), while frames on
 //! other closed streams are errors.
 
-use super::kept::Kept;
+use super::gather::Gathered;
+use super::records::Record;
 use crate::file::Span;
 use crate::h2::flow::{ReceiveWindow, Window};
 use crate::h2::frame::StreamId;
@@ -113,13 +114,16 @@ pub(super) struct Spilled {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Sink {
     /// Gathered in the decoding area for the handler
-    /// ([`BodyPolicy::Buffer`](crate::BodyPolicy::Buffer)): the
-    /// connection's one gathering body.
-    Gather,
+    /// ([`BodyPolicy::Buffer`](crate::BodyPolicy::Buffer)), after the
+    /// record of its request (see `gather`).
+    Gather(Gathered),
     /// Handed to [`Handler::body_chunk`](crate::Handler::body_chunk)
     /// piece by piece ([`BodyPolicy::Stream`](crate::BodyPolicy::Stream)),
     /// with the request whose head is kept in the area.
-    Handler(Kept),
+    Handler(Record),
+    /// Dropped, the request to be answered `413` once it ends: a body to
+    /// gather that the area cannot hold.
+    TooLarge,
     /// Dropped: the request was answered without it
     /// ([`BodyPolicy::Ignore`](crate::BodyPolicy::Ignore), or an error).
     Discard,
