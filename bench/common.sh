@@ -170,13 +170,15 @@ stop_pid() {
 }
 
 # utime + stime, in clock ticks, of PID (all its threads) and its
-# children (nginx's worker): /proc/PID/stat fields 14 and 15.
+# children (nginx's worker): /proc/PID/stat fields 14 and 15; with a
+# second argument `user`, utime alone (field 14).
 cpu_ticks() {
-    local pid=$1 total child t
-    total=$(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }') || return 1
+    local pid=$1 total child t sum='$12 + $13'
+    [ "${2:-}" = user ] && sum='$12'
+    total=$(sed 's/.*) //' "/proc/$pid/stat" | awk "{ print $sum }") || return 1
     # shellcheck disable=SC2013 # the file is one line of pids
     for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
-        t=$(sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk '{ print $12 + $13 }') || continue
+        t=$(sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk "{ print $sum }") || continue
         total=$((total + ${t:-0}))
     done
     echo "$total"
@@ -330,8 +332,9 @@ to_us() {
 # not measured). wrk runs with one thread pinned to $CLIENT_CPU, for
 # DURATION, with a 5 s request timeout. Its output goes to $log and, unless
 # LABEL is `warmup`, a record line
-#   run <label> <server> <req/s> <p50 µs> <p99 µs> <µs CPU/request> <requests> <errors>
-# (the latencies "-" without --latency, the CPU "-" without a PID), and
+#   run <label> <server> <req/s> <p50 µs> <p99 µs> <µs CPU/request> <requests> <errors> <µs user CPU/request>
+# (the latencies "-" without --latency, the CPUs "-" without a PID; the
+# last is the part of the CPU spent in user space, utime alone), and
 # $errors_seen is set when wrk reported socket errors or non-2xx answers.
 # Server CPU per request is the server's utime + stime (cpu_ticks) over
 # the run, divided by the requests wrk completed.
@@ -339,14 +342,16 @@ run_wrk() {
     local server=$1 pid=$2 label=$3 duration=$4
     shift 4
     local args=(-t1 -d"$duration" --timeout 5s "$@")
-    local t0='' t1='' out status=0 hz
+    local t0='' t1='' u0='' u1='' out status=0 hz
     if [ "$pid" != - ]; then
         kill -0 "$pid" 2>/dev/null || die "$server (pid $pid) is not running"
         t0=$(cpu_ticks "$pid")
+        u0=$(cpu_ticks "$pid" user)
     fi
     out=$(timeout -k 5 $(($(seconds "$duration") + 110)) taskset -c "$CLIENT_CPU" wrk "${args[@]}" 2>&1) ||
         status=$?
     [ "$pid" = - ] || t1=$(cpu_ticks "$pid" 2>/dev/null) || t1=
+    [ "$pid" = - ] || u1=$(cpu_ticks "$pid" user 2>/dev/null) || u1=
     {
         echo "### $label $server: taskset -c $CLIENT_CPU wrk ${args[*]}"
         echo "$out"
@@ -359,7 +364,7 @@ run_wrk() {
     fi
     [ "$label" = warmup ] && return 0
 
-    local requests rps p50=- p99=- errors us=-
+    local requests rps p50=- p99=- errors us=- us_user=-
     requests=$(awk '/requests in/ { print $1; exit }' <<<"$out")
     rps=$(awk '/^Requests\/sec:/ { print $2; exit }' <<<"$out")
     [[ ${requests:-0} =~ ^[0-9]+$ && $requests -gt 0 ]] ||
@@ -375,8 +380,9 @@ run_wrk() {
     if [ "$pid" != - ]; then
         hz=$(getconf CLK_TCK)
         us=$(awk -v d="$((t1 - t0))" -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", d * 1e6 / hz / n }')
+        us_user=$(awk -v d="$((${u1:-$u0} - u0))" -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", d * 1e6 / hz / n }')
     fi
-    echo "run $label $server $rps $p50 $p99 $us $requests $errors" | tee -a "$log" | sed 's/^/-- /' >&2
+    echo "run $label $server $rps $p50 $p99 $us $requests $errors $us_user" | tee -a "$log" | sed 's/^/-- /' >&2
 }
 
 # Median of column COL of the record lines of LABEL and SERVER in $log

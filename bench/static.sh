@@ -102,16 +102,19 @@ stop_pid "$peregrine_pid" INT 10 || note "peregrine did not stop on SIGINT; kill
 stop_pid "$nginx_pid" QUIT 10 || note "nginx did not stop on SIGQUIT; killed"
 pids=()
 
-echo "| file | peregrine req/s | nginx req/s | req/s ratio | peregrine µs CPU/req | nginx µs CPU/req | CPU ratio | errors |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| file | peregrine req/s | nginx req/s | req/s ratio | peregrine µs CPU/req | nginx µs CPU/req | CPU ratio | peregrine µs user/req | nginx µs user/req | errors |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
     p_rps=$(med "$size" peregrine 4)
     n_rps=$(med "$size" nginx 4)
     p_us=$(med "$size" peregrine 7)
     n_us=$(med "$size" nginx 7)
+    p_user=$(med "$size" peregrine 10)
+    n_user=$(med "$size" nginx 10)
     errors=$(awk -v l="$size" '$1 == "run" && $2 == l { s += $9 } END { print s + 0 }' "$log")
-    printf '| %s B | %.0f | %.0f | %s | %.2f | %.2f | %s | %s |\n' "$size" "$p_rps" "$n_rps" \
-        "$(fmt_ratio "$p_rps" "$n_rps")" "$p_us" "$n_us" "$(fmt_ratio "$p_us" "$n_us")" "$errors"
+    printf '| %s B | %.0f | %.0f | %s | %.2f | %.2f | %s | %.2f | %.2f | %s |\n' "$size" "$p_rps" "$n_rps" \
+        "$(fmt_ratio "$p_rps" "$n_rps")" "$p_us" "$n_us" "$(fmt_ratio "$p_us" "$n_us")" \
+        "$p_user" "$n_user" "$errors"
 done
 echo
-echo "req/s ratio: peregrine over nginx (above 1: peregrine serves more); CPU ratio: peregrine's CPU per request over nginx's (below 1: peregrine spends less)."
+echo "req/s ratio: peregrine over nginx (above 1: peregrine serves more); CPU ratio: peregrine's CPU per request over nginx's (below 1: peregrine spends less); µs user/req: the part of the CPU per request spent in user space (the rest is the kernel's: system calls, and on loopback the receiving side's TCP work, which runs in the sender's context)."
