@@ -79,8 +79,9 @@ pub struct Options {
     /// `--accept-threads N`: dedicated accept threads (epoll; 0: one
     /// listener per worker).
     pub accept_threads: usize,
-    /// Buffer pairs per epoll worker (set by examples with large buffers,
-    /// not on the command line); `None`: the server's default.
+    /// `--buffers N`: buffer pairs per epoll (or kqueue) worker, lent to
+    /// connections with bytes in flight (examples with large buffers set
+    /// fewer); `None`: the server's default (256).
     pub buffers: Option<usize>,
     /// `--max-connections N`: connections each epoll (or kqueue) worker
     /// holds at once (default: as many as the descriptor limit allows), or
@@ -206,6 +207,7 @@ impl Options {
                 }
                 "--accept-threads" => options.accept_threads = number(&value()?, &arg)?,
                 "--max-connections" => options.max_connections = Some(number(&value()?, &arg)?),
+                "--buffers" => options.buffers = Some(number(&value()?, &arg)?),
                 "--backlog" => options.backlog = Some(number(&value()?, &arg)?),
                 "--interval-ms" => {
                     options.interval = Some(Duration::from_millis(number(&value()?, &arg)?));
@@ -307,7 +309,7 @@ fn usage(problem: &str) -> ! {
     }
     eprintln!(
         "options: --port N (default 8080)  --backend epoll|std  --model single|per-connection|pool (std)  \
-         --workers N  --max-connections N  --backlog N (epoll)  --body-file FILE  --root DIR  --interval-ms N  --pin (epoll)  --grace-ms N  \
+         --workers N  --max-connections N  --buffers N (epoll)  --backlog N (epoll)  --body-file FILE  --root DIR  --interval-ms N  --pin (epoll)  --grace-ms N  \
          --accept-threads N (epoll)  --compress  --gzip-level N  --revalidate-ms N (static)  --deflate off|on|takeover  --http2 (h2c beside HTTP/1.1)  --h2c-only  \
          --tls-cert FILE --tls-key FILE (HTTPS on --port)  --tls-port N (HTTPS there, plain HTTP on --port)"
     );
