@@ -14,7 +14,7 @@ mod support;
 use peregrine_core::h2::frame::{ErrorCode, StreamId, encode_rst_stream};
 use peregrine_core::h2::server::{AREA, MIN_READ, MIN_WRITE};
 use peregrine_core::{BodyPolicy, Config, Handler, Request, Response};
-use support::h2::{Peer, Sent, data, digest, fnv, frame, responses};
+use support::h2::{Peer, Sent, data, digest, fnv, frame, response_of, was_reset};
 
 /// The driver's default buffer pair.
 const DEFAULT: usize = 16_384;
@@ -109,19 +109,6 @@ fn post<const R: usize, const W: usize>(
     peer.request(stream, "POST", path, &extra, false)
 }
 
-/// The status and body of `stream`'s response.
-fn answer(sent: &[Sent], stream: u32) -> Option<(String, Vec<u8>)> {
-    responses(sent)
-        .into_iter()
-        .find(|(s, ..)| *s == stream)
-        .map(|(_, status, body)| (status, body))
-}
-
-/// Whether the server reset `stream` with `code`.
-fn was_reset(sent: &[Sent], stream: u32, code: ErrorCode) -> bool {
-    sent.contains(&Sent::Reset { stream, code })
-}
-
 /// No stream reset, no GOAWAY.
 fn all_well(sent: &[Sent]) {
     assert!(
@@ -158,7 +145,7 @@ fn interleaved(bodies: &[(u32, Vec<u8>)], pieces: &[usize]) -> Vec<u8> {
 /// Each stream of `bodies` was answered `200` with its own body.
 fn echoed(sent: &[Sent], bodies: &[(u32, Vec<u8>)]) {
     for (stream, bytes) in bodies {
-        let (status, answered) = answer(sent, *stream).expect("answered");
+        let (status, answered) = response_of(sent, *stream).expect("answered");
         assert_eq!(status, "200", "stream {stream}");
         assert!(
             answered == *bytes,
@@ -174,7 +161,7 @@ fn echoed(sent: &[Sent], bodies: &[(u32, Vec<u8>)]) {
 /// digest.
 fn digested(sent: &[Sent], bodies: &[(u32, Vec<u8>)]) {
     for (stream, bytes) in bodies {
-        let answered = answer(sent, *stream);
+        let answered = response_of(sent, *stream);
         assert_eq!(
             answered,
             Some(("200".into(), digest(bytes))),
@@ -235,7 +222,7 @@ fn as_many_bodies_as_the_area_holds_are_gathered_at_once() {
     let get = peer.request(refused + 2, "GET", "/", &[], true);
     peer.send(&get);
     assert_eq!(
-        answer(&peer.take(), refused + 2),
+        response_of(&peer.take(), refused + 2),
         Some(("200".into(), b"hello".to_vec()))
     );
     peer.send(&interleaved(&bodies, &[1, 99, 400, 1, 17]));
@@ -276,7 +263,7 @@ fn a_body_without_content_length_grows_after_those_with_one() {
         all_well(&sent);
         echoed(&sent, &reserved);
         echoed(&sent, &[(1, growing.clone())]);
-        assert_eq!(answer(&sent, 9).unwrap().1, b"hello");
+        assert_eq!(response_of(&sent, 9).unwrap().1, b"hello");
     }
 }
 
@@ -325,7 +312,7 @@ fn a_body_that_does_not_fit_beside_others_is_refused_and_one_that_never_fits_get
     }
     peer.send(&data(5, b"", true));
     let sent = peer.take();
-    assert_eq!(answer(&sent, 5).unwrap(), ("413".into(), Vec::new()));
+    assert_eq!(response_of(&sent, 5).unwrap(), ("413".into(), Vec::new()));
     let rest = first[104..].to_vec();
     peer.send(&data(1, &rest, true));
     let sent = peer.take();
@@ -362,8 +349,8 @@ fn a_body_over_max_body_len_gets_413_while_others_are_gathered() {
     peer.send(&data(5, &[5; 401], true));
     peer.send(&data(1, &small, true));
     let sent = peer.take();
-    assert_eq!(answer(&sent, 3).unwrap().0, "413");
-    assert_eq!(answer(&sent, 5).unwrap().0, "413");
+    assert_eq!(response_of(&sent, 3).unwrap().0, "413");
+    assert_eq!(response_of(&sent, 5).unwrap().0, "413");
     echoed(&sent, &[(1, small)]);
 }
 
@@ -405,7 +392,7 @@ fn a_stream_reset_while_its_body_is_gathered_leaves_the_others_intact() {
         all_well(&sent);
         others.push((7, growing));
         echoed(&sent, &others);
-        assert!(answer(&sent, reset).is_none());
+        assert!(response_of(&sent, reset).is_none());
         assert_eq!(peer.conn.open_streams(), 0);
     }
 }
@@ -468,7 +455,7 @@ fn streamed_bodies_come_and_go_between_gathered_ones() {
         echoed(&sent, &gathered);
         for (stream, bytes) in &streamed {
             assert_eq!(
-                answer(&sent, *stream),
+                response_of(&sent, *stream),
                 Some(("200".into(), hashed(bytes))),
                 "stream {stream}"
             );
@@ -485,7 +472,7 @@ fn lone_status(len: usize, piece: usize) -> String {
     let bytes = body(1, len);
     peer.send(&data(1, &bytes, true));
     let sent = peer.take();
-    let (status, answered) = answer(&sent, 1).expect("answered");
+    let (status, answered) = response_of(&sent, 1).expect("answered");
     if status == "200" {
         assert_eq!(answered, digest(&bytes));
     }

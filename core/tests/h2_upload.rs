@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use peregrine_core::h2::frame::{ErrorCode, StreamId, encode_rst_stream};
 use peregrine_core::h2::server::KEPT_MAX;
 use peregrine_core::{BodyPolicy, Finished, Handler, Outcome, Request, Response};
-use support::h2::{Peer, Sent, data, digest, fnv, frame, responses};
+use support::h2::{Peer, Sent, data, digest, fnv, frame, response_of, was_reset};
 
 /// The driver's default buffer pair.
 const DEFAULT: usize = 16_384;
@@ -89,19 +89,6 @@ fn piece(stream: u32, round: u32) -> Vec<u8> {
 /// What `/stream` answers for the body `body` sent with `name`.
 fn answer(name: &str, body: &[u8]) -> Vec<u8> {
     format!("{name} {:016x}", fnv(body)).into_bytes()
-}
-
-/// The status and body of `stream`'s response.
-fn response_of(sent: &[Sent], stream: u32) -> Option<(String, Vec<u8>)> {
-    responses(sent)
-        .into_iter()
-        .find(|(s, ..)| *s == stream)
-        .map(|(_, status, body)| (status, body))
-}
-
-/// Whether the server reset `stream` with `code`.
-fn was_reset(sent: &[Sent], stream: u32, code: ErrorCode) -> bool {
-    sent.contains(&Sent::Reset { stream, code })
 }
 
 /// A `/stream` request on `stream` named `name`, its body to follow.

@@ -500,3 +500,16 @@ pub fn responses(sent: &[Sent]) -> Vec<(u32, String, Vec<u8>)> {
     }
     out
 }
+
+/// The status and body of `stream`'s response among `sent`.
+pub fn response_of(sent: &[Sent], stream: u32) -> Option<(String, Vec<u8>)> {
+    responses(sent)
+        .into_iter()
+        .find(|(s, ..)| *s == stream)
+        .map(|(_, status, body)| (status, body))
+}
+
+/// Whether the server reset `stream` with `code`.
+pub fn was_reset(sent: &[Sent], stream: u32, code: ErrorCode) -> bool {
+    sent.contains(&Sent::Reset { stream, code })
+}
