@@ -133,12 +133,15 @@ where
             }
             return;
         }
+        // Settle, on the connection in hand: return its buffer if it holds
+        // no state (suspending it if it is idle and states are short), and
+        // arm its deadline.
         let idle = conn.is_idle();
         let deadline = earliest(conn.poll_timeout(), slot.session.deadline());
         let mut freed = false;
-        debug_assert!(!idle || !conn.holds_buffers());
         // An idle connection holds nothing in its buffers: the usual case
         // after a response asks no more.
+        debug_assert!(!idle || !conn.holds_buffers());
         if idle || !conn.holds_buffers() {
             if idle {
                 slot.conn.suspend_if_idle(spares);
