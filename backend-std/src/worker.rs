@@ -408,6 +408,8 @@ where
                 let mut layer = Layer {
                     socket: &mut socket,
                     session: &mut session,
+                    slot: lane.slot,
+                    accepted: lane.accepted,
                 };
                 serve_http2(ctx, app, bufs, &mut layer, &conn, inbox.as_mut(), draining);
                 break;
@@ -473,12 +475,51 @@ where
     true
 }
 
+/// Drives HTTP/2 connection `conn` once over `layer` with its socket
+/// non-blocking, so that it reads and takes what reached the socket
+/// without waiting; `false` if the connection is to be dropped.
+fn read_what_arrived<H, L, S, Z: Sizes>(
+    app: &mut App<'_, H, L>,
+    conn: &mut Http2Connection<Z>,
+    bufs: &mut IoBuffers<Z>,
+    layer: &mut Layer<'_, '_, S>,
+    now: u64,
+) -> bool
+where
+    H: Handler<L>,
+    L: Default,
+    S: Session,
+{
+    if layer.socket.set_nonblocking(true).is_err() {
+        return false;
+    }
+    layer.socket.limit(u64::MAX, u64::MAX, false);
+    let mut ready = Readiness {
+        readable: true,
+        writable: true,
+        hangup: false,
+    };
+    let result = app.drive(
+        conn,
+        bufs,
+        &mut layer.session.wrap(&mut *layer.socket),
+        &mut ready,
+        Mode::Blocking,
+        now,
+    );
+    result.is_ok() && layer.socket.set_nonblocking(false).is_ok() && !conn.is_closed()
+}
+
 /// A connection's socket and its transport's state.
 struct Layer<'s, 'c, S> {
     /// The socket.
     socket: &'s mut StdSocket<'c>,
     /// The transport's state (a TLS connection).
     session: &'s mut S,
+    /// The statistics slot of the thread serving it.
+    slot: usize,
+    /// Connections that thread accepted: published with its numbers.
+    accepted: u64,
 }
 
 /// Serves, in HTTP/2, a connection whose client opened with the preface
@@ -528,7 +569,13 @@ fn serve_http2<H, L, S, Z: Sizes>(
         match draining {
             None if ctx.handle.is_shutting_down() => {
                 draining = Some(ctx.shutdown_began(now));
-                if !app.shut_down(conn, bufs, now) {
+                // Streams whose requests reached the socket before the
+                // shutdown are taken, as HTTP/1.1's requests are: read
+                // what is there without waiting, then send the GOAWAY
+                // that names the last of them.
+                if !read_what_arrived(app, conn, bufs, layer, now)
+                    || !app.shut_down(conn, bufs, now)
+                {
                     break;
                 }
             }
@@ -564,6 +611,8 @@ fn serve_http2<H, L, S, Z: Sizes>(
             Mode::Blocking,
             now,
         );
+        ctx.handle
+            .publish(layer.slot, layer.accepted, 1, app.totals());
         if result.is_err() {
             break;
         }

@@ -495,6 +495,30 @@ impl TestServer {
         self.handle.clone()
     }
 
+    /// Waits (at most [`IO_TIMEOUT`]) until the server has read the heads
+    /// of `count` requests in all, by its published statistics: a request
+    /// a client wrote is then in the server's hands, not in a queue of the
+    /// client's or the kernel's.
+    ///
+    /// # Panics
+    ///
+    /// If it has not in time.
+    #[track_caller]
+    pub fn wait_for_requests(&self, count: u64) {
+        let began = std::time::Instant::now();
+        loop {
+            let requests = self.handle.stats().requests;
+            if requests >= count {
+                return;
+            }
+            assert!(
+                began.elapsed() < IO_TIMEOUT,
+                "{requests} requests read, waiting for {count}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Connects a raw client: HTTP/1.1, or h2c for a backend spoken to
     /// over h2c ([`Backend::is_h2c`]).
     pub fn connect(&self) -> Client {

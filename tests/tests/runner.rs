@@ -126,6 +126,9 @@ fn shutdown_from_a_handler_stops_the_server_gracefully(backend: Backend) {
     let (mut server, _runners) = start(backend, 1, 4);
     let mut job = server.connect();
     job.send(&run("sleep 200"));
+    // The job is in hand before the shutdown, however late a client
+    // library puts it on the wire.
+    server.wait_for_requests(1);
     let mut admin = server.connect();
     admin.send(b"POST /shutdown HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(admin.response().body, b"stopping");

@@ -256,3 +256,95 @@ mod epoll_accept_thread {
         stalled_backlog(Server::start_with_accept_thread());
     }
 }
+
+/// An HTTP/2 request that reached its connection's socket before the
+/// shutdown began, while the worker was busy, is taken and answered: the
+/// GOAWAY names its stream as the last one taken, rather than refusing it
+/// unread. The client speaks raw frames, so that its request is in the
+/// server's socket (not in a client library's queue) when the shutdown
+/// begins.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn an_http2_request_in_the_socket_at_shutdown_is_answered() {
+    use std::io::{Read, Write};
+
+    /// The client's connection preface and an empty SETTINGS frame.
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+    /// HEADERS on stream 1, END_STREAM | END_HEADERS: `GET /` over `http`
+    /// (static table entries 2, 6 and 4), `:authority: t`.
+    const GET: &[u8] = b"\0\0\x06\x01\x05\0\0\0\x01\x82\x86\x84\x41\x01t";
+    const HEADERS: u8 = 1;
+    const DATA: u8 = 0;
+    const GOAWAY: u8 = 7;
+
+    let (handler, control) = Blocking::new();
+    let options = Options {
+        workers: 1,
+        grace: GRACE,
+        ..Options::default()
+    }
+    .with_h2c();
+    let mut server = TestServer::start_with(Backend::Epoll, options, handler);
+    let mut h2 = std::net::TcpStream::connect(server.addr()).expect("connect");
+    h2.set_read_timeout(Some(peregrine_tests::IO_TIMEOUT))
+        .expect("read timeout");
+    h2.write_all(PREFACE).expect("preface");
+    // The server's SETTINGS: it has read the preface and speaks HTTP/2.
+    let mut frames = Vec::new();
+    let next_frame = |h2: &mut std::net::TcpStream, frames: &mut Vec<u8>| {
+        loop {
+            if frames.len() >= 9 {
+                let len = usize::from(frames[0]) << 16
+                    | usize::from(frames[1]) << 8
+                    | usize::from(frames[2]);
+                if frames.len() >= 9 + len {
+                    let frame: Vec<u8> = frames.drain(..9 + len).collect();
+                    return Some(frame);
+                }
+            }
+            let mut chunk = [0; 4096];
+            match h2.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => frames.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    let settings = next_frame(&mut h2, &mut frames).expect("the server's SETTINGS");
+    assert_eq!(settings[3], 4, "{settings:?}");
+
+    let mut first = Client::connect(server.addr());
+    first.send(&get("/block"));
+    control.wait_entered();
+    h2.write_all(GET).expect("HEADERS");
+    server.handle().shutdown();
+    control.release();
+    assert_eq!(first.response().body, b"released");
+
+    let (mut answered, mut body, mut last_stream) = (false, Vec::new(), None);
+    while let Some(frame) = next_frame(&mut h2, &mut frames) {
+        let stream = u32::from_be_bytes([frame[5], frame[6], frame[7], frame[8]]);
+        match frame[3] {
+            HEADERS if stream == 1 => answered = true,
+            DATA if stream == 1 => body.extend_from_slice(&frame[9..]),
+            GOAWAY => {
+                last_stream = Some(u32::from_be_bytes([
+                    frame[9], frame[10], frame[11], frame[12],
+                ]));
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(last_stream, Some(1), "the GOAWAY's last stream");
+    assert!(answered, "no response head on stream 1");
+    assert_eq!(body, b"Hello, World!");
+    drop(h2);
+    let began = Instant::now();
+    let stats = server.wait(STOP_TIMEOUT);
+    assert!(
+        began.elapsed() < GRACE,
+        "stopping took {:?}",
+        began.elapsed()
+    );
+    assert_eq!(stats.requests, 2, "{stats:?}");
+}

@@ -521,21 +521,25 @@ where
         }
     }
 
-    /// Winds an HTTP/2 connection down: GOAWAY names the last stream it
-    /// took, the streams started are finished, then it closes. With no
-    /// buffer pair free for the GOAWAY, it closes at once.
+    /// Winds an HTTP/2 connection down: it first reads what reached its
+    /// socket (its events may not be collected yet), so that a request
+    /// sent before the shutdown is taken, as HTTP/1.1's are; then GOAWAY
+    /// names the last stream it took, the streams started are finished,
+    /// and it closes. With no buffer pair free for the GOAWAY, it closes
+    /// at once.
     fn wind_down_http2(&mut self, token: Token, now: u64) {
+        // Held through the read, so that it never waits in line for one.
+        let Some(slot) = self.hold_pair(token).and_then(|_| self.slab.get_mut(token)) else {
+            return;
+        };
+        slot.ready.readable = true;
+        self.service(token, now);
+        let Some(buffer) = self.hold_pair(token) else {
+            return;
+        };
         let Some(slot) = self.slab.get_mut(token) else {
             return;
         };
-        let buffer = match slot.buffer.or_else(|| self.lending.lend(token)) {
-            Some(buffer) => buffer,
-            None => {
-                self.close(token);
-                return;
-            }
-        };
-        slot.buffer = Some(buffer);
         let Some(conn) = slot.conn.http2() else {
             return;
         };
@@ -546,6 +550,23 @@ where
         slot.ready.readable = true;
         slot.ready.writable = true;
         self.service(token, now);
+    }
+
+    /// The buffer pair connection `token` holds, lent one now if it held
+    /// none; with none free, the connection is closed. `None` if it is
+    /// gone.
+    fn hold_pair(&mut self, token: Token) -> Option<u32> {
+        let slot = self.slab.get_mut(token)?;
+        match slot.buffer.or_else(|| self.lending.lend(token)) {
+            Some(buffer) => {
+                slot.buffer = Some(buffer);
+                Some(buffer)
+            }
+            None => {
+                self.close(token);
+                None
+            }
+        }
     }
 
     /// Force-closes what is left after the grace period.
