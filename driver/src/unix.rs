@@ -279,13 +279,17 @@ impl FdSocket<'_> {
         {
             // MSG_NOSIGNAL: a peer that has gone away is an error here,
             // not a signal that kills the process.
-            let mut flags = net::SendFlags::NOSIGNAL;
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            if more {
-                flags |= net::SendFlags::MORE;
-            }
+            let flags = if more {
+                net::SendFlags::NOSIGNAL | net::SendFlags::MORE
+            } else {
+                net::SendFlags::NOSIGNAL
+            };
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
-            let _ = more;
+            let flags = {
+                let _ = more;
+                net::SendFlags::NOSIGNAL
+            };
             let mut control = net::SendAncillaryBuffer::default();
             Ok(net::sendmsg(self.0, &iov, &mut control, flags)?)
         }
