@@ -1,6 +1,8 @@
 //! A client of the HTTP/2 server connection, of any buffer sizes, made of
 //! the crate's own frame and HPACK encoders: it sends bytes in pieces of
-//! a chosen size and parses every frame the server writes.
+//! a chosen size and parses every frame the server writes. File regions
+//! are sent from simulated files ([`file_bytes`]), of the lengths a test
+//! gives them.
 
 use peregrine_core::h2::frame::{
     CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, ErrorCode, Frame, Setting, SettingsFrame, StreamId,
@@ -8,6 +10,8 @@ use peregrine_core::h2::frame::{
 };
 use peregrine_core::h2::hpack::{DecodeError, Decoder, Encoder, HeaderField};
 use peregrine_core::h2::server::ServerConnection;
+
+use super::{Keeper, file_bytes};
 use peregrine_core::spill::{Spill, SpillArea};
 use peregrine_core::{
     Capacity, Config, Counters, Env, Handler, IoBuffers, PublishError, Request, Response, Transmit,
@@ -146,6 +150,12 @@ pub struct Peer<const R: usize, const W: usize, H: Handler = Routes> {
     pub writes: usize,
     /// The spill lent to the server, if any (none unless a test sets it).
     pub spill: Option<SpillArea<Vec<u8>>>,
+    /// What keeps the files of the server's kept regions.
+    pub keeper: Keeper,
+    /// The length of each simulated file, by handle: a region past it
+    /// sends nothing (a file without a length here never ends). Their
+    /// bytes are [`file_bytes`].
+    pub file_lens: Vec<(u64, u64)>,
 }
 
 macro_rules! env {
@@ -156,7 +166,7 @@ macro_rules! env {
             date: None,
             now: $peer.now,
             counters: &mut $peer.counters,
-            files: None,
+            files: Some(&mut $peer.keeper),
             spill: match &mut $peer.spill {
                 Some(spill) => Some(spill as &mut dyn Spill),
                 None => None,
@@ -199,6 +209,8 @@ impl<const R: usize, const W: usize, H: Handler> Peer<R, W, H> {
             largest_data: 0,
             writes: 0,
             spill: None,
+            keeper: Keeper::default(),
+            file_lens: Vec::new(),
         };
         let mut hello = CLIENT_PREFACE.to_vec();
         hello.extend(frame(|buf| encode_settings(buf, &[])));
@@ -313,7 +325,25 @@ impl<const R: usize, const W: usize, H: Handler> Peer<R, W, H> {
                     }
                     written
                 }
-                Transmit::SendFile(_) => panic!("no files here"),
+                Transmit::SendFile(region) => {
+                    let len = self
+                        .file_lens
+                        .iter()
+                        .find(|(handle, _)| *handle == region.handle())
+                        .map_or(u64::MAX, |(_, len)| *len);
+                    let n = region.len().min(len.saturating_sub(region.offset()));
+                    if n == 0 {
+                        // The file ends before the region.
+                        assert!(
+                            self.conn.handle_file_ended(&mut self.bufs, env!(self)),
+                            "the connection gave up on a file cut short"
+                        );
+                        continue;
+                    }
+                    self.out
+                        .extend(file_bytes(region.handle(), region.offset(), n));
+                    n as usize
+                }
                 Transmit::CloseWrite => {
                     self.conn.handle_write_closed(env!(self));
                     return;

@@ -57,6 +57,10 @@
 //!   - [`BodyPolicy::Ignore`](crate::BodyPolicy::Ignore): the handler
 //!     answers at once and the body is dropped as it comes.
 //! - Response bodies in the write buffer, static slices and file regions.
+//!   A file body goes out in DATA frames of at most 16,384 bytes, then an
+//!   empty one that ends the stream; a file that turns out shorter than
+//!   its region ([`handle_file_ended`](ServerConnection::handle_file_ended))
+//!   ends its stream alone, reset with INTERNAL_ERROR (see `cut`).
 //! - Streamed bodies ([`Response::stream`](crate::Response::stream)): the
 //!   handler's [`fill_body`](Handler::fill_body) writes each piece into
 //!   the write buffer as the windows allow, one DATA frame a piece, taking
@@ -97,6 +101,7 @@ mod block;
 mod body;
 mod calm;
 mod control;
+mod cut;
 mod defer;
 mod dispatch;
 mod fields;
@@ -273,6 +278,8 @@ pub struct ServerConnection<Z: Sizes = DefaultSizes, const STREAMS: usize = 100>
     /// policy, or its response), for a panic in it to answer
     /// ([`handle_panic`](Self::handle_panic)).
     deciding: Option<StreamId>,
+    /// The streams of the file pieces queued (see `cut`).
+    pieces: cut::Pieces,
 }
 
 impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
@@ -326,6 +333,7 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
             peer_addr: peer,
             spilled: None,
             deciding: None,
+            pieces: cut::Pieces::new(),
         }
     }
 

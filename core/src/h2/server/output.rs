@@ -5,6 +5,7 @@
 use core::ops::Range;
 
 use super::calm::Abuse;
+use super::cut::FILE_FRAME;
 use super::fields::Head;
 use super::fill::Turn;
 use super::head;
@@ -442,11 +443,17 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
                     _ => continue,
                 };
                 let left = pending.len();
+                let file = matches!(pending, Pending::File { .. });
+                let frame = if file {
+                    FILE_FRAME.min(self.peer.max_frame_size)
+                } else {
+                    self.peer.max_frame_size
+                };
                 let window = self
                     .send_window
                     .available()
                     .min(stream.send_window.available())
-                    .min(self.peer.max_frame_size);
+                    .min(frame);
                 let chunk = left.min(u64::from(window));
                 if chunk == 0 {
                     continue;
@@ -455,9 +462,19 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
                     return false;
                 }
                 let end_stream = chunk == left;
+                // A file's last piece is followed by an empty frame that
+                // ends the stream, for which room is kept (see `cut`).
+                if file
+                    && end_stream
+                    && (Z::WRITE - self.write_end < 2 * FRAME_HEADER_LEN + CONTROL_ROOM
+                        || self.queue.free() < 3)
+                {
+                    continue;
+                }
                 let stream_id = stream.id.get();
                 let at = self.write_end;
-                let Ok(header) = encode_data_header(stream.id, chunk as usize, end_stream) else {
+                let Ok(header) = encode_data_header(stream.id, chunk as usize, end_stream && !file)
+                else {
                     return true;
                 };
                 bufs.write[at..at + FRAME_HEADER_LEN].copy_from_slice(&header);
@@ -467,13 +484,28 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
                     end: self.write_end as u32,
                 });
                 let (piece, rest) = split(pending, chunk, end_stream);
-                let _ = match piece {
+                let pushed = match piece {
                     Segment::KeptFile(span) => {
                         self.queue.push_file(FileRegion::from_span(span, true))
                     }
                     Segment::File(span) => self.queue.push_file(FileRegion::from_span(span, false)),
                     piece => self.queue.push(piece),
                 };
+                if file && pushed {
+                    self.pieces.record(stream_id);
+                    if end_stream {
+                        // The empty frame that ends the stream.
+                        let at = self.write_end;
+                        if let Ok(end) = encode_data_header(stream.id, 0, true) {
+                            bufs.write[at..at + FRAME_HEADER_LEN].copy_from_slice(&end);
+                            self.write_end += FRAME_HEADER_LEN;
+                            let _ = self.queue.push(Segment::Buffer {
+                                start: at as u32,
+                                end: self.write_end as u32,
+                            });
+                        }
+                    }
+                }
                 // Within both windows, checked above.
                 let _ = self.send_window.consume(chunk as u32);
                 let _ = stream.send_window.consume(chunk as u32);
