@@ -156,6 +156,8 @@ pub struct Peer<const R: usize, const W: usize, H: Handler = Routes> {
     /// sends nothing (a file without a length here never ends). Their
     /// bytes are [`file_bytes`].
     pub file_lens: Vec<(u64, u64)>,
+    /// The server shut its write side.
+    pub write_closed: bool,
 }
 
 macro_rules! env {
@@ -211,6 +213,7 @@ impl<const R: usize, const W: usize, H: Handler> Peer<R, W, H> {
             spill: None,
             keeper: Keeper::default(),
             file_lens: Vec::new(),
+            write_closed: false,
         };
         let mut hello = CLIENT_PREFACE.to_vec();
         hello.extend(frame(|buf| encode_settings(buf, &[])));
@@ -345,6 +348,7 @@ impl<const R: usize, const W: usize, H: Handler> Peer<R, W, H> {
                     n as usize
                 }
                 Transmit::CloseWrite => {
+                    self.write_closed = true;
                     self.conn.handle_write_closed(env!(self));
                     return;
                 }

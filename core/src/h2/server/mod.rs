@@ -94,6 +94,10 @@
 //!   into the DATA of every streamed body of the connection subscribed
 //!   to it ([`handle_publish`](ServerConnection::handle_publish)); a
 //!   stream backed up is reset, the connection goes on; see `publish`.
+//! - A response after which the connection is to close
+//!   ([`Response::close`](crate::Response::close)) is followed by
+//!   GOAWAY(NO_ERROR): the streams already begun finish, then the
+//!   connection closes, as [`shutdown`](ServerConnection::shutdown) does.
 //! - Server push is never used (`SETTINGS_ENABLE_PUSH` is 0 for the
 //!   client's pushes too: a PUSH_PROMISE is a connection error).
 
@@ -594,11 +598,20 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
         code: ErrorCode,
         env: &mut Env<'_, H, L>,
     ) {
+        if self.send_goaway(bufs, code) {
+            self.after_output(bufs, env);
+        }
+    }
+
+    /// [`go_away`](Self::go_away) but for what follows output: `false` if
+    /// a GOAWAY was sent before (an error still makes the connection
+    /// close).
+    fn send_goaway(&mut self, bufs: &mut IoBuffers<Z>, code: ErrorCode) -> bool {
         if self.goaway.is_some() {
             if code != ErrorCode::NoError {
                 self.state = State::Closing;
             }
-            return;
+            return false;
         }
         self.goaway = Some(code);
         let last = StreamId::new(self.streams.highest).unwrap_or(StreamId::CONNECTION);
@@ -610,7 +623,7 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
         } else {
             State::Closing
         };
-        self.after_output(bufs, env);
+        true
     }
 
     /// Writes one frame with `encode` at the end of the write buffer and

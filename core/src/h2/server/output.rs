@@ -131,8 +131,30 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
 
     /// Queues the response the handler completed for `stream`;
     /// `answers_deferred` when it is the answer to a deferred request,
-    /// followed to its end whatever it holds (as over HTTP/1.1).
+    /// followed to its end whatever it holds (as over HTTP/1.1). A
+    /// response after which the connection is to close
+    /// ([`Response::close`](crate::Response::close)) is followed by
+    /// GOAWAY: the connection drains, its streams begun finishing, as
+    /// over HTTP/1.1 it closes after the response. (A deferred one does
+    /// so after its answer.)
     pub(super) fn queue_response<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<Z>,
+        stream: StreamId,
+        completed: Completed,
+        answers_deferred: bool,
+        env: &mut Env<'_, H, L>,
+    ) {
+        let closes = !completed.keep_alive && !matches!(completed.source, BodySource::Deferred(_));
+        self.queue_completed(bufs, stream, completed, answers_deferred, env);
+        if closes {
+            // The caller follows output.
+            self.send_goaway(bufs, ErrorCode::NoError);
+        }
+    }
+
+    /// [`queue_response`](Self::queue_response) but for the GOAWAY.
+    fn queue_completed<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<Z>,
         stream: StreamId,
