@@ -303,6 +303,16 @@ impl<const R: usize, const W: usize, H: Handler> Peer<R, W, H> {
         self.flush();
     }
 
+    /// A handler panicked in the last call into the server, and the
+    /// test caught it: the server answers what it can
+    /// ([`ServerConnection::handle_panic`]) and writes it. Whether the
+    /// connection goes on.
+    pub fn panicked(&mut self) -> bool {
+        let goes_on = self.conn.handle_panic(&mut self.bufs, env!(self));
+        self.flush();
+        goes_on
+    }
+
     /// The server begins a graceful end (GOAWAY).
     pub fn shutdown(&mut self) {
         self.conn.shutdown(&mut self.bufs, env!(self));

@@ -136,7 +136,7 @@ use crate::{
 pub use calm::MAX_CONTINUATIONS;
 pub use records::KEPT_MAX;
 
-use streams::{Outbound, Streams};
+use streams::{Outbound, Sink, Streams};
 
 /// Bytes of the decoding area: decoded request heads, split header
 /// blocks, and the records of requests whose bodies are still coming
@@ -282,6 +282,11 @@ pub struct ServerConnection<Z: Sizes = DefaultSizes, const STREAMS: usize = 100>
     /// policy, or its response), for a panic in it to answer
     /// ([`handle_panic`](Self::handle_panic)).
     deciding: Option<StreamId>,
+    /// Where the body of the request whose response a handler call is
+    /// deciding went: its record leaves the area once the handler
+    /// returns, or once [`handle_panic`](Self::handle_panic) answers for
+    /// it.
+    leaving: Sink,
     /// The streams of the file pieces queued (see `cut`).
     pieces: cut::Pieces,
 }
@@ -337,6 +342,7 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
             peer_addr: peer,
             spilled: None,
             deciding: None,
+            leaving: Sink::Discard,
             pieces: cut::Pieces::new(),
         }
     }
@@ -546,6 +552,10 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
         let Some(stream) = self.deciding.take() else {
             return false;
         };
+        // The request's record (with its body, if gathered) leaves the
+        // area, as it would have once the handler returned.
+        let leaving = core::mem::replace(&mut self.leaving, Sink::Discard);
+        self.release(leaving);
         if !matches!(self.state, State::Open | State::Draining) {
             return false;
         }

@@ -115,6 +115,7 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
             .with_peer(self.peer_addr.as_ref());
         let out = &mut bufs.write[start..end];
         self.deciding = Some(stream);
+        self.leaving = ready.leaving;
         let completed = crate::connection::http::handle(
             env,
             &request,
@@ -125,7 +126,8 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
             self.id.with_stream(stream.get()),
         );
         self.deciding = None;
-        self.release(ready.leaving);
+        let leaving = core::mem::replace(&mut self.leaving, Sink::Discard);
+        self.release(leaving);
         self.queue_response(bufs, stream, completed, false, env);
     }
 
