@@ -247,8 +247,9 @@ impl Socket for StdSocket<'_> {
     ///
     /// A read that finds the end of the file before the region's end (the
     /// file is shorter than the region: it shrank, or the region was
-    /// wrong) is an `UnexpectedEof` error, so the connection is closed at
-    /// once rather than waiting for bytes that will never come.
+    /// wrong) sends nothing: `Ok(0)`, which the driver's loop takes as the
+    /// end of that response (see `Socket::send_file`) rather than waiting
+    /// for bytes that will never come.
     fn send_file(&mut self, region: FileRegion) -> io::Result<usize> {
         if region.len() == 0 {
             return Ok(0);
@@ -258,10 +259,7 @@ impl Socket for StdSocket<'_> {
         let mut chunk = [0u8; FILE_CHUNK];
         let read = peregrine_driver::region::read_region(&region, &mut chunk)?;
         if read == 0 {
-            return Err(io::Error::new(
-                ErrorKind::UnexpectedEof,
-                "the file ends before the region does",
-            ));
+            return Ok(0);
         }
         self.call(true, |mut stream| stream.write(&chunk[..read]))
     }

@@ -18,8 +18,10 @@ pub struct Counters {
     /// Handler calls that panicked, caught by the caller and reported with
     /// [`Connection::handle_panic`](crate::Connection::handle_panic).
     pub handler_panics: u64,
-    /// File regions whose file ended before the region did (counted by
-    /// the caller that sends files; the connection is closed).
+    /// File regions whose file ended before the region did: counted by
+    /// the caller that sends files when it closes an HTTP/1.1 connection
+    /// for it, and by an HTTP/2 connection that resets the stream
+    /// ([`ServerConnection::handle_file_ended`](crate::h2::server::ServerConnection::handle_file_ended)).
     pub files_cut_short: u64,
     /// WebSocket handshakes that agreed on permessage-deflate with context
     /// takeover but found every per-connection DEFLATE state taken: the

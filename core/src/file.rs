@@ -51,11 +51,15 @@ enum Holder {
 /// - **If the file is shorter than the region** (it shrank while being
 ///   sent, or the region was wrong): the head has already promised `len`
 ///   bytes (`Content-Length`), so as soon as the backend finds the end of
-///   the file it closes the connection and counts it
+///   the file the response ends and is counted
 ///   ([`Counters::files_cut_short`](crate::Counters::files_cut_short)).
-///   The client gets the bytes up to the end of the file, then the close:
-///   a body short of its `Content-Length`, which it must treat as
-///   incomplete.
+///   Over HTTP/1.1 the connection closes: the client gets the bytes up to
+///   the end of the file, then the close, a body short of its
+///   `Content-Length`, which it must treat as incomplete. Over HTTP/2 only
+///   the stream ends: the DATA frame under way is completed with zeros
+///   (its header announced bytes the file no longer has), then the stream
+///   is reset with INTERNAL_ERROR, never ended, so the client knows the
+///   body incomplete; the connection's other streams go on.
 /// - **When nothing is read.** For a `HEAD` request, or a status without
 ///   content (`1xx`, `204`, `304`), only the head is sent (and a kept
 ///   region is released at once).

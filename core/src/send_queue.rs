@@ -325,6 +325,54 @@ impl Queue {
         extra
     }
 
+    /// The segment `index` segments from the front, if there is one.
+    pub(crate) fn get(&self, index: usize) -> Option<Segment> {
+        (index < self.len as usize)
+            .then(|| self.segments[((self.head + index as u32) & WRAP) as usize])
+    }
+
+    /// Puts `bytes` in place of the file region `index` segments from the
+    /// front, a region with bytes left, for a file that ended before it:
+    /// those bytes go out instead. Returns the region as it stood (what
+    /// was left of it) and whether it was kept, for its file to go back;
+    /// `None`, with nothing changed, if that segment is no such region.
+    pub(crate) fn replace_file(
+        &mut self,
+        index: usize,
+        bytes: &'static [u8],
+    ) -> Option<FileRegion> {
+        if index >= self.len as usize {
+            return None;
+        }
+        let slot = &mut self.segments[((self.head + index as u32) & WRAP) as usize];
+        let (span, kept) = match *slot {
+            Segment::File(span) if span.len > 0 => (span, false),
+            Segment::KeptFile(span) if span.len > 0 => (span, true),
+            _ => return None,
+        };
+        *slot = Segment::Static(bytes);
+        self.bytes = self.bytes - span.len + bytes.len() as u64;
+        self.files -= 1;
+        self.reporting -= u32::from(kept);
+        Some(FileRegion::from_span(span, kept))
+    }
+
+    /// Takes back the end of the response on HTTP/2 `stream`, if it is
+    /// queued: it is passed without being reported. Returns its tag.
+    pub(crate) fn take_end(&mut self, stream: u32) -> Option<u64> {
+        for i in 0..self.len {
+            let slot = &mut self.segments[((self.head + i) & WRAP) as usize];
+            if let Segment::End { tag, stream: ends } = *slot
+                && ends == stream
+            {
+                *slot = Segment::Static(&[]);
+                self.reporting -= 1;
+                return Some(tag);
+            }
+        }
+        None
+    }
+
     /// The first segment, to change.
     fn front_mut(&mut self) -> Option<&mut Segment> {
         if self.len == 0 {
@@ -407,6 +455,29 @@ mod tests {
         assert!(queue.push_file(file));
         queue.discard(|_| {});
         assert!(!queue.has_files());
+    }
+
+    #[test]
+    fn a_file_region_replaced_and_an_end_taken_back_leave_the_counts_right() {
+        let mut queue = Queue::new();
+        // SAFETY: the regions name no real file; nothing sends them.
+        let (file, kept) = unsafe { (FileRegion::borrowed(3, 0, 5), FileRegion::kept(4, 0, 4)) };
+        assert!(queue.push(Segment::Buffer { start: 0, end: 9 }));
+        assert!(queue.push_file(file));
+        assert!(queue.push_file(kept));
+        assert!(queue.push_end(7, 1));
+        assert_eq!(queue.get(1), Some(Segment::File(file.span())));
+        assert_eq!(queue.get(4), None);
+        // Not a region: nothing changes.
+        assert_eq!(queue.replace_file(0, b"12345"), None);
+        assert_eq!(queue.replace_file(1, b"00000"), Some(file));
+        assert_eq!(queue.replace_file(2, b""), Some(kept));
+        assert!(!queue.has_files());
+        assert_eq!(queue.bytes(), 14);
+        assert_eq!(queue.take_end(2), None);
+        assert_eq!(queue.take_end(1), Some(7));
+        // Nothing left reports: a write of all of it empties the queue.
+        assert!(queue.consume_all(14));
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! reset meanwhile finds nothing; the wait is bounded; a graceful end
 //! waits for it. Publications to a topic reach every stream subscribed
 //! to it, in order, within the windows; a stream backed up is reset alone.
+//! A response or an answer after which the connection is to close is
+//! followed by GOAWAY: the streams begun finish, then the connection
+//! closes.
 
 mod support;
 
@@ -22,10 +25,12 @@ use support::h2::{Peer, Sent, frame, responses};
 /// The driver's default buffer pair.
 const DEFAULT: usize = 16_384;
 
-/// `/defer/T` defers with tag T, `/feed/N` streams topic N's
-/// publications (a body of no announced length whose handler never has
-/// anything of its own), `/feed-of/L/N` the same with L bytes announced;
-/// anything else says hello.
+/// `/defer/T` defers with tag T, `/defer-close/T` too and closes the
+/// connection after the answer, `/feed/N` streams topic N's publications
+/// (a body of no announced length whose handler never has anything of
+/// its own), `/feed-of/L/N` the same with L bytes announced; `/close`
+/// says goodbye and closes the connection after it; anything else says
+/// hello.
 #[derive(Default)]
 struct Jobs {
     /// The ids the deferring handlers were given.
@@ -57,6 +62,10 @@ impl Handler for Jobs {
         if path.starts_with("/defer/") {
             self.ids.lock().unwrap().push(response.id());
             response.set_tag(parts[0]).defer();
+        } else if path.starts_with("/defer-close/") {
+            response.close().set_tag(parts[0]).defer();
+        } else if path == "/close" {
+            response.close().body_static(b"goodbye");
         } else if path.starts_with("/feed/") {
             response.set_tag(100 + parts[0]).stream(None);
             response.subscribe(parts[0]);
@@ -340,4 +349,72 @@ fn a_stream_cut_without_a_buffer_is_reset_at_the_next_poll() {
     );
     assert_eq!(peer.handler.ended(), [(101, Outcome::Aborted)]);
     assert!(peer.conn.streams_topic(2));
+}
+
+#[test]
+fn a_response_that_closes_is_followed_by_goaway_and_the_streams_begun_finish() {
+    let mut peer = peer(Config::DEFAULT);
+    assert!(get(&mut peer, 1, "/defer/1").is_empty());
+    let sent = get(&mut peer, 3, "/close");
+    assert_eq!(responses(&sent), [(3, "200".into(), b"goodbye".to_vec())]);
+    assert_eq!(
+        sent.last(),
+        Some(&Sent::GoAway {
+            last: 3,
+            code: ErrorCode::NoError
+        })
+    );
+    // A stream after the GOAWAY is not taken.
+    assert!(get(&mut peer, 5, "/").is_empty());
+    assert!(!peer.write_closed);
+    // The one begun before is answered, then the connection closes.
+    assert!(peer.answer(1, |response| response.body_static(b"late")));
+    assert_eq!(
+        responses(&peer.take()),
+        [(1, "200".into(), b"late".to_vec())]
+    );
+    assert!(peer.write_closed);
+}
+
+#[test]
+fn an_answer_that_closes_is_followed_by_goaway_and_the_streams_begun_finish() {
+    let mut peer = peer(Config::DEFAULT);
+    assert!(get(&mut peer, 1, "/defer/1").is_empty());
+    assert!(get(&mut peer, 3, "/defer/3").is_empty());
+    assert!(peer.answer(1, |response| {
+        response.close().body_static(b"first");
+    }));
+    let sent = peer.take();
+    assert_eq!(responses(&sent), [(1, "200".into(), b"first".to_vec())]);
+    assert_eq!(
+        sent.last(),
+        Some(&Sent::GoAway {
+            last: 3,
+            code: ErrorCode::NoError
+        })
+    );
+    assert!(!peer.write_closed);
+    assert!(peer.answer(3, |response| response.body_static(b"second")));
+    assert_eq!(
+        responses(&peer.take()),
+        [(3, "200".into(), b"second".to_vec())]
+    );
+    assert!(peer.write_closed);
+}
+
+#[test]
+fn a_response_that_closes_and_defers_closes_after_its_answer() {
+    let mut peer = peer(Config::DEFAULT);
+    assert!(get(&mut peer, 1, "/defer-close/1").is_empty());
+    // Served on meanwhile.
+    let sent = get(&mut peer, 3, "/");
+    assert_eq!(responses(&sent), [(3, "200".into(), b"hello".to_vec())]);
+    assert!(peer.answer(1, |response| response.body_static(b"done")));
+    let sent = peer.take();
+    assert_eq!(responses(&sent), [(1, "200".into(), b"done".to_vec())]);
+    assert!(sent.contains(&Sent::GoAway {
+        last: 3,
+        code: ErrorCode::NoError
+    }));
+    assert!(peer.write_closed);
 }

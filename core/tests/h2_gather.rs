@@ -7,12 +7,16 @@
 //! going between them: every body reaches its handler intact. Limits: a
 //! body that does not fit beside the others now is refused with
 //! REFUSED_STREAM, one that can never fit is answered `413`, a second
-//! body without `content-length` while one grows is refused.
+//! body without `content-length` while one grows is refused. A handler
+//! that panics over a gathered body leaves the area to the others.
 
 mod support;
 
 use peregrine_core::h2::frame::{ErrorCode, StreamId, encode_rst_stream};
 use peregrine_core::h2::server::{AREA, MIN_READ, MIN_WRITE};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Once;
+
 use peregrine_core::{BodyPolicy, Config, Handler, Request, Response};
 use support::h2::{Peer, Sent, data, digest, fnv, frame, response_of, was_reset};
 
@@ -22,7 +26,8 @@ const DEFAULT: usize = 16_384;
 /// `/echo` gathers its body whole and sends it back, `/digest` answers
 /// its length and hash (for bodies larger than the write buffer); `/stream` hands
 /// its body to `body_chunk` piece by piece, hashing it into its tag, and
-/// answers the hash; `/` says hello.
+/// answers the hash; `/panic` gathers its body and panics; `/` says
+/// hello.
 struct Bodies;
 
 /// FNV-1a's offset basis: the hash of nothing.
@@ -55,6 +60,7 @@ impl Handler for Bodies {
             b"/digest" => {
                 let _ = response.body(&digest(request.body()));
             }
+            b"/panic" => panic!("the handler failed"),
             b"/stream" => {
                 let hash = if response.tag() == 0 {
                     FNV_START
@@ -537,4 +543,56 @@ fn a_second_reservation_fits_up_to_its_bound_and_is_refused_one_byte_past_it() {
     assert!(4000 + fits > AREA / 2, "{fits}");
     assert!(second_taken(fits));
     assert!(!second_taken(fits + 1));
+}
+
+/// The panics of `/panic` are expected: keep the test output to what
+/// fails.
+fn quiet_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let expected = info
+                .payload()
+                .downcast_ref::<&str>()
+                .is_some_and(|message| *message == "the handler failed");
+            if !expected {
+                default(info);
+            }
+        }));
+    });
+}
+
+#[test]
+fn a_handler_that_panics_over_a_gathered_body_leaves_the_whole_area_to_the_others() {
+    quiet_panics();
+    let mut peer = Peer::<DEFAULT, DEFAULT, Bodies>::with_handler(Bodies, DEFAULT);
+    // Stream 1's body is gathered at the start of the area, stream 3's
+    // grows after it.
+    let headers = post(&mut peer, "/panic", 1, Some(1000));
+    peer.send(&headers);
+    let headers = post(&mut peer, "/digest", 3, None);
+    peer.send(&headers);
+    let growing = body(3, AREA - 512);
+    peer.send(&data(3, &growing[..100], false));
+    // Stream 1's body ends: its handler panics.
+    let last = data(1, &body(1, 1000), true);
+    let panic = catch_unwind(AssertUnwindSafe(|| peer.send(&last)));
+    assert!(panic.is_err(), "the handler panicked");
+    assert!(peer.panicked());
+    let sent = peer.take();
+    assert_eq!(response_of(&sent, 1).expect("answered").0, "500");
+    assert!(sent.contains(&Sent::GoAway {
+        last: 3,
+        code: ErrorCode::NoError
+    }));
+    // Stream 3, begun before the GOAWAY, goes on: alone in the area now,
+    // its body may fill it.
+    peer.send(&data(3, &growing[100..], true));
+    let sent = peer.take();
+    assert_eq!(
+        response_of(&sent, 3),
+        Some(("200".into(), digest(&growing))),
+        "{sent:?}"
+    );
 }

@@ -78,7 +78,10 @@ impl<'a> Answer<'a> {
         self
     }
 
-    /// Closes the connection after this answer.
+    /// Closes the connection after this answer, as
+    /// [`Response::close`] does: over HTTP/2, GOAWAY follows the answer,
+    /// the connection's streams already begun are finished, then it
+    /// closes.
     pub fn close(&mut self) -> &mut Self {
         self.close = true;
         self

@@ -177,8 +177,9 @@ pub trait SendFile {
 
     /// Sends `len` bytes of `file` from `offset` as the body, owning the
     /// file as [`send_file`](Self::send_file) does. A file shorter than
-    /// the range closes the connection once its end is reached (the
-    /// client sees a body short of its `Content-Length`; see
+    /// the range ends the response once its end is reached: over HTTP/1.1
+    /// the connection closes (the client sees a body short of its
+    /// `Content-Length`), over HTTP/2 the stream is reset (see
     /// [`FileRegion`]).
     ///
     /// The file stays open through the table of the worker that serves

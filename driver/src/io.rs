@@ -40,8 +40,9 @@ pub trait Socket {
     /// Sends (part of) a file region: the bytes sent, from its start.
     /// `Ok(0)` for a non-empty region means the file ends before the
     /// region does (it is shorter than the handler said, or shrank while
-    /// being sent); [`drive`] takes that as an error and the connection is
-    /// closed.
+    /// being sent): [`drive`] ends that response alone where the protocol
+    /// can (an HTTP/2 stream is reset), and otherwise takes it as an
+    /// error, and the connection is closed.
     fn send_file(&mut self, region: FileRegion) -> io::Result<usize>;
     /// Shuts down the write side. A layer that must send something first
     /// (TLS's `close_notify`) and cannot yet answers `WouldBlock`; [`drive`]
@@ -264,7 +265,10 @@ where
                 write_all_slices(socket, slices, before_file)
             }
         }
-        Transmit::SendFile(region) => (send_file(socket, region), 0),
+        Transmit::SendFile(region) => match socket.send_file(region) {
+            Ok(0) if region.len() > 0 => return file_ended(conn, bufs, env),
+            result => (result, 0),
+        },
         Transmit::CloseWrite => return Ok(close_write(conn, socket, ready, env)),
     };
     match result {
@@ -329,19 +333,31 @@ fn flush_pending<S: Socket>(socket: &mut S, ready: &mut Readiness) -> io::Result
     }
 }
 
-/// Sends (part of) a file region. Nothing sent of a non-empty region
-/// means the file ended first: an `UnexpectedEof` error, for the
-/// connection is then closed. Taken as a short write, it would have the
-/// connection wait for the socket to drain, and wait again for the same
-/// nothing after, until the write timeout.
-fn send_file<S: Socket>(socket: &mut S, region: FileRegion) -> io::Result<usize> {
-    match socket.send_file(region) {
-        Ok(0) if region.len() > 0 => Err(io::Error::new(
-            ErrorKind::UnexpectedEof,
-            "the file ends before the region does",
-        )),
-        other => other,
+/// A file region sent nothing: its file ends before the region does.
+/// The connection ends that response alone if it can (`Ok(true)`);
+/// otherwise an `UnexpectedEof` error, for the connection is then closed.
+/// Taken as a short write, it would have the connection wait for the
+/// socket to drain, and wait again for the same nothing after, until the
+/// write timeout.
+#[cold]
+#[inline(never)]
+fn file_ended<C, H, L, Z: Sizes>(
+    conn: &mut C,
+    bufs: &mut IoBuffers<Z>,
+    env: &mut Env<'_, H, L>,
+) -> io::Result<bool>
+where
+    C: Protocol<Z>,
+    H: Handler<L>,
+    L: Default,
+{
+    if conn.handle_file_ended(bufs, env) {
+        return Ok(true);
     }
+    Err(io::Error::new(
+        ErrorKind::UnexpectedEof,
+        "the file ends before the region does",
+    ))
 }
 
 /// Offers the slices to the socket in one vectored write (at most

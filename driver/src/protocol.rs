@@ -80,6 +80,17 @@ pub trait Protocol<Z: Sizes> {
         bufs: &mut IoBuffers<Z>,
         env: &mut Env<'_, H, L>,
     ) -> bool;
+    /// The file region [`poll_transmit`](Self::poll_transmit) gave sent
+    /// nothing: its file ends before the region does. `true` if only
+    /// that response ends and the connection may be driven on (HTTP/2:
+    /// its stream is reset, see `ServerConnection::handle_file_ended`),
+    /// `false` if the connection is to be closed (HTTP/1.1, whose
+    /// `Content-Length` can no longer be met).
+    fn handle_file_ended<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<Z>,
+        env: &mut Env<'_, H, L>,
+    ) -> bool;
     /// Answers the deferred response of `stream` (HTTP/2; 0 over
     /// HTTP/1.1, whose connection has one at a time) with what `answer`
     /// writes; whether one waited (see `Connection::handle_answer` and
@@ -221,6 +232,17 @@ impl<Z: Sizes> Protocol<Z> for Connection<Z> {
     ) -> bool {
         Connection::handle_panic(self, bufs, env.now, env.counters);
         true
+    }
+
+    /// Never: the connection closes, and its client sees a body short
+    /// of its `Content-Length`.
+    #[inline]
+    fn handle_file_ended<H: Handler<L>, L: Default>(
+        &mut self,
+        _bufs: &mut IoBuffers<Z>,
+        _env: &mut Env<'_, H, L>,
+    ) -> bool {
+        false
     }
 
     /// The connection's one deferred response, whatever `stream` says.
@@ -370,6 +392,15 @@ impl<Z: Sizes, const STREAMS: usize> Protocol<Z> for ServerConnection<Z, STREAMS
     ) -> bool {
         let run = AssertUnwindSafe(|| ServerConnection::handle_panic(self, bufs, env));
         catch_unwind(run).unwrap_or(false)
+    }
+
+    #[inline]
+    fn handle_file_ended<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<Z>,
+        env: &mut Env<'_, H, L>,
+    ) -> bool {
+        ServerConnection::handle_file_ended(self, bufs, env)
     }
 
     #[inline]

@@ -44,7 +44,8 @@ pub struct Stats {
     pub handler_panics: u64,
     /// Responses whose file ended before the region the handler named
     /// did (the file was shorter than said, or shrank while being sent):
-    /// the connection was closed after the bytes there were.
+    /// an HTTP/1.1 connection was closed after the bytes there were, an
+    /// HTTP/2 stream reset (the connection goes on).
     pub files_cut_short: u64,
     /// WebSocket connections that agreed on permessage-deflate with
     /// context takeover but found their worker's pool of DEFLATE states

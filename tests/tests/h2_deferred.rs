@@ -6,10 +6,14 @@
 //! then; several streams of one connection wait at once and are answered
 //! in any order; an answer to a stream the client reset is dropped and
 //! counted. Publications to a topic reach every subscribed stream, on one
-//! connection and on several, in order.
+//! connection and on several, in order. A response or an answer that
+//! closes its connection (`Response::close`, `Answer::close`) ends it
+//! gracefully over HTTP/2: GOAWAY after it, the streams already begun
+//! finished, then the close.
 
 use std::sync::Mutex;
 use std::thread;
+use std::time::Duration;
 
 use bytes::Bytes;
 use peregrine_core::{
@@ -20,25 +24,33 @@ use peregrine_driver::answer::Answer;
 use peregrine_examples::sse::{Feed, publish};
 use peregrine_tests::{Backend, Options, TestServer, native_backend_tests};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
 
 #[path = "common/h2_client.rs"]
 mod h2_client;
 
-use h2_client::{connect, get, read, read_response, request, run};
+use h2_client::{connect, connect_watched, get, read, read_response, request, run};
 
 native_backend_tests!(
     a_deferred_answer_from_another_thread_chooses_the_status_then,
     deferred_streams_of_one_connection_are_answered_out_of_order,
     an_answer_to_a_stream_the_client_reset_is_dropped_and_counted,
     [concurrent] publications_reach_every_stream_on_every_connection_in_order,
+    an_answer_that_closes_ends_the_connection_once_the_streams_begun_are_done,
+    a_response_that_closes_ends_the_connection_once_the_streams_begun_are_done,
 );
+
+/// How long a connection whose last stream is done may take to close:
+/// far below the idle timeout (60 s) that would close it otherwise.
+const CLOSE_BOUND: Duration = Duration::from_secs(5);
 
 /// A job: the stream waiting for its answer, and the request's path.
 type Job = (ConnectionId, String);
 
 /// Defers `/job/…` to the runner (tag 7), streams the `sse` example's
-/// feed on `/events`, answers anything else `ok` at once; reports the
-/// ends of tagged responses.
+/// feed on `/events`, answers `/close` `closing` and closes the
+/// connection after it, anything else `ok` at once; reports the ends of
+/// tagged responses.
 struct Jobs {
     /// Where jobs go.
     jobs: Mutex<UnboundedSender<Job>>,
@@ -54,6 +66,8 @@ impl Handler for Jobs {
             response.set_tag(7).defer();
         } else if path == "/events" {
             Feed.handle(request, response);
+        } else if path == "/close" {
+            response.close().body_static(b"closing");
         } else {
             response.body_static(b"ok");
         }
@@ -118,6 +132,12 @@ impl Runner {
 /// Answers `id` with `status`, an `x-job` field and `body`, from a thread
 /// of its own, as a job runner would.
 fn answer_from_a_thread(sender: &Sender, id: ConnectionId, status: StatusCode, body: String) {
+    answer_with(sender, id, status, body, false);
+}
+
+/// [`answer_from_a_thread`], closing the connection after the answer if
+/// `close`.
+fn answer_with(sender: &Sender, id: ConnectionId, status: StatusCode, body: String, close: bool) {
     let sender = sender.clone();
     thread::spawn(move || {
         let mut answer = Answer::new(status);
@@ -125,10 +145,28 @@ fn answer_from_a_thread(sender: &Sender, id: ConnectionId, status: StatusCode, b
             .header("X-Job", body.as_bytes())
             .unwrap()
             .body(body.as_bytes());
+        if close {
+            answer.close();
+        }
         sender.respond(id, &answer).expect("posted");
     })
     .join()
     .expect("the runner thread");
+}
+
+/// Waits for the connection's task to end, within [`CLOSE_BOUND`]: the
+/// server ended the connection, gracefully.
+async fn ended(connection: JoinHandle<Result<(), h2::Error>>) {
+    let ended = tokio::time::timeout(CLOSE_BOUND, connection)
+        .await
+        .expect("the connection ended once its streams were done");
+    let ended = ended.expect("the connection's task");
+    if let Err(error) = ended {
+        assert!(
+            error.is_go_away() && error.reason() == Some(h2::Reason::NO_ERROR),
+            "not a graceful end: {error}"
+        );
+    }
 }
 
 /// Sends a GET for `path` on a stream of its own.
@@ -285,4 +323,49 @@ fn publications_reach_every_stream_on_every_connection_in_order(backend: Backend
     });
     let stats = runner.server.stop();
     assert_eq!(stats.messages_undelivered, 0);
+}
+
+fn an_answer_that_closes_ends_the_connection_once_the_streams_begun_are_done(backend: Backend) {
+    let mut runner = Runner::start(backend);
+    run(async {
+        let (mut client, connection) = connect_watched(runner.server.addr()).await;
+        let first = send(&mut client, "/job/first");
+        let (first_id, _) = runner.next_job().await;
+        let second = send(&mut client, "/job/second");
+        let (second_id, _) = runner.next_job().await;
+        answer_with(
+            &runner.sender,
+            first_id,
+            StatusCode::OK,
+            "first".into(),
+            true,
+        );
+        assert_eq!(read(first).await, (200, b"first".to_vec()));
+        // The stream begun before the answer goes on.
+        answer_from_a_thread(&runner.sender, second_id, StatusCode::OK, "second".into());
+        assert_eq!(read(second).await, (200, b"second".to_vec()));
+        // Then the connection ends.
+        ended(connection).await;
+        for _ in 0..2 {
+            assert_eq!(runner.next_end().await.outcome, Outcome::Sent);
+        }
+    });
+    let stats = runner.server.stop();
+    assert_eq!(stats.messages_undelivered, 0);
+}
+
+fn a_response_that_closes_ends_the_connection_once_the_streams_begun_are_done(backend: Backend) {
+    let mut runner = Runner::start(backend);
+    run(async {
+        let (mut client, connection) = connect_watched(runner.server.addr()).await;
+        let held = send(&mut client, "/job/held");
+        let (id, _) = runner.next_job().await;
+        assert_eq!(get(&mut client, "/close").await, (200, b"closing".to_vec()));
+        // The stream begun before it goes on.
+        answer_from_a_thread(&runner.sender, id, StatusCode::OK, "held".into());
+        assert_eq!(read(held).await, (200, b"held".to_vec()));
+        // Then the connection ends.
+        ended(connection).await;
+    });
+    runner.server.stop();
 }

@@ -1,14 +1,20 @@
 //! A handler that panics ends the request or connection it was serving,
 //! never its worker: under load, on every backend, each panicking request
 //! is answered `500` (or, mid-body, cut short) and closed, every other
-//! request is answered, and the panics are counted.
+//! request is answered, and the panics are counted. Over HTTP/2 the
+//! body a panicking request gathered leaves the connection's decoding
+//! area to the streams that go on.
 
 use std::io::{Read, Write};
 use std::sync::Once;
 use std::time::Duration;
 
-use peregrine_core::{BodyPolicy, Fill, Handler, Request, Response};
+use bytes::Bytes;
+use peregrine_core::{BodyPolicy, Config, Fill, H2c, Handler, Request, Response};
 use peregrine_tests::{Backend, Options, TestServer, backend_tests, get, h2c_tests};
+
+#[path = "common/h2_client.rs"]
+mod h2_client;
 
 backend_tests!(
     [concurrent] a_panicking_route_under_load_is_answered_500_and_the_rest_served,
@@ -171,4 +177,70 @@ fn a_panic_deciding_the_body_policy_is_answered_500(backend: Backend) {
     assert_eq!(answer.status, 500, "{answer:?}");
     assert!(client.is_closed_within(Duration::from_secs(5)));
     assert_eq!(server.stop().handler_panics, 1);
+}
+
+/// A POST of `path` over HTTP/2, with a `content-length` of `len` if
+/// given.
+fn post(path: &str, len: Option<usize>) -> http::Request<()> {
+    let mut request = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://localhost{path}"));
+    if let Some(len) = len {
+        request = request.header("content-length", len.to_string());
+    }
+    request.body(()).expect("a request")
+}
+
+/// Over HTTP/2, a request whose body was gathered (its room set aside at
+/// the start of the connection's 16 KiB decoding area) panics: it is
+/// answered `500`, then GOAWAY. A stream begun before, whose body has no
+/// `content-length` and grows after the first one's, then fills the area
+/// all but its head: it is answered, not refused `413` for want of the
+/// room the first one held.
+fn a_panic_over_a_gathered_body_leaves_the_area_to_the_streams_begun(backend: Backend) {
+    use h2_client::{connect, get, read, run};
+    quiet_panics();
+    let options = Options {
+        config: Config {
+            h2c: H2c::Beside,
+            ..Config::DEFAULT
+        },
+        ..Options::default()
+    };
+    let server = TestServer::start_with(backend, options, Fragile);
+    let addr = server.addr();
+    run(async move {
+        let mut client = connect(addr).await;
+        let (panicking, mut first) = client
+            .send_request(post("/panic", Some(1000)), false)
+            .expect("send");
+        client = client.ready().await.expect("room for a stream");
+        let (growing, mut second) = client.send_request(post("/", None), false).expect("send");
+        second
+            .send_data(Bytes::from(vec![b'x'; 100]), false)
+            .expect("send a piece");
+        // Both heads taken: a request after them is answered.
+        assert_eq!(get(&mut client, "/").await, (200, b"ok".to_vec()));
+        first
+            .send_data(Bytes::from(vec![b'p'; 1000]), true)
+            .expect("send the body");
+        let answer = panicking.await.expect("an answer");
+        assert_eq!(answer.status().as_u16(), 500);
+        second
+            .send_data(Bytes::from(vec![b'x'; 15_800]), true)
+            .expect("send the rest");
+        assert_eq!(read(growing).await, (200, b"ok".to_vec()));
+    });
+    assert_eq!(server.stop().handler_panics, 1);
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn a_panic_over_a_gathered_body_leaves_the_area_to_the_streams_begun_epoll() {
+    a_panic_over_a_gathered_body_leaves_the_area_to_the_streams_begun(Backend::Epoll);
+}
+
+#[test]
+fn a_panic_over_a_gathered_body_leaves_the_area_to_the_streams_begun_std_pool() {
+    a_panic_over_a_gathered_body_leaves_the_area_to_the_streams_begun(Backend::StdPool);
 }

@@ -463,7 +463,10 @@ impl<'a, L> Response<'a, L> {
     }
 
     /// Closes the connection after this response. Called before the body
-    /// is set, the head also says `Connection: close`.
+    /// is set, the head also says `Connection: close`. Over HTTP/2 the
+    /// connection ends gracefully: GOAWAY follows this response, the
+    /// streams already begun are finished, then it closes. (Called before
+    /// [`defer`](Self::defer), it closes after the answer.)
     pub fn close(&mut self) -> &mut Self {
         self.close = true;
         self.ctx.keep_alive = false;
@@ -613,6 +616,7 @@ impl<'a, L> Response<'a, L> {
             written,
             source,
             close: self.close || !self.ctx.keep_alive,
+            keep_alive: self.ctx.keep_alive,
             hijack: self.hijack,
             tag: self.tag,
             unsent: self.unsent,
@@ -652,6 +656,11 @@ pub(crate) struct Completed {
     pub(crate) source: BodySource,
     /// Whether the connection closes after this response.
     pub(crate) close: bool,
+    /// Whether the request and the handler let the connection stay open
+    /// after this response ([`Response::close`] was not called, here or
+    /// before a deferral), whatever the body's framing needs: what an
+    /// HTTP/2 connection, whose streams are framed on their own, heeds.
+    pub(crate) keep_alive: bool,
     /// Whether the application takes the connection over.
     pub(crate) hijack: bool,
     /// The request's scratch value.

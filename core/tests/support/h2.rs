@@ -1,6 +1,8 @@
 //! A client of the HTTP/2 server connection, of any buffer sizes, made of
 //! the crate's own frame and HPACK encoders: it sends bytes in pieces of
-//! a chosen size and parses every frame the server writes.
+//! a chosen size and parses every frame the server writes. File regions
+//! are sent from simulated files ([`file_bytes`]), of the lengths a test
+//! gives them.
 
 use peregrine_core::h2::frame::{
     CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, ErrorCode, Frame, Setting, SettingsFrame, StreamId,
@@ -8,6 +10,8 @@ use peregrine_core::h2::frame::{
 };
 use peregrine_core::h2::hpack::{DecodeError, Decoder, Encoder, HeaderField};
 use peregrine_core::h2::server::ServerConnection;
+
+use super::{Keeper, file_bytes};
 use peregrine_core::spill::{Spill, SpillArea};
 use peregrine_core::{
     Capacity, Config, Counters, Env, Handler, IoBuffers, PublishError, Request, Response, Transmit,
@@ -146,6 +150,14 @@ pub struct Peer<const R: usize, const W: usize, H: Handler = Routes> {
     pub writes: usize,
     /// The spill lent to the server, if any (none unless a test sets it).
     pub spill: Option<SpillArea<Vec<u8>>>,
+    /// What keeps the files of the server's kept regions.
+    pub keeper: Keeper,
+    /// The length of each simulated file, by handle: a region past it
+    /// sends nothing (a file without a length here never ends). Their
+    /// bytes are [`file_bytes`].
+    pub file_lens: Vec<(u64, u64)>,
+    /// The server shut its write side.
+    pub write_closed: bool,
 }
 
 macro_rules! env {
@@ -156,7 +168,7 @@ macro_rules! env {
             date: None,
             now: $peer.now,
             counters: &mut $peer.counters,
-            files: None,
+            files: Some(&mut $peer.keeper),
             spill: match &mut $peer.spill {
                 Some(spill) => Some(spill as &mut dyn Spill),
                 None => None,
@@ -199,6 +211,9 @@ impl<const R: usize, const W: usize, H: Handler> Peer<R, W, H> {
             largest_data: 0,
             writes: 0,
             spill: None,
+            keeper: Keeper::default(),
+            file_lens: Vec::new(),
+            write_closed: false,
         };
         let mut hello = CLIENT_PREFACE.to_vec();
         hello.extend(frame(|buf| encode_settings(buf, &[])));
@@ -288,6 +303,16 @@ impl<const R: usize, const W: usize, H: Handler> Peer<R, W, H> {
         self.flush();
     }
 
+    /// A handler panicked in the last call into the server, and the
+    /// test caught it: the server answers what it can
+    /// ([`ServerConnection::handle_panic`]) and writes it. Whether the
+    /// connection goes on.
+    pub fn panicked(&mut self) -> bool {
+        let goes_on = self.conn.handle_panic(&mut self.bufs, env!(self));
+        self.flush();
+        goes_on
+    }
+
     /// The server begins a graceful end (GOAWAY).
     pub fn shutdown(&mut self) {
         self.conn.shutdown(&mut self.bufs, env!(self));
@@ -313,8 +338,27 @@ impl<const R: usize, const W: usize, H: Handler> Peer<R, W, H> {
                     }
                     written
                 }
-                Transmit::SendFile(_) => panic!("no files here"),
+                Transmit::SendFile(region) => {
+                    let len = self
+                        .file_lens
+                        .iter()
+                        .find(|(handle, _)| *handle == region.handle())
+                        .map_or(u64::MAX, |(_, len)| *len);
+                    let n = region.len().min(len.saturating_sub(region.offset()));
+                    if n == 0 {
+                        // The file ends before the region.
+                        assert!(
+                            self.conn.handle_file_ended(&mut self.bufs, env!(self)),
+                            "the connection gave up on a file cut short"
+                        );
+                        continue;
+                    }
+                    self.out
+                        .extend(file_bytes(region.handle(), region.offset(), n));
+                    n as usize
+                }
                 Transmit::CloseWrite => {
+                    self.write_closed = true;
                     self.conn.handle_write_closed(env!(self));
                     return;
                 }

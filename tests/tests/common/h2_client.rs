@@ -46,6 +46,23 @@ pub async fn connect(addr: SocketAddr) -> h2::client::SendRequest<Bytes> {
     handshake(TcpStream::connect(addr).await.expect("connect")).await
 }
 
+/// [`connect`], and the connection's task, which ends once the
+/// connection does: with `Ok` for a graceful end.
+pub async fn connect_watched(
+    addr: SocketAddr,
+) -> (
+    h2::client::SendRequest<Bytes>,
+    tokio::task::JoinHandle<Result<(), h2::Error>>,
+) {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let (client, connection) = h2::client::Builder::new()
+        .initial_connection_window_size(16 << 20)
+        .handshake(tcp)
+        .await
+        .expect("h2 handshake");
+    (client, tokio::spawn(connection))
+}
+
 /// A request for `path` on the test server.
 pub fn request(method: &str, path: &str) -> http::Request<()> {
     http::Request::builder()

@@ -57,6 +57,10 @@
 //!   - [`BodyPolicy::Ignore`](crate::BodyPolicy::Ignore): the handler
 //!     answers at once and the body is dropped as it comes.
 //! - Response bodies in the write buffer, static slices and file regions.
+//!   A file body goes out in DATA frames of at most 16,384 bytes, then an
+//!   empty one that ends the stream; a file that turns out shorter than
+//!   its region ([`handle_file_ended`](ServerConnection::handle_file_ended))
+//!   ends its stream alone, reset with INTERNAL_ERROR (see `cut`).
 //! - Streamed bodies ([`Response::stream`](crate::Response::stream)): the
 //!   handler's [`fill_body`](Handler::fill_body) writes each piece into
 //!   the write buffer as the windows allow, one DATA frame a piece, taking
@@ -90,6 +94,10 @@
 //!   into the DATA of every streamed body of the connection subscribed
 //!   to it ([`handle_publish`](ServerConnection::handle_publish)); a
 //!   stream backed up is reset, the connection goes on; see `publish`.
+//! - A response after which the connection is to close
+//!   ([`Response::close`](crate::Response::close)) is followed by
+//!   GOAWAY(NO_ERROR): the streams already begun finish, then the
+//!   connection closes, as [`shutdown`](ServerConnection::shutdown) does.
 //! - Server push is never used (`SETTINGS_ENABLE_PUSH` is 0 for the
 //!   client's pushes too: a PUSH_PROMISE is a connection error).
 
@@ -97,6 +105,7 @@ mod block;
 mod body;
 mod calm;
 mod control;
+mod cut;
 mod defer;
 mod dispatch;
 mod fields;
@@ -127,7 +136,7 @@ use crate::{
 pub use calm::MAX_CONTINUATIONS;
 pub use records::KEPT_MAX;
 
-use streams::{Outbound, Streams};
+use streams::{Outbound, Sink, Streams};
 
 /// Bytes of the decoding area: decoded request heads, split header
 /// blocks, and the records of requests whose bodies are still coming
@@ -273,6 +282,13 @@ pub struct ServerConnection<Z: Sizes = DefaultSizes, const STREAMS: usize = 100>
     /// policy, or its response), for a panic in it to answer
     /// ([`handle_panic`](Self::handle_panic)).
     deciding: Option<StreamId>,
+    /// Where the body of the request whose response a handler call is
+    /// deciding went: its record leaves the area once the handler
+    /// returns, or once [`handle_panic`](Self::handle_panic) answers for
+    /// it.
+    leaving: Sink,
+    /// The streams of the file pieces queued (see `cut`).
+    pieces: cut::Pieces,
 }
 
 impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
@@ -326,6 +342,8 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
             peer_addr: peer,
             spilled: None,
             deciding: None,
+            leaving: Sink::Discard,
+            pieces: cut::Pieces::new(),
         }
     }
 
@@ -534,6 +552,10 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
         let Some(stream) = self.deciding.take() else {
             return false;
         };
+        // The request's record (with its body, if gathered) leaves the
+        // area, as it would have once the handler returned.
+        let leaving = core::mem::replace(&mut self.leaving, Sink::Discard);
+        self.release(leaving);
         if !matches!(self.state, State::Open | State::Draining) {
             return false;
         }
@@ -586,11 +608,20 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
         code: ErrorCode,
         env: &mut Env<'_, H, L>,
     ) {
+        if self.send_goaway(bufs, code) {
+            self.after_output(bufs, env);
+        }
+    }
+
+    /// [`go_away`](Self::go_away) but for what follows output: `false` if
+    /// a GOAWAY was sent before (an error still makes the connection
+    /// close).
+    fn send_goaway(&mut self, bufs: &mut IoBuffers<Z>, code: ErrorCode) -> bool {
         if self.goaway.is_some() {
             if code != ErrorCode::NoError {
                 self.state = State::Closing;
             }
-            return;
+            return false;
         }
         self.goaway = Some(code);
         let last = StreamId::new(self.streams.highest).unwrap_or(StreamId::CONNECTION);
@@ -602,7 +633,7 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
         } else {
             State::Closing
         };
-        self.after_output(bufs, env);
+        true
     }
 
     /// Writes one frame with `encode` at the end of the write buffer and

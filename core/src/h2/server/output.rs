@@ -5,6 +5,7 @@
 use core::ops::Range;
 
 use super::calm::Abuse;
+use super::cut::FILE_FRAME;
 use super::fields::Head;
 use super::fill::Turn;
 use super::head;
@@ -114,6 +115,7 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
             .with_peer(self.peer_addr.as_ref());
         let out = &mut bufs.write[start..end];
         self.deciding = Some(stream);
+        self.leaving = ready.leaving;
         let completed = crate::connection::http::handle(
             env,
             &request,
@@ -124,14 +126,37 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
             self.id.with_stream(stream.get()),
         );
         self.deciding = None;
-        self.release(ready.leaving);
+        let leaving = core::mem::replace(&mut self.leaving, Sink::Discard);
+        self.release(leaving);
         self.queue_response(bufs, stream, completed, false, env);
     }
 
     /// Queues the response the handler completed for `stream`;
     /// `answers_deferred` when it is the answer to a deferred request,
-    /// followed to its end whatever it holds (as over HTTP/1.1).
+    /// followed to its end whatever it holds (as over HTTP/1.1). A
+    /// response after which the connection is to close
+    /// ([`Response::close`](crate::Response::close)) is followed by
+    /// GOAWAY: the connection drains, its streams begun finishing, as
+    /// over HTTP/1.1 it closes after the response. (A deferred one does
+    /// so after its answer.)
     pub(super) fn queue_response<H: Handler<L>, L: Default>(
+        &mut self,
+        bufs: &mut IoBuffers<Z>,
+        stream: StreamId,
+        completed: Completed,
+        answers_deferred: bool,
+        env: &mut Env<'_, H, L>,
+    ) {
+        let closes = !completed.keep_alive && !matches!(completed.source, BodySource::Deferred(_));
+        self.queue_completed(bufs, stream, completed, answers_deferred, env);
+        if closes {
+            // The caller follows output.
+            self.send_goaway(bufs, ErrorCode::NoError);
+        }
+    }
+
+    /// [`queue_response`](Self::queue_response) but for the GOAWAY.
+    fn queue_completed<H: Handler<L>, L: Default>(
         &mut self,
         bufs: &mut IoBuffers<Z>,
         stream: StreamId,
@@ -442,11 +467,17 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
                     _ => continue,
                 };
                 let left = pending.len();
+                let file = matches!(pending, Pending::File { .. });
+                let frame = if file {
+                    FILE_FRAME.min(self.peer.max_frame_size)
+                } else {
+                    self.peer.max_frame_size
+                };
                 let window = self
                     .send_window
                     .available()
                     .min(stream.send_window.available())
-                    .min(self.peer.max_frame_size);
+                    .min(frame);
                 let chunk = left.min(u64::from(window));
                 if chunk == 0 {
                     continue;
@@ -455,9 +486,19 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
                     return false;
                 }
                 let end_stream = chunk == left;
+                // A file's last piece is followed by an empty frame that
+                // ends the stream, for which room is kept (see `cut`).
+                if file
+                    && end_stream
+                    && (Z::WRITE - self.write_end < 2 * FRAME_HEADER_LEN + CONTROL_ROOM
+                        || self.queue.free() < 3)
+                {
+                    continue;
+                }
                 let stream_id = stream.id.get();
                 let at = self.write_end;
-                let Ok(header) = encode_data_header(stream.id, chunk as usize, end_stream) else {
+                let Ok(header) = encode_data_header(stream.id, chunk as usize, end_stream && !file)
+                else {
                     return true;
                 };
                 bufs.write[at..at + FRAME_HEADER_LEN].copy_from_slice(&header);
@@ -467,13 +508,28 @@ impl<Z: Sizes, const STREAMS: usize> ServerConnection<Z, STREAMS> {
                     end: self.write_end as u32,
                 });
                 let (piece, rest) = split(pending, chunk, end_stream);
-                let _ = match piece {
+                let pushed = match piece {
                     Segment::KeptFile(span) => {
                         self.queue.push_file(FileRegion::from_span(span, true))
                     }
                     Segment::File(span) => self.queue.push_file(FileRegion::from_span(span, false)),
                     piece => self.queue.push(piece),
                 };
+                if file && pushed {
+                    self.pieces.record(stream_id);
+                    if end_stream {
+                        // The empty frame that ends the stream.
+                        let at = self.write_end;
+                        if let Ok(end) = encode_data_header(stream.id, 0, true) {
+                            bufs.write[at..at + FRAME_HEADER_LEN].copy_from_slice(&end);
+                            self.write_end += FRAME_HEADER_LEN;
+                            let _ = self.queue.push(Segment::Buffer {
+                                start: at as u32,
+                                end: self.write_end as u32,
+                            });
+                        }
+                    }
+                }
                 // Within both windows, checked above.
                 let _ = self.send_window.consume(chunk as u32);
                 let _ = stream.send_window.consume(chunk as u32);
