@@ -494,20 +494,38 @@ where
         return false;
     }
     layer.socket.limit(u64::MAX, u64::MAX, false);
+    drive_http2(app, conn, bufs, layer, now).is_ok()
+        && layer.socket.set_nonblocking(false).is_ok()
+        && !conn.is_closed()
+}
+
+/// Drives HTTP/2 connection `conn` over `layer` once, as far as it goes
+/// within the socket's limits.
+fn drive_http2<H, L, S, Z: Sizes>(
+    app: &mut App<'_, H, L>,
+    conn: &mut Http2Connection<Z>,
+    bufs: &mut IoBuffers<Z>,
+    layer: &mut Layer<'_, '_, S>,
+    now: u64,
+) -> std::io::Result<()>
+where
+    H: Handler<L>,
+    L: Default,
+    S: Session,
+{
     let mut ready = Readiness {
         readable: true,
         writable: true,
         hangup: false,
     };
-    let result = app.drive(
+    app.drive(
         conn,
         bufs,
         &mut layer.session.wrap(&mut *layer.socket),
         &mut ready,
         Mode::Blocking,
         now,
-    );
-    result.is_ok() && layer.socket.set_nonblocking(false).is_ok() && !conn.is_closed()
+    )
 }
 
 /// A connection's socket and its transport's state.
@@ -598,19 +616,7 @@ fn serve_http2<H, L, S, Z: Sizes>(
             deadline.min(grace_end),
             draining.is_none(),
         );
-        let mut ready = Readiness {
-            readable: true,
-            writable: true,
-            hangup: false,
-        };
-        let result = app.drive(
-            conn,
-            bufs,
-            &mut layer.session.wrap(&mut *layer.socket),
-            &mut ready,
-            Mode::Blocking,
-            now,
-        );
+        let result = drive_http2(app, conn, bufs, layer, now);
         ctx.handle
             .publish(layer.slot, layer.accepted, 1, app.totals());
         if result.is_err() {
