@@ -501,8 +501,10 @@ impl<'a, L> Response<'a, L> {
     }
 
     /// Gives up on this response, whatever was set: the connection answers
-    /// `500 Internal Server Error` instead and closes after it, as when a
-    /// head does not fit. For a handler that fails after it began its
+    /// `500 Internal Server Error` instead, as when a head does not fit.
+    /// An HTTP/1.1 connection closes after it; over HTTP/2 the `500` ends
+    /// its stream alone, and the connection's other streams go on. For a
+    /// handler that fails after it began its
     /// answer (nothing of it is sent before [`Handler::handle`] returns),
     /// or code that caught a handler's panic.
     ///
